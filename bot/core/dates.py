@@ -1,0 +1,53 @@
+"""Reading a 达标时间 typed by a person: ISO and common Chinese forms, relative days."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+_FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
+_IN_DAYS = re.compile(r"^\+?\s*(\d{1,3})\s*(?:天|日)(?:后|以后|之后)?$|^\+\s*(\d{1,3})$")
+_WORDS = {"今天": 0, "明天": 1, "后天": 2, "大后天": 3}
+_WEEK = re.compile(r"^(下)?(?:周|星期|礼拜)([一二三四五六日天])$")
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+_FULLWIDTH = str.maketrans("０１２３４５６７８９－／．＋", "0123456789-/.+")
+
+
+class DateError(ValueError):
+    """Text that is not a date we can read, or a date in the past; message is user-facing."""
+
+
+def parse_due_date(text: str, today: date) -> date:
+    """Parse a target date; past dates are refused (today itself is allowed)."""
+    value = text.strip().translate(_FULLWIDTH)
+    result = _parse(value, today)
+    if result is None:
+        raise DateError("看不懂这个日期，请用 2026-12-05、12月5日 或 7天后 这样的写法")
+    if result < today:
+        raise DateError(f"{result.isoformat()} 已经过去，达标时间不能早于今天")
+    return result
+
+
+def _parse(value: str, today: date) -> date | None:
+    if value in _WORDS:
+        return today + timedelta(days=_WORDS[value])
+    if match := _IN_DAYS.match(value):
+        return today + timedelta(days=int(match.group(1) or match.group(2)))
+    if match := _WEEK.match(value):
+        monday = today - timedelta(days=today.weekday())
+        day = monday + timedelta(days=_WEEKDAYS[match.group(2)])
+        if match.group(1) or day < today:
+            day += timedelta(days=7)
+        return day
+    try:
+        if match := _FULL.match(value):
+            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        if match := _MONTH_DAY.match(value):
+            candidate = date(today.year, int(match.group(1)), int(match.group(2)))
+            if candidate < today:
+                candidate = date(today.year + 1, candidate.month, candidate.day)
+            return candidate
+    except ValueError:
+        return None
+    return None

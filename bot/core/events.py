@@ -1,0 +1,57 @@
+"""Channel-neutral incoming events: what a channel adapter hands to the flows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from storage.records import Channel
+
+__all__ = ["Channel", "EventKind", "Incoming", "StoredFile"]
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file the adapter already downloaded into the evidence store (or refused as too big)."""
+
+    sha256: str | None
+    size: int
+    mime: str
+    channel_ref: str
+    file_name: str | None = None
+    too_large: bool = False
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One update from a chat, already translated by its adapter.
+
+    `key` is the idempotency key (Telegram update_id, WeCom MsgId, web message id): a
+    redelivered event carries the same key and is ignored.
+    """
+
+    channel: Channel
+    user_id: str
+    chat_id: str
+    key: str
+    kind: EventKind
+    display_name: str = ""
+    text: str = ""
+    command: str = ""
+    args: str = ""
+    payload: str = ""
+    callback_id: str = ""
+    file: StoredFile | None = None

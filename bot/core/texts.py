@@ -1,0 +1,42 @@
+"""Every user-facing text comes from a jinja2 template under bot/templates/<locale>/."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+DEFAULT_LOCALE = "zh_CN"
+
+
+def _score(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:g}"
+
+
+def _percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}%"
+
+
+@lru_cache(maxsize=4)
+def _environment(locale: str) -> Environment:
+    env = Environment(
+        loader=PackageLoader("bot", f"templates/{locale}"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        undefined=StrictUndefined,
+    )
+    env.filters["score"] = _score
+    env.filters["percent"] = _percent
+    return env
+
+
+def render(name: str, locale: str = DEFAULT_LOCALE, **context: Any) -> str:
+    """Render `name` (without .j2) to text; user values are HTML-escaped by autoescape."""
+    return _environment(locale).get_template(f"{name}.j2").render(**context).strip()
