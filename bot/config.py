@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_bot_username: str = ""
     telegram_webhook_url: str = ""
     telegram_webhook_secret: SecretStr | None = None
 
@@ -65,9 +66,8 @@ class Settings(BaseSettings):
     @field_validator("wecom_aes_key")
     @classmethod
     def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value():
-            if len(value.get_secret_value()) != 43:
-                raise ValueError("EncodingAESKey must be 43 characters")
+        if value is not None and value.get_secret_value() and len(value.get_secret_value()) != 43:
+            raise ValueError("EncodingAESKey must be 43 characters")
         return value
 
     @property

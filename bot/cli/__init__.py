@@ -7,11 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import db_cmd, run_cmd, standards_cmd
+from bot.cli import admin_cmd, db_cmd, run_cmd, standards_cmd
 from bot.cli.common import CliError
 from bot.config import ConfigError
 
-GROUPS = (run_cmd, standards_cmd, db_cmd)
+GROUPS = (run_cmd, db_cmd, admin_cmd, standards_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

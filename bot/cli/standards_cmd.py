@@ -46,9 +46,7 @@ def register(commands: SubParsers) -> None:
     importer.add_argument("--id", required=True, help="新标准的编号 (a-z, 0-9, -)")
     importer.add_argument("--title", help="标准名称 (默认取表头上方的标题)")
     importer.add_argument("--version", default="1.0", help="版本号 (default 1.0)")
-    importer.add_argument(
-        "--out", type=Path, help="输出文件 (默认 <数据目录>/standards/<id>.yaml)"
-    )
+    importer.add_argument("--out", type=Path, help="输出文件 (默认 <数据目录>/standards/<id>.yaml)")
     importer.set_defaults(handler=_import)
 
 

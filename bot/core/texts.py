@@ -37,6 +37,6 @@ def _environment(locale: str) -> Environment:
     return env
 
 
-def render(name: str, locale: str = DEFAULT_LOCALE, **context: Any) -> str:
+def render(name: str, /, **context: Any) -> str:
     """Render `name` (without .j2) to text; user values are HTML-escaped by autoescape."""
-    return _environment(locale).get_template(f"{name}.j2").render(**context).strip()
+    return _environment(DEFAULT_LOCALE).get_template(f"{name}.j2").render(**context).strip()

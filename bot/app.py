@@ -1,0 +1,141 @@
+"""Wiring the running bot: database, flows, outbox workers, channels and the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.delivery import OutboxWorker
+from bot.flows.catalog import StandardsCatalog
+from bot.flows.context import FlowSettings
+from bot.flows.router import FlowEngine
+from bot.handlers.telegram import TelegramChannel
+from bot.logs import setup_logging
+from standards.loader import StandardError
+from storage.db import Database
+from storage.errors import SchemaMismatch
+from storage.evidence import FileEvidenceStore
+from storage.records import Channel
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """Everything one bot process runs; `start` and `stop` bring it up and down in order."""
+
+    settings: Settings
+    db: Database
+    engine: FlowEngine
+    workers: dict[Channel, OutboxWorker] = field(default_factory=dict)
+    http: web.AppRunner | None = None
+    telegram: TelegramChannel | None = None
+
+
+def flow_settings(settings: Settings) -> FlowSettings:
+    return FlowSettings(timezone=settings.timezone, max_upload_mb=settings.max_upload_mb)
+
+
+def build_database(settings: Settings) -> Database:
+    files = FileEvidenceStore(settings.evidence_dir, max_bytes=settings.max_upload_mb * 1_048_576)
+    return Database(settings.resolved_database_url, files=files)
+
+
+async def start(settings: Settings) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = build_database(settings)
+    await db.open(check=True)
+    catalog = StandardsCatalog.load(settings.data_dir)
+    workers: dict[Channel, OutboxWorker] = {}
+
+    def wake_workers() -> None:
+        for worker in workers.values():
+            worker.wake()
+
+    engine = FlowEngine(db, catalog, flow_settings(settings), utc_now, on_commit=wake_workers)
+    runtime = Runtime(settings=settings, db=db, engine=engine, workers=workers)
+    if settings.telegram_enabled:
+        assert settings.telegram_token is not None
+        telegram = TelegramChannel(
+            token=settings.telegram_token.get_secret_value(),
+            api_url=settings.telegram_api_url,
+            file_url=settings.telegram_file_url,
+            engine=runtime.engine,
+            db=db,
+            files=db.files,
+        )
+        worker = OutboxWorker(db, Channel.TELEGRAM, telegram.send, clock=utc_now)
+        runtime.workers[Channel.TELEGRAM] = worker
+        worker.start()
+        await telegram.start()
+        runtime.telegram = telegram
+    runtime.http = await _start_http(settings)
+    return runtime
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _start_http(settings: Settings) -> web.AppRunner:
+    app = web.Application(client_max_size=(settings.max_upload_mb + 1) * 1_048_576)
+    app.router.add_get("/healthz", _health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    log.info("HTTP server on http://%s:%s", settings.http_host, settings.http_port)
+    return runner
+
+
+async def stop(runtime: Runtime) -> None:
+    """Stop receiving first, then finish in-flight sends; queued messages stay in the outbox."""
+    telegram = runtime.telegram
+    if telegram is not None:
+        await telegram.stop()
+    for worker in runtime.workers.values():
+        await worker.stop()
+    if runtime.http is not None:
+        await runtime.http.cleanup()
+    await runtime.db.close()
+
+
+async def serve(settings: Settings) -> int:
+    setup_logging(settings.log_level)
+    try:
+        runtime = await start(settings)
+    except SchemaMismatch as exc:
+        log.error("%s", exc)
+        print(f"pinjian: {exc}")
+        return 2
+    except StandardError as exc:
+        print(f"pinjian: 标准文件有误 (invalid standard file):\n{exc}")
+        return 2
+    except OSError as exc:
+        address = f"{settings.http_host}:{settings.http_port}"
+        print(f"pinjian: 无法启动 HTTP 服务 (cannot listen on {address}): {exc.strerror}")
+        return 2
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    channels = ["web"] + (["telegram"] if runtime.telegram else [])
+    print(
+        f"品检已启动 Pinjian is running: http://{settings.http_host}:{settings.http_port}"
+        f"  channels: {', '.join(channels)}  (Ctrl-C 停止 to stop)",
+        flush=True,
+    )
+    await stopping.wait()
+    print("正在停止… stopping", flush=True)
+    await stop(runtime)
+    return 0

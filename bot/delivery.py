@@ -1,0 +1,142 @@
+"""Delivering the outbox: one worker per channel claims due messages and hands them to the
+channel's sender; failures are retried with back-off, and nothing is lost on a crash because a
+message only leaves the outbox once the channel has accepted it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import Database
+from storage.records import Channel, OutboxKind, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class DeliveryError(Exception):
+    """A send that failed; `permanent` gives up, `retry_after` overrides the back-off."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(reason)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message: OutboxMessage
+    target_message_id: str | None
+
+
+Sender = Callable[[Delivery], Awaitable[str | None]]
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        channel: Channel,
+        send: Sender,
+        *,
+        clock: Callable[[], datetime],
+        batch: int = 64,
+        idle_seconds: float = 1.0,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.channel = channel
+        self.send = send
+        self.clock = clock
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.lease_seconds = lease_seconds
+        self.worker_id = f"{channel.value}-{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-{self.channel.value}")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand; whatever is still queued stays in the outbox."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("outbox worker %s failed; retrying shortly", self.worker_id)
+                worked = 0
+            if worked == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch (each chat's messages in order); returns how many."""
+        async with self.db.transaction() as tx:
+            claimed = await tx.outbox.claim(
+                self.channel,
+                self.clock(),
+                limit=self.batch,
+                worker_id=self.worker_id,
+                lease_seconds=self.lease_seconds,
+            )
+        if not claimed:
+            return 0
+        await asyncio.gather(*(self._deliver(message) for message in claimed))
+        return len(claimed)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        target = None
+        if message.kind is OutboxKind.EDIT and message.edit_of_ref:
+            async with self.db.read() as tx:
+                target = await tx.outbox.message_id_for_ref(
+                    message.channel, message.chat_id, message.edit_of_ref
+                )
+        try:
+            sent_id = await self.send(Delivery(message, target))
+        except DeliveryError as exc:
+            await self._failed(message, exc)
+            return
+        except Exception as exc:
+            log.exception("unexpected error delivering outbox message %s", message.id)
+            await self._failed(message, DeliveryError(exc.__class__.__name__))
+            return
+        async with self.db.transaction() as tx:
+            await tx.outbox.mark_sent(message.id, sent_id)
+
+    async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:
+        dead = error.permanent or message.attempts >= MAX_ATTEMPTS
+        delay = error.retry_after if error.retry_after is not None else 2**message.attempts
+        log.warning(
+            "outbox message %s to %s chat %s failed (attempt %s%s): %s",
+            message.id,
+            message.channel.value,
+            message.chat_id,
+            message.attempts,
+            ", giving up" if dead else "",
+            error,
+        )
+        async with self.db.transaction() as tx:
+            await tx.outbox.mark_failed(
+                message.id,
+                str(error),
+                retry_at=self.clock() + timedelta(seconds=delay),
+                dead=dead,
+            )

@@ -1,0 +1,126 @@
+"""What a flow works with while it handles one event: the transaction, the person, and replies.
+
+Replies are not sent here: they are written to the outbox in the same transaction as the state
+change that caused them, and the channel's sender delivers them after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.events import Incoming
+from bot.core.messages import Button, Outgoing
+from bot.core.texts import render
+from bot.flows.catalog import StandardsCatalog
+from storage.db import Tx
+from storage.records import Channel, OutboxKind, Person
+
+Keyboard = Sequence[Sequence[Button]]
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Company settings the flows use; per-site overrides come later from site settings."""
+
+    photo_required: bool = False
+    default_due_days: int = 7
+    due_choices: tuple[int, ...] = (3, 7, 15, 30)
+    grade_bands: tuple[tuple[float, str], ...] = ((90, "优秀"), (80, "良好"), (70, "合格"))
+    timezone: str = "Asia/Shanghai"
+    max_upload_mb: int = 20
+
+
+@dataclass
+class FlowContext:
+    tx: Tx
+    event: Incoming
+    person: Person
+    catalog: StandardsCatalog
+    settings: FlowSettings
+    now: datetime
+    state: dict[str, Any]
+    sent: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def channel(self) -> Channel:
+        return self.event.channel
+
+    def today(self, timezone: str | None = None) -> date:
+        return self.now.astimezone(ZoneInfo(timezone or self.settings.timezone)).date()
+
+    def next_screen(self) -> int:
+        """A new screen makes the buttons of every earlier screen stale."""
+        screen = int(self.state.get("screen", 0)) + 1
+        self.state["screen"] = screen
+        return screen
+
+    @property
+    def screen(self) -> int:
+        return int(self.state.get("screen", 0))
+
+    async def _enqueue(self, message: Outgoing, chat_id: str, channel: Channel) -> None:
+        await self.tx.outbox.enqueue(
+            channel=channel,
+            chat_id=chat_id,
+            person_id=self.person.id,
+            kind=message.kind,
+            payload=message.to_payload(),
+            ref=message.ref,
+            edit_of_ref=message.edit_ref,
+        )
+        self.sent.append(message)
+
+    async def reply(
+        self, template: str, /, buttons: Keyboard = (), ref: str | None = None, **values: Any
+    ) -> None:
+        text = render(template, **values)
+        rows = tuple(tuple(row) for row in buttons)
+        message = Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows, ref=ref)
+        await self._enqueue(message, self.event.chat_id, self.channel)
+
+    async def edit(self, ref: str, template: str, buttons: Keyboard = (), **values: Any) -> None:
+        text = render(template, **values)
+        rows = tuple(tuple(row) for row in buttons)
+        message = Outgoing(kind=OutboxKind.EDIT, text=text, buttons=rows, edit_ref=ref)
+        await self._enqueue(message, self.event.chat_id, self.channel)
+
+    async def toast(self, template: str = "", alert: bool = False, **values: Any) -> None:
+        """Answer the pressed button (Telegram's answerCallbackQuery); no-op elsewhere."""
+        if not self.event.callback_id:
+            return
+        text = render(template, **values) if template else ""
+        message = Outgoing(
+            kind=OutboxKind.ANSWER_CALLBACK,
+            text=text,
+            callback_id=self.event.callback_id,
+            alert=alert,
+        )
+        await self._enqueue(message, self.event.chat_id, self.channel)
+
+    async def notify(
+        self,
+        person_id: int,
+        template: str,
+        buttons: Keyboard = (),
+        photos: Sequence[str] = (),
+        **values: Any,
+    ) -> int:
+        """Send to every chat the person is bound to; returns how many chats got it."""
+        text = render(template, **values)
+        rows = tuple(tuple(row) for row in buttons)
+        identities = await self.tx.identities.for_person(person_id)
+        count = 0
+        for identity in identities:
+            if identity.chat_id is None:
+                continue
+            if photos:
+                album = Outgoing(kind=OutboxKind.SEND_PHOTO, photos=tuple(photos))
+                await self._enqueue(album, identity.chat_id, identity.channel)
+            message = Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows)
+            await self._enqueue(message, identity.chat_id, identity.channel)
+            count += 1
+        return count

@@ -1,0 +1,93 @@
+"""Photos and notes attached to the open item (any number of each)."""
+
+from __future__ import annotations
+
+from bot.core.events import StoredFile
+from bot.flows.context import FlowContext
+from bot.flows.inspection_view import Loaded, item_view
+from standards.schema import Item
+from storage.records import EvidenceKind, EvidenceRole
+
+
+async def refuse_unusable(ctx: FlowContext, file: StoredFile) -> bool:
+    """Answer a file that cannot be evidence (too large, not an image); True if refused."""
+    if file.too_large:
+        await ctx.reply(
+            "file_too_large",
+            size_mb=round(file.size / 1_048_576, 1),
+            limit_mb=ctx.settings.max_upload_mb,
+        )
+        return True
+    if not file.is_image or file.sha256 is None:
+        await ctx.reply("file_not_image", name=file.file_name or "这个文件")
+        return True
+    return False
+
+
+async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: StoredFile) -> None:
+    assert file.sha256 is not None
+    existing = await ctx.tx.evidence.for_item(loaded.inspection.id, item.no)
+    if any(e.sha256 == file.sha256 for e in existing):
+        await ctx.reply("photo_duplicate", item=item)
+        return
+    await ctx.tx.evidence.add(
+        sha256=file.sha256,
+        size=file.size,
+        mime=file.mime,
+        kind=EvidenceKind.PHOTO,
+        role=EvidenceRole.FINDING,
+        channel=ctx.channel,
+        channel_file_ref=file.channel_ref,
+        caption=ctx.event.text or None,
+        created_by=ctx.person.id,
+        inspection_id=loaded.inspection.id,
+        item_no=item.no,
+    )
+    if ctx.event.text:
+        await ctx.tx.notes.add(
+            text=ctx.event.text[:1000],
+            created_by=ctx.person.id,
+            inspection_id=loaded.inspection.id,
+            item_no=item.no,
+        )
+    await ctx.reply("photo_saved", item=item, count=len(existing) + 1)
+    await _refresh_open_message(ctx, loaded, item)
+
+
+async def ask_note(ctx: FlowContext, item: Item) -> None:
+    await ctx.toast()
+    ctx.state["return_mode"] = ctx.state.get("mode", "item")
+    ctx.state["mode"] = "note"
+    await ctx.reply("ask_note", item=item)
+
+
+async def ask_photo(ctx: FlowContext, item: Item) -> None:
+    await ctx.toast()
+    await ctx.reply("ask_photo", item=item)
+
+
+async def save_note(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> None:
+    await ctx.tx.notes.add(
+        text=text.strip()[:1000],
+        created_by=ctx.person.id,
+        inspection_id=loaded.inspection.id,
+        item_no=item.no,
+    )
+    ctx.state["mode"] = ctx.state.pop("return_mode", "item")
+    await ctx.reply("note_saved", item=item)
+    await _refresh_open_message(ctx, loaded, item)
+
+
+async def _refresh_open_message(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    """Keep the open item (or task set-up) message's counts current by editing it."""
+    from bot.flows import task_setup
+    from bot.flows.inspection_view import item_buttons
+
+    mode = ctx.state.get("mode")
+    if mode in ("task", "task_remark"):
+        await task_setup.refresh(ctx, loaded, item)
+        return
+    ref = ctx.state.get("item_ref")
+    if mode == "item" and isinstance(ref, str):
+        view = await item_view(ctx, loaded, item)
+        await ctx.edit(ref, "item", item_buttons(loaded, item, ctx.screen), **view)

@@ -1,0 +1,189 @@
+"""Loading an inspection with its standard and answers, and drawing its screens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core import payload
+from bot.core.messages import Button
+from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_from_samples
+from bot.flows.catalog import pinned
+from bot.flows.context import FlowContext
+from standards.schema import Item, Level, Standard
+from storage.records import Answer, Inspection, Site, Task
+
+
+@dataclass
+class Loaded:
+    inspection: Inspection
+    standard: Standard
+    site: Site
+    answers: dict[int, Answer]
+    tasks: dict[int, Task]
+
+    @property
+    def marks(self) -> dict[int, Mark]:
+        return {
+            no: Mark(score=a.score, not_applicable=a.not_applicable)
+            for no, a in self.answers.items()
+        }
+
+    def needs_work(self, item: Item) -> bool:
+        """Unanswered, or lost points and still has no rectification task."""
+        answer = self.answers.get(item.no)
+        if answer is None:
+            return True
+        lost = not answer.not_applicable and answer.score is not None
+        return (
+            lost
+            and answer.score is not None
+            and answer.score < item.max_score
+            and (item.no not in self.tasks)
+        )
+
+    def next_pending(self, after: int) -> Item | None:
+        items = self.standard.items
+        for item in items[after:] + items[:after]:
+            if self.needs_work(item):
+                return item
+        return None
+
+
+async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
+    inspection = await ctx.tx.inspections.get(inspection_id)
+    if inspection is None or inspection.inspector_id != ctx.person.id:
+        return None
+    stored = await ctx.tx.standards.get(inspection.standard_id)
+    site = await ctx.tx.sites.get(inspection.site_id)
+    if stored is None or site is None:
+        return None
+    answers = {a.item_no: a for a in await ctx.tx.answers.for_inspection(inspection.id)}
+    tasks = {
+        t.item_no: t
+        for t in await ctx.tx.tasks.for_inspection(inspection.id)
+        if t.item_no is not None
+    }
+    return Loaded(inspection, pinned(stored), site, answers, tasks)
+
+
+def item_ref(inspection_id: int, item_no: int, screen: int) -> str:
+    return f"i{inspection_id}.{item_no}.{screen}"
+
+
+def proposal_for(item: Item, state: dict[str, object]) -> tuple[Level | None, str]:
+    """A level proposed from a finished sample or from entered figures, with the reason."""
+    sample = state.get("sample")
+    if item.sample is not None and isinstance(sample, dict) and sample.get("no") == item.no:
+        passed, failed = int(sample.get("p", 0)), int(sample.get("f", 0))
+        if passed + failed >= item.sample.size:
+            reason = f"抽样 {item.sample.pass_label} {passed}/{passed + failed}"
+            return propose_from_samples(item, passed, passed + failed), reason
+    figures = state.get("figures")
+    if item.target is not None and isinstance(figures, dict) and figures.get("no") == item.no:
+        values = {k: float(v) for k, v in figures.items() if k != "no"}
+        level = propose_from_figures(item, values)
+        if level is not None:
+            shown = "，".join(f"{k} {v:g}" for k, v in values.items())
+            return level, shown
+    return None, ""
+
+
+def item_buttons(loaded: Loaded, item: Item, screen: int) -> list[list[Button]]:
+    insp = loaded.inspection.id
+    rows: list[list[Button]] = [
+        [
+            Button(
+                f"{level.score:g}分 {level.label}",
+                payload.encode("L", screen, insp, item.no, index),
+            )
+        ]
+        for index, level in enumerate(item.levels)
+    ]
+    extra: list[Button] = []
+    if item.sample is not None:
+        extra.append(Button("🧪 抽样记录", payload.encode("X", screen, insp, item.no)))
+    if item.target is not None:
+        extra.append(Button("📏 录入数据", payload.encode("F", screen, insp, item.no)))
+    if extra:
+        rows.append(extra)
+    rows.append(
+        [
+            Button("不适用", payload.encode("NA", screen, insp, item.no)),
+            Button("📷 照片", payload.encode("P", screen, insp, item.no)),
+            Button("📝 备注", payload.encode("M", screen, insp, item.no)),
+        ]
+    )
+    rows.append(
+        [
+            Button("⬅ 上一项", payload.encode("V", screen, insp, item.no)),
+            Button("☰ 目录", payload.encode("C", screen, insp)),
+            Button("⏸ 暂停", payload.encode("PA", screen, insp)),
+        ]
+    )
+    return rows
+
+
+async def show_item(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    """Send the item as a new message with fresh buttons and make it the current screen."""
+    screen = ctx.next_screen()
+    ref = item_ref(loaded.inspection.id, item.no, screen)
+    ctx.state.update(mode="item", insp=loaded.inspection.id, no=item.no, item_ref=ref)
+    await ctx.tx.inspections.move_cursor(loaded.inspection.id, item.no, channel=ctx.channel)
+    await ctx.reply(
+        "item", item_buttons(loaded, item, screen), ref=ref, **await item_view(ctx, loaded, item)
+    )
+
+
+async def item_view(ctx: FlowContext, loaded: Loaded, item: Item) -> dict[str, object]:
+    standard = loaded.standard
+    position = [i.no for i in standard.items].index(item.no) + 1
+    answered = len(loaded.answers)
+    total = len(standard.items)
+    answer = loaded.answers.get(item.no)
+    photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
+    notes = len(await ctx.tx.notes.for_item(loaded.inspection.id, item.no))
+    proposal, reason = proposal_for(item, ctx.state)
+    current = None
+    if answer is not None:
+        current = {
+            "not_applicable": answer.not_applicable,
+            "score": answer.score,
+            "label": answer.level_label or "",
+        }
+    return {
+        "section": standard.section_of(item.no).heading,
+        "position": position,
+        "total": total,
+        "bar": progress_bar(answered, total),
+        "percent": round(100 * answered / total) if total else 0,
+        "item": item,
+        "current": current,
+        "photos": photos,
+        "notes": notes,
+        "proposal": proposal,
+        "proposal_reason": reason,
+    }
+
+
+async def close_item_message(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    """Turn the open item message into its one-line record (no buttons)."""
+    ref = ctx.state.get("item_ref")
+    if not isinstance(ref, str):
+        return
+    answer = loaded.answers.get(item.no)
+    photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
+    notes = len(await ctx.tx.notes.for_item(loaded.inspection.id, item.no))
+    if answer is None:
+        await ctx.edit(ref, "item_left", item=item, answered=False)
+    else:
+        await ctx.edit(
+            ref,
+            "item_done",
+            item=item,
+            not_applicable=answer.not_applicable,
+            score=answer.score or 0,
+            label=answer.level_label or "",
+            photos=photos,
+            notes=notes,
+        )
+    ctx.state.pop("item_ref", None)

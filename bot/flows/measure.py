@@ -1,0 +1,116 @@
+"""Walking the inspector through an item's samples and measured figures; the bot proposes a
+level, the inspector still decides."""
+
+from __future__ import annotations
+
+from bot.core import payload
+from bot.core.messages import Button
+from bot.core.scoring import propose_from_samples
+from bot.flows.context import FlowContext
+from bot.flows.inspection_view import Loaded, close_item_message, show_item
+from standards.schema import Item
+
+MAX_FIGURE = 1_000_000
+
+
+async def start_sample(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    if item.sample is None:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    sample = ctx.state.get("sample")
+    if not isinstance(sample, dict) or sample.get("no") != item.no:
+        ctx.state["sample"] = {"no": item.no, "p": 0, "f": 0}
+    await close_item_message(ctx, loaded, item)
+    await _show_sample(ctx, loaded, item)
+
+
+async def _show_sample(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    assert item.sample is not None
+    sample = ctx.state["sample"]
+    passed, failed = int(sample["p"]), int(sample["f"])
+    taken = passed + failed
+    screen = ctx.next_screen()
+    ctx.state.update(mode="sample", insp=loaded.inspection.id, no=item.no)
+    insp = loaded.inspection.id
+    rows: list[list[Button]] = []
+    if taken < item.sample.size:
+        rows.append(
+            [
+                Button(
+                    f"✓ {item.sample.pass_label}", payload.encode("XS", screen, insp, item.no, "p")
+                ),
+                Button(
+                    f"✗ {item.sample.fail_label}", payload.encode("XS", screen, insp, item.no, "f")
+                ),
+            ]
+        )
+    rows.append(
+        [
+            Button("↶ 撤销上一个", payload.encode("XS", screen, insp, item.no, "u")),
+            Button("完成，返回该项", payload.encode("XS", screen, insp, item.no, "d")),
+        ]
+    )
+    proposal = propose_from_samples(item, passed, taken)
+    await ctx.reply(
+        "sample",
+        rows,
+        item=item,
+        taken=taken,
+        passed=passed,
+        failed=failed,
+        proposal=proposal,
+    )
+
+
+async def on_sample(ctx: FlowContext, loaded: Loaded, item: Item, action: str) -> None:
+    sample = ctx.state.get("sample")
+    if item.sample is None or not isinstance(sample, dict) or sample.get("no") != item.no:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    taken = int(sample["p"]) + int(sample["f"])
+    if action in ("p", "f") and taken < item.sample.size:
+        sample[action] = int(sample[action]) + 1
+        sample.setdefault("order", []).append(action)
+    elif action == "u" and sample.get("order"):
+        last = sample["order"].pop()
+        sample[last] = int(sample[last]) - 1
+    elif action == "d":
+        await show_item(ctx, loaded, item)
+        return
+    await _show_sample(ctx, loaded, item)
+
+
+async def start_figures(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    if item.target is None:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    await close_item_message(ctx, loaded, item)
+    ctx.state["figures"] = {"no": item.no}
+    ctx.state.update(mode="figure", insp=loaded.inspection.id, no=item.no, metric=0)
+    await ctx.reply("ask_figure", item=item, metric=item.target.metrics[0])
+
+
+async def on_figure_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> None:
+    assert item.target is not None
+    value_text = text.strip().rstrip("%％").strip()
+    try:
+        value = float(value_text)
+    except ValueError:
+        await ctx.reply("figure_bad")
+        return
+    if not 0 <= value <= MAX_FIGURE:
+        await ctx.reply("figure_bad")
+        return
+    index = int(ctx.state.get("metric", 0))
+    metrics = item.target.metrics
+    figures = ctx.state.setdefault("figures", {"no": item.no})
+    figures[metrics[index].name] = value
+    if index + 1 < len(metrics):
+        ctx.state["metric"] = index + 1
+        await ctx.reply("ask_figure", item=item, metric=metrics[index + 1])
+        return
+    ctx.state.pop("metric", None)
+    await show_item(ctx, loaded, item)

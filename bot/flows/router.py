@@ -1,0 +1,278 @@
+"""The one entry point for every incoming event, whatever the channel.
+
+Each event is handled in one database transaction together with its idempotency key: the
+conversation state, the answers and the outgoing messages commit together or not at all, and
+a redelivered event is recognised and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.core import payload
+from bot.core.events import EventKind, Incoming
+from bot.flows import access, evidence, inspection, measure, task_setup
+from bot.flows.catalog import StandardsCatalog
+from bot.flows.context import FlowContext, FlowSettings
+from bot.flows.inspection_view import close_item_message, load, show_item
+from storage.db import Database, Tx
+from storage.errors import DuplicateEvent
+from storage.records import Role
+
+log = logging.getLogger(__name__)
+
+ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "TR", "TD", "TM", "TOK"}
+INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
+ITEM_MODES = {"item", "note", "task", "task_remark", "sample", "figure"}
+
+
+class FlowEngine:
+    def __init__(
+        self,
+        db: Database,
+        catalog: StandardsCatalog,
+        settings: FlowSettings,
+        clock: Callable[[], datetime],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+        self.on_commit = on_commit
+
+    async def handle(self, event: Incoming) -> bool:
+        """Handle one event; False if it was a redelivery and changed nothing."""
+        key = f"{event.channel.value}:{event.key}"
+        try:
+            async with self.db.transaction(event_key=key) as tx:
+                await self._dispatch(tx, event)
+        except DuplicateEvent:
+            log.info("duplicate event %s ignored", key)
+            return False
+        except Exception:
+            log.exception("event %s (%s) failed; nothing was changed", key, event.kind.value)
+            async with self.db.transaction() as tx:
+                await access.refuse(tx, event, "error")
+        self.on_commit()
+        return True
+
+    async def _dispatch(self, tx: Tx, event: Incoming) -> None:
+        resolved = await tx.identities.resolve(event.channel, event.user_id)
+        if resolved is None:
+            if event.kind is EventKind.COMMAND and event.command == "start" and event.args:
+                person = await access.bind_by_invite(tx, event)
+                if person is not None:
+                    await self._welcome(tx, event, person.id)
+                return
+            await access.refuse(tx, event)
+            return
+        identity, person = resolved
+        if identity.chat_id != event.chat_id:
+            await tx.identities.bind(person.id, event.channel, event.user_id, chat_id=event.chat_id)
+        conversation = await tx.conversations.get(person.id, event.channel, event.chat_id)
+        state: dict[str, Any] = dict(conversation.state) if conversation else {}
+        ctx = FlowContext(
+            tx=tx,
+            event=event,
+            person=person,
+            catalog=self.catalog,
+            settings=self.settings,
+            now=self.clock(),
+            state=state,
+        )
+        await self._route(ctx)
+        await tx.conversations.save(
+            person.id,
+            event.channel,
+            event.chat_id,
+            ctx.state,
+            expected_version=conversation.version if conversation else 0,
+        )
+
+    async def _welcome(self, tx: Tx, event: Incoming, person_id: int) -> None:
+        person = await tx.people.get(person_id)
+        assert person is not None
+        ctx = FlowContext(tx, event, person, self.catalog, self.settings, self.clock(), {})
+        await ctx.reply("welcome", name=person.name, roles=await access.role_rows(tx, person.id))
+
+    async def _route(self, ctx: FlowContext) -> None:
+        event = ctx.event
+        if event.kind is EventKind.COMMAND:
+            await self._command(ctx)
+        elif event.kind is EventKind.BUTTON:
+            await self._button(ctx)
+        elif event.kind in (EventKind.PHOTO, EventKind.DOCUMENT):
+            await self._file(ctx)
+        elif event.kind is EventKind.TEXT:
+            await self._text(ctx)
+        else:
+            await ctx.reply("unsupported")
+            await self._reshow(ctx)
+
+    async def _command(self, ctx: FlowContext) -> None:
+        command = ctx.event.command
+        if command == "inspect":
+            await inspection.start(ctx)
+        elif command == "resume":
+            await inspection.offer_resume(ctx)
+        elif command == "pause":
+            await inspection.pause(ctx)
+        elif command == "status":
+            await inspection.status(ctx)
+        elif command == "start":
+            await ctx.reply(
+                "welcome", name=ctx.person.name, roles=await access.role_rows(ctx.tx, ctx.person.id)
+            )
+        elif command == "help":
+            await self._help(ctx)
+        else:
+            await ctx.reply("unknown_command")
+            await self._help(ctx)
+
+    async def _help(self, ctx: FlowContext) -> None:
+        sites = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.INSPECTOR)
+        await ctx.reply("help", inspector=bool(sites))
+
+    async def _button(self, ctx: FlowContext) -> None:
+        try:
+            parts = payload.decode(ctx.event.payload)
+            action = parts[0]
+            stamp = payload.as_int(parts[1]) if len(parts) > 1 else -1
+        except payload.PayloadError:
+            await ctx.toast("stale_button", alert=True)
+            return
+        if stamp != ctx.screen:
+            await ctx.toast("stale_button", alert=True)
+            return
+        try:
+            await self._press(ctx, action, parts[2:])
+        except (payload.PayloadError, IndexError, KeyError):
+            await ctx.toast("stale_button", alert=True)
+
+    async def _press(self, ctx: FlowContext, action: str, args: list[str]) -> None:
+        if action == "S":
+            await inspection.on_site(ctx, payload.as_int(args[0]))
+            return
+        if action == "T":
+            await inspection.on_standard(ctx, payload.as_int(args[0]), payload.as_int(args[1]))
+            return
+        if action == "R":
+            await inspection.resume(ctx, payload.as_int(args[0]))
+            return
+        if action == "NEW":
+            await ctx.toast()
+            await inspection.choose_site(ctx)
+            return
+        if action not in ITEM_ACTIONS | INSPECTION_ACTIONS:
+            await ctx.toast("stale_button", alert=True)
+            return
+        inspection_id = payload.as_int(args[0])
+        loaded = await load(ctx, inspection_id)
+        if loaded is None or loaded.inspection.status not in inspection.UNFINISHED:
+            await ctx.toast("inspection_closed", alert=True)
+            return
+        if ctx.state.get("insp") != inspection_id:
+            await ctx.toast("stale_button", alert=True)
+            return
+        if action in INSPECTION_ACTIONS:
+            await self._inspection_action(ctx, loaded, action, args[1:])
+            return
+        item_no = payload.as_int(args[1])
+        if ctx.state.get("no") != item_no:
+            await ctx.toast("stale_button", alert=True)
+            return
+        item = loaded.standard.item(item_no)
+        rest = args[2:]
+        if action == "L":
+            await inspection.answer(ctx, loaded, item, payload.as_int(rest[0]))
+        elif action == "NA":
+            await inspection.not_applicable(ctx, loaded, item)
+        elif action == "P":
+            await evidence.ask_photo(ctx, item)
+        elif action == "M":
+            await evidence.ask_note(ctx, item)
+        elif action == "V":
+            await inspection.previous(ctx, loaded, item)
+        elif action == "X":
+            await measure.start_sample(ctx, loaded, item)
+        elif action == "XS":
+            await measure.on_sample(ctx, loaded, item, rest[0])
+        elif action == "F":
+            await measure.start_figures(ctx, loaded, item)
+        elif action == "TR":
+            await task_setup.choose_responsible(ctx, loaded, item, payload.as_int(rest[0]))
+        elif action == "TD":
+            await task_setup.choose_days(ctx, loaded, item, payload.as_int(rest[0]))
+        elif action == "TM":
+            await task_setup.ask_remark(ctx)
+        elif action == "TOK":
+            await task_setup.confirm(ctx, loaded, item)
+
+    async def _inspection_action(
+        self, ctx: FlowContext, loaded: Any, action: str, args: list[str]
+    ) -> None:
+        if action == "C":
+            await inspection.table_of_contents(ctx, loaded)
+        elif action == "CS":
+            await inspection.toc_section(ctx, loaded, payload.as_int(args[0]))
+        elif action == "J":
+            await inspection.jump(ctx, loaded, payload.as_int(args[0]))
+        elif action == "PA":
+            await inspection.pause(ctx)
+        elif action == "SUB":
+            await inspection.submit(ctx, loaded)
+
+    async def _open_item(self, ctx: FlowContext) -> tuple[Any, Any] | None:
+        """The inspection and item the conversation currently has open, if any."""
+        inspection_id, item_no = ctx.state.get("insp"), ctx.state.get("no")
+        if ctx.state.get("mode") not in ITEM_MODES or not isinstance(inspection_id, int):
+            return None
+        loaded = await load(ctx, inspection_id)
+        if loaded is None or loaded.inspection.status not in inspection.UNFINISHED:
+            return None
+        if not isinstance(item_no, int):
+            return None
+        return loaded, loaded.standard.item(item_no)
+
+    async def _file(self, ctx: FlowContext) -> None:
+        file = ctx.event.file
+        if file is None:
+            await ctx.reply("unsupported")
+            return
+        if await evidence.refuse_unusable(ctx, file):
+            return
+        opened = await self._open_item(ctx)
+        if opened is None:
+            await ctx.reply("photo_no_item")
+            return
+        loaded, item = opened
+        await evidence.attach_file(ctx, loaded, item, file)
+
+    async def _text(self, ctx: FlowContext) -> None:
+        opened = await self._open_item(ctx)
+        mode = ctx.state.get("mode")
+        text = ctx.event.text
+        if opened is None:
+            await ctx.reply("idle_hint")
+            return
+        loaded, item = opened
+        if mode == "note":
+            await evidence.save_note(ctx, loaded, item, text)
+        elif mode in ("task", "task_remark"):
+            await task_setup.on_text(ctx, loaded, item, text)
+        elif mode == "figure":
+            await measure.on_figure_text(ctx, loaded, item, text)
+        else:
+            await self._reshow(ctx)
+
+    async def _reshow(self, ctx: FlowContext) -> None:
+        opened = await self._open_item(ctx)
+        if opened is not None and ctx.state.get("mode") == "item":
+            loaded, item = opened
+            await close_item_message(ctx, loaded, item)
+            await ctx.reply("text_hint", item=item)
+            await show_item(ctx, loaded, item)

@@ -1,0 +1,109 @@
+"""Section summaries and the completion summary of an inspection.
+
+The inspector gets both here; managers' copies and the report files hang off `notify_managers`,
+which the manager-side work extends.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.core.scoring import section_total, totals
+from bot.flows.context import FlowContext
+from standards.schema import Item, Section
+from storage.records import Role
+
+if TYPE_CHECKING:
+    from bot.flows.inspection_view import Loaded
+
+
+async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> list[dict[str, Any]]:
+    rows = []
+    for no, task in sorted(loaded.tasks.items()):
+        if no not in numbers:
+            continue
+        person = (
+            await ctx.tx.people.get(task.responsible_person_id)
+            if task.responsible_person_id is not None
+            else None
+        )
+        rows.append(
+            {
+                "id": task.id,
+                "item_no": no,
+                "responsible": person.name if person else None,
+                "due": task.due_date.isoformat() if task.due_date else "—",
+            }
+        )
+    return rows
+
+
+async def section_view(ctx: FlowContext, loaded: Loaded, section: Section) -> dict[str, Any]:
+    total = section_total(section, loaded.marks)
+    photos = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
+    lost = []
+    for no in total.lost:
+        item = loaded.standard.item(no)
+        answer = loaded.answers[no]
+        notes = await ctx.tx.notes.for_item(loaded.inspection.id, no)
+        lost.append(
+            {
+                "no": no,
+                "content": item.content,
+                "score": answer.score,
+                "label": answer.level_label,
+                "note": "；".join(n.text for n in notes),
+                "photos": photos.get(no, 0),
+            }
+        )
+    return {
+        "section": total,
+        "site": loaded.site.name,
+        "inspector": ctx.person.name,
+        "lost": lost,
+        "tasks": await _task_rows(ctx, loaded, {i.no for i in section.items}),
+    }
+
+
+async def section_if_complete(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    """Send the section summary once, when the answer just completed its section."""
+    section = loaded.standard.section_of(item.no)
+    if any(loaded.needs_work(i) for i in section.items):
+        return
+    sent = ctx.state.setdefault("summaries", {})
+    key = f"{loaded.inspection.id}:{section.code}"
+    if not isinstance(sent, dict) or sent.get(key):
+        return
+    sent[key] = True
+    view = await section_view(ctx, loaded, section)
+    await ctx.reply("section_summary", **view)
+    await notify_managers(ctx, loaded, "section_summary", view)
+
+
+async def notify_managers(
+    ctx: FlowContext, loaded: Loaded, template: str, view: dict[str, Any]
+) -> None:
+    """The site's managers get the same summary (the inspector is not sent a second copy)."""
+    for manager in await ctx.tx.roles.people_with_role(loaded.site.id, Role.MANAGER):
+        if manager.id != ctx.person.id:
+            await ctx.notify(manager.id, template, **view)
+
+
+async def complete(ctx: FlowContext, loaded: Loaded) -> None:
+    result = totals(loaded.standard, loaded.marks, ctx.settings.grade_bands)
+    await ctx.tx.inspections.complete(
+        loaded.inspection.id, score=result.score, max_score=result.applicable_max
+    )
+    finished = ctx.now.astimezone(ZoneInfo(loaded.site.timezone)).strftime("%Y-%m-%d %H:%M")
+    view: dict[str, Any] = {
+        "site": loaded.site.name,
+        "title": loaded.standard.title,
+        "inspector": ctx.person.name,
+        "finished": finished,
+        "totals": result,
+        "not_applicable": sum(1 for a in loaded.answers.values() if a.not_applicable),
+        "tasks": await _task_rows(ctx, loaded, set(loaded.tasks)),
+    }
+    await ctx.reply("completion", **view)
+    await notify_managers(ctx, loaded, "completion", view)

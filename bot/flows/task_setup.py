@@ -1,0 +1,218 @@
+"""Turning an item that lost points into a rectification task: 责任人, 达标时间, 备注.
+
+Defaults (the last 责任人 chosen in this inspection, or the site's first; today + the company's
+default days) make it two taps: the level, then 确认创建.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.core import payload
+from bot.core.dates import DateError, parse_due_date
+from bot.core.messages import Button
+from bot.flows.context import FlowContext
+from standards.schema import Item
+from storage.records import Person, Role, Severity
+
+if TYPE_CHECKING:
+    from bot.flows.inspection_view import Loaded
+
+
+async def _staff(ctx: FlowContext, site_id: int) -> list[Person]:
+    return await ctx.tx.roles.people_with_role(site_id, Role.RESPONSIBLE)
+
+
+def _task_state(ctx: FlowContext) -> dict[str, Any]:
+    task = ctx.state.get("task")
+    return task if isinstance(task, dict) else {}
+
+
+async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, label: str) -> None:
+    """Show the task set-up; choices already made for this item are kept."""
+    staff = await _staff(ctx, loaded.site.id)
+    previous = _task_state(ctx)
+    screen = ctx.next_screen()
+    ref = f"t{loaded.inspection.id}.{item.no}.{screen}"
+    if previous.get("key") == f"{loaded.inspection.id}:{item.no}":
+        previous.update(score=score, label=label, ref=ref)
+    else:
+        last = ctx.state.get("last_resp")
+        default = next((p.id for p in staff if p.id == last), staff[0].id if staff else None)
+        due = ctx.today(loaded.site.timezone) + timedelta(days=ctx.settings.default_due_days)
+        ctx.state["task"] = {
+            "key": f"{loaded.inspection.id}:{item.no}",
+            "score": score,
+            "label": label,
+            "resp": default,
+            "due": due.isoformat(),
+            "remark": None,
+            "ref": ref,
+        }
+    ctx.state.update(mode="task", insp=loaded.inspection.id, no=item.no)
+    view, buttons = await _view(ctx, loaded, item, staff, screen)
+    await ctx.tx.inspections.move_cursor(loaded.inspection.id, item.no, channel=ctx.channel)
+    await ctx.reply("task_setup", buttons, ref=ref, **view)
+
+
+async def _view(
+    ctx: FlowContext, loaded: Loaded, item: Item, staff: list[Person], screen: int
+) -> tuple[dict[str, Any], list[list[Button]]]:
+    task = _task_state(ctx)
+    insp = loaded.inspection.id
+    chosen = task.get("resp")
+    due = date.fromisoformat(task["due"])
+    today = ctx.today(loaded.site.timezone)
+    photos = (await ctx.tx.evidence.count_by_item(insp)).get(item.no, 0)
+    need_photo = ctx.settings.photo_required and photos == 0
+    rows: list[list[Button]] = [
+        [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))]
+    ]
+    people = [
+        Button(
+            f"{'✓ ' if p.id == chosen else ''}{p.name}",
+            payload.encode("TR", screen, insp, item.no, p.id),
+        )
+        for p in staff
+    ]
+    rows.extend(people[i : i + 3] for i in range(0, len(people), 3))
+    rows.append(
+        [
+            Button(
+                f"{'✓' if today + timedelta(days=d) == due else ''}+{d}天",
+                payload.encode("TD", screen, insp, item.no, d),
+            )
+            for d in ctx.settings.due_choices
+        ]
+    )
+    rows.append(
+        [
+            Button("📝 备注", payload.encode("TM", screen, insp, item.no)),
+            Button("📷 照片", payload.encode("P", screen, insp, item.no)),
+        ]
+    )
+    name = next((p.name for p in staff if p.id == chosen), None)
+    view = {
+        "item": item,
+        "score": task.get("score", 0),
+        "label": task.get("label", ""),
+        "responsible": name,
+        "due": due.isoformat(),
+        "remark": task.get("remark"),
+        "need_photo": need_photo,
+    }
+    return view, rows
+
+
+async def refresh(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    """Edit the task set-up message in place after a change."""
+    task = _task_state(ctx)
+    staff = await _staff(ctx, loaded.site.id)
+    view, buttons = await _view(ctx, loaded, item, staff, ctx.screen)
+    await ctx.edit(str(task["ref"]), "task_setup", buttons, **view)
+
+
+async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, person_id: int) -> None:
+    staff = await _staff(ctx, loaded.site.id)
+    if not any(p.id == person_id for p in staff):
+        await ctx.toast("not_allowed", alert=True)
+        return
+    await ctx.toast()
+    _task_state(ctx)["resp"] = person_id
+    await refresh(ctx, loaded, item)
+
+
+async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -> None:
+    if days not in ctx.settings.due_choices:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    due = ctx.today(loaded.site.timezone) + timedelta(days=days)
+    _task_state(ctx)["due"] = due.isoformat()
+    await refresh(ctx, loaded, item)
+
+
+async def ask_remark(ctx: FlowContext) -> None:
+    await ctx.toast()
+    ctx.state["mode"] = "task_remark"
+    await ctx.reply("ask_remark")
+
+
+async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> None:
+    """Typed text in the task screen: a remark when asked, else a date or a person's name."""
+    task = _task_state(ctx)
+    if ctx.state.get("mode") == "task_remark":
+        task["remark"] = text.strip()[:500]
+        ctx.state["mode"] = "task"
+        await refresh(ctx, loaded, item)
+        return
+    try:
+        due = parse_due_date(text, ctx.today(loaded.site.timezone))
+    except DateError as exc:
+        date_problem: str | None = str(exc)
+    else:
+        task["due"] = due.isoformat()
+        await refresh(ctx, loaded, item)
+        return
+    staff = await _staff(ctx, loaded.site.id)
+    name = text.strip()
+    matches = [p for p in staff if p.name == name] or [p for p in staff if name and name in p.name]
+    if len(matches) == 1:
+        task["resp"] = matches[0].id
+        await refresh(ctx, loaded, item)
+        return
+    if not matches and any(ch.isdigit() for ch in name):
+        await ctx.reply("plain", text=date_problem or "")
+        return
+    template = "responsible_ambiguous" if matches else "responsible_unknown"
+    await ctx.reply(template, name=name)
+    await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
+
+
+async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    from bot.flows import inspection
+
+    task = _task_state(ctx)
+    photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
+    if ctx.settings.photo_required and photos == 0:
+        await ctx.toast("photo_required", alert=True)
+        return
+    if item.no in loaded.tasks:
+        await ctx.toast("already_answered_callback")
+        await inspection.after_answer(ctx, loaded, item)
+        return
+    await ctx.toast()
+    notes = await ctx.tx.notes.for_item(loaded.inspection.id, item.no)
+    finding = (
+        "；".join(n.text for n in notes) or f"{task.get('score', 0):g}分 {task.get('label', '')}"
+    )
+    responsible = task.get("resp")
+    created = await ctx.tx.tasks.create(
+        site_id=loaded.site.id,
+        inspection_id=loaded.inspection.id,
+        item_no=item.no,
+        finding=finding,
+        score=float(task.get("score", 0)),
+        severity=Severity.GENERAL,
+        responsible_person_id=responsible if isinstance(responsible, int) else None,
+        due_date=date.fromisoformat(task["due"]),
+        remark=task.get("remark"),
+        created_by=ctx.person.id,
+    )
+    loaded.tasks[item.no] = created
+    if isinstance(responsible, int):
+        ctx.state["last_resp"] = responsible
+    staff = await _staff(ctx, loaded.site.id)
+    name = next((p.name for p in staff if p.id == responsible), None)
+    await ctx.edit(
+        str(task["ref"]),
+        "task_created",
+        task_id=created.id,
+        item=item,
+        responsible=name,
+        due=task["due"],
+        remark=task.get("remark"),
+    )
+    ctx.state.pop("task", None)
+    await inspection.after_answer(ctx, loaded, item)

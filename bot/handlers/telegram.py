@@ -1,0 +1,328 @@
+"""Telegram adapter (python-telegram-bot 22): translates updates into Incoming events for the
+flows and renders outbox messages with the Bot API. Nothing else in the bot imports telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot.core.events import Channel, EventKind, Incoming, StoredFile
+from bot.delivery import Delivery, DeliveryError
+from bot.flows.router import FlowEngine
+from storage.db import Database
+from storage.errors import EvidenceTooLarge
+from storage.evidence import EvidenceStore
+from storage.records import OutboxKind
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+COMMANDS = (
+    ("inspect", "开始检查"),
+    ("resume", "继续未完成的检查"),
+    ("pause", "暂停当前检查"),
+    ("status", "查看检查进度"),
+    ("help", "帮助"),
+)
+
+
+class PerChatProcessor(BaseUpdateProcessor):
+    """Different chats are handled concurrently; one chat's updates strictly in order."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks[chat.id]
+        async with lock:
+            await coroutine
+        if not lock.locked() and not lock._waiters:
+            self._locks.pop(chat.id, None)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at line breaks into pieces Telegram accepts."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _markup(buttons: list[list[list[str]]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in buttons]
+    )
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str,
+        file_url: str,
+        engine: FlowEngine,
+        db: Database,
+        files: EvidenceStore,
+        rate_limit: bool = True,
+        poll_timeout: int = 10,
+    ) -> None:
+        self.engine = engine
+        self.db = db
+        self.files = files
+        self.poll_timeout = poll_timeout
+        builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(api_url)
+            .base_file_url(file_url)
+            .concurrent_updates(PerChatProcessor())
+        )
+        if rate_limit:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        await self.application.bot.delete_webhook(drop_pending_updates=False)
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=0,
+            timeout=self.poll_timeout,
+            allowed_updates=["message", "callback_query"],
+        )
+        await self.application.start()
+        log.info("telegram: polling as @%s", self.application.bot.username)
+
+    async def stop(self) -> None:
+        """Stop taking updates, let the ones in hand finish, then close the client."""
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    @property
+    def username(self) -> str:
+        return str(self.application.bot.username)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram handler error", exc_info=context.error)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        event = await self.translate(update)
+        if event is not None:
+            await self.engine.handle(event)
+
+    async def translate(self, update: Update) -> Incoming | None:
+        """Turn an update into an Incoming event; files are downloaded into the evidence store."""
+        key = f"u{update.update_id}"
+        query = update.callback_query
+        if query is not None:
+            chat_id = query.message.chat.id if query.message else query.from_user.id
+            return Incoming(
+                channel=Channel.TELEGRAM,
+                user_id=str(query.from_user.id),
+                chat_id=str(chat_id),
+                key=key,
+                kind=EventKind.BUTTON,
+                display_name=query.from_user.full_name,
+                payload=query.data or "",
+                callback_id=query.id,
+            )
+        message = update.message
+        if message is None or message.from_user is None:
+            return None
+        base: dict[str, Any] = {
+            "channel": Channel.TELEGRAM,
+            "user_id": str(message.from_user.id),
+            "chat_id": str(message.chat.id),
+            "key": key,
+            "display_name": message.from_user.full_name,
+        }
+        text = message.text or ""
+        if text.startswith("/"):
+            head, _, args = text.partition(" ")
+            command = head[1:].split("@", 1)[0].lower()
+            return Incoming(kind=EventKind.COMMAND, command=command, args=args.strip(), **base)
+        if message.text is not None:
+            return Incoming(kind=EventKind.TEXT, text=text, **base)
+        if message.photo or message.document:
+            stored = await self._store_file(message, base["user_id"])
+            caption = message.caption or ""
+            kind = EventKind.PHOTO if message.photo else EventKind.DOCUMENT
+            return Incoming(kind=kind, text=caption, file=stored, **base)
+        return Incoming(kind=EventKind.OTHER, **base)
+
+    async def _store_file(self, message: Message, user_id: str) -> StoredFile:
+        if message.photo:
+            largest = message.photo[-1]
+            file_id, size, mime, name = largest.file_id, largest.file_size or 0, "image/jpeg", None
+        else:
+            document = message.document
+            assert document is not None
+            file_id, size = document.file_id, document.file_size or 0
+            mime, name = document.mime_type or "application/octet-stream", document.file_name
+        refused = StoredFile(sha256=None, size=size, mime=mime, channel_ref=file_id, file_name=name)
+        if not mime.startswith("image/"):
+            return refused
+        if size > self.files.max_bytes:
+            return StoredFile(None, size, mime, file_id, name, too_large=True)
+        async with self.db.read() as tx:
+            if await tx.identities.resolve(Channel.TELEGRAM, user_id) is None:
+                return refused
+        try:
+            telegram_file = await self.application.bot.get_file(file_id)
+            data = bytes(await telegram_file.download_as_bytearray())
+            stored = await self.files.put(data)
+        except EvidenceTooLarge:
+            return StoredFile(None, size, mime, file_id, name, too_large=True)
+        except BadRequest as exc:
+            if "too big" in str(exc).lower():
+                return StoredFile(None, size, mime, file_id, name, too_large=True)
+            raise
+        return StoredFile(stored.sha256, stored.size, mime, file_id, name)
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """Render one outbox message; returns Telegram's message id."""
+        try:
+            return await self._send(delivery)
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            seconds = retry if isinstance(retry, int | float) else retry.total_seconds()
+            raise DeliveryError("rate limited", retry_after=float(seconds)) from None
+        except Forbidden as exc:
+            raise DeliveryError(f"forbidden: {exc.message}", permanent=True) from None
+        except BadRequest as exc:
+            raise DeliveryError(f"bad request: {exc.message}", permanent=True) from None
+        except (TimedOut, NetworkError) as exc:
+            raise DeliveryError(f"network: {exc.__class__.__name__}") from None
+
+    async def _send(self, delivery: Delivery) -> str | None:
+        message = delivery.message
+        payload = message.payload
+        bot = self.application.bot
+        chat_id = int(message.chat_id)
+        text: str = payload.get("text", "")
+        markup = _markup(payload.get("buttons", []))
+        if message.kind is OutboxKind.ANSWER_CALLBACK:
+            try:
+                await bot.answer_callback_query(
+                    payload["callback_id"], text=text[:200] or None, show_alert=payload["alert"]
+                )
+            except BadRequest as exc:
+                if "query is too old" not in exc.message.lower():
+                    raise
+            return None
+        if message.kind is OutboxKind.EDIT and delivery.target_message_id is not None:
+            try:
+                await bot.edit_message_text(
+                    text[:MAX_TEXT],
+                    chat_id=chat_id,
+                    message_id=int(delivery.target_message_id),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+                return delivery.target_message_id
+            except BadRequest as exc:
+                reason = exc.message.lower()
+                if "message is not modified" in reason:
+                    return delivery.target_message_id
+                if "message to edit not found" not in reason:
+                    raise
+        if message.kind is OutboxKind.SEND_PHOTO:
+            return await self._send_photos(chat_id, payload.get("photos", []), text)
+        if message.kind is OutboxKind.SEND_DOCUMENT:
+            data = await self.files.get(payload["document"])
+            sent = await bot.send_document(
+                chat_id,
+                document=data,
+                filename=payload.get("document_name") or "report",
+                caption=text[:MAX_CAPTION] or None,
+                parse_mode=ParseMode.HTML,
+            )
+            return str(sent.message_id)
+        pieces = split_text(text) or [""]
+        last: Message | None = None
+        for index, piece in enumerate(pieces):
+            last = await bot.send_message(
+                chat_id,
+                piece,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if index == len(pieces) - 1 else None,
+            )
+        return str(last.message_id) if last else None
+
+    async def _send_photos(self, chat_id: int, hashes: list[str], caption: str) -> str | None:
+        bot = self.application.bot
+        if len(hashes) == 1:
+            data = await self.files.get(hashes[0])
+            sent = await bot.send_photo(
+                chat_id,
+                photo=data,
+                caption=caption[:MAX_CAPTION] or None,
+                parse_mode=ParseMode.HTML,
+            )
+            return str(sent.message_id)
+        first_id: str | None = None
+        for start in range(0, len(hashes), 10):
+            group = [InputMediaPhoto(await self.files.get(h)) for h in hashes[start : start + 10]]
+            if len(group) == 1:
+                sent_one = await bot.send_photo(chat_id, photo=group[0].media)
+                first_id = first_id or str(sent_one.message_id)
+                continue
+            sent = await bot.send_media_group(chat_id, media=group)
+            first_id = first_id or str(sent[0].message_id)
+        return first_id
