@@ -82,9 +82,7 @@ class Harness:
     async def start(self) -> None:
         await upgrade(self.url)
         await self.db.open()
-        self.engine = FlowEngine(
-            self.db, StandardsCatalog.load(None), self.settings, self.clock
-        )
+        self.engine = FlowEngine(self.db, StandardsCatalog.load(None), self.settings, self.clock)
         self.worker = OutboxWorker(self.db, Channel.TELEGRAM, self._record, clock=self.clock)
         self.web_worker = OutboxWorker(self.db, Channel.WEB, self._record, clock=self.clock)
 
