@@ -77,9 +77,12 @@ async def start(settings: Settings) -> Runtime:
         worker = OutboxWorker(db, Channel.TELEGRAM, telegram.send, clock=utc_now)
         runtime.workers[Channel.TELEGRAM] = worker
         worker.start()
-        await telegram.start()
+        secret = settings.telegram_webhook_secret
+        await telegram.start(
+            settings.telegram_webhook_url, secret.get_secret_value() if secret else ""
+        )
         runtime.telegram = telegram
-    runtime.http = await _start_http(settings)
+    runtime.http = await _start_http(settings, runtime)
     return runtime
 
 
@@ -87,9 +90,11 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _start_http(settings: Settings) -> web.AppRunner:
+async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
     app = web.Application(client_max_size=(settings.max_upload_mb + 1) * 1_048_576)
     app.router.add_get("/healthz", _health)
+    if runtime.telegram is not None and settings.telegram_webhook_url:
+        app.router.add_post("/telegram/webhook", runtime.telegram.webhook)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -4,11 +4,13 @@ flows and renders outbox messages with the Bot API. Nothing else in the bot impo
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable
 from typing import Any
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -120,6 +122,7 @@ class TelegramChannel:
         self.db = db
         self.files = files
         self.poll_timeout = poll_timeout
+        self.webhook_secret = ""
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
@@ -133,10 +136,22 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
-    async def start(self) -> None:
+    async def start(self, webhook_url: str = "", webhook_secret: str = "") -> None:
+        """Long polling by default; with a webhook URL, Telegram posts updates to our server."""
         await self.application.initialize()
-        await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-        await self.application.bot.delete_webhook(drop_pending_updates=False)
+        bot = self.application.bot
+        await bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        self.webhook_secret = webhook_secret
+        if webhook_url:
+            await bot.set_webhook(
+                webhook_url,
+                secret_token=webhook_secret or None,
+                allowed_updates=["message", "callback_query"],
+            )
+            await self.application.start()
+            log.info("telegram: webhook %s as @%s", webhook_url, bot.username)
+            return
+        await bot.delete_webhook(drop_pending_updates=False)
         assert self.application.updater is not None
         await self.application.updater.start_polling(
             poll_interval=0,
@@ -144,7 +159,20 @@ class TelegramChannel:
             allowed_updates=["message", "callback_query"],
         )
         await self.application.start()
-        log.info("telegram: polling as @%s", self.application.bot.username)
+        log.info("telegram: polling as @%s", bot.username)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """POST /telegram/webhook: check the secret token, queue the update, answer at once."""
+        header = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if self.webhook_secret and not hmac.compare_digest(header, self.webhook_secret):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        await self.application.update_queue.put(update)
+        return web.Response(status=200)
 
     async def stop(self) -> None:
         """Stop taking updates, let the ones in hand finish, then close the client."""
