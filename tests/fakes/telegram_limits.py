@@ -8,6 +8,8 @@ Everything here is pure (no I/O) so it can be unit-tested on its own:
   byte offset 3``). Offsets and lengths of entities are in UTF-16 code units, as in the API.
 * :func:`format_text` — text/caption after entity parsing, with the length limits.
 * :func:`check_reply_markup` — inline keyboards (callback_data 1–64 bytes, ≤ 100 buttons).
+* :func:`coerce_param` — form fields (strings) to the JSON types Telegram reads them as.
+* :class:`FloodLimiter` — optional 429 ``Too Many Requests`` per chat and overall.
 
 Where the real server's exact wording is unknown the description is marked "fake's wording".
 """
@@ -15,7 +17,9 @@ Where the real server's exact wording is unknown the description is marked "fake
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +34,7 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
-QUERY_TOO_OLD = (
-    "Bad Request: query is too old and response timeout expired or query ID is invalid"
-)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 # Tag name -> entity type (Bot API names).
 _HTML_TAGS: dict[str, str] = {
@@ -54,7 +56,9 @@ _HTML_TAGS: dict[str, str] = {
     "tg-emoji": "custom_emoji",
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,8})|#([0-9]{1,10})|(lt|gt|amp|quot)(?![a-zA-Z]));?")
+_ENTITY_RE = re.compile(
+    r"&(?:#[xX]([0-9a-fA-F]{1,8})|#([0-9]{1,10})|(lt|gt|amp|quot)(?![a-zA-Z]));?"
+)
 _BUTTON_ACTIONS = (
     "callback_data",
     "url",
@@ -67,7 +71,74 @@ _BUTTON_ACTIONS = (
     "web_app",
     "copy_text",
 )
+# A leading bot command, as clients mark it with a bot_command entity.
+COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_])")
 _URL_RE = re.compile(r"^(https?|tg)://\S+$", re.IGNORECASE)
+CHAT_ACTIONS = frozenset(
+    [
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    ]
+)
+# Methods that count against flood limits when those are switched on.
+FLOOD_METHODS = frozenset(
+    [
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+    ]
+)
+# Form fields arrive as strings; Telegram reads these as JSON, integers and booleans.
+_JSON_FIELDS = frozenset(
+    [
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "media",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "link_preview_options",
+        "reply_parameters",
+    ]
+)
+_INT_FIELDS = frozenset(
+    [
+        "offset",
+        "limit",
+        "timeout",
+        "message_id",
+        "reply_to_message_id",
+        "cache_time",
+        "message_thread_id",
+        "max_connections",
+    ]
+)
+_BOOL_FIELDS = frozenset(
+    [
+        "show_alert",
+        "disable_notification",
+        "protect_content",
+        "drop_pending_updates",
+        "allow_sending_without_reply",
+        "has_spoiler",
+        "disable_content_type_detection",
+        "show_caption_above_media",
+    ]
+)
 
 
 class ApiError(Exception):
@@ -388,6 +459,22 @@ def format_text(
     return visible, parsed
 
 
+def coerce_param(key: str, value: Any) -> Any:
+    """A request parameter as Telegram reads it (form values are all strings)."""
+    if key in _JSON_FIELDS:
+        return load_json_field(key, value)
+    if not isinstance(value, str):
+        return value
+    if key in _INT_FIELDS or (key == "chat_id" and re.fullmatch(r"-?\d+", value)):
+        try:
+            return int(value)
+        except ValueError:
+            raise bad_request(f"invalid {key} specified") from None
+    if key in _BOOL_FIELDS:
+        return value.lower() in ("true", "1")
+    return value
+
+
 def load_json_field(name: str, value: Any) -> Any:
     """Decode a JSON-serialized parameter (form fields carry them as strings)."""
     if not isinstance(value, str):
@@ -423,9 +510,13 @@ def check_reply_markup(markup: Any) -> dict[str, Any] | None:
 
 def _check_button(button: Any) -> None:
     if not isinstance(button, dict):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        raise bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+        )
     if not isinstance(button.get("text"), str):
-        raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
+        raise bad_request(
+            'can\'t parse inline keyboard button: Field "text" must be of type String'
+        )
     if not any(key in button for key in _BUTTON_ACTIONS):
         raise bad_request(
             "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
@@ -466,3 +557,43 @@ def check_commands(commands: Any) -> list[dict[str, str]]:
             raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         result.append({"command": command, "description": description})
     return result
+
+
+class FloodLimiter:
+    """Sliding-window counts of successful sends, per chat and overall.
+
+    A rate of ``r`` per second allows ``max(1, int(r))`` sends per ``that / r`` seconds.
+    """
+
+    def __init__(self, per_chat_per_sec: float | None, global_per_sec: float | None) -> None:
+        self.per_chat = per_chat_per_sec
+        self.overall = global_per_sec
+        self.chat_sends: dict[Any, deque[float]] = {}
+        self.all_sends: deque[float] = deque()
+
+    @staticmethod
+    def _wait(sends: deque[float], rate: float | None, now: float) -> float:
+        if not rate:
+            return 0.0
+        capacity = max(1, int(rate))
+        window = capacity / rate
+        while sends and sends[0] <= now - window:
+            sends.popleft()
+        return sends[0] + window - now if len(sends) >= capacity else 0.0
+
+    def check(self, chat_key: Any, now: float) -> None:
+        """Raise the 429 error if a send to ``chat_key`` now would exceed a limit."""
+        wait = max(
+            self._wait(self.chat_sends.setdefault(chat_key, deque()), self.per_chat, now),
+            self._wait(self.all_sends, self.overall, now),
+        )
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+
+    def record(self, chat_key: Any, now: float) -> None:
+        """Count a successful send."""
+        self.chat_sends.setdefault(chat_key, deque()).append(now)
+        self.all_sends.append(now)

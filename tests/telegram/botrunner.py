@@ -1,0 +1,113 @@
+"""Runs the real Telegram adapter (python-telegram-bot) against the fake Bot API server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.delivery import OutboxWorker
+from bot.flows.catalog import StandardsCatalog
+from bot.flows.context import FlowSettings
+from bot.flows.router import FlowEngine
+from bot.handlers.telegram import TelegramChannel
+from storage import Database, FileEvidenceStore, upgrade
+from storage.records import Channel, Role
+from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
+
+
+class BotRunner:
+    """One bot process: database, flows, the Telegram adapter and its outbox worker."""
+
+    def __init__(self, fake: FakeTelegramAPI, data_dir: Path) -> None:
+        self.fake = fake
+        self.data_dir = data_dir
+        self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+        self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
+        self.running = False
+
+    async def start(self, *, deliver: bool = True) -> None:
+        await upgrade(self.url)
+        self.db = Database(self.url, files=self.files)
+        await self.db.open()
+        self.worker: OutboxWorker | None = None
+        engine = FlowEngine(
+            self.db,
+            StandardsCatalog.load(None),
+            FlowSettings(),
+            lambda: datetime.now(UTC),
+            on_commit=self._wake,
+        )
+        self.channel = TelegramChannel(
+            token=self.fake.token,
+            api_url=self.fake.base_url,
+            file_url=self.fake.base_file_url,
+            engine=engine,
+            db=self.db,
+            files=self.files,
+            poll_timeout=1,
+        )
+        if deliver:
+            self.worker = OutboxWorker(
+                self.db, Channel.TELEGRAM, self.channel.send, clock=lambda: datetime.now(UTC)
+            )
+            self.worker.start()
+        await self.channel.start()
+        self.running = True
+
+    def _wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def stop(self) -> None:
+        await self.channel.stop()
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.db.close()
+        self.running = False
+
+    async def seed(self) -> dict[str, Any]:
+        async with self.db.transaction() as tx:
+            site = await tx.sites.create("阳光花园", timezone="Asia/Shanghai")
+            people = {}
+            for name, role in (
+                ("王检查", Role.INSPECTOR),
+                ("张三", Role.RESPONSIBLE),
+                ("李四", Role.RESPONSIBLE),
+                ("赵经理", Role.MANAGER),
+            ):
+                person = await tx.people.create(name)
+                await tx.roles.grant(person.id, site.id, role)
+                people[name] = person
+            codes = {}
+            for name, person in people.items():
+                codes[name] = f"inv{person.id}x"
+                await tx.invites.create(
+                    codes[name], person.id, expires_at=tx.now() + timedelta(days=7)
+                )
+        return {"site": site, "people": people, "codes": codes}
+
+    async def settled(self, update_id: int) -> bool:
+        """The update was handled and every message it caused has been delivered."""
+        async with self.db.read() as tx:
+            if not await tx.events.seen(f"telegram:u{update_id}"):
+                return False
+            return await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+
+    async def act(self, update_id_awaitable: Any) -> int:
+        update_id: int = await update_id_awaitable
+        await self.fake.wait_for(lambda: self.settled(update_id), timeout=10)
+        return update_id
+
+    def keyboard(self, chat_id: int) -> StoredMessage:
+        """The newest bot message in the chat that has buttons."""
+        for message in reversed(self.fake.messages(chat_id)):
+            if message.buttons():
+                return message
+        raise AssertionError(self.fake.dump())
+
+    async def tap(self, user: FakeUser, label: str) -> int:
+        message = self.keyboard(user.id)
+        data = next((d for t, d in message.buttons() if label in t and d), None)
+        assert data is not None, f"no button {label!r}: {message.buttons()}"
+        return await self.act(user.press(message, data))

@@ -1,0 +1,155 @@
+"""The admin CLI: sites, people, staff-sheet import, invites; against a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+from bot.cli import main
+from storage import Database, Tx
+from storage.records import Channel, Role
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PINJIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("PINJIAN_TELEGRAM_TOKEN", raising=False)
+    monkeypatch.setenv("PINJIAN_TELEGRAM_BOT_USERNAME", "pinjian_bot")
+    monkeypatch.chdir(tmp_path)
+    assert main(["db", "upgrade"]) == 0
+    return tmp_path / "data"
+
+
+def query(data_dir: Path, work: Callable[[Tx], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        db = Database(f"sqlite+aiosqlite:///{(data_dir / 'pinjian.db').resolve()}")
+        await db.open()
+        try:
+            async with db.read() as tx:
+                return await work(tx)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def test_site_and_person_add_with_roles(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["site", "add", "阳光花园", "--timezone", "Asia/Shanghai"]) == 0
+    assert main(["site", "add", "阳光花园"]) == 2
+    assert "已存在" in capsys.readouterr().err
+    assert main(["site", "add", "X", "--timezone", "Mars/Olympus"]) == 2
+    assert "未知时区" in capsys.readouterr().err
+    args = ["person", "add", "王检查", "--site", "阳光花园", "--role", "inspector"]
+    assert main([*args, "--role", "manager", "--phone", "13800000000"]) == 0
+    assert (
+        main(
+            [
+                "person",
+                "add",
+                "张三",
+                "--site",
+                "阳光花园",
+                "--role",
+                "responsible",
+                "--wecom-userid",
+                "zhangsan",
+            ]
+        )
+        == 0
+    )
+    assert main(["person", "add", "李四", "--site", "不存在", "--role", "inspector"]) == 2
+    assert "没有这个项目" in capsys.readouterr().err
+
+    async def check(tx: Tx) -> Any:
+        (wang,) = await tx.people.find_by_name("王检查")
+        grants = {g.role for g in await tx.roles.for_person(wang.id)}
+        zhang = await tx.identities.resolve(Channel.WECOM, "zhangsan")
+        audit = await tx.audit.recent()
+        return wang.phone, grants, zhang, [a.action for a in audit]
+
+    phone, grants, zhang, actions = query(data_dir, check)
+    assert phone == "13800000000"
+    assert grants == {Role.INSPECTOR, Role.MANAGER}
+    assert zhang is not None and zhang[1].name == "张三"
+    assert "site.add" in actions and "person.add" in actions
+
+
+def test_invite_prints_deep_link_and_refuses_ambiguous_names(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["site", "add", "阳光花园"])
+    main(["person", "add", "张伟", "--site", "阳光花园", "--role", "inspector"])
+    capsys.readouterr()
+    assert main(["invite", "create", "张伟"]) == 0
+    out = capsys.readouterr().out
+    code = out.splitlines()[1]
+    assert len(code) <= 64 and code.replace("-", "").replace("_", "").isalnum()
+    assert f"https://t.me/pinjian_bot?start={code}" in out
+    main(["person", "add", "张伟", "--site", "阳光花园", "--role", "responsible"])
+    assert "已有 1 人同名" in capsys.readouterr().out
+    assert main(["invite", "create", "张伟"]) == 2
+    err = capsys.readouterr().err
+    assert "有 2 人名为 张伟，请改用编号" in err
+    assert main(["invite", "create", "2", "--channel", "web"]) == 0
+    assert "张伟（#2）" in capsys.readouterr().out
+    assert main(["invite", "create", "无名氏"]) == 2
+    assert main(["invite", "revoke", code]) == 0
+    assert main(["invite", "revoke", code]) == 2
+
+
+def test_staff_sheet_import_xlsx_and_csv(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in [
+        ("姓名", "手机", "项目", "角色"),
+        ("王检查", "13800000001", "阳光花园", "检查员"),
+        ("张三", "13800000002", "阳光花园", "责任人"),
+        ("赵经理", "13800000003", "阳光花园", "经理、检查员"),
+        ("赵经理", "13800000003", "翠湖苑", "经理"),
+    ]:
+        sheet.append(list(row))
+    path = tmp_path / "staff.xlsx"
+    workbook.save(path)
+    assert main(["person", "import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "新增 3 人，更新 1 人" in out
+    assert "新建了项目：阳光花园、翠湖苑" in out
+    csv_path = tmp_path / "staff.csv"
+    csv_path.write_text("姓名,手机,项目,角色\n李四,13800000004,翠湖苑,responsible\n", "utf-8")
+    assert main(["person", "import", str(csv_path)]) == 0
+
+    async def check(tx: Tx) -> Any:
+        (zhao,) = await tx.people.find_by_name("赵经理")
+        return len(await tx.people.all()), len(await tx.roles.for_person(zhao.id))
+
+    assert query(data_dir, check) == (4, 3)
+
+
+def test_bad_staff_sheets_import_nothing(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_role = tmp_path / "bad.csv"
+    bad_role.write_text(
+        "姓名,手机,项目,角色\n王五,1,阳光花园,保安\n李六,,阳光花园,检查员\n", "utf-8"
+    )
+    assert main(["person", "import", str(bad_role)]) == 2
+    err = capsys.readouterr().err
+    assert "第2行：角色「保安」无法识别" in err
+    no_header = tmp_path / "nohdr.csv"
+    no_header.write_text("a,b\n1,2\n", "utf-8")
+    assert main(["person", "import", str(no_header)]) == 2
+    assert "找不到表头" in capsys.readouterr().err
+    assert main(["person", "import", str(tmp_path / "missing.xlsx")]) == 2
+    not_excel = tmp_path / "x.xlsx"
+    not_excel.write_bytes(b"junk")
+    assert main(["person", "import", str(not_excel)]) == 2
+    assert "不是有效的 Excel" in capsys.readouterr().err
+    assert query(data_dir, lambda tx: tx.people.all()) == []
