@@ -370,7 +370,7 @@ class FakeTelegramAPI:
 
     async def wait_for(
         self,
-        predicate: Callable[[], T | Awaitable[T]],
+        predicate: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
         timeout: float = 5.0,  # noqa: ASYNC109 - the documented test-helper signature
         message: str = "",
     ) -> T:
@@ -390,7 +390,7 @@ class FakeTelegramAPI:
                 if inspect.isawaitable(value):
                     value = await value
                 if value:
-                    return value  # type: ignore[return-value]
+                    return value
             except (AssertionError, LookupError) as exc:
                 last_error = exc
             remaining = deadline - loop.time()

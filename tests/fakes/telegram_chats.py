@@ -194,7 +194,9 @@ class ChatStore:
         "getFile",
     )
 
-    def __init__(self, bot_user: dict[str, Any], *, clock: Callable[[], float], strict_html: bool):
+    def __init__(
+        self, bot_user: dict[str, Any], *, clock: Callable[[], float], strict_html: bool
+    ) -> None:
         self.bot_sender = {k: bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
         self.clock = clock
         self.strict_html = strict_html

@@ -1,0 +1,106 @@
+"""When to remind: a pure policy over a task's target date, the site's time zone and quiet hours.
+
+Default (a company setting, overridable per site): 3 days and 1 day before the 达标时间 and on
+the day, at 09:00 site time; daily at 09:00 while overdue; escalate to the site's managers after
+one full day overdue and again weekly. Nothing goes out in quiet hours (default 21:00–08:00).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+BEFORE = "before"
+DUE = "due"
+OVERDUE = "overdue"
+ESCALATE = "escalate"
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    before_days: tuple[int, ...] = (3, 1)
+    at: time = time(9, 0)
+    escalate_after_days: int = 1
+    escalate_every_days: int = 7
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+
+    @classmethod
+    def from_settings(
+        cls, company: dict[str, Any] | None, site: dict[str, Any] | None, quiet: tuple[str, str]
+    ) -> ReminderPolicy:
+        """Company setting `reminders`, overridden by the site's own, plus its quiet hours."""
+        values: dict[str, Any] = {}
+        for source in (company or {}, (site or {}).get("reminders") or {}):
+            values.update(source)
+        return cls(
+            before_days=tuple(int(d) for d in values.get("before_days", (3, 1))),
+            at=time.fromisoformat(values.get("at", "09:00")),
+            escalate_after_days=int(values.get("escalate_after_days", 1)),
+            escalate_every_days=int(values.get("escalate_every_days", 7)),
+            quiet_start=time.fromisoformat(quiet[0]),
+            quiet_end=time.fromisoformat(quiet[1]),
+        )
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    due_at: datetime
+    to_managers: bool = False
+
+
+def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
+
+
+def next_daily(now: datetime, moment: time, zone: ZoneInfo) -> datetime:
+    """The next `moment` (site time) strictly after now."""
+    local = now.astimezone(zone)
+    candidate = _at(local.date(), moment, zone)
+    return candidate if candidate > now else _at(local.date() + timedelta(days=1), moment, zone)
+
+
+def plan(due: date, policy: ReminderPolicy, timezone: str, now: datetime) -> list[Planned]:
+    """Every reminder a task with this target date needs from now on (not yet the repeats)."""
+    zone = ZoneInfo(timezone)
+    planned = [
+        Planned(f"{BEFORE}{days}", _at(due - timedelta(days=days), policy.at, zone))
+        for days in policy.before_days
+    ]
+    planned.append(Planned(DUE, _at(due, policy.at, zone)))
+    planned = [p for p in planned if p.due_at > now]
+    first_overdue = _at(due + timedelta(days=1), policy.at, zone)
+    planned.append(Planned(OVERDUE, max(first_overdue, next_daily(now, policy.at, zone))))
+    escalate = _at(due + timedelta(days=1 + policy.escalate_after_days), policy.at, zone)
+    planned.append(
+        Planned(ESCALATE, max(escalate, next_daily(now, policy.at, zone)), to_managers=True)
+    )
+    return planned
+
+
+def following(kind: str, now: datetime, policy: ReminderPolicy, timezone: str) -> Planned | None:
+    """The repeat after a reminder went out: daily while overdue, weekly escalation."""
+    zone = ZoneInfo(timezone)
+    if kind == OVERDUE:
+        return Planned(OVERDUE, next_daily(now, policy.at, zone))
+    if kind == ESCALATE:
+        later = now + timedelta(days=policy.escalate_every_days - 1)
+        return Planned(ESCALATE, next_daily(later, policy.at, zone), to_managers=True)
+    return None
+
+
+def quiet_until(now: datetime, policy: ReminderPolicy, timezone: str) -> datetime | None:
+    """If `now` is in the site's quiet hours, when they end; else None."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    moment = local.time()
+    start, end = policy.quiet_start, policy.quiet_end
+    if start == end:
+        return None
+    quiet = (start <= moment or moment < end) if start > end else (start <= moment < end)
+    if not quiet:
+        return None
+    return next_daily(now, end, zone)
