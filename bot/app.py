@@ -16,7 +16,10 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import TelegramChannel
+from bot.handlers.web.channel import WebChannel
+from bot.handlers.web.links import chat_url
 from bot.logs import setup_logging
+from bot.scheduler import ReminderSweeper, Scheduler
 from standards.loader import StandardError
 from storage.db import Database
 from storage.errors import SchemaMismatch
@@ -40,6 +43,8 @@ class Runtime:
     workers: dict[Channel, OutboxWorker] = field(default_factory=dict)
     http: web.AppRunner | None = None
     telegram: TelegramChannel | None = None
+    web: WebChannel | None = None
+    scheduler: Scheduler | None = None
 
 
 def flow_settings(settings: Settings) -> FlowSettings:
@@ -82,7 +87,16 @@ async def start(settings: Settings) -> Runtime:
             settings.telegram_webhook_url, secret.get_secret_value() if secret else ""
         )
         runtime.telegram = telegram
+    if settings.web_enabled:
+        runtime.web = WebChannel(engine=engine, db=db, files=db.files)
+        web_worker = OutboxWorker(db, Channel.WEB, runtime.web.send, clock=utc_now)
+        runtime.workers[Channel.WEB] = web_worker
+        web_worker.start()
     runtime.http = await _start_http(settings, runtime)
+    runtime.scheduler = Scheduler(
+        ReminderSweeper(db, utc_now), settings.timezone, on_sent=wake_workers
+    )
+    runtime.scheduler.start()
     return runtime
 
 
@@ -95,6 +109,8 @@ async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
     app.router.add_get("/healthz", _health)
     if runtime.telegram is not None and settings.telegram_webhook_url:
         app.router.add_post("/telegram/webhook", runtime.telegram.webhook)
+    if runtime.web is not None:
+        runtime.web.setup(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -105,6 +121,8 @@ async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
 
 async def stop(runtime: Runtime) -> None:
     """Stop receiving first, then finish in-flight sends; queued messages stay in the outbox."""
+    if runtime.scheduler is not None:
+        runtime.scheduler.stop()
     telegram = runtime.telegram
     if telegram is not None:
         await telegram.stop()
@@ -134,12 +152,18 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    channels = ["web"] + (["telegram"] if runtime.telegram else [])
+    channels = (["web"] if runtime.web else []) + (["telegram"] if runtime.telegram else [])
     print(
         f"品检已启动 Pinjian is running: http://{settings.http_host}:{settings.http_port}"
-        f"  channels: {', '.join(channels)}  (Ctrl-C 停止 to stop)",
+        f"  channels: {', '.join(channels) or 'none'}  (Ctrl-C 停止 to stop)",
         flush=True,
     )
+    if runtime.web is not None:
+        print(
+            f"网页聊天 web chat: {chat_url(settings.http_host, settings.http_port)}"
+            "  （用各人的专属链接登录 — open a personal sign-in link）",
+            flush=True,
+        )
     await stopping.wait()
     print("正在停止… stopping", flush=True)
     await stop(runtime)

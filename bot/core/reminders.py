@@ -92,15 +92,22 @@ def following(kind: str, now: datetime, policy: ReminderPolicy, timezone: str) -
     return None
 
 
-def quiet_until(now: datetime, policy: ReminderPolicy, timezone: str) -> datetime | None:
-    """If `now` is in the site's quiet hours, when they end; else None."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    moment = local.time()
+def in_quiet_hours(moment: time, policy: ReminderPolicy) -> bool:
     start, end = policy.quiet_start, policy.quiet_end
     if start == end:
+        return False
+    return (start <= moment or moment < end) if start > end else (start <= moment < end)
+
+
+def quiet_until(now: datetime, policy: ReminderPolicy, timezone: str) -> datetime | None:
+    """If `now` is in the site's quiet hours, when to send instead; else None.
+
+    A deferred reminder waits for the next regular reminder time (09:00 by default), so that
+    it goes out together with that morning's reminders as one message; if the regular time is
+    itself in quiet hours, it waits for the end of them.
+    """
+    zone = ZoneInfo(timezone)
+    if not in_quiet_hours(now.astimezone(zone).time(), policy):
         return None
-    quiet = (start <= moment or moment < end) if start > end else (start <= moment < end)
-    if not quiet:
-        return None
-    return next_daily(now, end, zone)
+    moment = policy.quiet_end if in_quiet_hours(policy.at, policy) else policy.at
+    return next_daily(now, moment, zone)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.core.events import Incoming
 from bot.core.messages import Button, Outgoing
 from bot.core.texts import render
+from bot.flows import notify
 from bot.flows.catalog import StandardsCatalog
 from storage.db import Tx
 from storage.records import Channel, OutboxKind, Person
@@ -110,17 +111,4 @@ class FlowContext:
         **values: Any,
     ) -> int:
         """Send to every chat the person is bound to; returns how many chats got it."""
-        text = render(template, **values)
-        rows = tuple(tuple(row) for row in buttons)
-        identities = await self.tx.identities.for_person(person_id)
-        count = 0
-        for identity in identities:
-            if identity.chat_id is None:
-                continue
-            if photos:
-                album = Outgoing(kind=OutboxKind.SEND_PHOTO, photos=tuple(photos))
-                await self._enqueue(album, identity.chat_id, identity.channel)
-            message = Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows)
-            await self._enqueue(message, identity.chat_id, identity.channel)
-            count += 1
-        return count
+        return await notify.to_person(self.tx, person_id, template, buttons, photos, **values)

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core import payload
 from bot.core.events import EventKind, Incoming
-from bot.flows import access, evidence, inspection, measure, task_setup
+from bot.flows import access, evidence, inspection, measure, task_setup, tasks
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
 from bot.flows.inspection_view import close_item_message, load, show_item
@@ -71,7 +71,7 @@ class FlowEngine:
             await access.refuse(tx, event)
             return
         identity, person = resolved
-        if identity.chat_id != event.chat_id:
+        if identity.chat_id != event.chat_id and event.kind is not EventKind.BUTTON:
             await tx.identities.bind(person.id, event.channel, event.user_id, chat_id=event.chat_id)
         conversation = await tx.conversations.get(person.id, event.channel, event.chat_id)
         state: dict[str, Any] = dict(conversation.state) if conversation else {}
@@ -98,6 +98,7 @@ class FlowEngine:
         assert person is not None
         ctx = FlowContext(tx, event, person, self.catalog, self.settings, self.clock(), {})
         await ctx.reply("welcome", name=person.name, roles=await access.role_rows(tx, person.id))
+        await tasks.deliver_pending(ctx)
 
     async def _route(self, ctx: FlowContext) -> None:
         event = ctx.event
@@ -123,6 +124,8 @@ class FlowEngine:
             await inspection.pause(ctx)
         elif command == "status":
             await inspection.status(ctx)
+        elif command == "tasks":
+            await tasks.list_tasks(ctx)
         elif command == "start":
             await ctx.reply(
                 "welcome", name=ctx.person.name, roles=await access.role_rows(ctx.tx, ctx.person.id)
@@ -134,12 +137,20 @@ class FlowEngine:
             await self._help(ctx)
 
     async def _help(self, ctx: FlowContext) -> None:
-        sites = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.INSPECTOR)
-        await ctx.reply("help", inspector=bool(sites))
+        roles = {grant.role for grant in await ctx.tx.roles.for_person(ctx.person.id)}
+        await ctx.reply(
+            "help",
+            inspector=Role.INSPECTOR in roles,
+            responsible=Role.RESPONSIBLE in roles,
+            manager=Role.MANAGER in roles,
+        )
 
     async def _button(self, ctx: FlowContext) -> None:
         try:
             parts = payload.decode(ctx.event.payload)
+            if parts[0] == "K":
+                await tasks.press(ctx, parts[1:])
+                return
             action = parts[0]
             stamp = payload.as_int(parts[1]) if len(parts) > 1 else -1
         except payload.PayloadError:
@@ -245,6 +256,9 @@ class FlowEngine:
             return
         if await evidence.refuse_unusable(ctx, file):
             return
+        if ctx.state.get("mode") == "fix":
+            await tasks.on_file(ctx, file)
+            return
         opened = await self._open_item(ctx)
         if opened is None:
             await ctx.reply("photo_no_item")
@@ -253,6 +267,8 @@ class FlowEngine:
         await evidence.attach_file(ctx, loaded, item, file)
 
     async def _text(self, ctx: FlowContext) -> None:
+        if ctx.state.get("mode") in tasks.TASK_MODES and await tasks.on_text(ctx, ctx.event.text):
+            return
         opened = await self._open_item(ctx)
         mode = ctx.state.get("mode")
         text = ctx.event.text

@@ -171,7 +171,7 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
 
 
 async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
-    from bot.flows import inspection
+    from bot.flows import inspection, tasks
 
     task = _task_state(ctx)
     photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
@@ -215,4 +215,5 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         remark=task.get("remark"),
     )
     ctx.state.pop("task", None)
+    await tasks.on_created(ctx, created)
     await inspection.after_answer(ctx, loaded, item)

@@ -19,7 +19,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -31,6 +31,7 @@ from telegram.ext import (
 )
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
+from bot.core.texts import render
 from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
 from storage.db import Database
@@ -47,6 +48,7 @@ COMMANDS = (
     ("resume", "继续未完成的检查"),
     ("pause", "暂停当前检查"),
     ("status", "查看检查进度"),
+    ("tasks", "整改任务"),
     ("help", "帮助"),
 )
 
@@ -199,11 +201,13 @@ class TelegramChannel:
         key = f"u{update.update_id}"
         query = update.callback_query
         if query is not None:
-            chat_id = query.message.chat.id if query.message else query.from_user.id
+            chat = query.message.chat if query.message else None
+            if chat is not None and chat.type != ChatType.PRIVATE:
+                return None
             return Incoming(
                 channel=Channel.TELEGRAM,
                 user_id=str(query.from_user.id),
-                chat_id=str(chat_id),
+                chat_id=str(query.from_user.id),
                 key=key,
                 kind=EventKind.BUTTON,
                 display_name=query.from_user.full_name,
@@ -212,6 +216,9 @@ class TelegramChannel:
             )
         message = update.message
         if message is None or message.from_user is None:
+            return None
+        if message.chat.type != ChatType.PRIVATE:
+            await self._refuse_group(message)
             return None
         base: dict[str, Any] = {
             "channel": Channel.TELEGRAM,
@@ -233,6 +240,11 @@ class TelegramChannel:
             kind = EventKind.PHOTO if message.photo else EventKind.DOCUMENT
             return Incoming(kind=kind, text=caption, file=stored, **base)
         return Incoming(kind=EventKind.OTHER, **base)
+
+    async def _refuse_group(self, message: Message) -> None:
+        """Inspections are personal: group chats get one polite line and nothing else."""
+        if message.text and message.text.startswith("/"):
+            await self.application.bot.send_message(message.chat.id, render("group_refused"))
 
     async def _store_file(self, message: Message, user_id: str) -> StoredFile:
         if message.photo:

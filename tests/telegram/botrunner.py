@@ -16,10 +16,21 @@ from storage.records import Channel, Role
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
 
 
+class Clock:
+    """A clock tests can move; starts at the real time so network timeouts stay sane."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 class BotRunner:
     """One bot process: database, flows, the Telegram adapter and its outbox worker."""
 
-    def __init__(self, fake: FakeTelegramAPI, data_dir: Path) -> None:
+    def __init__(self, fake: FakeTelegramAPI, data_dir: Path, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
         self.fake = fake
         self.data_dir = data_dir
         self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
@@ -28,14 +39,14 @@ class BotRunner:
 
     async def start(self, *, deliver: bool = True) -> None:
         await upgrade(self.url)
-        self.db = Database(self.url, files=self.files)
+        self.db = Database(self.url, files=self.files, clock=self.clock)
         await self.db.open()
         self.worker: OutboxWorker | None = None
         engine = FlowEngine(
             self.db,
             StandardsCatalog.load(None),
             FlowSettings(),
-            lambda: datetime.now(UTC),
+            self.clock,
             on_commit=self._wake,
         )
         self.channel = TelegramChannel(
@@ -49,11 +60,21 @@ class BotRunner:
         )
         if deliver:
             self.worker = OutboxWorker(
-                self.db, Channel.TELEGRAM, self.channel.send, clock=lambda: datetime.now(UTC)
+                self.db, Channel.TELEGRAM, self.channel.send, clock=self.clock
             )
             self.worker.start()
         await self.channel.start()
         self.running = True
+
+    async def delivered(self) -> None:
+        """Wake the sender and wait until the outbox is empty."""
+
+        async def empty() -> bool:
+            async with self.db.read() as tx:
+                return await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+
+        self._wake()
+        await self.fake.wait_for(empty, timeout=10)
 
     def _wake(self) -> None:
         if self.worker is not None:
@@ -83,7 +104,7 @@ class BotRunner:
             for name, person in people.items():
                 codes[name] = f"inv{person.id}x"
                 await tx.invites.create(
-                    codes[name], person.id, expires_at=tx.now() + timedelta(days=7)
+                    codes[name], person.id, expires_at=tx.now() + timedelta(days=60)
                 )
         return {"site": site, "people": people, "codes": codes}
 

@@ -1,0 +1,495 @@
+"""The responsible staff's side of a rectification task, and its verification and extension.
+
+Task buttons carry the task id and its version (`K:ACTION:TASK:VERSION[:ARG]`): any change to
+the task makes older buttons stale. Every press is checked against who pressed it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from bot.core import payload
+from bot.core import tasks as lifecycle
+from bot.core.dates import DateError, parse_due_date
+from bot.core.events import StoredFile
+from bot.core.messages import Button
+from bot.flows import reminding
+from bot.flows.catalog import pinned
+from bot.flows.context import FlowContext
+from storage.errors import StateConflict
+from storage.records import (
+    EvidenceKind,
+    EvidenceRole,
+    ExtensionStatus,
+    Role,
+    Site,
+    Task,
+    TaskEventKind,
+    TaskStatus,
+)
+
+TASK_MODES = {"fix", "reject_reason", "ext_date", "ext_reason"}
+EXTENSION_DAYS = (3, 7, 15)
+
+
+def _button(text: str, action: str, task: Task, *extra: str | int) -> Button:
+    return Button(text, payload.encode("K", action, task.id, task.version, *extra))
+
+
+async def _site(ctx: FlowContext, task: Task) -> Site:
+    site = await ctx.tx.sites.get(task.site_id)
+    assert site is not None
+    return site
+
+
+async def _name(ctx: FlowContext, person_id: int | None) -> str | None:
+    if person_id is None:
+        return None
+    person = await ctx.tx.people.get(person_id)
+    return person.name if person else None
+
+
+async def _is_manager(ctx: FlowContext, site_id: int, person_id: int) -> bool:
+    return await ctx.tx.roles.has(person_id, site_id, Role.MANAGER)
+
+
+async def _item(ctx: FlowContext, task: Task) -> tuple[Any, str | None]:
+    """The standard item the task came from and the level label given, if any."""
+    if task.inspection_id is None or task.item_no is None:
+        return None, None
+    inspection = await ctx.tx.inspections.get(task.inspection_id)
+    stored = await ctx.tx.standards.get(inspection.standard_id) if inspection else None
+    if stored is None:
+        return None, None
+    answer = await ctx.tx.answers.get(task.inspection_id, task.item_no)
+    return pinned(stored).item(task.item_no), answer.level_label if answer else None
+
+
+async def _before_photos(ctx: FlowContext, task: Task) -> list[str]:
+    if task.inspection_id is None or task.item_no is None:
+        return []
+    return [e.sha256 for e in await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)]
+
+
+async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
+    return [e.sha256 for e in await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)]
+
+
+async def card(
+    ctx: FlowContext, task: Task, heading: str | None = None, history: bool = False
+) -> dict[str, Any]:
+    today = ctx.today((await _site(ctx, task)).timezone)
+    item, level = await _item(ctx, task)
+    lines: list[str] = []
+    if history:
+        for event in await ctx.tx.tasks.events(task.id):
+            who = await _name(ctx, event.actor_id) or "系统"
+            lines.append(
+                f"{event.at.astimezone(ctx.now.tzinfo):%m-%d %H:%M} {who} {_event_text(event)}"
+            )
+    return {
+        "heading": heading,
+        "task": task,
+        "status": lifecycle.status_label(task, today),
+        "site": (await _site(ctx, task)).name,
+        "item": item,
+        "level": level,
+        "due": task.due_date.isoformat() if task.due_date else "—",
+        "overdue_days": lifecycle.days_overdue(task, today),
+        "responsible": await _name(ctx, task.responsible_person_id),
+        "inspector": await _name(ctx, task.created_by),
+        "photo_count": len(await _before_photos(ctx, task)),
+        "fix_photo_count": len(await _after_photos(ctx, task)),
+        "history": lines,
+    }
+
+
+def _event_text(event: Any) -> str:
+    names = {
+        TaskEventKind.CREATED: "创建任务",
+        TaskEventKind.DUE_CHANGED: "修改达标时间",
+        TaskEventKind.REASSIGNED: "更换责任人",
+        TaskEventKind.REMARK: "修改备注",
+        TaskEventKind.EXTENSION_REQUESTED: "申请延期",
+        TaskEventKind.EXTENSION_APPROVED: "批准延期",
+        TaskEventKind.EXTENSION_REJECTED: "驳回延期",
+        TaskEventKind.REMINDER_SENT: "发送提醒",
+        TaskEventKind.ESCALATED: "逾期升级",
+    }
+    if event.kind is TaskEventKind.STATUS and event.to_status is not None:
+        text = f"{event.from_status.label if event.from_status else ''}→{event.to_status.label}"
+    else:
+        text = names.get(event.kind, str(event.kind))
+    return f"{text}（{event.reason}）" if event.reason else text
+
+
+def responsible_buttons(task: Task) -> list[list[Button]]:
+    if task.status is not TaskStatus.OPEN:
+        return [[_button("查看详情", "D", task)]]
+    return [
+        [_button("已整改，上传照片", "F", task)],
+        [_button("申请延期", "E", task), _button("查看详情", "D", task)],
+    ]
+
+
+async def send_to_responsible(ctx: FlowContext, task: Task, heading: str) -> int:
+    if task.responsible_person_id is None:
+        return 0
+    return await ctx.notify(
+        task.responsible_person_id,
+        "task_card",
+        responsible_buttons(task),
+        photos=await _before_photos(ctx, task),
+        **await card(ctx, task, heading),
+    )
+
+
+async def on_created(ctx: FlowContext, task: Task) -> None:
+    """Tell the 责任人 at once; if they are not bound yet, tell the inspector and managers."""
+    await reminding.replan(ctx.tx, task, ctx.now)
+    if await send_to_responsible(ctx, task, "新的整改任务"):
+        return
+    name = await _name(ctx, task.responsible_person_id)
+    if name is None:
+        return
+    await ctx.reply("responsible_unbound", name=name, task_id=task.id)
+    for manager in await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER):
+        if manager.id != ctx.person.id:
+            await ctx.notify(manager.id, "responsible_unbound", name=name, task_id=task.id)
+
+
+async def deliver_pending(ctx: FlowContext) -> None:
+    """A 责任人 who just bound their chat gets every task waiting for them."""
+    for task in await ctx.tx.tasks.open_for_person(ctx.person.id):
+        await send_to_responsible(ctx, task, "待处理的整改任务")
+
+
+async def list_tasks(ctx: FlowContext) -> None:
+    """/tasks: a 责任人's open tasks (overdue first); a manager's sites' open tasks."""
+    own = await ctx.tx.tasks.open_for_person(ctx.person.id)
+    managed = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)
+    site_tasks = [t for site in managed for t in await ctx.tx.tasks.open_for_site(site.id)]
+    for title, tasks in (("我的整改任务", own), ("项目整改任务", site_tasks)):
+        if tasks is site_tasks and not managed:
+            continue
+        if tasks is own and managed and not own:
+            continue
+        rows = []
+        for task in tasks:
+            site = await _site(ctx, task)
+            today = ctx.today(site.timezone)
+            rows.append(
+                {
+                    "id": task.id,
+                    "site": site.name,
+                    "item_no": task.item_no or "—",
+                    "status": lifecycle.status_label(task, today),
+                    "due": task.due_date.isoformat() if task.due_date else "—",
+                    "responsible": await _name(ctx, task.responsible_person_id)
+                    if tasks is site_tasks
+                    else None,
+                }
+            )
+        buttons = [_button(f"#{t.id}", "D", t) for t in tasks[:30]]
+        keyboard = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+        await ctx.reply("task_list", keyboard, title=title, tasks=rows)
+
+
+async def press(ctx: FlowContext, parts: list[str]) -> None:
+    """K:ACTION:TASK:VERSION[:ARG] — checked against the task's version and the presser."""
+    action, task_id, version = parts[0], payload.as_int(parts[1]), payload.as_int(parts[2])
+    arg = parts[3] if len(parts) > 3 else ""
+    task = await ctx.tx.tasks.get(task_id)
+    if task is None:
+        await ctx.toast("stale_button", alert=True)
+        return
+    is_manager = await _is_manager(ctx, task.site_id, ctx.person.id)
+    is_responsible = task.responsible_person_id == ctx.person.id
+    actor = lifecycle.Actor(ctx.person.id, is_manager)
+    if action == "D":
+        if not (is_responsible or is_manager or lifecycle.may_verify(task, actor)):
+            await ctx.toast("not_allowed", alert=True)
+            return
+        await ctx.toast()
+        buttons = responsible_buttons(task) if is_responsible else []
+        await ctx.reply("task_card", buttons, **await card(ctx, task, history=True))
+        return
+    if task.version != version:
+        template = "task_closed" if task.status is TaskStatus.DONE else "stale_button"
+        await ctx.toast(template, alert=True)
+        return
+    if action in ("F", "E", "FS", "ED") and not is_responsible:
+        await ctx.toast("not_allowed", alert=True)
+        return
+    if action in ("OK", "RJ") and not lifecycle.may_verify(task, actor):
+        await ctx.toast("not_allowed", alert=True)
+        return
+    if action in ("EA", "ER") and not is_manager:
+        await ctx.toast("not_allowed", alert=True)
+        return
+    handlers = {
+        "F": start_fix,
+        "FS": submit_fix,
+        "OK": approve,
+        "RJ": ask_reject_reason,
+        "E": start_extension,
+        "ED": extension_days,
+        "EA": decide_extension,
+        "ER": decide_extension,
+    }
+    handler = handlers.get(action)
+    if handler is None:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await handler(ctx, task, action, arg)
+
+
+def _mode(ctx: FlowContext, mode: str, task: Task, **extra: Any) -> None:
+    ctx.next_screen()
+    ctx.state.update(mode=mode, task_id=task.id, **extra)
+
+
+def _leave(ctx: FlowContext) -> None:
+    for key in ("task_id", "ext_due"):
+        ctx.state.pop(key, None)
+    ctx.state["mode"] = "idle"
+
+
+async def start_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    if task.status is not TaskStatus.OPEN:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    _mode(ctx, "fix", task)
+    await ctx.reply("fix_start", [[_button("提交复查", "FS", task)]], task=task)
+
+
+async def on_file(ctx: FlowContext, file: StoredFile) -> None:
+    task = await _task_in_mode(ctx)
+    if task is None or file.sha256 is None:
+        await ctx.reply("photo_no_item")
+        return
+    existing = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+    count = len(existing)
+    if all(e.sha256 != file.sha256 for e in existing):
+        await ctx.tx.evidence.add(
+            file.sha256,
+            file.size,
+            mime=file.mime,
+            kind=EvidenceKind.PHOTO,
+            role=EvidenceRole.FIX,
+            channel=ctx.channel,
+            channel_file_ref=file.channel_ref,
+            caption=ctx.event.text or None,
+            created_by=ctx.person.id,
+            task_id=task.id,
+        )
+        count += 1
+    if ctx.event.text:
+        await ctx.tx.notes.add(ctx.event.text[:1000], created_by=ctx.person.id, task_id=task.id)
+    await ctx.reply("fix_photo_saved", [[_button("提交复查", "FS", task)]], count=count)
+
+
+async def _task_in_mode(ctx: FlowContext) -> Task | None:
+    task_id = ctx.state.get("task_id")
+    if ctx.state.get("mode") not in TASK_MODES or not isinstance(task_id, int):
+        return None
+    return await ctx.tx.tasks.get(task_id)
+
+
+async def _verifiers(ctx: FlowContext, task: Task) -> list[int]:
+    """The inspector who found it; the site's managers if the inspector cannot be reached."""
+    if task.created_by is not None:
+        inspector = await ctx.tx.people.get(task.created_by)
+        if inspector and inspector.active and await ctx.tx.identities.for_person(inspector.id):
+            return [inspector.id]
+    return [m.id for m in await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)]
+
+
+async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    after = await _after_photos(ctx, task)
+    if not after:
+        await ctx.toast("fix_need_photo", alert=True)
+        return
+    await ctx.toast()
+    updated = await lifecycle.transition(
+        ctx.tx, task, TaskStatus.REVIEW, lifecycle.Actor(ctx.person.id, False)
+    )
+    await reminding.replan(ctx.tx, updated, ctx.now)
+    _leave(ctx)
+    notes = "；".join(n.text for n in await ctx.tx.notes.for_task(task.id))
+    item, _ = await _item(ctx, updated)
+    verifiers = await _verifiers(ctx, updated)
+    before = await _before_photos(ctx, updated)
+    view: dict[str, Any] = {
+        "task": updated,
+        "site": (await _site(ctx, updated)).name,
+        "responsible": ctx.person.name,
+        "item": item,
+        "notes": notes,
+        "before": len(before),
+        "after": len(after),
+    }
+    buttons = [[_button("✅ 通过", "OK", updated), _button("↩ 退回", "RJ", updated)]]
+    for person_id in verifiers:
+        await ctx.notify(person_id, "review_request", buttons, photos=before + after, **view)
+    names = [await _name(ctx, p) for p in verifiers]
+    verifier = "、".join(n for n in names if n) or "检查员"
+    await ctx.reply("fix_submitted", task_id=task.id, verifier=verifier)
+
+
+async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    actor = lifecycle.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
+    if task.status is not TaskStatus.REVIEW:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    done = await lifecycle.transition(ctx.tx, task, TaskStatus.DONE, actor)
+    await reminding.replan(ctx.tx, done, ctx.now)
+    await ctx.reply("task_approved_ack", task_id=task.id)
+    if done.responsible_person_id is not None:
+        await ctx.notify(
+            done.responsible_person_id, "task_approved", task_id=task.id, verifier=ctx.person.name
+        )
+
+
+async def ask_reject_reason(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    if task.status is not TaskStatus.REVIEW:
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    _mode(ctx, "reject_reason", task, task_version=task.version)
+    await ctx.reply("ask_reject_reason", task_id=task.id)
+
+
+async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    if task.status is not TaskStatus.OPEN:
+        await ctx.toast("stale_button", alert=True)
+        return
+    pending = [
+        e for e in await ctx.tx.tasks.extensions(task.id) if e.status is ExtensionStatus.PENDING
+    ]
+    if pending:
+        await ctx.toast("ext_pending", alert=True, task_id=task.id)
+        return
+    await ctx.toast()
+    _mode(ctx, "ext_date", task)
+    buttons = [[_button(f"+{d}天", "ED", task, d) for d in EXTENSION_DAYS]]
+    due = task.due_date.isoformat() if task.due_date else "—"
+    await ctx.reply("ext_ask_date", buttons, task=task, due=due)
+
+
+async def extension_days(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    days = payload.as_int(arg)
+    if days not in EXTENSION_DAYS or ctx.state.get("mode") != "ext_date":
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    base = max(task.due_date or ctx.today(), ctx.today((await _site(ctx, task)).timezone))
+    await _ask_extension_reason(ctx, task, base + timedelta(days=days))
+
+
+async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None:
+    _mode(ctx, "ext_reason", task, ext_due=due.isoformat())
+    await ctx.reply("ext_ask_reason", due=due.isoformat())
+
+
+async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    try:
+        request, updated = await ctx.tx.tasks.decide_extension(
+            payload.as_int(arg), approve=action == "EA", decided_by=ctx.person.id
+        )
+    except StateConflict:
+        await ctx.toast("stale_button", alert=True)
+        return
+    if request.task_id != task.id:
+        raise payload.PayloadError("request of another task")
+    await ctx.toast()
+    approved = action == "EA"
+    if approved:
+        await reminding.replan(ctx.tx, updated, ctx.now)
+    due = updated.due_date.isoformat() if updated.due_date else "—"
+    await ctx.reply("ext_decided_ack", approved=approved, task_id=task.id)
+    template = "ext_approved" if approved else "ext_rejected"
+    await ctx.notify(
+        request.requested_by, template, manager=ctx.person.name, task_id=task.id, due=due
+    )
+    if approved:
+        await send_to_responsible(ctx, updated, "达标时间已更新")
+
+
+async def on_text(ctx: FlowContext, text: str) -> bool:
+    """Typed text in a task step; False if the conversation is not in one."""
+    task = await _task_in_mode(ctx)
+    if task is None:
+        return False
+    mode = ctx.state.get("mode")
+    if mode == "fix":
+        await ctx.tx.notes.add(text[:1000], created_by=ctx.person.id, task_id=task.id)
+        await ctx.reply("fix_note_saved", [[_button("提交复查", "FS", task)]])
+    elif mode == "reject_reason":
+        await _reject(ctx, task, text.strip()[:500])
+    elif mode == "ext_date":
+        site = await _site(ctx, task)
+        try:
+            due = parse_due_date(text, ctx.today(site.timezone))
+        except DateError as exc:
+            await ctx.reply("plain", text=str(exc))
+            return True
+        await _ask_extension_reason(ctx, task, due)
+    elif mode == "ext_reason":
+        await _request_extension(ctx, task, text.strip()[:500])
+    return True
+
+
+async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
+    if task.status is not TaskStatus.REVIEW or task.version != ctx.state.get("task_version"):
+        _leave(ctx)
+        await ctx.reply("stale_button")
+        return
+    actor = lifecycle.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
+    reopened = await lifecycle.transition(ctx.tx, task, TaskStatus.OPEN, actor, reason)
+    await reminding.replan(ctx.tx, reopened, ctx.now)
+    _leave(ctx)
+    await ctx.reply("task_rejected_ack", task_id=task.id)
+    if reopened.responsible_person_id is not None:
+        await ctx.notify(
+            reopened.responsible_person_id,
+            "task_rejected",
+            responsible_buttons(reopened),
+            task_id=task.id,
+            verifier=ctx.person.name,
+            reason=reason,
+        )
+
+
+async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
+    due = date.fromisoformat(str(ctx.state.get("ext_due")))
+    managers = await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
+    _leave(ctx)
+    if not managers:
+        await ctx.reply("ext_no_manager")
+        return
+    try:
+        request = await ctx.tx.tasks.request_extension(task.id, ctx.person.id, due, reason=reason)
+    except StateConflict:
+        await ctx.reply("ext_pending", task_id=task.id)
+        return
+    view: dict[str, Any] = {
+        "task": task,
+        "site": (await _site(ctx, task)).name,
+        "responsible": ctx.person.name,
+        "old_due": task.due_date.isoformat() if task.due_date else "—",
+        "new_due": due.isoformat(),
+        "reason": reason,
+    }
+    buttons = [
+        [
+            _button("批准", "EA", task, request.id),
+            _button("驳回", "ER", task, request.id),
+        ]
+    ]
+    for manager in managers:
+        await ctx.notify(manager.id, "ext_request", buttons, **view)
+    await ctx.reply("ext_requested", task_id=task.id, due=due.isoformat())
