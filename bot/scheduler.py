@@ -182,7 +182,7 @@ class ReminderSweeper:
         return {
             "id": due.task.id,
             "site": due.site.name,
-            "item_no": due.task.item_no or "—",
+            "item_no": due.task.item_no,
             "when": _when(due.task, today),
             "days": days_overdue(due.task, today),
         }
@@ -204,7 +204,7 @@ class Scheduler:
         timezone: str,
         *,
         on_sent: Callable[[], None],
-        digest: Callable[[], Awaitable[None]] | None = None,
+        digest: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.sweeper = sweeper
         self.on_sent = on_sent

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core import payload
 from bot.core.events import EventKind, Incoming
-from bot.flows import access, evidence, inspection, measure, task_setup, tasks
+from bot.flows import access, evidence, inspection, manager, measure, task_setup, tasks
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
 from bot.flows.inspection_view import close_item_message, load, show_item
@@ -126,6 +126,10 @@ class FlowEngine:
             await inspection.status(ctx)
         elif command == "tasks":
             await tasks.list_tasks(ctx)
+        elif command == "stats":
+            await manager.stats(ctx)
+        elif command == "overdue":
+            await manager.overdue(ctx)
         elif command == "start":
             await ctx.reply(
                 "welcome", name=ctx.person.name, roles=await access.role_rows(ctx.tx, ctx.person.id)

@@ -1,7 +1,7 @@
 """Section summaries and the completion summary of an inspection.
 
-The inspector gets both here; managers' copies and the report files hang off `notify_managers`,
-which the manager-side work extends.
+The inspector gets both here; managers' copies hang off `notify_managers`. At completion both
+also get the report files, queued as outbox rows that the outbox worker renders after commit.
 """
 
 from __future__ import annotations
@@ -9,13 +9,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.core.messages import Outgoing
 from bot.core.scoring import section_total, totals
+from bot.core.texts import render
 from bot.flows.context import FlowContext
+from bot.reports.request import ReportFormat, report_request
 from standards.schema import Item, Section
-from storage.records import Role
+from storage.records import Channel, OutboxKind, Role
 
 if TYPE_CHECKING:
     from bot.flows.inspection_view import Loaded
+
+REPORT_FILES = (
+    (ReportFormat.PNG, OutboxKind.SEND_PHOTO),
+    (ReportFormat.XLSX, OutboxKind.SEND_DOCUMENT),
+    (ReportFormat.PDF, OutboxKind.SEND_DOCUMENT),
+)
 
 
 async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> list[dict[str, Any]]:
@@ -107,3 +116,26 @@ async def complete(ctx: FlowContext, loaded: Loaded) -> None:
     }
     await ctx.reply("completion", **view)
     await notify_managers(ctx, loaded, "completion", view)
+    await send_report_files(ctx, loaded)
+
+
+async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:
+    """The chart, the Excel and the PDF report to the inspector's chat and to every chat of the
+    site's managers. Only requests are queued: rendering takes seconds and must not hold this
+    transaction, so the outbox worker renders each file once, after commit (bot.reports)."""
+    chats: list[tuple[Channel, str, int]] = [(ctx.channel, ctx.event.chat_id, ctx.person.id)]
+    for manager in await ctx.tx.roles.people_with_role(loaded.site.id, Role.MANAGER):
+        if manager.id == ctx.person.id:
+            continue
+        for identity in await ctx.tx.identities.for_person(manager.id):
+            if identity.chat_id is not None:
+                chats.append((identity.channel, identity.chat_id, manager.id))
+    for fmt, kind in REPORT_FILES:
+        text = render(
+            "report_file", format=fmt.value, site=loaded.site.name, title=loaded.standard.title
+        )
+        payload = Outgoing(kind=kind, text=text).to_payload() | report_request(
+            loaded.inspection.id, fmt
+        )
+        for channel, chat_id, person_id in chats:
+            await ctx.tx.outbox.enqueue(channel, chat_id, kind, payload, person_id=person_id)

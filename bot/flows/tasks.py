@@ -183,7 +183,7 @@ async def list_tasks(ctx: FlowContext) -> None:
                 {
                     "id": task.id,
                     "site": site.name,
-                    "item_no": task.item_no or "—",
+                    "item_no": task.item_no,
                     "status": lifecycle.status_label(task, today),
                     "due": task.due_date.isoformat() if task.due_date else "—",
                     "responsible": await _name(ctx, task.responsible_person_id)

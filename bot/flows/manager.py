@@ -1,0 +1,159 @@
+"""What managers ask for on demand (/stats, /overdue) and the weekly digest they receive."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.scoring import grade_for
+from bot.core.tasks import days_overdue
+from bot.flows import notify
+from bot.flows.catalog import pinned
+from bot.flows.context import FlowContext
+from storage.db import Database, Tx
+from storage.records import Inspection, Role, Site
+
+LOSS_WINDOW = timedelta(days=90)
+
+
+def percent(inspection: Inspection | None) -> float | None:
+    if inspection is None or not inspection.max_score or inspection.score is None:
+        return None
+    return 100 * inspection.score / inspection.max_score
+
+
+def trend(latest: Inspection | None, previous: Inspection | None) -> str:
+    now, before = percent(latest), percent(previous)
+    if now is None or before is None:
+        return ""
+    delta = now - before
+    if abs(delta) < 0.05:
+        return "→ 持平"
+    return f"{'↑' if delta > 0 else '↓'} {abs(delta):.1f}"
+
+
+async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, Any]]:
+    """Per site: latest score, trend and task counts, ranked by score (no score last)."""
+    latest = await tx.inspections.latest_scores([s.id for s in sites])
+    counts = await tx.tasks.counts([s.id for s in sites], today)
+    rows = []
+    for site in sites:
+        current = latest.get(site.id)
+        previous = None
+        if current is not None:
+            history = await tx.inspections.latest_completed(site.id, current.std_id, limit=2)
+            previous = history[1] if len(history) > 1 else None
+        count = counts.get(site.id)
+        value = percent(current)
+        rows.append(
+            {
+                "site": site.name,
+                "percent": value,
+                "grade": grade_for(value),
+                "trend": trend(current, previous),
+                "date": current.completed_at.date().isoformat()
+                if current and current.completed_at
+                else "",
+                "open": (count.open + count.review) if count else 0,
+                "overdue": count.overdue if count else 0,
+            }
+        )
+    rows.sort(key=_rank)
+    return rows
+
+
+def _rank(row: dict[str, Any]) -> tuple[bool, float]:
+    value = row["percent"]
+    return value is None, -(value or 0.0)
+
+
+async def stats(ctx: FlowContext) -> None:
+    sites = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)
+    if not sites:
+        await ctx.reply("not_allowed")
+        return
+    await ctx.reply("stats", rows=await site_rows(ctx.tx, sites, ctx.today()), std_title="")
+
+
+async def overdue(ctx: FlowContext) -> None:
+    sites = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)
+    if not sites:
+        await ctx.reply("not_allowed")
+        return
+    names = {s.id: s.name for s in sites}
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    tasks = await ctx.tx.tasks.overdue(list(names), ctx.today())
+    for task in tasks:
+        person = (
+            await ctx.tx.people.get(task.responsible_person_id)
+            if task.responsible_person_id is not None
+            else None
+        )
+        grouped[task.site_id].append(
+            {
+                "id": task.id,
+                "item_no": task.item_no,
+                "responsible": person.name if person else None,
+                "days": days_overdue(task, ctx.today()),
+                "due": task.due_date.isoformat() if task.due_date else "—",
+            }
+        )
+    groups = [{"site": names[site_id], "rows": rows} for site_id, rows in grouped.items()]
+    await ctx.reply("overdue_list", groups=groups, total=len(tasks))
+
+
+async def _losses(tx: Tx, since: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for loss in await tx.inspections.item_losses(since, limit=5):
+        stored = await tx.standards.latest(loss.std_id)
+        content = ""
+        if stored is not None:
+            try:
+                content = pinned(stored).item(loss.item_no).content
+            except KeyError:
+                content = ""
+        rows.append({"item_no": loss.item_no, "content": content, "times": loss.times})
+    return rows
+
+
+async def weekly_digest(db: Database, clock: Callable[[], datetime], timezone: str) -> int:
+    """Monday's digest to every manager: their sites' scores and trend, open and overdue
+    tasks per 责任人, and the items most often losing points across the company."""
+    now = clock()
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    sent = 0
+    async with db.transaction() as tx:
+        losses = await _losses(tx, now - LOSS_WINDOW)
+        managers: dict[int, list[Site]] = defaultdict(list)
+        for site in await tx.sites.all():
+            for manager in await tx.roles.people_with_role(site.id, Role.MANAGER):
+                managers[manager.id].append(site)
+        for manager_id, sites in managers.items():
+            person = await tx.people.get(manager_id)
+            if person is None or not person.active:
+                continue
+            rows = {row["site"]: row for row in await site_rows(tx, sites, today)}
+            entries = []
+            for site in sites:
+                per_person: dict[int | None, dict[str, int]] = defaultdict(
+                    lambda: {"open": 0, "overdue": 0}
+                )
+                for task in await tx.tasks.open_for_site(site.id):
+                    counter = per_person[task.responsible_person_id]
+                    counter["open"] += 1
+                    counter["overdue"] += int(task.is_overdue(today))
+                people: list[dict[str, Any]] = []
+                for person_id, counter in per_person.items():
+                    owner = await tx.people.get(person_id) if person_id is not None else None
+                    people.append({"name": owner.name if owner else "未指定", **counter})
+                people.sort(key=lambda p: (-p["overdue"], -p["open"]))
+                row = rows[site.name]
+                entries.append({"name": site.name, **row, "people": people})
+            week = f"{today - timedelta(days=today.weekday()):%Y-%m-%d} 当周"
+            sent += await notify.to_person(
+                tx, manager_id, "digest", week=week, name=person.name, sites=entries, losses=losses
+            )
+    return sent

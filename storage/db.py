@@ -1,0 +1,155 @@
+"""The Database: transactions with a repository per area, and event idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.admin import AuditRepo, SettingsRepo
+from storage.base import Clock, Ctx, utc_now
+from storage.conversations import ConversationRepo
+from storage.engine import WRITE_OPTION, create_engine, mask_url
+from storage.errors import StorageError
+from storage.events import EventRepo
+from storage.evidence import EvidenceStore
+from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
+from storage.migrate import check_schema
+from storage.outbox import OutboxRepo
+from storage.people import IdentityRepo, InviteRepo, PersonRepo, RoleRepo, SiteRepo
+from storage.reminders import ReminderRepo
+from storage.standards import StandardRepo
+from storage.tasks import TaskRepo
+
+log = logging.getLogger(__name__)
+
+
+class Tx:
+    """One transaction with a repository per area, all on the same connection."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._ctx = ctx
+        self.events = EventRepo(ctx)
+        self.sites = SiteRepo(ctx)
+        self.people = PersonRepo(ctx)
+        self.roles = RoleRepo(ctx)
+        self.identities = IdentityRepo(ctx)
+        self.invites = InviteRepo(ctx)
+        self.standards = StandardRepo(ctx)
+        self.inspections = InspectionRepo(ctx)
+        self.answers = AnswerRepo(ctx)
+        self.notes = NoteRepo(ctx)
+        self.evidence = EvidenceRepo(ctx)
+        self.tasks = TaskRepo(ctx)
+        self.reminders = ReminderRepo(ctx)
+        self.conversations = ConversationRepo(ctx)
+        self.outbox = OutboxRepo(ctx)
+        self.audit = AuditRepo(ctx)
+        self.settings = SettingsRepo(ctx)
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The raw connection, for storage internals and tests; flows never use it."""
+        return self._ctx.conn
+
+    def now(self) -> datetime:
+        """The database clock's current time (aware UTC)."""
+        return self._ctx.now()
+
+
+class Database:
+    """The program's database, chosen by URL (SQLite file or PostgreSQL).
+
+    ``async with db.transaction(event_key) as tx`` writes: commit on clean exit, rollback on
+    an exception, and DuplicateEvent on entry when the event was processed before.
+    ``async with db.read() as tx`` reads. Do not nest transactions of one Database.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        files: EvidenceStore | None = None,
+        pool_size: int = 5,
+    ) -> None:
+        self._url = url
+        self._clock = clock
+        self._files = files
+        self._pool_size = pool_size
+        self._engine: AsyncEngine | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"Database({mask_url(self._url)!r})"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StorageError("database is not open")
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def files(self) -> EvidenceStore:
+        """The evidence file store this database's evidence rows refer to."""
+        if self._files is None:
+            raise StorageError("no evidence store configured")
+        return self._files
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def open(self, *, check: bool = True) -> None:
+        """Connect; with `check`, refuse (SchemaMismatch) a schema this program does not know."""
+        engine = create_engine(self._url, pool_size=self._pool_size)
+        try:
+            if check:
+                await check_schema(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        # SQLite has one writer at a time anyway: queue this process's writers here instead
+        # of in SQLite's busy handler; other processes still wait in the busy handler.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        log.info("database open: %s", mask_url(self._url))
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @asynccontextmanager
+    async def transaction(self, event_key: str | None = None) -> AsyncIterator[Tx]:
+        if self._write_lock is None:
+            async with self._begin(write=True, event_key=event_key) as tx:
+                yield tx
+            return
+        async with self._write_lock, self._begin(write=True, event_key=event_key) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        async with self._begin(write=False, event_key=None) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _begin(self, *, write: bool, event_key: str | None) -> AsyncIterator[Tx]:
+        async with self.engine.connect() as conn:
+            options: dict[str, object] = {WRITE_OPTION: write}
+            if not write and self.dialect == "postgresql":
+                options["postgresql_readonly"] = True
+            await conn.execution_options(**options)
+            async with conn.begin():
+                tx = Tx(Ctx(conn, self._clock, self.dialect))
+                if event_key is not None:
+                    await tx.events.record(event_key)
+                yield tx

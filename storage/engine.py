@@ -1,0 +1,69 @@
+"""Engine creation with the SQLite settings the whole program relies on, and URL helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "pinjian_write"
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, fit for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for another dialect or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine; on SQLite with WAL, foreign keys, a busy timeout, and BEGIN emitted
+    by us instead of by the driver (SQLAlchemy's documented recipe).
+
+    Write transactions begin with BEGIN IMMEDIATE (pass execution option
+    ``pinjian_write=False`` for a read-only one): taking the write lock up front means a
+    writer waits up to the busy timeout instead of failing on a lock upgrade, which is how
+    SQLite writers deadlock. Read-only transactions also set ``query_only`` so a stray write
+    fails loudly instead of upgrading its lock.
+    """
+    if make_url(url).get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name != "sqlite":
+        return engine
+    pragmas = (
+        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode = WAL",
+        f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}",
+        "PRAGMA synchronous = NORMAL",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, True)
+        conn.exec_driver_sql("PRAGMA query_only = " + ("0" if write else "1"))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

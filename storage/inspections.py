@@ -1,0 +1,442 @@
+"""Inspections, their answers (with full revision history), notes and evidence metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.base import Repo, to_record, to_records
+from storage.errors import NotFound, StateConflict
+from storage.records import (
+    Answer,
+    AnswerRevision,
+    Channel,
+    Evidence,
+    EvidenceKind,
+    EvidenceRole,
+    Inspection,
+    InspectionStatus,
+    ItemLoss,
+    JsonDict,
+    Note,
+)
+from storage.tables import answer_revisions, answers, evidence, inspections, notes, standards
+
+_OPEN = (InspectionStatus.IN_PROGRESS, InspectionStatus.PAUSED)
+
+
+class InspectionRepo(Repo):
+    __slots__ = ()
+
+    async def start(
+        self,
+        site_id: int,
+        standard_id: int,
+        inspector_id: int,
+        *,
+        channel: Channel | None = None,
+    ) -> Inspection:
+        """Start an inspection pinned to the stored standard row `standard_id`."""
+        std_id = await self._conn.scalar(
+            sa.select(standards.c.std_id).where(standards.c.id == standard_id)
+        )
+        if std_id is None:
+            raise NotFound(f"standard {standard_id}")
+        now = self._now()
+        row = await self._insert(
+            inspections,
+            {
+                "site_id": site_id,
+                "standard_id": standard_id,
+                "std_id": std_id,
+                "inspector_id": inspector_id,
+                "status": InspectionStatus.IN_PROGRESS,
+                "channel": channel,
+                "cursor_item_no": None,
+                "started_at": now,
+                "updated_at": now,
+            },
+        )
+        return to_record(Inspection, row)
+
+    async def get(self, inspection_id: int) -> Inspection | None:
+        row = await self._one(sa.select(inspections).where(inspections.c.id == inspection_id))
+        return to_record(Inspection, row) if row else None
+
+    async def open_for_inspector(self, inspector_id: int) -> list[Inspection]:
+        """In-progress and paused inspections of the inspector, most recently touched first."""
+        stmt = (
+            sa.select(inspections)
+            .where(inspections.c.inspector_id == inspector_id, inspections.c.status.in_(_OPEN))
+            .order_by(inspections.c.updated_at.desc(), inspections.c.id.desc())
+        )
+        return to_records(Inspection, await self._all(stmt))
+
+    async def open_for_site(self, site_id: int) -> list[Inspection]:
+        stmt = (
+            sa.select(inspections)
+            .where(inspections.c.site_id == site_id, inspections.c.status.in_(_OPEN))
+            .order_by(inspections.c.id)
+        )
+        return to_records(Inspection, await self._all(stmt))
+
+    async def move_cursor(
+        self, inspection_id: int, item_no: int | None, *, channel: Channel | None = None
+    ) -> Inspection:
+        """Record where the inspector is (and on which channel) in an open inspection."""
+        values: dict[str, Any] = {"cursor_item_no": item_no}
+        if channel is not None:
+            values["channel"] = channel
+        return await self._change(inspection_id, _OPEN, values)
+
+    async def pause(self, inspection_id: int) -> Inspection:
+        now = self._now()
+        return await self._change(
+            inspection_id,
+            (InspectionStatus.IN_PROGRESS,),
+            {"status": InspectionStatus.PAUSED, "paused_at": now},
+        )
+
+    async def resume(self, inspection_id: int, *, channel: Channel | None = None) -> Inspection:
+        values: dict[str, Any] = {"status": InspectionStatus.IN_PROGRESS}
+        if channel is not None:
+            values["channel"] = channel
+        return await self._change(inspection_id, (InspectionStatus.PAUSED,), values)
+
+    async def complete(self, inspection_id: int, *, score: float, max_score: float) -> Inspection:
+        """Finish with the total over the applicable items (不适用 excluded from max_score)."""
+        values = {
+            "status": InspectionStatus.COMPLETED,
+            "completed_at": self._now(),
+            "score": score,
+            "max_score": max_score,
+        }
+        return await self._change(inspection_id, _OPEN, values)
+
+    async def cancel(self, inspection_id: int) -> Inspection:
+        values = {"status": InspectionStatus.CANCELLED, "cancelled_at": self._now()}
+        return await self._change(inspection_id, _OPEN, values)
+
+    async def _change(
+        self,
+        inspection_id: int,
+        allowed: Iterable[InspectionStatus],
+        values: dict[str, Any],
+    ) -> Inspection:
+        allowed = tuple(allowed)
+        where = (inspections.c.id == inspection_id) & inspections.c.status.in_(allowed)
+        row = await self._update(inspections, where, {**values, "updated_at": self._now()})
+        if row is not None:
+            return to_record(Inspection, row)
+        current = await self.get(inspection_id)
+        if current is None:
+            raise NotFound(f"inspection {inspection_id}")
+        raise StateConflict(f"inspection {inspection_id} is {current.status}")
+
+    async def latest_completed(
+        self, site_id: int, std_id: str, *, limit: int = 2
+    ) -> list[Inspection]:
+        """The site's latest completed inspections of a standard, newest first
+        (the default two give "this one and the one before" for the change report)."""
+        stmt = (
+            sa.select(inspections)
+            .where(
+                inspections.c.site_id == site_id,
+                inspections.c.std_id == std_id,
+                inspections.c.status == InspectionStatus.COMPLETED,
+            )
+            .order_by(inspections.c.completed_at.desc(), inspections.c.id.desc())
+            .limit(limit)
+        )
+        return to_records(Inspection, await self._all(stmt))
+
+    async def latest_scores(
+        self, site_ids: Iterable[int], *, std_id: str | None = None
+    ) -> dict[int, Inspection]:
+        """Per site, its latest completed inspection (of `std_id` if given), for /stats."""
+        conditions = [
+            inspections.c.site_id.in_(list(site_ids)),
+            inspections.c.status == InspectionStatus.COMPLETED,
+        ]
+        if std_id is not None:
+            conditions.append(inspections.c.std_id == std_id)
+        ranked = (
+            sa.select(
+                inspections.c.id,
+                sa.func.row_number()
+                .over(
+                    partition_by=inspections.c.site_id,
+                    order_by=(inspections.c.completed_at.desc(), inspections.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(*conditions)
+            .subquery()
+        )
+        stmt = (
+            sa.select(inspections)
+            .join(ranked, ranked.c.id == inspections.c.id)
+            .where(ranked.c.rank == 1)
+        )
+        return {row.site_id: to_record(Inspection, row) for row in await self._all(stmt)}
+
+    async def completed_between(
+        self, since: datetime, until: datetime, *, site_ids: Iterable[int] | None = None
+    ) -> list[Inspection]:
+        """Inspections completed in [since, until), oldest first (monthly 通报, digests)."""
+        stmt = (
+            sa.select(inspections)
+            .where(
+                inspections.c.status == InspectionStatus.COMPLETED,
+                inspections.c.completed_at >= since,
+                inspections.c.completed_at < until,
+            )
+            .order_by(inspections.c.completed_at, inspections.c.id)
+        )
+        if site_ids is not None:
+            stmt = stmt.where(inspections.c.site_id.in_(list(site_ids)))
+        return to_records(Inspection, await self._all(stmt))
+
+    async def item_losses(
+        self, since: datetime, *, site_ids: Iterable[int] | None = None, limit: int = 20
+    ) -> list[ItemLoss]:
+        """Items most often losing points in inspections completed since `since`."""
+        times = sa.func.count().label("times")
+        stmt = (
+            sa.select(
+                inspections.c.std_id,
+                answers.c.item_no,
+                times,
+                sa.func.sum(answers.c.max_score - answers.c.score).label("points_lost"),
+            )
+            .select_from(inspections)
+            .join(answers, answers.c.inspection_id == inspections.c.id)
+            .where(
+                inspections.c.status == InspectionStatus.COMPLETED,
+                inspections.c.completed_at >= since,
+                answers.c.not_applicable.is_(False),
+                answers.c.score < answers.c.max_score,
+            )
+            .group_by(inspections.c.std_id, answers.c.item_no)
+            .order_by(times.desc(), inspections.c.std_id, answers.c.item_no)
+            .limit(limit)
+        )
+        if site_ids is not None:
+            stmt = stmt.where(inspections.c.site_id.in_(list(site_ids)))
+        return [
+            ItemLoss(
+                std_id=row.std_id,
+                item_no=row.item_no,
+                times=row.times,
+                points_lost=float(row.points_lost),
+            )
+            for row in await self._all(stmt)
+        ]
+
+
+class AnswerRepo(Repo):
+    __slots__ = ()
+
+    async def set(
+        self,
+        inspection_id: int,
+        item_no: int,
+        *,
+        answered_by: int,
+        score: float | None,
+        max_score: float | None,
+        not_applicable: bool = False,
+        level_label: str | None = None,
+        details: JsonDict | None = None,
+    ) -> Answer:
+        """Set or change the current answer; every call also appends a revision, so an
+        edit never destroys the earlier answer."""
+        values = {
+            "score": score,
+            "max_score": max_score,
+            "not_applicable": not_applicable,
+            "level_label": level_label,
+            "details": details or {},
+            "answered_by": answered_by,
+            "answered_at": self._now(),
+        }
+        upsert = (
+            self._dialect_insert(answers)
+            .values(inspection_id=inspection_id, item_no=item_no, revision=1, **values)
+            .on_conflict_do_update(
+                index_elements=["inspection_id", "item_no"],
+                set_={**values, "revision": answers.c.revision + 1},
+            )
+            .returning(answers)
+        )
+        row = (await self._conn.execute(upsert)).one()
+        await self._conn.execute(
+            sa.insert(answer_revisions).values(
+                inspection_id=inspection_id, item_no=item_no, revision=row.revision, **values
+            )
+        )
+        return to_record(Answer, row)
+
+    async def get(self, inspection_id: int, item_no: int) -> Answer | None:
+        stmt = sa.select(answers).where(
+            answers.c.inspection_id == inspection_id, answers.c.item_no == item_no
+        )
+        row = await self._one(stmt)
+        return to_record(Answer, row) if row else None
+
+    async def for_inspection(self, inspection_id: int) -> list[Answer]:
+        """Current answers by item number."""
+        stmt = (
+            sa.select(answers)
+            .where(answers.c.inspection_id == inspection_id)
+            .order_by(answers.c.item_no)
+        )
+        return to_records(Answer, await self._all(stmt))
+
+    async def history(self, inspection_id: int, item_no: int) -> list[AnswerRevision]:
+        """Every answer ever given to the item, oldest first."""
+        stmt = (
+            sa.select(answer_revisions)
+            .where(
+                answer_revisions.c.inspection_id == inspection_id,
+                answer_revisions.c.item_no == item_no,
+            )
+            .order_by(answer_revisions.c.revision)
+        )
+        return to_records(AnswerRevision, await self._all(stmt))
+
+
+def _target(inspection_id: int | None, item_no: int | None, task_id: int | None) -> None:
+    if inspection_id is None and task_id is None:
+        raise ValueError("attach to an inspection item or to a task")
+    if (inspection_id is None) != (item_no is None):
+        raise ValueError("an inspection attachment names both inspection_id and item_no")
+
+
+class NoteRepo(Repo):
+    __slots__ = ()
+
+    async def add(
+        self,
+        text: str,
+        *,
+        created_by: int,
+        inspection_id: int | None = None,
+        item_no: int | None = None,
+        task_id: int | None = None,
+    ) -> Note:
+        """A note on an inspection item, on a task, or on both."""
+        _target(inspection_id, item_no, task_id)
+        row = await self._insert(
+            notes,
+            {
+                "inspection_id": inspection_id,
+                "item_no": item_no,
+                "task_id": task_id,
+                "text": text,
+                "created_by": created_by,
+                "created_at": self._now(),
+            },
+        )
+        return to_record(Note, row)
+
+    async def for_item(self, inspection_id: int, item_no: int) -> list[Note]:
+        stmt = (
+            sa.select(notes)
+            .where(notes.c.inspection_id == inspection_id, notes.c.item_no == item_no)
+            .order_by(notes.c.id)
+        )
+        return to_records(Note, await self._all(stmt))
+
+    async def for_inspection(self, inspection_id: int) -> list[Note]:
+        stmt = (
+            sa.select(notes)
+            .where(notes.c.inspection_id == inspection_id)
+            .order_by(notes.c.item_no, notes.c.id)
+        )
+        return to_records(Note, await self._all(stmt))
+
+    async def for_task(self, task_id: int) -> list[Note]:
+        stmt = sa.select(notes).where(notes.c.task_id == task_id).order_by(notes.c.id)
+        return to_records(Note, await self._all(stmt))
+
+
+class EvidenceRepo(Repo):
+    """Evidence metadata; put the bytes into Database.files first and pass the hash here."""
+
+    __slots__ = ()
+
+    async def add(
+        self,
+        sha256: str,
+        size: int,
+        *,
+        mime: str,
+        kind: EvidenceKind,
+        created_by: int,
+        role: EvidenceRole = EvidenceRole.FINDING,
+        channel: Channel | None = None,
+        channel_file_ref: str | None = None,
+        caption: str | None = None,
+        inspection_id: int | None = None,
+        item_no: int | None = None,
+        task_id: int | None = None,
+    ) -> Evidence:
+        _target(inspection_id, item_no, task_id)
+        row = await self._insert(
+            evidence,
+            {
+                "sha256": sha256,
+                "size": size,
+                "mime": mime,
+                "kind": kind,
+                "role": role,
+                "channel": channel,
+                "channel_file_ref": channel_file_ref,
+                "caption": caption,
+                "inspection_id": inspection_id,
+                "item_no": item_no,
+                "task_id": task_id,
+                "created_by": created_by,
+                "created_at": self._now(),
+            },
+        )
+        return to_record(Evidence, row)
+
+    async def get(self, evidence_id: int) -> Evidence | None:
+        row = await self._one(sa.select(evidence).where(evidence.c.id == evidence_id))
+        return to_record(Evidence, row) if row else None
+
+    async def for_item(self, inspection_id: int, item_no: int) -> list[Evidence]:
+        stmt = (
+            sa.select(evidence)
+            .where(evidence.c.inspection_id == inspection_id, evidence.c.item_no == item_no)
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
+    async def for_inspection(self, inspection_id: int) -> list[Evidence]:
+        stmt = (
+            sa.select(evidence)
+            .where(evidence.c.inspection_id == inspection_id)
+            .order_by(evidence.c.item_no, evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
+    async def for_task(self, task_id: int, *, role: EvidenceRole | None = None) -> list[Evidence]:
+        stmt = sa.select(evidence).where(evidence.c.task_id == task_id).order_by(evidence.c.id)
+        if role is not None:
+            stmt = stmt.where(evidence.c.role == role)
+        return to_records(Evidence, await self._all(stmt))
+
+    async def count_by_item(self, inspection_id: int) -> dict[int, int]:
+        """Number of files per item of an inspection (the "· 2📷" on answered items)."""
+        stmt = (
+            sa.select(evidence.c.item_no, sa.func.count())
+            .where(evidence.c.inspection_id == inspection_id)
+            .group_by(evidence.c.item_no)
+        )
+        return {row[0]: row[1] for row in await self._all(stmt)}

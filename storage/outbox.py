@@ -1,0 +1,163 @@
+"""The outbox: messages written with the state change that caused them, delivered later."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from storage.base import Repo, to_record, to_records
+from storage.errors import NotFound
+from storage.records import Channel, JsonDict, OutboxKind, OutboxMessage, OutboxStatus
+from storage.tables import outbox
+
+_ERROR_LIMIT = 2000
+
+
+class OutboxRepo(Repo):
+    __slots__ = ()
+
+    async def enqueue(
+        self,
+        channel: Channel,
+        chat_id: str,
+        kind: OutboxKind,
+        payload: JsonDict,
+        *,
+        person_id: int | None = None,
+        ref: str | None = None,
+        edit_of_ref: str | None = None,
+        not_before: datetime | None = None,
+    ) -> OutboxMessage:
+        """Queue a message. `ref` names it (e.g. "insp:12:item:3") so that a later row with
+        `edit_of_ref` can edit whatever message id the channel gave it."""
+        now = self._now()
+        row = await self._insert(
+            outbox,
+            {
+                "channel": channel,
+                "chat_id": chat_id,
+                "person_id": person_id,
+                "kind": kind,
+                "payload": payload,
+                "ref": ref,
+                "edit_of_ref": edit_of_ref,
+                "not_before": not_before or now,
+                "created_at": now,
+                "attempts": 0,
+                "status": OutboxStatus.PENDING,
+            },
+        )
+        return to_record(OutboxMessage, row)
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        row = await self._one(sa.select(outbox).where(outbox.c.id == message_id))
+        return to_record(OutboxMessage, row) if row else None
+
+    async def claim(
+        self,
+        channel: Channel,
+        now: datetime,
+        *,
+        limit: int,
+        worker_id: str,
+        lease_seconds: float,
+    ) -> list[OutboxMessage]:
+        """Lease up to `limit` due messages, oldest first, for delivery.
+
+        Only the oldest pending message of each chat is eligible, so a chat never has two
+        messages in flight and its order holds; a message waiting for a retry holds back
+        the ones behind it. Each claim counts as an attempt. Concurrent claimers never get
+        the same row (row locks skipped on PostgreSQL, the write lock on SQLite).
+        """
+        earlier = outbox.alias("earlier")
+        earlier_pending = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.channel == outbox.c.channel,
+                earlier.c.chat_id == outbox.c.chat_id,
+                earlier.c.status == OutboxStatus.PENDING,
+                earlier.c.id < outbox.c.id,
+            )
+            .exists()
+        )
+        due = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.not_before <= now,
+                sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
+                ~earlier_pending,
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(
+                claimed_by=worker_id,
+                claim_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=outbox.c.attempts + 1,
+            )
+            .returning(outbox)
+        )
+        claimed = to_records(OutboxMessage, (await self._conn.execute(stmt)).all())
+        return sorted(claimed, key=lambda message: message.id)
+
+    async def mark_sent(self, message_id: int, channel_message_id: str | None) -> None:
+        """Delivered; remember the channel's id of the message for later edits."""
+        await self._finish(
+            message_id,
+            status=OutboxStatus.SENT,
+            sent_at=self._now(),
+            channel_message_id=channel_message_id,
+        )
+
+    async def mark_failed(
+        self, message_id: int, error: str, *, retry_at: datetime, dead: bool = False
+    ) -> None:
+        """Delivery failed: retry at `retry_at`, or give up for good when `dead`."""
+        await self._finish(
+            message_id,
+            status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
+            last_error=error[:_ERROR_LIMIT],
+            not_before=retry_at,
+        )
+
+    async def _finish(self, message_id: int, **values: object) -> None:
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.id == message_id)
+            .values(claimed_by=None, claim_expires_at=None, **values)
+        )
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            raise NotFound(f"outbox message {message_id}")
+
+    async def message_id_for_ref(self, channel: Channel, chat_id: str, ref: str) -> str | None:
+        """The channel's message id of the latest sent message named `ref` in the chat."""
+        stmt = (
+            sa.select(outbox.c.channel_message_id)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.chat_id == chat_id,
+                outbox.c.ref == ref,
+                outbox.c.status == OutboxStatus.SENT,
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        value: str | None = await self._conn.scalar(stmt)
+        return value
+
+    async def pending_count(self, channel: Channel | None = None) -> int:
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(outbox.c.status == OutboxStatus.PENDING)
+        )
+        if channel is not None:
+            stmt = stmt.where(outbox.c.channel == channel)
+        return int(await self._conn.scalar(stmt) or 0)

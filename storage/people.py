@@ -1,0 +1,433 @@
+"""Sites, people, their per-site roles, channel identities and invites."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.base import Repo, to_record, to_records
+from storage.errors import IdentityInUse, NotFound, StateConflict
+from storage.records import (
+    Channel,
+    Identity,
+    Invite,
+    InviteProblem,
+    JsonDict,
+    Person,
+    Redemption,
+    Role,
+    RoleGrant,
+    Site,
+)
+from storage.tables import identities, invites, people, roles, sites
+
+
+def web_external_id(token: str) -> str:
+    """The external_id stored for a web login token: its sha256, never the token itself."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class SiteRepo(Repo):
+    __slots__ = ()
+
+    async def create(
+        self,
+        name: str,
+        *,
+        timezone: str,
+        address: str = "",
+        quiet_start: str = "21:00",
+        quiet_end: str = "08:00",
+        settings: JsonDict | None = None,
+    ) -> Site:
+        row = await self._insert(
+            sites,
+            {
+                "name": name,
+                "address": address,
+                "timezone": timezone,
+                "quiet_start": quiet_start,
+                "quiet_end": quiet_end,
+                "settings": settings or {},
+                "active": True,
+                "created_at": self._now(),
+            },
+        )
+        return to_record(Site, row)
+
+    async def get(self, site_id: int) -> Site | None:
+        row = await self._one(sa.select(sites).where(sites.c.id == site_id))
+        return to_record(Site, row) if row else None
+
+    async def by_name(self, name: str) -> Site | None:
+        row = await self._one(sa.select(sites).where(sites.c.name == name))
+        return to_record(Site, row) if row else None
+
+    async def get_many(self, site_ids: Iterable[int]) -> list[Site]:
+        stmt = sa.select(sites).where(sites.c.id.in_(list(site_ids))).order_by(sites.c.id)
+        return to_records(Site, await self._all(stmt))
+
+    async def all(self, *, include_inactive: bool = False) -> list[Site]:
+        stmt = sa.select(sites).order_by(sites.c.name)
+        if not include_inactive:
+            stmt = stmt.where(sites.c.active.is_(True))
+        return to_records(Site, await self._all(stmt))
+
+    async def update(
+        self,
+        site_id: int,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        timezone: str | None = None,
+        quiet_start: str | None = None,
+        quiet_end: str | None = None,
+        settings: JsonDict | None = None,
+        active: bool | None = None,
+    ) -> Site:
+        """Change the given fields; None leaves a field as it is."""
+        given: dict[str, Any] = {
+            "name": name,
+            "address": address,
+            "timezone": timezone,
+            "quiet_start": quiet_start,
+            "quiet_end": quiet_end,
+            "settings": settings,
+            "active": active,
+        }
+        values = {key: value for key, value in given.items() if value is not None}
+        row = await self._update(sites, sites.c.id == site_id, values)
+        if row is None:
+            raise NotFound(f"site {site_id}")
+        return to_record(Site, row)
+
+
+class PersonRepo(Repo):
+    __slots__ = ()
+
+    async def create(
+        self, name: str, *, phone: str | None = None, is_admin: bool = False
+    ) -> Person:
+        row = await self._insert(
+            people,
+            {
+                "name": name,
+                "phone": phone,
+                "active": True,
+                "is_admin": is_admin,
+                "created_at": self._now(),
+            },
+        )
+        return to_record(Person, row)
+
+    async def get(self, person_id: int) -> Person | None:
+        row = await self._one(sa.select(people).where(people.c.id == person_id))
+        return to_record(Person, row) if row else None
+
+    async def get_many(self, person_ids: Iterable[int]) -> list[Person]:
+        stmt = sa.select(people).where(people.c.id.in_(list(person_ids))).order_by(people.c.id)
+        return to_records(Person, await self._all(stmt))
+
+    async def find_by_name(self, name: str) -> list[Person]:
+        """Every person with exactly this name; names are not unique."""
+        stmt = sa.select(people).where(people.c.name == name).order_by(people.c.id)
+        return to_records(Person, await self._all(stmt))
+
+    async def all(self, *, include_inactive: bool = False) -> list[Person]:
+        stmt = sa.select(people).order_by(people.c.name, people.c.id)
+        if not include_inactive:
+            stmt = stmt.where(people.c.active.is_(True))
+        return to_records(Person, await self._all(stmt))
+
+    async def admins(self) -> list[Person]:
+        stmt = (
+            sa.select(people)
+            .where(people.c.is_admin.is_(True), people.c.active.is_(True))
+            .order_by(people.c.id)
+        )
+        return to_records(Person, await self._all(stmt))
+
+    async def update(
+        self,
+        person_id: int,
+        *,
+        name: str | None = None,
+        phone: str | None = None,
+        is_admin: bool | None = None,
+        active: bool | None = None,
+    ) -> Person:
+        """Change the given fields; None leaves a field as it is."""
+        given: dict[str, Any] = {
+            "name": name,
+            "phone": phone,
+            "is_admin": is_admin,
+            "active": active,
+        }
+        values = {key: value for key, value in given.items() if value is not None}
+        row = await self._update(people, people.c.id == person_id, values)
+        if row is None:
+            raise NotFound(f"person {person_id}")
+        return to_record(Person, row)
+
+
+class RoleRepo(Repo):
+    __slots__ = ()
+
+    async def grant(self, person_id: int, site_id: int, role: Role) -> RoleGrant:
+        """Give the role (again); granting an existing active role changes nothing."""
+        key = (
+            (roles.c.person_id == person_id) & (roles.c.site_id == site_id) & (roles.c.role == role)
+        )
+        existing = await self._one(sa.select(roles).where(key))
+        if existing is None:
+            row = await self._insert(
+                roles,
+                {
+                    "person_id": person_id,
+                    "site_id": site_id,
+                    "role": role,
+                    "active": True,
+                    "created_at": self._now(),
+                },
+            )
+            return to_record(RoleGrant, row)
+        if existing.active:
+            return to_record(RoleGrant, existing)
+        updated = await self._update(roles, roles.c.id == existing.id, {"active": True})
+        assert updated is not None
+        return to_record(RoleGrant, updated)
+
+    async def revoke(self, person_id: int, site_id: int, role: Role) -> bool:
+        """Deactivate the role; returns whether it was active."""
+        stmt = (
+            sa.update(roles)
+            .where(
+                roles.c.person_id == person_id,
+                roles.c.site_id == site_id,
+                roles.c.role == role,
+                roles.c.active.is_(True),
+            )
+            .values(active=False)
+        )
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def for_person(self, person_id: int) -> list[RoleGrant]:
+        """The person's active roles."""
+        stmt = (
+            sa.select(roles)
+            .where(roles.c.person_id == person_id, roles.c.active.is_(True))
+            .order_by(roles.c.site_id, roles.c.role)
+        )
+        return to_records(RoleGrant, await self._all(stmt))
+
+    async def has(self, person_id: int, site_id: int, role: Role) -> bool:
+        stmt = sa.select(roles.c.id).where(
+            roles.c.person_id == person_id,
+            roles.c.role == role,
+            roles.c.site_id == site_id,
+            roles.c.active.is_(True),
+        )
+        return await self._one(stmt) is not None
+
+    async def sites_with_role(self, person_id: int, role: Role) -> list[Site]:
+        """Active sites where the person holds the role, by name."""
+        stmt = (
+            sa.select(sites)
+            .join(roles, roles.c.site_id == sites.c.id)
+            .where(
+                roles.c.person_id == person_id,
+                roles.c.role == role,
+                roles.c.active.is_(True),
+                sites.c.active.is_(True),
+            )
+            .order_by(sites.c.name)
+        )
+        return to_records(Site, await self._all(stmt))
+
+    async def people_with_role(self, site_id: int, role: Role) -> list[Person]:
+        """Active people holding the role at the site, by name."""
+        stmt = (
+            sa.select(people)
+            .join(roles, roles.c.person_id == people.c.id)
+            .where(
+                roles.c.site_id == site_id,
+                roles.c.role == role,
+                roles.c.active.is_(True),
+                people.c.active.is_(True),
+            )
+            .order_by(people.c.name, people.c.id)
+        )
+        return to_records(Person, await self._all(stmt))
+
+
+class IdentityRepo(Repo):
+    __slots__ = ()
+
+    async def bind(
+        self,
+        person_id: int,
+        channel: Channel,
+        external_id: str,
+        *,
+        chat_id: str | None = None,
+        display_name: str | None = None,
+    ) -> Identity:
+        """Bind a channel account to a person.
+
+        Binding the same account to the same person again refreshes chat and name; an account
+        bound to someone else raises IdentityInUse (revoke it first).
+        """
+        current = await self._active(channel, external_id)
+        if current is not None:
+            if current.person_id != person_id:
+                raise IdentityInUse(f"{channel} account is bound to another person")
+            row = await self._update(
+                identities,
+                identities.c.id == current.id,
+                {
+                    "chat_id": chat_id or current.chat_id,
+                    "display_name": display_name or current.display_name,
+                },
+            )
+            assert row is not None
+            return to_record(Identity, row)
+        row = await self._insert(
+            identities,
+            {
+                "person_id": person_id,
+                "channel": channel,
+                "external_id": external_id,
+                "chat_id": chat_id,
+                "display_name": display_name,
+                "bound_at": self._now(),
+                "revoked_at": None,
+            },
+        )
+        return to_record(Identity, row)
+
+    async def _active(self, channel: Channel, external_id: str) -> Identity | None:
+        stmt = sa.select(identities).where(
+            identities.c.channel == channel,
+            identities.c.external_id == external_id,
+            identities.c.revoked_at.is_(None),
+        )
+        row = await self._one(stmt)
+        return to_record(Identity, row) if row else None
+
+    async def resolve(self, channel: Channel, external_id: str) -> tuple[Identity, Person] | None:
+        """The active binding of a channel account and its (active) person, in one query."""
+        stmt = (
+            sa.select(identities, people)
+            .join(people, people.c.id == identities.c.person_id)
+            .where(
+                identities.c.channel == channel,
+                identities.c.external_id == external_id,
+                identities.c.revoked_at.is_(None),
+                people.c.active.is_(True),
+            )
+        )
+        row = await self._one(stmt)
+        if row is None:
+            return None
+        ident_cols = len(identities.c)
+        ident = Identity(**dict(zip(identities.c.keys(), row[:ident_cols], strict=True)))
+        person = Person(**dict(zip(people.c.keys(), row[ident_cols:], strict=True)))
+        return ident, person
+
+    async def for_person(self, person_id: int) -> list[Identity]:
+        """The person's active identities."""
+        stmt = (
+            sa.select(identities)
+            .where(identities.c.person_id == person_id, identities.c.revoked_at.is_(None))
+            .order_by(identities.c.id)
+        )
+        return to_records(Identity, await self._all(stmt))
+
+    async def revoke(self, identity_id: int) -> bool:
+        """Unbind; the row stays for the record. Returns whether it was active."""
+        stmt = (
+            sa.update(identities)
+            .where(identities.c.id == identity_id, identities.c.revoked_at.is_(None))
+            .values(revoked_at=self._now())
+        )
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+
+class InviteRepo(Repo):
+    __slots__ = ()
+
+    async def create(
+        self,
+        code: str,
+        person_id: int,
+        *,
+        expires_at: datetime,
+        channel: Channel | None = None,
+        role: Role | None = None,
+        site_id: int | None = None,
+    ) -> Invite:
+        if (role is None) != (site_id is None):
+            raise StateConflict("an invite names both a role and a site, or neither")
+        row = await self._insert(
+            invites,
+            {
+                "code": code,
+                "person_id": person_id,
+                "channel": channel,
+                "role": role,
+                "site_id": site_id,
+                "created_at": self._now(),
+                "expires_at": expires_at,
+                "used_at": None,
+                "revoked_at": None,
+            },
+        )
+        return to_record(Invite, row)
+
+    async def get(self, code: str) -> Invite | None:
+        row = await self._one(sa.select(invites).where(invites.c.code == code))
+        return to_record(Invite, row) if row else None
+
+    async def for_person(self, person_id: int) -> list[Invite]:
+        stmt = sa.select(invites).where(invites.c.person_id == person_id).order_by(invites.c.id)
+        return to_records(Invite, await self._all(stmt))
+
+    async def redeem(self, code: str, now: datetime) -> Redemption:
+        """Use the code once. The caller then binds the identity and grants the role in the
+        same transaction; a concurrent second redemption finds the code used."""
+        invite = await self.get(code)
+        problem = None
+        if invite is None:
+            problem = InviteProblem.UNKNOWN
+        elif invite.revoked_at is not None:
+            problem = InviteProblem.REVOKED
+        elif invite.used_at is not None:
+            problem = InviteProblem.USED
+        elif invite.expires_at <= now:
+            problem = InviteProblem.EXPIRED
+        if problem is not None or invite is None:
+            return Redemption(invite=invite, person=None, problem=problem)
+        row = await self._update(
+            invites,
+            (invites.c.id == invite.id) & invites.c.used_at.is_(None),
+            {"used_at": now},
+        )
+        if row is None:
+            return Redemption(invite=invite, person=None, problem=InviteProblem.USED)
+        person_row = await self._one(sa.select(people).where(people.c.id == invite.person_id))
+        assert person_row is not None
+        return Redemption(
+            invite=to_record(Invite, row), person=to_record(Person, person_row), problem=None
+        )
+
+    async def revoke(self, code: str) -> bool:
+        stmt = (
+            sa.update(invites)
+            .where(invites.c.code == code, invites.c.revoked_at.is_(None))
+            .values(revoked_at=self._now())
+        )
+        return (await self._conn.execute(stmt)).rowcount > 0

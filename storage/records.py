@@ -1,0 +1,414 @@
+"""Domain records the storage API speaks in: frozen dataclasses and string enums.
+
+Field names equal the column names of the matching table, so a row maps onto a record
+directly. Every datetime is timezone-aware UTC; `date` fields are calendar dates in the
+site's own time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    WECOM = "wecom"
+    WEB = "web"
+
+
+class Role(StrEnum):
+    """A per-site role; admin is global and lives on Person.is_admin."""
+
+    INSPECTOR = "inspector"
+    RESPONSIBLE = "responsible"
+    MANAGER = "manager"
+
+
+class InspectionStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class EvidenceKind(StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+
+
+class EvidenceRole(StrEnum):
+    """Whether a file shows the finding (before) or the fix (after)."""
+
+    FINDING = "finding"
+    FIX = "fix"
+
+
+class Severity(StrEnum):
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+
+class TaskStatus(StrEnum):
+    """Stored task states; 逾期 (overdue) is derived from due_date and never stored."""
+
+    OPEN = "open"
+    REVIEW = "review"
+    DONE = "done"
+
+    @property
+    def label(self) -> str:
+        return _TASK_LABELS[self]
+
+
+_TASK_LABELS = {TaskStatus.OPEN: "待整改", TaskStatus.REVIEW: "待复查", TaskStatus.DONE: "已完成"}
+OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.REVIEW)
+
+
+class TaskEventKind(StrEnum):
+    CREATED = "created"
+    STATUS = "status"
+    DUE_CHANGED = "due_changed"
+    REASSIGNED = "reassigned"
+    REMARK = "remark"
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_APPROVED = "extension_approved"
+    EXTENSION_REJECTED = "extension_rejected"
+    REMINDER_SENT = "reminder_sent"
+    ESCALATED = "escalated"
+
+
+class ExtensionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class OutboxKind(StrEnum):
+    SEND = "send"
+    EDIT = "edit"
+    ANSWER_CALLBACK = "answer_callback"
+    SEND_PHOTO = "send_photo"
+    SEND_DOCUMENT = "send_document"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class InviteProblem(StrEnum):
+    """Why an invite code could not be redeemed."""
+
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    id: int
+    name: str
+    address: str
+    timezone: str
+    quiet_start: str
+    quiet_end: str
+    settings: JsonDict
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    id: int
+    name: str
+    phone: str | None
+    active: bool
+    is_admin: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleGrant:
+    id: int
+    person_id: int
+    site_id: int
+    role: Role
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """A channel account bound to a person; for the web channel external_id is a token hash."""
+
+    id: int
+    person_id: int
+    channel: Channel
+    external_id: str
+    chat_id: str | None
+    display_name: str | None
+    bound_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invite:
+    id: int
+    code: str
+    person_id: int
+    channel: Channel | None
+    role: Role | None
+    site_id: int | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redemption:
+    """Outcome of InviteRepo.redeem: the invite and its person, or the problem."""
+
+    invite: Invite | None
+    person: Person | None
+    problem: InviteProblem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredStandard:
+    """One exact version of a standard; inspections point at it and it never changes."""
+
+    id: int
+    std_id: str
+    version: str
+    title: str
+    content_hash: str
+    snapshot: JsonDict
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inspection:
+    id: int
+    site_id: int
+    standard_id: int
+    std_id: str
+    inspector_id: int
+    status: InspectionStatus
+    channel: Channel | None
+    cursor_item_no: int | None
+    started_at: datetime
+    paused_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    score: float | None
+    max_score: float | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """The current answer to one item; `revision` counts how often it was set."""
+
+    id: int
+    inspection_id: int
+    item_no: int
+    score: float | None
+    max_score: float | None
+    not_applicable: bool
+    level_label: str | None
+    details: JsonDict
+    answered_by: int
+    answered_at: datetime
+    revision: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnswerRevision:
+    id: int
+    inspection_id: int
+    item_no: int
+    revision: int
+    score: float | None
+    max_score: float | None
+    not_applicable: bool
+    level_label: str | None
+    details: JsonDict
+    answered_by: int
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Note:
+    id: int
+    inspection_id: int | None
+    item_no: int | None
+    task_id: int | None
+    text: str
+    created_by: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Metadata of a stored file; the bytes live in the EvidenceStore under sha256."""
+
+    id: int
+    sha256: str
+    size: int
+    mime: str
+    kind: EvidenceKind
+    role: EvidenceRole
+    channel: Channel | None
+    channel_file_ref: str | None
+    caption: str | None
+    inspection_id: int | None
+    item_no: int | None
+    task_id: int | None
+    created_by: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """A rectification task (整改); `version` moves on every change."""
+
+    id: int
+    site_id: int
+    inspection_id: int | None
+    item_no: int | None
+    finding: str
+    score: float | None
+    severity: Severity
+    responsible_person_id: int | None
+    status: TaskStatus
+    due_date: date | None
+    remark: str | None
+    created_by: int | None
+    created_at: datetime
+    closed_at: datetime | None
+    updated_at: datetime
+    version: int
+
+    def is_overdue(self, today: date) -> bool:
+        """逾期: the target date has passed and the task is not 已完成."""
+        return (
+            self.status is not TaskStatus.DONE
+            and self.due_date is not None
+            and (self.due_date < today)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskEvent:
+    id: int
+    task_id: int
+    at: datetime
+    actor_id: int | None
+    kind: TaskEventKind
+    from_status: TaskStatus | None
+    to_status: TaskStatus | None
+    reason: str | None
+    data: JsonDict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskCounts:
+    site_id: int
+    open: int
+    review: int
+    done: int
+    overdue: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExtensionRequest:
+    id: int
+    task_id: int
+    requested_by: int
+    requested_due_date: date
+    reason: str | None
+    status: ExtensionStatus
+    decided_by: int | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reminder:
+    id: int
+    task_id: int
+    person_id: int
+    kind: str
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversation:
+    """Stored dialogue state of one person in one chat; `version` guards concurrent saves."""
+
+    id: int
+    person_id: int
+    channel: Channel
+    chat_id: str
+    state: JsonDict
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxMessage:
+    id: int
+    channel: Channel
+    chat_id: str
+    person_id: int | None
+    kind: OutboxKind
+    payload: JsonDict
+    ref: str | None
+    edit_of_ref: str | None
+    not_before: datetime
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+    claimed_by: str | None
+    claim_expires_at: datetime | None
+    sent_at: datetime | None
+    channel_message_id: str | None
+    status: OutboxStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    details: JsonDict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemLoss:
+    """How often one item of a standard lost points in a period (for reports)."""
+
+    std_id: str
+    item_no: int
+    times: int
+    points_lost: float

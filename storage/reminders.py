@@ -1,0 +1,105 @@
+"""Reminders: stored due times that the scheduler's sweep claims atomically."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from storage.base import Repo, to_record, to_records
+from storage.records import Reminder
+from storage.tables import reminders
+
+_OPEN = (reminders.c.sent_at.is_(None), reminders.c.cancelled_at.is_(None))
+
+
+class ReminderRepo(Repo):
+    __slots__ = ()
+
+    async def schedule(
+        self, task_id: int, person_id: int, kind: str, due_at: datetime
+    ) -> Reminder | None:
+        """Plan a reminder; planning the same (task, person, kind, due_at) twice is a no-op
+        that returns None, so a policy can re-plan freely."""
+        stmt = self._insert_ignoring_conflict(
+            reminders,
+            ("task_id", "person_id", "kind", "due_at"),
+            {
+                "task_id": task_id,
+                "person_id": person_id,
+                "kind": kind,
+                "due_at": due_at,
+                "attempts": 0,
+                "created_at": self._now(),
+            },
+        ).returning(reminders)
+        row = (await self._conn.execute(stmt)).one_or_none()
+        return to_record(Reminder, row) if row else None
+
+    async def get(self, reminder_id: int) -> Reminder | None:
+        row = await self._one(sa.select(reminders).where(reminders.c.id == reminder_id))
+        return to_record(Reminder, row) if row else None
+
+    async def for_task(self, task_id: int) -> list[Reminder]:
+        stmt = (
+            sa.select(reminders)
+            .where(reminders.c.task_id == task_id)
+            .order_by(reminders.c.due_at, reminders.c.id)
+        )
+        return to_records(Reminder, await self._all(stmt))
+
+    async def claim_due(
+        self, now: datetime, *, limit: int, worker_id: str, lease_seconds: float
+    ) -> list[Reminder]:
+        """Lease up to `limit` unsent, uncancelled reminders due by `now`, earliest first.
+        A lease that runs out (the worker died) makes the reminder claimable again; two
+        workers never hold the same reminder."""
+        due = (
+            sa.select(reminders.c.id)
+            .where(
+                *_OPEN,
+                reminders.c.due_at <= now,
+                sa.or_(reminders.c.claim_expires_at.is_(None), reminders.c.claim_expires_at <= now),
+            )
+            .order_by(reminders.c.due_at, reminders.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(reminders)
+            .where(reminders.c.id.in_(due.scalar_subquery()))
+            .values(
+                claimed_by=worker_id,
+                claim_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=reminders.c.attempts + 1,
+            )
+            .returning(reminders)
+        )
+        claimed = to_records(Reminder, (await self._conn.execute(stmt)).all())
+        return sorted(claimed, key=lambda reminder: (reminder.due_at, reminder.id))
+
+    async def mark_sent(self, reminder_id: int) -> bool:
+        """Done (its message is in the outbox); False if it was cancelled or sent meanwhile."""
+        stmt = (
+            sa.update(reminders)
+            .where(reminders.c.id == reminder_id, *_OPEN)
+            .values(sent_at=self._now(), claimed_by=None, claim_expires_at=None)
+        )
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def cancel(self, reminder_id: int) -> bool:
+        stmt = (
+            sa.update(reminders)
+            .where(reminders.c.id == reminder_id, *_OPEN)
+            .values(cancelled_at=self._now())
+        )
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def cancel_for_task(self, task_id: int) -> int:
+        """Cancel every pending reminder of a task (it was closed or re-planned)."""
+        stmt = (
+            sa.update(reminders)
+            .where(reminders.c.task_id == task_id, *_OPEN)
+            .values(cancelled_at=self._now())
+        )
+        return (await self._conn.execute(stmt)).rowcount

@@ -1,0 +1,418 @@
+"""The schema at head, as SQLAlchemy Core tables. Migrations must build exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+from storage.records import (
+    Channel,
+    EvidenceKind,
+    EvidenceRole,
+    ExtensionStatus,
+    InspectionStatus,
+    OutboxKind,
+    OutboxStatus,
+    Role,
+    Severity,
+    TaskEventKind,
+    TaskStatus,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every dialect; naive values are refused, not guessed.
+
+    SQLite keeps them as naive UTC text in a fixed format, so text order is time order.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def enum(cls: type[StrEnum]) -> sa.Enum:
+    """A string enum stored as its value in a VARCHAR(32), returned as the enum member."""
+    return sa.Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def _id() -> sa.Column[Any]:
+    return sa.Column("id", sa.Integer, primary_key=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False) -> sa.Column[Any]:
+    return sa.Column(name, sa.Integer, sa.ForeignKey(target), nullable=nullable)
+
+
+def _at(name: str, *, nullable: bool = False) -> sa.Column[Any]:
+    return sa.Column(name, UtcDateTime(), nullable=nullable)
+
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("address", sa.String(500), nullable=False, server_default=""),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("quiet_start", sa.String(5), nullable=False),
+    sa.Column("quiet_end", sa.String(5), nullable=False),
+    sa.Column("settings", Json, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _at("created_at"),
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(64)),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    _at("created_at"),
+    sa.Index(None, "name"),
+)
+
+roles = sa.Table(
+    "roles",
+    metadata,
+    _id(),
+    _fk("person_id", "people.id"),
+    _fk("site_id", "sites.id"),
+    sa.Column("role", enum(Role), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _at("created_at"),
+    sa.UniqueConstraint("person_id", "role", "site_id"),
+    sa.Index(None, "site_id", "role"),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    _id(),
+    _fk("person_id", "people.id"),
+    sa.Column("channel", enum(Channel), nullable=False),
+    sa.Column("external_id", sa.String(128), nullable=False),
+    sa.Column("chat_id", sa.String(128)),
+    sa.Column("display_name", sa.String(200)),
+    _at("bound_at"),
+    _at("revoked_at", nullable=True),
+    sa.Index(
+        "uq_identities_active",
+        "channel",
+        "external_id",
+        unique=True,
+        sqlite_where=sa.text("revoked_at IS NULL"),
+        postgresql_where=sa.text("revoked_at IS NULL"),
+    ),
+    sa.Index(None, "person_id"),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    _id(),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    _fk("person_id", "people.id"),
+    sa.Column("channel", enum(Channel)),
+    sa.Column("role", enum(Role)),
+    _fk("site_id", "sites.id", nullable=True),
+    _at("created_at"),
+    _at("expires_at"),
+    _at("used_at", nullable=True),
+    _at("revoked_at", nullable=True),
+    sa.Index(None, "person_id"),
+)
+
+standards = sa.Table(
+    "standards",
+    metadata,
+    _id(),
+    sa.Column("std_id", sa.String(48), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("snapshot", Json, nullable=False),
+    _at("created_at"),
+    sa.UniqueConstraint("std_id", "content_hash"),
+)
+
+inspections = sa.Table(
+    "inspections",
+    metadata,
+    _id(),
+    _fk("site_id", "sites.id"),
+    _fk("standard_id", "standards.id"),
+    sa.Column("std_id", sa.String(48), nullable=False),
+    _fk("inspector_id", "people.id"),
+    sa.Column("status", enum(InspectionStatus), nullable=False),
+    sa.Column("channel", enum(Channel)),
+    sa.Column("cursor_item_no", sa.Integer),
+    _at("started_at"),
+    _at("paused_at", nullable=True),
+    _at("completed_at", nullable=True),
+    _at("cancelled_at", nullable=True),
+    sa.Column("score", sa.Float),
+    sa.Column("max_score", sa.Float),
+    _at("updated_at"),
+    sa.Index(None, "inspector_id", "status"),
+    sa.Index(None, "site_id", "status", "completed_at"),
+    sa.Index(None, "site_id", "std_id", "status", "completed_at"),
+    sa.Index(None, "status", "completed_at"),
+)
+
+answers = sa.Table(
+    "answers",
+    metadata,
+    _id(),
+    _fk("inspection_id", "inspections.id"),
+    sa.Column("item_no", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("max_score", sa.Float),
+    sa.Column("not_applicable", sa.Boolean, nullable=False),
+    sa.Column("level_label", sa.String(64)),
+    sa.Column("details", Json, nullable=False),
+    _fk("answered_by", "people.id"),
+    _at("answered_at"),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.UniqueConstraint("inspection_id", "item_no"),
+)
+
+answer_revisions = sa.Table(
+    "answer_revisions",
+    metadata,
+    _id(),
+    _fk("inspection_id", "inspections.id"),
+    sa.Column("item_no", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("max_score", sa.Float),
+    sa.Column("not_applicable", sa.Boolean, nullable=False),
+    sa.Column("level_label", sa.String(64)),
+    sa.Column("details", Json, nullable=False),
+    _fk("answered_by", "people.id"),
+    _at("answered_at"),
+    sa.UniqueConstraint("inspection_id", "item_no", "revision"),
+)
+
+notes = sa.Table(
+    "notes",
+    metadata,
+    _id(),
+    _fk("inspection_id", "inspections.id", nullable=True),
+    sa.Column("item_no", sa.Integer),
+    _fk("task_id", "tasks.id", nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    _fk("created_by", "people.id"),
+    _at("created_at"),
+    sa.Index(None, "inspection_id", "item_no"),
+    sa.Index(None, "task_id"),
+)
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    _id(),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mime", sa.String(100), nullable=False),
+    sa.Column("kind", enum(EvidenceKind), nullable=False),
+    sa.Column("role", enum(EvidenceRole), nullable=False),
+    sa.Column("channel", enum(Channel)),
+    sa.Column("channel_file_ref", sa.String(512)),
+    sa.Column("caption", sa.Text),
+    _fk("inspection_id", "inspections.id", nullable=True),
+    sa.Column("item_no", sa.Integer),
+    _fk("task_id", "tasks.id", nullable=True),
+    _fk("created_by", "people.id"),
+    _at("created_at"),
+    sa.Index(None, "inspection_id", "item_no"),
+    sa.Index(None, "task_id"),
+    sa.Index(None, "sha256"),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    _id(),
+    _fk("person_id", "people.id"),
+    sa.Column("channel", enum(Channel), nullable=False),
+    sa.Column("chat_id", sa.String(128), nullable=False),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    _at("updated_at"),
+    sa.UniqueConstraint("person_id", "channel", "chat_id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    sa.Column("channel", enum(Channel), nullable=False),
+    sa.Column("chat_id", sa.String(128), nullable=False),
+    _fk("person_id", "people.id", nullable=True),
+    sa.Column("kind", enum(OutboxKind), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("ref", sa.String(128)),
+    sa.Column("edit_of_ref", sa.String(128)),
+    _at("not_before"),
+    _at("created_at"),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("claimed_by", sa.String(128)),
+    _at("claim_expires_at", nullable=True),
+    _at("sent_at", nullable=True),
+    sa.Column("channel_message_id", sa.String(128)),
+    sa.Column("status", enum(OutboxStatus), nullable=False),
+    sa.Index(None, "channel", "status", "id"),
+    sa.Index(None, "channel", "chat_id", "status", "id"),
+    sa.Index(None, "channel", "chat_id", "ref"),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    _at("at"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    _id(),
+    _fk("site_id", "sites.id"),
+    _fk("inspection_id", "inspections.id", nullable=True),
+    sa.Column("item_no", sa.Integer),
+    sa.Column("finding", sa.Text, nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("severity", enum(Severity), nullable=False),
+    _fk("responsible_person_id", "people.id", nullable=True),
+    sa.Column("status", enum(TaskStatus), nullable=False),
+    sa.Column("due_date", sa.Date),
+    sa.Column("remark", sa.Text),
+    _fk("created_by", "people.id", nullable=True),
+    _at("created_at"),
+    _at("closed_at", nullable=True),
+    _at("updated_at"),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "responsible_person_id", "status", "due_date"),
+    sa.Index(None, "site_id", "status", "due_date"),
+    sa.Index(None, "inspection_id", "item_no"),
+)
+
+task_events = sa.Table(
+    "task_events",
+    metadata,
+    _id(),
+    _fk("task_id", "tasks.id"),
+    _at("at"),
+    _fk("actor_id", "people.id", nullable=True),
+    sa.Column("kind", enum(TaskEventKind), nullable=False),
+    sa.Column("from_status", enum(TaskStatus)),
+    sa.Column("to_status", enum(TaskStatus)),
+    sa.Column("reason", sa.Text),
+    sa.Column("data", Json, nullable=False),
+    sa.Index(None, "task_id", "id"),
+)
+
+extension_requests = sa.Table(
+    "extension_requests",
+    metadata,
+    _id(),
+    _fk("task_id", "tasks.id"),
+    _fk("requested_by", "people.id"),
+    sa.Column("requested_due_date", sa.Date, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("status", enum(ExtensionStatus), nullable=False),
+    _fk("decided_by", "people.id", nullable=True),
+    _at("decided_at", nullable=True),
+    _at("created_at"),
+    sa.Index(None, "task_id"),
+    sa.Index(None, "status", "task_id"),
+)
+
+reminders = sa.Table(
+    "reminders",
+    metadata,
+    _id(),
+    _fk("task_id", "tasks.id"),
+    _fk("person_id", "people.id"),
+    sa.Column("kind", sa.String(32), nullable=False),
+    _at("due_at"),
+    _at("sent_at", nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("claimed_by", sa.String(128)),
+    _at("claim_expires_at", nullable=True),
+    _at("cancelled_at", nullable=True),
+    _at("created_at"),
+    sa.UniqueConstraint("task_id", "person_id", "kind", "due_at"),
+    sa.Index(
+        "ix_reminders_due",
+        "due_at",
+        sqlite_where=sa.text("sent_at IS NULL AND cancelled_at IS NULL"),
+        postgresql_where=sa.text("sent_at IS NULL AND cancelled_at IS NULL"),
+    ),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _id(),
+    _at("at"),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200)),
+    sa.Column("details", Json, nullable=False),
+    sa.Index(None, "at"),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", Json, nullable=False),
+    _at("updated_at"),
+)
+
+# Parents before children: the order backups are written and restored in.
+TABLES_IN_ORDER: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)

@@ -1,0 +1,94 @@
+"""Managers' on-demand views (/stats, /overdue) and the weekly digest."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.flows.manager import weekly_digest
+from standards.loader import BUILTIN_DIR, load_file
+from storage.records import Role
+from tests.flows.harness import Harness
+
+STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
+
+
+async def completed(harness: Harness, site_id: int, inspector_id: int, score: float) -> int:
+    async with harness.db.transaction() as tx:
+        stored = await tx.standards.ensure(
+            std_id=STANDARD.id,
+            version=STANDARD.version,
+            title=STANDARD.title,
+            content_hash=STANDARD.content_hash(),
+            snapshot=STANDARD.to_json_dict(),
+        )
+        inspection = await tx.inspections.start(site_id, stored.id, inspector_id)
+        for no in (5, 9):
+            await tx.answers.set(inspection.id, no, answered_by=inspector_id, score=0, max_score=1)
+        await tx.inspections.complete(inspection.id, score=score, max_score=60)
+    harness.clock.advance(days=1)
+    return inspection.id
+
+
+async def test_stats_ranks_sites_with_trend_and_task_counts(harness: Harness) -> None:
+    seeded = await harness.seed()
+    people = seeded["people"]
+    manager = harness.user(104)
+    await manager.command("start", seeded["codes"]["赵经理"])
+    async with harness.db.transaction() as tx:
+        await tx.roles.grant(people["赵经理"].id, seeded["other"].id, Role.MANAGER)
+        await tx.tasks.create(
+            seeded["site"].id,
+            "地面有污渍",
+            created_by=people["王检查"].id,
+            due_date=date(2026, 11, 1),
+            responsible_person_id=people["张三"].id,
+        )
+    await completed(harness, seeded["site"].id, people["王检查"].id, 48)
+    await completed(harness, seeded["site"].id, people["王检查"].id, 54)
+    await completed(harness, seeded["other"].id, people["钱其他"].id, 57)
+    await manager.command("stats")
+    text = manager.chat.last.text
+    assert text.index("翠湖苑") < text.index("阳光花园")
+    assert "1. 翠湖苑：95.0% 优秀" in text
+    assert "2. 阳光花园：90.0% 优秀 ↑ 10.0" in text
+    assert "未完成 1 项，逾期 1 项" in text
+    await manager.command("overdue")
+    listing = manager.chat.last.text
+    assert "逾期整改任务</b>（共 1 项）" in listing
+    assert "· #1 · 张三 · 已逾期 4 天（2026-11-01）" in listing
+
+
+async def test_stats_and_overdue_are_for_managers_only(harness: Harness) -> None:
+    seeded = await harness.seed()
+    inspector = harness.user(101)
+    await inspector.command("start", seeded["codes"]["王检查"])
+    await inspector.command("stats")
+    assert inspector.chat.last.text == "你没有权限进行这个操作。"
+    await inspector.command("overdue")
+    assert inspector.chat.last.text == "你没有权限进行这个操作。"
+
+
+async def test_weekly_digest_reaches_each_manager(harness: Harness) -> None:
+    seeded = await harness.seed()
+    people = seeded["people"]
+    manager = harness.user(104)
+    await manager.command("start", seeded["codes"]["赵经理"])
+    async with harness.db.transaction() as tx:
+        for due in (date(2026, 11, 1), date(2026, 12, 1)):
+            await tx.tasks.create(
+                seeded["site"].id,
+                "问题",
+                created_by=people["王检查"].id,
+                due_date=due,
+                responsible_person_id=people["李四"].id,
+            )
+    await completed(harness, seeded["site"].id, people["王检查"].id, 51)
+    harness.clock.advance(days=2)
+    sent = await weekly_digest(harness.db, harness.clock, "Asia/Shanghai")
+    await harness.flush()
+    assert sent == 1
+    digest = manager.chat.last.text
+    assert "<b>品质周报</b>" in digest
+    assert "阳光花园</b>：最近得分率 85.0%" in digest
+    assert "李四：未完成 2 项，逾期 1 项" in digest
+    assert "1. 第5项 客户服务电话管理规范,并严格有效执行和记录,建… — 1 次" in digest

@@ -1,0 +1,273 @@
+"""Standards, inspections, answers with history, notes and evidence metadata."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storage import (
+    Channel,
+    Database,
+    EvidenceKind,
+    EvidenceRole,
+    InspectionStatus,
+    ItemLoss,
+    NotFound,
+    StateConflict,
+)
+from tests.storage.helpers import FakeClock, World, snapshot
+
+
+async def test_standard_ensure_is_idempotent_and_versions_are_kept(
+    db: Database, world: World
+) -> None:
+    async with db.transaction() as tx:
+        same = await tx.standards.ensure("culture", "1", "社区文化管理", "h1", snapshot())
+        assert same.id == world.standard
+        edited = snapshot(title="社区文化管理（修订）", items=4)
+        newer = await tx.standards.ensure("culture", "2", "社区文化管理（修订）", "h2", edited)
+        assert newer.id != world.standard
+        other = await tx.standards.ensure("cleaning", "1", "保洁", "h1", snapshot("保洁"))
+    async with db.read() as tx:
+        latest = await tx.standards.latest("culture")
+        assert latest is not None
+        assert latest.id == newer.id
+        assert latest.snapshot == edited
+        assert [s.id for s in await tx.standards.versions("culture")] == [world.standard, newer.id]
+        assert [s.id for s in await tx.standards.all_latest()] == [other.id, newer.id]
+        assert await tx.standards.latest("missing") is None
+
+
+async def test_edited_standard_leaves_pinned_snapshot_untouched(db: Database, world: World) -> None:
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        await tx.inspections.complete(inspection.id, score=3, max_score=3)
+    async with db.transaction() as tx:
+        changed = snapshot(title="改过的标准", items=5)
+        await tx.standards.ensure("culture", "1", "改过的标准", "h-changed", changed)
+    async with db.read() as tx:
+        pinned = await tx.inspections.get(inspection.id)
+        assert pinned is not None
+        stored = await tx.standards.get(pinned.standard_id)
+        assert stored is not None
+        assert stored.snapshot == snapshot()
+        assert stored.content_hash == "h1"
+
+
+async def test_inspection_lifecycle(db: Database, world: World, clock: FakeClock) -> None:
+    async with db.transaction() as tx:
+        started = await tx.inspections.start(
+            world.site_a, world.standard, world.inspector, channel=Channel.TELEGRAM
+        )
+        assert started.status is InspectionStatus.IN_PROGRESS
+        assert started.std_id == "culture"
+        assert started.started_at == clock.now
+        with pytest.raises(NotFound):
+            await tx.inspections.start(world.site_a, 999, world.inspector)
+    clock.advance(minutes=5)
+    async with db.transaction() as tx:
+        moved = await tx.inspections.move_cursor(started.id, 2)
+        assert moved.cursor_item_no == 2
+        assert moved.updated_at == clock.now
+        paused = await tx.inspections.pause(started.id)
+        assert paused.status is InspectionStatus.PAUSED
+        assert paused.paused_at == clock.now
+        with pytest.raises(StateConflict):
+            await tx.inspections.pause(started.id)
+        assert [i.id for i in await tx.inspections.open_for_inspector(world.inspector)] == [
+            started.id
+        ]
+        resumed = await tx.inspections.resume(started.id, channel=Channel.WEB)
+        assert resumed.status is InspectionStatus.IN_PROGRESS
+        assert resumed.channel is Channel.WEB
+        assert resumed.cursor_item_no == 2
+        assert [i.id for i in await tx.inspections.open_for_site(world.site_a)] == [started.id]
+        done = await tx.inspections.complete(started.id, score=2.5, max_score=3)
+        assert done.status is InspectionStatus.COMPLETED
+        assert (done.score, done.max_score, done.completed_at) == (2.5, 3, clock.now)
+        with pytest.raises(StateConflict):
+            await tx.inspections.cancel(started.id)
+        with pytest.raises(NotFound):
+            await tx.inspections.pause(999)
+        assert await tx.inspections.open_for_inspector(world.inspector) == []
+        other = await tx.inspections.start(world.site_b, world.standard, world.inspector)
+        cancelled = await tx.inspections.cancel(other.id)
+        assert cancelled.status is InspectionStatus.CANCELLED
+        assert cancelled.cancelled_at == clock.now
+
+
+async def test_answer_edit_keeps_history(db: Database, world: World, clock: FakeClock) -> None:
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        first = await tx.answers.set(
+            inspection.id,
+            3,
+            answered_by=world.inspector,
+            score=0.5,
+            max_score=1,
+            level_label="有回访制度",
+            details={"samples": [True, False, True]},
+        )
+        await tx.answers.set(inspection.id, 1, answered_by=world.inspector, score=1, max_score=1)
+    first_at = clock.now
+    clock.advance(minutes=10)
+    async with db.transaction() as tx:
+        second = await tx.answers.set(
+            inspection.id,
+            3,
+            answered_by=world.manager,
+            score=None,
+            max_score=1,
+            not_applicable=True,
+        )
+    assert first.revision == 1
+    assert second.revision == 2
+    assert second.id == first.id
+    async with db.read() as tx:
+        current = await tx.answers.get(inspection.id, 3)
+        assert current == second
+        assert current.not_applicable
+        assert current.score is None
+        assert current.answered_by == world.manager
+        history = await tx.answers.history(inspection.id, 3)
+        assert [(h.revision, h.score, h.not_applicable, h.answered_by) for h in history] == [
+            (1, 0.5, False, world.inspector),
+            (2, None, True, world.manager),
+        ]
+        assert history[0].details == {"samples": [True, False, True]}
+        assert history[0].level_label == "有回访制度"
+        assert history[0].answered_at == first_at
+        assert history[1].answered_at == clock.now
+        assert [a.item_no for a in await tx.answers.for_inspection(inspection.id)] == [1, 3]
+        assert await tx.answers.get(inspection.id, 2) is None
+
+
+async def test_notes_and_evidence_per_item(db: Database, world: World) -> None:
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        note = await tx.notes.add(
+            "回访记录缺失", created_by=world.inspector, inspection_id=inspection.id, item_no=2
+        )
+        await tx.notes.add(
+            "第二条", created_by=world.inspector, inspection_id=inspection.id, item_no=2
+        )
+        with pytest.raises(ValueError, match="attach"):
+            await tx.notes.add("nowhere", created_by=world.inspector)
+        with pytest.raises(ValueError, match="both"):
+            await tx.notes.add("half", created_by=world.inspector, inspection_id=inspection.id)
+        photos = [
+            await tx.evidence.add(
+                f"{n:064x}",
+                1000 + n,
+                mime="image/jpeg",
+                kind=EvidenceKind.PHOTO,
+                created_by=world.inspector,
+                channel=Channel.TELEGRAM,
+                channel_file_ref=f"file-{n}",
+                caption="楼道堆物",
+                inspection_id=inspection.id,
+                item_no=item,
+            )
+            for n, item in ((1, 2), (2, 2), (3, 5))
+        ]
+        await tx.evidence.add(
+            "f" * 64,
+            10,
+            mime="application/pdf",
+            kind=EvidenceKind.DOCUMENT,
+            created_by=world.inspector,
+            inspection_id=inspection.id,
+            item_no=5,
+        )
+    async with db.read() as tx:
+        assert [n.text for n in await tx.notes.for_item(inspection.id, 2)] == [
+            "回访记录缺失",
+            "第二条",
+        ]
+        assert next(n.id for n in await tx.notes.for_inspection(inspection.id)) == note.id
+        assert await tx.evidence.count_by_item(inspection.id) == {2: 2, 5: 2}
+        on_two = await tx.evidence.for_item(inspection.id, 2)
+        assert on_two == photos[:2]
+        assert on_two[0].role is EvidenceRole.FINDING
+        assert on_two[0].kind is EvidenceKind.PHOTO
+        assert len(await tx.evidence.for_inspection(inspection.id)) == 4
+        assert await tx.evidence.get(photos[2].id) == photos[2]
+        assert await tx.evidence.get(999) is None
+
+
+async def test_latest_inspections_and_scores(db: Database, world: World, clock: FakeClock) -> None:
+    finished = []
+    for site, score in (
+        (world.site_a, 50),
+        (world.site_a, 60),
+        (world.site_b, 70),
+        (world.site_a, 80),
+    ):
+        async with db.transaction() as tx:
+            inspection = await tx.inspections.start(site, world.standard, world.inspector)
+            finished.append(
+                await tx.inspections.complete(inspection.id, score=score, max_score=100)
+            )
+        clock.advance(days=1)
+    async with db.transaction() as tx:
+        other_std = await tx.standards.ensure("cleaning", "1", "保洁", "hc", snapshot("保洁"))
+        other = await tx.inspections.start(world.site_a, other_std.id, world.inspector)
+        await tx.inspections.complete(other.id, score=10, max_score=100)
+        await tx.inspections.start(world.site_b, world.standard, world.inspector)
+    async with db.read() as tx:
+        latest = await tx.inspections.latest_completed(world.site_a, "culture")
+        assert [i.score for i in latest] == [80, 60]
+        assert [
+            i.score for i in await tx.inspections.latest_completed(world.site_b, "culture")
+        ] == [70]
+        scores = await tx.inspections.latest_scores([world.site_a, world.site_b], std_id="culture")
+        assert {site: i.score for site, i in scores.items()} == {world.site_a: 80, world.site_b: 70}
+        any_std = await tx.inspections.latest_scores([world.site_a, world.site_b])
+        assert any_std[world.site_a].id == other.id
+        done_at = [i.completed_at for i in finished]
+        assert None not in done_at
+        window = await tx.inspections.completed_between(done_at[1], done_at[3])  # type: ignore[arg-type]
+        assert [i.id for i in window] == [finished[1].id, finished[2].id]
+        only_b = await tx.inspections.completed_between(
+            done_at[0],  # type: ignore[arg-type]
+            clock.now + timedelta(days=1),
+            site_ids=[world.site_b],
+        )
+        assert [i.id for i in only_b] == [finished[2].id]
+
+
+async def test_items_most_often_losing_points(db: Database, world: World, clock: FakeClock) -> None:
+    plan = {
+        world.site_a: {1: 0.0, 2: 0.5, 3: 1.0},
+        world.site_b: {1: 0.5, 2: 1.0, 3: 1.0},
+    }
+    for site, answers in plan.items():
+        async with db.transaction() as tx:
+            inspection = await tx.inspections.start(site, world.standard, world.inspector)
+            for item, score in answers.items():
+                await tx.answers.set(
+                    inspection.id, item, answered_by=world.inspector, score=score, max_score=1
+                )
+            await tx.answers.set(
+                inspection.id,
+                4,
+                answered_by=world.inspector,
+                score=None,
+                max_score=1,
+                not_applicable=True,
+            )
+            await tx.inspections.complete(inspection.id, score=sum(answers.values()), max_score=3)
+    async with db.transaction() as tx:
+        running = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        await tx.answers.set(running.id, 3, answered_by=world.inspector, score=0, max_score=1)
+    since = clock.now - timedelta(days=90)
+    async with db.read() as tx:
+        losses = await tx.inspections.item_losses(since)
+        assert losses == [
+            ItemLoss(std_id="culture", item_no=1, times=2, points_lost=1.5),
+            ItemLoss(std_id="culture", item_no=2, times=1, points_lost=0.5),
+        ]
+        only_b = await tx.inspections.item_losses(since, site_ids=[world.site_b])
+        assert [(loss.item_no, loss.times) for loss in only_b] == [(1, 1)]
+        assert await tx.inspections.item_losses(clock.now + timedelta(seconds=1)) == []

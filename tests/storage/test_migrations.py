@@ -1,0 +1,147 @@
+"""Migrations: empty and older databases reach head; unknown schemas are refused."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.pool import NullPool
+
+from storage import Database, InspectionStatus, SchemaMismatch, head_revision, upgrade
+from storage.engine import create_engine
+from storage.migrate import _config, known_revisions
+from storage.tables import metadata
+from tests.storage.conftest import Urls
+
+T0 = "2024-05-01 08:00:00"
+ROWS_0001 = [
+    "INSERT INTO people (name, phone, active, is_admin, created_at)"
+    f" VALUES ('张伟', '138', TRUE, FALSE, '{T0}')",
+    "INSERT INTO sites (name, address, timezone, quiet_start, quiet_end, settings, active,"
+    f" created_at) VALUES ('阳光小区', '', 'Asia/Shanghai', '21:00', '08:00', '{{}}', TRUE,"
+    f" '{T0}')",
+    "INSERT INTO standards (std_id, version, title, content_hash, snapshot, created_at)"
+    f" VALUES ('culture', '1', 'T', 'h', '{{\"id\": \"culture\"}}', '{T0}')",
+    "INSERT INTO inspections (site_id, standard_id, std_id, inspector_id, status,"
+    " started_at, completed_at, score, max_score, updated_at) VALUES"
+    f" (1, 1, 'culture', 1, 'completed', '{T0}', '{T0}', 61.5, 62, '{T0}')",
+    "INSERT INTO answers (inspection_id, item_no, score, max_score, not_applicable,"
+    " level_label, details, answered_by, answered_at, revision) VALUES"
+    f" (1, 3, 0.5, 1, FALSE, '有回访制度', '{{}}', 1, '{T0}', 1)",
+    "INSERT INTO notes (inspection_id, item_no, text, created_by, created_at)"
+    f" VALUES (1, 3, '回访记录缺失', 1, '{T0}')",
+    "INSERT INTO evidence (sha256, size, mime, kind, role, inspection_id, item_no,"
+    f" created_by, created_at) VALUES ('{'a' * 64}', 10, 'image/jpeg', 'photo', 'finding',"
+    f" 1, 3, 1, '{T0}')",
+    "INSERT INTO processed_events (key, at) VALUES ('tg:1', '" + T0 + "')",
+]
+
+
+async def _execute(url: str, *statements: str) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _open(url: str) -> Database:
+    db = Database(url)
+    await db.open()
+    return db
+
+
+async def test_empty_database_upgrades_to_head(urls: Urls) -> None:
+    url = await urls.new(migrated=False)
+    with pytest.raises(SchemaMismatch, match="pinjian db upgrade"):
+        await _open(url)
+    assert await upgrade(url) == (None, head_revision())
+    assert await upgrade(url) == (head_revision(), head_revision())
+    db = await _open(url)
+    try:
+        async with db.transaction() as tx:
+            await tx.people.create("first")
+    finally:
+        await db.close()
+
+
+async def test_schema_at_head_matches_the_table_definitions(urls: Urls) -> None:
+    """What the migrations build is exactly what storage/tables.py declares."""
+    url = await urls.new(migrated=False)
+    await upgrade(url)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []
+
+
+async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> None:
+    url = await urls.new(migrated=False)
+    assert known_revisions() == ["0001", "0002"]
+    await upgrade(url, "0001")
+    await _execute(url, *ROWS_0001)
+    with pytest.raises(SchemaMismatch) as caught:
+        await _open(url)
+    assert "database schema 0001 is older than this program (0002)" in str(caught.value)
+    assert "pinjian db upgrade" in str(caught.value)
+    assert await upgrade(url) == ("0001", "0002")
+    db = await _open(url)
+    try:
+        async with db.transaction() as tx:
+            person = await tx.people.get(1)
+            assert person is not None
+            assert person.name == "张伟"
+            inspection = await tx.inspections.get(1)
+            assert inspection is not None
+            assert inspection.status is InspectionStatus.COMPLETED
+            assert inspection.score == 61.5
+            answer = await tx.answers.get(1, 3)
+            assert answer is not None
+            assert (answer.score, answer.level_label) == (0.5, "有回访制度")
+            assert [n.text for n in await tx.notes.for_item(1, 3)] == ["回访记录缺失"]
+            assert (await tx.evidence.count_by_item(1)) == {3: 1}
+            assert await tx.events.seen("tg:1")
+            task = await tx.tasks.create(
+                1, "补回访", created_by=1, due_date=date(2024, 5, 8), inspection_id=1, item_no=3
+            )
+            await tx.notes.add("task note", created_by=1, task_id=task.id)
+            assert [n.text for n in await tx.notes.for_task(task.id)] == ["task note"]
+            site = await tx.sites.create("新项目", timezone="Asia/Shanghai")
+            assert site.id == 2
+    finally:
+        await db.close()
+
+
+async def test_unknown_schema_is_refused(urls: Urls) -> None:
+    url = await urls.new()
+    await _execute(url, "UPDATE alembic_version SET version_num = '0099_future'")
+    with pytest.raises(SchemaMismatch) as caught:
+        await _open(url)
+    assert "0099_future is newer than this program (0002)" in str(caught.value)
+    with pytest.raises(SchemaMismatch):
+        await upgrade(url)
+
+
+async def test_downgrade_to_0001_and_back(urls: Urls) -> None:
+    url = await urls.new()
+    engine = create_engine(url, foreign_keys=False, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(_config(sync), "0001"))
+            await conn.commit()
+    finally:
+        await engine.dispose()
+    assert await upgrade(url) == ("0001", "0002")

@@ -1,0 +1,191 @@
+"""Conversation state and the outbox: per-chat order, leases, retries, concurrent claims."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from storage import (
+    Channel,
+    ConcurrentUpdate,
+    Database,
+    NotFound,
+    OutboxKind,
+    OutboxStatus,
+)
+from tests.storage.helpers import FakeClock, World
+
+
+async def test_conversation_versions(db: Database, world: World, clock: FakeClock) -> None:
+    async with db.transaction() as tx:
+        assert await tx.conversations.get(world.inspector, Channel.WEB, "c1") is None
+        created = await tx.conversations.save(
+            world.inspector,
+            Channel.WEB,
+            "c1",
+            {"flow": "inspection", "item": 1},
+            expected_version=0,
+        )
+        assert created.version == 1
+        with pytest.raises(ConcurrentUpdate):
+            await tx.conversations.save(world.inspector, Channel.WEB, "c1", {}, expected_version=0)
+    clock.advance(minutes=1)
+    async with db.transaction() as tx:
+        updated = await tx.conversations.save(
+            world.inspector,
+            Channel.WEB,
+            "c1",
+            {"flow": "inspection", "item": 2},
+            expected_version=1,
+        )
+        assert updated.version == 2
+        assert updated.updated_at == clock.now
+        with pytest.raises(ConcurrentUpdate):
+            await tx.conversations.save(world.inspector, Channel.WEB, "c1", {}, expected_version=1)
+        await tx.conversations.save(
+            world.inspector, Channel.TELEGRAM, "99", {"flow": "idle"}, expected_version=0
+        )
+    async with db.read() as tx:
+        stored = await tx.conversations.get(world.inspector, Channel.WEB, "c1")
+        assert stored == updated
+        assert stored.state == {"flow": "inspection", "item": 2}
+        chats = await tx.conversations.for_person(world.inspector)
+        assert [c.channel for c in chats] == [Channel.TELEGRAM, Channel.WEB]
+
+
+async def test_outbox_keeps_per_chat_order(db: Database, world: World, clock: FakeClock) -> None:
+    async with db.transaction() as tx:
+        a1 = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "item 1"}, ref="insp:1:item:1"
+        )
+        b1 = await tx.outbox.enqueue(Channel.TELEGRAM, "B", OutboxKind.SEND, {"text": "hi"})
+        a2 = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "A", OutboxKind.EDIT, {"text": "✓ 1分"}, edit_of_ref="insp:1:item:1"
+        )
+        await tx.outbox.enqueue(Channel.WECOM, "A", OutboxKind.SEND, {"text": "other channel"})
+        later = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "C", OutboxKind.SEND, {}, not_before=clock.now + timedelta(hours=1)
+        )
+        assert a1.status is OutboxStatus.PENDING
+        assert a2.edit_of_ref == "insp:1:item:1"
+        assert await tx.outbox.pending_count() == 5
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 4
+    now = clock.now
+    async with db.transaction() as tx:
+        claimed = await tx.outbox.claim(
+            Channel.TELEGRAM, now, limit=10, worker_id="w1", lease_seconds=30
+        )
+        assert [m.id for m in claimed] == [a1.id, b1.id]
+        assert claimed[0].claimed_by == "w1"
+        assert claimed[0].attempts == 1
+        again = await tx.outbox.claim(
+            Channel.TELEGRAM, now, limit=10, worker_id="w2", lease_seconds=30
+        )
+        assert again == []
+        await tx.outbox.mark_sent(a1.id, "555")
+        assert await tx.outbox.message_id_for_ref(Channel.TELEGRAM, "A", "insp:1:item:1") == "555"
+        assert await tx.outbox.message_id_for_ref(Channel.TELEGRAM, "B", "insp:1:item:1") is None
+        next_round = await tx.outbox.claim(
+            Channel.TELEGRAM, now, limit=10, worker_id="w1", lease_seconds=30
+        )
+        assert [m.id for m in next_round] == [a2.id]
+        await tx.outbox.mark_failed(a2.id, "Bad Gateway", retry_at=now + timedelta(seconds=20))
+        await tx.outbox.mark_sent(b1.id, None)
+        sent = await tx.outbox.get(a1.id)
+        assert sent is not None
+        assert sent.status is OutboxStatus.SENT
+        assert sent.sent_at == now
+        assert sent.claimed_by is None
+        with pytest.raises(NotFound):
+            await tx.outbox.mark_sent(999, "x")
+    async with db.transaction() as tx:
+        assert (
+            await tx.outbox.claim(Channel.TELEGRAM, now, limit=10, worker_id="w", lease_seconds=30)
+            == []
+        )
+        retry = await tx.outbox.claim(
+            Channel.TELEGRAM, now + timedelta(seconds=20), limit=10, worker_id="w", lease_seconds=30
+        )
+        assert [m.id for m in retry] == [a2.id]
+        assert retry[0].attempts == 2
+        assert retry[0].last_error == "Bad Gateway"
+        await tx.outbox.mark_failed(a2.id, "x" * 5000, retry_at=now, dead=True)
+        dead = await tx.outbox.get(a2.id)
+        assert dead is not None
+        assert dead.status is OutboxStatus.DEAD
+        assert len(dead.last_error or "") == 2000
+        due_later = await tx.outbox.claim(
+            Channel.TELEGRAM, now + timedelta(hours=1), limit=10, worker_id="w", lease_seconds=30
+        )
+        assert [m.id for m in due_later] == [later.id]
+
+
+async def test_expired_lease_is_claimed_again(db: Database, clock: FakeClock) -> None:
+    async with db.transaction() as tx:
+        message = await tx.outbox.enqueue(Channel.WEB, "s1", OutboxKind.SEND, {"text": "x"})
+        await tx.outbox.claim(Channel.WEB, clock.now, limit=1, worker_id="dead", lease_seconds=30)
+        assert (
+            await tx.outbox.claim(
+                Channel.WEB,
+                clock.now + timedelta(seconds=29),
+                limit=1,
+                worker_id="w",
+                lease_seconds=30,
+            )
+            == []
+        )
+        reclaimed = await tx.outbox.claim(
+            Channel.WEB, clock.now + timedelta(seconds=30), limit=1, worker_id="w", lease_seconds=30
+        )
+        assert [(m.id, m.claimed_by, m.attempts) for m in reclaimed] == [(message.id, "w", 2)]
+
+
+async def test_concurrent_claims_never_share_a_message(db: Database, db_url: str) -> None:
+    """Four senders in separate Database objects drain 120 messages in 12 chats: every
+    message is delivered exactly once and each chat's messages go out in order."""
+    async with db.transaction() as tx:
+        for n in range(120):
+            await tx.outbox.enqueue(Channel.TELEGRAM, f"chat{n % 12}", OutboxKind.SEND, {"n": n})
+    now = db.now()
+    senders = [Database(db_url) for _ in range(4)]
+    log: list[tuple[str, int, str]] = []
+    in_flight: dict[str, int] = {}
+
+    async def sender(database: Database, worker: str) -> None:
+        idle = 0
+        while idle < 5:
+            async with database.transaction() as tx:
+                batch = await tx.outbox.claim(
+                    Channel.TELEGRAM, now, limit=3, worker_id=worker, lease_seconds=300
+                )
+            idle = idle + 1 if not batch else 0
+            for message in batch:
+                assert message.chat_id not in in_flight, "two messages of one chat in flight"
+                in_flight[message.chat_id] = message.id
+                log.append((message.chat_id, message.id, worker))
+            await asyncio.sleep(0.001)
+            for message in batch:
+                async with database.transaction() as tx:
+                    await tx.outbox.mark_sent(message.id, f"m{message.id}")
+                del in_flight[message.chat_id]
+
+    for database in senders:
+        await database.open()
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(sender(d, f"w{i}") for i, d in enumerate(senders))), timeout=60
+        )
+    finally:
+        for database in senders:
+            await database.close()
+    ids = [entry[1] for entry in log]
+    assert len(ids) == 120
+    assert len(set(ids)) == 120
+    assert len({entry[2] for entry in log}) > 1
+    for chat in {entry[0] for entry in log}:
+        chat_ids = [entry[1] for entry in log if entry[0] == chat]
+        assert chat_ids == sorted(chat_ids)
+    async with db.read() as tx:
+        assert await tx.outbox.pending_count() == 0
