@@ -83,6 +83,18 @@ class ReminderSweeper:
             if len(claimed) < self.batch:
                 return report
 
+    async def reconcile(self, now: datetime | None = None, *, batch: int = 500) -> int:
+        """Plan reminders for open tasks that have none (the daily overdue/escalation check)."""
+        moment = now or self.clock()
+        planned = 0
+        while True:
+            async with self.db.transaction() as tx:
+                tasks = await tx.tasks.open_without_pending_reminders(limit=batch)
+                for task in tasks:
+                    planned += await reminding.replan(tx, task, moment)
+            if len(tasks) < batch:
+                return planned
+
     async def preview(self, now: datetime | None = None) -> SweepReport:
         """What a sweep at `now` would send, changing nothing."""
         moment = now or self.clock()
@@ -218,6 +230,13 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self._reconcile,
+            CronTrigger(hour=0, minute=30),
+            id="daily-overdue-check",
+            max_instances=1,
+            coalesce=True,
+        )
         if digest is not None:
             self.scheduler.add_job(
                 self._digest,
@@ -242,6 +261,15 @@ class Scheduler:
         if report.sent:
             log.info("reminders sent: %s (deferred %s)", report.sent, report.deferred)
             self.on_sent()
+
+    async def _reconcile(self) -> None:
+        try:
+            planned = await self.sweeper.reconcile()
+        except Exception:
+            log.exception("daily overdue check failed")
+            return
+        if planned:
+            log.info("daily overdue check planned %s missing reminders", planned)
 
     async def _digest(self) -> None:
         assert self.digest is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.base import Repo, to_record, to_records
 from storage.records import Reminder
@@ -19,19 +20,22 @@ class ReminderRepo(Repo):
     async def schedule(
         self, task_id: int, person_id: int, kind: str, due_at: datetime
     ) -> Reminder | None:
-        """Plan a reminder; planning the same (task, person, kind, due_at) twice is a no-op
-        that returns None, so a policy can re-plan freely."""
-        stmt = self._insert_ignoring_conflict(
-            reminders,
-            ("task_id", "person_id", "kind", "due_at"),
-            {
-                "task_id": task_id,
-                "person_id": person_id,
-                "kind": kind,
-                "due_at": due_at,
-                "attempts": 0,
-                "created_at": self._now(),
-            },
+        """Plan a reminder. Planning a pending (task, person, kind, due_at) again is a no-op
+        that returns None, so a policy can re-plan freely; planning one that was cancelled
+        brings it back (a moved deadline may return to an earlier plan)."""
+        module = postgresql if self._ctx.dialect == "postgresql" else sqlite
+        stmt = module.insert(reminders).values(
+            task_id=task_id,
+            person_id=person_id,
+            kind=kind,
+            due_at=due_at,
+            attempts=0,
+            created_at=self._now(),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["task_id", "person_id", "kind", "due_at"],
+            set_={"cancelled_at": None, "claimed_by": None, "claim_expires_at": None},
+            where=reminders.c.cancelled_at.is_not(None) & reminders.c.sent_at.is_(None),
         ).returning(reminders)
         row = (await self._conn.execute(stmt)).one_or_none()
         return to_record(Reminder, row) if row else None

@@ -22,7 +22,7 @@ from storage.records import (
     TaskEventKind,
     TaskStatus,
 )
-from storage.tables import extension_requests, task_events, tasks
+from storage.tables import extension_requests, reminders, task_events, tasks
 
 
 class TaskRepo(Repo):
@@ -217,6 +217,26 @@ class TaskRepo(Repo):
             sa.select(tasks)
             .where(tasks.c.site_id == site_id, tasks.c.status.in_(OPEN_TASK_STATUSES))
             .order_by(tasks.c.due_date.asc().nulls_last(), tasks.c.id)
+        )
+        return to_records(Task, await self._all(stmt))
+
+    async def open_without_pending_reminders(self, *, limit: int) -> list[Task]:
+        """待整改 tasks with a target date but no reminder planned: the daily safety net
+        re-plans them (e.g. after a restore, or tasks created before planning existed)."""
+        pending = (
+            sa.select(reminders.c.id)
+            .where(
+                reminders.c.task_id == tasks.c.id,
+                reminders.c.sent_at.is_(None),
+                reminders.c.cancelled_at.is_(None),
+            )
+            .exists()
+        )
+        stmt = (
+            sa.select(tasks)
+            .where(tasks.c.status == TaskStatus.OPEN, tasks.c.due_date.is_not(None), ~pending)
+            .order_by(tasks.c.id)
+            .limit(limit)
         )
         return to_records(Task, await self._all(stmt))
 

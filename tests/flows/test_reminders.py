@@ -151,3 +151,17 @@ async def test_preview_changes_nothing(harness: Harness) -> None:
     await harness.flush()
     assert report.sent == 1
     assert len(received(s["responsible"], "整改提醒")) == 1
+
+
+async def test_daily_check_replans_tasks_that_lost_their_reminders(harness: Harness) -> None:
+    s = await setup_task(harness)
+    async with harness.db.transaction() as tx:
+        assert await tx.reminders.cancel_for_task(1) > 0
+    sweeper = ReminderSweeper(harness.db, harness.clock)
+    harness.clock.now = local("2026-11-10T12:00").astimezone(harness.clock.now.tzinfo)
+    assert (await sweeper.sweep()).sent == 0
+    assert await sweeper.reconcile() > 0
+    assert await sweeper.reconcile() == 0
+    await run_until(harness, sweeper, local("2026-11-11T09:30"), timedelta(hours=1))
+    assert "已逾期 2 天" in received(s["responsible"], "整改提醒")[-1]
+    assert received(s["manager"], "逾期升级")

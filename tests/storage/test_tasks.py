@@ -263,6 +263,14 @@ async def test_reminders_schedule_claim_and_cancel(
             "escalation": (None, now),
         }
         assert await tx.reminders.get(later.id) is not None
+    async with db.transaction() as tx:
+        revived = await tx.reminders.schedule(
+            task.id, world.responsible, "due_today", now + timedelta(days=1)
+        )
+        assert revived is not None
+        assert revived.id == later.id
+        assert revived.cancelled_at is None
+        assert await tx.reminders.schedule(task.id, world.responsible, "due_in_3d", now) is None
 
 
 async def test_concurrent_reminder_claims_never_share(
