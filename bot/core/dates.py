@@ -37,7 +37,7 @@ def _parse(value: str, today: date) -> date | None:
     if match := _WEEK.match(value):
         monday = today - timedelta(days=today.weekday())
         day = monday + timedelta(days=_WEEKDAYS[match.group(2)])
-        if match.group(1) or day < today:
+        if match.group(1) or day <= today:
             day += timedelta(days=7)
         return day
     try:

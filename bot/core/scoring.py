@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -142,5 +143,6 @@ def propose_from_figures(item: Item, figures: Mapping[str, float]) -> Level | No
 
 
 def progress_bar(done: int, total: int, width: int = 10) -> str:
-    filled = 0 if total == 0 else round(width * done / total)
+    """Any progress shows at least one filled cell; only a finished run fills them all."""
+    filled = 0 if total == 0 or done == 0 else min(width, math.ceil(width * done / total))
     return "▰" * filled + "▱" * (width - filled)

@@ -1,0 +1,124 @@
+"""The pure domain pieces: typed dates, scoring and proposals, payloads, reminder policy."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from bot.core import payload
+from bot.core.dates import DateError, parse_due_date
+from bot.core.reminders import ReminderPolicy, following, plan, quiet_until
+from bot.core.scoring import (
+    Mark,
+    grade_for,
+    progress_bar,
+    propose_from_figures,
+    propose_from_samples,
+    totals,
+)
+from standards.loader import BUILTIN_DIR, load_file
+
+STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
+TODAY = date(2026, 11, 27)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-05", date(2026, 12, 5)),
+        ("2026/12/5", date(2026, 12, 5)),
+        ("2026.12.05", date(2026, 12, 5)),
+        ("2026年12月5日", date(2026, 12, 5)),
+        ("12月5日", date(2026, 12, 5)),
+        ("12月5号", date(2026, 12, 5)),
+        ("12-5", date(2026, 12, 5)),
+        ("１２月５日", date(2026, 12, 5)),
+        ("1月3日", date(2027, 1, 3)),
+        ("今天", TODAY),
+        ("明天", date(2026, 11, 28)),
+        ("后天", date(2026, 11, 29)),
+        ("7天后", date(2026, 12, 4)),
+        ("+3", date(2026, 11, 30)),
+        ("周五", date(2026, 12, 4)),
+        ("下周一", date(2026, 11, 30)),
+        ("下周五", date(2026, 12, 4)),
+    ],
+)
+def test_due_dates_in_common_forms(text: str, expected: date) -> None:
+    assert TODAY.weekday() == 4
+    assert parse_due_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-11-26", "2025-01-01", "昨天见", "abc", "2026-02-30", ""])
+def test_bad_or_past_dates_are_refused_in_chinese(text: str) -> None:
+    with pytest.raises(DateError) as info:
+        parse_due_date(text, TODAY)
+    assert "日期" in str(info.value) or "过去" in str(info.value)
+
+
+def test_totals_exclude_not_applicable_and_grade_bands() -> None:
+    marks = {item.no: Mark(score=item.max_score) for item in STANDARD.items}
+    marks[1] = Mark(score=0.5)
+    marks[2] = Mark(score=None, not_applicable=True)
+    result = totals(STANDARD, marks)
+    assert (result.score, result.applicable_max) == (60.5, 61)
+    assert result.sections[0].lost == (1,)
+    assert result.grade == "优秀"
+    assert grade_for(79.99) == "合格"
+    assert grade_for(69.9) == "不合格"
+    assert grade_for(None) is None
+    assert grade_for(85, ((95, "A"), (85, "B"))) == "B"
+
+
+def test_proposals_from_samples_and_figures() -> None:
+    calls = STANDARD.item(4)
+    assert propose_from_samples(calls, 10, 10).score == 1
+    assert propose_from_samples(calls, 7, 10).score == 0.5
+    assert propose_from_samples(calls, 0, 10).score == 0
+    repairs = STANDARD.item(47)
+    assert propose_from_figures(repairs, {}) is None
+    met = propose_from_figures(repairs, {"零修急修及时率": 100, "返修率": 0.5})
+    assert met is not None and met.score == 1
+    half = propose_from_figures(repairs, {"零修急修及时率": 100, "返修率": 3})
+    assert half is not None and half.score == 0.5
+    assert progress_bar(3, 62) == "▰▱▱▱▱▱▱▱▱▱"
+
+
+def test_payloads_fit_and_reject_forgeries() -> None:
+    data = payload.encode("K", "EA", 123456789, 99, 12345)
+    assert payload.decode(data) == ["K", "EA", "123456789", "99", "12345"]
+    with pytest.raises(payload.PayloadError):
+        payload.encode("x" * 30)
+    for bad in ("", "a::b", "a:b c", "👍", "a:" * 40):
+        with pytest.raises(payload.PayloadError):
+            payload.decode(bad)
+    with pytest.raises(payload.PayloadError):
+        payload.as_int("1e3")
+
+
+def test_reminder_plan_quiet_hours_and_repeats() -> None:
+    policy = ReminderPolicy()
+    now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    planned = {p.kind: p.due_at for p in plan(date(2026, 12, 5), policy, "Asia/Shanghai", now)}
+    assert planned == {
+        "before3": datetime(2026, 12, 2, 1, 0, tzinfo=UTC),
+        "before1": datetime(2026, 12, 4, 1, 0, tzinfo=UTC),
+        "due": datetime(2026, 12, 5, 1, 0, tzinfo=UTC),
+        "overdue": datetime(2026, 12, 6, 1, 0, tzinfo=UTC),
+        "escalate": datetime(2026, 12, 7, 1, 0, tzinfo=UTC),
+    }
+    late = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
+    assert quiet_until(late, policy, "Asia/Shanghai") == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    assert quiet_until(now, policy, "Asia/Shanghai") is None
+    early = ReminderPolicy(at=time(7, 0))
+    assert quiet_until(late, early, "Asia/Shanghai") == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    repeat = following("escalate", datetime(2026, 12, 7, 1, 0, tzinfo=UTC), policy, "Asia/Shanghai")
+    assert repeat is not None and repeat.due_at == datetime(2026, 12, 14, 1, 0, tzinfo=UTC)
+    assert following("before3", now, policy, "Asia/Shanghai") is None
+    custom = ReminderPolicy.from_settings(
+        {"before_days": [5], "at": "10:00"}, {"reminders": {"at": "08:30"}}, ("22:00", "07:00")
+    )
+    assert custom.before_days == (5,)
+    assert custom.at == time(8, 30)
+    assert custom.quiet_start == time(22, 0)
