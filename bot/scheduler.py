@@ -64,7 +64,7 @@ def _when(task: Task, today: date) -> str:
 
 
 class ReminderSweeper:
-    def __init__(self, db: Database, clock: Clock, *, batch: int = 1000) -> None:
+    def __init__(self, db: Database, clock: Clock, *, batch: int = 20_000) -> None:
         self.db = db
         self.clock = clock
         self.batch = batch
@@ -113,53 +113,61 @@ class ReminderSweeper:
     async def _process(
         self, tx: Tx, claimed: list[Reminder], now: datetime, report: SweepReport
     ) -> None:
-        tasks: dict[int, Task | None] = {}
-        sites: dict[int, Site | None] = {}
+        tasks = await tx.tasks.get_many(r.task_id for r in claimed)
+        sites = {s.id: s for s in await tx.sites.get_many({t.site_id for t in tasks.values()})}
+        policies = {
+            site_id: await reminding.policy_for(tx, site) for site_id, site in sites.items()
+        }
+        managers: dict[int, set[int]] = {}
         per_person: dict[int, list[Due]] = defaultdict(list)
         for reminder in claimed:
-            if reminder.task_id not in tasks:
-                tasks[reminder.task_id] = await tx.tasks.get(reminder.task_id)
-            task = tasks[reminder.task_id]
-            site = None
-            if task is not None:
-                if task.site_id not in sites:
-                    sites[task.site_id] = await tx.sites.get(task.site_id)
-                site = sites[task.site_id]
-            if task is None or site is None or not await self._still_wanted(tx, reminder, task):
+            task = tasks.get(reminder.task_id)
+            site = sites.get(task.site_id) if task is not None else None
+            if task is None or site is None:
                 await tx.reminders.cancel(reminder.id)
                 report.dropped += 1
                 continue
-            rules = await reminding.policy_for(tx, site)
-            until = policy.quiet_until(now, rules, site.timezone)
+            if reminder.kind == policy.ESCALATE and site.id not in managers:
+                staff = await tx.roles.people_with_role(site.id, Role.MANAGER)
+                managers[site.id] = {p.id for p in staff}
+            if not self._still_wanted(reminder, task, managers.get(site.id, set())):
+                await tx.reminders.cancel(reminder.id)
+                report.dropped += 1
+                continue
+            until = policy.quiet_until(now, policies[site.id], site.timezone)
             if until is not None:
                 await tx.reminders.cancel(reminder.id)
                 await tx.reminders.schedule(task.id, reminder.person_id, reminder.kind, until)
                 report.deferred += 1
                 continue
             per_person[reminder.person_id].append(Due(reminder, task, site))
+        if not per_person:
+            return
+        people = {p.id: p for p in await tx.people.get_many(per_person)}
         for person_id, due in per_person.items():
-            await self._send(tx, person_id, due, now, report)
+            person = people.get(person_id)
+            if person is not None:
+                report.messages[person_id] = await self._send(tx, person.name, person_id, due, now)
+        await self._after_send(tx, per_person, policies, now, report)
 
-    async def _still_wanted(self, tx: Tx, reminder: Reminder, task: Task) -> bool:
+    def _still_wanted(self, reminder: Reminder, task: Task, managers: set[int]) -> bool:
         """A task completed, moved or reassigned since planning makes its reminder moot."""
         if task.status is not TaskStatus.OPEN:
             return False
         if reminder.kind == policy.ESCALATE:
-            return await tx.roles.has(reminder.person_id, task.site_id, Role.MANAGER)
+            return reminder.person_id in managers
         return task.responsible_person_id == reminder.person_id
 
     async def _send(
-        self, tx: Tx, person_id: int, due: list[Due], now: datetime, report: SweepReport
-    ) -> None:
-        person = await tx.people.get(person_id)
-        if person is None:
-            return
+        self, tx: Tx, name: str, person_id: int, due: list[Due], now: datetime
+    ) -> list[str]:
+        """One combined message per person (and one for escalations to a manager)."""
         own = [d for d in due if d.reminder.kind != policy.ESCALATE]
         escalations = [d for d in due if d.reminder.kind == policy.ESCALATE]
         texts: list[str] = []
         if own:
             rows = [self._row(d, now) for d in _one_per_task(own)]
-            await notify.to_person(tx, person_id, "reminder", name=person.name, rows=rows)
+            await notify.to_person(tx, person_id, "reminder", name=name, rows=rows)
             texts.extend(f"#{r['id']} {r['when']}" for r in rows)
         if escalations:
             rows = []
@@ -171,23 +179,33 @@ class ReminderSweeper:
                 rows.append(row)
             await notify.to_person(tx, person_id, "escalation", rows=rows)
             texts.extend(f"升级 #{r['id']} 逾期 {r['days']} 天" for r in rows)
+        return texts
+
+    async def _after_send(
+        self,
+        tx: Tx,
+        per_person: dict[int, list[Due]],
+        policies: dict[int, policy.ReminderPolicy],
+        now: datetime,
+        report: SweepReport,
+    ) -> None:
+        """Mark sent, record each in its task's history, and plan the repeats."""
+        due = [d for entries in per_person.values() for d in entries]
+        sent = await tx.reminders.mark_sent_many(d.reminder.id for d in due)
+        report.sent += len(sent)
+        events = []
         for d in due:
-            if not await tx.reminders.mark_sent(d.reminder.id):
+            if d.reminder.id not in sent:
                 continue
-            report.sent += 1
-            kind = (
-                TaskEventKind.ESCALATED
-                if d.reminder.kind == policy.ESCALATE
-                else TaskEventKind.REMINDER_SENT
-            )
-            await tx.tasks.record_event(
-                d.task.id, kind, actor_id=None, data={"kind": d.reminder.kind, "to": person_id}
-            )
-            rules = await reminding.policy_for(tx, d.site)
-            repeat = policy.following(d.reminder.kind, now, rules, d.site.timezone)
+            escalated = d.reminder.kind == policy.ESCALATE
+            kind = TaskEventKind.ESCALATED if escalated else TaskEventKind.REMINDER_SENT
+            events.append((d.task.id, kind, {"kind": d.reminder.kind, "to": d.reminder.person_id}))
+            repeat = policy.following(d.reminder.kind, now, policies[d.site.id], d.site.timezone)
             if repeat is not None:
-                await tx.reminders.schedule(d.task.id, person_id, repeat.kind, repeat.due_at)
-        report.messages[person_id] = texts
+                await tx.reminders.schedule(
+                    d.task.id, d.reminder.person_id, repeat.kind, repeat.due_at
+                )
+        await tx.tasks.record_system_events(events)
 
     def _row(self, due: Due, now: datetime) -> dict[str, Any]:
         today = now.astimezone(ZoneInfo(due.site.timezone)).date()

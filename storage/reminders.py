@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -90,6 +91,20 @@ class ReminderRepo(Repo):
             .values(sent_at=self._now(), claimed_by=None, claim_expires_at=None)
         )
         return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def mark_sent_many(self, reminder_ids: Iterable[int]) -> set[int]:
+        """Mark many as sent at once; returns the ids that were still open."""
+        ids = sorted(set(reminder_ids))
+        done: set[int] = set()
+        for start in range(0, len(ids), 900):
+            stmt = (
+                sa.update(reminders)
+                .where(reminders.c.id.in_(ids[start : start + 900]), *_OPEN)
+                .values(sent_at=self._now(), claimed_by=None, claim_expires_at=None)
+                .returning(reminders.c.id)
+            )
+            done.update(row[0] for row in (await self._conn.execute(stmt)).all())
+        return done
 
     async def cancel(self, reminder_id: int) -> bool:
         stmt = (

@@ -77,6 +77,14 @@ class TaskRepo(Repo):
         row = await self._one(sa.select(tasks).where(tasks.c.id == task_id))
         return to_record(Task, row) if row else None
 
+    async def get_many(self, task_ids: Iterable[int]) -> dict[int, Task]:
+        ids = sorted(set(task_ids))
+        found: dict[int, Task] = {}
+        for start in range(0, len(ids), 900):
+            stmt = sa.select(tasks).where(tasks.c.id.in_(ids[start : start + 900]))
+            found.update((t.id, t) for t in to_records(Task, await self._all(stmt)))
+        return found
+
     async def transition(
         self,
         task_id: int,
@@ -183,6 +191,28 @@ class TaskRepo(Repo):
             },
         )
         return to_record(TaskEvent, row)
+
+    async def record_system_events(
+        self, events: Iterable[tuple[int, TaskEventKind, JsonDict]]
+    ) -> int:
+        """Append many actor-less events (reminders, escalations) in one statement."""
+        now = self._now()
+        rows = [
+            {
+                "task_id": task_id,
+                "at": now,
+                "actor_id": None,
+                "kind": kind,
+                "from_status": None,
+                "to_status": None,
+                "reason": None,
+                "data": data,
+            }
+            for task_id, kind, data in events
+        ]
+        if rows:
+            await self._conn.execute(sa.insert(task_events), rows)
+        return len(rows)
 
     async def events(self, task_id: int) -> list[TaskEvent]:
         stmt = (
