@@ -116,6 +116,42 @@ class OutboxRepo(Repo):
             channel_message_id=channel_message_id,
         )
 
+    async def claim_next_in_chat(
+        self,
+        sent: OutboxMessage,
+        now: datetime,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+    ) -> OutboxMessage | None:
+        """After `sent` was marked sent in this transaction, lease the chat's next due message
+        to the same worker, so a chat's messages flow without a separate claim each time."""
+        nxt = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.channel == sent.channel,
+                outbox.c.chat_id == sent.chat_id,
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.not_before <= now,
+                sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
+            )
+            .order_by(outbox.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.id == nxt.scalar_subquery())
+            .values(
+                claimed_by=worker_id,
+                claim_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=outbox.c.attempts + 1,
+            )
+            .returning(outbox)
+        )
+        row = (await self._conn.execute(stmt)).one_or_none()
+        return to_record(OutboxMessage, row) if row else None
+
     async def mark_failed(
         self, message_id: int, error: str, *, retry_at: datetime, dead: bool = False
     ) -> None:

@@ -164,6 +164,7 @@ class FakeTelegramAPI:
         self._poll_generation = 0
         self._updates = _Signal()
         self._changed = _Signal()
+        self._watchers: dict[Any, list[asyncio.Queue[ApiCall]]] = {}
         self._closing = False
         self._runner: web.AppRunner | None = None
         own: dict[str, Handler] = {
@@ -296,6 +297,13 @@ class FakeTelegramAPI:
         self._forced.append(_Forced(copy.deepcopy(self._all_updates[update_id])))
         self._updates.fire()
         return update_id
+
+    def watch(self, chat_id: int) -> asyncio.Queue[ApiCall]:
+        """A queue that receives every successful bot call aimed at the chat, as it happens
+        (for load generators that must not poll)."""
+        queue: asyncio.Queue[ApiCall] = asyncio.Queue()
+        self._watchers.setdefault(chat_id, []).append(queue)
+        return queue
 
     def flood_limits(
         self, per_chat_per_sec: float | None = 1, global_per_sec: float | None = 30
@@ -467,6 +475,10 @@ class FakeTelegramAPI:
             raise
         call.status = 200
         self._changed.fire()
+        watchers = self._watchers.get(call.params.get("chat_id"))
+        if watchers:
+            for queue in watchers:
+                queue.put_nowait(call)
         return web.json_response({"ok": True, "result": call.result})
 
     async def _read_params(self, request: web.Request) -> tuple[Params, dict[str, Upload]]:

@@ -189,3 +189,48 @@ async def test_concurrent_claims_never_share_a_message(db: Database, db_url: str
         assert chat_ids == sorted(chat_ids)
     async with db.read() as tx:
         assert await tx.outbox.pending_count() == 0
+
+
+async def test_claim_next_in_chat_chains_a_chats_messages(
+    db: Database, world: World, clock: FakeClock
+) -> None:
+    async with db.transaction() as tx:
+        first = await tx.outbox.enqueue(Channel.TELEGRAM, "7", OutboxKind.SEND, {"text": "1"})
+        second = await tx.outbox.enqueue(Channel.TELEGRAM, "7", OutboxKind.SEND, {"text": "2"})
+        later = await tx.outbox.enqueue(
+            Channel.TELEGRAM,
+            "7",
+            OutboxKind.SEND,
+            {"text": "3"},
+            not_before=clock.now + timedelta(hours=1),
+        )
+        other = await tx.outbox.enqueue(Channel.TELEGRAM, "8", OutboxKind.SEND, {"text": "x"})
+    async with db.transaction() as tx:
+        claimed = await tx.outbox.claim(
+            Channel.TELEGRAM, clock.now, limit=10, worker_id="w1", lease_seconds=60
+        )
+        assert [m.id for m in claimed] == [first.id, other.id]
+    async with db.transaction() as tx:
+        await tx.outbox.mark_sent(first.id, "m1")
+        nxt = await tx.outbox.claim_next_in_chat(
+            claimed[0], clock.now, worker_id="w1", lease_seconds=60
+        )
+        assert nxt is not None
+        assert (nxt.id, nxt.claimed_by, nxt.attempts) == (second.id, "w1", 1)
+    async with db.transaction() as tx:
+        assert (
+            await tx.outbox.claim(
+                Channel.TELEGRAM, clock.now, limit=10, worker_id="w2", lease_seconds=60
+            )
+            == []
+        )
+        await tx.outbox.mark_sent(second.id, "m2")
+        assert (
+            await tx.outbox.claim_next_in_chat(nxt, clock.now, worker_id="w1", lease_seconds=60)
+            is None
+        )
+    clock.advance(hours=2)
+    async with db.transaction() as tx:
+        nxt = await tx.outbox.claim_next_in_chat(nxt, clock.now, worker_id="w1", lease_seconds=60)
+        assert nxt is not None
+        assert nxt.id == later.id

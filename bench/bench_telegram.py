@@ -1,0 +1,235 @@
+"""Throughput and latency through the real Telegram adapter.
+
+N simulated inspectors (default N = 1, 50, 200) each complete a full 62-item inspection —
+with photos on some items and rectification tasks on others — against the fake Bot API server,
+talking to a real `pinjian run` process (SQLite in a temporary data dir). In the same run a
+bare python-telegram-bot echo bot handles the same number of updates from the same number of
+users against the same fake server. Each user waits for the bot's answer before the next step,
+as a person does.
+
+Latency is measured per update from the moment the user's update is queued at the fake
+server to the moment the bot's answer for that step arrives there (a new message with
+buttons, or the echo), so it includes long-poll delivery and the bot's own API calls.
+
+    .venv/bin/python -m bench.bench_telegram                 # N = 1, 50, 200
+    .venv/bin/python -m bench.bench_telegram --users 50      # one N
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from standards.loader import BUILTIN_DIR, load_file
+from storage import Database, Role, upgrade
+from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI, FakeUser
+
+STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 200
+STEP_TIMEOUT = 60.0
+SITE = "阳光花园"
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    updates: int = 0
+
+    def summary(self, elapsed: float) -> dict[str, float]:
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return 1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+        return {
+            "updates": self.updates,
+            "per_s": self.updates / elapsed,
+            "p50": pct(0.50),
+            "p95": pct(0.95),
+            "p99": pct(0.99),
+            "mean": 1000 * statistics.fmean(ordered),
+        }
+
+
+class Step:
+    """One user action and the wait for the bot's answer to it."""
+
+    def __init__(self, fake: FakeTelegramAPI, user: FakeUser, stats: Stats) -> None:
+        self.fake = fake
+        self.user = user
+        self.stats = stats
+        self.calls = fake.watch(user.id)
+
+    async def answer(self, action: asyncio.Future[int] | object, *, buttons: bool) -> ApiCall:
+        began = time.perf_counter()
+        await action  # type: ignore[misc]
+        self.stats.updates += 1
+        while True:
+            call = await asyncio.wait_for(self.calls.get(), STEP_TIMEOUT)
+            if call.method == "sendMessage" and (not buttons or "reply_markup" in call.params):
+                self.stats.latencies.append(time.perf_counter() - began)
+                return call
+
+    def keyboard(self, call: ApiCall) -> list[tuple[str, str]]:
+        markup = call.params.get("reply_markup") or {}
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        return [
+            (b["text"], b["callback_data"])
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        ]
+
+    async def press(self, call: ApiCall, label: str) -> ApiCall:
+        data = next(d for t, d in self.keyboard(call) if label in t)
+        message_id = int(call.result["message_id"])
+        return await self.answer(self.user.press(message_id, data), buttons=True)
+
+
+async def inspector(fake: FakeTelegramAPI, user: FakeUser, code: str, stats: Stats) -> None:
+    step = Step(fake, user, stats)
+    await step.answer(user.send_command("start", code), buttons=False)
+    menu = await step.answer(user.send_command("inspect"), buttons=True)
+    screen = await step.press(menu, SITE)
+    for item in STANDARD.items:
+        if item.no % 10 == 0:
+            await step.answer(user.send_photo(JPEG + bytes([item.no])), buttons=False)
+        if item.no % 15 == 7:
+            setup = await step.press(screen, "0分")
+            screen = await step.press(setup, "确认创建")
+        else:
+            screen = await step.press(screen, "1分")
+    data = next(d for t, d in step.keyboard(screen) if "提交检查" in t)
+    await step.answer(user.press(int(screen.result["message_id"]), data), buttons=False)
+
+
+async def echo_user(fake: FakeTelegramAPI, user: FakeUser, steps: int, stats: Stats) -> None:
+    step = Step(fake, user, stats)
+    for n in range(steps):
+        await step.answer(user.send_text(f"第{n}项 1分"), buttons=False)
+
+
+async def seed(data_dir: Path, users: int) -> list[str]:
+    url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+    await upgrade(url)
+    db = Database(url)
+    await db.open()
+    codes = []
+    async with db.transaction() as tx:
+        site = await tx.sites.create(SITE, timezone="Asia/Shanghai")
+        for name in ("张三", "李四"):
+            person = await tx.people.create(name)
+            await tx.roles.grant(person.id, site.id, Role.RESPONSIBLE)
+        for n in range(users):
+            person = await tx.people.create(f"检查员{n}")
+            await tx.roles.grant(person.id, site.id, Role.INSPECTOR)
+            code = f"bench{n}x"
+            await tx.invites.create(code, person.id, expires_at=tx.now() + timedelta(days=1))
+            codes.append(code)
+    await db.close()
+    return codes
+
+
+async def wait_polling(fake: FakeTelegramAPI) -> None:
+    await fake.wait_for(lambda: fake.calls("getUpdates"), timeout=60)
+    await asyncio.sleep(0.3)
+
+
+async def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the bot while the fake server keeps answering its last calls."""
+    process.terminate()
+    try:
+        await asyncio.to_thread(process.wait, 30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+async def run_pinjian(users: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        codes = await seed(data_dir, users)
+        async with FakeTelegramAPI(strict_html=False) as fake:
+            env = {
+                **os.environ,
+                "PINJIAN_DATA_DIR": str(data_dir),
+                "PINJIAN_HTTP_PORT": "0",
+                "PINJIAN_TELEGRAM_TOKEN": fake.token,
+                "PINJIAN_TELEGRAM_API_URL": fake.base_url,
+                "PINJIAN_TELEGRAM_FILE_URL": fake.base_file_url,
+                "PINJIAN_LOG_LEVEL": "WARNING",
+            }
+            process = await asyncio.to_thread(
+                subprocess.Popen, [sys.executable, "-m", "bot", "run"], env=env
+            )
+            try:
+                await wait_polling(fake)
+                stats = Stats()
+                began = time.perf_counter()
+                await asyncio.gather(
+                    *(
+                        inspector(fake, fake.user(100_000 + n, f"检查员{n}"), codes[n], stats)
+                        for n in range(users)
+                    )
+                )
+                return stats.summary(time.perf_counter() - began)
+            finally:
+                await _stop(process)
+
+
+async def run_echo(users: int, steps: int) -> dict[str, float]:
+    async with FakeTelegramAPI(strict_html=False) as fake:
+        command = [sys.executable, "-m", "bench.echo_bot", fake.token]
+        process = await asyncio.to_thread(
+            subprocess.Popen, [*command, fake.base_url, fake.base_file_url]
+        )
+        try:
+            await wait_polling(fake)
+            stats = Stats()
+            began = time.perf_counter()
+            await asyncio.gather(
+                *(echo_user(fake, fake.user(200_000 + n), steps, stats) for n in range(users))
+            )
+            return stats.summary(time.perf_counter() - began)
+        finally:
+            await _stop(process)
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, action="append")
+    args = parser.parse_args(argv)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; date {datetime.now(UTC):%Y-%m-%d}"
+    )
+    print()
+    print("| N | bot | updates | updates/s | p50 ms | p95 ms | p99 ms | vs echo |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for users in args.users or [1, 50, 200]:
+        ours = await run_pinjian(users)
+        steps = int(ours["updates"]) // users
+        echo = await run_echo(users, steps)
+        for name, result in (("pinjian", ours), ("echo", echo)):
+            ratio = f"{ours['per_s'] / echo['per_s']:.2f}" if name == "pinjian" else ""
+            print(
+                f"| {users} | {name} | {int(result['updates'])} | {result['per_s']:.0f} | "
+                f"{result['p50']:.1f} | {result['p95']:.1f} | {result['p99']:.1f} | {ratio} |",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
