@@ -21,10 +21,11 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/pinjian db upgrade
+	$(BIN)/pinjian demo
 	$(BIN)/pinjian run
 
 test: $(DEV_STAMP)
-	bash scripts/test-system-deps.sh
+	bash scripts/test-system-deps.sh chromium fonts-noto-cjk fonts-noto-color-emoji
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -14,10 +14,12 @@ from bot.config import Settings
 from bot.delivery import OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
+from bot.flows.manager import weekly_digest
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.links import chat_url
+from bot.handlers.wecom.channel import WeComChannel
 from bot.logs import setup_logging
 from bot.scheduler import ReminderSweeper, Scheduler
 from standards.loader import StandardError
@@ -44,6 +46,7 @@ class Runtime:
     http: web.AppRunner | None = None
     telegram: TelegramChannel | None = None
     web: WebChannel | None = None
+    wecom: WeComChannel | None = None
     scheduler: Scheduler | None = None
 
 
@@ -87,6 +90,10 @@ async def start(settings: Settings) -> Runtime:
             settings.telegram_webhook_url, secret.get_secret_value() if secret else ""
         )
         runtime.telegram = telegram
+    if settings.wecom_enabled:
+        runtime.wecom = await _start_wecom(settings, runtime)
+    elif len(settings.wecom_missing) < 5:
+        log.warning("WeCom channel off: %s not set", ", ".join(settings.wecom_missing))
     if settings.web_enabled:
         runtime.web = WebChannel(engine=engine, db=db, files=db.files)
         web_worker = OutboxWorker(db, Channel.WEB, runtime.web.send, clock=utc_now)
@@ -94,10 +101,34 @@ async def start(settings: Settings) -> Runtime:
         web_worker.start()
     runtime.http = await _start_http(settings, runtime)
     runtime.scheduler = Scheduler(
-        ReminderSweeper(db, utc_now), settings.timezone, on_sent=wake_workers
+        ReminderSweeper(db, utc_now),
+        settings.timezone,
+        on_sent=wake_workers,
+        digest=lambda: weekly_digest(db, utc_now, settings.timezone),
     )
     runtime.scheduler.start()
     return runtime
+
+
+async def _start_wecom(settings: Settings, runtime: Runtime) -> WeComChannel:
+    secret, token, aes_key = settings.wecom_secret, settings.wecom_token, settings.wecom_aes_key
+    assert secret and token and aes_key and settings.wecom_agent_id is not None
+    wecom = WeComChannel(
+        corp_id=settings.wecom_corp_id,
+        agent_id=settings.wecom_agent_id,
+        secret=secret.get_secret_value(),
+        token=token.get_secret_value(),
+        aes_key=aes_key.get_secret_value(),
+        api_url=settings.wecom_api_url,
+        engine=runtime.engine,
+        db=runtime.db,
+        files=runtime.db.files,
+    )
+    await wecom.start()
+    worker = OutboxWorker(runtime.db, Channel.WECOM, wecom.send, clock=utc_now)
+    runtime.workers[Channel.WECOM] = worker
+    worker.start()
+    return wecom
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -111,6 +142,8 @@ async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
         app.router.add_post("/telegram/webhook", runtime.telegram.webhook)
     if runtime.web is not None:
         runtime.web.setup(app)
+    if runtime.wecom is not None:
+        runtime.wecom.routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -126,8 +159,12 @@ async def stop(runtime: Runtime) -> None:
     telegram = runtime.telegram
     if telegram is not None:
         await telegram.stop()
+    if runtime.wecom is not None:
+        await runtime.wecom.stop()
     for worker in runtime.workers.values():
         await worker.stop()
+    if runtime.wecom is not None:
+        await runtime.wecom.close()
     if runtime.http is not None:
         await runtime.http.cleanup()
     await runtime.db.close()
@@ -152,7 +189,11 @@ async def serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    channels = (["web"] if runtime.web else []) + (["telegram"] if runtime.telegram else [])
+    channels = (
+        (["web"] if runtime.web else [])
+        + (["telegram"] if runtime.telegram else [])
+        + (["wecom"] if runtime.wecom else [])
+    )
     print(
         f"品检已启动 Pinjian is running: http://{settings.http_host}:{settings.http_port}"
         f"  channels: {', '.join(channels) or 'none'}  (Ctrl-C 停止 to stop)",

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
                 raise ValueError("not a Telegram bot token (expected 123456:ABC…)")
         return value
 
+    @field_validator("wecom_agent_id", mode="before")
+    @classmethod
+    def _empty_agent_id(cls, value: object) -> object:
+        # `PINJIAN_WECOM_AGENT_ID=` as in .env.example means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("wecom_aes_key")
     @classmethod
     def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -85,11 +91,24 @@ class Settings(BaseSettings):
         return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())
 
     @property
+    def wecom_missing(self) -> list[str]:
+        """The WeCom settings still empty (all five are needed for the WeCom channel)."""
+        values = {
+            "PINJIAN_WECOM_CORP_ID": bool(self.wecom_corp_id),
+            "PINJIAN_WECOM_AGENT_ID": self.wecom_agent_id is not None,
+            "PINJIAN_WECOM_SECRET": bool(
+                self.wecom_secret and self.wecom_secret.get_secret_value()
+            ),
+            "PINJIAN_WECOM_TOKEN": bool(self.wecom_token and self.wecom_token.get_secret_value()),
+            "PINJIAN_WECOM_AES_KEY": bool(
+                self.wecom_aes_key and self.wecom_aes_key.get_secret_value()
+            ),
+        }
+        return [name for name, present in values.items() if not present]
+
+    @property
     def wecom_enabled(self) -> bool:
-        needed = (self.wecom_secret, self.wecom_token, self.wecom_aes_key)
-        return bool(self.wecom_corp_id) and all(
-            s is not None and s.get_secret_value() for s in needed
-        )
+        return not self.wecom_missing
 
 
 def load_settings(**overrides: object) -> Settings:

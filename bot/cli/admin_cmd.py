@@ -74,11 +74,21 @@ def register(commands: SubParsers) -> None:
     create = invite_sub.add_parser("create", help="生成一次性邀请码 (create a one-use invite)")
     create.add_argument("person", help="姓名，或人员编号（重名时用编号，如 12）")
     create.add_argument("--channel", choices=["telegram", "web"], default="telegram")
-    create.add_argument("--days", type=int, default=INVITE_DAYS, help="有效天数 (default 7)")
+    create.add_argument(
+        "--days", type=int, default=INVITE_DAYS, help="Telegram 邀请码有效天数 (default 7)"
+    )
     create.set_defaults(handler=_invite_create)
     revoke = invite_sub.add_parser("revoke", help="撤销邀请码 (revoke an invite)")
     revoke.add_argument("code")
     revoke.set_defaults(handler=_invite_revoke)
+
+    web_chat = commands.add_parser("web", help="网页聊天登录链接 (web chat sign-in links)")
+    web_sub = web_chat.add_subparsers(dest="web_command", metavar="ACTION", required=True)
+    web_revoke = web_sub.add_parser(
+        "revoke", help="撤销某人的网页链接，立即失效 (revoke a person's web link)"
+    )
+    web_revoke.add_argument("person", help="姓名，或人员编号")
+    web_revoke.set_defaults(handler=_web_revoke)
 
 
 def _timezone(name: str) -> str:
@@ -326,6 +336,8 @@ def _person_import(args: argparse.Namespace) -> int:
 
 
 def _invite_create(args: argparse.Namespace) -> int:
+    if args.channel == "web":
+        return _web_link(args)
     if not 1 <= args.days <= 90:
         raise CliError("有效天数应在 1 到 90 之间 (--days must be 1..90)")
 
@@ -371,6 +383,42 @@ async def _telegram_link(settings: Settings, code: str) -> str:
         hint = "（设置 PINJIAN_TELEGRAM_BOT_USERNAME 后会显示完整链接）"
         return f"https://t.me/<机器人用户名>?start={code}{hint}"
     return f"https://t.me/{username}?start={code}"
+
+
+def _web_link(args: argparse.Namespace) -> int:
+    """A web link is a login of its own: no invite to redeem; a new link revokes the old."""
+    from bot.handlers.web.links import issue_login, login_link
+
+    async def work(db: Database, settings: Settings) -> tuple[Person, str]:
+        async with db.transaction() as tx:
+            person = await find_person(tx, args.person)
+            token = await issue_login(tx, person)
+            await tx.audit.record("cli", "web.link", target=f"person:{person.id}")
+        return person, login_link(settings.http_host, settings.http_port, token)
+
+    person, link = run_with_db(work)
+    print(f"{person.name}（#{person.id}）的网页聊天链接，打开即登录；请只发给本人：")
+    print(link)
+    print("每人只有一个有效的网页链接，旧链接已失效；撤销用 pinjian web revoke 姓名")
+    return 0
+
+
+def _web_revoke(args: argparse.Namespace) -> int:
+    from bot.handlers.web.links import revoke_logins
+
+    async def work(db: Database, settings: Settings) -> tuple[Person, int]:
+        async with db.transaction() as tx:
+            person = await find_person(tx, args.person)
+            revoked = await revoke_logins(tx, person.id)
+            if revoked:
+                await tx.audit.record("cli", "web.revoke", target=f"person:{person.id}")
+        return person, revoked
+
+    person, revoked = run_with_db(work)
+    if not revoked:
+        raise CliError(f"{person.name} 没有有效的网页链接 (no active web link)")
+    print(f"已撤销 {person.name} 的网页链接，立即失效 (web link revoked)")
+    return 0
 
 
 def _invite_revoke(args: argparse.Namespace) -> int:

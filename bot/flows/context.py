@@ -18,7 +18,7 @@ from bot.core.texts import render
 from bot.flows import notify
 from bot.flows.catalog import StandardsCatalog
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Person
+from storage.records import Channel, OutboxKind, Person, StoredStandard
 
 Keyboard = Sequence[Sequence[Button]]
 
@@ -45,6 +45,16 @@ class FlowContext:
     now: datetime
     state: dict[str, Any]
     sent: list[Outgoing] = field(default_factory=list)
+    standards_cache: dict[int, StoredStandard] = field(default_factory=dict)
+
+    async def stored_standard(self, standard_id: int) -> StoredStandard | None:
+        """Stored standard versions never change, so they are read once per process."""
+        stored = self.standards_cache.get(standard_id)
+        if stored is None:
+            stored = await self.tx.standards.get(standard_id)
+            if stored is not None:
+                self.standards_cache[standard_id] = stored
+        return stored
 
     @property
     def channel(self) -> Channel:

@@ -50,6 +50,7 @@ async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: Stored
             inspection_id=loaded.inspection.id,
             item_no=item.no,
         )
+    loaded.photo_counts = loaded.note_counts = None
     await ctx.reply("photo_saved", item=item, count=len(existing) + 1)
     await _refresh_open_message(ctx, loaded, item)
 
@@ -74,6 +75,7 @@ async def save_note(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> 
         item_no=item.no,
     )
     ctx.state["mode"] = ctx.state.pop("return_mode", "item")
+    loaded.note_counts = None
     await ctx.reply("note_saved", item=item)
     await _refresh_open_message(ctx, loaded, item)
 

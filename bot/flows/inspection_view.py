@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from bot.core import payload
@@ -20,6 +21,8 @@ class Loaded:
     site: Site
     answers: dict[int, Answer]
     tasks: dict[int, Task]
+    photo_counts: dict[int, int] | None = None
+    note_counts: Counter[int] | None = None
 
     @property
     def marks(self) -> dict[int, Mark]:
@@ -53,7 +56,7 @@ async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
     inspection = await ctx.tx.inspections.get(inspection_id)
     if inspection is None or inspection.inspector_id != ctx.person.id:
         return None
-    stored = await ctx.tx.standards.get(inspection.standard_id)
+    stored = await ctx.stored_standard(inspection.standard_id)
     site = await ctx.tx.sites.get(inspection.site_id)
     if stored is None or site is None:
         return None
@@ -64,6 +67,16 @@ async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
         if t.item_no is not None
     }
     return Loaded(inspection, pinned(stored), site, answers, tasks)
+
+
+async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:
+    """Photos and notes on an item, read once per event (adding either resets the memo)."""
+    if loaded.photo_counts is None:
+        loaded.photo_counts = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
+    if loaded.note_counts is None:
+        notes = await ctx.tx.notes.for_inspection(loaded.inspection.id)
+        loaded.note_counts = Counter(n.item_no for n in notes if n.item_no is not None)
+    return loaded.photo_counts.get(item_no, 0), loaded.note_counts.get(item_no, 0)
 
 
 def item_ref(inspection_id: int, item_no: int, screen: int) -> str:
@@ -140,8 +153,7 @@ async def item_view(ctx: FlowContext, loaded: Loaded, item: Item) -> dict[str, o
     answered = len(loaded.answers)
     total = len(standard.items)
     answer = loaded.answers.get(item.no)
-    photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
-    notes = len(await ctx.tx.notes.for_item(loaded.inspection.id, item.no))
+    photos, notes = await attachment_counts(ctx, loaded, item.no)
     proposal, reason = proposal_for(item, ctx.state)
     current = None
     if answer is not None:
@@ -171,8 +183,7 @@ async def close_item_message(ctx: FlowContext, loaded: Loaded, item: Item) -> No
     if not isinstance(ref, str):
         return
     answer = loaded.answers.get(item.no)
-    photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
-    notes = len(await ctx.tx.notes.for_item(loaded.inspection.id, item.no))
+    photos, notes = await attachment_counts(ctx, loaded, item.no)
     if answer is None:
         await ctx.edit(ref, "item_left", item=item, answered=False)
     else:

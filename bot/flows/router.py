@@ -20,7 +20,7 @@ from bot.flows.context import FlowContext, FlowSettings
 from bot.flows.inspection_view import close_item_message, load, show_item
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
-from storage.records import Role
+from storage.records import Role, StoredStandard
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class FlowEngine:
         self.settings = settings
         self.clock = clock
         self.on_commit = on_commit
+        self.standards_cache: dict[int, StoredStandard] = {}
 
     async def handle(self, event: Incoming) -> bool:
         """Handle one event; False if it was a redelivery and changed nothing."""
@@ -83,6 +84,7 @@ class FlowEngine:
             settings=self.settings,
             now=self.clock(),
             state=state,
+            standards_cache=self.standards_cache,
         )
         await self._route(ctx)
         await tx.conversations.save(
@@ -96,7 +98,16 @@ class FlowEngine:
     async def _welcome(self, tx: Tx, event: Incoming, person_id: int) -> None:
         person = await tx.people.get(person_id)
         assert person is not None
-        ctx = FlowContext(tx, event, person, self.catalog, self.settings, self.clock(), {})
+        ctx = FlowContext(
+            tx,
+            event,
+            person,
+            self.catalog,
+            self.settings,
+            self.clock(),
+            {},
+            standards_cache=self.standards_cache,
+        )
         await ctx.reply("welcome", name=person.name, roles=await access.role_rows(tx, person.id))
         await tasks.deliver_pending(ctx)
 

@@ -59,7 +59,7 @@ async def _item(ctx: FlowContext, task: Task) -> tuple[Any, str | None]:
     if task.inspection_id is None or task.item_no is None:
         return None, None
     inspection = await ctx.tx.inspections.get(task.inspection_id)
-    stored = await ctx.tx.standards.get(inspection.standard_id) if inspection else None
+    stored = await ctx.stored_standard(inspection.standard_id) if inspection else None
     if stored is None:
         return None, None
     answer = await ctx.tx.answers.get(task.inspection_id, task.item_no)

@@ -1,0 +1,84 @@
+"""`pinjian demo`: on an empty database, a demo company to try the web chat with at once.
+
+One site, an inspector, two responsible staff and a manager, each with a personal web link;
+the built-in standard is used as it is. On a database that already has people or sites it
+changes nothing (so `make run` can call it every time) and says how to get links instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from bot.cli.common import SubParsers
+from bot.cli.dbctx import run_with_db
+from bot.config import Settings
+from bot.flows.access import ROLE_NAMES
+from bot.flows.catalog import StandardsCatalog
+from bot.handlers.web.links import chat_url, issue_login, login_link
+from storage.db import Database, Tx
+from storage.records import Role
+
+DEMO_SITE = "阳光花园"
+DEMO_PEOPLE = (
+    ("王检查", Role.INSPECTOR),
+    ("张三", Role.RESPONSIBLE),
+    ("李四", Role.RESPONSIBLE),
+    ("赵经理", Role.MANAGER),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    name: str
+    role: Role
+    token: str
+
+
+async def seed_demo(tx: Tx, timezone: str) -> list[DemoLogin] | None:
+    """Create the demo company and a web login per person; None if the database has data."""
+    if await tx.sites.all(include_inactive=True) or await tx.people.all(include_inactive=True):
+        return None
+    site = await tx.sites.create(DEMO_SITE, timezone=timezone, address="演示数据 demo")
+    logins = []
+    for name, role in DEMO_PEOPLE:
+        person = await tx.people.create(name)
+        await tx.roles.grant(person.id, site.id, role)
+        logins.append(DemoLogin(name, role, await issue_login(tx, person)))
+    await tx.audit.record("cli", "demo.seed", target=f"site:{site.id}")
+    return logins
+
+
+def register(commands: SubParsers) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="空数据库时创建演示公司并打印每人的网页链接 (seed a demo on an empty database)",
+        description=(
+            "数据库为空时，创建演示项目「阳光花园」：检查员 王检查、责任人 张三 和 李四、"
+            "经理 赵经理，并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
+        ),
+    )
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    async def work(db: Database, settings: Settings) -> tuple[list[DemoLogin] | None, Settings]:
+        async with db.transaction() as tx:
+            return await seed_demo(tx, settings.timezone), settings
+
+    logins, settings = run_with_db(work)
+    host, port = settings.http_host, settings.http_port
+    if logins is None:
+        print("已有数据，未创建演示数据 (existing data kept; no demo created).")
+        print(f"网页聊天 web chat: {chat_url(host, port)}")
+        print("为某人生成登录链接 (a sign-in link): pinjian invite create 姓名 --channel web")
+        return 0
+    standards = StandardsCatalog.load(settings.data_dir).available()
+    titles = "、".join(f"{s.title}（{len(s.items)} 项）" for s in standards)
+    print(f"已创建演示公司 (demo company created)：项目「{DEMO_SITE}」，检查标准 {titles}")
+    print(
+        "在浏览器中打开各人的专属链接；链接即登录凭证，请勿外传 (each link signs that person in):"
+    )
+    for login in logins:
+        print(f"  {login.name}（{ROLE_NAMES[login.role]}）：{login_link(host, port, login.token)}")
+    return 0

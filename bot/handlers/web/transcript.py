@@ -1,0 +1,115 @@
+"""A web chat's transcript is its outbox: the rows of kind send/edit/send_photo/send_document
+that were delivered (or are being delivered) to the chat, replayed in order.
+
+Each delivered row carries the message id the web channel gave it: a new message gets its own
+row id, an edit gets the id of the message it replaces. Messages the person typed or uploaded
+are queued to the same chat by the web channel (marked in `extra`), so they survive a reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.base import to_records
+from storage.db import Tx
+from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
+from storage.tables import outbox
+
+SHOWN = (OutboxKind.SEND, OutboxKind.EDIT, OutboxKind.SEND_PHOTO, OutboxKind.SEND_DOCUMENT)
+FROM_PERSON = "web_from_person"
+CLIENT_KEY = "web_key"
+
+
+def message_id(message: OutboxMessage, target_message_id: str | None) -> str:
+    """An edit replaces its target in place; anything else is a new message."""
+    if message.kind is OutboxKind.EDIT and target_message_id is not None:
+        return target_message_id
+    return str(message.id)
+
+
+def view(message: OutboxMessage, shown_id: str) -> dict[str, Any]:
+    """What the page gets for one row (text is the HTML subset; the page sanitises it)."""
+    payload = message.payload
+    extra = payload.get("extra") or {}
+    kind = {OutboxKind.SEND_PHOTO: "photo", OutboxKind.SEND_DOCUMENT: "document"}
+    result: dict[str, Any] = {
+        "seq": message.id,
+        "id": shown_id,
+        "kind": kind.get(message.kind, "text"),
+        "from": "me" if extra.get(FROM_PERSON) else "bot",
+        "text": payload.get("text") or "",
+        "buttons": payload.get("buttons") or [],
+        "at": (message.sent_at or message.created_at).isoformat(),
+    }
+    if payload.get("photos"):
+        result["photos"] = list(payload["photos"])
+    if payload.get("document"):
+        result["document"] = {
+            "sha256": payload["document"],
+            "name": payload.get("document_name") or "文件",
+        }
+    if extra.get(CLIENT_KEY):
+        result["key"] = extra[CLIENT_KEY]
+    return result
+
+
+def _visible(chat_id: str) -> sa.ColumnElement[bool]:
+    """Rows of the chat that were delivered, or are being delivered right now."""
+    return sa.and_(
+        outbox.c.channel == Channel.WEB,
+        outbox.c.chat_id == chat_id,
+        sa.or_(
+            outbox.c.status == OutboxStatus.SENT,
+            sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.claimed_by.is_not(None)),
+        ),
+    )
+
+
+async def transcript(
+    tx: Tx, chat_id: str, after: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The chat's messages after row `after`, at most the newest `limit`; True if cut short."""
+    stmt = (
+        sa.select(outbox)
+        .where(_visible(chat_id), outbox.c.id > after, outbox.c.kind.in_(SHOWN))
+        .order_by(outbox.c.id.desc())
+        .limit(limit + 1)
+    )
+    rows = to_records(OutboxMessage, (await tx.connection.execute(stmt)).all())
+    truncated = len(rows) > limit
+    views = []
+    for row in reversed(rows[:limit]):
+        shown_id = row.channel_message_id
+        if shown_id is None:
+            target = None
+            if row.kind is OutboxKind.EDIT and row.edit_of_ref:
+                target = await tx.outbox.message_id_for_ref(Channel.WEB, chat_id, row.edit_of_ref)
+            shown_id = message_id(row, target)
+        views.append(view(row, shown_id))
+    return views, truncated
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A file shown in the chat: a photo, or a document with its name."""
+
+    sha256: str
+    document_name: str | None
+
+
+async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
+    """The file if it was shown in this chat; a person sees only their own chat's files."""
+    stmt = sa.select(outbox.c.kind, outbox.c.payload).where(
+        _visible(chat_id),
+        outbox.c.kind.in_((OutboxKind.SEND_PHOTO, OutboxKind.SEND_DOCUMENT)),
+        sa.cast(outbox.c.payload, sa.Text).contains(sha256),
+    )
+    for kind, payload in (await tx.connection.execute(stmt)).all():
+        if kind is OutboxKind.SEND_DOCUMENT and payload.get("document") == sha256:
+            return SharedFile(sha256, payload.get("document_name") or "文件")
+        if sha256 in (payload.get("photos") or []):
+            return SharedFile(sha256, None)
+    return None

@@ -1,0 +1,107 @@
+"""`pinjian demo`, `pinjian invite create … --channel web` and `pinjian web revoke`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from storage import Database, Tx, web_external_id
+from storage.records import Channel
+
+LINK = re.compile(r"http://127\.0\.0\.1:18080/chat#t=([A-Za-z0-9_-]{43})")
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PINJIAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PINJIAN_HTTP_HOST", "0.0.0.0")
+    monkeypatch.setenv("PINJIAN_HTTP_PORT", "18080")
+    monkeypatch.delenv("PINJIAN_TELEGRAM_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["db", "upgrade"]) == 0
+    return tmp_path / "data"
+
+
+def query(data_dir: Path, work: Callable[[Tx], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        db = Database(f"sqlite+aiosqlite:///{(data_dir / 'pinjian.db').resolve()}")
+        await db.open()
+        try:
+            async with db.read() as tx:
+                return await work(tx)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def signed_in_as(data_dir: Path, token: str) -> str | None:
+    async def work(tx: Tx) -> str | None:
+        resolved = await tx.identities.resolve(Channel.WEB, web_external_id(token))
+        return resolved[1].name if resolved else None
+
+    result: str | None = query(data_dir, work)
+    return result
+
+
+def test_demo_seeds_once_and_prints_a_link_per_person(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "阳光花园" in out and "62 项" in out
+    lines = {line.split("：")[0].strip(): LINK.search(line) for line in out.splitlines()}
+    links = {name: match.group(1) for name, match in lines.items() if match}
+    assert list(links) == ["王检查（检查员）", "张三（责任人）", "李四（责任人）", "赵经理（经理）"]
+    for label, token in links.items():
+        assert signed_in_as(data_dir, token) == label.split("（")[0]
+
+    async def tokens_stored(tx: Tx) -> list[str]:
+        rows = [i for p in await tx.people.all() for i in await tx.identities.for_person(p.id)]
+        return [identity.external_id for identity in rows]
+
+    assert not set(links.values()) & set(query(data_dir, tokens_stored)), "only hashes stored"
+
+    assert main(["demo"]) == 0
+    again = capsys.readouterr().out
+    assert "已有数据" in again and "pinjian invite create 姓名 --channel web" in again
+    assert not LINK.search(again)
+    assert len(query(data_dir, lambda tx: tx.people.all())) == 4
+    assert signed_in_as(data_dir, links["王检查（检查员）"]) == "王检查", "old links keep working"
+
+
+def test_web_link_replaces_the_old_one_and_can_be_revoked(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["site", "add", "翠湖苑"])
+    main(["person", "add", "钱七", "--site", "翠湖苑", "--role", "inspector"])
+    capsys.readouterr()
+    assert main(["invite", "create", "钱七", "--channel", "web"]) == 0
+    first = LINK.search(capsys.readouterr().out)
+    assert first is not None and signed_in_as(data_dir, first.group(1)) == "钱七"
+    assert main(["invite", "create", "1", "--channel", "web"]) == 0
+    out = capsys.readouterr().out
+    second = LINK.search(out)
+    assert second is not None and "钱七（#1）" in out
+    assert signed_in_as(data_dir, first.group(1)) is None
+    assert signed_in_as(data_dir, second.group(1)) == "钱七"
+
+    assert main(["web", "revoke", "钱七"]) == 0
+    assert "已撤销" in capsys.readouterr().out
+    assert signed_in_as(data_dir, second.group(1)) is None
+    assert main(["web", "revoke", "钱七"]) == 2
+    assert "没有有效的网页链接" in capsys.readouterr().err
+    assert main(["web", "revoke", "无名氏"]) == 2
+
+    async def audit(tx: Tx) -> list[str]:
+        return [entry.action for entry in await tx.audit.recent()]
+
+    actions = query(data_dir, audit)
+    assert actions.count("web.link") == 2 and "web.revoke" in actions
