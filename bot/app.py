@@ -200,9 +200,9 @@ async def serve(settings: Settings) -> int:
         flush=True,
     )
     if runtime.web is not None:
+        url = chat_url(settings.http_host, settings.http_port, settings.public_url)
         print(
-            f"网页聊天 web chat: {chat_url(settings.http_host, settings.http_port)}"
-            "  （用各人的专属链接登录 — open a personal sign-in link）",
+            f"网页聊天 web chat: {url}  （用各人的专属链接登录 — open a personal sign-in link）",
             flush=True,
         )
     await stopping.wait()

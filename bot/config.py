@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
     web_enabled: bool = True
     max_upload_mb: int = Field(default=20, ge=1, le=200)
     log_level: str = "INFO"

@@ -394,7 +394,9 @@ def _web_link(args: argparse.Namespace) -> int:
             person = await find_person(tx, args.person)
             token = await issue_login(tx, person)
             await tx.audit.record("cli", "web.link", target=f"person:{person.id}")
-        return person, login_link(settings.http_host, settings.http_port, token)
+        return person, login_link(
+            settings.http_host, settings.http_port, token, settings.public_url
+        )
 
     person, link = run_with_db(work)
     print(f"{person.name}（#{person.id}）的网页聊天链接，打开即登录；请只发给本人：")

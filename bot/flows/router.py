@@ -87,6 +87,8 @@ class FlowEngine:
             standards_cache=self.standards_cache,
         )
         await self._route(ctx)
+        if conversation is None:
+            await tasks.deliver_pending(ctx)
         await tx.conversations.save(
             person.id,
             event.channel,
@@ -110,6 +112,10 @@ class FlowEngine:
         )
         await ctx.reply("welcome", name=person.name, roles=await access.role_rows(tx, person.id))
         await tasks.deliver_pending(ctx)
+        if await tx.conversations.get(person.id, event.channel, event.chat_id) is None:
+            await tx.conversations.save(
+                person.id, event.channel, event.chat_id, {}, expected_version=0
+            )
 
     async def _route(self, ctx: FlowContext) -> None:
         event = ctx.event

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.records import Role, TaskEventKind, TaskStatus
+from storage.records import Channel, Role, TaskEventKind, TaskStatus
 from tests.flows.harness import Harness, User
 
 
@@ -170,3 +170,20 @@ async def test_other_peoples_task_buttons_change_nothing(harness: Harness) -> No
     assert await task_status(harness) is TaskStatus.OPEN
     async with harness.db.read() as tx:
         assert await tx.roles.has(s["people"]["李四"].id, s["site"].id, Role.RESPONSIBLE)
+
+
+async def test_staff_bound_by_the_admin_get_waiting_tasks_on_first_contact(
+    harness: Harness,
+) -> None:
+    s = await setup_task(harness, bind_responsible=False)
+    async with harness.db.transaction() as tx:
+        await tx.identities.bind(
+            s["people"]["张三"].id, Channel.WEB, "web-zhang", chat_id="web-zhang"
+        )
+    web = User(harness, "web-zhang", Channel.WEB)
+    await web.command("help")
+    cards = [m for m in web.chat.messages if "待处理的整改任务" in m.text]
+    assert len(cards) == 1
+    await web.command("help")
+    cards = [m for m in web.chat.messages if "待处理的整改任务" in m.text]
+    assert len(cards) == 1

@@ -70,7 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
     host, port = settings.http_host, settings.http_port
     if logins is None:
         print("已有数据，未创建演示数据 (existing data kept; no demo created).")
-        print(f"网页聊天 web chat: {chat_url(host, port)}")
+        print(f"网页聊天 web chat: {chat_url(host, port, settings.public_url)}")
         print("为某人生成登录链接 (a sign-in link): pinjian invite create 姓名 --channel web")
         return 0
     standards = StandardsCatalog.load(settings.data_dir).available()
@@ -80,5 +80,6 @@ def _demo(args: argparse.Namespace) -> int:
         "在浏览器中打开各人的专属链接；链接即登录凭证，请勿外传 (each link signs that person in):"
     )
     for login in logins:
-        print(f"  {login.name}（{ROLE_NAMES[login.role]}）：{login_link(host, port, login.token)}")
+        link = login_link(host, port, login.token, settings.public_url)
+        print(f"  {login.name}（{ROLE_NAMES[login.role]}）：{link}")
     return 0

@@ -20,8 +20,10 @@ def chat_id_for(person_id: int) -> str:
     return str(person_id)
 
 
-def chat_url(host: str, port: int) -> str:
-    """The page's address as a person on this machine opens it."""
+def chat_url(host: str, port: int, public_url: str = "") -> str:
+    """The page's address: the public URL when one is set, else as this machine opens it."""
+    if public_url:
+        return f"{public_url.rstrip('/')}/chat"
     if host in WILDCARD_HOSTS:
         host = "127.0.0.1"
     if ":" in host:
@@ -29,9 +31,9 @@ def chat_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/chat"
 
 
-def login_link(host: str, port: int, token: str) -> str:
+def login_link(host: str, port: int, token: str, public_url: str = "") -> str:
     """The token rides in the fragment, which browsers never send to the server (or its logs)."""
-    return f"{chat_url(host, port)}#t={token}"
+    return f"{chat_url(host, port, public_url)}#t={token}"
 
 
 async def revoke_logins(tx: Tx, person_id: int) -> int:
