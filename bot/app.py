@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.config import Settings
-from bot.delivery import OutboxWorker
+from bot.delivery import OutboxWorker, Sender
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
@@ -21,6 +21,7 @@ from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
 from bot.logs import setup_logging
+from bot.reports.service import ReportService
 from bot.scheduler import ReminderSweeper, Scheduler
 from standards.loader import StandardError
 from storage.db import Database
@@ -48,6 +49,15 @@ class Runtime:
     web: WebChannel | None = None
     wecom: WeComChannel | None = None
     scheduler: Scheduler | None = None
+    reports: ReportService | None = None
+
+    def worker(self, channel: Channel, send: Sender) -> OutboxWorker:
+        """The channel's outbox worker; report files are rendered on the way out."""
+        assert self.reports is not None
+        worker = OutboxWorker(self.db, channel, send, clock=utc_now, prepare=self.reports.prepare)
+        self.workers[channel] = worker
+        worker.start()
+        return worker
 
 
 def flow_settings(settings: Settings) -> FlowSettings:
@@ -71,7 +81,9 @@ async def start(settings: Settings) -> Runtime:
             worker.wake()
 
     engine = FlowEngine(db, catalog, flow_settings(settings), utc_now, on_commit=wake_workers)
-    runtime = Runtime(settings=settings, db=db, engine=engine, workers=workers)
+    runtime = Runtime(
+        settings=settings, db=db, engine=engine, workers=workers, reports=ReportService(db)
+    )
     if settings.telegram_enabled:
         assert settings.telegram_token is not None
         telegram = TelegramChannel(
@@ -82,9 +94,7 @@ async def start(settings: Settings) -> Runtime:
             db=db,
             files=db.files,
         )
-        worker = OutboxWorker(db, Channel.TELEGRAM, telegram.send, clock=utc_now)
-        runtime.workers[Channel.TELEGRAM] = worker
-        worker.start()
+        runtime.worker(Channel.TELEGRAM, telegram.send)
         secret = settings.telegram_webhook_secret
         await telegram.start(
             settings.telegram_webhook_url, secret.get_secret_value() if secret else ""
@@ -96,9 +106,7 @@ async def start(settings: Settings) -> Runtime:
         log.warning("WeCom channel off: %s not set", ", ".join(settings.wecom_missing))
     if settings.web_enabled:
         runtime.web = WebChannel(engine=engine, db=db, files=db.files)
-        web_worker = OutboxWorker(db, Channel.WEB, runtime.web.send, clock=utc_now)
-        runtime.workers[Channel.WEB] = web_worker
-        web_worker.start()
+        runtime.worker(Channel.WEB, runtime.web.send)
     runtime.http = await _start_http(settings, runtime)
     runtime.scheduler = Scheduler(
         ReminderSweeper(db, utc_now),
@@ -125,9 +133,7 @@ async def _start_wecom(settings: Settings, runtime: Runtime) -> WeComChannel:
         files=runtime.db.files,
     )
     await wecom.start()
-    worker = OutboxWorker(runtime.db, Channel.WECOM, wecom.send, clock=utc_now)
-    runtime.workers[Channel.WECOM] = worker
-    worker.start()
+    runtime.worker(Channel.WECOM, wecom.send)
     return wecom
 
 
@@ -165,6 +171,8 @@ async def stop(runtime: Runtime) -> None:
         await worker.stop()
     if runtime.wecom is not None:
         await runtime.wecom.close()
+    if runtime.reports is not None:
+        await runtime.reports.close()
     if runtime.http is not None:
         await runtime.http.cleanup()
     await runtime.db.close()

@@ -9,9 +9,11 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
+from bot.reports.request import requested
 from storage.db import Database
 from storage.records import Channel, OutboxKind, OutboxMessage
 
@@ -36,6 +38,9 @@ class Delivery:
 
 
 Sender = Callable[[Delivery], Awaitable[str | None]]
+Prepare = Callable[[OutboxMessage], Awaitable[dict[str, Any]]]
+"""Turns a row's payload into the one to send just before sending; a row that asks for a
+report file (bot.reports.request) gets the rendered file's sha256 this way."""
 
 
 class OutboxWorker:
@@ -49,10 +54,12 @@ class OutboxWorker:
         batch: int = 64,
         idle_seconds: float = 1.0,
         lease_seconds: float = 60.0,
+        prepare: Prepare | None = None,
     ) -> None:
         self.db = db
         self.channel = channel
         self.send = send
+        self.prepare = prepare
         self.clock = clock
         self.batch = batch
         self.idle_seconds = idle_seconds
@@ -103,23 +110,40 @@ class OutboxWorker:
         return len(claimed)
 
     async def _deliver(self, message: OutboxMessage) -> None:
+        """Send the chat's messages one after another, in order, each leasing the next."""
+        following: OutboxMessage | None = message
+        while following is not None:
+            following = await self._deliver_one(following)
+
+    async def _deliver_one(self, message: OutboxMessage) -> OutboxMessage | None:
         target = None
         if message.kind is OutboxKind.EDIT and message.edit_of_ref:
             async with self.db.read() as tx:
                 target = await tx.outbox.message_id_for_ref(
                     message.channel, message.chat_id, message.edit_of_ref
                 )
+        prepared: dict[str, Any] | None = None
         try:
+            if self.prepare is not None and requested(message.payload) is not None:
+                prepared = await self.prepare(message)
+                message = replace(message, payload=prepared)
+            elif requested(message.payload) is not None:
+                raise DeliveryError("no report renderer for a report file", permanent=True)
             sent_id = await self.send(Delivery(message, target))
         except DeliveryError as exc:
             await self._failed(message, exc)
-            return
+            return None
         except Exception as exc:
             log.exception("unexpected error delivering outbox message %s", message.id)
             await self._failed(message, DeliveryError(exc.__class__.__name__))
-            return
+            return None
         async with self.db.transaction() as tx:
-            await tx.outbox.mark_sent(message.id, sent_id)
+            await tx.outbox.mark_sent(message.id, sent_id, payload=prepared)
+            if self._stopping:
+                return None
+            return await tx.outbox.claim_next_in_chat(
+                message, self.clock(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
+            )
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:
         dead = error.permanent or message.attempts >= MAX_ATTEMPTS

@@ -107,13 +107,22 @@ class OutboxRepo(Repo):
         claimed = to_records(OutboxMessage, (await self._conn.execute(stmt)).all())
         return sorted(claimed, key=lambda message: message.id)
 
-    async def mark_sent(self, message_id: int, channel_message_id: str | None) -> None:
-        """Delivered; remember the channel's id of the message for later edits."""
+    async def mark_sent(
+        self,
+        message_id: int,
+        channel_message_id: str | None,
+        *,
+        payload: JsonDict | None = None,
+    ) -> None:
+        """Delivered; remember the channel's id of the message for later edits, and the
+        payload as sent when delivery filled it in (a rendered report file)."""
+        extra: dict[str, object] = {} if payload is None else {"payload": payload}
         await self._finish(
             message_id,
             status=OutboxStatus.SENT,
             sent_at=self._now(),
             channel_message_id=channel_message_id,
+            **extra,
         )
 
     async def claim_next_in_chat(

@@ -8,11 +8,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core import payload
+from bot.core.messages import Button
 from bot.core.scoring import grade_for
 from bot.core.tasks import days_overdue
 from bot.flows import notify
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
+from bot.flows.summaries import queue_report_files
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
@@ -76,6 +79,39 @@ async def stats(ctx: FlowContext) -> None:
         await ctx.reply("not_allowed")
         return
     await ctx.reply("stats", rows=await site_rows(ctx.tx, sites, ctx.today()), std_title="")
+
+
+async def report(ctx: FlowContext) -> None:
+    """/report [项目]: the latest report files of a site the manager manages."""
+    sites = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)
+    if not sites:
+        await ctx.reply("not_allowed")
+        return
+    wanted = ctx.event.args.strip()
+    matches = [s for s in sites if wanted and wanted in s.name] if wanted else sites
+    if len(matches) == 1:
+        await report_site(ctx, matches[0].id)
+        return
+    screen = ctx.next_screen()
+    buttons = [[Button(s.name, payload.encode("RP", screen, s.id))] for s in matches or sites]
+    await ctx.reply("report_choose", buttons, unknown=wanted if not matches else "")
+
+
+async def report_site(ctx: FlowContext, site_id: int) -> None:
+    sites = {s.id: s for s in await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)}
+    site = sites.get(site_id)
+    if site is None:
+        await ctx.toast("not_allowed", alert=True)
+        return
+    await ctx.toast()
+    latest = (await ctx.tx.inspections.latest_scores([site.id])).get(site.id)
+    stored = await ctx.stored_standard(latest.standard_id) if latest else None
+    if latest is None or stored is None:
+        await ctx.reply("report_none", site=site.name)
+        return
+    await ctx.reply("report_sending", site=site.name, title=stored.title)
+    chats = [(ctx.channel, ctx.event.chat_id, ctx.person.id)]
+    await queue_report_files(ctx.tx, chats, latest.id, site.name, stored.title)
 
 
 async def overdue(ctx: FlowContext) -> None:

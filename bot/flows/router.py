@@ -88,7 +88,7 @@ class FlowEngine:
         )
         await self._route(ctx)
         if conversation is None:
-            await tasks.deliver_pending(ctx)
+            await tasks.deliver_pending(ctx, identity.bound_at)
         await tx.conversations.save(
             person.id,
             event.channel,
@@ -147,6 +147,8 @@ class FlowEngine:
             await manager.stats(ctx)
         elif command == "overdue":
             await manager.overdue(ctx)
+        elif command == "report":
+            await manager.report(ctx)
         elif command == "start":
             await ctx.reply(
                 "welcome", name=ctx.person.name, roles=await access.role_rows(ctx.tx, ctx.person.id)
@@ -194,6 +196,9 @@ class FlowEngine:
             return
         if action == "R":
             await inspection.resume(ctx, payload.as_int(args[0]))
+            return
+        if action == "RP":
+            await manager.report_site(ctx, payload.as_int(args[0]))
             return
         if action == "NEW":
             await ctx.toast()

@@ -15,6 +15,7 @@ from bot.core.texts import render
 from bot.flows.context import FlowContext
 from bot.reports.request import ReportFormat, report_request
 from standards.schema import Item, Section
+from storage.db import Tx
 from storage.records import Channel, OutboxKind, Role
 
 if TYPE_CHECKING:
@@ -130,12 +131,16 @@ async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:
         for identity in await ctx.tx.identities.for_person(manager.id):
             if identity.chat_id is not None:
                 chats.append((identity.channel, identity.chat_id, manager.id))
+    await queue_report_files(
+        ctx.tx, chats, loaded.inspection.id, loaded.site.name, loaded.standard.title
+    )
+
+
+async def queue_report_files(
+    tx: Tx, chats: list[tuple[Channel, str, int]], inspection_id: int, site: str, title: str
+) -> None:
     for fmt, kind in REPORT_FILES:
-        text = render(
-            "report_file", format=fmt.value, site=loaded.site.name, title=loaded.standard.title
-        )
-        payload = Outgoing(kind=kind, text=text).to_payload() | report_request(
-            loaded.inspection.id, fmt
-        )
+        text = render("report_file", format=fmt.value, site=site, title=title)
+        payload = Outgoing(kind=kind, text=text).to_payload() | report_request(inspection_id, fmt)
         for channel, chat_id, person_id in chats:
-            await ctx.tx.outbox.enqueue(channel, chat_id, kind, payload, person_id=person_id)
+            await tx.outbox.enqueue(channel, chat_id, kind, payload, person_id=person_id)

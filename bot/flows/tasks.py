@@ -6,7 +6,7 @@ the task makes older buttons stale. Every press is checked against who pressed i
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.core import payload
@@ -159,10 +159,13 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
             await ctx.notify(manager.id, "responsible_unbound", name=name, task_id=task.id)
 
 
-async def deliver_pending(ctx: FlowContext) -> None:
-    """A 责任人 who just bound their chat gets every task waiting for them."""
+async def deliver_pending(ctx: FlowContext, bound_at: datetime | None = None) -> None:
+    """A 责任人 who just bound their chat gets every task waiting for them. With `bound_at`
+    (the chat was bound earlier, e.g. by an admin), tasks created after it are left out:
+    their cards already went to this chat when they were created."""
     for task in await ctx.tx.tasks.open_for_person(ctx.person.id):
-        await send_to_responsible(ctx, task, "待处理的整改任务")
+        if bound_at is None or task.created_at <= bound_at:
+            await send_to_responsible(ctx, task, "待处理的整改任务")
 
 
 async def list_tasks(ctx: FlowContext) -> None:
@@ -396,15 +399,18 @@ async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None
 
 
 async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    # The request must be this task's: the presser was checked as a manager of its site only.
+    pending = await ctx.tx.tasks.get_extension(payload.as_int(arg))
+    if pending is None or pending.task_id != task.id:
+        await ctx.toast("stale_button", alert=True)
+        return
     try:
         request, updated = await ctx.tx.tasks.decide_extension(
-            payload.as_int(arg), approve=action == "EA", decided_by=ctx.person.id
+            pending.id, approve=action == "EA", decided_by=ctx.person.id
         )
     except StateConflict:
         await ctx.toast("stale_button", alert=True)
         return
-    if request.task_id != task.id:
-        raise payload.PayloadError("request of another task")
     await ctx.toast()
     approved = action == "EA"
     if approved:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import sqlalchemy as sa
+
 from bot.flows.manager import weekly_digest
+from bot.reports.request import requested
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Role
+from storage.tables import outbox
 from tests.flows.harness import Harness
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
@@ -92,3 +96,43 @@ async def test_weekly_digest_reaches_each_manager(harness: Harness) -> None:
     assert "阳光花园</b>：最近得分率 85.0%" in digest
     assert "李四：未完成 2 项，逾期 1 项" in digest
     assert "1. 第5项 客户服务电话管理规范,并严格有效执行和记录,建… — 1 次" in digest
+
+
+async def report_rows(harness: Harness, chat_id: str) -> list[tuple[int, str]]:
+    async with harness.db.read() as tx:
+        rows = (
+            await tx.connection.execute(
+                sa.select(outbox.c.payload).where(outbox.c.chat_id == chat_id)
+            )
+        ).all()
+    found = [requested(row.payload) for row in rows]
+    return [(r[0], r[1].value) for r in found if r is not None]
+
+
+async def test_report_sends_the_latest_files_of_a_managed_site(harness: Harness) -> None:
+    seeded = await harness.seed()
+    people = seeded["people"]
+    manager = harness.user(104)
+    await manager.command("start", seeded["codes"]["赵经理"])
+    async with harness.db.transaction() as tx:
+        await tx.roles.grant(people["赵经理"].id, seeded["other"].id, Role.MANAGER)
+    await manager.command("report", "翠湖苑")
+    assert manager.chat.last.text == "翠湖苑 还没有已完成的检查，暂无报告。"
+    await completed(harness, seeded["site"].id, people["王检查"].id, 50)
+    latest = await completed(harness, seeded["site"].id, people["王检查"].id, 55)
+    await manager.command("report")
+    assert "请选择要查看报告的项目" in manager.chat.last.text
+    await manager.tap("阳光花园")
+    assert "正在生成 阳光花园 最近一次检查" in manager.chat.last.text
+    assert sorted(await report_rows(harness, "104")) == [
+        (latest, "pdf"),
+        (latest, "png"),
+        (latest, "xlsx"),
+    ]
+    outsider = harness.user(105)
+    await outsider.command("start", seeded["codes"]["钱其他"])
+    await outsider.command("report")
+    assert outsider.chat.last.text == "你没有权限进行这个操作。"
+    screen = manager.chat.with_buttons().button("阳光花园").split(":")[1]
+    await outsider.press(f"RP:{screen}:{seeded['site'].id}")
+    assert await report_rows(harness, "105") == []

@@ -29,7 +29,8 @@ def item_on_screen(bot: BotRunner, user: FakeUser) -> int:
 
 async def test_commands_registered_and_invite_binds(bot: BotRunner, fake: FakeTelegramAPI) -> None:
     commands = [c["command"] for c in fake.commands]
-    assert commands == ["inspect", "resume", "pause", "status", "tasks", "stats", "overdue", "help"]
+    expected = ["inspect", "resume", "pause", "status", "tasks", "stats", "overdue", "report"]
+    assert commands == [*expected, "help"]
     assert fake.commands[0]["description"] == "开始检查"
     user, _ = await bound_inspector(bot, fake)
     assert "欢迎，王检查！账号已绑定。" in (fake.last_message(user.id).content or "")

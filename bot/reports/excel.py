@@ -1,0 +1,289 @@
+"""The report as an Excel workbook in the form layout companies already keep on paper.
+
+Sheets: 检查表 (the form: 序号 / 标准内容 / 评分细则 / 分值 / 得分 / 责任人 / 状态 / 达标时间 /
+备注, section rows, totals), 照片 (the evidence photos, keyed by 序号), 整改任务 (the task list) and
+章节汇总 (per section, this inspection against the previous one).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.drawing.image import Image as SheetImage
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.reports.images import scale
+from bot.reports.model import ItemRow, ReportModel, change_text, percent_text
+
+FONT_NAME = "宋体"
+HEADERS = ("序号", "标准内容", "评分细则", "分值", "得分", "责任人", "状态", "达标时间", "备注")
+WIDTHS = (6, 42, 42, 7, 8, 10, 9, 12, 28)
+HEADER_ROW = 4
+PHOTO_PX = 240
+PHOTOS_PER_ROW = 3
+_THIN = Side(style="thin", color="808080")
+BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+SECTION_FILL = PatternFill("solid", fgColor="F2F2F2")
+LOST_FONT = Font(name=FONT_NAME, size=10, color="C00000")
+BODY_FONT = Font(name=FONT_NAME, size=10)
+BOLD_FONT = Font(name=FONT_NAME, size=10, bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def render_xlsx(model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
+    """The workbook as bytes; `photos` maps evidence sha256 to the stored file."""
+    workbook = Workbook()
+    form = workbook.active
+    assert form is not None
+    form.title = "检查表"
+    _form(form, model)
+    _photos(workbook.create_sheet("照片"), model, photos)
+    _tasks(workbook.create_sheet("整改任务"), model)
+    _sections(workbook.create_sheet("章节汇总"), model)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str) -> None:
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = title_rows
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+    sheet.print_options.horizontalCentered = True
+    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+def _widths(sheet: Worksheet, widths: Sequence[float]) -> None:
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def _put(
+    sheet: Worksheet,
+    row: int,
+    values: Iterable[Any],
+    *,
+    font: Font = BODY_FONT,
+    align: Alignment = WRAP,
+    fill: PatternFill | None = None,
+) -> None:
+    for column, value in enumerate(values, start=1):
+        cell = sheet.cell(row=row, column=column, value=value)
+        cell.font = font
+        cell.alignment = align
+        cell.border = BORDER
+        if fill is not None:
+            cell.fill = fill
+
+
+def _merged(
+    sheet: Worksheet, row: int, first: int, last: int, value: Any, font: Font = BODY_FONT
+) -> None:
+    cell = sheet.cell(row=row, column=first, value=value)
+    cell.font = font
+    cell.alignment = Alignment(vertical="center", wrap_text=True)
+    if last > first:
+        sheet.merge_cells(start_row=row, start_column=first, end_row=row, end_column=last)
+
+
+def totals_line(model: ReportModel) -> str:
+    grade = f"　等级：{model.grade}" if model.grade else ""
+    change = "" if model.change is None else f"　较上次：{change_text(model.change)}"
+    return (
+        f"总分：{model.score:g} / {model.applicable_max:g}（{percent_text(model.percent)}）"
+        f"{grade}{change}　不适用 {model.not_applicable} 项（不计入满分）"
+    )
+
+
+def _form(sheet: Worksheet, model: ReportModel) -> None:
+    last = len(HEADERS)
+    _widths(sheet, WIDTHS)
+    _merged(sheet, 1, 1, last, f"{model.title}　检查表", Font(name=FONT_NAME, size=16, bold=True))
+    sheet.cell(row=1, column=1).alignment = CENTER
+    sheet.row_dimensions[1].height = 30
+    _merged(
+        sheet,
+        2,
+        1,
+        last,
+        f"项目：{model.site}　检查员：{model.inspector}　检查时间：{model.started} 至 "
+        f"{model.completed}　标准版本：{model.std_version}　报告日期：{model.report_date}",
+    )
+    _merged(sheet, 3, 1, last, totals_line(model), BOLD_FONT)
+    _put(sheet, HEADER_ROW, HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    sheet.freeze_panes = f"A{HEADER_ROW + 1}"
+    row = HEADER_ROW + 1
+    for section in model.sections:
+        _put(sheet, row, [""] * last, font=BOLD_FONT, fill=SECTION_FILL)
+        sheet.cell(row=row, column=1, value=section.heading)
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+        sheet.cell(row=row, column=4, value=section.applicable_max)
+        sheet.cell(row=row, column=5, value=section.score)
+        sheet.cell(
+            row=row,
+            column=6,
+            value=f"得分率 {percent_text(section.percent)}　较上次 {section.change_text}",
+        )
+        sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
+        row += 1
+        for item in section.items:
+            _item(sheet, row, item)
+            row += 1
+    _put(
+        sheet,
+        row,
+        ["合计", "", "", model.applicable_max, model.score, "", "", "", ""],
+        font=BOLD_FONT,
+    )
+    sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+    sheet.cell(row=row, column=6, value=f"不适用 {model.not_applicable} 项，不计入满分")
+    sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
+    row += 1
+    percent = None if model.percent is None else model.percent / 100
+    _put(sheet, row, ["得分率", "", "", percent, "", "", "", "", ""], font=BOLD_FONT)
+    sheet.cell(row=row, column=4).number_format = "0.0%"
+    sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+    sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
+    row += 1
+    bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
+    _put(sheet, row, ["等级", "", "", model.grade or "—", "", "", "", "", ""], font=BOLD_FONT)
+    sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+    sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
+    sheet.cell(row=row, column=6, value=f"等级划分：{bands}，其下为不合格")
+    sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
+    _print_setup(sheet, landscape=True, title_rows=f"{HEADER_ROW}:{HEADER_ROW}")
+
+
+def _item(sheet: Worksheet, row: int, item: ItemRow) -> None:
+    score: float | str | None = "不适用" if item.not_applicable else item.score
+    values = (
+        item.no,
+        item.content,
+        item.rule,
+        item.max_score,
+        score,
+        item.responsible,
+        item.status,
+        item.due,
+        item.remark,
+    )
+    _put(sheet, row, values)
+    for column in (1, 4, 5, 6, 7, 8):
+        sheet.cell(row=row, column=column).alignment = CENTER
+    sheet.cell(row=row, column=8).number_format = "yyyy-mm-dd"
+    lost = item.score is not None and item.score < item.max_score
+    if lost:
+        sheet.cell(row=row, column=5).font = LOST_FONT
+
+
+def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -> None:
+    column_width = (PHOTO_PX - 5) / 7
+    _widths(sheet, (6, 30, *([column_width] * PHOTOS_PER_ROW)))
+    _put(sheet, 1, ("序号", "标准内容 / 照片说明", "照片"), font=BOLD_FONT, fill=HEADER_FILL)
+    sheet.merge_cells(start_row=1, start_column=3, end_row=1, end_column=2 + PHOTOS_PER_ROW)
+    sheet.freeze_panes = "A2"
+    row = 2
+    for item in model.items:
+        for start in range(0, len(item.photos), PHOTOS_PER_ROW):
+            group = item.photos[start : start + PHOTOS_PER_ROW]
+            captions = "；".join(p.caption for p in group if p.caption)
+            text = item.content + (f"\n照片说明：{captions}" if captions else "")
+            _put(sheet, row, (item.no, text))
+            sheet.cell(row=row, column=1).alignment = CENTER
+            tallest = 40
+            for offset, photo in enumerate(group):
+                cell = sheet.cell(row=row, column=3 + offset)
+                cell.border = BORDER
+                scaled = scale(photos[photo.sha256]) if photo.sha256 in photos else None
+                if scaled is None:
+                    cell.value = "照片无法读取"
+                    continue
+                image = SheetImage(io.BytesIO(scaled.data))
+                image.width = PHOTO_PX
+                image.height = round(PHOTO_PX * scaled.height / scaled.width)
+                tallest = max(tallest, image.height)
+                sheet.add_image(image, cell.coordinate)
+            sheet.row_dimensions[row].height = tallest * 0.75 + 6
+            row += 1
+    if row == 2:
+        _put(sheet, row, ("", "本次检查没有照片"))
+    _print_setup(sheet, landscape=False, title_rows="1:1")
+
+
+def _tasks(sheet: Worksheet, model: ReportModel) -> None:
+    headers = ("任务编号", "序号", "问题", "严重程度", "责任人", "状态", "达标时间", "备注")
+    _widths(sheet, (9, 6, 50, 11, 10, 9, 12, 30))
+    _put(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    sheet.freeze_panes = "A2"
+    for row, task in enumerate(model.tasks, start=2):
+        values = (
+            task.id,
+            task.item_no,
+            task.finding,
+            task.severity,
+            task.responsible,
+            task.status,
+            task.due,
+            task.remark,
+        )
+        _put(sheet, row, values)
+        sheet.cell(row=row, column=7).number_format = "yyyy-mm-dd"
+    if model.tasks:
+        sheet.auto_filter.ref = f"A1:H{len(model.tasks) + 1}"
+    else:
+        _put(sheet, 2, ("", "", "没有整改任务"))
+    _print_setup(sheet, landscape=True, title_rows="1:1")
+
+
+def _sections(sheet: Worksheet, model: ReportModel) -> None:
+    previous = model.previous
+    _widths(sheet, (26, 10, 10, 10, 12, 10))
+    headers = ("章节", "得分", "适用满分", "得分率", "上次得分率", "变化")
+    _put(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    row = 2
+    for section in model.sections:
+        _put(
+            sheet,
+            row,
+            (
+                section.heading,
+                section.score,
+                section.applicable_max,
+                percent_text(section.percent),
+                percent_text(section.previous_percent),
+                section.change_text,
+            ),
+        )
+        row += 1
+    _put(
+        sheet,
+        row,
+        (
+            "合计",
+            model.score,
+            model.applicable_max,
+            percent_text(model.percent),
+            percent_text(previous.percent if previous else None),
+            change_text(model.change),
+        ),
+        font=BOLD_FONT,
+    )
+    note = (
+        f"上次检查：{previous.completed}（编号 {previous.inspection_id}）"
+        if previous
+        else "本项目此前没有同一标准的已完成检查，无法对比。"
+    )
+    sheet.cell(row=row + 2, column=1, value=note).font = BODY_FONT
+    _print_setup(sheet, landscape=False, title_rows="1:1")

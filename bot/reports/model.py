@@ -1,0 +1,353 @@
+"""Everything a report shows, read from storage in one read transaction.
+
+Renderers (Excel, PDF, chart) get only a `ReportModel`: plain frozen dataclasses that pickle to
+a worker process and hash to a cache key, so a report is rendered again only when its content
+changed (an answer, a task's status, or the report date that decides 逾期).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.scoring import DEFAULT_GRADE_BANDS, Mark, Totals, totals
+from bot.flows.catalog import pinned
+from storage.db import Database, Tx
+from storage.records import (
+    EvidenceKind,
+    EvidenceRole,
+    Inspection,
+    InspectionStatus,
+    Severity,
+    Task,
+)
+
+log = logging.getLogger(__name__)
+
+OVERDUE = "逾期"
+SEVERITY_LABELS = {Severity.GENERAL: "一般不合格", Severity.SERIOUS: "严重不合格"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+GradeBands = tuple[tuple[float, str], ...]
+
+
+class ReportError(Exception):
+    """A report that cannot be made; the message is Chinese + English for the CLI and logs."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    sha256: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One line of the paper form (序号 … 备注); `score` is None for 不适用."""
+
+    no: int
+    content: str
+    rule: str
+    max_score: float
+    score: float | None
+    not_applicable: bool
+    level: str
+    responsible: str
+    status: str
+    due: date | None
+    remark: str
+    photos: tuple[Photo, ...]
+
+    @property
+    def score_text(self) -> str:
+        if self.not_applicable:
+            return "不适用"
+        return "" if self.score is None else f"{self.score:g}"
+
+
+@dataclass(frozen=True)
+class SectionRow:
+    code: str
+    title: str
+    score: float
+    applicable_max: float
+    percent: float | None
+    previous_percent: float | None
+    items: tuple[ItemRow, ...]
+
+    @property
+    def heading(self) -> str:
+        return f"{self.code}、{self.title}"
+
+    @property
+    def change(self) -> float | None:
+        if self.percent is None or self.previous_percent is None:
+            return None
+        return self.percent - self.previous_percent
+
+    @property
+    def change_text(self) -> str:
+        """↑ 5.0 / ↓ 2.5 / 持平, or — without a previous inspection to compare with."""
+        return change_text(self.change)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: int
+    item_no: int | None
+    finding: str
+    severity: str
+    responsible: str
+    status: str
+    due: date | None
+    remark: str
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The site's inspection of the same standard completed just before this one."""
+
+    inspection_id: int
+    completed: str
+    score: float
+    applicable_max: float
+    percent: float | None
+
+
+@dataclass(frozen=True)
+class ReportModel:
+    inspection_id: int
+    title: str
+    std_id: str
+    std_version: str
+    site: str
+    inspector: str
+    started: str
+    completed: str
+    report_date: date
+    score: float
+    applicable_max: float
+    percent: float | None
+    grade: str | None
+    items_total: int
+    not_applicable: int
+    sections: tuple[SectionRow, ...]
+    tasks: tuple[TaskRow, ...]
+    previous: Previous | None
+    bands: GradeBands
+
+    @property
+    def items(self) -> list[ItemRow]:
+        return [item for section in self.sections for item in section.items]
+
+    @property
+    def photo_count(self) -> int:
+        return sum(len(item.photos) for item in self.items)
+
+    @property
+    def change(self) -> float | None:
+        if self.previous is None or self.percent is None or self.previous.percent is None:
+            return None
+        return self.percent - self.previous.percent
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON form: the cache key of the rendered files."""
+        data = json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def change_text(change: float | None) -> str:
+    if change is None:
+        return "—"
+    if abs(change) < 0.05:
+        return "持平"
+    return f"{'↑' if change > 0 else '↓'} {abs(change):.1f}"
+
+
+def percent_text(percent: float | None) -> str:
+    return "—" if percent is None else f"{percent:.1f}%"
+
+
+def grade_bands(value: Any) -> GradeBands:
+    """The company setting `grade_bands` ([[90, "优秀"], [80, "良好"], …]) or the default."""
+    if value is None:
+        return DEFAULT_GRADE_BANDS
+    try:
+        bands = tuple((float(floor), str(name)) for floor, name in value)
+    except (TypeError, ValueError):
+        log.warning("setting grade_bands is malformed (%r); using the default bands", value)
+        return DEFAULT_GRADE_BANDS
+    return bands or DEFAULT_GRADE_BANDS
+
+
+async def load_report(db: Database, inspection_id: int) -> ReportModel:
+    """The report of a completed inspection, read in one transaction (a consistent view)."""
+    async with db.read() as tx:
+        return await build(tx, inspection_id)
+
+
+async def build(tx: Tx, inspection_id: int) -> ReportModel:
+    inspection = await tx.inspections.get(inspection_id)
+    if inspection is None:
+        raise ReportError(f"没有编号为 {inspection_id} 的检查 (no inspection {inspection_id})")
+    if inspection.status is not InspectionStatus.COMPLETED or inspection.completed_at is None:
+        raise ReportError(
+            f"检查 {inspection_id} 尚未完成，不能出报告"
+            f" (inspection {inspection_id} is {inspection.status.value}, not completed)"
+        )
+    site = await tx.sites.get(inspection.site_id)
+    stored = await tx.standards.get(inspection.standard_id)
+    if site is None or stored is None:
+        raise ReportError(f"检查 {inspection_id} 的数据不完整 (site or standard missing)")
+    zone = ZoneInfo(site.timezone)
+    standard = pinned(stored)
+    bands = grade_bands(await tx.settings.get("grade_bands"))
+    answers = {a.item_no: a for a in await tx.answers.for_inspection(inspection_id)}
+    result = totals(
+        standard,
+        {n: Mark(score=a.score, not_applicable=a.not_applicable) for n, a in answers.items()},
+        bands,
+    )
+    tasks = await tx.tasks.for_inspection(inspection_id)
+    people = {
+        p.id: p.name
+        for p in await tx.people.get_many(
+            {inspection.inspector_id}
+            | {t.responsible_person_id for t in tasks if t.responsible_person_id is not None}
+        )
+    }
+    notes: dict[int, list[str]] = defaultdict(list)
+    for note in await tx.notes.for_inspection(inspection_id):
+        if note.item_no is not None:
+            notes[note.item_no].append(note.text)
+    photos: dict[int, list[Photo]] = defaultdict(list)
+    for ev in await tx.evidence.for_inspection(inspection_id):
+        finding = ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
+        if ev.item_no is not None and finding:
+            photos[ev.item_no].append(Photo(ev.sha256, ev.caption or ""))
+    today = tx.now().astimezone(zone).date()
+    by_item = {t.item_no: t for t in tasks if t.item_no is not None}
+    previous, previous_sections = await _previous(tx, inspection, bands, zone)
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def task_status(task: Task) -> str:
+        return OVERDUE if task.is_overdue(today) else task.status.label
+
+    def item_row(no: int) -> ItemRow:
+        item = standard.item(no)
+        answer = answers.get(no)
+        task = by_item.get(no)
+        remark = [*notes.get(no, []), *([task.remark] if task and task.remark else [])]
+        return ItemRow(
+            no=no,
+            content=item.content,
+            rule=item.rule,
+            max_score=item.max_score,
+            score=None if answer is None or answer.not_applicable else answer.score,
+            not_applicable=bool(answer and answer.not_applicable),
+            level=(answer.level_label or "") if answer else "",
+            responsible=_name(people, task.responsible_person_id) if task else "",
+            status=task_status(task) if task else "",
+            due=task.due_date if task else None,
+            remark="；".join(remark),
+            photos=tuple(photos.get(no, [])),
+        )
+
+    sections = tuple(
+        SectionRow(
+            code=total.code,
+            title=total.title,
+            score=total.score,
+            applicable_max=total.applicable_max,
+            percent=total.percent,
+            previous_percent=previous_sections.get(total.code),
+            items=tuple(item_row(item.no) for item in section.items),
+        )
+        for section, total in zip(standard.sections, result.sections, strict=True)
+    )
+    return ReportModel(
+        inspection_id=inspection.id,
+        title=standard.title,
+        std_id=standard.id,
+        std_version=standard.version,
+        site=site.name,
+        inspector=_name(people, inspection.inspector_id),
+        started=local(inspection.started_at),
+        completed=local(inspection.completed_at),
+        report_date=today,
+        score=result.score,
+        applicable_max=result.applicable_max,
+        percent=result.percent,
+        grade=result.grade,
+        items_total=result.items,
+        not_applicable=sum(1 for a in answers.values() if a.not_applicable),
+        sections=sections,
+        tasks=tuple(
+            TaskRow(
+                id=t.id,
+                item_no=t.item_no,
+                finding=t.finding,
+                severity=SEVERITY_LABELS[t.severity],
+                responsible=_name(people, t.responsible_person_id),
+                status=task_status(t),
+                due=t.due_date,
+                remark=t.remark or "",
+            )
+            for t in sorted(tasks, key=lambda t: (t.item_no or 0, t.id))
+        ),
+        previous=previous,
+        bands=bands,
+    )
+
+
+def _name(people: dict[int, str], person_id: int | None) -> str:
+    return people.get(person_id, "") if person_id is not None else ""
+
+
+async def _previous(
+    tx: Tx, inspection: Inspection, bands: Sequence[tuple[float, str]], zone: ZoneInfo
+) -> tuple[Previous | None, dict[str, float | None]]:
+    """The inspection before this one (same site and standard) and its section percentages.
+
+    It may have been scored against another version of the standard: sections are matched by
+    their code (一、二、…), and its own pinned snapshot gives its maxima.
+    """
+    assert inspection.completed_at is not None
+    this = (inspection.completed_at, inspection.id)
+    earlier = [
+        i
+        for i in await tx.inspections.completed_between(
+            _EPOCH,
+            inspection.completed_at + timedelta(microseconds=1),
+            site_ids=[inspection.site_id],
+        )
+        if i.std_id == inspection.std_id and (i.completed_at or _EPOCH, i.id) < this
+    ]
+    if not earlier:
+        return None, {}
+    before = earlier[-1]
+    stored = await tx.standards.get(before.standard_id)
+    if stored is None or before.completed_at is None:
+        return None, {}
+    marks = {
+        a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
+        for a in await tx.answers.for_inspection(before.id)
+    }
+    result: Totals = totals(pinned(stored), marks, bands)
+    previous = Previous(
+        inspection_id=before.id,
+        completed=before.completed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        score=result.score,
+        applicable_max=result.applicable_max,
+        percent=result.percent,
+    )
+    return previous, {s.code: s.percent for s in result.sections}

@@ -1,0 +1,141 @@
+"""Rendering report files for the bot without stalling it.
+
+A report with dozens of photos takes seconds of CPU in openpyxl, fpdf2 and matplotlib, which are
+pure Python and hold the GIL. In a thread that would slow every other user's button press (the
+event loop waits for the GIL at each await), so rendering runs in a worker process; the loop
+only reads the model and the photos, and stores the result (see docs/REPORTS.md for figures).
+
+Each file is stored once in the evidence store (content-addressed) and remembered per
+(inspection, format, model hash): the inspector's and the managers' copies are one rendering,
+and a report is drawn again only when what it shows has changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import re
+from collections.abc import Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bot.delivery import DeliveryError
+from bot.reports.model import ReportError, ReportModel, load_report
+from bot.reports.request import ReportFormat, requested
+from storage.db import Database
+from storage.errors import EvidenceMissing
+from storage.evidence import EvidenceStore
+from storage.records import OutboxKind, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 512
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    sha256: str
+    filename: str
+    mime: str
+    size: int
+
+
+def filename(model: ReportModel, fmt: ReportFormat) -> str:
+    """E.g. 检查报告_阳光花园_社区文化管理_2026-11-02_12.xlsx (safe on every file system)."""
+    title = model.title.split("——")[-1]
+    parts = ("检查报告", model.site, title, model.completed[:10], str(model.inspection_id))
+    return "_".join(_UNSAFE.sub("-", part) for part in parts) + f".{fmt.value}"
+
+
+def _render_in_worker(fmt: str, model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
+    # Imported here so that only the worker process loads openpyxl, fpdf2 and matplotlib.
+    from bot.reports.render import render
+
+    return render(ReportFormat(fmt), model, photos)
+
+
+def process_pool() -> ProcessPoolExecutor:
+    """One worker process, started fresh ("spawn": forking a process with running threads —
+    the database driver's, the loop's — is unsafe). One at a time also bounds memory."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+class ReportService:
+    def __init__(self, db: Database, *, executor: Executor | None = None) -> None:
+        self.db = db
+        self._executor = executor
+        self._owns_executor = executor is None
+        self._done: dict[tuple[int, ReportFormat, str], RenderedFile] = {}
+        self._running: dict[tuple[int, ReportFormat, str], asyncio.Task[RenderedFile]] = {}
+
+    async def close(self) -> None:
+        if self._owns_executor and self._executor is not None:
+            await asyncio.to_thread(self._executor.shutdown)
+            self._executor = None
+
+    async def render(self, inspection_id: int, fmt: ReportFormat) -> RenderedFile:
+        """The stored report file; raises ReportError for an unknown or unfinished inspection."""
+        model = await load_report(self.db, inspection_id)
+        key = (inspection_id, fmt, model.content_hash())
+        done = self._done.get(key)
+        if done is not None:
+            return done
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(self._render_and_store(model, fmt, key))
+            self._running[key] = task
+        return await asyncio.shield(task)
+
+    async def render_bytes(self, model: ReportModel, fmt: ReportFormat) -> bytes:
+        photos = await load_photos(self.db.files, model) if fmt is not ReportFormat.PNG else {}
+        if self._executor is None:
+            self._executor = process_pool()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, _render_in_worker, fmt.value, model, photos
+        )
+
+    async def prepare(self, message: OutboxMessage) -> dict[str, Any]:
+        """The outbox worker's hook: a row that asks for a report file gets the stored file."""
+        payload = message.payload
+        wanted = requested(payload)
+        if wanted is None:
+            return payload
+        try:
+            rendered = await self.render(*wanted)
+        except ReportError as exc:
+            raise DeliveryError(str(exc), permanent=True) from None
+        if message.kind is OutboxKind.SEND_PHOTO:
+            return {**payload, "photos": [rendered.sha256]}
+        return {**payload, "document": rendered.sha256, "document_name": rendered.filename}
+
+    async def _render_and_store(
+        self, model: ReportModel, fmt: ReportFormat, key: tuple[int, ReportFormat, str]
+    ) -> RenderedFile:
+        try:
+            data = await self.render_bytes(model, fmt)
+            stored = await self.db.files.put(data)
+            rendered = RenderedFile(stored.sha256, filename(model, fmt), fmt.mime, stored.size)
+            if len(self._done) >= CACHE_SIZE:
+                del self._done[next(iter(self._done))]
+            self._done[key] = rendered
+            return rendered
+        finally:
+            del self._running[key]
+
+
+async def load_photos(files: EvidenceStore, model: ReportModel) -> dict[str, bytes]:
+    """The report's photos by sha256; a missing file is left out (the report says so)."""
+    found: dict[str, bytes] = {}
+    for item in model.items:
+        for photo in item.photos:
+            if photo.sha256 in found:
+                continue
+            try:
+                found[photo.sha256] = await files.get(photo.sha256)
+            except EvidenceMissing:
+                log.warning("report %s: photo %s is missing", model.inspection_id, photo.sha256)
+    return found

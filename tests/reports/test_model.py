@@ -1,0 +1,91 @@
+"""The report model: totals, the comparison with the previous inspection, task columns."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.core.scoring import DEFAULT_GRADE_BANDS
+from bot.reports.model import ReportError, ReportModel, grade_bands, load_report
+from storage.records import TaskStatus
+from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, build
+
+
+async def test_totals_sections_and_previous(model: ReportModel, built: Built) -> None:
+    assert (model.score, model.applicable_max) == (49, 58)
+    assert model.percent == pytest.approx(84.48, abs=0.01)
+    assert model.grade == "良好"
+    assert model.not_applicable == len(NOT_APPLICABLE)
+    assert model.items_total == 62 and len(model.items) == 62
+    assert [s.heading for s in model.sections] == [s.heading for s in STANDARD.sections]
+    first = model.sections[0]
+    assert (first.score, first.applicable_max) == (18.5, 22)
+    assert model.previous is not None
+    assert model.previous.inspection_id == built.previous_id
+    assert (model.previous.score, model.previous.applicable_max) == (56, 62)
+    assert first.previous_percent == pytest.approx(100 * 20 / 23)
+    assert first.change_text == "↓ 2.9"
+    assert model.sections[1].change_text == "↑ 10.7"
+    assert model.sections[4].change_text == "持平"
+    assert model.report_date == date(2026, 11, 2)
+
+
+async def test_item_rows_carry_the_form_columns(model: ReportModel) -> None:
+    rows = {row.no: row for row in model.items}
+    for item in STANDARD.items:
+        assert rows[item.no].content == item.content
+        assert rows[item.no].rule == item.rule
+    assert rows[15].not_applicable and rows[15].score_text == "不适用"
+    assert rows[3].score == 0.5 and rows[3].responsible == "张三"
+    assert rows[3].status == "逾期"  # due 2026-11-01, report date 2026-11-02
+    assert rows[13].status == TaskStatus.REVIEW.label
+    assert rows[7].status == "待整改" and rows[7].due == date(2026, 11, 9)
+    assert rows[7].remark == "第7项现场发现问题：记录缺页；需补充台账"
+    assert rows[1].responsible == rows[1].status == rows[1].remark == ""
+    assert len(model.tasks) == 12
+    assert sum(len(r.photos) for r in rows.values()) == model.photo_count == 8
+
+
+async def test_first_inspection_has_nothing_to_compare(tmp_path: Path) -> None:
+    built = await build(tmp_path, previous=False, photos=0)
+    try:
+        model = await load_report(built.db, built.inspection_id)
+    finally:
+        await built.db.close()
+    assert model.previous is None and model.change is None
+    assert {s.change_text for s in model.sections} == {"—"}
+
+
+async def test_grade_bands_come_from_the_company_setting(built: Built) -> None:
+    async with built.db.transaction() as tx:
+        await tx.settings.set("grade_bands", [[95, "A"], [84, "B"]])
+    model = await load_report(built.db, built.inspection_id)
+    assert model.grade == "B"
+    assert model.bands == ((95.0, "A"), (84.0, "B"))
+    assert grade_bands("nonsense") == DEFAULT_GRADE_BANDS
+    assert grade_bands(None) == DEFAULT_GRADE_BANDS
+
+
+async def test_content_hash_follows_what_the_report_shows(built: Built) -> None:
+    before = await load_report(built.db, built.inspection_id)
+    assert (await load_report(built.db, built.inspection_id)).content_hash() == (
+        before.content_hash()
+    )
+    async with built.db.transaction() as tx:
+        task = next(t for t in await tx.tasks.for_inspection(built.inspection_id) if t.item_no == 7)
+        await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
+    after = await load_report(built.db, built.inspection_id)
+    assert after.content_hash() != before.content_hash()
+
+
+async def test_unknown_and_unfinished_inspections_are_refused(built: Built) -> None:
+    with pytest.raises(ReportError, match="没有编号为 999 的检查"):
+        await load_report(built.db, 999)
+    async with built.db.transaction() as tx:
+        stored = await tx.standards.latest(STANDARD.id)
+        assert stored is not None
+        running = await tx.inspections.start(built.site_id, stored.id, built.people["王检查"])
+    with pytest.raises(ReportError, match="尚未完成"):
+        await load_report(built.db, running.id)
