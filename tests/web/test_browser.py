@@ -112,33 +112,26 @@ async def test_a_whole_inspection_through_the_page(browser: Browser, web_bot: We
             await manager.shot("06-manager-section-summary")
     await expect(inspector.bot_messages().last).to_contain_text("全部 62 项都已作答")
     await inspector.tap("提交")
-    await expect(inspector.bot_messages().last).to_contain_text("检查完成：阳光花园")
-    await expect(inspector.bot_messages().last).to_contain_text("总分 61 / 62")
+    completion = inspector.page.locator("#log article.bot", has_text="检查完成：阳光花园")
+    await expect(completion).to_contain_text("总分 61 / 62")
     await inspector.shot("07-inspector-completion")
 
     await manager.settle()
     await expect(manager.log).to_contain_text("检查完成：阳光花园")
-    report = (await web_bot.runtime.db.files.put(b"PK\x03\x04 report bytes")).sha256
-    await send_to(
-        web_bot,
-        "赵经理",
-        Outgoing(
-            kind=OutboxKind.SEND_DOCUMENT,
-            text="阳光花园 检查报告",
-            document=report,
-            document_name="阳光花园-检查报告.xlsx",
-        ),
-    )
-    await manager.settle()
-    link = manager.page.get_by_role("button", name="下载 阳光花园-检查报告.xlsx")
-    await expect(link).to_be_visible()
+    for suffix in ("xlsx", "pdf"):
+        link = manager.page.get_by_role(
+            "button", name=re.compile(rf"下载 检查报告_阳光花园_.*\.{suffix}")
+        )
+        await expect(link).to_be_visible(timeout=60_000)
+    await expect(manager.log).to_contain_text("各章节得分率")
     await manager.shot("08-manager-completion-and-report")
     async with manager.page.expect_download() as download_info:
         await link.click()
     download = await download_info.value
-    assert download.suggested_filename == "阳光花园-检查报告.xlsx"
+    assert download.suggested_filename.startswith("检查报告_阳光花园_")
+    assert download.suggested_filename.endswith(".pdf")
     path = await download.path()
-    assert path.read_bytes() == b"PK\x03\x04 report bytes"
+    assert path.read_bytes().startswith(b"%PDF")
 
     await responsible.command("整改任务")
     await expect(responsible.bot_messages().last).to_contain_text("#1")
@@ -146,7 +139,9 @@ async def test_a_whole_inspection_through_the_page(browser: Browser, web_bot: We
 
     await inspector.page.reload()
     await inspector.settle()
-    await expect(inspector.bot_messages().last).to_contain_text("检查完成：阳光花园")
+    await expect(inspector.log).to_contain_text("检查完成：阳光花园")
+    kept = inspector.page.get_by_role("button", name=re.compile(r"下载 检查报告_阳光花园_.*\.xlsx"))
+    await expect(kept).to_be_visible()
     await expect(inspector.page.locator(f'#log article[data-id="{setup_id}"]')).to_have_count(1)
     await inspector.images_loaded(1)
     for page in (inspector, responsible, other, manager):
