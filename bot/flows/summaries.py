@@ -88,7 +88,17 @@ async def section_if_complete(ctx: FlowContext, loaded: Loaded, item: Item) -> N
     sent[key] = True
     view = await section_view(ctx, loaded, section)
     await ctx.reply("section_summary", **view)
-    await notify_managers(ctx, loaded, "section_summary", view)
+    if await managers_want_sections(ctx, loaded):
+        await notify_managers(ctx, loaded, "section_summary", view)
+
+
+async def managers_want_sections(ctx: FlowContext, loaded: Loaded) -> bool:
+    """Setting `manager_summaries`: "section" (default) sends managers every section summary,
+    "final" only the result; a site's own setting overrides the company's."""
+    choice = loaded.site.settings.get("manager_summaries")
+    if choice is None:
+        choice = await ctx.tx.settings.get("manager_summaries")
+    return bool(choice != "final")
 
 
 async def notify_managers(

@@ -201,6 +201,8 @@ async def list_tasks(ctx: FlowContext) -> None:
 
 async def press(ctx: FlowContext, parts: list[str]) -> None:
     """K:ACTION:TASK:VERSION[:ARG] — checked against the task's version and the presser."""
+    if len(parts) < 3:
+        raise payload.PayloadError("a task button names its action, task and version")
     action, task_id, version = parts[0], payload.as_int(parts[1]), payload.as_int(parts[2])
     arg = parts[3] if len(parts) > 3 else ""
     task = await ctx.tx.tasks.get(task_id)

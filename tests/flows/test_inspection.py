@@ -277,3 +277,17 @@ async def test_figures_propose_a_level(harness: Harness) -> None:
     assert first != user.chat.last.text
     await user.text("85%")
     assert "建议：<b>1分" in user.chat.last.text
+
+
+async def test_managers_can_be_sent_the_final_result_only(harness: Harness) -> None:
+    user, seeded = await inspector(harness)
+    manager = harness.user(104)
+    await manager.command("start", seeded["codes"]["赵经理"])
+    async with harness.db.transaction() as tx:
+        await tx.settings.set("manager_summaries", "final")
+    await begin(user)
+    await answer_all(user)
+    await user.tap("提交检查")
+    assert not [t for t in manager.chat.texts() if "章节小结" in t]
+    assert [t for t in manager.chat.texts() if "检查完成：阳光花园" in t]
+    assert len([t for t in user.chat.texts() if "章节小结" in t]) == 5
