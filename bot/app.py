@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
+from telegram.error import TelegramError
 
 from bot.config import Settings
 from bot.delivery import OutboxWorker, Sender
@@ -20,7 +21,7 @@ from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
-from bot.logs import setup_logging
+from bot.logs import redact, setup_logging
 from bot.reports.service import ReportService
 from bot.scheduler import ReminderSweeper, Scheduler
 from standards.loader import StandardError
@@ -192,6 +193,16 @@ async def serve(settings: Settings) -> int:
     except OSError as exc:
         address = f"{settings.http_host}:{settings.http_port}"
         print(f"pinjian: 无法启动 HTTP 服务 (cannot listen on {address}): {exc.strerror}")
+        return 2
+    except TelegramError as exc:
+        print(
+            "pinjian: 无法连接 Telegram，请检查 PINJIAN_TELEGRAM_TOKEN / PINJIAN_TELEGRAM_API_URL"
+            f" 和网络 (cannot reach Telegram): {redact(str(exc))}"
+        )
+        return 2
+    except Exception as exc:
+        log.debug("start-up failed", exc_info=True)
+        print(f"pinjian: 启动失败 (start-up failed): {exc.__class__.__name__}: {redact(str(exc))}")
         return 2
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

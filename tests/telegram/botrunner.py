@@ -11,6 +11,7 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import TelegramChannel
+from bot.reports.service import ReportService
 from storage import Database, FileEvidenceStore, upgrade
 from storage.records import Channel, Role
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
@@ -58,9 +59,14 @@ class BotRunner:
             files=self.files,
             poll_timeout=1,
         )
+        self.reports = ReportService(self.db)
         if deliver:
             self.worker = OutboxWorker(
-                self.db, Channel.TELEGRAM, self.channel.send, clock=self.clock
+                self.db,
+                Channel.TELEGRAM,
+                self.channel.send,
+                clock=self.clock,
+                prepare=self.reports.prepare,
             )
             self.worker.start()
         await self.channel.start()
@@ -84,6 +90,7 @@ class BotRunner:
         await self.channel.stop()
         if self.worker is not None:
             await self.worker.stop()
+        await self.reports.close()
         await self.db.close()
         self.running = False
 

@@ -60,6 +60,8 @@ async def test_stranger_gets_a_polite_refusal_and_no_data(
 
 async def test_full_inspection_through_telegram(bot: BotRunner, fake: FakeTelegramAPI) -> None:
     user, seeded = await bound_inspector(bot, fake)
+    manager = fake.user(5004, "赵经理")
+    await bot.act(manager.send_command("start", seeded["codes"]["赵经理"]))
     await bot.act(user.send_command("inspect"))
     await bot.tap(user, "阳光花园")
     first = bot.keyboard(user.id)
@@ -84,8 +86,7 @@ async def test_full_inspection_through_telegram(bot: BotRunner, fake: FakeTelegr
         else:
             await bot.tap(user, "1分")
     await bot.tap(user, "提交检查")
-    completion = fake.last_message(user.id)
-    assert completion is not None
+    completion = next(m for m in fake.messages(user.id) if "检查完成" in (m.content or ""))
     text = completion.content or ""
     assert "检查完成：阳光花园" in text
     assert "总分 58 / 60（96.7%） 等级：优秀" in text
@@ -111,6 +112,22 @@ async def test_full_inspection_through_telegram(bot: BotRunner, fake: FakeTelegr
         stored = await bot.files.get(photos[0].sha256)
         assert stored == JPEG + bytes([3])
         assert photos[0].channel_file_ref
+    assert any("章节小结：一、客户管理" in t for t in fake.texts(manager.id))
+    assert any("检查完成：阳光花园" in t for t in fake.texts(manager.id))
+    for chat in (user.id, manager.id):
+
+        def files(chat: int = chat) -> list[str]:
+            documents = fake.calls("sendDocument", ok=True)
+            names = [
+                c.files["document"].filename or "" for c in documents if c.params["chat_id"] == chat
+            ]
+            assert len(names) == 2
+            return names
+
+        names = await fake.wait_for(files, timeout=60)
+        assert sorted(n.rsplit(".", 1)[1] for n in names) == ["pdf", "xlsx"]
+        chart = [c for c in fake.calls("sendPhoto", ok=True) if c.params["chat_id"] == chat]
+        assert chart[-1].files["photo"].data.startswith(b"\x89PNG")
 
 
 async def test_back_jump_and_change_answer(bot: BotRunner, fake: FakeTelegramAPI) -> None:
