@@ -132,6 +132,7 @@ async def continue_at_pending(ctx: FlowContext, loaded: Loaded, after: int) -> N
 
 
 async def pause(ctx: FlowContext) -> None:
+    await ctx.toast()
     inspection_id = ctx.state.get("insp")
     loaded = await load(ctx, inspection_id) if isinstance(inspection_id, int) else None
     if loaded is None or loaded.inspection.status is not InspectionStatus.IN_PROGRESS:
@@ -141,7 +142,6 @@ async def pause(ctx: FlowContext) -> None:
     if loaded is None:
         await ctx.reply("nothing_to_pause")
         return
-    await ctx.toast()
     item_no = ctx.state.get("no")
     if isinstance(item_no, int) and ctx.state.get("mode") == "item":
         await close_item_message(ctx, loaded, loaded.standard.item(item_no))
@@ -315,4 +315,8 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
     ctx.next_screen()
     for key in ("insp", "no", "task", "sample", "figures", "item_ref"):
         ctx.state.pop(key, None)
+    sent = ctx.state.get("summaries")
+    if isinstance(sent, dict):
+        prefix = f"{loaded.inspection.id}:"
+        ctx.state["summaries"] = {k: v for k, v in sent.items() if not k.startswith(prefix)}
     ctx.state["mode"] = "idle"
