@@ -11,6 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 from bot.cli import main
+from bot.cli.admin_cmd import parse_staff
 from storage import Database, Tx
 from storage.records import Channel, Role
 
@@ -131,6 +132,68 @@ def test_staff_sheet_import_xlsx_and_csv(
         return len(await tx.people.all()), len(await tx.roles.for_person(zhao.id))
 
     assert query(data_dir, check) == (4, 3)
+
+
+def test_staff_sheet_binds_wecom_userids(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for column in ("企业微信", "企业微信账号", "UserID"):
+        (row,), problems = parse_staff(
+            [["角色", column, "项目", "姓名"], ["经理", "Wu.1", "X", "吴"]]
+        )
+        assert (row.name, row.wecom_userid, problems) == ("吴", "Wu.1", [])
+    add = "person add {} --site 阳光花园 --role inspector"
+    assert main(["site", "add", "阳光花园"]) == 0
+    assert main(add.format("王检查").split()) == 0
+    assert main([*add.format("钱一").split(), "--wecom-userid", "qian"]) == 0
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for cells in [
+        ("姓名", "手机", "项目", "角色", "企业微信账号"),
+        ("王检查", None, "阳光花园", "检查员", "WangJianCha"),
+        ("张三", "13800000002", "阳光花园", "责任人", "zhangsan"),
+        ("赵经理", "13800000003", "阳光花园", "经理", None),
+        ("赵经理", "13800000003", "翠湖苑", "经理", "zhao.jl@wy"),
+    ]:
+        sheet.append(list(cells))
+    path = tmp_path / "staff.xlsx"
+    workbook.save(path)
+    capsys.readouterr()
+    assert main(["person", "import", str(path)]) == 0
+    assert "新增 2 人，更新 2 人" in capsys.readouterr().out
+    assert main(["person", "import", str(path)]) == 0  # again: nothing new, nothing doubled
+    refused = {
+        "孙五,,阳光花园,责任人,zhangsan": "企业微信账号 zhangsan 已绑定其他人员",
+        "张三,13800000002,阳光花园,责任人,zhang3": "张三 已绑定企业微信账号 zhangsan",
+        "李四,,阳光花园,责任人,li si": "第2行：企业微信账号「li si」无效",
+    }
+    for line, problem in refused.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"姓名,手机,项目,角色,UserID\n{line}\n", "utf-8")
+        assert main(["person", "import", str(bad)]) == 2
+        assert problem in capsys.readouterr().err
+    assert main([*add.format("周六").split(), "--wecom-userid", "qian"]) == 2
+    assert "企业微信账号 qian 已绑定其他人员" in capsys.readouterr().err
+
+    async def check(tx: Tx) -> Any:
+        bound: dict[str, tuple[str, str | None, int]] = {}
+        for userid in ("WangJianCha", "zhangsan", "zhao.jl@wy", "zhang3"):
+            found = await tx.identities.resolve(Channel.WECOM, userid)
+            if found is not None:
+                identity, person = found
+                count = len(await tx.identities.for_person(person.id))
+                bound[userid] = (person.name, identity.chat_id, count)
+        names = sorted(p.name for p in await tx.people.all())
+        return bound, names
+
+    bound, names = query(data_dir, check)
+    assert bound == {
+        "WangJianCha": ("王检查", "WangJianCha", 1),
+        "zhangsan": ("张三", "zhangsan", 1),
+        "zhao.jl@wy": ("赵经理", "zhao.jl@wy", 1),
+    }
+    assert names == sorted(["王检查", "钱一", "张三", "赵经理"])
 
 
 def test_bad_staff_sheets_import_nothing(

@@ -15,6 +15,7 @@ from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
 from storage.db import Database, Tx
+from storage.errors import IdentityInUse
 from storage.records import Channel, Person, Role, Site
 
 ROLE_WORDS = {
@@ -29,6 +30,9 @@ ROLE_WORDS = {
     "品质部": Role.MANAGER,
 }
 INVITE_DAYS = 7
+WECOM_COLUMNS = ("企业微信", "企业微信账号", "UserID")
+# WeCom's rule for a UserID: 1-64 letters, digits and _-@., starting with a letter or digit.
+WECOM_USERID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
 def register(commands: SubParsers) -> None:
@@ -64,7 +68,7 @@ def register(commands: SubParsers) -> None:
     plist.set_defaults(handler=_person_list)
     pimport = person_sub.add_parser(
         "import",
-        help="从员工表导入 (import a staff sheet: 姓名 / 手机 / 项目 / 角色)",
+        help="从员工表导入 (import a staff sheet: 姓名 / 手机 / 项目 / 角色 [/ 企业微信])",
     )
     pimport.add_argument("file", type=Path, help=".xlsx 或 .csv 文件")
     pimport.set_defaults(handler=_person_import)
@@ -180,7 +184,7 @@ async def _add_person(
     for role in roles:
         await tx.roles.grant(person.id, site.id, role)
     if wecom_userid:
-        await tx.identities.bind(person.id, Channel.WECOM, wecom_userid, chat_id=wecom_userid)
+        await _bind_wecom(tx, person, wecom_userid)
     await tx.audit.record(
         "cli",
         "person.add",
@@ -188,6 +192,22 @@ async def _add_person(
         details={"site": site.id, "roles": [r.value for r in roles]},
     )
     return person
+
+
+async def _bind_wecom(tx: Tx, person: Person, userid: str) -> None:
+    """Bind a WeCom UserID (its app chat is the member itself); one per person."""
+    for identity in await tx.identities.for_person(person.id):
+        if identity.channel is Channel.WECOM and identity.external_id != userid:
+            raise CliError(
+                f"{person.name} 已绑定企业微信账号 {identity.external_id}，不能再绑定 {userid}"
+                " (already bound to another WeCom UserID)"
+            )
+    try:
+        await tx.identities.bind(person.id, Channel.WECOM, userid, chat_id=userid)
+    except IdentityInUse:
+        raise CliError(
+            f"企业微信账号 {userid} 已绑定其他人员 (WeCom UserID bound to someone else)"
+        ) from None
 
 
 def _person_add(args: argparse.Namespace) -> int:
@@ -235,6 +255,7 @@ class StaffRow:
     phone: str | None
     site: str
     roles: list[Role]
+    wecom_userid: str | None
 
 
 def _read_sheet(path: Path) -> list[list[str]]:
@@ -268,7 +289,8 @@ def _read_sheet(path: Path) -> list[list[str]]:
 
 
 def parse_staff(rows: list[list[str]]) -> tuple[list[StaffRow], list[str]]:
-    """Rows of 姓名 / 手机 / 项目 / 角色 (header row required, columns in any order)."""
+    """Rows of 姓名 / 手机 / 项目 / 角色 and optionally the WeCom UserID (column 企业微信,
+    企业微信账号 or UserID); header row required, columns in any order."""
     header_index = next(
         (i for i, row in enumerate(rows) if "姓名" in row and "项目" in row and "角色" in row), None
     )
@@ -278,6 +300,9 @@ def parse_staff(rows: list[list[str]]) -> tuple[list[StaffRow], list[str]]:
     col: dict[str, int] = {
         name: header.index(name) for name in ("姓名", "手机", "项目", "角色") if name in header
     }
+    wecom = next((name for name in WECOM_COLUMNS if name in header), None)
+    if wecom is not None:
+        col["企业微信"] = header.index(wecom)
     staff: list[StaffRow] = []
     problems: list[str] = []
     for offset, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
@@ -290,14 +315,19 @@ def parse_staff(rows: list[list[str]]) -> tuple[list[StaffRow], list[str]]:
             continue
         words = [w for w in re.split(r"[、,，/;；\s]+", cell("角色")) if w]
         roles = [ROLE_WORDS.get(w.lower()) for w in words]
+        userid = cell("企业微信")
         if not cell("姓名") or not cell("项目"):
             problems.append(f"第{offset}行：缺少姓名或项目")
         elif not words or None in roles:
             problems.append(f"第{offset}行：角色「{cell('角色')}」无法识别（检查员/责任人/经理）")
+        elif userid and not WECOM_USERID.fullmatch(userid):
+            problems.append(
+                f"第{offset}行：企业微信账号「{userid}」无效（字母、数字或 _-@.，最多 64 个）"
+            )
         else:
             known = [r for r in roles if r is not None]
             phone = cell("手机") or None
-            staff.append(StaffRow(offset, cell("姓名"), phone, cell("项目"), known))
+            staff.append(StaffRow(offset, cell("姓名"), phone, cell("项目"), known, userid or None))
     return staff, problems
 
 
@@ -319,9 +349,11 @@ def _person_import(args: argparse.Namespace) -> int:
                 if same:
                     for role in row.roles:
                         await tx.roles.grant(same[0].id, site.id, role)
+                    if row.wecom_userid:
+                        await _bind_wecom(tx, same[0], row.wecom_userid)
                     updated += 1
                 else:
-                    await _add_person(tx, row.name, site, row.roles, row.phone, None)
+                    await _add_person(tx, row.name, site, row.roles, row.phone, row.wecom_userid)
                     created += 1
             await tx.audit.record("cli", "person.import", details={"file": args.file.name})
         return created, updated, new_sites

@@ -160,12 +160,16 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
 
 
 async def deliver_pending(ctx: FlowContext, bound_at: datetime | None = None) -> None:
-    """A 责任人 who just bound their chat gets every task waiting for them. With `bound_at`
+    """A 责任人 who just bound this chat gets every task waiting for them here. With `bound_at`
     (the chat was bound earlier, e.g. by an admin), tasks created after it are left out:
     their cards already went to this chat when they were created."""
     for task in await ctx.tx.tasks.open_for_person(ctx.person.id):
         if bound_at is None or task.created_at <= bound_at:
-            await send_to_responsible(ctx, task, "待处理的整改任务")
+            photos = await _before_photos(ctx, task)
+            if photos:
+                await ctx.reply_photos(photos)
+            view = await card(ctx, task, "待处理的整改任务")
+            await ctx.reply("task_card", responsible_buttons(task), **view)
 
 
 async def list_tasks(ctx: FlowContext) -> None:
@@ -297,10 +301,17 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
 
 
 async def _task_in_mode(ctx: FlowContext) -> Task | None:
+    """The task of the step the chat is in; a fix or extension step ends once the task is no
+    longer 待整改 (it may have moved on from the person's other chat)."""
     task_id = ctx.state.get("task_id")
-    if ctx.state.get("mode") not in TASK_MODES or not isinstance(task_id, int):
+    mode = ctx.state.get("mode")
+    if mode not in TASK_MODES or not isinstance(task_id, int):
         return None
-    return await ctx.tx.tasks.get(task_id)
+    task = await ctx.tx.tasks.get(task_id)
+    if task is not None and mode != "reject_reason" and task.status is not TaskStatus.OPEN:
+        _leave(ctx)
+        return None
+    return task
 
 
 async def _verifiers(ctx: FlowContext, task: Task) -> list[int]:
@@ -313,6 +324,9 @@ async def _verifiers(ctx: FlowContext, task: Task) -> list[int]:
 
 
 async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    if task.status is not TaskStatus.OPEN:
+        await ctx.toast("stale_button", alert=True)
+        return
     after = await _after_photos(ctx, task)
     if not after:
         await ctx.toast("fix_need_photo", alert=True)
