@@ -30,7 +30,6 @@ class FlowSettings:
     photo_required: bool = False
     default_due_days: int = 7
     due_choices: tuple[int, ...] = (3, 7, 15, 30)
-    grade_bands: tuple[tuple[float, str], ...] = ((90, "优秀"), (80, "良好"), (70, "合格"))
     timezone: str = "Asia/Shanghai"
     max_upload_mb: int = 20
 

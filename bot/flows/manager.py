@@ -15,7 +15,7 @@ from bot.core.tasks import days_overdue
 from bot.flows import notify
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
-from bot.flows.summaries import queue_report_files
+from bot.flows.summaries import change, queue_report_files
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
@@ -29,13 +29,7 @@ def percent(inspection: Inspection | None) -> float | None:
 
 
 def trend(latest: Inspection | None, previous: Inspection | None) -> str:
-    now, before = percent(latest), percent(previous)
-    if now is None or before is None:
-        return ""
-    delta = now - before
-    if abs(delta) < 0.05:
-        return "→ 持平"
-    return f"{'↑' if delta > 0 else '↓'} {abs(delta):.1f}"
+    return change(percent(latest), percent(previous))
 
 
 async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, Any]]:

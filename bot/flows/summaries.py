@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.core.messages import Outgoing
-from bot.core.scoring import section_total, totals
+from bot.core.scoring import Mark, parse_grade_bands, section_total, totals
 from bot.core.texts import render
+from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from bot.reports.request import ReportFormat, report_request
 from standards.schema import Item, Section
@@ -111,10 +112,12 @@ async def notify_managers(
 
 
 async def complete(ctx: FlowContext, loaded: Loaded) -> None:
-    result = totals(loaded.standard, loaded.marks, ctx.settings.grade_bands)
+    bands = parse_grade_bands(await ctx.tx.settings.get("grade_bands"))
+    result = totals(loaded.standard, loaded.marks, bands)
     await ctx.tx.inspections.complete(
         loaded.inspection.id, score=result.score, max_score=result.applicable_max
     )
+    before = await previous_percents(ctx, loaded)
     finished = ctx.now.astimezone(ZoneInfo(loaded.site.timezone)).strftime("%Y-%m-%d %H:%M")
     view: dict[str, Any] = {
         "site": loaded.site.name,
@@ -124,10 +127,40 @@ async def complete(ctx: FlowContext, loaded: Loaded) -> None:
         "totals": result,
         "not_applicable": sum(1 for a in loaded.answers.values() if a.not_applicable),
         "tasks": await _task_rows(ctx, loaded, set(loaded.tasks)),
+        "changes": {s.code: change(s.percent, before.get(s.code)) for s in result.sections},
+        "total_change": change(result.percent, before.get("")),
     }
     await ctx.reply("completion", **view)
     await notify_managers(ctx, loaded, "completion", view)
     await send_report_files(ctx, loaded)
+
+
+async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float | None]:
+    """Per section code (and "" for the total) the percentages of this site's previous
+    completed inspection of the same standard, each scored against its own pinned version."""
+    history = await ctx.tx.inspections.latest_completed(
+        loaded.site.id, loaded.inspection.std_id, limit=2
+    )
+    previous = next((i for i in history if i.id != loaded.inspection.id), None)
+    stored = await ctx.stored_standard(previous.standard_id) if previous else None
+    if previous is None or stored is None:
+        return {}
+    marks = {
+        a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
+        for a in await ctx.tx.answers.for_inspection(previous.id)
+    }
+    earlier = totals(pinned(stored), marks)
+    return {"": earlier.percent, **{s.code: s.percent for s in earlier.sections}}
+
+
+def change(now: float | None, before: float | None) -> str:
+    """'↑ 5.0' / '↓ 2.5' / '→' against the previous inspection; '' when there is none."""
+    if now is None or before is None:
+        return ""
+    delta = now - before
+    if abs(delta) < 0.05:
+        return "→ 持平"
+    return f"{'↑' if delta > 0 else '↓'} {abs(delta):.1f}"
 
 
 async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:

@@ -224,7 +224,9 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
         buttons = responsible_buttons(task) if is_responsible else []
         await ctx.reply("task_card", buttons, **await card(ctx, task, history=True))
         return
-    if task.version != version:
+    # An extension decision is bound to its request (decided once), not to the task's
+    # version: the task may move on (a fix submitted and sent back) while the request waits.
+    if task.version != version and action not in ("EA", "ER"):
         template = "task_closed" if task.status is TaskStatus.DONE else "stale_button"
         await ctx.toast(template, alert=True)
         return
@@ -417,7 +419,8 @@ async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None
 async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
     # The request must be this task's: the presser was checked as a manager of its site only.
     pending = await ctx.tx.tasks.get_extension(payload.as_int(arg))
-    if pending is None or pending.task_id != task.id:
+    waiting = task.status is TaskStatus.OPEN or action == "ER"
+    if pending is None or pending.task_id != task.id or not waiting:
         await ctx.toast("stale_button", alert=True)
         return
     try:

@@ -238,7 +238,7 @@ class TelegramChannel:
         if message.text is not None:
             return Incoming(kind=EventKind.TEXT, text=text, **base)
         if message.photo or message.document:
-            stored = await self._store_file(message, base["user_id"])
+            stored = await self._store_file(message, base["user_id"], key)
             caption = message.caption or ""
             kind = EventKind.PHOTO if message.photo else EventKind.DOCUMENT
             return Incoming(kind=kind, text=caption, file=stored, **base)
@@ -249,7 +249,7 @@ class TelegramChannel:
         if message.text and message.text.startswith("/"):
             await self.application.bot.send_message(message.chat.id, render("group_refused"))
 
-    async def _store_file(self, message: Message, user_id: str) -> StoredFile:
+    async def _store_file(self, message: Message, user_id: str, key: str) -> StoredFile:
         if message.photo:
             largest = message.photo[-1]
             file_id, size, mime, name = largest.file_id, largest.file_size or 0, "image/jpeg", None
@@ -266,6 +266,8 @@ class TelegramChannel:
         async with self.db.read() as tx:
             if await tx.identities.resolve(Channel.TELEGRAM, user_id) is None:
                 return refused
+            if await tx.events.seen(f"{Channel.TELEGRAM.value}:{key}"):
+                return refused  # a redelivered update: handled already, nothing to download
         try:
             telegram_file = await self.application.bot.get_file(file_id)
             data = bytes(await telegram_file.download_as_bytearray())

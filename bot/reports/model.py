@@ -18,7 +18,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core.scoring import DEFAULT_GRADE_BANDS, Mark, Totals, totals
+from bot.core.scoring import (
+    DEFAULT_GRADE_BANDS,
+    GradeBands,
+    Mark,
+    Totals,
+    parse_grade_bands,
+    totals,
+)
 from bot.flows.catalog import pinned
 from storage.db import Database, Tx
 from storage.records import (
@@ -35,7 +42,6 @@ log = logging.getLogger(__name__)
 OVERDUE = "逾期"
 SEVERITY_LABELS = {Severity.GENERAL: "一般不合格", Severity.SERIOUS: "严重不合格"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-GradeBands = tuple[tuple[float, str], ...]
 
 
 class ReportError(Exception):
@@ -177,14 +183,10 @@ def percent_text(percent: float | None) -> str:
 
 def grade_bands(value: Any) -> GradeBands:
     """The company setting `grade_bands` ([[90, "优秀"], [80, "良好"], …]) or the default."""
-    if value is None:
-        return DEFAULT_GRADE_BANDS
-    try:
-        bands = tuple((float(floor), str(name)) for floor, name in value)
-    except (TypeError, ValueError):
+    bands = parse_grade_bands(value)
+    if value is not None and bands is DEFAULT_GRADE_BANDS:
         log.warning("setting grade_bands is malformed (%r); using the default bands", value)
-        return DEFAULT_GRADE_BANDS
-    return bands or DEFAULT_GRADE_BANDS
+    return bands
 
 
 async def load_report(db: Database, inspection_id: int) -> ReportModel:

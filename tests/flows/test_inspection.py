@@ -291,3 +291,31 @@ async def test_managers_can_be_sent_the_final_result_only(harness: Harness) -> N
     assert not [t for t in manager.chat.texts() if "章节小结" in t]
     assert [t for t in manager.chat.texts() if "检查完成：阳光花园" in t]
     assert len([t for t in user.chat.texts() if "章节小结" in t]) == 5
+
+
+async def test_completion_compares_with_the_previous_inspection(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    for lost in ((), (1, 2, 24)):
+        await begin(user)
+        for item in STANDARD.items:
+            if item.no in lost:
+                await user.tap(f"0分 {item.levels[-1].label}")
+                await user.tap("确认创建")
+            else:
+                await user.tap(f"1分 {item.levels[0].label}")
+        await user.tap("提交检查")
+    async with harness.db.transaction() as tx:
+        await tx.settings.set("grade_bands", [[99, "满分"], [90, "很好"]])
+    completions = [t for t in user.chat.texts() if "检查完成" in t]
+    assert "比上次" not in completions[0]
+    second = completions[1]
+    assert "总分 <b>59 / 62</b>（95.2%） 等级：<b>优秀</b>　比上次 ↓ 4.8" in second
+    assert "一、客户管理：21/23（91.3%） ↓ 8.7" in second
+    assert "二、业主及业主大会：7/8（87.5%） ↓ 12.5" in second
+    assert "三、客户服务：20/20（100.0%） → 持平" in second
+    await begin(user)
+    for item in STANDARD.items:
+        await user.tap(f"1分 {item.levels[0].label}")
+    await user.tap("提交检查")
+    third = [t for t in user.chat.texts() if "检查完成" in t][-1]
+    assert "等级：<b>满分</b>　比上次 ↑ 4.8" in third
