@@ -114,6 +114,8 @@ async def start(settings: Settings) -> Runtime:
         settings.timezone,
         on_sent=wake_workers,
         digest=lambda: weekly_digest(db, utc_now, settings.timezone),
+        digest_day=settings.digest_day,
+        digest_time=settings.digest_time,
     )
     runtime.scheduler.start()
     return runtime

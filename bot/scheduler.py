@@ -235,6 +235,8 @@ class Scheduler:
         *,
         on_sent: Callable[[], None],
         digest: Callable[[], Awaitable[object]] | None = None,
+        digest_day: str = "mon",
+        digest_time: str = "09:00",
     ) -> None:
         self.sweeper = sweeper
         self.on_sent = on_sent
@@ -258,7 +260,11 @@ class Scheduler:
         if digest is not None:
             self.scheduler.add_job(
                 self._digest,
-                CronTrigger(day_of_week="mon", hour=9, minute=0),
+                CronTrigger(
+                    day_of_week=digest_day,
+                    hour=int(digest_time[:2]),
+                    minute=int(digest_time[3:]),
+                ),
                 id="weekly-digest",
                 max_instances=1,
                 coalesce=True,
