@@ -17,6 +17,7 @@ from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from storage import Database, FileEvidenceStore, upgrade
 from storage.records import Channel, OutboxKind, Role
+from tests import seeding
 
 
 class Clock:
@@ -129,26 +130,11 @@ class Harness:
         async with self.db.transaction() as tx:
             site = await tx.sites.create("阳光花园", timezone="Asia/Shanghai")
             other = await tx.sites.create("翠湖苑", timezone="Asia/Shanghai")
-            people = {}
-            for name, role in (
-                ("王检查", Role.INSPECTOR),
-                ("张三", Role.RESPONSIBLE),
-                ("李四", Role.RESPONSIBLE),
-                ("赵经理", Role.MANAGER),
-            ):
-                person = await tx.people.create(name)
-                await tx.roles.grant(person.id, site.id, role)
-                people[name] = person
+            people = await seeding.staff(tx, site)
             outsider = await tx.people.create("钱其他")
             await tx.roles.grant(outsider.id, other.id, Role.INSPECTOR)
             people["钱其他"] = outsider
-            codes = {}
-            for name, person in people.items():
-                code = f"code-{person.id}"
-                await tx.invites.create(
-                    code, person.id, expires_at=self.clock() + timedelta(days=7)
-                )
-                codes[name] = code
+            codes = await seeding.invites(tx, people, days=7, prefix="code-")
         return {"site": site, "other": other, "people": people, "codes": codes}
 
 

@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw
 from standards.loader import BUILTIN_DIR, load_file
 from standards.schema import Standard
 from storage import Database, FileEvidenceStore, upgrade
-from storage.records import EvidenceKind, Role, TaskStatus
+from storage.records import EvidenceKind, TaskStatus
+from tests import seeding
 
 STANDARD: Standard = load_file(BUILTIN_DIR / "community-culture.yaml")
 NOT_APPLICABLE = {15, 30, 45, 60}
@@ -111,16 +112,7 @@ async def populate(
     now = clock.now
     async with db.transaction() as tx:
         site = await tx.sites.create(site_name, timezone="Asia/Shanghai")
-        people = {}
-        for name, role in (
-            ("王检查", Role.INSPECTOR),
-            ("张三", Role.RESPONSIBLE),
-            ("李四", Role.RESPONSIBLE),
-            ("赵经理", Role.MANAGER),
-        ):
-            person = await tx.people.create(name)
-            await tx.roles.grant(person.id, site.id, role)
-            people[name] = person.id
+        people = {name: person.id for name, person in (await seeding.staff(tx, site)).items()}
         stored = await tx.standards.ensure(
             std_id=STANDARD.id,
             version=STANDARD.version,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ from bot.flows.router import FlowEngine
 from bot.handlers.telegram import TelegramChannel
 from bot.reports.service import ReportService
 from storage import Database, FileEvidenceStore, upgrade
-from storage.records import Channel, Role
+from storage.records import Channel
+from tests import seeding
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
 
 
@@ -97,22 +98,8 @@ class BotRunner:
     async def seed(self) -> dict[str, Any]:
         async with self.db.transaction() as tx:
             site = await tx.sites.create("阳光花园", timezone="Asia/Shanghai")
-            people = {}
-            for name, role in (
-                ("王检查", Role.INSPECTOR),
-                ("张三", Role.RESPONSIBLE),
-                ("李四", Role.RESPONSIBLE),
-                ("赵经理", Role.MANAGER),
-            ):
-                person = await tx.people.create(name)
-                await tx.roles.grant(person.id, site.id, role)
-                people[name] = person
-            codes = {}
-            for name, person in people.items():
-                codes[name] = f"inv{person.id}x"
-                await tx.invites.create(
-                    codes[name], person.id, expires_at=tx.now() + timedelta(days=60)
-                )
+            people = await seeding.staff(tx, site)
+            codes = await seeding.invites(tx, people, days=60, prefix="inv")
         return {"site": site, "people": people, "codes": codes}
 
     async def settled(self, update_id: int) -> bool:
