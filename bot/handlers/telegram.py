@@ -136,7 +136,7 @@ class TelegramChannel:
             .concurrent_updates(PerChatProcessor())
         )
         if rate_limit:
-            builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+            builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=25, max_retries=3))
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
