@@ -13,6 +13,11 @@ buttons, or the echo), so it includes long-poll delivery and the bot's own API c
 
     .venv/bin/python -m bench.bench_telegram                 # N = 1, 50, 200
     .venv/bin/python -m bench.bench_telegram --users 50      # one N
+    .venv/bin/python -m bench.bench_telegram --rate-limit    # with Telegram's 30 msg/s cap
+
+Without --rate-limit the bot runs with PINJIAN_TELEGRAM_RATE_LIMIT=false, like the bare echo
+bot, so the figures show the bot's own work; with it, each answered item (an edit and a new
+message) counts against Telegram's 30 messages a second for the whole bot.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI, FakeUser
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 200
 STEP_TIMEOUT = 60.0
+RATE_LIMIT = False
 SITE = "阳光花园"
 
 
@@ -169,6 +175,7 @@ async def run_pinjian(users: int) -> dict[str, float]:
                 "PINJIAN_TELEGRAM_API_URL": fake.base_url,
                 "PINJIAN_TELEGRAM_FILE_URL": fake.base_file_url,
                 "PINJIAN_LOG_LEVEL": "WARNING",
+                "PINJIAN_TELEGRAM_RATE_LIMIT": "true" if RATE_LIMIT else "false",
             }
             process = await asyncio.to_thread(
                 subprocess.Popen, [sys.executable, "-m", "bot", "run"], env=env
@@ -209,7 +216,14 @@ async def run_echo(users: int, steps: int) -> dict[str, float]:
 async def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, action="append")
+    parser.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="keep the bot's Telegram rate limiter on (off by default: the echo bot has none)",
+    )
     args = parser.parse_args(argv)
+    global RATE_LIMIT
+    RATE_LIMIT = args.rate_limit
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; date {datetime.now(UTC):%Y-%m-%d}"

@@ -94,6 +94,7 @@ async def start(settings: Settings) -> Runtime:
             engine=runtime.engine,
             db=db,
             files=db.files,
+            rate_limit=settings.telegram_rate_limit,
         )
         runtime.worker(Channel.TELEGRAM, telegram.send)
         secret = settings.telegram_webhook_secret

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     telegram_bot_username: str = ""
+    telegram_rate_limit: bool = True
     telegram_webhook_url: str = ""
     telegram_webhook_secret: SecretStr | None = None
 

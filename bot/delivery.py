@@ -76,44 +76,64 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.channel.value}")
 
     async def stop(self) -> None:
-        """Finish the batch in hand; whatever is still queued stays in the outbox."""
+        """Finish the chats in hand; whatever is still queued stays in the outbox."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await self._task
 
     async def _run(self) -> None:
+        """Keep up to `batch` chats in flight; a slow chat (a retry, a big file) holds up only
+        itself, and new messages are claimed as soon as any chat finishes."""
+        inflight: set[asyncio.Task[None]] = set()
         while not self._stopping:
-            try:
-                worked = await self.run_once()
-            except Exception:
-                log.exception("outbox worker %s failed; retrying shortly", self.worker_id)
-                worked = 0
-            if worked == 0 and not self._stopping:
+            claimed: list[OutboxMessage] = []
+            if len(inflight) < self.batch:
+                try:
+                    claimed = await self._claim(self.batch - len(inflight))
+                except Exception:
+                    log.exception("outbox worker %s failed; retrying shortly", self.worker_id)
+            for message in claimed:
+                task = asyncio.create_task(self._deliver(message))
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+                task.add_done_callback(lambda _: self._wake.set())
+            if not claimed and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
                 self._wake.clear()
+        if inflight:
+            await asyncio.gather(*inflight)
 
-    async def run_once(self) -> int:
-        """Claim and deliver one batch (each chat's messages in order); returns how many."""
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
         async with self.db.transaction() as tx:
-            claimed = await tx.outbox.claim(
+            return await tx.outbox.claim(
                 self.channel,
                 self.clock(),
-                limit=self.batch,
+                limit=limit,
                 worker_id=self.worker_id,
                 lease_seconds=self.lease_seconds,
             )
-        if not claimed:
-            return 0
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch (each chat's messages in order) and wait for it; returns
+        how many chats were started (for tests and tools that step the outbox by hand)."""
+        claimed = await self._claim(self.batch)
         await asyncio.gather(*(self._deliver(message) for message in claimed))
         return len(claimed)
 
     async def _deliver(self, message: OutboxMessage) -> None:
         """Send the chat's messages one after another, in order, each leasing the next."""
         following: OutboxMessage | None = message
-        while following is not None:
-            following = await self._deliver_one(following)
+        try:
+            while following is not None:
+                following = await self._deliver_one(following)
+        except Exception:
+            log.exception(
+                "outbox worker %s: chat %s stopped; its lease will expire and retry",
+                self.worker_id,
+                message.chat_id,
+            )
 
     async def _deliver_one(self, message: OutboxMessage) -> OutboxMessage | None:
         target = None

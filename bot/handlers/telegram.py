@@ -41,6 +41,9 @@ from storage.records import OutboxKind
 
 log = logging.getLogger(__name__)
 
+# Telegram allows about 30 messages a second overall; sends are spaced evenly a little below
+# that (no bursts), and a 429 is retried by the rate limiter after the time Telegram asks for.
+OVERALL_PER_SECOND = 28
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 COMMANDS = (
@@ -136,7 +139,13 @@ class TelegramChannel:
             .concurrent_updates(PerChatProcessor())
         )
         if rate_limit:
-            builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=25, max_retries=3))
+            builder = builder.rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=1,
+                    overall_time_period=1 / OVERALL_PER_SECOND,
+                    max_retries=3,
+                )
+            )
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)

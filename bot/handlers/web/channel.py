@@ -291,7 +291,12 @@ class WebChannel:
         """A typed message, a command or a button press: {"id", "kind", "text" | "payload"}."""
         session = await self._session(request)
         if (request.content_length or 0) > MAX_JSON_BYTES:
-            raise _json_error(web.HTTPRequestEntityTooLarge, "too_long")
+            raise web.HTTPRequestEntityTooLarge(
+                MAX_JSON_BYTES,
+                request.content_length or 0,
+                text=json.dumps({"error": "too_long"}),
+                content_type="application/json",
+            )
         try:
             body = json.loads(await request.content.read(MAX_JSON_BYTES + 1))
         except (ValueError, UnicodeDecodeError):
