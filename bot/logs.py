@@ -36,5 +36,5 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for noisy in ("httpx", "aiohttp.access", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
