@@ -303,7 +303,9 @@ async def ask_submit(ctx: FlowContext, loaded: Loaded) -> None:
         [Button("✅ 提交检查", payload.encode("SUB", screen, loaded.inspection.id))],
         [Button("☰ 目录", payload.encode("C", screen, loaded.inspection.id))],
     ]
-    await ctx.reply("ready_to_submit", rows, total=len(loaded.standard.items))
+    ref = f"s{loaded.inspection.id}.{screen}"
+    ctx.state["submit_ref"] = ref
+    await ctx.reply("ready_to_submit", rows, ref=ref, total=len(loaded.standard.items))
 
 
 async def submit(ctx: FlowContext, loaded: Loaded) -> None:
@@ -311,6 +313,9 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
+    ref = ctx.state.pop("submit_ref", None)
+    if isinstance(ref, str):
+        await ctx.edit(ref, "submitted", total=len(loaded.standard.items))
     await summaries.complete(ctx, loaded)
     ctx.next_screen()
     for key in ("insp", "no", "task", "sample", "figures", "item_ref"):

@@ -67,6 +67,8 @@ async def test_full_inspection_scores_tasks_and_summaries(harness: Harness) -> N
     await answer_all(user)
     assert "全部 62 项都已作答" in user.chat.last.text
     await user.tap("提交检查")
+    submitted = next(m for m in user.chat.messages if m.text == "✅ 全部 62 项已提交。")
+    assert submitted.buttons == []
     completion = user.chat.last.text
     assert "总分 <b>49 / 58</b>（84.5%）" in completion
     assert "良好" in completion
