@@ -57,7 +57,8 @@ async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: Stored
 
 async def ask_note(ctx: FlowContext, item: Item) -> None:
     await ctx.toast()
-    ctx.state["return_mode"] = ctx.state.get("mode", "item")
+    if ctx.state.get("mode") != "note":
+        ctx.state["return_mode"] = ctx.state.get("mode", "item")
     ctx.state["mode"] = "note"
     await ctx.reply("ask_note", item=item)
 

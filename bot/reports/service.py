@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import re
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,10 +60,27 @@ def _render_in_worker(fmt: str, model: ReportModel, photos: Mapping[str, bytes])
     return render(ReportFormat(fmt), model, photos)
 
 
+def _exit_with(parent: int) -> None:
+    """In the worker: end it once the bot that started it is gone. A bot that is killed (or
+    crashes) cannot shut its pool down, and the worker would otherwise wait for work for ever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-bot", daemon=True).start()
+
+
 def process_pool() -> ProcessPoolExecutor:
     """One worker process, started fresh ("spawn": forking a process with running threads —
     the database driver's, the loop's — is unsafe). One at a time also bounds memory."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with,
+        initargs=(os.getpid(),),
+    )
 
 
 class ReportService:

@@ -1,0 +1,254 @@
+"""Access: every command and every kind of button, pressed by every role that must not use it
+(a stranger, an inspector of another site, the 责任人 of another task, a manager of another
+site); each is refused and changes nothing. The rightful person is the control.
+
+Buttons are tried twice per role: exactly as the rightful person was shown them (a forged
+press) and re-stamped with the attacker's own screen counter, so that the check behind the
+stale-screen check is exercised too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.texts import render
+from tests.resilience.fuzz import ErrorLog
+from tests.resilience.invariants import snapshot, violations
+from tests.resilience.world import (
+    FULL,
+    LI,
+    QIAN,
+    SITE_A,
+    STRANGERS,
+    WANG,
+    ZHANG,
+    ZHAO,
+    ZHOU,
+    Actor,
+    Frozen,
+    World,
+    person_of,
+)
+
+ROLES: dict[str, Actor] = {
+    "stranger": STRANGERS[0],
+    "inspector of another site": QIAN,
+    "责任人 of another task": LI,
+    "manager of another site": ZHOU,
+}
+REFUSALS = {render(t) for t in ("not_allowed", "stale_button", "inspection_closed", "task_closed")}
+STRANGER_REPLY = render("refused_stranger")
+Prepare = Callable[[World], Awaitable[Any]]
+
+
+async def _as_is(world: World) -> None:
+    return None
+
+
+async def _inspect(world: World) -> None:
+    await world.command(WANG, "inspect")
+
+
+async def _section(world: World) -> None:
+    await world.tap(WANG, "一、", "CS:")
+
+
+async def _fix_photo(world: World) -> None:
+    await world.photo(ZHANG, b"photo of the fix")
+
+
+async def _no_pending_extension(world: World) -> None:
+    await world.tap(ZHAO, "驳回", "K:ER:3:")
+
+
+async def _asking_extension(world: World) -> None:
+    await _no_pending_extension(world)
+    await world.tap(ZHANG, "申请延期", "K:E:3:")
+
+
+@dataclass(frozen=True)
+class Case:
+    """Where the button is shown: the template, who has it, its label and payload prefix."""
+
+    template: str
+    owner: Actor
+    label: str
+    prefix: str
+    prepare: Prepare = _as_is
+
+
+BUTTONS: dict[str, Case] = {
+    "S": Case("choose_site", WANG, SITE_A, "S:"),
+    "T": Case("choose_standard", WANG, FULL.title, "T:"),
+    "R": Case("item", WANG, SITE_A, "R:", _inspect),
+    "NEW": Case("item", WANG, "开始新的检查", "NEW:", _inspect),
+    "L": Case("item", WANG, "1分", "L:"),
+    "NA": Case("item", WANG, "不适用", "NA:"),
+    "P": Case("item", WANG, "照片", "P:"),
+    "M": Case("item", WANG, "备注", "M:"),
+    "V": Case("item", WANG, "上一项", "V:"),
+    "X": Case("item", WANG, "抽样记录", "X:"),
+    "F": Case("item", WANG, "录入数据", "F:"),
+    "C": Case("item", WANG, "目录", "C:"),
+    "PA": Case("item", WANG, "暂停", "PA:"),
+    "XS": Case("sample", WANG, "✓", "XS:"),
+    "TR": Case("task", WANG, "李四", "TR:"),
+    "TD": Case("task", WANG, "+3天", "TD:"),
+    "TM": Case("task", WANG, "备注", "TM:"),
+    "TOK": Case("task", WANG, "确认创建", "TOK:"),
+    "CS": Case("toc", WANG, "一、", "CS:"),
+    "J": Case("toc", WANG, "5", "J:", _section),
+    "SUB": Case("submit", WANG, "提交检查", "SUB:"),
+    "K:F": Case("item", ZHANG, "已整改", "K:F:3:"),
+    "K:FS": Case("fix", ZHANG, "提交复查", "K:FS:3:", _fix_photo),
+    "K:E": Case("item", ZHANG, "申请延期", "K:E:3:", _no_pending_extension),
+    "K:ED": Case("item", ZHANG, "+7天", "K:ED:3:", _asking_extension),
+    "K:EA": Case("item", ZHAO, "批准", "K:EA:3:"),
+    "K:ER": Case("item", ZHAO, "驳回", "K:ER:3:"),
+    "K:OK": Case("item", WANG, "通过", "K:OK:1:"),
+    "K:RJ": Case("item", WANG, "退回", "K:RJ:1:"),
+    "K:D": Case("item", ZHANG, "查看详情", "K:D:3:"),
+}
+
+Rows = dict[str, list[dict[str, Any]]]
+VOLATILE = {"conversations": ("version", "updated_at")}
+
+
+def _comparable(rows: Rows) -> Rows:
+    """Without the outbox and event keys, and without the conversation's save counter."""
+    kept: Rows = {}
+    for table, entries in rows.items():
+        if table in ("outbox", "processed_events"):
+            continue
+        drop = VOLATILE.get(table, ())
+        kept[table] = [{k: v for k, v in row.items() if k not in drop} for row in entries]
+    return kept
+
+
+def changes(before: Rows, after: Rows) -> list[tuple[str, Any]]:
+    """(table, row) for every row added or changed, and every row removed."""
+    found = []
+    for table in after:
+        old = {repr(row) for row in before[table]}
+        new = {repr(row) for row in after[table]}
+        found += [(table, row) for row in after[table] if repr(row) not in old]
+        found += [(table, row) for row in before[table] if repr(row) not in new]
+    return found
+
+
+async def state(world: World) -> Rows:
+    return _comparable(await snapshot(world.db))
+
+
+async def screen_of(world: World, who: Actor) -> int:
+    person = await person_of(world, who)
+    if person is None:
+        return 0
+    async with world.db.read() as tx:
+        conversation = await tx.conversations.get(person, who[0], who[1])
+    return int(conversation.state.get("screen", 0)) if conversation else 0
+
+
+def refused(world: World, who: Actor, messages_before: int) -> bool:
+    chat = world.chat_of(who)
+    if who in STRANGERS:
+        replies = chat.texts()[messages_before:]
+        return replies == [STRANGER_REPLY] and chat.toasts[-1] == ("", False)
+    text, alert = chat.toasts[-1]
+    return alert and text in REFUSALS and len(chat.messages) == messages_before
+
+
+@pytest.mark.parametrize("kind", list(BUTTONS))
+async def test_buttons_of_others_are_refused_and_change_nothing(
+    frozen: dict[str, Frozen], tmp_path: Path, kind: str
+) -> None:
+    case = BUTTONS[kind]
+    world = await World.thaw(frozen[case.template], tmp_path / "world")
+    with ErrorLog() as errors:
+        await case.prepare(world)
+        data = world.button(case.owner, case.label, case.prefix)
+        outcome: dict[str, list[str]] = {}
+        for role, attacker in ROLES.items():
+            forged = [data]
+            if not data.startswith("K:") and kind != "NEW":
+                parts = data.split(":")
+                parts[1] = str(await screen_of(world, attacker))
+                forged.append(":".join(parts))
+            for attempt in forged:
+                before, shown = await state(world), len(world.chat_of(attacker).messages)
+                await world.press(attacker, attempt)
+                changed = changes(before, await state(world))
+                ok = refused(world, attacker, shown) and not changed
+                outcome.setdefault(role, []).append("refused" if ok else f"ALLOWED {changed}")
+        before = await state(world)
+        await world.press(case.owner, data)
+        control = world.chat_of(case.owner).toasts[-1]
+    assert errors.records == [], errors.describe(0)
+    assert all(o == "refused" for results in outcome.values() for o in results), outcome
+    assert control[0] not in REFUSALS, f"the rightful press was refused: {control}"
+    assert await violations(world.db) == []
+    await world.close()
+
+
+COMMANDS = ("inspect", "resume", "pause", "status", "tasks", "stats", "overdue", "help", "start")
+MANAGERS_ONLY = {"stats", "overdue"}
+OWNER = {"inspections": "inspector_id", "conversations": "person_id"}
+"""A command may change these rows of the person's own (their inspection, their chat)."""
+CONTROL = {"tasks": ZHANG, "stats": ZHAO, "overdue": ZHAO}
+# What a person of another site (or a 责任人 of another task) must never be shown.
+SECRETS = {
+    "stranger": ("阳光花园", "王检查", "张三"),
+    "inspector of another site": ("阳光花园", "王检查", "张三", "赵经理"),
+    "责任人 of another task": ("张三", "王检查"),
+    "manager of another site": ("阳光花园", "王检查", "张三", "赵经理"),
+}
+
+
+def expected(command: str, role: str) -> str:
+    """The access table for commands: refused, not allowed, or answered within own scope."""
+    if role == "stranger":
+        return "refused"
+    if command in MANAGERS_ONLY and role != "manager of another site":
+        return "not_allowed"
+    return "own scope"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+async def test_commands_of_every_role_stay_in_their_own_scope(
+    frozen: dict[str, Frozen], tmp_path: Path, command: str
+) -> None:
+    world = await World.thaw(frozen["item"], tmp_path / "world")
+    table: dict[str, str] = {}
+    with ErrorLog() as errors:
+        for role, who in ROLES.items():
+            me = await person_of(world, who)
+            before, shown = await state(world), len(world.chat_of(who).messages)
+            await world.command(who, command)
+            replies = "\n".join(world.chat_of(who).texts()[shown:])
+            foreign = [
+                (t, row)
+                for t, row in changes(before, await state(world))
+                if not (t in OWNER and me is not None and row[OWNER[t]] == me)
+            ]
+            leaked = [word for word in SECRETS[role] if word in replies]
+            if role == "stranger":
+                got = "refused" if replies == STRANGER_REPLY else replies
+            elif replies == render("not_allowed"):
+                got = "not_allowed"
+            else:
+                got = "own scope" if replies else "no answer"
+            table[role] = got if not (foreign or leaked) else f"{got} {foreign} {leaked}"
+        owner = CONTROL.get(command, WANG)
+        shown = len(world.chat_of(owner).messages)
+        await world.command(owner, command)
+        answer = world.chat_of(owner).texts()[shown:]
+    assert errors.records == [], errors.describe(0)
+    assert table == {role: expected(command, role) for role in ROLES}
+    assert answer and render("not_allowed") not in answer and STRANGER_REPLY not in answer
+    assert await violations(world.db) == []
+    await world.close()
