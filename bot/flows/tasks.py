@@ -453,6 +453,8 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
     if mode == "fix":
         await ctx.tx.notes.add(text[:1000], created_by=ctx.person.id, task_id=task.id)
         await ctx.reply("fix_note_saved", [[_button("提交复查", "FS", task)]])
+    elif mode == "reject_reason" and not text.strip():
+        await ctx.reply("ask_reject_reason", task_id=task.id)
     elif mode == "reject_reason":
         await _reject(ctx, task, text.strip()[:500])
     elif mode == "ext_date":

@@ -161,3 +161,20 @@ async def test_double_tap_on_note_takes_one_note(frozen: dict[str, Frozen], tmp_
     assert [n.text for n in notes] == ["第一条备注"]
     assert render("text_hint", item=FULL.item(4)) in world.chat_of(WANG).texts()
     await world.close()
+
+
+async def test_blank_reason_for_sending_a_fix_back_is_asked_again(
+    frozen: dict[str, Frozen], tmp_path: Path
+) -> None:
+    """A reason of only (full-width) spaces. Was: TransitionError (退回需要说明原因) and the
+    generic error message; now the reason is asked for again."""
+    world = await World.thaw(frozen["reject_reason"], tmp_path / "world")
+    with ErrorLog() as errors:
+        await world.say(WANG, "\u3000 ")
+        assert world.chat_of(WANG).texts()[-1] == render("ask_reject_reason", task_id=1)
+        await world.say(WANG, "照片看不清")
+    assert errors.records == [], errors.describe(0)
+    async with world.db.read() as tx:
+        task = await tx.tasks.get(1)
+    assert task is not None and task.status is TaskStatus.OPEN
+    await world.close()
