@@ -49,24 +49,3 @@ class Outgoing:
             "alert": self.alert,
             **({"extra": self.extra} if self.extra else {}),
         }
-
-    @classmethod
-    def from_payload(
-        cls, kind: OutboxKind, payload: dict[str, Any], ref: str | None, edit_ref: str | None
-    ) -> Outgoing:
-        return cls(
-            kind=kind,
-            text=payload.get("text", ""),
-            buttons=tuple(
-                tuple(Button(text=t, payload=p) for t, p in row)
-                for row in payload.get("buttons", [])
-            ),
-            ref=ref,
-            edit_ref=edit_ref,
-            photos=tuple(payload.get("photos", [])),
-            document=payload.get("document"),
-            document_name=payload.get("document_name"),
-            callback_id=payload.get("callback_id"),
-            alert=bool(payload.get("alert", False)),
-            extra=dict(payload.get("extra", {})),
-        )

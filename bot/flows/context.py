@@ -43,7 +43,6 @@ class FlowContext:
     settings: FlowSettings
     now: datetime
     state: dict[str, Any]
-    sent: list[Outgoing] = field(default_factory=list)
     standards_cache: dict[int, StoredStandard] = field(default_factory=dict)
 
     async def stored_standard(self, standard_id: int) -> StoredStandard | None:
@@ -82,7 +81,6 @@ class FlowContext:
             ref=message.ref,
             edit_of_ref=message.edit_ref,
         )
-        self.sent.append(message)
 
     async def reply(
         self, template: str, /, buttons: Keyboard = (), ref: str | None = None, **values: Any
