@@ -158,6 +158,11 @@ class BotProcess:
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
 
+    async def reap(self) -> None:
+        """Kill the bot if it still runs (a failed test must not leave it behind)."""
+        if self.process is not None and self.process.returncode is None:
+            await self.kill()
+
     async def stop(self) -> int:
         """SIGTERM, as an operator stops it; returns the exit code."""
         assert self.process is not None

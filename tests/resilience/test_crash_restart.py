@@ -216,17 +216,20 @@ async def test_killed_and_restarted_bot_loses_and_repeats_nothing(
     users_done = asyncio.Event()
     killing = asyncio.create_task(crasher.run(users_done))
     try:
-        await asyncio.gather(
-            Inspector(sim, sim.people["王检查"]).run(),
-            Responsible(sim, sim.people["张三"]).run(),
-            Responsible(sim, sim.people["李四"]).run(),
-            manager(sim, sim.people["赵经理"]),
-        )
+        try:
+            async with asyncio.TaskGroup() as people:
+                people.create_task(Inspector(sim, sim.people["王检查"]).run())
+                people.create_task(Responsible(sim, sim.people["张三"]).run())
+                people.create_task(Responsible(sim, sim.people["李四"]).run())
+                people.create_task(manager(sim, sim.people["赵经理"]))
+        finally:
+            users_done.set()
+            await killing
+        assert await bot.stop() == 0
+        duplicates = await verify(sim, seeded)
     finally:
-        users_done.set()
-        await killing
-    assert await bot.stop() == 0
-    duplicates = await verify(sim, seeded)
+        await bot.reap()
+        await observer.db.close()
     redelivered = sum(1 for u in ledger.updates if fake.delivery_count(u) > 1)
     print(
         f"crash test: {sim.crasher.done} kills, {len(ledger.updates)} updates "
@@ -236,7 +239,6 @@ async def test_killed_and_restarted_bot_loses_and_repeats_nothing(
         f"{len(duplicates.duplicates)} in-flight messages sent twice, "
         f"{duplicates.messages} messages, {time.monotonic() - began:.0f} s"
     )
-    await observer.db.close()
 
 
 async def verify(sim: Simulation, seeded: Seeded) -> ChatReport:
