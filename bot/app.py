@@ -165,7 +165,7 @@ async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
 async def stop(runtime: Runtime) -> None:
     """Stop receiving first, then finish in-flight sends; queued messages stay in the outbox."""
     if runtime.scheduler is not None:
-        runtime.scheduler.stop()
+        await runtime.scheduler.stop()
     telegram = runtime.telegram
     if telegram is not None:
         await telegram.stop()

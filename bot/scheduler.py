@@ -4,12 +4,14 @@ several bot processes on one PostgreSQL database never send the same reminder tw
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -241,9 +243,10 @@ class Scheduler:
         self.sweeper = sweeper
         self.on_sent = on_sent
         self.digest = digest
+        self._running: set[asyncio.Task[Any]] = set()
         self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(timezone))
         self.scheduler.add_job(
-            self._sweep,
+            partial(self._guard, self._sweep),
             IntervalTrigger(minutes=1),
             id="reminder-sweep",
             next_run_time=datetime.now(ZoneInfo(timezone)),
@@ -251,7 +254,7 @@ class Scheduler:
             coalesce=True,
         )
         self.scheduler.add_job(
-            self._reconcile,
+            partial(self._guard, self._reconcile),
             CronTrigger(hour=0, minute=30),
             id="daily-overdue-check",
             max_instances=1,
@@ -259,7 +262,7 @@ class Scheduler:
         )
         if digest is not None:
             self.scheduler.add_job(
-                self._digest,
+                partial(self._guard, self._digest),
                 CronTrigger(
                     day_of_week=digest_day,
                     hour=int(digest_time[:2]),
@@ -273,8 +276,21 @@ class Scheduler:
     def start(self) -> None:
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """No new runs; a run in progress finishes before the database closes under it."""
         self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _guard(self, job: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await job()
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     async def _sweep(self) -> None:
         try:
