@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -85,6 +85,23 @@ class Repo:
         """INSERT … ON CONFLICT (cols) DO NOTHING."""
         stmt = self._dialect_insert(table).values(**values)
         return stmt.on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+def lease(
+    table: sa.Table, due: sa.Select[Any], *, now: datetime, worker_id: str, lease_seconds: float
+) -> sa.Update:
+    """UPDATE … RETURNING that leases the rows `due` selects (already `FOR UPDATE SKIP
+    LOCKED`) to a worker: the shared shape of the outbox's and the reminders' claims."""
+    return (
+        sa.update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(
+            claimed_by=worker_id,
+            claim_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=table.c.attempts + 1,
+        )
+        .returning(table)
+    )
 
 
 def to_record(cls: type[R], row: AnyRow) -> R:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, lease, to_record, to_records
 from storage.errors import NotFound
 from storage.records import Channel, JsonDict, OutboxKind, OutboxMessage, OutboxStatus
 from storage.tables import outbox
@@ -94,16 +94,7 @@ class OutboxRepo(Repo):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        stmt = (
-            sa.update(outbox)
-            .where(outbox.c.id.in_(due.scalar_subquery()))
-            .values(
-                claimed_by=worker_id,
-                claim_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=outbox.c.attempts + 1,
-            )
-            .returning(outbox)
-        )
+        stmt = lease(outbox, due, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
         claimed = to_records(OutboxMessage, (await self._conn.execute(stmt)).all())
         return sorted(claimed, key=lambda message: message.id)
 
@@ -148,16 +139,7 @@ class OutboxRepo(Repo):
             .limit(1)
             .with_for_update(skip_locked=True)
         )
-        stmt = (
-            sa.update(outbox)
-            .where(outbox.c.id == nxt.scalar_subquery())
-            .values(
-                claimed_by=worker_id,
-                claim_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=outbox.c.attempts + 1,
-            )
-            .returning(outbox)
-        )
+        stmt = lease(outbox, nxt, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
         row = (await self._conn.execute(stmt)).one_or_none()
         return to_record(OutboxMessage, row) if row else None
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, lease, to_record, to_records
 from storage.records import Reminder
 from storage.tables import reminders
 
@@ -70,16 +70,7 @@ class ReminderRepo(Repo):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        stmt = (
-            sa.update(reminders)
-            .where(reminders.c.id.in_(due.scalar_subquery()))
-            .values(
-                claimed_by=worker_id,
-                claim_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=reminders.c.attempts + 1,
-            )
-            .returning(reminders)
-        )
+        stmt = lease(reminders, due, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
         claimed = to_records(Reminder, (await self._conn.execute(stmt)).all())
         return sorted(claimed, key=lambda reminder: (reminder.due_at, reminder.id))
 

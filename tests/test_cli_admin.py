@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +10,9 @@ from openpyxl import Workbook
 
 from bot.cli import main
 from bot.cli.admin_cmd import parse_staff
-from storage import Database, Tx
+from storage import Tx
 from storage.records import Channel, Role
+from tests.cliquery import query
 
 
 @pytest.fixture(autouse=True)
@@ -24,19 +23,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
     return tmp_path / "data"
-
-
-def query(data_dir: Path, work: Callable[[Tx], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        db = Database(f"sqlite+aiosqlite:///{(data_dir / 'pinjian.db').resolve()}")
-        await db.open()
-        try:
-            async with db.read() as tx:
-                return await work(tx)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
 
 
 def test_site_and_person_add_with_roles(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.cli import main
-from storage import Database, Tx, web_external_id
+from storage import Tx, web_external_id
 from storage.records import Channel
+from tests.cliquery import query
 
 LINK = re.compile(r"http://127\.0\.0\.1:18080/chat#t=([A-Za-z0-9_-]{43})")
 
@@ -26,19 +24,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
     return tmp_path / "data"
-
-
-def query(data_dir: Path, work: Callable[[Tx], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        db = Database(f"sqlite+aiosqlite:///{(data_dir / 'pinjian.db').resolve()}")
-        await db.open()
-        try:
-            async with db.read() as tx:
-                return await work(tx)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
 
 
 def signed_in_as(data_dir: Path, token: str) -> str | None:
