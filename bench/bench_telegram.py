@@ -7,9 +7,17 @@ bare python-telegram-bot echo bot handles the same number of updates from the sa
 users against the same fake server. Each user waits for the bot's answer before the next step,
 as a person does.
 
-Latency is measured per update from the moment the user's update is queued at the fake
-server to the moment the bot's answer for that step arrives there (a new message with
-buttons, or the echo), so it includes long-poll delivery and the bot's own API calls.
+Two latencies are measured per update. End-to-end runs from the moment the user's update is
+queued at the fake server to the moment the bot's answer for that step arrives there (a new
+message with buttons, or the echo). Bot-side runs from the moment getUpdates hands the update
+to the bot to that same answer: the bot's own queueing, work and API calls, without the time
+the update waited at the server for the next poll.
+
+Each N runs twice. "capacity": every user acts again as soon as the answer arrives (no
+thinking time), which measures the most updates a second the bot can take; latency there is
+mostly queueing (N users always waiting). "paced": every user thinks 0.5–1.5 × --think
+seconds (default 2 s, a fast inspector) before each action, which measures the latency people
+see at that load.
 
     .venv/bin/python -m bench.bench_telegram                 # N = 1, 50, 200
     .venv/bin/python -m bench.bench_telegram --users 50      # one N
@@ -27,15 +35,17 @@ import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from standards.loader import BUILTIN_DIR, load_file
 from storage import Database, Role, upgrade
@@ -45,28 +55,26 @@ STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 200
 STEP_TIMEOUT = 60.0
 RATE_LIMIT = False
+THINK = 0.0
 SITE = "阳光花园"
 
 
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)
+    bot_side: list[float] = field(default_factory=list)
     updates: int = 0
 
     def summary(self, elapsed: float) -> dict[str, float]:
-        ordered = sorted(self.latencies)
-
-        def pct(p: float) -> float:
-            return 1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))]
-
-        return {
-            "updates": self.updates,
-            "per_s": self.updates / elapsed,
-            "p50": pct(0.50),
-            "p95": pct(0.95),
-            "p99": pct(0.99),
-            "mean": 1000 * statistics.fmean(ordered),
-        }
+        figures: dict[str, float] = {"updates": self.updates, "per_s": self.updates / elapsed}
+        for name, values in (("e2e", self.latencies), ("bot", self.bot_side)):
+            ordered = sorted(values)
+            for p in (50, 95, 99):
+                figures[f"{name}_p{p}"] = (
+                    1000 * ordered[min(len(ordered) - 1, p * len(ordered) // 100)]
+                )
+            figures[f"{name}_mean"] = 1000 * statistics.fmean(ordered)
+        return figures
 
 
 class Step:
@@ -78,14 +86,18 @@ class Step:
         self.stats = stats
         self.calls = fake.watch(user.id)
 
-    async def answer(self, action: asyncio.Future[int] | object, *, buttons: bool) -> ApiCall:
+    async def answer(self, action: Coroutine[Any, Any, int], *, buttons: bool) -> ApiCall:
+        if THINK:
+            await asyncio.sleep(random.uniform(0.5, 1.5) * THINK)
         began = time.perf_counter()
-        await action  # type: ignore[misc]
+        update_id = await action
         self.stats.updates += 1
         while True:
             call = await asyncio.wait_for(self.calls.get(), STEP_TIMEOUT)
             if call.method == "sendMessage" and (not buttons or "reply_markup" in call.params):
-                self.stats.latencies.append(time.perf_counter() - began)
+                arrived = time.perf_counter()
+                self.stats.latencies.append(arrived - began)
+                self.stats.bot_side.append(arrived - self.fake.first_delivered[update_id])
                 return call
 
     def keyboard(self, call: ApiCall) -> list[tuple[str, str]]:
@@ -221,27 +233,40 @@ async def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep the bot's Telegram rate limiter on (off by default: the echo bot has none)",
     )
+    parser.add_argument(
+        "--think", type=float, default=2.0, help="mean thinking time of the paced run, seconds"
+    )
+    parser.add_argument(
+        "--mode", choices=("capacity", "paced"), action="append", help="default: both"
+    )
     args = parser.parse_args(argv)
-    global RATE_LIMIT
+    global RATE_LIMIT, THINK
     RATE_LIMIT = args.rate_limit
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; date {datetime.now(UTC):%Y-%m-%d}"
     )
     print()
-    print("| N | bot | updates | updates/s | p50 ms | p95 ms | p99 ms | vs echo |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| N | mode | bot | updates | updates/s | end-to-end p50 / p95 / p99 ms "
+        "| bot-side p50 / p95 / p99 ms | vs echo |"
+    )
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
     for users in args.users or [1, 50, 200]:
-        ours = await run_pinjian(users)
-        steps = int(ours["updates"]) // users
-        echo = await run_echo(users, steps)
-        for name, result in (("pinjian", ours), ("echo", echo)):
-            ratio = f"{ours['per_s'] / echo['per_s']:.2f}" if name == "pinjian" else ""
-            print(
-                f"| {users} | {name} | {int(result['updates'])} | {result['per_s']:.0f} | "
-                f"{result['p50']:.1f} | {result['p95']:.1f} | {result['p99']:.1f} | {ratio} |",
-                flush=True,
-            )
+        for mode in args.mode or ["capacity", "paced"]:
+            THINK = args.think if mode == "paced" else 0.0
+            ours = await run_pinjian(users)
+            steps = int(ours["updates"]) // users
+            echo = await run_echo(users, steps)
+            for name, result in (("pinjian", ours), ("echo", echo)):
+                ratio = f"{ours['per_s'] / echo['per_s']:.2f}" if name == "pinjian" else ""
+                e2e = " / ".join(f"{result[f'e2e_p{p}']:.0f}" for p in (50, 95, 99))
+                bot = " / ".join(f"{result[f'bot_p{p}']:.1f}" for p in (50, 95, 99))
+                print(
+                    f"| {users} | {mode} | {name} | {int(result['updates'])} | "
+                    f"{result['per_s']:.0f} | {e2e} | {bot} | {ratio} |",
+                    flush=True,
+                )
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -24,6 +24,22 @@ class _Record(Protocol):
 
 
 R = TypeVar("R", bound=_Record)
+S = TypeVar("S")
+
+_PREPARED: dict[Hashable, Any] = {}
+
+
+def prepared(key: Hashable, build: Callable[[], S]) -> S:
+    """The statement `build` makes, made once per `key` and reused with bound parameters.
+
+    Building a statement and its cache key is most of what a statement costs SQLAlchemy on
+    SQLite; a statement object that is reused is built once and its cache key memoised.
+    Keys name the statement (and the dialect where the statement depends on it).
+    """
+    stmt = _PREPARED.get(key)
+    if stmt is None:
+        stmt = _PREPARED[key] = build()
+    return stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +70,40 @@ class Repo:
         return self._ctx.clock()
 
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> AnyRow:
-        stmt = sa.insert(table).values(**values).returning(table)
-        row: AnyRow = (await self._conn.execute(stmt)).one()
+        stmt = prepared(("insert", table.name), lambda: sa.insert(table).returning(table))
+        row: AnyRow = (await self._conn.execute(stmt, dict(values))).one()
         return row
 
     async def _update(
         self, table: sa.Table, where: sa.ColumnElement[bool], values: Mapping[str, Any]
     ) -> AnyRow | None:
-        stmt = sa.update(table).where(where).values(**values).returning(table)
-        row: AnyRow | None = (await self._conn.execute(stmt)).one_or_none()
+        """UPDATE … SET `values` (given as parameters, so only `where` is built per call)."""
+        stmt = sa.update(table).where(where).returning(table)
+        row: AnyRow | None = (await self._conn.execute(stmt, dict(values))).one_or_none()
         return row
+
+    async def _by_id(self, table: sa.Table, row_id: int) -> AnyRow | None:
+        stmt = prepared(
+            ("by_id", table.name),
+            lambda: sa.select(table).where(table.c.id == sa.bindparam("b_id")),
+        )
+        row: AnyRow | None = (await self._conn.execute(stmt, {"b_id": row_id})).one_or_none()
+        return row
+
+    async def _rows_by(
+        self, table: sa.Table, column: str, value: Any, order_by: tuple[str, ...]
+    ) -> Sequence[AnyRow]:
+        """The rows whose `column` equals `value`, ordered by the `order_by` columns."""
+        stmt = prepared(
+            ("rows_by", table.name, column, order_by),
+            lambda: (
+                sa.select(table)
+                .where(table.c[column] == sa.bindparam("b_value"))
+                .order_by(*(table.c[name] for name in order_by))
+            ),
+        )
+        rows: Sequence[AnyRow] = (await self._conn.execute(stmt, {"b_value": value})).all()
+        return rows
 
     async def _one(self, stmt: sa.Select[*tuple[Any, ...]]) -> AnyRow | None:
         row: AnyRow | None = (await self._conn.execute(stmt)).one_or_none()
@@ -87,21 +127,20 @@ class Repo:
         return stmt.on_conflict_do_nothing(index_elements=list(index_elements))
 
 
-def lease(
-    table: sa.Table, due: sa.Select[Any], *, now: datetime, worker_id: str, lease_seconds: float
-) -> sa.Update:
+def lease(table: sa.Table, due: sa.Select[Any], *, worker_id: Any, expires: Any) -> sa.Update:
     """UPDATE … RETURNING that leases the rows `due` selects (already `FOR UPDATE SKIP
-    LOCKED`) to a worker: the shared shape of the outbox's and the reminders' claims."""
+    LOCKED`) to a worker until `expires` (values or bound parameters): the shared shape of
+    the outbox's and the reminders' claims."""
     return (
         sa.update(table)
         .where(table.c.id.in_(due.scalar_subquery()))
-        .values(
-            claimed_by=worker_id,
-            claim_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=table.c.attempts + 1,
-        )
+        .values(claimed_by=worker_id, claim_expires_at=expires, attempts=table.c.attempts + 1)
         .returning(table)
     )
+
+
+def lease_until(now: datetime, lease_seconds: float) -> datetime:
+    return now + timedelta(seconds=lease_seconds)
 
 
 def to_record(cls: type[R], row: AnyRow) -> R:

@@ -7,11 +7,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage.sqlite_inline import BUSY_SLICE_MS, DRIVER, begin_immediate
+
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "pinjian_write"
+
+registry.register(f"sqlite.{DRIVER}", "storage.sqlite_inline", "InlineSQLiteDialect")
 
 
 def mask_url(url: str) -> str:
@@ -31,7 +36,8 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys, a busy timeout, and BEGIN emitted
+    """An async engine; on SQLite (any ``sqlite`` URL runs on the inline driver of
+    :mod:`storage.sqlite_inline`) with WAL, foreign keys, a busy timeout, and BEGIN emitted
     by us instead of by the driver (SQLAlchemy's documented recipe).
 
     Write transactions begin with BEGIN IMMEDIATE (pass execution option
@@ -40,13 +46,16 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
     SQLite writers deadlock. Read-only transactions also set ``query_only`` so a stray write
     fails loudly instead of upgrading its lock.
     """
-    if make_url(url).get_backend_name() == "postgresql":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
-    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        parsed = parsed.set(drivername=f"sqlite+{DRIVER}")
+    engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name != "sqlite":
         return engine
     pragmas = (
-        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+        f"PRAGMA busy_timeout = {BUSY_SLICE_MS}",
         "PRAGMA journal_mode = WAL",
         f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}",
         "PRAGMA synchronous = NORMAL",
@@ -63,7 +72,12 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, True)
-        conn.exec_driver_sql("PRAGMA query_only = " + ("0" if write else "1"))
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA query_only = " + ("0" if write else "1"))
+        if write:
+            begin_immediate(raw, BUSY_TIMEOUT_MS / 1000)  # type: ignore[arg-type]
+        else:
+            raw.execute("BEGIN")
 
     return engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.base import Repo
+from storage.base import Repo, prepared
 from storage.errors import DuplicateEvent
 from storage.tables import processed_events
 
@@ -15,10 +15,13 @@ class EventRepo(Repo):
     async def record(self, key: str) -> None:
         """Record the key or raise DuplicateEvent. A concurrent transaction with the same key
         waits on the unique key (PostgreSQL) or the write lock (SQLite), then sees it too."""
-        stmt = self._insert_ignoring_conflict(
-            processed_events, ("key",), {"key": key, "at": self._now()}
+        stmt = prepared(
+            ("events.record", self._ctx.dialect),
+            lambda: self._dialect_insert(processed_events).on_conflict_do_nothing(
+                index_elements=["key"]
+            ),
         )
-        if (await self._conn.execute(stmt)).rowcount != 1:
+        if (await self._conn.execute(stmt, {"key": key, "at": self._now()})).rowcount != 1:
             raise DuplicateEvent(key)
 
     async def seen(self, key: str) -> bool:

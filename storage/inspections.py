@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, prepared, to_record, to_records
 from storage.errors import NotFound, StateConflict
 from storage.records import (
     Answer,
@@ -63,7 +63,7 @@ class InspectionRepo(Repo):
         return to_record(Inspection, row)
 
     async def get(self, inspection_id: int) -> Inspection | None:
-        row = await self._one(sa.select(inspections).where(inspections.c.id == inspection_id))
+        row = await self._by_id(inspections, inspection_id)
         return to_record(Inspection, row) if row else None
 
     async def open_for_inspector(self, inspector_id: int) -> list[Inspection]:
@@ -263,22 +263,23 @@ class AnswerRepo(Repo):
             "answered_by": answered_by,
             "answered_at": self._now(),
         }
-        upsert = (
-            self._dialect_insert(answers)
-            .values(inspection_id=inspection_id, item_no=item_no, revision=1, **values)
-            .on_conflict_do_update(
-                index_elements=["inspection_id", "item_no"],
-                set_={**values, "revision": answers.c.revision + 1},
-            )
-            .returning(answers)
-        )
-        row = (await self._conn.execute(upsert)).one()
-        await self._conn.execute(
-            sa.insert(answer_revisions).values(
-                inspection_id=inspection_id, item_no=item_no, revision=row.revision, **values
-            )
-        )
+        dialect = self._ctx.dialect
+        upsert = prepared(("answers.upsert", dialect), lambda: self._answer_upsert(list(values)))
+        params = {"inspection_id": inspection_id, "item_no": item_no, "revision": 1, **values}
+        row = (await self._conn.execute(upsert, params)).one()
+        revision = prepared("answers.revision", lambda: sa.insert(answer_revisions))
+        await self._conn.execute(revision, {**params, "revision": row.revision})
         return to_record(Answer, row)
+
+    def _answer_upsert(self, columns: list[str]) -> Any:
+        """INSERT … ON CONFLICT (inspection, item) DO UPDATE SET the answer's columns and
+        revision + 1, with every value a bound parameter."""
+        insert = self._dialect_insert(answers)
+        updates: dict[str, Any] = {name: insert.excluded[name] for name in columns}
+        return insert.on_conflict_do_update(
+            index_elements=["inspection_id", "item_no"],
+            set_={**updates, "revision": answers.c.revision + 1},
+        ).returning(answers)
 
     async def get(self, inspection_id: int, item_no: int) -> Answer | None:
         stmt = sa.select(answers).where(
@@ -289,12 +290,8 @@ class AnswerRepo(Repo):
 
     async def for_inspection(self, inspection_id: int) -> list[Answer]:
         """Current answers by item number."""
-        stmt = (
-            sa.select(answers)
-            .where(answers.c.inspection_id == inspection_id)
-            .order_by(answers.c.item_no)
-        )
-        return to_records(Answer, await self._all(stmt))
+        rows = await self._rows_by(answers, "inspection_id", inspection_id, ("item_no",))
+        return to_records(Answer, rows)
 
     async def history(self, inspection_id: int, item_no: int) -> list[AnswerRevision]:
         """Every answer ever given to the item, oldest first."""
@@ -352,12 +349,8 @@ class NoteRepo(Repo):
         return to_records(Note, await self._all(stmt))
 
     async def for_inspection(self, inspection_id: int) -> list[Note]:
-        stmt = (
-            sa.select(notes)
-            .where(notes.c.inspection_id == inspection_id)
-            .order_by(notes.c.item_no, notes.c.id)
-        )
-        return to_records(Note, await self._all(stmt))
+        rows = await self._rows_by(notes, "inspection_id", inspection_id, ("item_no", "id"))
+        return to_records(Note, rows)
 
     async def for_task(self, task_id: int) -> list[Note]:
         stmt = sa.select(notes).where(notes.c.task_id == task_id).order_by(notes.c.id)
@@ -407,7 +400,7 @@ class EvidenceRepo(Repo):
         return to_record(Evidence, row)
 
     async def get(self, evidence_id: int) -> Evidence | None:
-        row = await self._one(sa.select(evidence).where(evidence.c.id == evidence_id))
+        row = await self._by_id(evidence, evidence_id)
         return to_record(Evidence, row) if row else None
 
     async def for_item(self, inspection_id: int, item_no: int) -> list[Evidence]:
@@ -419,12 +412,8 @@ class EvidenceRepo(Repo):
         return to_records(Evidence, await self._all(stmt))
 
     async def for_inspection(self, inspection_id: int) -> list[Evidence]:
-        stmt = (
-            sa.select(evidence)
-            .where(evidence.c.inspection_id == inspection_id)
-            .order_by(evidence.c.item_no, evidence.c.id)
-        )
-        return to_records(Evidence, await self._all(stmt))
+        rows = await self._rows_by(evidence, "inspection_id", inspection_id, ("item_no", "id"))
+        return to_records(Evidence, rows)
 
     async def for_task(self, task_id: int, *, role: EvidenceRole | None = None) -> list[Evidence]:
         stmt = sa.select(evidence).where(evidence.c.task_id == task_id).order_by(evidence.c.id)
@@ -434,9 +423,14 @@ class EvidenceRepo(Repo):
 
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""
-        stmt = (
-            sa.select(evidence.c.item_no, sa.func.count())
-            .where(evidence.c.inspection_id == inspection_id)
-            .group_by(evidence.c.item_no)
-        )
-        return {row[0]: row[1] for row in await self._all(stmt)}
+        stmt = prepared("evidence.count_by_item", _count_by_item)
+        rows = (await self._conn.execute(stmt, {"b_inspection": inspection_id})).all()
+        return {row[0]: row[1] for row in rows}
+
+
+def _count_by_item() -> sa.Select[int, int]:
+    return (
+        sa.select(evidence.c.item_no, sa.func.count())
+        .where(evidence.c.inspection_id == sa.bindparam("b_inspection"))
+        .group_by(evidence.c.item_no)
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from storage.base import Repo, lease, to_record, to_records
+from storage.base import Repo, lease, lease_until, prepared, to_record, to_records
 from storage.errors import NotFound
 from storage.records import Channel, JsonDict, OutboxKind, OutboxMessage, OutboxStatus
 from storage.tables import outbox
@@ -51,7 +51,7 @@ class OutboxRepo(Repo):
         return to_record(OutboxMessage, row)
 
     async def get(self, message_id: int) -> OutboxMessage | None:
-        row = await self._one(sa.select(outbox).where(outbox.c.id == message_id))
+        row = await self._by_id(outbox, message_id)
         return to_record(OutboxMessage, row) if row else None
 
     async def claim(
@@ -94,7 +94,7 @@ class OutboxRepo(Repo):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        stmt = lease(outbox, due, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
+        stmt = lease(outbox, due, worker_id=worker_id, expires=lease_until(now, lease_seconds))
         claimed = to_records(OutboxMessage, (await self._conn.execute(stmt)).all())
         return sorted(claimed, key=lambda message: message.id)
 
@@ -126,21 +126,15 @@ class OutboxRepo(Repo):
     ) -> OutboxMessage | None:
         """After `sent` was marked sent in this transaction, lease the chat's next due message
         to the same worker, so a chat's messages flow without a separate claim each time."""
-        nxt = (
-            sa.select(outbox.c.id)
-            .where(
-                outbox.c.channel == sent.channel,
-                outbox.c.chat_id == sent.chat_id,
-                outbox.c.status == OutboxStatus.PENDING,
-                outbox.c.not_before <= now,
-                sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
-            )
-            .order_by(outbox.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = lease(outbox, nxt, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
-        row = (await self._conn.execute(stmt)).one_or_none()
+        stmt = prepared("outbox.claim_next_in_chat", _claim_next_in_chat)
+        params = {
+            "b_channel": sent.channel,
+            "b_chat_id": sent.chat_id,
+            "b_now": now,
+            "b_worker_id": worker_id,
+            "b_expires": lease_until(now, lease_seconds),
+        }
+        row = (await self._conn.execute(stmt, params)).one_or_none()
         return to_record(OutboxMessage, row) if row else None
 
     async def mark_failed(
@@ -155,28 +149,19 @@ class OutboxRepo(Repo):
         )
 
     async def _finish(self, message_id: int, **values: object) -> None:
-        stmt = (
-            sa.update(outbox)
-            .where(outbox.c.id == message_id)
-            .values(claimed_by=None, claim_expires_at=None, **values)
+        stmt = prepared(
+            "outbox.finish",
+            lambda: sa.update(outbox).where(outbox.c.id == sa.bindparam("b_id")),
         )
-        if (await self._conn.execute(stmt)).rowcount == 0:
+        params = {"b_id": message_id, "claimed_by": None, "claim_expires_at": None, **values}
+        if (await self._conn.execute(stmt, params)).rowcount == 0:
             raise NotFound(f"outbox message {message_id}")
 
     async def message_id_for_ref(self, channel: Channel, chat_id: str, ref: str) -> str | None:
         """The channel's message id of the latest sent message named `ref` in the chat."""
-        stmt = (
-            sa.select(outbox.c.channel_message_id)
-            .where(
-                outbox.c.channel == channel,
-                outbox.c.chat_id == chat_id,
-                outbox.c.ref == ref,
-                outbox.c.status == OutboxStatus.SENT,
-            )
-            .order_by(outbox.c.id.desc())
-            .limit(1)
-        )
-        value: str | None = await self._conn.scalar(stmt)
+        stmt = prepared("outbox.message_id_for_ref", _message_id_for_ref)
+        params = {"b_channel": channel, "b_chat_id": chat_id, "b_ref": ref}
+        value: str | None = await self._conn.scalar(stmt, params)
         return value
 
     async def pending_count(self, channel: Channel | None = None) -> int:
@@ -188,3 +173,37 @@ class OutboxRepo(Repo):
         if channel is not None:
             stmt = stmt.where(outbox.c.channel == channel)
         return int(await self._conn.scalar(stmt) or 0)
+
+
+def _claim_next_in_chat() -> sa.Update:
+    now: sa.BindParameter[datetime] = sa.bindparam("b_now")
+    nxt = (
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.channel == sa.bindparam("b_channel"),
+            outbox.c.chat_id == sa.bindparam("b_chat_id"),
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.not_before <= now,
+            sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
+        )
+        .order_by(outbox.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return lease(
+        outbox, nxt, worker_id=sa.bindparam("b_worker_id"), expires=sa.bindparam("b_expires")
+    )
+
+
+def _message_id_for_ref() -> sa.Select[str | None]:
+    return (
+        sa.select(outbox.c.channel_message_id)
+        .where(
+            outbox.c.channel == sa.bindparam("b_channel"),
+            outbox.c.chat_id == sa.bindparam("b_chat_id"),
+            outbox.c.ref == sa.bindparam("b_ref"),
+            outbox.c.status == OutboxStatus.SENT,
+        )
+        .order_by(outbox.c.id.desc())
+        .limit(1)
+    )

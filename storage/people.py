@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, prepared, to_record, to_records
 from storage.errors import IdentityInUse, NotFound, StateConflict
 from storage.records import (
     Channel,
@@ -60,7 +60,7 @@ class SiteRepo(Repo):
         return to_record(Site, row)
 
     async def get(self, site_id: int) -> Site | None:
-        row = await self._one(sa.select(sites).where(sites.c.id == site_id))
+        row = await self._by_id(sites, site_id)
         return to_record(Site, row) if row else None
 
     async def by_name(self, name: str) -> Site | None:
@@ -125,7 +125,7 @@ class PersonRepo(Repo):
         return to_record(Person, row)
 
     async def get(self, person_id: int) -> Person | None:
-        row = await self._one(sa.select(people).where(people.c.id == person_id))
+        row = await self._by_id(people, person_id)
         return to_record(Person, row) if row else None
 
     async def get_many(self, person_ids: Iterable[int]) -> list[Person]:
@@ -320,17 +320,21 @@ class IdentityRepo(Repo):
 
     async def resolve(self, channel: Channel, external_id: str) -> tuple[Identity, Person] | None:
         """The active binding of a channel account and its (active) person, in one query."""
-        stmt = (
-            sa.select(identities, people)
-            .join(people, people.c.id == identities.c.person_id)
-            .where(
-                identities.c.channel == channel,
-                identities.c.external_id == external_id,
-                identities.c.revoked_at.is_(None),
-                people.c.active.is_(True),
-            )
+        stmt = prepared(
+            "identities.resolve",
+            lambda: (
+                sa.select(identities, people)
+                .join(people, people.c.id == identities.c.person_id)
+                .where(
+                    identities.c.channel == sa.bindparam("b_channel"),
+                    identities.c.external_id == sa.bindparam("b_external"),
+                    identities.c.revoked_at.is_(None),
+                    people.c.active.is_(True),
+                )
+            ),
         )
-        row = await self._one(stmt)
+        params = {"b_channel": channel, "b_external": external_id}
+        row = (await self._conn.execute(stmt, params)).one_or_none()
         if row is None:
             return None
         ident_cols = len(identities.c)

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.base import Repo, lease, to_record, to_records
+from storage.base import Repo, lease, lease_until, to_record, to_records
 from storage.records import Reminder
 from storage.tables import reminders
 
@@ -42,7 +42,7 @@ class ReminderRepo(Repo):
         return to_record(Reminder, row) if row else None
 
     async def get(self, reminder_id: int) -> Reminder | None:
-        row = await self._one(sa.select(reminders).where(reminders.c.id == reminder_id))
+        row = await self._by_id(reminders, reminder_id)
         return to_record(Reminder, row) if row else None
 
     async def for_task(self, task_id: int) -> list[Reminder]:
@@ -70,7 +70,7 @@ class ReminderRepo(Repo):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        stmt = lease(reminders, due, now=now, worker_id=worker_id, lease_seconds=lease_seconds)
+        stmt = lease(reminders, due, worker_id=worker_id, expires=lease_until(now, lease_seconds))
         claimed = to_records(Reminder, (await self._conn.execute(stmt)).all())
         return sorted(claimed, key=lambda reminder: (reminder.due_at, reminder.id))
 

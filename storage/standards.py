@@ -39,7 +39,7 @@ class StandardRepo(Repo):
         return to_record(StoredStandard, row)
 
     async def get(self, standard_id: int) -> StoredStandard | None:
-        row = await self._one(sa.select(standards).where(standards.c.id == standard_id))
+        row = await self._by_id(standards, standard_id)
         return to_record(StoredStandard, row) if row else None
 
     async def latest(self, std_id: str) -> StoredStandard | None:

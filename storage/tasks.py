@@ -74,7 +74,7 @@ class TaskRepo(Repo):
         return task
 
     async def get(self, task_id: int) -> Task | None:
-        row = await self._one(sa.select(tasks).where(tasks.c.id == task_id))
+        row = await self._by_id(tasks, task_id)
         return to_record(Task, row) if row else None
 
     async def get_many(self, task_ids: Iterable[int]) -> dict[int, Task]:
@@ -223,12 +223,8 @@ class TaskRepo(Repo):
         return to_records(TaskEvent, await self._all(stmt))
 
     async def for_inspection(self, inspection_id: int) -> list[Task]:
-        stmt = (
-            sa.select(tasks)
-            .where(tasks.c.inspection_id == inspection_id)
-            .order_by(tasks.c.item_no, tasks.c.id)
-        )
-        return to_records(Task, await self._all(stmt))
+        rows = await self._rows_by(tasks, "inspection_id", inspection_id, ("item_no", "id"))
+        return to_records(Task, rows)
 
     async def open_for_person(self, person_id: int) -> list[Task]:
         """Not-done tasks of a 责任人 by target date: the overdue ones come first."""

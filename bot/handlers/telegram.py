@@ -34,6 +34,7 @@ from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.texts import render
 from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
+from bot.handlers.telegram_http import AiohttpRequest
 from storage.db import Database
 from storage.errors import EvidenceTooLarge
 from storage.evidence import EvidenceStore
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 # Telegram allows about 30 messages a second overall; sends are spaced evenly a little below
 # that (no bursts), and a 429 is retried by the rate limiter after the time Telegram asks for.
 OVERALL_PER_SECOND = 28
+# Concurrent Bot API calls; the outbox keeps at most one call per chat in flight.
+SEND_CONNECTIONS = 16
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 COMMANDS = (
@@ -137,6 +140,8 @@ class TelegramChannel:
             .base_url(api_url)
             .base_file_url(file_url)
             .concurrent_updates(PerChatProcessor())
+            .request(AiohttpRequest(connection_pool_size=SEND_CONNECTIONS))
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
         if rate_limit:
             builder = builder.rate_limiter(

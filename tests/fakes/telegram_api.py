@@ -157,6 +157,8 @@ class FakeTelegramAPI:
         self._forced: list[_Forced] = []
         self._all_updates: dict[int, dict[str, Any]] = {}
         self._delivery_counts: Counter[int] = Counter()
+        # perf_counter() when getUpdates first handed each update out (bot-side latency in bench/)
+        self.first_delivered: dict[int, float] = {}
         self._next_update_id = first_update_id
         self._allowed_updates: set[str] | None = None
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
@@ -609,8 +611,10 @@ class FakeTelegramAPI:
         for item in forced:
             item.delivered = True
         batch = [item.update for item in forced] + queued
+        handed_out = time.perf_counter()
         for update in batch:
             self._delivery_counts[update["update_id"]] += 1
+            self.first_delivered.setdefault(update["update_id"], handed_out)
         if batch:
             self.deliveries.append([update["update_id"] for update in batch])
         return copy.deepcopy(batch)
