@@ -17,6 +17,7 @@ from storage.engine import WRITE_OPTION, create_engine, mask_url
 from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
+from storage.inbox import InboxRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
@@ -34,6 +35,7 @@ class Tx:
     def __init__(self, ctx: Ctx) -> None:
         self._ctx = ctx
         self.events = EventRepo(ctx)
+        self.inbox = InboxRepo(ctx)
         self.sites = SiteRepo(ctx)
         self.people = PersonRepo(ctx)
         self.roles = RoleRepo(ctx)

@@ -309,6 +309,17 @@ outbox = sa.Table(
     sa.Index(None, "channel", "chat_id", "ref"),
 )
 
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    _id(),
+    sa.Column("channel", enum(Channel), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    _at("received_at"),
+    sa.UniqueConstraint("channel", "key"),
+)
+
 processed_events = sa.Table(
     "processed_events",
     metadata,

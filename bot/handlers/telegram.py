@@ -4,6 +4,7 @@ flows and renders outbox messages with the Bot API. Nothing else in the bot impo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import warnings
@@ -47,8 +48,11 @@ log = logging.getLogger(__name__)
 OVERALL_PER_SECOND = 28
 # TelegramChannel._call uses do_api_request for methods the library also wraps, on purpose.
 warnings.filterwarnings(
-    "ignore", r"Please use 'Bot\.(send_message|edit_message_text)'", PTBUserWarning
+    "ignore", r"Please use 'Bot\.(send_message|edit_message_text|get_updates)'", PTBUserWarning
 )
+ALLOWED_UPDATES = ("message", "callback_query")
+POLL_READ_MARGIN = 10.0
+MAX_POLL_PAUSE = 30.0
 # Concurrent Bot API calls; the outbox keeps at most one call per chat in flight.
 SEND_CONNECTIONS = 16
 MAX_TEXT = 4096
@@ -112,6 +116,11 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return pieces
 
 
+def _key(update_id: int) -> str:
+    """The event key of a Telegram update (idempotency and the inbox)."""
+    return f"u{update_id}"
+
+
 def _markup(buttons: list[list[list[str]]]) -> dict[str, Any] | None:
     """The Bot API's InlineKeyboardMarkup as JSON-ready data (sent as is)."""
     if not buttons:
@@ -141,6 +150,8 @@ class TelegramChannel:
         self.files = files
         self.poll_timeout = poll_timeout
         self.webhook_secret = ""
+        self._handled: list[str] = []
+        self._poller: asyncio.Task[None] | None = None
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
@@ -149,6 +160,7 @@ class TelegramChannel:
             .concurrent_updates(PerChatProcessor())
             .request(AiohttpRequest(connection_pool_size=SEND_CONNECTIONS))
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            .updater(None)
         )
         if rate_limit:
             builder = builder.rate_limiter(
@@ -172,40 +184,108 @@ class TelegramChannel:
             await bot.set_webhook(
                 webhook_url,
                 secret_token=webhook_secret or None,
-                allowed_updates=["message", "callback_query"],
+                allowed_updates=list(ALLOWED_UPDATES),
             )
             await self.application.start()
+            await self._replay()
             log.info("telegram: webhook %s as @%s", webhook_url, bot.username)
             return
         await bot.delete_webhook(drop_pending_updates=False)
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(
-            poll_interval=0,
-            timeout=self.poll_timeout,
-            allowed_updates=["message", "callback_query"],
-        )
         await self.application.start()
+        await self._replay()
+        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         log.info("telegram: polling as @%s", bot.username)
 
+    async def _poll(self) -> None:
+        """Long polling that confirms updates to Telegram (the next call's offset) only once
+        they are stored in the inbox: a crash at any moment loses nothing a person sent."""
+        offset = 0
+        pause = 1.0
+        while True:
+            try:
+                raw = await self.application.bot.do_api_request(
+                    "get_updates",
+                    api_kwargs={
+                        "offset": offset,
+                        "timeout": self.poll_timeout,
+                        "allowed_updates": list(ALLOWED_UPDATES),
+                    },
+                    read_timeout=self.poll_timeout + POLL_READ_MARGIN,
+                )
+                await self._store(raw)
+            except TimedOut:
+                continue
+            except Exception as exc:
+                log.warning(
+                    "telegram: fetching updates failed (%s); retrying in %.0f s",
+                    exc.__class__.__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_POLL_PAUSE)
+                continue
+            pause = 1.0
+            for data in raw:
+                await self.application.update_queue.put(Update.de_json(data, self.application.bot))
+            if raw:
+                offset = int(raw[-1]["update_id"]) + 1
+
+    async def _store(self, raw: list[dict[str, Any]]) -> None:
+        """Keep fetched updates in the inbox and forget the ones handled since last time."""
+        handled, self._handled = self._handled, []
+        if not raw and not handled:
+            return
+        try:
+            async with self.db.transaction() as tx:
+                await tx.inbox.add(
+                    Channel.TELEGRAM, [(_key(data["update_id"]), data) for data in raw]
+                )
+                await tx.inbox.remove(Channel.TELEGRAM, handled)
+        except BaseException:
+            self._handled.extend(handled)
+            raise
+
+    async def _replay(self) -> None:
+        """Hand the updates a stopped or crashed process fetched but did not finish to the
+        flows again (in order); those it did finish are refused by their event keys."""
+        async with self.db.read() as tx:
+            stored = await tx.inbox.pending(Channel.TELEGRAM)
+        for _, data in stored:
+            await self.application.update_queue.put(Update.de_json(data, self.application.bot))
+        if stored:
+            log.info("telegram: %d stored update(s) handled again after a restart", len(stored))
+
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST /telegram/webhook: check the secret token, queue the update, answer at once."""
+        """POST /telegram/webhook: check the secret token, store and queue the update, then
+        answer (a 500 when it could not be stored, so that Telegram sends it again)."""
         header = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if self.webhook_secret and not hmac.compare_digest(header, self.webhook_secret):
             return web.Response(status=403)
         try:
             data = await request.json()
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
+            assert update is not None
+        except (ValueError, TypeError, KeyError, AssertionError):
             return web.Response(status=400)
+        try:
+            await self._store([data])
+        except Exception:
+            log.exception("telegram: could not store a webhook update")
+            return web.Response(status=500)
         await self.application.update_queue.put(update)
         return web.Response(status=200)
 
     async def stop(self) -> None:
         """Stop taking updates, let the ones in hand finish, then close the client."""
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
         if self.application.running:
             await self.application.stop()
+        with contextlib.suppress(Exception):
+            await self._store([])
         await self.application.shutdown()
 
     @property
@@ -219,10 +299,11 @@ class TelegramChannel:
         event = await self.translate(update)
         if event is not None:
             await self.engine.handle(event)
+        self._handled.append(_key(update.update_id))
 
     async def translate(self, update: Update) -> Incoming | None:
         """Turn an update into an Incoming event; files are downloaded into the evidence store."""
-        key = f"u{update.update_id}"
+        key = _key(update.update_id)
         query = update.callback_query
         if query is not None:
             chat = query.message.chat if query.message else None

@@ -76,7 +76,8 @@ class AiohttpRequest(BaseRequest):
         data: aiohttp.FormData | dict[str, str] | None = None
         total: float | None = None
         if files:
-            form = aiohttp.FormData()
+            # Unicode file names as UTF-8, as Telegram and httpx expect (aiohttp would %-encode).
+            form = aiohttp.FormData(quote_fields=False)
             for name, value in (request_data.json_parameters if request_data else {}).items():
                 form.add_field(name, value)
             for name, (filename, content, mime_type) in files.items():

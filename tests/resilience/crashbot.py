@@ -2,13 +2,13 @@
 SIGKILL at random moments and started again, and the people who keep using it meanwhile.
 
 How a person copes with a crash: they wait for the answer to what they just did. If the bot
-handled the update, the answer comes (from the outbox) once the bot is back. If the update
-died with the bot (the killed process had already confirmed it to Telegram but never
-committed it), no answer will ever come, and the person sends the same thing again. The test
-knows which case it is: after each kill it looks, with the process gone, for updates of the
-people that are neither in the database's processed events nor still waiting at Telegram.
-Updates still waiting at Telegram are delivered again to the new process by the fake, as
-Telegram does with unconfirmed updates.
+handled the update, the answer comes (from the outbox) once the bot is back. The bot stores
+each fetched update in its inbox before it confirms it to Telegram, and hands stored updates
+to its flows again on start; updates still waiting at Telegram are delivered again to the new
+process by the fake, as Telegram does with unconfirmed updates. An update in none of these
+places (processed events, inbox, waiting at Telegram) would be lost: the person would get no
+answer and would send the same thing again. The test looks for such updates after each kill,
+with the process gone, resends them so that it can go on, and counts them (it expects none).
 
 A message the killed process had claimed from the outbox may have reached Telegram before the
 row was marked sent; the new process sends it again (at-least-once delivery). Such rows are
@@ -62,6 +62,12 @@ class Observer:
         async with self.db.read() as tx:
             found = {row[0] for row in await tx.connection.execute(stmt)}
         return {u for u in update_ids if f"telegram:u{u}" in found}
+
+    async def stored(self, update_ids: list[int]) -> set[int]:
+        """Updates fetched and kept in the inbox, to be handled again on start."""
+        async with self.db.read() as tx:
+            keys = {key for key, _ in await tx.inbox.pending(Channel.TELEGRAM)}
+        return {u for u in update_ids if f"u{u}" in keys}
 
     async def pending(self, chat_id: int) -> int:
         stmt = sa.select(sa.func.count()).where(
@@ -241,9 +247,10 @@ class Crasher:
         self.tolerated |= await self.observer.after_kill()
         waiting = list(self.outstanding)
         handled = await self.observer.processed(waiting)
+        stored = await self.observer.stored(waiting)
         queued = set(self.fake.pending_update_ids)
         for update_id in waiting:
-            if update_id not in handled and update_id not in queued:
+            if update_id not in handled | stored | queued:
                 self.lost += 1
                 self.outstanding[update_id].set()
         await self.bot.start()

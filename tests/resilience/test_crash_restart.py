@@ -239,6 +239,7 @@ async def test_killed_and_restarted_bot_loses_and_repeats_nothing(
         f"{len(duplicates.duplicates)} in-flight messages sent twice, "
         f"{duplicates.messages} messages, {time.monotonic() - began:.0f} s"
     )
+    assert sim.crasher.lost == 0, f"{sim.crasher.lost} update(s) lost in a crash"
 
 
 async def verify(sim: Simulation, seeded: Seeded) -> ChatReport:

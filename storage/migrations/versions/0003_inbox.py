@@ -1,0 +1,36 @@
+"""The inbox: updates fetched from a channel, kept until handled, so that a crash between
+fetching an update and handling it does not lose what the person sent.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "inbox",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("payload", JSON, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("channel", "key", name="uq_inbox_channel_key"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("inbox")
