@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.reports.request import requested
-from storage.db import Database
+from storage.db import Database, Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -124,10 +124,14 @@ class OutboxWorker:
 
     async def _deliver(self, message: OutboxMessage) -> None:
         """Send the chat's messages one after another, in order, each leasing the next."""
-        following: OutboxMessage | None = message
         try:
+            target = None
+            if message.kind is OutboxKind.EDIT:
+                async with self.db.read() as tx:
+                    target = await _edit_target(tx, message)
+            following: tuple[OutboxMessage, str | None] | None = (message, target)
             while following is not None:
-                following = await self._deliver_one(following)
+                following = await self._deliver_one(*following)
         except Exception:
             log.exception(
                 "outbox worker %s: chat %s stopped; its lease will expire and retry",
@@ -135,13 +139,11 @@ class OutboxWorker:
                 message.chat_id,
             )
 
-    async def _deliver_one(self, message: OutboxMessage) -> OutboxMessage | None:
-        target = None
-        if message.kind is OutboxKind.EDIT and message.edit_of_ref:
-            async with self.db.read() as tx:
-                target = await tx.outbox.message_id_for_ref(
-                    message.channel, message.chat_id, message.edit_of_ref
-                )
+    async def _deliver_one(
+        self, message: OutboxMessage, target: str | None
+    ) -> tuple[OutboxMessage, str | None] | None:
+        """Send one message; mark it sent and lease the chat's next one (with the message id
+        an edit will need) in one transaction."""
         prepared: dict[str, Any] | None = None
         try:
             if self.prepare is not None and requested(message.payload) is not None:
@@ -161,9 +163,12 @@ class OutboxWorker:
             await tx.outbox.mark_sent(message.id, sent_id, payload=prepared)
             if self._stopping:
                 return None
-            return await tx.outbox.claim_next_in_chat(
+            following = await tx.outbox.claim_next_in_chat(
                 message, self.clock(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
             )
+            if following is None:
+                return None
+            return following, await _edit_target(tx, following)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:
         dead = error.permanent or message.attempts >= MAX_ATTEMPTS
@@ -184,3 +189,10 @@ class OutboxWorker:
                 retry_at=self.clock() + timedelta(seconds=delay),
                 dead=dead,
             )
+
+
+async def _edit_target(tx: Tx, message: OutboxMessage) -> str | None:
+    """The channel's id of the message an edit row replaces (None: send it as new)."""
+    if message.kind is not OutboxKind.EDIT or not message.edit_of_ref:
+        return None
+    return await tx.outbox.message_id_for_ref(message.channel, message.chat_id, message.edit_of_ref)
