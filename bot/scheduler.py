@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,8 @@ from storage.db import Database, Tx
 from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
 
 log = logging.getLogger(__name__)
+# How long processed event keys are kept (the idempotency window of every channel).
+EVENT_KEY_DAYS = 30
 
 Clock = Callable[[], datetime]
 
@@ -96,6 +98,19 @@ class ReminderSweeper:
                     planned += await reminding.replan(tx, task, moment)
             if len(tasks) < batch:
                 return planned
+
+    async def prune_events(self, now: datetime | None = None, *, batch: int = 5000) -> int:
+        """Forget processed event keys older than EVENT_KEY_DAYS (Telegram keeps updates for
+        a day, WeCom retries for seconds), a batch per transaction so that nothing waits."""
+        before = (now or self.clock()) - timedelta(days=EVENT_KEY_DAYS)
+        pruned = 0
+        while True:
+            async with self.db.transaction() as tx:
+                count = await tx.events.prune(before, limit=batch)
+            pruned += count
+            if count < batch:
+                return pruned
+            await asyncio.sleep(0)
 
     async def preview(self, now: datetime | None = None) -> SweepReport:
         """What a sweep at `now` would send, changing nothing."""
@@ -305,11 +320,14 @@ class Scheduler:
     async def _reconcile(self) -> None:
         try:
             planned = await self.sweeper.reconcile()
+            pruned = await self.sweeper.prune_events()
         except Exception:
             log.exception("daily overdue check failed")
             return
         if planned:
             log.info("daily overdue check planned %s missing reminders", planned)
+        if pruned:
+            log.info("forgot %s processed event keys older than %s days", pruned, EVENT_KEY_DAYS)
 
     async def _digest(self) -> None:
         assert self.digest is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from storage.base import Repo, prepared
@@ -23,6 +25,20 @@ class EventRepo(Repo):
         )
         if (await self._conn.execute(stmt, {"key": key, "at": self._now()})).rowcount != 1:
             raise DuplicateEvent(key)
+
+    async def prune(self, before: datetime, *, limit: int = 5000) -> int:
+        """Forget up to `limit` keys recorded before `before`; returns how many went. A key
+        forgotten could be handled again, so keep them longer than any channel redelivers."""
+        oldest = (
+            sa.select(processed_events.c.key)
+            .where(processed_events.c.at < before)
+            .order_by(processed_events.c.at)
+            .limit(limit)
+        )
+        stmt = sa.delete(processed_events).where(
+            processed_events.c.key.in_(oldest.scalar_subquery())
+        )
+        return (await self._conn.execute(stmt)).rowcount
 
     async def seen(self, key: str) -> bool:
         stmt = sa.select(processed_events.c.key).where(processed_events.c.key == key)

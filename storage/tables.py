@@ -325,6 +325,7 @@ processed_events = sa.Table(
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),
     _at("at"),
+    sa.Index(None, "at"),
 )
 
 tasks = sa.Table(

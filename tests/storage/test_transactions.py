@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,24 @@ async def test_clock_is_injected(db: Database, clock: FakeClock) -> None:
         person = await tx.people.create("x")
     assert person.created_at == clock.now
     assert db.now() == clock.now
+
+
+async def test_old_event_keys_are_pruned_oldest_first_in_batches(
+    db: Database, clock: FakeClock
+) -> None:
+    for n in range(5):
+        async with db.transaction(event_key=f"tg:{n}"):
+            pass
+        clock.advance(hours=1)
+    cutoff = clock.now - timedelta(hours=2, minutes=30)
+    async with db.transaction() as tx:
+        assert await tx.events.prune(cutoff, limit=2) == 2
+        assert await tx.events.prune(cutoff, limit=2) == 1
+        assert await tx.events.prune(cutoff) == 0
+    async with db.read() as tx:
+        assert [await tx.events.seen(f"tg:{n}") for n in range(5)] == [False] * 3 + [True] * 2
+    async with db.transaction(event_key="tg:0"):
+        pass
 
 
 def test_urls_are_masked() -> None:

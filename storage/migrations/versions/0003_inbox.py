@@ -1,5 +1,6 @@
 """The inbox: updates fetched from a channel, kept until handled, so that a crash between
-fetching an update and handling it does not lose what the person sent.
+fetching an update and handling it does not lose what the person sent. Processed event keys
+get an index on their time, so that old ones can be pruned.
 
 Revision ID: 0003
 Revises: 0002
@@ -30,7 +31,9 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("channel", "key", name="uq_inbox_channel_key"),
     )
+    op.create_index("ix_processed_events_at", "processed_events", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_processed_events_at", table_name="processed_events")
     op.drop_table("inbox")
