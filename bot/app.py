@@ -173,6 +173,8 @@ async def stop(runtime: Runtime) -> None:
         await runtime.wecom.stop()
     for worker in runtime.workers.values():
         await worker.stop()
+    if telegram is not None:
+        await telegram.close()
     if runtime.wecom is not None:
         await runtime.wecom.close()
     if runtime.reports is not None:

@@ -31,6 +31,16 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+class NotReady(Exception):
+    """Raised by a Prepare hook: the row's content is still being made (a report queued
+    behind others). The row goes back to the outbox for `retry_after` seconds without counting
+    an attempt, and its chat waits while every other chat goes on."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"not ready, retry in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Delivery:
     message: OutboxMessage
@@ -152,6 +162,11 @@ class OutboxWorker:
             elif requested(message.payload) is not None:
                 raise DeliveryError("no report renderer for a report file", permanent=True)
             sent_id = await self.send(Delivery(message, target))
+        except NotReady as exc:
+            async with self.db.transaction() as tx:
+                retry_at = self.clock() + timedelta(seconds=exc.retry_after)
+                await tx.outbox.defer(message.id, retry_at)
+            return None
         except DeliveryError as exc:
             await self._failed(message, exc)
             return None

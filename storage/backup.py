@@ -96,7 +96,7 @@ async def backup(
     source = sqlite_path(url)
     if source is not None:
         await asyncio.to_thread(_sqlite_backup, source, target / SQLITE_FILE)
-        data_url, data_file = f"sqlite+aiosqlite:///{target / SQLITE_FILE}", SQLITE_FILE
+        data_url, data_file = f"sqlite:///{target / SQLITE_FILE}", SQLITE_FILE
     else:
         data_url, data_file = url, JSONL_FILE
     engine = create_engine(data_url, poolclass=NullPool)
@@ -265,7 +265,7 @@ async def _rows(
         return
     copy = scratch / SQLITE_FILE
     await asyncio.to_thread(shutil.copyfile, source / manifest.data_file, copy)
-    copy_url = f"sqlite+aiosqlite:///{copy}"
+    copy_url = f"sqlite:///{copy}"
     await upgrade(copy_url)
     engine = create_engine(copy_url, poolclass=NullPool)
     try:

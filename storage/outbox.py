@@ -148,6 +148,24 @@ class OutboxRepo(Repo):
             not_before=retry_at,
         )
 
+    async def defer(self, message_id: int, retry_at: datetime) -> None:
+        """Hand a leased message back until `retry_at` without counting the claim as an
+        attempt (its content was not ready; nothing was tried)."""
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.status == OutboxStatus.PENDING)
+            .values(
+                claimed_by=None,
+                claim_expires_at=None,
+                not_before=retry_at,
+                attempts=sa.func.max(outbox.c.attempts - 1, 0)
+                if self._ctx.dialect == "sqlite"
+                else sa.func.greatest(outbox.c.attempts - 1, 0),
+            )
+        )
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            raise NotFound(f"pending outbox message {message_id}")
+
     async def _finish(self, message_id: int, **values: object) -> None:
         stmt = prepared(
             "outbox.finish",

@@ -226,7 +226,7 @@ class TelegramChannel:
                 continue
             pause = 1.0
             for data in raw:
-                await self.application.update_queue.put(Update.de_json(data, self.application.bot))
+                await self._queue(data)
             if raw:
                 offset = int(raw[-1]["update_id"]) + 1
 
@@ -245,13 +245,23 @@ class TelegramChannel:
             self._handled.extend(handled)
             raise
 
+    async def _queue(self, data: dict[str, Any]) -> None:
+        """Hand a raw update to python-telegram-bot; one it cannot read is logged and dropped."""
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception:
+            log.exception("telegram: unreadable update %s dropped", data.get("update_id"))
+            self._handled.append(_key(data.get("update_id", 0)))
+            return
+        await self.application.update_queue.put(update)
+
     async def _replay(self) -> None:
         """Hand the updates a stopped or crashed process fetched but did not finish to the
         flows again (in order); those it did finish are refused by their event keys."""
         async with self.db.read() as tx:
             stored = await tx.inbox.pending(Channel.TELEGRAM)
         for _, data in stored:
-            await self.application.update_queue.put(Update.de_json(data, self.application.bot))
+            await self._queue(data)
         if stored:
             log.info("telegram: %d stored update(s) handled again after a restart", len(stored))
 
@@ -276,7 +286,8 @@ class TelegramChannel:
         return web.Response(status=200)
 
     async def stop(self) -> None:
-        """Stop taking updates, let the ones in hand finish, then close the client."""
+        """Stop taking updates and let the ones in hand finish; sending still works (the
+        outbox worker finishes its chats before `close`)."""
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -284,6 +295,9 @@ class TelegramChannel:
             self._poller = None
         if self.application.running:
             await self.application.stop()
+
+    async def close(self) -> None:
+        """Forget the updates handled since the last batch, then close the Bot API client."""
         with contextlib.suppress(Exception):
             await self._store([])
         await self.application.shutdown()

@@ -24,7 +24,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bot.delivery import DeliveryError
+from bot.delivery import DeliveryError, NotReady
 from bot.reports.model import ReportError, ReportModel, load_report
 from bot.reports.request import ReportFormat, requested
 from storage.db import Database
@@ -35,6 +35,12 @@ from storage.records import OutboxKind, OutboxMessage
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 512
+# A row whose file is not rendered yet waits for it (up to READY_WAIT seconds) only while few
+# renders are queued; behind a longer queue (many inspections finished at once) it goes back
+# to the outbox for RETRY_SECONDS, so that report rows never hold up other chats' messages.
+READY_WAIT = 5.0
+WAIT_WHEN_AT_MOST = 4
+RETRY_SECONDS = 3.0
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 
@@ -98,6 +104,15 @@ class ReportService:
 
     async def render(self, inspection_id: int, fmt: ReportFormat) -> RenderedFile:
         """The stored report file; raises ReportError for an unknown or unfinished inspection."""
+        found = await self._start(inspection_id, fmt)
+        if isinstance(found, RenderedFile):
+            return found
+        return await asyncio.shield(found)
+
+    async def _start(
+        self, inspection_id: int, fmt: ReportFormat
+    ) -> RenderedFile | asyncio.Task[RenderedFile]:
+        """The file if it is rendered, else its rendering (started if need be)."""
         model = await load_report(self.db, inspection_id)
         key = (inspection_id, fmt, model.content_hash())
         done = self._done.get(key)
@@ -106,8 +121,10 @@ class ReportService:
         task = self._running.get(key)
         if task is None:
             task = asyncio.create_task(self._render_and_store(model, fmt, key))
+            # Whoever asks next gets a failure; this keeps it from being reported as lost.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._running[key] = task
-        return await asyncio.shield(task)
+        return task
 
     async def render_bytes(self, model: ReportModel, fmt: ReportFormat) -> bytes:
         photos = await load_photos(self.db.files, model) if fmt is not ReportFormat.PNG else {}
@@ -125,7 +142,14 @@ class ReportService:
         if wanted is None:
             return payload
         try:
-            rendered = await self.render(*wanted)
+            found = await self._start(*wanted)
+            if not isinstance(found, RenderedFile):
+                wait = READY_WAIT if len(self._running) <= WAIT_WHEN_AT_MOST else 0.0
+                finished, _ = await asyncio.wait({found}, timeout=wait)
+                if not finished:
+                    raise NotReady(RETRY_SECONDS)
+                found = found.result()
+            rendered = found
         except ReportError as exc:
             raise DeliveryError(str(exc), permanent=True) from None
         if message.kind is OutboxKind.SEND_PHOTO:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot.delivery import Delivery, DeliveryError
+from bot.delivery import Delivery, DeliveryError, NotReady
 from bot.reports.request import ReportFormat, report_request
 from bot.reports.service import RenderedFile, ReportService
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus, TaskStatus
@@ -91,6 +91,32 @@ def _row(kind: OutboxKind, payload: dict[str, Any]) -> OutboxMessage:
         channel_message_id=None,
         status=OutboxStatus.PENDING,
     )
+
+
+async def test_prepare_behind_a_long_render_queue_hands_the_row_back(
+    built: Built, pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ReportService(built.db, executor=pool)
+    gate = asyncio.Event()
+    real = service.render_bytes
+
+    async def held(model: Any, fmt: ReportFormat) -> bytes:
+        await gate.wait()
+        return await real(model, fmt)
+
+    monkeypatch.setattr(service, "render_bytes", held)
+    monkeypatch.setattr("bot.reports.service.WAIT_WHEN_AT_MOST", 0)
+    row = _row(OutboxKind.SEND_DOCUMENT, report_request(built.inspection_id, ReportFormat.XLSX))
+    with pytest.raises(NotReady) as waiting:
+        await service.prepare(row)
+    assert waiting.value.retry_after > 0
+    with pytest.raises(NotReady):
+        await service.prepare(row)
+    gate.set()
+    rendered = await service.render(built.inspection_id, ReportFormat.XLSX)
+    prepared = await service.prepare(row)
+    assert prepared["document"] == rendered.sha256
+    assert prepared["document_name"].endswith(".xlsx")
 
 
 async def test_prepare_turns_requests_into_files(built: Built, pool: ProcessPoolExecutor) -> None:

@@ -142,6 +142,27 @@ async def test_expired_lease_is_claimed_again(db: Database, clock: FakeClock) ->
         assert [(m.id, m.claimed_by, m.attempts) for m in reclaimed] == [(message.id, "w", 2)]
 
 
+async def test_deferred_message_waits_and_its_claim_is_not_an_attempt(
+    db: Database, clock: FakeClock
+) -> None:
+    later = clock.now + timedelta(seconds=5)
+    async with db.transaction() as tx:
+        message = await tx.outbox.enqueue(Channel.WEB, "s1", OutboxKind.SEND, {"text": "x"})
+        await tx.outbox.claim(Channel.WEB, clock.now, limit=1, worker_id="w", lease_seconds=30)
+        await tx.outbox.defer(message.id, later)
+        assert (
+            await tx.outbox.claim(
+                Channel.WEB, later - timedelta(seconds=1), limit=1, worker_id="w", lease_seconds=30
+            )
+            == []
+        )
+        again = await tx.outbox.claim(Channel.WEB, later, limit=1, worker_id="w", lease_seconds=30)
+        assert [(m.id, m.attempts) for m in again] == [(message.id, 1)]
+        await tx.outbox.mark_sent(message.id, "9")
+        with pytest.raises(NotFound):
+            await tx.outbox.defer(message.id, later)
+
+
 async def test_concurrent_claims_never_share_a_message(db: Database, db_url: str) -> None:
     """Four senders in separate Database objects drain 120 messages in 12 chats: every
     message is delivered exactly once and each chat's messages go out in order."""

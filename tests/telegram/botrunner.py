@@ -91,6 +91,7 @@ class BotRunner:
         await self.channel.stop()
         if self.worker is not None:
             await self.worker.stop()
+        await self.channel.close()
         await self.reports.close()
         await self.db.close()
         self.running = False

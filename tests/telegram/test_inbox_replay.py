@@ -89,3 +89,15 @@ async def test_handled_updates_leave_the_inbox(bot: BotRunner, fake: FakeTelegra
 
 async def _empty(runner: BotRunner) -> bool:
     return await inbox_keys(runner) == []
+
+
+async def test_an_unreadable_update_is_dropped_and_polling_goes_on(
+    bot: BotRunner, fake: FakeTelegramAPI
+) -> None:
+    seeded = await bot.seed()
+    broken = fake.inject_raw_update({"message": {"message_id": "x", "chat": "not an object"}})
+    user = fake.user(5001, "王检查")
+    await bot.act(user.send_command("start", seeded["codes"]["王检查"]))
+    assert "欢迎，王检查！账号已绑定。" in (fake.last_message(user.id).content or "")
+    assert fake.delivery_count(broken) == 1
+    await fake.wait_for(lambda: _empty(bot), timeout=10)

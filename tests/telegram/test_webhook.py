@@ -74,5 +74,6 @@ async def test_webhook_registers_secret_and_rejects_wrong_secret(tmp_path: Path)
         async with db.read() as tx:
             assert not await tx.events.seen("telegram:u8")
         await channel.stop()
+        await channel.close()
         await runner.cleanup()
     await db.close()
