@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.delivery import DeliveryError, NotReady
@@ -40,7 +41,9 @@ CACHE_SIZE = 512
 # to the outbox for RETRY_SECONDS, so that report rows never hold up other chats' messages.
 READY_WAIT = 5.0
 WAIT_WHEN_AT_MOST = 4
-RETRY_SECONDS = 3.0
+# Retry after about the time the queue ahead takes (a file takes about a second to render).
+RETRY_PER_QUEUED = 1.0
+RETRY_RANGE = (3.0, 60.0)
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 
@@ -96,6 +99,8 @@ class ReportService:
         self._owns_executor = executor is None
         self._done: dict[tuple[int, ReportFormat, str], RenderedFile] = {}
         self._running: dict[tuple[int, ReportFormat, str], asyncio.Task[RenderedFile]] = {}
+        # The same renders by what rows ask for, so that asking again costs no model load.
+        self._requested: dict[tuple[int, ReportFormat], asyncio.Task[RenderedFile]] = {}
 
     async def close(self) -> None:
         if self._owns_executor and self._executor is not None:
@@ -113,6 +118,9 @@ class ReportService:
         self, inspection_id: int, fmt: ReportFormat
     ) -> RenderedFile | asyncio.Task[RenderedFile]:
         """The file if it is rendered, else its rendering (started if need be)."""
+        running = self._requested.get((inspection_id, fmt))
+        if running is not None and not running.done():
+            return running
         model = await load_report(self.db, inspection_id)
         key = (inspection_id, fmt, model.content_hash())
         done = self._done.get(key)
@@ -124,6 +132,9 @@ class ReportService:
             # Whoever asks next gets a failure; this keeps it from being reported as lost.
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._running[key] = task
+            request = (inspection_id, fmt)
+            self._requested[request] = task
+            task.add_done_callback(partial(self._forget_request, request))
         return task
 
     async def render_bytes(self, model: ReportModel, fmt: ReportFormat) -> bytes:
@@ -147,7 +158,8 @@ class ReportService:
                 wait = READY_WAIT if len(self._running) <= WAIT_WHEN_AT_MOST else 0.0
                 finished, _ = await asyncio.wait({found}, timeout=wait)
                 if not finished:
-                    raise NotReady(RETRY_SECONDS)
+                    low, high = RETRY_RANGE
+                    raise NotReady(min(high, max(low, len(self._running) * RETRY_PER_QUEUED)))
                 found = found.result()
             rendered = found
         except ReportError as exc:
@@ -155,6 +167,12 @@ class ReportService:
         if message.kind is OutboxKind.SEND_PHOTO:
             return {**payload, "photos": [rendered.sha256]}
         return {**payload, "document": rendered.sha256, "document_name": rendered.filename}
+
+    def _forget_request(
+        self, request: tuple[int, ReportFormat], task: asyncio.Task[RenderedFile]
+    ) -> None:
+        if self._requested.get(request) is task:
+            del self._requested[request]
 
     async def _render_and_store(
         self, model: ReportModel, fmt: ReportFormat, key: tuple[int, ReportFormat, str]
