@@ -158,9 +158,7 @@ class OutboxRepo(Repo):
                 claimed_by=None,
                 claim_expires_at=None,
                 not_before=retry_at,
-                attempts=sa.func.max(outbox.c.attempts - 1, 0)
-                if self._ctx.dialect == "sqlite"
-                else sa.func.greatest(outbox.c.attempts - 1, 0),
+                attempts=sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
             )
         )
         if (await self._conn.execute(stmt)).rowcount == 0:

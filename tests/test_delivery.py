@@ -12,14 +12,7 @@ from bot.delivery import MAX_ATTEMPTS, Delivery, NotReady, OutboxWorker
 from bot.reports.request import ReportFormat, report_request
 from storage import Database, upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.flows.harness import Clock
 
 
 async def test_unready_report_waits_without_holding_up_or_using_up_anything(
@@ -27,7 +20,7 @@ async def test_unready_report_waits_without_holding_up_or_using_up_anything(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'pinjian.db'}"
     await upgrade(url)
-    clock = Clock()
+    clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
     db = Database(url, clock=clock)
     await db.open()
     sent: list[tuple[str, str]] = []

@@ -22,7 +22,6 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from bot.delivery import DeliveryError, NotReady
@@ -38,7 +37,8 @@ log = logging.getLogger(__name__)
 CACHE_SIZE = 512
 # A row whose file is not rendered yet waits for it (up to READY_WAIT seconds) only while few
 # renders are queued; behind a longer queue (many inspections finished at once) it goes back
-# to the outbox for RETRY_SECONDS, so that report rows never hold up other chats' messages.
+# to the outbox (NotReady) for about the queue's length, so that report rows never hold up
+# other chats' messages.
 READY_WAIT = 5.0
 WAIT_WHEN_AT_MOST = 4
 # Retry after about the time the queue ahead takes (a file takes about a second to render).
@@ -132,9 +132,7 @@ class ReportService:
             # Whoever asks next gets a failure; this keeps it from being reported as lost.
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._running[key] = task
-            request = (inspection_id, fmt)
-            self._requested[request] = task
-            task.add_done_callback(partial(self._forget_request, request))
+            self._requested[(inspection_id, fmt)] = task
         return task
 
     async def render_bytes(self, model: ReportModel, fmt: ReportFormat) -> bytes:
@@ -168,12 +166,6 @@ class ReportService:
             return {**payload, "photos": [rendered.sha256]}
         return {**payload, "document": rendered.sha256, "document_name": rendered.filename}
 
-    def _forget_request(
-        self, request: tuple[int, ReportFormat], task: asyncio.Task[RenderedFile]
-    ) -> None:
-        if self._requested.get(request) is task:
-            del self._requested[request]
-
     async def _render_and_store(
         self, model: ReportModel, fmt: ReportFormat, key: tuple[int, ReportFormat, str]
     ) -> RenderedFile:
@@ -187,6 +179,8 @@ class ReportService:
             return rendered
         finally:
             del self._running[key]
+            if self._requested.get(key[:2]) is asyncio.current_task():
+                del self._requested[key[:2]]
 
 
 async def load_photos(files: EvidenceStore, model: ReportModel) -> dict[str, bytes]:
