@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,9 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+from storage.direct import plan
 
 Clock = Callable[[], datetime]
 AnyRow = sa.Row[*tuple[Any, ...]]
@@ -42,13 +46,31 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
     return stmt
 
 
+class Rows(Protocol):
+    """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result, or
+    :class:`storage.direct.DirectResult` on SQLite)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def one(self) -> Any: ...
+
+    def one_or_none(self) -> Any: ...
+
+    def all(self) -> Sequence[Any]: ...
+
+    def scalar(self) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Ctx:
-    """One open transaction: its connection, the clock and the dialect name."""
+    """One open transaction: its connection, the clock and the dialect name; on SQLite also
+    the sqlite3 connection underneath, for :mod:`storage.direct`."""
 
     conn: AsyncConnection
     clock: Clock
     dialect: str
+    raw: sqlite3.Connection | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -69,9 +91,24 @@ class Repo:
     def _now(self) -> datetime:
         return self._ctx.clock()
 
+    async def _run(
+        self, key: Hashable, build: Callable[[], Executable], params: Mapping[str, Any]
+    ) -> Rows:
+        """Run the statement `build` makes (built once per `key`, see :func:`prepared`) with
+        bound `params`; on SQLite directly on the connection (:mod:`storage.direct`)."""
+        stmt = prepared(key, build)
+        raw = self._ctx.raw
+        if raw is not None:
+            direct = plan(key, stmt, params, self._conn.dialect)
+            if direct is not None:
+                return direct.run(raw, params)
+        return await self._conn.execute(stmt, dict(params))
+
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> AnyRow:
-        stmt = prepared(("insert", table.name), lambda: sa.insert(table).returning(table))
-        row: AnyRow = (await self._conn.execute(stmt, dict(values))).one()
+        result = await self._run(
+            ("insert", table.name), lambda: sa.insert(table).returning(table), values
+        )
+        row: AnyRow = result.one()
         return row
 
     async def _update(
@@ -82,27 +119,41 @@ class Repo:
         row: AnyRow | None = (await self._conn.execute(stmt, dict(values))).one_or_none()
         return row
 
+    async def _update_by_id(
+        self, table: sa.Table, row_id: int, values: Mapping[str, Any]
+    ) -> AnyRow | None:
+        """UPDATE … SET `values` WHERE id = `row_id`, RETURNING the row."""
+        result = await self._run(
+            ("update_by_id", table.name),
+            lambda: sa.update(table).where(table.c.id == sa.bindparam("b_id")).returning(table),
+            {**values, "b_id": row_id},
+        )
+        row: AnyRow | None = result.one_or_none()
+        return row
+
     async def _by_id(self, table: sa.Table, row_id: int) -> AnyRow | None:
-        stmt = prepared(
+        result = await self._run(
             ("by_id", table.name),
             lambda: sa.select(table).where(table.c.id == sa.bindparam("b_id")),
+            {"b_id": row_id},
         )
-        row: AnyRow | None = (await self._conn.execute(stmt, {"b_id": row_id})).one_or_none()
+        row: AnyRow | None = result.one_or_none()
         return row
 
     async def _rows_by(
         self, table: sa.Table, column: str, value: Any, order_by: tuple[str, ...]
     ) -> Sequence[AnyRow]:
         """The rows whose `column` equals `value`, ordered by the `order_by` columns."""
-        stmt = prepared(
+        result = await self._run(
             ("rows_by", table.name, column, order_by),
             lambda: (
                 sa.select(table)
                 .where(table.c[column] == sa.bindparam("b_value"))
                 .order_by(*(table.c[name] for name in order_by))
             ),
+            {"b_value": value},
         )
-        rows: Sequence[AnyRow] = (await self._conn.execute(stmt, {"b_value": value})).all()
+        rows: Sequence[AnyRow] = result.all()
         return rows
 
     async def _one(self, stmt: sa.Select[*tuple[Any, ...]]) -> AnyRow | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.base import Repo, prepared, to_record, to_records
+from storage.base import Repo, to_record, to_records
 from storage.errors import ConcurrentUpdate
 from storage.records import Channel, Conversation, JsonDict
 from storage.tables import conversations
@@ -14,16 +14,17 @@ class ConversationRepo(Repo):
     __slots__ = ()
 
     async def get(self, person_id: int, channel: Channel, chat_id: str) -> Conversation | None:
-        stmt = prepared(
+        params = {"b_person": person_id, "b_channel": channel, "b_chat": chat_id}
+        result = await self._run(
             "conversations.get",
             lambda: sa.select(conversations).where(
                 conversations.c.person_id == sa.bindparam("b_person"),
                 conversations.c.channel == sa.bindparam("b_channel"),
                 conversations.c.chat_id == sa.bindparam("b_chat"),
             ),
+            params,
         )
-        params = {"b_person": person_id, "b_channel": channel, "b_chat": chat_id}
-        row = (await self._conn.execute(stmt, params)).one_or_none()
+        row = result.one_or_none()
         return to_record(Conversation, row) if row else None
 
     async def for_person(self, person_id: int) -> list[Conversation]:
@@ -62,7 +63,6 @@ class ConversationRepo(Repo):
             ).returning(conversations)
             row = (await self._conn.execute(stmt)).one_or_none()
         else:
-            update = prepared("conversations.save", _save_if_unchanged)
             params = {
                 "b_person": person_id,
                 "b_channel": channel,
@@ -72,7 +72,7 @@ class ConversationRepo(Repo):
                 "version": expected_version + 1,
                 "updated_at": now,
             }
-            row = (await self._conn.execute(update, params)).one_or_none()
+            row = (await self._run("conversations.save", _save_if_unchanged, params)).one_or_none()
         if row is None:
             raise ConcurrentUpdate(
                 f"conversation of person {person_id} in {channel}:{chat_id} moved on"

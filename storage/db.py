@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.admin import AuditRepo, SettingsRepo
 from storage.base import Clock, Ctx, utc_now
 from storage.conversations import ConversationRepo
-from storage.engine import WRITE_OPTION, create_engine, mask_url
+from storage.engine import WRITE_OPTION, create_engine, mask_url, sqlite_path
 from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
@@ -84,6 +84,7 @@ class Database:
         self._files = files
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
+        self._read_engine: AsyncEngine | None = None
         self._write_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -119,12 +120,20 @@ class Database:
             await engine.dispose()
             raise
         self._engine = engine
+        # On SQLite reads get connections of their own: a connection switched between
+        # reading and writing recompiles its statements (see storage.engine).
+        self._read_engine = engine
+        if sqlite_path(self._url) is not None:
+            self._read_engine = create_engine(self._url, pool_size=self._pool_size)
         # SQLite has one writer at a time anyway: queue this process's writers here instead
         # of in SQLite's busy handler; other processes still wait in the busy handler.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         log.info("database open: %s", mask_url(self._url))
 
     async def close(self) -> None:
+        if self._read_engine is not None and self._read_engine is not self._engine:
+            await self._read_engine.dispose()
+        self._read_engine = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -145,13 +154,17 @@ class Database:
 
     @asynccontextmanager
     async def _begin(self, *, write: bool, event_key: str | None) -> AsyncIterator[Tx]:
-        async with self.engine.connect() as conn:
+        engine = self.engine if write or self._read_engine is None else self._read_engine
+        async with engine.connect() as conn:
             options: dict[str, object] = {WRITE_OPTION: write}
             if not write and self.dialect == "postgresql":
                 options["postgresql_readonly"] = True
             await conn.execution_options(**options)
             async with conn.begin():
-                tx = Tx(Ctx(conn, self._clock, self.dialect))
+                raw = None
+                if self.dialect == "sqlite":
+                    raw = (await conn.get_raw_connection()).driver_connection
+                tx = Tx(Ctx(conn, self._clock, self.dialect, raw))
                 if event_key is not None:
                     await tx.events.record(event_key)
                 yield tx

@@ -51,6 +51,8 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         kwargs.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() == "sqlite":
         parsed = parsed.set(drivername=f"sqlite+{DRIVER}")
+    if sqlite_path(url) is not None and "poolclass" not in kwargs:
+        kwargs.setdefault("pool_use_lifo", True)
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name != "sqlite":
         return engine
@@ -74,7 +76,12 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         write = conn.get_execution_options().get(WRITE_OPTION, True)
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        raw.execute("PRAGMA query_only = " + ("0" if write else "1"))
+        # Setting the pragma expires every prepared statement of the connection (SQLite
+        # compiles them again, about 0.1 ms each), so it is only set when it changes.
+        info = conn.connection.info
+        if info.get("query_only") is not (not write):
+            raw.execute("PRAGMA query_only = " + ("0" if write else "1"))
+            info["query_only"] = not write
         if write:
             begin_immediate(raw, BUSY_TIMEOUT_MS / 1000)  # type: ignore[arg-type]
         else:

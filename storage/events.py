@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from storage.base import Repo, prepared
+from storage.base import Repo
 from storage.errors import DuplicateEvent
 from storage.tables import processed_events
 
@@ -17,13 +17,14 @@ class EventRepo(Repo):
     async def record(self, key: str) -> None:
         """Record the key or raise DuplicateEvent. A concurrent transaction with the same key
         waits on the unique key (PostgreSQL) or the write lock (SQLite), then sees it too."""
-        stmt = prepared(
+        result = await self._run(
             ("events.record", self._ctx.dialect),
             lambda: self._dialect_insert(processed_events).on_conflict_do_nothing(
                 index_elements=["key"]
             ),
+            {"key": key, "at": self._now()},
         )
-        if (await self._conn.execute(stmt, {"key": key, "at": self._now()})).rowcount != 1:
+        if result.rowcount != 1:
             raise DuplicateEvent(key)
 
     async def prune(self, before: datetime, *, limit: int = 5000) -> int:

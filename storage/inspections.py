@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, prepared, to_record, to_records
+from storage.base import Repo, to_record, to_records
 from storage.errors import NotFound, StateConflict
 from storage.records import (
     Answer,
@@ -127,8 +127,19 @@ class InspectionRepo(Repo):
         values: dict[str, Any],
     ) -> Inspection:
         allowed = tuple(allowed)
-        where = (inspections.c.id == inspection_id) & inspections.c.status.in_(allowed)
-        row = await self._update(inspections, where, {**values, "updated_at": self._now()})
+        result = await self._run(
+            ("inspections.change", allowed),
+            lambda: (
+                sa.update(inspections)
+                .where(
+                    inspections.c.id == sa.bindparam("b_id"),
+                    sa.or_(*(inspections.c.status == status for status in allowed)),
+                )
+                .returning(inspections)
+            ),
+            {**values, "updated_at": self._now(), "b_id": inspection_id},
+        )
+        row = result.one_or_none()
         if row is not None:
             return to_record(Inspection, row)
         current = await self.get(inspection_id)
@@ -264,11 +275,13 @@ class AnswerRepo(Repo):
             "answered_at": self._now(),
         }
         dialect = self._ctx.dialect
-        upsert = prepared(("answers.upsert", dialect), lambda: self._answer_upsert(list(values)))
         params = {"inspection_id": inspection_id, "item_no": item_no, "revision": 1, **values}
-        row = (await self._conn.execute(upsert, params)).one()
-        revision = prepared("answers.revision", lambda: sa.insert(answer_revisions))
-        await self._conn.execute(revision, {**params, "revision": row.revision})
+        upserted = await self._run(
+            ("answers.upsert", dialect), lambda: self._answer_upsert(list(values)), params
+        )
+        row = upserted.one()
+        revision = {**params, "revision": row.revision}
+        await self._run("answers.revision", lambda: sa.insert(answer_revisions), revision)
         return to_record(Answer, row)
 
     def _answer_upsert(self, columns: list[str]) -> Any:
@@ -423,8 +436,10 @@ class EvidenceRepo(Repo):
 
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""
-        stmt = prepared("evidence.count_by_item", _count_by_item)
-        rows = (await self._conn.execute(stmt, {"b_inspection": inspection_id})).all()
+        result = await self._run(
+            "evidence.count_by_item", _count_by_item, {"b_inspection": inspection_id}
+        )
+        rows = result.all()
         return {row[0]: row[1] for row in rows}
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from storage.base import Repo, lease, lease_until, prepared, to_record, to_records
+from storage.base import Repo, lease, lease_until, to_record, to_records
 from storage.errors import NotFound
 from storage.records import Channel, JsonDict, OutboxKind, OutboxMessage, OutboxStatus
 from storage.tables import outbox
@@ -70,32 +70,14 @@ class OutboxRepo(Repo):
         the ones behind it. Each claim counts as an attempt. Concurrent claimers never get
         the same row (row locks skipped on PostgreSQL, the write lock on SQLite).
         """
-        earlier = outbox.alias("earlier")
-        earlier_pending = (
-            sa.select(earlier.c.id)
-            .where(
-                earlier.c.channel == outbox.c.channel,
-                earlier.c.chat_id == outbox.c.chat_id,
-                earlier.c.status == OutboxStatus.PENDING,
-                earlier.c.id < outbox.c.id,
-            )
-            .exists()
-        )
-        due = (
-            sa.select(outbox.c.id)
-            .where(
-                outbox.c.channel == channel,
-                outbox.c.status == OutboxStatus.PENDING,
-                outbox.c.not_before <= now,
-                sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
-                ~earlier_pending,
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = lease(outbox, due, worker_id=worker_id, expires=lease_until(now, lease_seconds))
-        claimed = to_records(OutboxMessage, (await self._conn.execute(stmt)).all())
+        params = {
+            "b_channel": channel,
+            "b_now": now,
+            "b_limit": limit,
+            "b_worker_id": worker_id,
+            "b_expires": lease_until(now, lease_seconds),
+        }
+        claimed = to_records(OutboxMessage, (await self._run("outbox.claim", _claim, params)).all())
         return sorted(claimed, key=lambda message: message.id)
 
     async def mark_sent(
@@ -126,7 +108,6 @@ class OutboxRepo(Repo):
     ) -> OutboxMessage | None:
         """After `sent` was marked sent in this transaction, lease the chat's next due message
         to the same worker, so a chat's messages flow without a separate claim each time."""
-        stmt = prepared("outbox.claim_next_in_chat", _claim_next_in_chat)
         params = {
             "b_channel": sent.channel,
             "b_chat_id": sent.chat_id,
@@ -134,7 +115,8 @@ class OutboxRepo(Repo):
             "b_worker_id": worker_id,
             "b_expires": lease_until(now, lease_seconds),
         }
-        row = (await self._conn.execute(stmt, params)).one_or_none()
+        result = await self._run("outbox.claim_next_in_chat", _claim_next_in_chat, params)
+        row = result.one_or_none()
         return to_record(OutboxMessage, row) if row else None
 
     async def mark_failed(
@@ -165,19 +147,20 @@ class OutboxRepo(Repo):
             raise NotFound(f"pending outbox message {message_id}")
 
     async def _finish(self, message_id: int, **values: object) -> None:
-        stmt = prepared(
+        params = {"b_id": message_id, "claimed_by": None, "claim_expires_at": None, **values}
+        finished = await self._run(
             "outbox.finish",
             lambda: sa.update(outbox).where(outbox.c.id == sa.bindparam("b_id")),
+            params,
         )
-        params = {"b_id": message_id, "claimed_by": None, "claim_expires_at": None, **values}
-        if (await self._conn.execute(stmt, params)).rowcount == 0:
+        if finished.rowcount == 0:
             raise NotFound(f"outbox message {message_id}")
 
     async def message_id_for_ref(self, channel: Channel, chat_id: str, ref: str) -> str | None:
         """The channel's message id of the latest sent message named `ref` in the chat."""
-        stmt = prepared("outbox.message_id_for_ref", _message_id_for_ref)
         params = {"b_channel": channel, "b_chat_id": chat_id, "b_ref": ref}
-        value: str | None = await self._conn.scalar(stmt, params)
+        result = await self._run("outbox.message_id_for_ref", _message_id_for_ref, params)
+        value: str | None = result.scalar()
         return value
 
     async def pending_count(self, channel: Channel | None = None) -> int:
@@ -189,6 +172,38 @@ class OutboxRepo(Repo):
         if channel is not None:
             stmt = stmt.where(outbox.c.channel == channel)
         return int(await self._conn.scalar(stmt) or 0)
+
+
+def _claim() -> sa.Update:
+    """Lease the oldest due messages of chats that have no earlier pending message."""
+    now: sa.BindParameter[datetime] = sa.bindparam("b_now")
+    earlier = outbox.alias("earlier")
+    earlier_pending = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.channel == outbox.c.channel,
+            earlier.c.chat_id == outbox.c.chat_id,
+            earlier.c.status == OutboxStatus.PENDING,
+            earlier.c.id < outbox.c.id,
+        )
+        .exists()
+    )
+    due = (
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.channel == sa.bindparam("b_channel"),
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.not_before <= now,
+            sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
+            ~earlier_pending,
+        )
+        .order_by(outbox.c.id)
+        .limit(sa.bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return lease(
+        outbox, due, worker_id=sa.bindparam("b_worker_id"), expires=sa.bindparam("b_expires")
+    )
 
 
 def _claim_next_in_chat() -> sa.Update:

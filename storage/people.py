@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, prepared, to_record, to_records
+from storage.base import Repo, to_record, to_records
 from storage.errors import IdentityInUse, NotFound, StateConflict
 from storage.records import (
     Channel,
@@ -320,7 +320,8 @@ class IdentityRepo(Repo):
 
     async def resolve(self, channel: Channel, external_id: str) -> tuple[Identity, Person] | None:
         """The active binding of a channel account and its (active) person, in one query."""
-        stmt = prepared(
+        params = {"b_channel": channel, "b_external": external_id}
+        result = await self._run(
             "identities.resolve",
             lambda: (
                 sa.select(identities, people)
@@ -332,9 +333,9 @@ class IdentityRepo(Repo):
                     people.c.active.is_(True),
                 )
             ),
+            params,
         )
-        params = {"b_channel": channel, "b_external": external_id}
-        row = (await self._conn.execute(stmt, params)).one_or_none()
+        row = result.one_or_none()
         if row is None:
             return None
         ident_cols = len(identities.c)
