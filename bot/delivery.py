@@ -53,6 +53,22 @@ Prepare = Callable[[OutboxMessage], Awaitable[dict[str, Any]]]
 report file (bot.reports.request) gets the rendered file's sha256 this way."""
 
 
+@dataclass(frozen=True)
+class _Mark:
+    message_id: int
+    channel_message_id: str | None
+    payload: dict[str, Any] | None
+
+
+@dataclass
+class _Chain:
+    """A chat's due messages, leased together, and the channel ids of the messages its
+    edits replace (those sent before this chain; the chain adds its own as it goes)."""
+
+    messages: list[OutboxMessage]
+    targets: dict[str, str | None]
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -62,6 +78,7 @@ class OutboxWorker:
         *,
         clock: Callable[[], datetime],
         batch: int = 64,
+        chain: int = 16,
         idle_seconds: float = 1.0,
         lease_seconds: float = 60.0,
         prepare: Prepare | None = None,
@@ -72,12 +89,15 @@ class OutboxWorker:
         self.prepare = prepare
         self.clock = clock
         self.batch = batch
+        self.chain = chain
         self.idle_seconds = idle_seconds
         self.lease_seconds = lease_seconds
         self.worker_id = f"{channel.value}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._marks: list[_Mark] = []
+        self._marker: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -91,20 +111,21 @@ class OutboxWorker:
         self._wake.set()
         if self._task is not None:
             await self._task
+        await self._marked()
 
     async def _run(self) -> None:
         """Keep up to `batch` chats in flight; a slow chat (a retry, a big file) holds up only
         itself, and new messages are claimed as soon as any chat finishes."""
         inflight: set[asyncio.Task[None]] = set()
         while not self._stopping:
-            claimed: list[OutboxMessage] = []
+            claimed: list[_Chain] = []
             if len(inflight) < self.batch:
                 try:
                     claimed = await self._claim(self.batch - len(inflight))
                 except Exception:
                     log.exception("outbox worker %s failed; retrying shortly", self.worker_id)
-            for message in claimed:
-                task = asyncio.create_task(self._deliver(message))
+            for chain in claimed:
+                task = asyncio.create_task(self._deliver(chain))
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
                 task.add_done_callback(lambda _: self._wake.set())
@@ -115,45 +136,69 @@ class OutboxWorker:
         if inflight:
             await asyncio.gather(*inflight)
 
-    async def _claim(self, limit: int) -> list[OutboxMessage]:
+    async def _claim(self, limit: int) -> list[_Chain]:
+        """Lease the oldest due message of up to `limit` chats, each with the due messages
+        behind it, and read the channel ids their edits need, in one transaction."""
+        now = self.clock()
+        chains: list[_Chain] = []
         async with self.db.transaction() as tx:
-            return await tx.outbox.claim(
+            firsts = await tx.outbox.claim(
                 self.channel,
-                self.clock(),
+                now,
                 limit=limit,
                 worker_id=self.worker_id,
                 lease_seconds=self.lease_seconds,
             )
+            for first in firsts:
+                following = await tx.outbox.claim_following(
+                    first,
+                    now,
+                    limit=self.chain - 1,
+                    worker_id=self.worker_id,
+                    lease_seconds=self.lease_seconds,
+                )
+                messages = [first, *following]
+                chains.append(_Chain(messages, await _edit_targets(tx, messages)))
+        return chains
 
     async def run_once(self) -> int:
         """Claim and deliver one batch (each chat's messages in order) and wait for it; returns
         how many chats were started (for tests and tools that step the outbox by hand)."""
         claimed = await self._claim(self.batch)
-        await asyncio.gather(*(self._deliver(message) for message in claimed))
+        await asyncio.gather(*(self._deliver(chain) for chain in claimed))
+        await self._marked()
         return len(claimed)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
-        """Send the chat's messages one after another, in order, each leasing the next."""
+    async def _deliver(self, chain: _Chain) -> None:
+        """Send the chat's messages one after another, in order. Each one sent is marked in
+        the background (:meth:`_mark`), so the next one goes out at once; a failure or a
+        message not ready ends the chain and gives the rest back."""
+        messages = chain.messages
         try:
-            target = None
-            if message.kind is OutboxKind.EDIT:
-                async with self.db.read() as tx:
-                    target = await _edit_target(tx, message)
-            following: tuple[OutboxMessage, str | None] | None = (message, target)
-            while following is not None:
-                following = await self._deliver_one(*following)
+            for index, message in enumerate(messages):
+                if self._stopping and index > 0:
+                    await self._release(messages[index:])
+                    return
+                target = None
+                if message.kind is OutboxKind.EDIT and message.edit_of_ref:
+                    target = chain.targets.get(message.edit_of_ref)
+                sent = await self._deliver_one(message, target)
+                if sent is None:
+                    await self._release(messages[index + 1 :])
+                    return
+                if message.ref:
+                    chain.targets[message.ref] = sent[0]
         except Exception:
             log.exception(
                 "outbox worker %s: chat %s stopped; its lease will expire and retry",
                 self.worker_id,
-                message.chat_id,
+                messages[0].chat_id,
             )
 
     async def _deliver_one(
         self, message: OutboxMessage, target: str | None
-    ) -> tuple[OutboxMessage, str | None] | None:
-        """Send one message; mark it sent and lease the chat's next one (with the message id
-        an edit will need) in one transaction."""
+    ) -> tuple[str | None] | None:
+        """Send one message; returns (its channel id,) once sent, None if it was not."""
         prepared: dict[str, Any] | None = None
         try:
             if self.prepare is not None and requested(message.payload) is not None:
@@ -174,16 +219,55 @@ class OutboxWorker:
             log.exception("unexpected error delivering outbox message %s", message.id)
             await self._failed(message, DeliveryError(exc.__class__.__name__))
             return None
+        self._mark(_Mark(message.id, sent_id, prepared))
+        return (sent_id,)
+
+    def _mark(self, mark: _Mark) -> None:
+        """Record a sent message; marks are written together, in the background."""
+        self._marks.append(mark)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._write_marks())
+
+    async def _write_marks(self) -> None:
+        """Mark sent whatever was sent meanwhile, in one transaction, until nothing is left.
+        A message sent but not yet marked when the process dies is sent again after its
+        lease runs out (the at-least-once window is this write, a few milliseconds)."""
+        while self._marks:
+            marks, self._marks = self._marks, []
+            try:
+                async with self.db.transaction() as tx:
+                    for mark in marks:
+                        await tx.outbox.mark_sent(
+                            mark.message_id, mark.channel_message_id, payload=mark.payload
+                        )
+            except Exception:
+                if self._stopping:
+                    log.exception(
+                        "outbox worker %s: %d message(s) sent but not marked; they will be "
+                        "sent again after a restart",
+                        self.worker_id,
+                        len(marks),
+                    )
+                    return
+                log.exception("outbox worker %s: marking sent failed; retrying", self.worker_id)
+                self._marks[:0] = marks
+                await asyncio.sleep(1.0)
+                continue
+            self._wake.set()
+
+    async def _marked(self) -> None:
+        """Wait until every message sent so far is marked sent."""
+        while self._marks or (self._marker is not None and not self._marker.done()):
+            if self._marker is None or self._marker.done():
+                self._marker = asyncio.create_task(self._write_marks())
+            await self._marker
+
+    async def _release(self, messages: list[OutboxMessage]) -> None:
+        if not messages:
+            return
         async with self.db.transaction() as tx:
-            await tx.outbox.mark_sent(message.id, sent_id, payload=prepared)
-            if self._stopping:
-                return None
-            following = await tx.outbox.claim_next_in_chat(
-                message, self.clock(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
-            )
-            if following is None:
-                return None
-            return following, await _edit_target(tx, following)
+            for message in messages:
+                await tx.outbox.release(message.id)
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:
         dead = error.permanent or message.attempts >= MAX_ATTEMPTS
@@ -206,8 +290,15 @@ class OutboxWorker:
             )
 
 
-async def _edit_target(tx: Tx, message: OutboxMessage) -> str | None:
-    """The channel's id of the message an edit row replaces (None: send it as new)."""
-    if message.kind is not OutboxKind.EDIT or not message.edit_of_ref:
-        return None
-    return await tx.outbox.message_id_for_ref(message.channel, message.chat_id, message.edit_of_ref)
+async def _edit_targets(tx: Tx, messages: list[OutboxMessage]) -> dict[str, str | None]:
+    """The channel ids of the messages the chain's edits replace that were sent before it
+    (an edit of a message sent earlier in the chain uses the id that send returns)."""
+    targets: dict[str, str | None] = {}
+    made_here: set[str] = set()
+    for message in messages:
+        ref = message.edit_of_ref
+        if message.kind is OutboxKind.EDIT and ref and ref not in made_here and ref not in targets:
+            targets[ref] = await tx.outbox.message_id_for_ref(message.channel, message.chat_id, ref)
+        if message.ref:
+            made_here.add(message.ref)
+    return targets

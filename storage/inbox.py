@@ -20,18 +20,21 @@ class InboxRepo(Repo):
         """Store fetched updates as (key, payload); a key already stored is left as it is."""
         if not updates:
             return
-        stmt = prepared(
-            ("inbox.add", self._ctx.dialect),
-            lambda: self._dialect_insert(inbox).on_conflict_do_nothing(
-                index_elements=["channel", "key"]
-            ),
-        )
+
+        def build() -> sa.Insert:
+            insert = self._dialect_insert(inbox)
+            return insert.on_conflict_do_nothing(index_elements=["channel", "key"])
+
         now = self._now()
         rows = [
             {"channel": channel, "key": key, "payload": payload, "received_at": now}
             for key, payload in updates
         ]
-        await self._conn.execute(stmt, rows)
+        if self._ctx.raw is None:
+            await self._conn.execute(prepared(("inbox.add", self._ctx.dialect), build), rows)
+            return
+        for row in rows:  # on SQLite each row directly costs less than one executemany
+            await self._run(("inbox.add", self._ctx.dialect), build, row)
 
     async def pending(self, channel: Channel) -> list[tuple[str, JsonDict]]:
         """What is still stored, oldest first."""
@@ -46,9 +49,20 @@ class InboxRepo(Repo):
         """Forget handled updates; returns how many rows went."""
         wanted = sorted(set(keys))
         removed = 0
+        if self._ctx.raw is not None:
+            for key in wanted:
+                params = {"b_channel": channel, "b_key": key}
+                removed += (await self._run("inbox.remove", _remove_one, params)).rowcount
+            return removed
         for start in range(0, len(wanted), 500):
             stmt = sa.delete(inbox).where(
                 inbox.c.channel == channel, inbox.c.key.in_(wanted[start : start + 500])
             )
             removed += (await self._conn.execute(stmt)).rowcount
         return removed
+
+
+def _remove_one() -> sa.Delete:
+    return sa.delete(inbox).where(
+        inbox.c.channel == sa.bindparam("b_channel"), inbox.c.key == sa.bindparam("b_key")
+    )

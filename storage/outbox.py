@@ -98,26 +98,44 @@ class OutboxRepo(Repo):
             **extra,
         )
 
-    async def claim_next_in_chat(
+    async def claim_following(
         self,
-        sent: OutboxMessage,
+        first: OutboxMessage,
         now: datetime,
         *,
+        limit: int,
         worker_id: str,
         lease_seconds: float,
-    ) -> OutboxMessage | None:
-        """After `sent` was marked sent in this transaction, lease the chat's next due message
-        to the same worker, so a chat's messages flow without a separate claim each time."""
-        params = {
-            "b_channel": sent.channel,
-            "b_chat_id": sent.chat_id,
-            "b_now": now,
+    ) -> list[OutboxMessage]:
+        """Lease, to the worker that holds `first` (its chat's oldest pending message), the
+        chat's messages after it that are due now and not waiting for a retry, in order, up
+        to `limit`: the chat's messages are then sent one after another without a claim
+        each. Nobody else can claim them meanwhile: `claim` only ever offers a chat's
+        oldest pending message, and that one is leased."""
+        params = {"b_channel": first.channel, "b_chat_id": first.chat_id, "b_after": first.id}
+        waiting = await self._run("outbox.following", _following, {**params, "b_limit": limit})
+        last: int | None = None
+        for row in waiting.all():
+            if row.not_before > now or (
+                row.claim_expires_at is not None and row.claim_expires_at > now
+            ):
+                break
+            last = row.id
+        if last is None:
+            return []
+        leased = {
+            **params,
+            "b_last": last,
             "b_worker_id": worker_id,
             "b_expires": lease_until(now, lease_seconds),
         }
-        result = await self._run("outbox.claim_next_in_chat", _claim_next_in_chat, params)
-        row = result.one_or_none()
-        return to_record(OutboxMessage, row) if row else None
+        rows = (await self._run("outbox.lease_following", _lease_following, leased)).all()
+        return sorted(to_records(OutboxMessage, rows), key=lambda message: message.id)
+
+    async def release(self, message_id: int) -> None:
+        """Give back a leased message that was not tried (an earlier one of its chat failed
+        or the worker is stopping); the claim does not count as an attempt."""
+        await self._unlease("outbox.release", message_id, {})
 
     async def mark_failed(
         self, message_id: int, error: str, *, retry_at: datetime, dead: bool = False
@@ -133,17 +151,24 @@ class OutboxRepo(Repo):
     async def defer(self, message_id: int, retry_at: datetime) -> None:
         """Hand a leased message back until `retry_at` without counting the claim as an
         attempt (its content was not ready; nothing was tried)."""
-        stmt = (
-            sa.update(outbox)
-            .where(outbox.c.id == message_id, outbox.c.status == OutboxStatus.PENDING)
-            .values(
-                claimed_by=None,
-                claim_expires_at=None,
-                not_before=retry_at,
-                attempts=sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
+        await self._unlease("outbox.defer", message_id, {"not_before": retry_at})
+
+    async def _unlease(self, key: str, message_id: int, values: dict[str, object]) -> None:
+        def build() -> sa.Update:
+            return (
+                sa.update(outbox)
+                .where(
+                    outbox.c.id == sa.bindparam("b_id"),
+                    outbox.c.status == OutboxStatus.PENDING,
+                )
+                .values(
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    attempts=sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
+                )
             )
-        )
-        if (await self._conn.execute(stmt)).rowcount == 0:
+
+        if (await self._run(key, build, {**values, "b_id": message_id})).rowcount == 0:
             raise NotFound(f"pending outbox message {message_id}")
 
     async def _finish(self, message_id: int, **values: object) -> None:
@@ -206,23 +231,36 @@ def _claim() -> sa.Update:
     )
 
 
-def _claim_next_in_chat() -> sa.Update:
-    now: sa.BindParameter[datetime] = sa.bindparam("b_now")
-    nxt = (
-        sa.select(outbox.c.id)
+def _following() -> sa.Select[int, datetime, datetime | None]:
+    return (
+        sa.select(outbox.c.id, outbox.c.not_before, outbox.c.claim_expires_at)
         .where(
             outbox.c.channel == sa.bindparam("b_channel"),
             outbox.c.chat_id == sa.bindparam("b_chat_id"),
             outbox.c.status == OutboxStatus.PENDING,
-            outbox.c.not_before <= now,
-            sa.or_(outbox.c.claim_expires_at.is_(None), outbox.c.claim_expires_at <= now),
+            outbox.c.id > sa.bindparam("b_after"),
         )
         .order_by(outbox.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+        .limit(sa.bindparam("b_limit"))
     )
-    return lease(
-        outbox, nxt, worker_id=sa.bindparam("b_worker_id"), expires=sa.bindparam("b_expires")
+
+
+def _lease_following() -> sa.Update:
+    return (
+        sa.update(outbox)
+        .where(
+            outbox.c.channel == sa.bindparam("b_channel"),
+            outbox.c.chat_id == sa.bindparam("b_chat_id"),
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.id > sa.bindparam("b_after"),
+            outbox.c.id <= sa.bindparam("b_last"),
+        )
+        .values(
+            claimed_by=sa.bindparam("b_worker_id"),
+            claim_expires_at=sa.bindparam("b_expires"),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(outbox)
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.delivery import MAX_ATTEMPTS, Delivery, NotReady, OutboxWorker
+from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, NotReady, OutboxWorker
 from bot.reports.request import ReportFormat, report_request
 from storage import Database, upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
@@ -66,5 +66,63 @@ async def test_unready_report_waits_without_holding_up_or_using_up_anything(
             done = await tx.outbox.get(row.id)
         assert done is not None
         assert (done.status, done.attempts) == (OutboxStatus.SENT, 1)
+    finally:
+        await db.close()
+
+
+async def test_a_chats_messages_go_out_as_one_chain_and_a_failure_gives_back_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Due messages of a chat are leased together and sent in order; an edit of a message
+    sent earlier in the same chain edits that message; when one fails, the ones behind it
+    go back untried and follow it, in order, once it goes through."""
+    url = f"sqlite:///{tmp_path / 'pinjian.db'}"
+    await upgrade(url)
+    clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    db = Database(url, clock=clock)
+    await db.open()
+    sent: list[tuple[str, str | None]] = []
+    failures = [1]
+
+    async def send(delivery: Delivery) -> str:
+        text = delivery.message.payload["text"]
+        if text == "会失败一次" and failures[0] > 0:
+            failures[0] -= 1
+            raise DeliveryError("network: TimedOut")
+        sent.append((text, delivery.target_message_id))
+        return delivery.target_message_id or str(len(sent))
+
+    async with db.transaction() as tx:
+        item = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "第1项"}, ref="i1"
+        )
+        edit = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "A", OutboxKind.EDIT, {"text": "第1项 ✓"}, edit_of_ref="i1"
+        )
+        flaky = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "会失败一次"}
+        )
+        behind = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "随后"})
+    worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock)
+    try:
+        assert await worker.run_once() == 1
+        assert sent == [("第1项", None), ("第1项 ✓", "1")]
+        async with db.read() as tx:
+            rows = {
+                m.id: m
+                for m in [await tx.outbox.get(i) for i in (item.id, edit.id, flaky.id, behind.id)]
+                if m
+            }
+        assert [rows[i].status for i in (item.id, edit.id)] == [OutboxStatus.SENT] * 2
+        assert rows[edit.id].channel_message_id == "1"
+        assert (rows[flaky.id].status, rows[flaky.id].attempts) == (OutboxStatus.PENDING, 1)
+        assert (rows[behind.id].status, rows[behind.id].attempts) == (OutboxStatus.PENDING, 0)
+        assert rows[behind.id].claimed_by is None
+        assert await worker.run_once() == 0  # the failed one waits for its retry, in order
+        clock.now += timedelta(seconds=5)
+        assert await worker.run_once() == 1
+        assert sent[2:] == [("会失败一次", None), ("随后", None)]
+        async with db.read() as tx:
+            assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
     finally:
         await db.close()

@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 OVERALL_PER_SECOND = 28
 # TelegramChannel._call uses do_api_request for methods the library also wraps, on purpose.
 warnings.filterwarnings(
-    "ignore", r"Please use 'Bot\.(send_message|edit_message_text|get_updates)'", PTBUserWarning
+    "ignore",
+    r"Please use 'Bot\.(send_message|edit_message_text|answer_callback_query|get_updates)'",
+    PTBUserWarning,
 )
 ALLOWED_UPDATES = ("message", "callback_query")
 POLL_READ_MARGIN = 10.0
@@ -420,8 +422,11 @@ class TelegramChannel:
         markup = _markup(payload.get("buttons", []))
         if message.kind is OutboxKind.ANSWER_CALLBACK:
             try:
-                await bot.answer_callback_query(
-                    payload["callback_id"], text=text[:200] or None, show_alert=payload["alert"]
+                await self._call(
+                    "answer_callback_query",
+                    callback_query_id=payload["callback_id"],
+                    text=text[:200] or None,
+                    show_alert=payload["alert"],
                 )
             except BadRequest as exc:
                 if "query is too old" not in exc.message.lower():

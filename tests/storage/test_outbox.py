@@ -212,32 +212,43 @@ async def test_concurrent_claims_never_share_a_message(db: Database, db_url: str
         assert await tx.outbox.pending_count() == 0
 
 
-async def test_claim_next_in_chat_chains_a_chats_messages(
+async def test_claim_following_leases_a_chats_due_messages_in_order(
     db: Database, world: World, clock: FakeClock
 ) -> None:
     async with db.transaction() as tx:
-        first = await tx.outbox.enqueue(Channel.TELEGRAM, "7", OutboxKind.SEND, {"text": "1"})
-        second = await tx.outbox.enqueue(Channel.TELEGRAM, "7", OutboxKind.SEND, {"text": "2"})
+        texts = ("1", "2", "3")
+        first, second, third = [
+            await tx.outbox.enqueue(Channel.TELEGRAM, "7", OutboxKind.SEND, {"text": t})
+            for t in texts
+        ]
         later = await tx.outbox.enqueue(
             Channel.TELEGRAM,
             "7",
             OutboxKind.SEND,
-            {"text": "3"},
+            {"text": "later"},
             not_before=clock.now + timedelta(hours=1),
         )
+        after_later = await tx.outbox.enqueue(Channel.TELEGRAM, "7", OutboxKind.SEND, {"text": "4"})
         other = await tx.outbox.enqueue(Channel.TELEGRAM, "8", OutboxKind.SEND, {"text": "x"})
     async with db.transaction() as tx:
         claimed = await tx.outbox.claim(
             Channel.TELEGRAM, clock.now, limit=10, worker_id="w1", lease_seconds=60
         )
         assert [m.id for m in claimed] == [first.id, other.id]
-    async with db.transaction() as tx:
-        await tx.outbox.mark_sent(first.id, "m1")
-        nxt = await tx.outbox.claim_next_in_chat(
-            claimed[0], clock.now, worker_id="w1", lease_seconds=60
+        following = await tx.outbox.claim_following(
+            claimed[0], clock.now, limit=10, worker_id="w1", lease_seconds=60
         )
-        assert nxt is not None
-        assert (nxt.id, nxt.claimed_by, nxt.attempts) == (second.id, "w1", 1)
+        # Up to the message that is not due yet, and not past it.
+        assert [(m.id, m.claimed_by, m.attempts) for m in following] == [
+            (second.id, "w1", 1),
+            (third.id, "w1", 1),
+        ]
+        assert (
+            await tx.outbox.claim_following(
+                claimed[1], clock.now, limit=10, worker_id="w1", lease_seconds=60
+            )
+            == []
+        )
     async with db.transaction() as tx:
         assert (
             await tx.outbox.claim(
@@ -245,13 +256,33 @@ async def test_claim_next_in_chat_chains_a_chats_messages(
             )
             == []
         )
+        await tx.outbox.mark_sent(first.id, "m1")
         await tx.outbox.mark_sent(second.id, "m2")
-        assert (
-            await tx.outbox.claim_next_in_chat(nxt, clock.now, worker_id="w1", lease_seconds=60)
-            is None
+        await tx.outbox.release(third.id)
+        released = await tx.outbox.get(third.id)
+        assert released is not None
+        assert (released.claimed_by, released.attempts) == (None, 0)
+        again = await tx.outbox.claim(
+            Channel.TELEGRAM, clock.now, limit=10, worker_id="w2", lease_seconds=60
         )
+        assert [(m.id, m.attempts) for m in again] == [(third.id, 1)]
+        assert (
+            await tx.outbox.claim_following(
+                again[0], clock.now, limit=10, worker_id="w2", lease_seconds=60
+            )
+            == []
+        )
+        await tx.outbox.mark_sent(third.id, "m3")
+        with pytest.raises(NotFound):
+            await tx.outbox.release(third.id)
     clock.advance(hours=2)
     async with db.transaction() as tx:
-        nxt = await tx.outbox.claim_next_in_chat(nxt, clock.now, worker_id="w1", lease_seconds=60)
-        assert nxt is not None
-        assert nxt.id == later.id
+        due = await tx.outbox.claim(
+            Channel.TELEGRAM, clock.now, limit=10, worker_id="w1", lease_seconds=60
+        )
+        # Chat 8's message is offered again: w1's lease on it ran out unsent.
+        assert [m.id for m in due] == [later.id, other.id]
+        following = await tx.outbox.claim_following(
+            due[0], clock.now, limit=1, worker_id="w1", lease_seconds=60
+        )
+        assert [m.id for m in following] == [after_later.id]
