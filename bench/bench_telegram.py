@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import platform
@@ -41,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,6 +176,21 @@ async def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+@contextlib.contextmanager
+def steady_instrument() -> Iterator[None]:
+    """No cyclic garbage collection in the load generator and fake server while measuring:
+    its full passes over the recorded calls paused this process for up to a second, and
+    every answer arriving meanwhile was timed late, for either bot."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 async def run_pinjian(users: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -196,12 +213,13 @@ async def run_pinjian(users: int) -> dict[str, float]:
                 await wait_polling(fake)
                 stats = Stats()
                 began = time.perf_counter()
-                await asyncio.gather(
-                    *(
-                        inspector(fake, fake.user(100_000 + n, f"检查员{n}"), codes[n], stats)
-                        for n in range(users)
+                with steady_instrument():
+                    await asyncio.gather(
+                        *(
+                            inspector(fake, fake.user(100_000 + n, f"检查员{n}"), codes[n], stats)
+                            for n in range(users)
+                        )
                     )
-                )
                 return stats.summary(time.perf_counter() - began)
             finally:
                 await _stop(process)
@@ -217,9 +235,10 @@ async def run_echo(users: int, steps: int) -> dict[str, float]:
             await wait_polling(fake)
             stats = Stats()
             began = time.perf_counter()
-            await asyncio.gather(
-                *(echo_user(fake, fake.user(200_000 + n), steps, stats) for n in range(users))
-            )
+            with steady_instrument():
+                await asyncio.gather(
+                    *(echo_user(fake, fake.user(200_000 + n), steps, stats) for n in range(users))
+                )
             return stats.summary(time.perf_counter() - began)
         finally:
             await _stop(process)

@@ -50,7 +50,12 @@ class SettingsRepo(Repo):
 
     async def get(self, key: str) -> Any:
         """The value, or None when the key was never set."""
-        return await self._conn.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+        result = await self._run(
+            "settings.get",
+            lambda: sa.select(settings.c.value).where(settings.c.key == sa.bindparam("b_key")),
+            {"b_key": key},
+        )
+        return result.scalar()
 
     async def set(self, key: str, value: Any) -> None:
         now = self._now()

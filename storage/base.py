@@ -156,6 +156,25 @@ class Repo:
         rows: Sequence[AnyRow] = result.all()
         return rows
 
+    async def _item_rows(
+        self, table: sa.Table, inspection_id: int, item_no: int
+    ) -> Sequence[AnyRow]:
+        """The rows of one item of an inspection (notes, evidence), oldest first."""
+        result = await self._run(
+            ("item_rows", table.name),
+            lambda: (
+                sa.select(table)
+                .where(
+                    table.c.inspection_id == sa.bindparam("b_inspection"),
+                    table.c.item_no == sa.bindparam("b_item"),
+                )
+                .order_by(table.c.id)
+            ),
+            {"b_inspection": inspection_id, "b_item": item_no},
+        )
+        rows: Sequence[AnyRow] = result.all()
+        return rows
+
     async def _one(self, stmt: sa.Select[*tuple[Any, ...]]) -> AnyRow | None:
         row: AnyRow | None = (await self._conn.execute(stmt)).one_or_none()
         return row

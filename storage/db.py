@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from storage.admin import AuditRepo, SettingsRepo
 from storage.base import Clock, Ctx, utc_now
 from storage.conversations import ConversationRepo
-from storage.engine import WRITE_OPTION, create_engine, mask_url, sqlite_path
+from storage.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_engine, mask_url, sqlite_path
 from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
@@ -23,6 +25,7 @@ from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
 from storage.people import IdentityRepo, InviteRepo, PersonRepo, RoleRepo, SiteRepo
 from storage.reminders import ReminderRepo
+from storage.sqlite_inline import begin_immediate_async
 from storage.standards import StandardRepo
 from storage.tasks import TaskRepo
 
@@ -85,6 +88,7 @@ class Database:
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._read_engine: AsyncEngine | None = None
+        self._writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
         self._write_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -131,6 +135,7 @@ class Database:
         log.info("database open: %s", mask_url(self._url))
 
     async def close(self) -> None:
+        await self._drop_writer()
         if self._read_engine is not None and self._read_engine is not self._engine:
             await self._read_engine.dispose()
         self._read_engine = None
@@ -144,8 +149,62 @@ class Database:
             async with self._begin(write=True, event_key=event_key) as tx:
                 yield tx
             return
-        async with self._write_lock, self._begin(write=True, event_key=event_key) as tx:
+        async with self._write_lock:
+            if self._read_engine is self._engine:  # in-memory SQLite: one shared connection
+                async with self._begin(write=True, event_key=event_key) as tx:
+                    yield tx
+                return
+            async with self._write_directly(event_key) as tx:
+                yield tx
+
+    @asynccontextmanager
+    async def _write_directly(self, event_key: str | None) -> AsyncIterator[Tx]:
+        """A write transaction on this process's one SQLite writer connection, begun and
+        committed on it directly: writers take turns anyway (the write lock), and checking a
+        connection out of the pool and SQLAlchemy's begin and commit cost more than a short
+        transaction itself. Statements SQLAlchemy runs join the transaction."""
+        conn, raw = await self._writer_connection()
+        await begin_immediate_async(raw, BUSY_TIMEOUT_MS / 1000)
+        try:
+            tx = Tx(Ctx(conn, self._clock, self.dialect, raw))
+            if event_key is not None:
+                await tx.events.record(event_key)
             yield tx
+        except BaseException:
+            await self._end(conn, raw, commit=False)
+            raise
+        await self._end(conn, raw, commit=True)
+
+    async def _writer_connection(self) -> tuple[AsyncConnection, sqlite3.Connection]:
+        if self._writer is None:
+            conn = await self.engine.connect()
+            await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():  # sets the connection up for writing (storage.engine)
+                pass
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            self._writer = (conn, raw)
+        return self._writer
+
+    async def _end(self, conn: AsyncConnection, raw: sqlite3.Connection, *, commit: bool) -> None:
+        try:
+            if conn.in_transaction():
+                await (conn.commit() if commit else conn.rollback())
+            if raw.in_transaction:
+                raw.execute("COMMIT" if commit else "ROLLBACK")
+        except BaseException:
+            # Nothing of a failed COMMIT is kept, and a connection in doubt is not reused.
+            with contextlib.suppress(sqlite3.Error):
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+            await self._drop_writer()
+            raise
+
+    async def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await writer[0].close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

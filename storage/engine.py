@@ -76,6 +76,8 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         write = conn.get_execution_options().get(WRITE_OPTION, True)
         raw = conn.connection.dbapi_connection
         assert raw is not None
+        if raw.in_transaction:
+            return  # begun directly by storage.db's SQLite writer: SQLAlchemy joins it
         # Setting the pragma expires every prepared statement of the connection (SQLite
         # compiles them again, about 0.1 ms each), so it is only set when it changes.
         info = conn.connection.info

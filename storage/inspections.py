@@ -354,12 +354,7 @@ class NoteRepo(Repo):
         return to_record(Note, row)
 
     async def for_item(self, inspection_id: int, item_no: int) -> list[Note]:
-        stmt = (
-            sa.select(notes)
-            .where(notes.c.inspection_id == inspection_id, notes.c.item_no == item_no)
-            .order_by(notes.c.id)
-        )
-        return to_records(Note, await self._all(stmt))
+        return to_records(Note, await self._item_rows(notes, inspection_id, item_no))
 
     async def for_inspection(self, inspection_id: int) -> list[Note]:
         rows = await self._rows_by(notes, "inspection_id", inspection_id, ("item_no", "id"))
@@ -417,22 +412,24 @@ class EvidenceRepo(Repo):
         return to_record(Evidence, row) if row else None
 
     async def for_item(self, inspection_id: int, item_no: int) -> list[Evidence]:
-        stmt = (
-            sa.select(evidence)
-            .where(evidence.c.inspection_id == inspection_id, evidence.c.item_no == item_no)
-            .order_by(evidence.c.id)
-        )
-        return to_records(Evidence, await self._all(stmt))
+        return to_records(Evidence, await self._item_rows(evidence, inspection_id, item_no))
 
     async def for_inspection(self, inspection_id: int) -> list[Evidence]:
         rows = await self._rows_by(evidence, "inspection_id", inspection_id, ("item_no", "id"))
         return to_records(Evidence, rows)
 
     async def for_task(self, task_id: int, *, role: EvidenceRole | None = None) -> list[Evidence]:
-        stmt = sa.select(evidence).where(evidence.c.task_id == task_id).order_by(evidence.c.id)
+        def build() -> sa.Select[Any]:
+            stmt = sa.select(evidence).where(evidence.c.task_id == sa.bindparam("b_task"))
+            if role is not None:
+                stmt = stmt.where(evidence.c.role == sa.bindparam("b_role"))
+            return stmt.order_by(evidence.c.id)
+
+        params: dict[str, object] = {"b_task": task_id}
         if role is not None:
-            stmt = stmt.where(evidence.c.role == role)
-        return to_records(Evidence, await self._all(stmt))
+            params["b_role"] = role
+        result = await self._run(("evidence.for_task", role is not None), build, params)
+        return to_records(Evidence, result.all())
 
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""

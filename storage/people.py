@@ -250,18 +250,22 @@ class RoleRepo(Repo):
 
     async def people_with_role(self, site_id: int, role: Role) -> list[Person]:
         """Active people holding the role at the site, by name."""
-        stmt = (
-            sa.select(people)
-            .join(roles, roles.c.person_id == people.c.id)
-            .where(
-                roles.c.site_id == site_id,
-                roles.c.role == role,
-                roles.c.active.is_(True),
-                people.c.active.is_(True),
-            )
-            .order_by(people.c.name, people.c.id)
+        result = await self._run(
+            "people.with_role",
+            lambda: (
+                sa.select(people)
+                .join(roles, roles.c.person_id == people.c.id)
+                .where(
+                    roles.c.site_id == sa.bindparam("b_site"),
+                    roles.c.role == sa.bindparam("b_role"),
+                    roles.c.active.is_(True),
+                    people.c.active.is_(True),
+                )
+                .order_by(people.c.name, people.c.id)
+            ),
+            {"b_site": site_id, "b_role": role},
         )
-        return to_records(Person, await self._all(stmt))
+        return to_records(Person, result.all())
 
 
 class IdentityRepo(Repo):
@@ -345,12 +349,19 @@ class IdentityRepo(Repo):
 
     async def for_person(self, person_id: int) -> list[Identity]:
         """The person's active identities."""
-        stmt = (
-            sa.select(identities)
-            .where(identities.c.person_id == person_id, identities.c.revoked_at.is_(None))
-            .order_by(identities.c.id)
+        result = await self._run(
+            "identities.for_person",
+            lambda: (
+                sa.select(identities)
+                .where(
+                    identities.c.person_id == sa.bindparam("b_person"),
+                    identities.c.revoked_at.is_(None),
+                )
+                .order_by(identities.c.id)
+            ),
+            {"b_person": person_id},
         )
-        return to_records(Identity, await self._all(stmt))
+        return to_records(Identity, result.all())
 
     async def revoke(self, identity_id: int) -> bool:
         """Unbind; the row stays for the record. Returns whether it was active."""

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.base import Repo, lease, lease_until, to_record, to_records
 from storage.records import Reminder
@@ -24,21 +23,25 @@ class ReminderRepo(Repo):
         """Plan a reminder. Planning a pending (task, person, kind, due_at) again is a no-op
         that returns None, so a policy can re-plan freely; planning one that was cancelled
         brings it back (a moved deadline may return to an earlier plan)."""
-        module = postgresql if self._ctx.dialect == "postgresql" else sqlite
-        stmt = module.insert(reminders).values(
-            task_id=task_id,
-            person_id=person_id,
-            kind=kind,
-            due_at=due_at,
-            attempts=0,
-            created_at=self._now(),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["task_id", "person_id", "kind", "due_at"],
-            set_={"cancelled_at": None, "claimed_by": None, "claim_expires_at": None},
-            where=reminders.c.cancelled_at.is_not(None) & reminders.c.sent_at.is_(None),
-        ).returning(reminders)
-        row = (await self._conn.execute(stmt)).one_or_none()
+
+        def build() -> sa.Insert:
+            insert = self._dialect_insert(reminders)
+            return insert.on_conflict_do_update(
+                index_elements=["task_id", "person_id", "kind", "due_at"],
+                set_={"cancelled_at": None, "claimed_by": None, "claim_expires_at": None},
+                where=reminders.c.cancelled_at.is_not(None) & reminders.c.sent_at.is_(None),
+            ).returning(reminders)
+
+        values = {
+            "task_id": task_id,
+            "person_id": person_id,
+            "kind": kind,
+            "due_at": due_at,
+            "attempts": 0,
+            "created_at": self._now(),
+        }
+        result = await self._run(("reminders.schedule", self._ctx.dialect), build, values)
+        row = result.one_or_none()
         return to_record(Reminder, row) if row else None
 
     async def get(self, reminder_id: int) -> Reminder | None:
@@ -107,9 +110,11 @@ class ReminderRepo(Repo):
 
     async def cancel_for_task(self, task_id: int) -> int:
         """Cancel every pending reminder of a task (it was closed or re-planned)."""
-        stmt = (
-            sa.update(reminders)
-            .where(reminders.c.task_id == task_id, *_OPEN)
-            .values(cancelled_at=self._now())
+        result = await self._run(
+            "reminders.cancel_for_task",
+            lambda: sa.update(reminders).where(
+                reminders.c.task_id == sa.bindparam("b_task"), *_OPEN
+            ),
+            {"b_task": task_id, "cancelled_at": self._now()},
         )
-        return (await self._conn.execute(stmt)).rowcount
+        return result.rowcount

@@ -94,14 +94,29 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
 
 def begin_immediate(connection: sqlite3.Connection, timeout_s: float) -> None:
     """BEGIN IMMEDIATE, waiting for another process's write lock without blocking the loop
-    for more than one busy slice at a time."""
+    for more than one busy slice at a time (inside SQLAlchemy's greenlet)."""
+    deadline = time.monotonic() + timeout_s
+    while not _began(connection, deadline, can_wait=in_greenlet()):
+        await_(asyncio.sleep(_RETRY_PAUSE_S))
+
+
+async def begin_immediate_async(connection: sqlite3.Connection, timeout_s: float) -> None:
+    """BEGIN IMMEDIATE from plain asyncio code, waiting for another process's write lock in
+    busy slices with the loop free in between."""
     deadline = time.monotonic() + timeout_s
     while True:
-        try:
-            connection.execute("BEGIN IMMEDIATE")
+        if _began(connection, deadline, can_wait=True):
             return
-        except sqlite3.OperationalError as error:
-            busy = getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
-            if not busy or time.monotonic() >= deadline or not in_greenlet():
-                raise
-        await_(asyncio.sleep(_RETRY_PAUSE_S))
+        await asyncio.sleep(_RETRY_PAUSE_S)
+
+
+def _began(connection: sqlite3.Connection, deadline: float, *, can_wait: bool) -> bool:
+    """One attempt; False when another process holds the lock and there is time to wait."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as error:
+        busy = getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+        if not busy or not can_wait or time.monotonic() >= deadline:
+            raise
+    return False

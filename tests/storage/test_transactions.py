@@ -106,6 +106,34 @@ async def test_concurrent_duplicates_end_as_duplicate_event(
         assert await tx.people.find_by_name("duplicate") == []
 
 
+async def test_direct_and_sqlalchemy_statements_commit_and_roll_back_together(
+    db: Database,
+) -> None:
+    """On SQLite hot statements run on the connection directly (storage/direct.py) and the
+    rest through SQLAlchemy, in one transaction: both kinds stay or go together."""
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with db.transaction(event_key="mixed:1") as tx:
+            await tx.people.create("回滚")
+            await tx.settings.set("company_name", "回滚物业")
+            raise Boom
+    assert await _count(db, people) == 0
+    async with db.read() as tx:
+        assert await tx.settings.get("company_name") is None
+    async with db.transaction(event_key="mixed:1") as tx:
+        await tx.people.create("保留")
+        await tx.settings.set("company_name", "保留物业")
+    assert await _count(db, people) == 1
+    async with db.read() as tx:
+        assert await tx.settings.get("company_name") == "保留物业"
+    with pytest.raises(DuplicateEvent):
+        async with db.transaction(event_key="mixed:1"):
+            pass
+
+
 async def test_read_transactions_refuse_writes(db: Database) -> None:
     with pytest.raises(sa.exc.DBAPIError):
         async with db.read() as tx:
