@@ -9,13 +9,21 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.admin import AuditRepo, SettingsRepo
 from storage.base import Clock, Ctx, utc_now
 from storage.conversations import ConversationRepo
-from storage.engine import BUSY_TIMEOUT_MS, WRITE_OPTION, create_engine, mask_url, sqlite_path
+from storage.engine import (
+    BUSY_TIMEOUT_MS,
+    WRITE_OPTION,
+    checkpoint,
+    create_engine,
+    mask_url,
+    sqlite_path,
+)
 from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
@@ -30,6 +38,8 @@ from storage.standards import StandardRepo
 from storage.tasks import TaskRepo
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 1.0
 
 
 class Tx:
@@ -89,6 +99,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._read_engine: AsyncEngine | None = None
         self._writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
         self._write_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -116,7 +127,11 @@ class Database:
 
     async def open(self, *, check: bool = True) -> None:
         """Connect; with `check`, refuse (SchemaMismatch) a schema this program does not know."""
-        engine = create_engine(self._url, pool_size=self._pool_size)
+        path = sqlite_path(self._url)
+        # A file database is checkpointed by this process in a thread (_checkpoints), not
+        # by whichever commit fills the WAL: that commit held up every chat for ~25 ms.
+        autocheckpoint = path is None
+        engine = create_engine(self._url, pool_size=self._pool_size, autocheckpoint=autocheckpoint)
         try:
             if check:
                 await check_schema(engine)
@@ -127,14 +142,22 @@ class Database:
         # On SQLite reads get connections of their own: a connection switched between
         # reading and writing recompiles its statements (see storage.engine).
         self._read_engine = engine
-        if sqlite_path(self._url) is not None:
-            self._read_engine = create_engine(self._url, pool_size=self._pool_size)
+        if path is not None:
+            self._read_engine = create_engine(
+                self._url, pool_size=self._pool_size, autocheckpoint=autocheckpoint
+            )
+            self._checkpointer = asyncio.create_task(self._checkpoints(path))
         # SQLite has one writer at a time anyway: queue this process's writers here instead
         # of in SQLite's busy handler; other processes still wait in the busy handler.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         log.info("database open: %s", mask_url(self._url))
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
         await self._drop_writer()
         if self._read_engine is not None and self._read_engine is not self._engine:
             await self._read_engine.dispose()
@@ -142,6 +165,15 @@ class Database:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+
+    async def _checkpoints(self, path: Path) -> None:
+        """Copy the WAL into the database every CHECKPOINT_SECONDS, off the event loop."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(checkpoint, path)
+            except sqlite3.Error as error:
+                log.warning("checkpoint of %s failed: %s", path.name, error)
 
     @asynccontextmanager
     async def transaction(self, event_key: str | None = None) -> AsyncIterator[Tx]:

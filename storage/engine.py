@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, foreign_keys: bool = True, autocheckpoint: bool = True, **kwargs: Any
+) -> AsyncEngine:
     """An async engine; on SQLite (any ``sqlite`` URL runs on the inline driver of
     :mod:`storage.sqlite_inline`) with WAL, foreign keys, a busy timeout, and BEGIN emitted
     by us instead of by the driver (SQLAlchemy's documented recipe).
@@ -61,6 +64,8 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         "PRAGMA journal_mode = WAL",
         f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}",
         "PRAGMA synchronous = NORMAL",
+        # Without: the commit that fills the WAL copies it into the database on the loop.
+        *(() if autocheckpoint else ("PRAGMA wal_autocheckpoint = 0",)),
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -90,3 +95,13 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
             raw.execute("BEGIN")
 
     return engine
+
+
+def checkpoint(path: Path) -> None:
+    """Copy the WAL into the database file as far as no reader needs it (PASSIVE: waits for
+    nobody, blocks nobody). Blocking: run it in a thread."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        connection.close()

@@ -115,11 +115,14 @@ async def test_direct_and_sqlalchemy_statements_commit_and_roll_back_together(
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
+    async def fail_midway() -> None:
         async with db.transaction(event_key="mixed:1") as tx:
             await tx.people.create("回滚")
             await tx.settings.set("company_name", "回滚物业")
             raise Boom
+
+    with pytest.raises(Boom):
+        await fail_midway()
     assert await _count(db, people) == 0
     async with db.read() as tx:
         assert await tx.settings.get("company_name") is None
