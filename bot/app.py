@@ -18,6 +18,7 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
 from bot.flows.router import FlowEngine
+from bot.handlers.telegram import INDEPENDENT as TELEGRAM_INDEPENDENT
 from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.links import chat_url
@@ -29,7 +30,7 @@ from standards.loader import StandardError
 from storage.db import Database
 from storage.errors import SchemaMismatch
 from storage.evidence import FileEvidenceStore
-from storage.records import Channel
+from storage.records import Channel, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,22 @@ class Runtime:
     scheduler: Scheduler | None = None
     reports: ReportService | None = None
 
-    def worker(self, channel: Channel, send: Sender) -> OutboxWorker:
+    def worker(
+        self,
+        channel: Channel,
+        send: Sender,
+        independent: frozenset[OutboxKind] = frozenset(),
+    ) -> OutboxWorker:
         """The channel's outbox worker; report files are rendered on the way out."""
         assert self.reports is not None
-        worker = OutboxWorker(self.db, channel, send, clock=utc_now, prepare=self.reports.prepare)
+        worker = OutboxWorker(
+            self.db,
+            channel,
+            send,
+            clock=utc_now,
+            prepare=self.reports.prepare,
+            independent=independent,
+        )
         self.workers[channel] = worker
         worker.start()
         return worker
@@ -97,7 +110,7 @@ async def start(settings: Settings) -> Runtime:
             files=db.files,
             rate_limit=settings.telegram_rate_limit,
         )
-        runtime.worker(Channel.TELEGRAM, telegram.send)
+        runtime.worker(Channel.TELEGRAM, telegram.send, TELEGRAM_INDEPENDENT)
         secret = settings.telegram_webhook_secret
         await telegram.start(
             settings.telegram_webhook_url, secret.get_secret_value() if secret else ""

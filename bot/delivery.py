@@ -79,6 +79,7 @@ class OutboxWorker:
         clock: Callable[[], datetime],
         batch: int = 64,
         chain: int = 16,
+        independent: frozenset[OutboxKind] = frozenset(),
         idle_seconds: float = 1.0,
         lease_seconds: float = 60.0,
         prepare: Prepare | None = None,
@@ -90,6 +91,7 @@ class OutboxWorker:
         self.clock = clock
         self.batch = batch
         self.chain = chain
+        self.independent = independent
         self.idle_seconds = idle_seconds
         self.lease_seconds = lease_seconds
         self.worker_id = f"{channel.value}-{uuid.uuid4().hex[:8]}"
@@ -170,30 +172,54 @@ class OutboxWorker:
         return len(claimed)
 
     async def _deliver(self, chain: _Chain) -> None:
-        """Send the chat's messages one after another, in order. Each one sent is marked in
-        the background (:meth:`_mark`), so the next one goes out at once; a failure or a
-        message not ready ends the chain and gives the rest back."""
-        messages = chain.messages
+        """Send the chat's messages in order: each waits for the one before it, except the
+        kinds in `independent`, which wait only for the message they edit (when this chain
+        sends it). Each one sent is marked in the background (:meth:`_mark`), so the next goes
+        out at once; one that fails or is not ready holds back those waiting for it, and they
+        are given back untried."""
+        waiting: list[tuple[OutboxMessage, asyncio.Task[bool | None]]] = []
+        previous: asyncio.Task[bool | None] | None = None
+        by_ref: dict[str, asyncio.Task[bool | None]] = {}
         try:
-            for index, message in enumerate(messages):
-                if self._stopping and index > 0:
-                    await self._release(messages[index:])
-                    return
-                target = None
-                if message.kind is OutboxKind.EDIT and message.edit_of_ref:
-                    target = chain.targets.get(message.edit_of_ref)
-                sent = await self._deliver_one(message, target)
-                if sent is None:
-                    await self._release(messages[index + 1 :])
-                    return
-                if message.ref:
-                    chain.targets[message.ref] = sent[0]
+            for message in chain.messages:
+                edited = message.edit_of_ref if message.kind is OutboxKind.EDIT else None
+                after = by_ref.get(edited) if edited else None
+                if message.kind not in self.independent:
+                    after = previous
+                task = asyncio.create_task(self._deliver_after(after, message, chain))
+                if message.kind not in self.independent:
+                    previous = task
+                for ref in (message.ref, edited):
+                    if ref:
+                        by_ref[ref] = task
+                waiting.append((message, task))
+            outcomes = await asyncio.gather(*(task for _, task in waiting))
+            untried = [m for (m, _), sent in zip(waiting, outcomes, strict=True) if sent is None]
+            await self._release(untried)
         except Exception:
             log.exception(
                 "outbox worker %s: chat %s stopped; its lease will expire and retry",
                 self.worker_id,
-                messages[0].chat_id,
+                chain.messages[0].chat_id,
             )
+
+    async def _deliver_after(
+        self, after: asyncio.Task[bool | None] | None, message: OutboxMessage, chain: _Chain
+    ) -> bool | None:
+        """True once sent, False if it failed (and is handled), None if not tried."""
+        if after is not None and not await after:
+            return None
+        if self._stopping and after is not None:
+            return None
+        target = None
+        if message.kind is OutboxKind.EDIT and message.edit_of_ref:
+            target = chain.targets.get(message.edit_of_ref)
+        sent = await self._deliver_one(message, target)
+        if sent is None:
+            return False
+        if message.ref:
+            chain.targets[message.ref] = sent[0]
+        return True
 
     async def _deliver_one(
         self, message: OutboxMessage, target: str | None

@@ -4,6 +4,7 @@ order, and every other chat's messages go out meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,62 @@ async def test_a_chats_messages_go_out_as_one_chain_and_a_failure_gives_back_the
         clock.now += timedelta(seconds=5)
         assert await worker.run_once() == 1
         assert sent[2:] == [("会失败一次", None), ("随后", None)]
+        async with db.read() as tx:
+            assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+    finally:
+        await db.close()
+
+
+async def test_independent_kinds_do_not_wait_for_the_chats_sends(tmp_path: Path) -> None:
+    """Telegram's callback answers and edits go out alongside a chat's sends (a slow send
+    does not hold them up), while the sends keep their order."""
+    url = f"sqlite:///{tmp_path / 'pinjian.db'}"
+    await upgrade(url)
+    clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    db = Database(url, clock=clock)
+    await db.open()
+    done: list[tuple[str, str | None]] = []
+    gate = asyncio.Event()
+
+    async def send(delivery: Delivery) -> str:
+        text = delivery.message.payload["text"]
+        if text == "慢":
+            await gate.wait()
+        done.append((text, delivery.target_message_id))
+        return delivery.target_message_id or str(len(done))
+
+    worker = OutboxWorker(
+        db,
+        Channel.TELEGRAM,
+        send,
+        clock=clock,
+        independent=frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT}),
+    )
+    try:
+        async with db.transaction() as tx:
+            await tx.outbox.enqueue(
+                Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "第1项"}, ref="i1"
+            )
+        assert await worker.run_once() == 1
+        async with db.transaction() as tx:
+            for kind, text, edit_of in (
+                (OutboxKind.ANSWER_CALLBACK, "已记录", None),
+                (OutboxKind.SEND, "慢", None),
+                (OutboxKind.EDIT, "第1项 ✓", "i1"),
+                (OutboxKind.SEND, "随后", None),
+            ):
+                await tx.outbox.enqueue(
+                    Channel.TELEGRAM, "A", kind, {"text": text}, edit_of_ref=edit_of
+                )
+        running = asyncio.create_task(worker.run_once())
+        for _ in range(100):
+            if len(done) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert done[1:] == [("已记录", None), ("第1项 ✓", "1")]
+        gate.set()
+        assert await running == 1
+        assert done[3:] == [("慢", None), ("随后", None)]
         async with db.read() as tx:
             assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
     finally:

@@ -57,6 +57,11 @@ POLL_READ_MARGIN = 10.0
 MAX_POLL_PAUSE = 30.0
 # Concurrent Bot API calls; the outbox keeps at most one call per chat in flight.
 SEND_CONNECTIONS = 16
+# Answering a button and editing a message leave the order of the chat's messages as it is,
+# so the outbox worker sends them alongside the chat's other messages instead of after them
+# (an edit still waits for the message it edits). Only an edit whose message is gone, sent
+# as a new message instead, can then land out of order.
+INDEPENDENT = frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT})
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 COMMANDS = (
