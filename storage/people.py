@@ -100,7 +100,7 @@ class SiteRepo(Repo):
             "active": active,
         }
         values = {key: value for key, value in given.items() if value is not None}
-        row = await self._update(sites, sites.c.id == site_id, values)
+        row = await self._update_by_id(sites, site_id, values)
         if row is None:
             raise NotFound(f"site {site_id}")
         return to_record(Site, row)
@@ -168,7 +168,7 @@ class PersonRepo(Repo):
             "active": active,
         }
         values = {key: value for key, value in given.items() if value is not None}
-        row = await self._update(people, people.c.id == person_id, values)
+        row = await self._update_by_id(people, person_id, values)
         if row is None:
             raise NotFound(f"person {person_id}")
         return to_record(Person, row)
@@ -197,7 +197,7 @@ class RoleRepo(Repo):
             return to_record(RoleGrant, row)
         if existing.active:
             return to_record(RoleGrant, existing)
-        updated = await self._update(roles, roles.c.id == existing.id, {"active": True})
+        updated = await self._update_by_id(roles, existing.id, {"active": True})
         assert updated is not None
         return to_record(RoleGrant, updated)
 
@@ -289,9 +289,9 @@ class IdentityRepo(Repo):
         if current is not None:
             if current.person_id != person_id:
                 raise IdentityInUse(f"{channel} account is bound to another person")
-            row = await self._update(
+            row = await self._update_by_id(
                 identities,
-                identities.c.id == current.id,
+                current.id,
                 {
                     "chat_id": chat_id or current.chat_id,
                     "display_name": display_name or current.display_name,

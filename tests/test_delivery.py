@@ -5,9 +5,12 @@ order, and every other chat's messages go out meanwhile."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, NotReady, OutboxWorker
 from bot.reports.request import ReportFormat, report_request
@@ -16,14 +19,21 @@ from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 from tests.flows.harness import Clock
 
 
-async def test_unready_report_waits_without_holding_up_or_using_up_anything(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+async def opened(tmp_path: Path) -> AsyncIterator[tuple[Database, Clock]]:
     url = f"sqlite:///{tmp_path / 'pinjian.db'}"
     await upgrade(url)
     clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
     db = Database(url, clock=clock)
     await db.open()
+    yield db, clock
+    await db.close()
+
+
+async def test_unready_report_waits_without_holding_up_or_using_up_anything(
+    opened: tuple[Database, Clock],
+) -> None:
+    db, clock = opened
     sent: list[tuple[str, str]] = []
     unready = [MAX_ATTEMPTS + 2]
 
@@ -43,45 +53,38 @@ async def test_unready_report_waits_without_holding_up_or_using_up_anything(
         await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "报告之后"})
         await tx.outbox.enqueue(Channel.TELEGRAM, "B", OutboxKind.SEND, {"text": "别的聊天"})
     worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock, prepare=prepare)
-    try:
-        assert await worker.run_once() == 2
-        assert sent == [("B", "别的聊天")]
-        for _ in range(MAX_ATTEMPTS + 1):
-            async with db.read() as tx:
-                waiting = await tx.outbox.get(row.id)
-            assert waiting is not None
-            assert (waiting.status, waiting.attempts) == (OutboxStatus.PENDING, 0)
-            assert waiting.not_before == clock.now + timedelta(seconds=3)
-            assert await worker.run_once() == 0
-            clock.now += timedelta(seconds=3)
-            assert await worker.run_once() == 1
-        assert unready == [0]
+    assert await worker.run_once() == 2
+    assert sent == [("B", "别的聊天")]
+    for _ in range(MAX_ATTEMPTS + 1):
         async with db.read() as tx:
             waiting = await tx.outbox.get(row.id)
         assert waiting is not None
         assert (waiting.status, waiting.attempts) == (OutboxStatus.PENDING, 0)
+        assert waiting.not_before == clock.now + timedelta(seconds=3)
+        assert await worker.run_once() == 0
         clock.now += timedelta(seconds=3)
         assert await worker.run_once() == 1
-        assert sent == [("B", "别的聊天"), ("A", "检查报告"), ("A", "报告之后")]
-        async with db.read() as tx:
-            done = await tx.outbox.get(row.id)
-        assert done is not None
-        assert (done.status, done.attempts) == (OutboxStatus.SENT, 1)
-    finally:
-        await db.close()
+    assert unready == [0]
+    async with db.read() as tx:
+        waiting = await tx.outbox.get(row.id)
+    assert waiting is not None
+    assert (waiting.status, waiting.attempts) == (OutboxStatus.PENDING, 0)
+    clock.now += timedelta(seconds=3)
+    assert await worker.run_once() == 1
+    assert sent == [("B", "别的聊天"), ("A", "检查报告"), ("A", "报告之后")]
+    async with db.read() as tx:
+        done = await tx.outbox.get(row.id)
+    assert done is not None
+    assert (done.status, done.attempts) == (OutboxStatus.SENT, 1)
 
 
 async def test_a_chats_messages_go_out_as_one_chain_and_a_failure_gives_back_the_rest(
-    tmp_path: Path,
+    opened: tuple[Database, Clock],
 ) -> None:
     """Due messages of a chat are leased together and sent in order; an edit of a message
     sent earlier in the same chain edits that message; when one fails, the ones behind it
     go back untried and follow it, in order, once it goes through."""
-    url = f"sqlite:///{tmp_path / 'pinjian.db'}"
-    await upgrade(url)
-    clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
-    db = Database(url, clock=clock)
-    await db.open()
+    db, clock = opened
     sent: list[tuple[str, str | None]] = []
     failures = [1]
 
@@ -105,38 +108,33 @@ async def test_a_chats_messages_go_out_as_one_chain_and_a_failure_gives_back_the
         )
         behind = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "随后"})
     worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock)
-    try:
-        assert await worker.run_once() == 1
-        assert sent == [("第1项", None), ("第1项 ✓", "1")]
-        async with db.read() as tx:
-            rows = {
-                m.id: m
-                for m in [await tx.outbox.get(i) for i in (item.id, edit.id, flaky.id, behind.id)]
-                if m
-            }
-        assert [rows[i].status for i in (item.id, edit.id)] == [OutboxStatus.SENT] * 2
-        assert rows[edit.id].channel_message_id == "1"
-        assert (rows[flaky.id].status, rows[flaky.id].attempts) == (OutboxStatus.PENDING, 1)
-        assert (rows[behind.id].status, rows[behind.id].attempts) == (OutboxStatus.PENDING, 0)
-        assert rows[behind.id].claimed_by is None
-        assert await worker.run_once() == 0  # the failed one waits for its retry, in order
-        clock.now += timedelta(seconds=5)
-        assert await worker.run_once() == 1
-        assert sent[2:] == [("会失败一次", None), ("随后", None)]
-        async with db.read() as tx:
-            assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
-    finally:
-        await db.close()
+    assert await worker.run_once() == 1
+    assert sent == [("第1项", None), ("第1项 ✓", "1")]
+    async with db.read() as tx:
+        rows = {
+            m.id: m
+            for m in [await tx.outbox.get(i) for i in (item.id, edit.id, flaky.id, behind.id)]
+            if m
+        }
+    assert [rows[i].status for i in (item.id, edit.id)] == [OutboxStatus.SENT] * 2
+    assert rows[edit.id].channel_message_id == "1"
+    assert (rows[flaky.id].status, rows[flaky.id].attempts) == (OutboxStatus.PENDING, 1)
+    assert (rows[behind.id].status, rows[behind.id].attempts) == (OutboxStatus.PENDING, 0)
+    assert rows[behind.id].claimed_by is None
+    assert await worker.run_once() == 0  # the failed one waits for its retry, in order
+    clock.now += timedelta(seconds=5)
+    assert await worker.run_once() == 1
+    assert sent[2:] == [("会失败一次", None), ("随后", None)]
+    async with db.read() as tx:
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
 
 
-async def test_independent_kinds_do_not_wait_for_the_chats_sends(tmp_path: Path) -> None:
+async def test_independent_kinds_do_not_wait_for_the_chats_sends(
+    opened: tuple[Database, Clock],
+) -> None:
     """Telegram's callback answers and edits go out alongside a chat's sends (a slow send
     does not hold them up), while the sends keep their order."""
-    url = f"sqlite:///{tmp_path / 'pinjian.db'}"
-    await upgrade(url)
-    clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
-    db = Database(url, clock=clock)
-    await db.open()
+    db, clock = opened
     done: list[tuple[str, str | None]] = []
     gate = asyncio.Event()
 
@@ -154,32 +152,27 @@ async def test_independent_kinds_do_not_wait_for_the_chats_sends(tmp_path: Path)
         clock=clock,
         independent=frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT}),
     )
-    try:
-        async with db.transaction() as tx:
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "第1项"}, ref="i1")
+    assert await worker.run_once() == 1
+    async with db.transaction() as tx:
+        for kind, text, edit_of in (
+            (OutboxKind.ANSWER_CALLBACK, "已记录", None),
+            (OutboxKind.SEND, "慢", None),
+            (OutboxKind.EDIT, "第1项 ✓", "i1"),
+            (OutboxKind.SEND, "随后", None),
+        ):
             await tx.outbox.enqueue(
-                Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "第1项"}, ref="i1"
+                Channel.TELEGRAM, "A", kind, {"text": text}, edit_of_ref=edit_of
             )
-        assert await worker.run_once() == 1
-        async with db.transaction() as tx:
-            for kind, text, edit_of in (
-                (OutboxKind.ANSWER_CALLBACK, "已记录", None),
-                (OutboxKind.SEND, "慢", None),
-                (OutboxKind.EDIT, "第1项 ✓", "i1"),
-                (OutboxKind.SEND, "随后", None),
-            ):
-                await tx.outbox.enqueue(
-                    Channel.TELEGRAM, "A", kind, {"text": text}, edit_of_ref=edit_of
-                )
-        running = asyncio.create_task(worker.run_once())
-        for _ in range(100):
-            if len(done) == 3:
-                break
-            await asyncio.sleep(0.01)
-        assert done[1:] == [("已记录", None), ("第1项 ✓", "1")]
-        gate.set()
-        assert await running == 1
-        assert done[3:] == [("慢", None), ("随后", None)]
-        async with db.read() as tx:
-            assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
-    finally:
-        await db.close()
+    running = asyncio.create_task(worker.run_once())
+    for _ in range(100):
+        if len(done) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert done[1:] == [("已记录", None), ("第1项 ✓", "1")]
+    gate.set()
+    assert await running == 1
+    assert done[3:] == [("慢", None), ("随后", None)]
+    async with db.read() as tx:
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
