@@ -23,7 +23,6 @@ handed back to the outbox with ``retry_after`` and goes out as soon as it fits.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import mimetypes
@@ -41,6 +40,7 @@ from bot.core.messages import Outgoing
 from bot.core.texts import render
 from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
+from bot.handlers.per_chat import PerChat
 from bot.handlers.wecom import render as layout
 from bot.handlers.wecom.api import MediaTooLarge, WeComAPI, WeComAPIError
 from bot.handlers.wecom.callback import CallbackEndpoint
@@ -126,9 +126,7 @@ class WeComChannel:
         )
         self._clock = clock
         self._accepting = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._queued: dict[str, int] = {}
+        self._chats = PerChat("wecom")
         self._progress: dict[int, _Progress] = {}
         self._uploads: dict[str, tuple[str, float]] = {}
 
@@ -154,36 +152,20 @@ class WeComChannel:
 
     async def drain(self) -> None:
         """Wait until every accepted callback has been handled."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks))
+        await self._chats.join()
 
     # -- receiving --------------------------------------------------------------------------
 
     def _accept(self, message: WeComIncoming) -> bool:
         if not self._accepting:
             return False
-        user = message.from_user
-        self._queued[user] = self._queued.get(user, 0) + 1
-        lock = self._locks.setdefault(user, asyncio.Lock())
-        task = asyncio.create_task(self._process(message, lock), name=f"wecom-{user}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._chats.submit(message.from_user, lambda: self._process(message))
         return True
 
-    async def _process(self, message: WeComIncoming, lock: asyncio.Lock) -> None:
-        user = message.from_user
-        try:
-            async with lock:
-                event = await self.translate(message)
-                if event is not None:
-                    await self.engine.handle(event)
-        except Exception:
-            log.exception("wecom: handling a %s callback failed", message.msg_type)
-        finally:
-            self._queued[user] -= 1
-            if self._queued[user] == 0:
-                del self._queued[user]
-                self._locks.pop(user, None)
+    async def _process(self, message: WeComIncoming) -> None:
+        event = await self.translate(message)
+        if event is not None:
+            await self.engine.handle(event)
 
     @staticmethod
     def event_key(message: WeComIncoming) -> str:
