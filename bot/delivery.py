@@ -100,9 +100,14 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._marks: list[_Mark] = []
         self._marker: asyncio.Task[None] | None = None
+        self._full = False
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _slot_freed(self, _: object) -> None:
+        if self._full:
+            self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.channel.value}")
@@ -120,21 +125,26 @@ class OutboxWorker:
         itself, and new messages are claimed as soon as any chat finishes."""
         inflight: set[asyncio.Task[None]] = set()
         while not self._stopping:
+            self._wake.clear()
             claimed: list[_Chain] = []
-            if len(inflight) < self.batch:
+            limit = self.batch - len(inflight)
+            if limit > 0:
                 try:
-                    claimed = await self._claim(self.batch - len(inflight))
+                    claimed = await self._claim(limit)
                 except Exception:
                     log.exception("outbox worker %s failed; retrying shortly", self.worker_id)
+            # Other chats may be due when every free slot was taken: claim again as soon as
+            # one frees. (A chat whose messages were sent is due again once they are marked
+            # sent, which wakes the worker; so do new messages and failures.)
+            self._full = len(claimed) >= limit
             for chain in claimed:
                 task = asyncio.create_task(self._deliver(chain))
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
-                task.add_done_callback(lambda _: self._wake.set())
-            if not claimed and not self._stopping:
+                task.add_done_callback(self._slot_freed)
+            if not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
-                self._wake.clear()
         if inflight:
             await asyncio.gather(*inflight)
 
@@ -294,6 +304,7 @@ class OutboxWorker:
         async with self.db.transaction() as tx:
             for message in messages:
                 await tx.outbox.release(message.id)
+        self._wake.set()
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:
         dead = error.permanent or message.attempts >= MAX_ATTEMPTS
@@ -314,6 +325,7 @@ class OutboxWorker:
                 retry_at=self.clock() + timedelta(seconds=delay),
                 dead=dead,
             )
+        self._wake.set()
 
 
 async def _edit_targets(tx: Tx, messages: list[OutboxMessage]) -> dict[str, str | None]:
