@@ -17,7 +17,7 @@ other dialect go through SQLAlchemy as before (:meth:`storage.base.Repo._run`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,22 +33,29 @@ class DirectRow:
     """A result row: by position (``row[0]``, slices), by column key (``row.id``) and as
     ``row._mapping``, like SQLAlchemy's Row for the uses the repositories make of it."""
 
-    __slots__ = ("_mapping", "_values")
+    __slots__ = ("_keys", "_values")
 
     def __init__(self, values: tuple[Any, ...], keys: tuple[str, ...]) -> None:
         self._values = values
-        self._mapping = dict(zip(keys, values, strict=True))
+        self._keys = keys
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._keys, self._values, strict=True))
 
     def __getitem__(self, index: Any) -> Any:
         return self._values[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
 
     def __len__(self) -> int:
         return len(self._values)
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self._mapping[name]
-        except KeyError:
+            return self._values[self._keys.index(name)]
+        except ValueError:
             raise AttributeError(name) from None
 
 
@@ -85,7 +92,8 @@ class _Plan:
     binds: tuple[_Processor, ...]
     constants: Mapping[str, Any]
     keys: tuple[str, ...]
-    results: tuple[_Processor, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """The result processors there are, by column position (most columns have none)."""
 
     def run(self, connection: sqlite3.Connection, params: Mapping[str, Any]) -> DirectResult:
         args = []
@@ -103,12 +111,14 @@ class _Plan:
         finally:
             cursor.close()
         results, keys = self.results, self.keys
-        rows = [
-            DirectRow(
-                tuple(v if p is None else p(v) for v, p in zip(raw, results, strict=True)), keys
-            )
-            for raw in fetched
-        ]
+        if not results:
+            return DirectResult([DirectRow(raw, keys) for raw in fetched], rowcount)
+        rows = []
+        for raw in fetched:
+            values = list(raw)
+            for index, process in results:
+                values[index] = process(values[index])
+            rows.append(DirectRow(tuple(values), keys))
         return DirectResult(rows, rowcount)
 
 
@@ -151,11 +161,12 @@ def _build(stmt: Executable, names: list[str], dialect: Dialect) -> _Plan | None
         if not bind.required and bind.callable is None
     }
     columns = compiled._result_columns
+    processors = (column.type._cached_result_processor(dialect, None) for column in columns)
     return _Plan(
         sql=compiled.string,
         names=order,
         binds=tuple(binds),
         constants=constants,
         keys=tuple(column.keyname for column in columns),
-        results=tuple(column.type._cached_result_processor(dialect, None) for column in columns),
+        results=tuple((i, p) for i, p in enumerate(processors) if p is not None),
     )

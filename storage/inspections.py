@@ -12,6 +12,7 @@ from storage.base import Repo, to_record, to_records
 from storage.errors import NotFound, StateConflict
 from storage.records import (
     Answer,
+    AnswerMark,
     AnswerRevision,
     Channel,
     Evidence,
@@ -306,6 +307,15 @@ class AnswerRepo(Repo):
         rows = await self._rows_by(answers, "inspection_id", inspection_id, ("item_no",))
         return to_records(Answer, rows)
 
+    async def marks(self, inspection_id: int) -> list[AnswerMark]:
+        """Current answers by item number, only what the conversation shows: read on every
+        tap, so without the details, times and revisions of :meth:`for_inspection`."""
+        result = await self._run("answers.marks", _answer_marks, {"b_inspection": inspection_id})
+        return [
+            AnswerMark(item_no=no, score=score, not_applicable=na, level_label=label)
+            for no, score, na, label in result.all()
+        ]
+
     async def history(self, inspection_id: int, item_no: int) -> list[AnswerRevision]:
         """Every answer ever given to the item, oldest first."""
         stmt = (
@@ -355,6 +365,13 @@ class NoteRepo(Repo):
 
     async def for_item(self, inspection_id: int, item_no: int) -> list[Note]:
         return to_records(Note, await self._item_rows(notes, inspection_id, item_no))
+
+    async def count_by_item(self, inspection_id: int) -> dict[int, int]:
+        """Number of notes per item of an inspection."""
+        result = await self._run(
+            "notes.count_by_item", _notes_by_item, {"b_inspection": inspection_id}
+        )
+        return {row[0]: row[1] for row in result.all()}
 
     async def for_inspection(self, inspection_id: int) -> list[Note]:
         rows = await self._rows_by(notes, "inspection_id", inspection_id, ("item_no", "id"))
@@ -441,8 +458,27 @@ class EvidenceRepo(Repo):
 
 
 def _count_by_item() -> sa.Select[int, int]:
+    return _counted(evidence)
+
+
+def _notes_by_item() -> sa.Select[int, int]:
+    return _counted(notes)
+
+
+def _counted(table: sa.Table) -> sa.Select[int, int]:
+    """Rows per item of an inspection."""
     return (
-        sa.select(evidence.c.item_no, sa.func.count())
-        .where(evidence.c.inspection_id == sa.bindparam("b_inspection"))
-        .group_by(evidence.c.item_no)
+        sa.select(table.c.item_no, sa.func.count())
+        .where(table.c.inspection_id == sa.bindparam("b_inspection"), table.c.item_no.is_not(None))
+        .group_by(table.c.item_no)
+    )
+
+
+def _answer_marks() -> sa.Select[int, float | None, bool, str | None]:
+    return (
+        sa.select(
+            answers.c.item_no, answers.c.score, answers.c.not_applicable, answers.c.level_label
+        )
+        .where(answers.c.inspection_id == sa.bindparam("b_inspection"))
+        .order_by(answers.c.item_no)
     )

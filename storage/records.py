@@ -218,16 +218,22 @@ class Inspection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Answer:
+class AnswerMark:
+    """What an item's current answer shows in the conversation (the light read of a tap)."""
+
+    item_no: int
+    score: float | None
+    not_applicable: bool
+    level_label: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer(AnswerMark):
     """The current answer to one item; `revision` counts how often it was set."""
 
     id: int
     inspection_id: int
-    item_no: int
-    score: float | None
     max_score: float | None
-    not_applicable: bool
-    level_label: str | None
     details: JsonDict
     answered_by: int
     answered_at: datetime

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from bot.core import payload
@@ -11,7 +10,7 @@ from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_f
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from standards.schema import Item, Level, Standard
-from storage.records import Answer, Inspection, Site, Task
+from storage.records import AnswerMark, Inspection, Site, Task
 
 
 @dataclass
@@ -19,10 +18,10 @@ class Loaded:
     inspection: Inspection
     standard: Standard
     site: Site
-    answers: dict[int, Answer]
+    answers: dict[int, AnswerMark]
     tasks: dict[int, Task]
     photo_counts: dict[int, int] | None = None
-    note_counts: Counter[int] | None = None
+    note_counts: dict[int, int] | None = None
 
     @property
     def marks(self) -> dict[int, Mark]:
@@ -60,7 +59,7 @@ async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
     site = await ctx.tx.sites.get(inspection.site_id)
     if stored is None or site is None:
         return None
-    answers = {a.item_no: a for a in await ctx.tx.answers.for_inspection(inspection.id)}
+    answers = {a.item_no: a for a in await ctx.tx.answers.marks(inspection.id)}
     tasks = {
         t.item_no: t
         for t in await ctx.tx.tasks.for_inspection(inspection.id)
@@ -74,8 +73,7 @@ async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> t
     if loaded.photo_counts is None:
         loaded.photo_counts = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
     if loaded.note_counts is None:
-        notes = await ctx.tx.notes.for_inspection(loaded.inspection.id)
-        loaded.note_counts = Counter(n.item_no for n in notes if n.item_no is not None)
+        loaded.note_counts = await ctx.tx.notes.count_by_item(loaded.inspection.id)
     return loaded.photo_counts.get(item_no, 0), loaded.note_counts.get(item_no, 0)
 
 

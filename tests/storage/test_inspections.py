@@ -109,7 +109,9 @@ async def test_answer_edit_keeps_history(db: Database, world: World, clock: Fake
             level_label="有回访制度",
             details={"samples": [True, False, True]},
         )
-        await tx.answers.set(inspection.id, 1, answered_by=world.inspector, score=1, max_score=1)
+        await tx.answers.set(
+            inspection.id, 1, answered_by=world.inspector, score=1, max_score=1, level_label="有"
+        )
     first_at = clock.now
     clock.advance(minutes=10)
     async with db.transaction() as tx:
@@ -140,6 +142,11 @@ async def test_answer_edit_keeps_history(db: Database, world: World, clock: Fake
         assert history[0].answered_at == first_at
         assert history[1].answered_at == clock.now
         assert [a.item_no for a in await tx.answers.for_inspection(inspection.id)] == [1, 3]
+        marks = await tx.answers.marks(inspection.id)
+        assert [(m.item_no, m.score, m.not_applicable, m.level_label) for m in marks] == [
+            (1, 1.0, False, "有"),
+            (3, None, True, None),
+        ]
         assert await tx.answers.get(inspection.id, 2) is None
 
 
@@ -187,6 +194,7 @@ async def test_notes_and_evidence_per_item(db: Database, world: World) -> None:
         ]
         assert next(n.id for n in await tx.notes.for_inspection(inspection.id)) == note.id
         assert await tx.evidence.count_by_item(inspection.id) == {2: 2, 5: 2}
+        assert await tx.notes.count_by_item(inspection.id) == {2: 2}
         on_two = await tx.evidence.for_item(inspection.id, 2)
         assert on_two == photos[:2]
         assert on_two[0].role is EvidenceRole.FINDING
