@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import io
 import json
 import os
 import platform
@@ -49,12 +50,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from standards.loader import BUILTIN_DIR, load_file
 from storage import Database, Role, upgrade
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI, FakeUser
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
-JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 200
+
+
+def _photo() -> bytes:
+    """A real JPEG (the reports at the end of each inspection read it), ~20 KB."""
+    image = Image.linear_gradient("L").resize((640, 480)).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+JPEG = _photo()
 STEP_TIMEOUT = 60.0
 RATE_LIMIT = False
 THINK = 0.0
@@ -65,6 +78,7 @@ SITE = "阳光花园"
 class Stats:
     latencies: list[float] = field(default_factory=list)
     bot_side: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
     updates: int = 0
 
     def summary(self, elapsed: float) -> dict[str, float]:
@@ -78,6 +92,18 @@ class Stats:
             figures[f"{name}_mean"] = 1000 * statistics.fmean(ordered)
         return figures
 
+    def steps(self) -> list[str]:
+        """Bot-side latency by kind of step: which steps make the tail."""
+        lines = []
+        for kind, values in sorted(self.by_step.items()):
+            ordered = sorted(values)
+            share = " / ".join(
+                f"{1000 * ordered[min(len(ordered) - 1, p * len(ordered) // 100)]:.1f}"
+                for p in (50, 95, 99)
+            )
+            lines.append(f"| {kind} | {len(ordered)} | {share} |")
+        return lines
+
 
 class Step:
     """One user action and the wait for the bot's answer to it."""
@@ -88,7 +114,9 @@ class Step:
         self.stats = stats
         self.calls = fake.watch(user.id)
 
-    async def answer(self, action: Coroutine[Any, Any, int], *, buttons: bool) -> ApiCall:
+    async def answer(
+        self, action: Coroutine[Any, Any, int], *, buttons: bool, kind: str
+    ) -> ApiCall:
         if THINK:
             await asyncio.sleep(random.uniform(0.5, 1.5) * THINK)
         began = time.perf_counter()
@@ -99,7 +127,9 @@ class Step:
             if call.method == "sendMessage" and (not buttons or "reply_markup" in call.params):
                 arrived = time.perf_counter()
                 self.stats.latencies.append(arrived - began)
-                self.stats.bot_side.append(arrived - self.fake.first_delivered[update_id])
+                bot_side = arrived - self.fake.first_delivered[update_id]
+                self.stats.bot_side.append(bot_side)
+                self.stats.by_step.setdefault(kind, []).append(bot_side)
                 return call
 
     def keyboard(self, call: ApiCall) -> list[tuple[str, str]]:
@@ -112,33 +142,32 @@ class Step:
             for b in row
         ]
 
-    async def press(self, call: ApiCall, label: str) -> ApiCall:
+    async def press(self, call: ApiCall, label: str, *, buttons: bool = True) -> ApiCall:
         data = next(d for t, d in self.keyboard(call) if label in t)
         message_id = int(call.result["message_id"])
-        return await self.answer(self.user.press(message_id, data), buttons=True)
+        return await self.answer(self.user.press(message_id, data), buttons=buttons, kind=label)
 
 
 async def inspector(fake: FakeTelegramAPI, user: FakeUser, code: str, stats: Stats) -> None:
     step = Step(fake, user, stats)
-    await step.answer(user.send_command("start", code), buttons=False)
-    menu = await step.answer(user.send_command("inspect"), buttons=True)
+    await step.answer(user.send_command("start", code), buttons=False, kind="/start")
+    menu = await step.answer(user.send_command("inspect"), buttons=True, kind="/inspect")
     screen = await step.press(menu, SITE)
     for item in STANDARD.items:
         if item.no % 10 == 0:
-            await step.answer(user.send_photo(JPEG + bytes([item.no])), buttons=False)
+            await step.answer(user.send_photo(JPEG + bytes([item.no])), buttons=False, kind="photo")
         if item.no % 15 == 7:
             setup = await step.press(screen, "0分")
             screen = await step.press(setup, "确认创建")
         else:
             screen = await step.press(screen, "1分")
-    data = next(d for t, d in step.keyboard(screen) if "提交检查" in t)
-    await step.answer(user.press(int(screen.result["message_id"]), data), buttons=False)
+    await step.press(screen, "提交检查", buttons=False)
 
 
 async def echo_user(fake: FakeTelegramAPI, user: FakeUser, steps: int, stats: Stats) -> None:
     step = Step(fake, user, stats)
     for n in range(steps):
-        await step.answer(user.send_text(f"第{n}项 1分"), buttons=False)
+        await step.answer(user.send_text(f"第{n}项 1分"), buttons=False, kind="text")
 
 
 async def seed(data_dir: Path, users: int) -> list[str]:
@@ -191,7 +220,7 @@ def steady_instrument() -> Iterator[None]:
         gc.unfreeze()
 
 
-async def run_pinjian(users: int) -> dict[str, float]:
+async def run_pinjian(users: int) -> tuple[dict[str, float], Stats]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         codes = await seed(data_dir, users)
@@ -220,7 +249,7 @@ async def run_pinjian(users: int) -> dict[str, float]:
                             for n in range(users)
                         )
                     )
-                return stats.summary(time.perf_counter() - began)
+                return stats.summary(time.perf_counter() - began), stats
             finally:
                 await _stop(process)
 
@@ -258,6 +287,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--mode", choices=("capacity", "paced"), action="append", help="default: both"
     )
+    parser.add_argument(
+        "--by-step", action="store_true", help="also the bot's latency by kind of step"
+    )
     args = parser.parse_args(argv)
     global RATE_LIMIT, THINK
     RATE_LIMIT = args.rate_limit
@@ -274,7 +306,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     for users in args.users or [1, 50, 200]:
         for mode in args.mode or ["capacity", "paced"]:
             THINK = args.think if mode == "paced" else 0.0
-            ours = await run_pinjian(users)
+            ours, stats = await run_pinjian(users)
             steps = int(ours["updates"]) // users
             echo = await run_echo(users, steps)
             for name, result in (("pinjian", ours), ("echo", echo)):
@@ -286,6 +318,10 @@ async def main(argv: Sequence[str] | None = None) -> int:
                     f"{result['per_s']:.0f} | {e2e} | {bot} | {ratio} |",
                     flush=True,
                 )
+            if args.by_step:
+                print(f"\nN = {users}, {mode}: bot-side latency by step\n")
+                print("| step | updates | p50 / p95 / p99 ms |\n|---|---:|---:|")
+                print("\n".join(stats.steps()), end="\n\n", flush=True)
     return 0
 
 
