@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -91,9 +92,11 @@ async def start(settings: Settings) -> Runtime:
     catalog = StandardsCatalog.load(settings.data_dir)
     workers: dict[Channel, OutboxWorker] = {}
 
-    def wake_workers() -> None:
-        for worker in workers.values():
-            worker.wake()
+    def wake_workers(channels: Collection[Channel] | None = None) -> None:
+        """Wake the outbox workers of `channels` (all of them when not known)."""
+        for channel, worker in workers.items():
+            if channels is None or channel in channels:
+                worker.wake()
 
     engine = FlowEngine(db, catalog, flow_settings(settings), utc_now, on_commit=wake_workers)
     runtime = Runtime(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from storage.direct import plan
+from storage.records import Channel
 
 Clock = Callable[[], datetime]
 AnyRow = sa.Row[*tuple[Any, ...]]
@@ -71,6 +72,8 @@ class Ctx:
     clock: Clock
     dialect: str
     raw: sqlite3.Connection | None = None
+    queued: set[Channel] = field(default_factory=set)
+    """The channels this transaction queued outbox messages for."""
 
     def now(self) -> datetime:
         return self.clock()

@@ -32,6 +32,7 @@ from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRe
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
 from storage.people import IdentityRepo, InviteRepo, PersonRepo, RoleRepo, SiteRepo
+from storage.records import Channel
 from storage.reminders import ReminderRepo
 from storage.sqlite_inline import begin_immediate_async
 from storage.standards import StandardRepo
@@ -70,6 +71,12 @@ class Tx:
     def connection(self) -> AsyncConnection:
         """The raw connection, for storage internals and tests; flows never use it."""
         return self._ctx.conn
+
+    @property
+    def queued_channels(self) -> frozenset[Channel]:
+        """The channels this transaction queued outbox messages for (whose outbox workers
+        have something to send once it commits)."""
+        return frozenset(self._ctx.queued)
 
     def now(self) -> datetime:
         """The database clock's current time (aware UTC)."""

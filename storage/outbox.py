@@ -32,6 +32,7 @@ class OutboxRepo(Repo):
         """Queue a message. `ref` names it (e.g. "insp:12:item:3") so that a later row with
         `edit_of_ref` can edit whatever message id the channel gave it."""
         now = self._now()
+        self._ctx.queued.add(channel)
         row = await self._insert(
             outbox,
             {

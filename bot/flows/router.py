@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core import payload
-from bot.core.events import EventKind, Incoming
+from bot.core.events import Channel, EventKind, Incoming
 from bot.flows import access, evidence, inspection, manager, measure, task_setup, tasks
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
@@ -36,7 +36,7 @@ class FlowEngine:
         catalog: StandardsCatalog,
         settings: FlowSettings,
         clock: Callable[[], datetime],
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[frozenset[Channel]], None] = lambda channels: None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -46,7 +46,8 @@ class FlowEngine:
         self.standards_cache: dict[int, StoredStandard] = {}
 
     async def handle(self, event: Incoming) -> bool:
-        """Handle one event; False if it was a redelivery and changed nothing."""
+        """Handle one event; False if it was a redelivery and changed nothing. Once it has
+        committed, `on_commit` learns the channels it queued messages for."""
         key = f"{event.channel.value}:{event.key}"
         try:
             async with self.db.transaction(event_key=key) as tx:
@@ -58,7 +59,7 @@ class FlowEngine:
             log.exception("event %s (%s) failed; nothing was changed", key, event.kind.value)
             async with self.db.transaction() as tx:
                 await access.refuse(tx, event, "error")
-        self.on_commit()
+        self.on_commit(tx.queued_channels)
         return True
 
     async def _dispatch(self, tx: Tx, event: Incoming) -> None:

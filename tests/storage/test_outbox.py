@@ -55,6 +55,17 @@ async def test_conversation_versions(db: Database, world: World, clock: FakeCloc
         assert [c.channel for c in chats] == [Channel.TELEGRAM, Channel.WEB]
 
 
+async def test_a_transaction_knows_the_channels_it_queued_for(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.WECOM, "zhangsan", OutboxKind.SEND, {"text": "一"})
+        await tx.outbox.enqueue(Channel.WEB, "w1", OutboxKind.SEND, {"text": "二"})
+        await tx.outbox.enqueue(Channel.WEB, "w2", OutboxKind.SEND, {"text": "三"})
+    assert tx.queued_channels == {Channel.WECOM, Channel.WEB}
+    async with db.transaction() as quiet:
+        await quiet.settings.get("nothing")
+    assert quiet.queued_channels == frozenset()
+
+
 async def test_outbox_keeps_per_chat_order(db: Database, world: World, clock: FakeClock) -> None:
     async with db.transaction() as tx:
         a1 = await tx.outbox.enqueue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,8 @@ class BotRunner:
         self._wake()
         await self.fake.wait_for(empty, timeout=10)
 
-    def _wake(self) -> None:
-        if self.worker is not None:
+    def _wake(self, channels: Collection[Channel] = (Channel.TELEGRAM,)) -> None:
+        if self.worker is not None and Channel.TELEGRAM in channels:
             self.worker.wake()
 
     async def stop(self) -> None:

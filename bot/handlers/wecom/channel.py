@@ -299,7 +299,7 @@ class WeComChannel:
         notice = Outgoing(kind=OutboxKind.SEND, text=render(template))
         async with self.db.transaction() as tx:
             await tx.outbox.enqueue(Channel.WECOM, user, notice.kind, notice.to_payload())
-        self.engine.on_commit()
+        self.engine.on_commit(tx.queued_channels)
 
     # -- sending ----------------------------------------------------------------------------
 
