@@ -147,7 +147,7 @@ async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float
         return {}
     marks = {
         a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
-        for a in await ctx.tx.answers.for_inspection(previous.id)
+        for a in await ctx.tx.answers.marks(previous.id)
     }
     earlier = totals(pinned(stored), marks)
     return {"": earlier.percent, **{s.code: s.percent for s in earlier.sections}}

@@ -40,6 +40,8 @@ CACHE_SIZE = 512
 # to the outbox (NotReady) for about the queue's length, so that report rows never hold up
 # other chats' messages.
 READY_WAIT = 5.0
+# Added to the render worker's niceness: the scheduler prefers the bot's process to it.
+RENDER_NICENESS = 10
 WAIT_WHEN_AT_MOST = 4
 # Retry after about the time the queue ahead takes (a file takes about a second to render).
 RETRY_PER_QUEUED = 1.0
@@ -69,9 +71,14 @@ def _render_in_worker(fmt: str, model: ReportModel, photos: Mapping[str, bytes])
     return render(ReportFormat(fmt), model, photos)
 
 
-def _exit_with(parent: int) -> None:
-    """In the worker: end it once the bot that started it is gone. A bot that is killed (or
-    crashes) cannot shut its pool down, and the worker would otherwise wait for work for ever."""
+def _worker_start(parent: int) -> None:
+    """In the worker: run below the bot's CPU priority, and end once the bot is gone.
+
+    Rendering is background work: a report rendered at the bot's priority takes CPU from
+    every tap meanwhile (docs/BENCHMARKS.md). A bot that is killed (or crashes) cannot shut
+    its pool down, and the worker would otherwise wait for work for ever."""
+    if hasattr(os, "nice"):
+        os.nice(RENDER_NICENESS)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -87,7 +94,7 @@ def process_pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with,
+        initializer=_worker_start,
         initargs=(os.getpid(),),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -17,7 +18,7 @@ from openpyxl import load_workbook
 
 from bot.delivery import Delivery, DeliveryError, NotReady
 from bot.reports.request import ReportFormat, report_request
-from bot.reports.service import RenderedFile, ReportService
+from bot.reports.service import RENDER_NICENESS, RenderedFile, ReportService
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus, TaskStatus
 from tests.flows.harness import Harness
 from tests.flows.test_inspection import STANDARD, answer_all, begin, inspector
@@ -233,3 +234,8 @@ async def test_buttons_keep_answering_while_a_report_renders(
     assert "第 14/62 项" in user.chat.last.text
     print(f"button presses: idle {quiet}, while rendering {busy}")
     assert max(busy) < max(0.5, 5 * max(quiet)), (quiet, busy)
+
+
+def test_the_render_worker_runs_below_the_bots_cpu_priority(pool: ProcessPoolExecutor) -> None:
+    ours = os.nice(0)
+    assert pool.submit(os.nice, 0).result(timeout=60) == min(19, ours + RENDER_NICENESS)
