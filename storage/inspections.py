@@ -369,7 +369,7 @@ class NoteRepo(Repo):
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of notes per item of an inspection."""
         result = await self._run(
-            "notes.count_by_item", _notes_by_item, {"b_inspection": inspection_id}
+            "notes.count_by_item", lambda: _counted(notes), {"b_inspection": inspection_id}
         )
         return {row[0]: row[1] for row in result.all()}
 
@@ -451,18 +451,10 @@ class EvidenceRepo(Repo):
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""
         result = await self._run(
-            "evidence.count_by_item", _count_by_item, {"b_inspection": inspection_id}
+            "evidence.count_by_item", lambda: _counted(evidence), {"b_inspection": inspection_id}
         )
         rows = result.all()
         return {row[0]: row[1] for row in rows}
-
-
-def _count_by_item() -> sa.Select[int, int]:
-    return _counted(evidence)
-
-
-def _notes_by_item() -> sa.Select[int, int]:
-    return _counted(notes)
 
 
 def _counted(table: sa.Table) -> sa.Select[int, int]:
