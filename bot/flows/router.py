@@ -14,13 +14,15 @@ from typing import Any
 
 from bot.core import payload
 from bot.core.events import Channel, EventKind, Incoming
+from bot.core.messages import Outgoing
+from bot.core.texts import render
 from bot.flows import access, evidence, inspection, manager, measure, task_setup, tasks
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
 from bot.flows.inspection_view import close_item_message, load, show_item
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
-from storage.records import Role, StoredStandard
+from storage.records import OutboxKind, Role, StoredStandard
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,14 @@ class FlowEngine:
                 await access.refuse(tx, event, "error")
         self.on_commit(tx.queued_channels)
         return True
+
+    async def tell(self, channel: Channel, chat_id: str, template: str) -> None:
+        """Queue a short notice to a chat outside any flow (nothing else changes): what an
+        adapter says when it could not receive something the person sent."""
+        notice = Outgoing(kind=OutboxKind.SEND, text=render(template))
+        async with self.db.transaction() as tx:
+            await tx.outbox.enqueue(channel, chat_id, notice.kind, notice.to_payload())
+        self.on_commit(tx.queued_channels)
 
     async def _dispatch(self, tx: Tx, event: Incoming) -> None:
         resolved = await tx.identities.resolve(event.channel, event.user_id)

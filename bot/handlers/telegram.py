@@ -49,6 +49,9 @@ POLL_READ_MARGIN = 10.0
 MAX_POLL_PAUSE = 30.0
 # Polling pauses while this many fetched updates wait to be handled (they are in the inbox).
 MAX_IN_HAND = 1000
+# A file Telegram does not hand over (getFile or the download failing with a network or
+# server error) is asked for again after these pauses before the person is asked to resend.
+FILE_RETRY_PAUSES = (0.5, 2.0)
 # Concurrent Bot API calls; the outbox keeps at most one call per chat in flight.
 SEND_CONNECTIONS = 16
 # Answering a button and editing a message leave the order of the chat's messages as it is,
@@ -337,7 +340,16 @@ class TelegramChannel:
         if message.text is not None:
             return Incoming(kind=EventKind.TEXT, text=text, **base)
         if message.photo or message.document:
-            stored = await self._store_file(message, base["user_id"], key)
+            try:
+                stored = await self._store_file(message, base["user_id"], key)
+            except NetworkError as exc:
+                log.warning(
+                    "telegram: the file of update %s could not be fetched (%s)",
+                    update.update_id,
+                    exc.__class__.__name__,
+                )
+                await self.engine.tell(Channel.TELEGRAM, base["chat_id"], "media_failed")
+                return None
             caption = message.caption or ""
             kind = EventKind.PHOTO if message.photo else EventKind.DOCUMENT
             return Incoming(kind=kind, text=caption, file=stored, **base)
@@ -368,9 +380,7 @@ class TelegramChannel:
             if await tx.events.seen(f"{Channel.TELEGRAM.value}:{key}"):
                 return refused  # a redelivered update: handled already, nothing to download
         try:
-            telegram_file = await self.application.bot.get_file(file_id)
-            data = bytes(await telegram_file.download_as_bytearray())
-            stored = await self.files.put(data)
+            stored = await self.files.put(await self._download(file_id))
         except EvidenceTooLarge:
             return StoredFile(None, size, mime, file_id, name, too_large=True)
         except BadRequest as exc:
@@ -378,6 +388,26 @@ class TelegramChannel:
                 return StoredFile(None, size, mime, file_id, name, too_large=True)
             raise
         return StoredFile(stored.sha256, stored.size, mime, file_id, name)
+
+    async def _download(self, file_id: str) -> bytes:
+        """getFile and the download, asked for again after a network or server error."""
+        pauses = iter(FILE_RETRY_PAUSES)
+        while True:
+            try:
+                telegram_file = await self.application.bot.get_file(file_id)
+                return bytes(await telegram_file.download_as_bytearray())
+            except BadRequest:
+                raise
+            except NetworkError as exc:
+                pause = next(pauses, None)
+                if pause is None:
+                    raise
+                log.warning(
+                    "telegram: fetching a file failed (%s); trying again in %.1f s",
+                    exc.__class__.__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
 
     async def send(self, delivery: Delivery) -> str | None:
         """Render one outbox message; returns Telegram's message id."""

@@ -163,6 +163,7 @@ class FakeTelegramAPI:
         self._allowed_updates: set[str] | None = None
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._flood: FloodLimiter | None = None
+        self._failures: dict[str, int] = {}
         self._poll_generation = 0
         self._updates = _Signal()
         self._changed = _Signal()
@@ -317,6 +318,11 @@ class FakeTelegramAPI:
         """Switch flood limits off again."""
         self._flood = None
 
+    def fail_next(self, method: str, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with 500 Internal Server Error (a
+        Telegram outage as the bot sees it)."""
+        self._failures[method.lower()] = times
+
     # ----------------------------------------------------------------- inspection
 
     def messages(
@@ -458,6 +464,9 @@ class FakeTelegramAPI:
                 raise ApiError(401, "Unauthorized")
             if handler is None:
                 raise ApiError(404, "Not Found")
+            if self._failures.get(name.lower()):
+                self._failures[name.lower()] -= 1
+                raise ApiError(500, "Internal Server Error")
             flood = self._flood if name in FLOOD_METHODS else None
             if flood is not None:
                 try:

@@ -36,8 +36,6 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
-from bot.core.messages import Outgoing
-from bot.core.texts import render
 from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
 from bot.handlers.per_chat import PerChat
@@ -288,18 +286,11 @@ class WeComChannel:
         except (MediaTooLarge, EvidenceTooLarge) as exc:
             return StoredFile(None, exc.size, mime, media_id, name, too_large=True)
         except WeComAPIError:
-            await self._tell(message.from_user, "wecom_media_failed")
+            await self.engine.tell(Channel.WECOM, message.from_user, "media_failed")
             return None
         if media.content_type.startswith("image/"):
             mime = media.content_type
         return StoredFile(stored.sha256, stored.size, mime, media_id, name)
-
-    async def _tell(self, user: str, template: str) -> None:
-        """Queue a short notice to a member outside any flow (nothing else changes)."""
-        notice = Outgoing(kind=OutboxKind.SEND, text=render(template))
-        async with self.db.transaction() as tx:
-            await tx.outbox.enqueue(Channel.WECOM, user, notice.kind, notice.to_payload())
-        self.engine.on_commit(tx.queued_channels)
 
     # -- sending ----------------------------------------------------------------------------
 
