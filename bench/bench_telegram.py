@@ -8,7 +8,10 @@ users against the same fake server. Each user waits for the bot's answer before 
 as a person does. Before measuring, one more user completes a whole inspection unmeasured (for
 the echo bot, as many messages): one-time costs — statements compiled on first use, templates,
 caches — are not throughput, and at N = 1 (76 updates in under a second) they made the
-slowest answers (bot-side p99 41 ms without the warm-up, 18–19 ms with it).
+slowest answers (bot-side p99 41 ms without the warm-up, 18–19 ms with it). Measuring begins
+once the warm-up's report files have arrived: rendering them (a second or two of CPU in the
+render process) overlapped the whole measured run at N = 1 and took a quarter of its
+throughput.
 
 Two latencies are measured per update. End-to-end runs from the moment the user's update is
 queued at the fake server to the moment the bot's answer for that step arrives there (a new
@@ -201,6 +204,16 @@ async def seed(data_dir: Path, users: int) -> list[str]:
     return codes
 
 
+async def reports_arrived(fake: FakeTelegramAPI, user: FakeUser) -> None:
+    """Wait for the report files of the user's inspection (Excel and PDF): the warm-up's
+    rendering is over and does not weigh on the measured run."""
+
+    def documents() -> int:
+        return sum(1 for c in fake.calls("sendDocument") if int(c.params["chat_id"]) == user.id)
+
+    await fake.wait_for(lambda: documents() >= 2, timeout=120)
+
+
 async def wait_polling(fake: FakeTelegramAPI) -> None:
     await fake.wait_for(lambda: fake.calls("getUpdates"), timeout=60)
     await asyncio.sleep(0.3)
@@ -252,6 +265,7 @@ async def run_pinjian(users: int) -> tuple[dict[str, float], Stats]:
                 await wait_polling(fake)
                 warm_up = fake.user(100_000 + users, "预热")
                 await inspector(fake, warm_up, codes[users], Stats(), think=0.0)
+                await reports_arrived(fake, warm_up)
                 stats = Stats()
                 began = time.perf_counter()
                 with steady_instrument():

@@ -14,7 +14,7 @@ from aiohttp import web
 from telegram.error import TelegramError
 
 from bot.config import Settings
-from bot.delivery import OutboxWorker, Sender
+from bot.delivery import Handoff, OutboxWorker, Sender
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
@@ -98,7 +98,7 @@ async def start(settings: Settings) -> Runtime:
             if channels is None or channel in channels:
                 worker.wake()
 
-    engine = FlowEngine(db, catalog, flow_settings(settings), utc_now, on_commit=wake_workers)
+    engine = FlowEngine(db, catalog, flow_settings(settings), utc_now, outbox=Handoff(workers))
     runtime = Runtime(
         settings=settings, db=db, engine=engine, workers=workers, reports=ReportService(db)
     )

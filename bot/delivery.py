@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,7 @@ report file (bot.reports.request) gets the rendered file's sha256 this way."""
 @dataclass(frozen=True)
 class _Mark:
     message_id: int
+    chat_id: str
     channel_message_id: str | None
     payload: dict[str, Any] | None
 
@@ -101,6 +102,7 @@ class OutboxWorker:
         self._marks: list[_Mark] = []
         self._marker: asyncio.Task[None] | None = None
         self._full = False
+        self._inflight: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -123,11 +125,10 @@ class OutboxWorker:
     async def _run(self) -> None:
         """Keep up to `batch` chats in flight; a slow chat (a retry, a big file) holds up only
         itself, and new messages are claimed as soon as any chat finishes."""
-        inflight: set[asyncio.Task[None]] = set()
         while not self._stopping:
             self._wake.clear()
             claimed: list[_Chain] = []
-            limit = self.batch - len(inflight)
+            limit = self.batch - len(self._inflight)
             if limit > 0:
                 try:
                     claimed = await self._claim(limit)
@@ -137,16 +138,36 @@ class OutboxWorker:
             # one frees. (A chat whose messages were sent is due again once they are marked
             # sent, which wakes the worker; so do new messages and failures.)
             self._full = len(claimed) >= limit
-            for chain in claimed:
-                task = asyncio.create_task(self._deliver(chain))
-                inflight.add(task)
-                task.add_done_callback(inflight.discard)
-                task.add_done_callback(self._slot_freed)
+            self.deliver(claimed)
             if not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
-        if inflight:
-            await asyncio.gather(*inflight)
+        while self._inflight:
+            await asyncio.gather(*self._inflight)
+
+    def deliver(self, chains: list[_Chain]) -> None:
+        """Start sending each leased chain (claimed here or handed over by `Handoff`)."""
+        for chain in chains:
+            task = asyncio.create_task(self._deliver(chain))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._slot_freed)
+
+    async def lease_queued(self, tx: Tx) -> list[_Chain]:
+        """Lease, inside `tx`, the messages it queued for this channel whose chats have
+        nothing older pending (see `OutboxRepo.lease_queued`); `deliver` them once it has
+        committed. Nothing while stopping: those stay queued for the next start."""
+        if self._stopping or self._task is None:
+            return []
+        leased = await tx.outbox.lease_queued(
+            self.channel,
+            self.clock(),
+            limit=self.chain,
+            worker_id=self.worker_id,
+            lease_seconds=self.lease_seconds,
+            alongside=self.independent,
+        )
+        return [_Chain(messages, await _edit_targets(tx, messages)) for messages in leased]
 
     async def _claim(self, limit: int) -> list[_Chain]:
         """Lease the oldest due message of up to `limit` chats, each with the due messages
@@ -184,25 +205,36 @@ class OutboxWorker:
     async def _deliver(self, chain: _Chain) -> None:
         """Send the chat's messages in order: each waits for the one before it, except the
         kinds in `independent`, which wait only for the message they edit (when this chain
-        sends it). Each one sent is marked in the background (:meth:`_mark`), so the next goes
-        out at once; one that fails or is not ready holds back those waiting for it, and they
-        are given back untried."""
-        waiting: list[tuple[OutboxMessage, asyncio.Task[bool | None]]] = []
-        previous: asyncio.Task[bool | None] | None = None
-        by_ref: dict[str, asyncio.Task[bool | None]] = {}
+        sends it). Those in order are started first: the message the person waits for (the
+        next question) goes out before the button's answer and the edit of the last one. Each
+        one sent is marked in the background (:meth:`_mark`), so the next goes out at once;
+        one that fails or is not ready holds back those waiting for it, and they are given
+        back untried."""
+        messages = chain.messages
+        waits: list[int | None] = []
+        previous: int | None = None
+        by_ref: dict[str, int] = {}
+        for index, message in enumerate(messages):
+            in_order = message.kind not in self.independent
+            edited = message.edit_of_ref if message.kind is OutboxKind.EDIT else None
+            waits.append(previous if in_order else by_ref.get(edited) if edited else None)
+            if in_order:
+                previous = index
+            for ref in (message.ref, edited):
+                if ref:
+                    by_ref[ref] = index
+        tasks: dict[int, asyncio.Task[bool | None]] = {}
         try:
-            for message in chain.messages:
-                edited = message.edit_of_ref if message.kind is OutboxKind.EDIT else None
-                after = by_ref.get(edited) if edited else None
-                if message.kind not in self.independent:
-                    after = previous
-                task = asyncio.create_task(self._deliver_after(after, message, chain))
-                if message.kind not in self.independent:
-                    previous = task
-                for ref in (message.ref, edited):
-                    if ref:
-                        by_ref[ref] = task
-                waiting.append((message, task))
+            independent_last = sorted(
+                range(len(messages)), key=lambda i: (messages[i].kind in self.independent, i)
+            )
+            for index in independent_last:
+                wait = waits[index]
+                after = tasks[wait] if wait is not None else None
+                tasks[index] = asyncio.create_task(
+                    self._deliver_after(after, messages[index], chain)
+                )
+            waiting = [(message, tasks[index]) for index, message in enumerate(messages)]
             outcomes = await asyncio.gather(*(task for _, task in waiting))
             untried = [m for (m, _), sent in zip(waiting, outcomes, strict=True) if sent is None]
             await self._release(untried)
@@ -255,7 +287,7 @@ class OutboxWorker:
             log.exception("unexpected error delivering outbox message %s", message.id)
             await self._failed(message, DeliveryError(exc.__class__.__name__))
             return None
-        self._mark(_Mark(message.id, sent_id, prepared))
+        self._mark(_Mark(message.id, message.chat_id, sent_id, prepared))
         return (sent_id,)
 
     def _mark(self, mark: _Mark) -> None:
@@ -267,7 +299,9 @@ class OutboxWorker:
     async def _write_marks(self) -> None:
         """Mark sent whatever was sent meanwhile, in one transaction, until nothing is left.
         A message sent but not yet marked when the process dies is sent again after its
-        lease runs out (the at-least-once window is this write, a few milliseconds)."""
+        lease runs out (the at-least-once window is this write, a few milliseconds). A chat
+        with messages waiting behind those marked (not handed over or claimed yet) is due
+        now: the worker is woken to claim it."""
         while self._marks:
             marks, self._marks = self._marks, []
             try:
@@ -276,6 +310,9 @@ class OutboxWorker:
                         await tx.outbox.mark_sent(
                             mark.message_id, mark.channel_message_id, payload=mark.payload
                         )
+                    waiting = False
+                    for chat_id in {mark.chat_id: None for mark in marks}:
+                        waiting = waiting or await tx.outbox.waiting(self.channel, chat_id)
             except Exception:
                 if self._stopping:
                     log.exception(
@@ -289,7 +326,8 @@ class OutboxWorker:
                 self._marks[:0] = marks
                 await asyncio.sleep(1.0)
                 continue
-            self._wake.set()
+            if waiting:
+                self._wake.set()
 
     async def _marked(self) -> None:
         """Wait until every message sent so far is marked sent."""
@@ -326,6 +364,50 @@ class OutboxWorker:
                 dead=dead,
             )
         self._wake.set()
+
+
+@dataclass(frozen=True)
+class Handed:
+    """What `Handoff.lease` leased in a transaction, and the channels left to the claims."""
+
+    chains: list[tuple[OutboxWorker, list[_Chain]]]
+    wake: frozenset[Channel]
+
+
+class Handoff:
+    """Hands the messages a transaction queues to this process's outbox workers.
+
+    Inside the transaction (`lease`) each worker leases its channel's new messages, chat by
+    chat, when nothing older of the chat is pending; once the transaction has committed
+    (`committed`) those chats are sent at once. The worker's own claim transaction and the
+    wait for it to wake are left out of the path between a tap and the bot's answer (~1.3 ms
+    of a ~5 ms answer on the benchmark machine). Messages not handed over (a chat with older
+    messages pending, a message not due yet, a channel without a worker in this process)
+    stay for the workers' claims: their channels' workers are woken.
+    """
+
+    def __init__(self, workers: Mapping[Channel, OutboxWorker]) -> None:
+        self.workers = workers
+
+    async def lease(self, tx: Tx) -> Handed:
+        chains: list[tuple[OutboxWorker, list[_Chain]]] = []
+        left: set[Channel] = set()
+        for channel in tx.queued_channels:
+            worker = self.workers.get(channel)
+            leased = await worker.lease_queued(tx) if worker is not None else []
+            if worker is not None and leased:
+                chains.append((worker, leased))
+            handed = sum(len(chain.messages) for chain in leased)
+            if handed < tx.queued_count(channel):
+                left.add(channel)
+        return Handed(chains, frozenset(left))
+
+    def committed(self, handed: Handed) -> None:
+        for worker, chains in handed.chains:
+            worker.deliver(chains)
+        for channel in handed.wake:
+            if channel in self.workers:
+                self.workers[channel].wake()
 
 
 async def _edit_targets(tx: Tx, messages: list[OutboxMessage]) -> dict[str, str | None]:

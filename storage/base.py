@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from storage.direct import plan
-from storage.records import Channel
+from storage.records import OutboxMessage
 
 Clock = Callable[[], datetime]
 AnyRow = sa.Row[*tuple[Any, ...]]
@@ -72,8 +72,8 @@ class Ctx:
     clock: Clock
     dialect: str
     raw: sqlite3.Connection | None = None
-    queued: set[Channel] = field(default_factory=set)
-    """The channels this transaction queued outbox messages for."""
+    queued: list[OutboxMessage] = field(default_factory=list)
+    """The outbox messages this transaction queued, in order."""
 
     def now(self) -> datetime:
         return self.clock()

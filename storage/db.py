@@ -76,7 +76,11 @@ class Tx:
     def queued_channels(self) -> frozenset[Channel]:
         """The channels this transaction queued outbox messages for (whose outbox workers
         have something to send once it commits)."""
-        return frozenset(self._ctx.queued)
+        return frozenset(message.channel for message in self._ctx.queued)
+
+    def queued_count(self, channel: Channel) -> int:
+        """How many outbox messages this transaction queued for `channel`."""
+        return sum(1 for message in self._ctx.queued if message.channel == channel)
 
     def now(self) -> datetime:
         """The database clock's current time (aware UTC)."""

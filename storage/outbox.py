@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -32,7 +34,6 @@ class OutboxRepo(Repo):
         """Queue a message. `ref` names it (e.g. "insp:12:item:3") so that a later row with
         `edit_of_ref` can edit whatever message id the channel gave it."""
         now = self._now()
-        self._ctx.queued.add(channel)
         row = await self._insert(
             outbox,
             {
@@ -49,7 +50,9 @@ class OutboxRepo(Repo):
                 "status": OutboxStatus.PENDING,
             },
         )
-        return to_record(OutboxMessage, row)
+        message = to_record(OutboxMessage, row)
+        self._ctx.queued.append(message)
+        return message
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         row = await self._by_id(outbox, message_id)
@@ -80,6 +83,72 @@ class OutboxRepo(Repo):
         }
         claimed = to_records(OutboxMessage, (await self._run("outbox.claim", _claim, params)).all())
         return sorted(claimed, key=lambda message: message.id)
+
+    async def lease_queued(
+        self,
+        channel: Channel,
+        now: datetime,
+        *,
+        limit: int,
+        worker_id: str,
+        lease_seconds: float,
+        alongside: frozenset[OutboxKind] = frozenset(),
+    ) -> list[list[OutboxMessage]]:
+        """Lease to `worker_id`, before this transaction commits, the messages it queued for
+        `channel`: per chat, the leading ones that are due now (up to `limit`), unless an
+        earlier message of the chat is still pending. They are then the worker's as if
+        claimed, and it can send them as soon as the transaction commits, without a claim of
+        its own; a chat with earlier messages pending is left to the claims.
+
+        Earlier messages of the kinds in `alongside` (those a channel sends alongside the
+        chat's others: answering a button, editing a message) do not hold the chat back,
+        except an edit of a message the new ones edit too (edits of one message keep their
+        order)."""
+        by_chat: dict[str, list[OutboxMessage]] = {}
+        for message in self._ctx.queued:
+            if message.channel == channel:
+                by_chat.setdefault(message.chat_id, []).append(message)
+        expires = lease_until(now, lease_seconds)
+        leased: list[list[OutboxMessage]] = []
+        for chat_id, messages in by_chat.items():
+            due = list(itertools.takewhile(lambda m: m.not_before <= now, messages))[:limit]
+            if not due or await self._held_back(channel, chat_id, due, alongside):
+                continue
+            for message in due:
+                values = {"b_id": message.id, "b_worker_id": worker_id, "b_expires": expires}
+                await self._run("outbox.lease_one", _lease_one, values)
+            leased.append(
+                [
+                    replace(
+                        m, claimed_by=worker_id, claim_expires_at=expires, attempts=m.attempts + 1
+                    )
+                    for m in due
+                ]
+            )
+        return leased
+
+    async def _held_back(
+        self,
+        channel: Channel,
+        chat_id: str,
+        messages: list[OutboxMessage],
+        alongside: frozenset[OutboxKind],
+    ) -> bool:
+        """Whether an earlier pending message of the chat must go before `messages`."""
+        params = {"b_channel": channel, "b_chat_id": chat_id, "b_before": messages[0].id}
+        earlier = (await self._run("outbox.earlier", _earlier, params)).all()
+        if len(earlier) >= _EARLIER_LIMIT:
+            return True
+        edited = {m.edit_of_ref for m in messages if m.kind is OutboxKind.EDIT}
+        return any(
+            row.kind not in alongside or (row.kind is OutboxKind.EDIT and row.edit_of_ref in edited)
+            for row in earlier
+        )
+
+    async def waiting(self, channel: Channel, chat_id: str) -> bool:
+        """Whether the chat has a pending message nobody has leased."""
+        params = {"b_channel": channel, "b_chat_id": chat_id}
+        return (await self._run("outbox.waiting", _waiting, params)).scalar() is not None
 
     async def mark_sent(
         self,
@@ -229,6 +298,48 @@ def _claim() -> sa.Update:
     )
     return lease(
         outbox, due, worker_id=sa.bindparam("b_worker_id"), expires=sa.bindparam("b_expires")
+    )
+
+
+# More earlier pending messages than this hold a chat back without looking at each.
+_EARLIER_LIMIT = 32
+
+
+def _earlier() -> sa.Select[OutboxKind, str | None]:
+    return (
+        sa.select(outbox.c.kind, outbox.c.edit_of_ref)
+        .where(
+            outbox.c.channel == sa.bindparam("b_channel"),
+            outbox.c.chat_id == sa.bindparam("b_chat_id"),
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.id < sa.bindparam("b_before"),
+        )
+        .limit(_EARLIER_LIMIT)
+    )
+
+
+def _waiting() -> sa.Select[int]:
+    return (
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.channel == sa.bindparam("b_channel"),
+            outbox.c.chat_id == sa.bindparam("b_chat_id"),
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.claimed_by.is_(None),
+        )
+        .limit(1)
+    )
+
+
+def _lease_one() -> sa.Update:
+    return (
+        sa.update(outbox)
+        .where(outbox.c.id == sa.bindparam("b_id"))
+        .values(
+            claimed_by=sa.bindparam("b_worker_id"),
+            claim_expires_at=sa.bindparam("b_expires"),
+            attempts=outbox.c.attempts + 1,
+        )
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, NotReady, OutboxWorker
+from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, Handoff, NotReady, OutboxWorker
 from bot.reports.request import ReportFormat, report_request
 from storage import Database, upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
@@ -174,5 +174,136 @@ async def test_independent_kinds_do_not_wait_for_the_chats_sends(
     gate.set()
     assert await running == 1
     assert done[3:] == [("慢", None), ("随后", None)]
+    async with db.read() as tx:
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+async def test_handed_over_messages_go_out_on_commit_with_the_chats_next_message_first(
+    opened: tuple[Database, Clock],
+) -> None:
+    """What a transaction queues is leased in it and sent as it commits: the worker here is
+    never woken and would not claim for an hour. The message the person waits for (the
+    chat's next one) is started before the button's answer and the edit."""
+    db, clock = opened
+    sent: list[tuple[str, str | None]] = []
+
+    async def send(delivery: Delivery) -> str:
+        sent.append((delivery.message.payload["text"], delivery.target_message_id))
+        return delivery.target_message_id or str(len(sent))
+
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "第1项"}, ref="i1")
+    worker = OutboxWorker(
+        db,
+        Channel.TELEGRAM,
+        send,
+        clock=clock,
+        independent=frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT}),
+        idle_seconds=3600,
+    )
+    worker.start()
+    await _until(lambda: len(sent) == 1)
+    handoff = Handoff({Channel.TELEGRAM: worker})
+    async with db.transaction() as tx:
+        for kind, text, ref, edit_of in (
+            (OutboxKind.ANSWER_CALLBACK, "已记录", None, None),
+            (OutboxKind.EDIT, "第1项 ✓", None, "i1"),
+            (OutboxKind.SEND, "第2项", "i2", None),
+        ):
+            await tx.outbox.enqueue(
+                Channel.TELEGRAM, "A", kind, {"text": text}, ref=ref, edit_of_ref=edit_of
+            )
+        handed = await handoff.lease(tx)
+        assert handed.wake == frozenset()
+    handoff.committed(handed)
+    await _until(lambda: len(sent) == 4)
+    assert sent[1:] == [("第2项", None), ("已记录", None), ("第1项 ✓", "1")]
+    await worker.stop()
+    async with db.read() as tx:
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+
+
+async def test_a_chat_with_an_older_message_pending_is_left_to_the_claims_in_order(
+    opened: tuple[Database, Clock],
+) -> None:
+    """A message that failed and waits for its retry holds its chat back: what a later
+    transaction queues for that chat is not handed over (its worker is woken instead) and
+    follows the older message once it goes through; other chats are handed over at once."""
+    db, clock = opened
+    sent: list[tuple[str, str]] = []
+    failures = [1]
+
+    async def send(delivery: Delivery) -> str:
+        text = delivery.message.payload["text"]
+        if text == "旧" and failures[0] > 0:
+            failures[0] -= 1
+            raise DeliveryError("network: TimedOut")
+        sent.append((delivery.message.chat_id, text))
+        return str(len(sent))
+
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "旧"})
+    worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock, idle_seconds=0.05)
+    worker.start()
+
+    async def failed_once() -> bool:
+        async with db.read() as tx:
+            return await tx.outbox.pending_count(Channel.TELEGRAM) == 1 and failures[0] == 0
+
+    for _ in range(500):
+        if await failed_once():
+            break
+        await asyncio.sleep(0.01)
+    handoff = Handoff({Channel.TELEGRAM: worker})
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "新"})
+        await tx.outbox.enqueue(Channel.TELEGRAM, "B", OutboxKind.SEND, {"text": "别的聊天"})
+        handed = await handoff.lease(tx)
+    assert handed.wake == {Channel.TELEGRAM}
+    assert [
+        [m.chat_id for m in chain.messages] for _, chains in handed.chains for chain in chains
+    ] == [["B"]]
+    handoff.committed(handed)
+    await _until(lambda: len(sent) == 1)
+    assert sent == [("B", "别的聊天")]
+    clock.now += timedelta(seconds=2)
+    await _until(lambda: len(sent) == 3)
+    assert sent[1:] == [("A", "旧"), ("A", "新")]
+    await worker.stop()
+
+
+async def test_nothing_is_handed_over_from_a_transaction_that_rolls_back(
+    opened: tuple[Database, Clock],
+) -> None:
+    db, clock = opened
+    sent: list[str] = []
+
+    async def send(delivery: Delivery) -> str:
+        sent.append(delivery.message.payload["text"])
+        return "1"
+
+    worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock, idle_seconds=0.05)
+    worker.start()
+    handoff = Handoff({Channel.TELEGRAM: worker})
+
+    async def queue_then_fail() -> None:
+        async with db.transaction() as tx:
+            await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "撤销"})
+            await handoff.lease(tx)
+            raise RuntimeError("the flow failed after queueing")
+
+    with pytest.raises(RuntimeError):
+        await queue_then_fail()
+    await asyncio.sleep(0.2)
+    await worker.stop()
+    assert sent == []
     async with db.read() as tx:
         assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0

@@ -16,6 +16,7 @@ from bot.core import payload
 from bot.core.events import Channel, EventKind, Incoming
 from bot.core.messages import Outgoing
 from bot.core.texts import render
+from bot.delivery import Handoff
 from bot.flows import access, evidence, inspection, manager, measure, task_setup, tasks
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
@@ -38,22 +39,23 @@ class FlowEngine:
         catalog: StandardsCatalog,
         settings: FlowSettings,
         clock: Callable[[], datetime],
-        on_commit: Callable[[frozenset[Channel]], None] = lambda channels: None,
+        outbox: Handoff | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
-        self.on_commit = on_commit
+        self.outbox = outbox or Handoff({})
         self.standards_cache: dict[int, StoredStandard] = {}
 
     async def handle(self, event: Incoming) -> bool:
-        """Handle one event; False if it was a redelivery and changed nothing. Once it has
-        committed, `on_commit` learns the channels it queued messages for."""
+        """Handle one event; False if it was a redelivery and changed nothing. The messages it
+        queued go to the outbox workers as it commits (`Handoff`)."""
         key = f"{event.channel.value}:{event.key}"
         try:
             async with self.db.transaction(event_key=key) as tx:
                 await self._dispatch(tx, event)
+                handed = await self.outbox.lease(tx)
         except DuplicateEvent:
             log.info("duplicate event %s ignored", key)
             return False
@@ -61,7 +63,8 @@ class FlowEngine:
             log.exception("event %s (%s) failed; nothing was changed", key, event.kind.value)
             async with self.db.transaction() as tx:
                 await access.refuse(tx, event, "error")
-        self.on_commit(tx.queued_channels)
+                handed = await self.outbox.lease(tx)
+        self.outbox.committed(handed)
         return True
 
     async def tell(self, channel: Channel, chat_id: str, template: str) -> None:
@@ -70,7 +73,8 @@ class FlowEngine:
         notice = Outgoing(kind=OutboxKind.SEND, text=render(template))
         async with self.db.transaction() as tx:
             await tx.outbox.enqueue(channel, chat_id, notice.kind, notice.to_payload())
-        self.on_commit(tx.queued_channels)
+            handed = await self.outbox.lease(tx)
+        self.outbox.committed(handed)
 
     async def _dispatch(self, tx: Tx, event: Incoming) -> None:
         resolved = await tx.identities.resolve(event.channel, event.user_id)

@@ -297,3 +297,81 @@ async def test_claim_following_leases_a_chats_due_messages_in_order(
             due[0], clock.now, limit=1, worker_id="w1", lease_seconds=60
         )
         assert [m.id for m in following] == [after_later.id]
+
+
+async def test_a_transaction_leases_what_it_queued_when_nothing_older_of_the_chat_is_pending(
+    db: Database, clock: FakeClock
+) -> None:
+    """The hand-off to this process's sender: new messages leased inside the transaction
+    that queued them, per chat, the due ones in order — unless an earlier message of the
+    chat still has to go first."""
+    alongside = frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT})
+    async with db.transaction() as tx:
+        held = await tx.outbox.enqueue(Channel.TELEGRAM, "held", OutboxKind.SEND, {"text": "旧"})
+        await tx.outbox.enqueue(
+            Channel.TELEGRAM, "editing", OutboxKind.EDIT, {"text": "✓"}, edit_of_ref="i1"
+        )
+        await tx.outbox.enqueue(Channel.TELEGRAM, "answered", OutboxKind.ANSWER_CALLBACK, {})
+    async with db.transaction() as tx:
+        first = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "1"})
+        second = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "2"})
+        await tx.outbox.enqueue(
+            Channel.TELEGRAM, "A", OutboxKind.SEND, {}, not_before=clock.now + timedelta(hours=1)
+        )
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "4"})
+        await tx.outbox.enqueue(Channel.TELEGRAM, "held", OutboxKind.SEND, {"text": "新"})
+        again = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "editing", OutboxKind.EDIT, {"text": "✓✓"}, edit_of_ref="i1"
+        )
+        other_ref = await tx.outbox.enqueue(
+            Channel.TELEGRAM, "answered", OutboxKind.EDIT, {"text": "✓"}, edit_of_ref="i2"
+        )
+        await tx.outbox.enqueue(Channel.WECOM, "A", OutboxKind.SEND, {"text": "别的渠道"})
+        leased = await tx.outbox.lease_queued(
+            Channel.TELEGRAM,
+            clock.now,
+            limit=16,
+            worker_id="w1",
+            lease_seconds=60,
+            alongside=alongside,
+        )
+        # Chat A up to the message not due yet; "held" waits for its older send; a second
+        # edit of i1 waits for the first; an earlier callback answer holds nothing back.
+        assert [[m.id for m in chain] for chain in leased] == [
+            [first.id, second.id],
+            [other_ref.id],
+        ]
+        for chain in leased:
+            for message in chain:
+                stored = await tx.outbox.get(message.id)
+                assert stored == message
+                assert (message.claimed_by, message.attempts) == ("w1", 1)
+                assert message.claim_expires_at == clock.now + timedelta(seconds=60)
+        assert await tx.outbox.get(again.id) == again  # not leased
+        limited = await tx.outbox.lease_queued(
+            Channel.WECOM, clock.now, limit=0, worker_id="w2", lease_seconds=60
+        )
+        assert limited == []
+    async with db.transaction() as tx:
+        claimed = await tx.outbox.claim(
+            Channel.TELEGRAM, clock.now, limit=10, worker_id="w3", lease_seconds=60
+        )
+        # Only the older messages: the leased chats are nobody else's to claim.
+        assert sorted(m.chat_id for m in claimed) == ["answered", "editing", "held"]
+        assert held.id in {m.id for m in claimed}
+
+
+async def test_a_chat_is_waiting_while_a_pending_message_has_no_lease(
+    db: Database, clock: FakeClock
+) -> None:
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "1"})
+        assert await tx.outbox.waiting(Channel.TELEGRAM, "A")
+        assert not await tx.outbox.waiting(Channel.TELEGRAM, "B")
+        assert not await tx.outbox.waiting(Channel.WECOM, "A")
+        claimed = await tx.outbox.claim(
+            Channel.TELEGRAM, clock.now, limit=10, worker_id="w1", lease_seconds=60
+        )
+        assert not await tx.outbox.waiting(Channel.TELEGRAM, "A")
+        await tx.outbox.mark_sent(claimed[0].id, "m1")
+        assert not await tx.outbox.waiting(Channel.TELEGRAM, "A")

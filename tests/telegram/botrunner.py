@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.delivery import OutboxWorker
+from bot.delivery import Handoff, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
@@ -45,12 +44,9 @@ class BotRunner:
         self.db = Database(self.url, files=self.files, clock=self.clock)
         await self.db.open()
         self.worker: OutboxWorker | None = None
+        workers: dict[Channel, OutboxWorker] = {}
         engine = FlowEngine(
-            self.db,
-            StandardsCatalog.load(None),
-            FlowSettings(),
-            self.clock,
-            on_commit=self._wake,
+            self.db, StandardsCatalog.load(None), FlowSettings(), self.clock, Handoff(workers)
         )
         self.channel = TelegramChannel(
             token=self.fake.token,
@@ -71,6 +67,7 @@ class BotRunner:
                 prepare=self.reports.prepare,
             )
             self.worker.start()
+            workers[Channel.TELEGRAM] = self.worker
         await self.channel.start()
         self.running = True
 
@@ -84,8 +81,8 @@ class BotRunner:
         self._wake()
         await self.fake.wait_for(empty, timeout=10)
 
-    def _wake(self, channels: Collection[Channel] = (Channel.TELEGRAM,)) -> None:
-        if self.worker is not None and Channel.TELEGRAM in channels:
+    def _wake(self) -> None:
+        if self.worker is not None:
             self.worker.wake()
 
     async def stop(self) -> None:
