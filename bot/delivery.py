@@ -20,6 +20,9 @@ from storage.records import Channel, OutboxKind, OutboxMessage
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Messages sent are marked sent together, this long after the first of them was sent: one
+# transaction for a tap's answer, edit and next message, and none in the way of the next tap.
+MARK_AFTER = 0.002
 
 
 class DeliveryError(Exception):
@@ -57,6 +60,7 @@ report file (bot.reports.request) gets the rendered file's sha256 this way."""
 class _Mark:
     message_id: int
     chat_id: str
+    ref: str | None
     channel_message_id: str | None
     payload: dict[str, Any] | None
 
@@ -103,6 +107,8 @@ class OutboxWorker:
         self._marker: asyncio.Task[None] | None = None
         self._full = False
         self._inflight: set[asyncio.Task[None]] = set()
+        # Sent, but the transaction marking them sent has not committed yet, by outbox id.
+        self._unmarked: dict[int, _Mark] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -166,8 +172,16 @@ class OutboxWorker:
             worker_id=self.worker_id,
             lease_seconds=self.lease_seconds,
             alongside=self.independent,
+            sent=self._unmarked.keys(),
         )
-        return [_Chain(messages, await _edit_targets(tx, messages)) for messages in leased]
+        chains = []
+        for messages in leased:
+            targets = await _edit_targets(tx, messages)
+            for mark in sorted(self._unmarked.values(), key=lambda m: m.message_id):
+                if mark.ref in targets and mark.chat_id == messages[0].chat_id:
+                    targets[mark.ref] = mark.channel_message_id
+            chains.append(_Chain(messages, targets))
+        return chains
 
     async def _claim(self, limit: int) -> list[_Chain]:
         """Lease the oldest due message of up to `limit` chats, each with the due messages
@@ -287,21 +301,26 @@ class OutboxWorker:
             log.exception("unexpected error delivering outbox message %s", message.id)
             await self._failed(message, DeliveryError(exc.__class__.__name__))
             return None
-        self._mark(_Mark(message.id, message.chat_id, sent_id, prepared))
+        self._mark(_Mark(message.id, message.chat_id, message.ref, sent_id, prepared))
         return (sent_id,)
 
     def _mark(self, mark: _Mark) -> None:
         """Record a sent message; marks are written together, in the background."""
         self._marks.append(mark)
+        self._unmarked[mark.message_id] = mark
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._write_marks())
 
     async def _write_marks(self) -> None:
         """Mark sent whatever was sent meanwhile, in one transaction, until nothing is left.
         A message sent but not yet marked when the process dies is sent again after its
-        lease runs out (the at-least-once window is this write, a few milliseconds). A chat
-        with messages waiting behind those marked (not handed over or claimed yet) is due
+        lease runs out (the at-least-once window is this write, a few milliseconds).
+
+        They wait MARK_AFTER first (see there); a hand-off meanwhile counts them as sent
+        (`_unmarked`). A chat with
+        messages waiting behind those marked (neither handed over nor claimed yet) is due
         now: the worker is woken to claim it."""
+        await asyncio.sleep(MARK_AFTER)
         while self._marks:
             marks, self._marks = self._marks, []
             try:
@@ -326,6 +345,8 @@ class OutboxWorker:
                 self._marks[:0] = marks
                 await asyncio.sleep(1.0)
                 continue
+            for mark in marks:
+                del self._unmarked[mark.message_id]
             if waiting:
                 self._wake.set()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
@@ -93,6 +94,7 @@ class OutboxRepo(Repo):
         worker_id: str,
         lease_seconds: float,
         alongside: frozenset[OutboxKind] = frozenset(),
+        sent: Collection[int] = (),
     ) -> list[list[OutboxMessage]]:
         """Lease to `worker_id`, before this transaction commits, the messages it queued for
         `channel`: per chat, the leading ones that are due now (up to `limit`), unless an
@@ -103,7 +105,8 @@ class OutboxRepo(Repo):
         Earlier messages of the kinds in `alongside` (those a channel sends alongside the
         chat's others: answering a button, editing a message) do not hold the chat back,
         except an edit of a message the new ones edit too (edits of one message keep their
-        order)."""
+        order). Earlier messages whose ids are in `sent` count as sent: the worker has
+        sent them and is about to mark them so."""
         by_chat: dict[str, list[OutboxMessage]] = {}
         for message in self._ctx.queued:
             if message.channel == channel:
@@ -112,7 +115,7 @@ class OutboxRepo(Repo):
         leased: list[list[OutboxMessage]] = []
         for chat_id, messages in by_chat.items():
             due = list(itertools.takewhile(lambda m: m.not_before <= now, messages))[:limit]
-            if not due or await self._held_back(channel, chat_id, due, alongside):
+            if not due or await self._held_back(channel, chat_id, due, alongside, sent):
                 continue
             for message in due:
                 values = {"b_id": message.id, "b_worker_id": worker_id, "b_expires": expires}
@@ -133,6 +136,7 @@ class OutboxRepo(Repo):
         chat_id: str,
         messages: list[OutboxMessage],
         alongside: frozenset[OutboxKind],
+        sent: Collection[int],
     ) -> bool:
         """Whether an earlier pending message of the chat must go before `messages`."""
         params = {"b_channel": channel, "b_chat_id": chat_id, "b_before": messages[0].id}
@@ -141,7 +145,11 @@ class OutboxRepo(Repo):
             return True
         edited = {m.edit_of_ref for m in messages if m.kind is OutboxKind.EDIT}
         return any(
-            row.kind not in alongside or (row.kind is OutboxKind.EDIT and row.edit_of_ref in edited)
+            row.id not in sent
+            and (
+                row.kind not in alongside
+                or (row.kind is OutboxKind.EDIT and row.edit_of_ref in edited)
+            )
             for row in earlier
         )
 
@@ -305,9 +313,9 @@ def _claim() -> sa.Update:
 _EARLIER_LIMIT = 32
 
 
-def _earlier() -> sa.Select[OutboxKind, str | None]:
+def _earlier() -> sa.Select[int, OutboxKind, str | None]:
     return (
-        sa.select(outbox.c.kind, outbox.c.edit_of_ref)
+        sa.select(outbox.c.id, outbox.c.kind, outbox.c.edit_of_ref)
         .where(
             outbox.c.channel == sa.bindparam("b_channel"),
             outbox.c.chat_id == sa.bindparam("b_chat_id"),

@@ -31,6 +31,8 @@ def _environment(locale: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         undefined=StrictUndefined,
+        # Templates ship with the program: no stat() of the file on every render.
+        auto_reload=False,
     )
     env.filters["score"] = _score
     env.filters["percent"] = _percent

@@ -24,6 +24,8 @@ class PerChat:
         self._in_hand = 0
         self._below = asyncio.Event()
         self._below.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._limit = 0
 
     @property
@@ -49,6 +51,10 @@ class PerChat:
         self._limit = limit
         self._check()
         await self._below.wait()
+
+    async def idle(self) -> None:
+        """Wait until no work is in hand."""
+        await self._idle.wait()
 
     async def join(self) -> None:
         """Wait until every piece of work submitted so far has run."""
@@ -76,3 +82,7 @@ class PerChat:
             self._below.clear()
         else:
             self._below.set()
+        if self._in_hand:
+            self._idle.clear()
+        else:
+            self._idle.set()

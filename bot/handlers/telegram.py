@@ -14,10 +14,8 @@ from aiohttp import web
 from telegram import (
     BotCommand,
     InputMediaPhoto,
-    Message,
-    Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
@@ -28,6 +26,13 @@ from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
 from bot.handlers.per_chat import PerChat
 from bot.handlers.telegram_http import AiohttpRequest
+from bot.handlers.telegram_update import (
+    TelegramFile,
+    TelegramUpdate,
+    Unreadable,
+    parse,
+    update_key,
+)
 from storage.db import Database
 from storage.errors import EvidenceTooLarge
 from storage.evidence import EvidenceStore
@@ -49,6 +54,9 @@ POLL_READ_MARGIN = 10.0
 MAX_POLL_PAUSE = 30.0
 # Polling pauses while this many fetched updates wait to be handled (they are in the inbox).
 MAX_IN_HAND = 1000
+# Fetched updates not handled this many seconds after they arrived are stored in the inbox
+# (and the next batch fetched); those handled by then need no inbox row.
+STORE_AFTER = 0.01
 # A file Telegram does not hand over (getFile or the download failing with a network or
 # server error) is asked for again after these pauses before the person is asked to resend.
 FILE_RETRY_PAUSES = (0.5, 2.0)
@@ -95,11 +103,6 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return pieces
 
 
-def _key(update_id: int) -> str:
-    """The event key of a Telegram update (idempotency and the inbox)."""
-    return f"u{update_id}"
-
-
 def _markup(buttons: list[list[list[str]]]) -> dict[str, Any] | None:
     """The Bot API's InlineKeyboardMarkup as JSON-ready data (sent as is)."""
     if not buttons:
@@ -130,6 +133,8 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self.webhook_secret = ""
         self._handled: list[str] = []
+        # The keys of the updates stored in the inbox (and not yet forgotten).
+        self._in_inbox: set[str] = set()
         self._poller: asyncio.Task[None] | None = None
         self._chats = PerChat("telegram")
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
@@ -175,7 +180,8 @@ class TelegramChannel:
 
     async def _poll(self) -> None:
         """Long polling that confirms updates to Telegram (the next call's offset) only once
-        they are stored in the inbox: a crash at any moment loses nothing a person sent."""
+        each is handled or stored in the inbox: a crash at any moment loses nothing a person
+        sent."""
         offset = 0
         pause = 1.0
         while True:
@@ -190,72 +196,88 @@ class TelegramChannel:
                     },
                     read_timeout=self.poll_timeout + POLL_READ_MARGIN,
                 )
-                await self._store(raw)
             except TimedOut:
                 continue
             except Exception as exc:
-                log.warning(
-                    "telegram: fetching updates failed (%s); retrying in %.0f s",
-                    exc.__class__.__name__,
-                    pause,
-                )
-                await asyncio.sleep(pause)
+                await self._poll_failed(exc, pause)
+                pause = min(pause * 2, MAX_POLL_PAUSE)
+                continue
+            for data in raw:
+                self._queue(data)
+            # The handlers go first: an update handled by now needs no inbox row, and the
+            # answers go out before the next request is made. What is not handled within
+            # STORE_AFTER is stored before the next call confirms the batch.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._chats.idle(), STORE_AFTER)
+            try:
+                await self._store(raw)
+            except Exception as exc:
+                await self._poll_failed(exc, pause)
                 pause = min(pause * 2, MAX_POLL_PAUSE)
                 continue
             pause = 1.0
-            for data in raw:
-                self._queue(data)
             if raw:
                 offset = int(raw[-1]["update_id"]) + 1
-                # Let the handlers begin before the next request is built (~1 ms of work).
-                await asyncio.sleep(0)
+
+    async def _poll_failed(self, exc: Exception, pause: float) -> None:
+        log.warning(
+            "telegram: fetching updates failed (%s); retrying in %.0f s",
+            exc.__class__.__name__,
+            pause,
+        )
+        await asyncio.sleep(pause)
 
     async def _store(self, raw: list[dict[str, Any]]) -> None:
-        """Keep fetched updates in the inbox and forget the ones handled since last time."""
+        """Keep the fetched updates not handled yet in the inbox, and forget the ones
+        stored earlier and handled since."""
         handled, self._handled = self._handled, []
-        if not raw and not handled:
+        done = set(handled)
+        new = {
+            key: data
+            for data in raw
+            if (key := update_key(data["update_id"])) not in done and key not in self._in_inbox
+        }
+        forget = done & self._in_inbox
+        if not new and not forget:
             return
         try:
             async with self.db.transaction() as tx:
-                await tx.inbox.add(
-                    Channel.TELEGRAM, [(_key(data["update_id"]), data) for data in raw]
-                )
-                await tx.inbox.remove(Channel.TELEGRAM, handled)
+                await tx.inbox.add(Channel.TELEGRAM, list(new.items()))
+                await tx.inbox.remove(Channel.TELEGRAM, forget)
         except BaseException:
             self._handled.extend(handled)
             raise
+        self._in_inbox.update(new)
+        self._in_inbox.difference_update(forget)
 
     def _queue(self, data: dict[str, Any]) -> None:
-        """Hand a raw update to its chat's queue; one python-telegram-bot cannot read is logged
-        and dropped."""
+        """Hand a raw update to its chat's queue; one the bot cannot read is logged and
+        dropped."""
         try:
-            update = Update.de_json(data, self.application.bot)
-        except Exception:
-            log.exception("telegram: unreadable update %s dropped", data.get("update_id"))
-            self._handled.append(_key(data.get("update_id", 0)))
+            update = parse(data)
+        except Unreadable as exc:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            log.warning("telegram: unreadable update %s dropped (%s)", update_id, exc)
+            if isinstance(update_id, int):
+                self._handled.append(update_key(update_id))
             return
-        self._submit(update)
+        self._chats.submit(update.chat_id, lambda: self._handle(update))
 
-    def _submit(self, update: Update) -> None:
-        chat = update.effective_chat
-        user = update.effective_user
-        key = chat.id if chat is not None else (user.id if user is not None else 0)
-        self._chats.submit(key, lambda: self._handle(update))
-
-    async def _handle(self, update: Update) -> None:
-        """Translate and handle one update, then count it handled (forgotten by the inbox
-        with the next batch). One that fails stays in the inbox and is tried again after a
-        restart; its event key keeps it from being done twice."""
+    async def _handle(self, update: TelegramUpdate) -> None:
+        """Translate and handle one update, then count it handled. One that fails stays in
+        the inbox and is tried again after a restart; its event key keeps it from being done
+        twice."""
         event = await self.translate(update)
         if event is not None:
             await self.engine.handle(event)
-        self._handled.append(_key(update.update_id))
+        self._handled.append(update.key)
 
     async def _replay(self) -> None:
         """Hand the updates a stopped or crashed process fetched but did not finish to the
         flows again (in order); those it did finish are refused by their event keys."""
         async with self.db.read() as tx:
             stored = await tx.inbox.pending(Channel.TELEGRAM)
+        self._in_inbox.update(key for key, _ in stored)
         for _, data in stored:
             self._queue(data)
         if stored:
@@ -269,16 +291,15 @@ class TelegramChannel:
             return web.Response(status=403)
         try:
             data = await request.json()
-            update = Update.de_json(data, self.application.bot)
-            assert update is not None
-        except (ValueError, TypeError, KeyError, AssertionError):
+            update = parse(data)
+        except ValueError:
             return web.Response(status=400)
         try:
             await self._store([data])
         except Exception:
             log.exception("telegram: could not store a webhook update")
             return web.Response(status=500)
-        self._submit(update)
+        self._chats.submit(update.chat_id, lambda: self._handle(update))
         return web.Response(status=200)
 
     async def stop(self) -> None:
@@ -301,47 +322,38 @@ class TelegramChannel:
     def username(self) -> str:
         return str(self.application.bot.username)
 
-    async def translate(self, update: Update) -> Incoming | None:
+    async def translate(self, update: TelegramUpdate) -> Incoming | None:
         """Turn an update into an Incoming event; files are downloaded into the evidence store."""
-        key = _key(update.update_id)
-        query = update.callback_query
-        if query is not None:
-            chat = query.message.chat if query.message else None
-            if chat is not None and chat.type != ChatType.PRIVATE:
-                return None
-            return Incoming(
-                channel=Channel.TELEGRAM,
-                user_id=str(query.from_user.id),
-                chat_id=str(query.from_user.id),
-                key=key,
-                kind=EventKind.BUTTON,
-                display_name=query.from_user.full_name,
-                payload=query.data or "",
-                callback_id=query.id,
-            )
-        message = update.message
-        if message is None or message.from_user is None:
+        if update.user_id is None:
             return None
-        if message.chat.type != ChatType.PRIVATE:
-            await self._refuse_group(message)
+        if not update.private:
+            await self._refuse_group(update)
             return None
         base: dict[str, Any] = {
             "channel": Channel.TELEGRAM,
-            "user_id": str(message.from_user.id),
-            "chat_id": str(message.chat.id),
-            "key": key,
-            "display_name": message.from_user.full_name,
+            "user_id": str(update.user_id),
+            "chat_id": str(update.chat_id),
+            "key": update.key,
+            "display_name": update.display_name,
         }
-        text = message.text or ""
-        if text.startswith("/"):
+        if update.callback_id is not None:
+            return Incoming(
+                kind=EventKind.BUTTON,
+                payload=update.callback_data,
+                callback_id=update.callback_id,
+                **base | {"chat_id": str(update.user_id)},
+            )
+        text = update.text
+        if text is not None and text.startswith("/"):
             head, _, args = text.partition(" ")
             command = head[1:].split("@", 1)[0].lower()
             return Incoming(kind=EventKind.COMMAND, command=command, args=args.strip(), **base)
-        if message.text is not None:
+        if text is not None:
             return Incoming(kind=EventKind.TEXT, text=text, **base)
-        if message.photo or message.document:
+        file = update.file
+        if file is not None:
             try:
-                stored = await self._store_file(message, base["user_id"], key)
+                stored = await self._store_file(file, base["user_id"], update.key)
             except NetworkError as exc:
                 log.warning(
                     "telegram: the file of update %s could not be fetched (%s)",
@@ -350,44 +362,39 @@ class TelegramChannel:
                 )
                 await self.engine.tell(Channel.TELEGRAM, base["chat_id"], "media_failed")
                 return None
-            caption = message.caption or ""
-            kind = EventKind.PHOTO if message.photo else EventKind.DOCUMENT
-            return Incoming(kind=kind, text=caption, file=stored, **base)
+            kind = EventKind.PHOTO if file.photo else EventKind.DOCUMENT
+            return Incoming(kind=kind, text=update.caption, file=stored, **base)
         return Incoming(kind=EventKind.OTHER, **base)
 
-    async def _refuse_group(self, message: Message) -> None:
-        """Inspections are personal: group chats get one polite line and nothing else."""
-        if message.text and message.text.startswith("/"):
-            await self.application.bot.send_message(message.chat.id, render("group_refused"))
+    async def _refuse_group(self, update: TelegramUpdate) -> None:
+        """Inspections are personal: group chats get one polite line and nothing else (a
+        button pressed there gets nothing)."""
+        if update.callback_id is None and update.text and update.text.startswith("/"):
+            await self.application.bot.send_message(update.chat_id, render("group_refused"))
 
-    async def _store_file(self, message: Message, user_id: str, key: str) -> StoredFile:
-        if message.photo:
-            largest = message.photo[-1]
-            file_id, size, mime, name = largest.file_id, largest.file_size or 0, "image/jpeg", None
-        else:
-            document = message.document
-            assert document is not None
-            file_id, size = document.file_id, document.file_size or 0
-            mime, name = document.mime_type or "application/octet-stream", document.file_name
-        refused = StoredFile(sha256=None, size=size, mime=mime, channel_ref=file_id, file_name=name)
+    async def _store_file(self, file: TelegramFile, user_id: str, key: str) -> StoredFile:
+        size, mime, name = file.size, file.mime, file.name
+        refused = StoredFile(
+            sha256=None, size=size, mime=mime, channel_ref=file.file_id, file_name=name
+        )
         if not mime.startswith("image/"):
             return refused
         if size > self.files.max_bytes:
-            return StoredFile(None, size, mime, file_id, name, too_large=True)
+            return StoredFile(None, size, mime, file.file_id, name, too_large=True)
         async with self.db.read() as tx:
             if await tx.identities.resolve(Channel.TELEGRAM, user_id) is None:
                 return refused
             if await tx.events.seen(f"{Channel.TELEGRAM.value}:{key}"):
                 return refused  # a redelivered update: handled already, nothing to download
         try:
-            stored = await self.files.put(await self._download(file_id))
+            stored = await self.files.put(await self._download(file.file_id))
         except EvidenceTooLarge:
-            return StoredFile(None, size, mime, file_id, name, too_large=True)
+            return StoredFile(None, size, mime, file.file_id, name, too_large=True)
         except BadRequest as exc:
             if "too big" in str(exc).lower():
-                return StoredFile(None, size, mime, file_id, name, too_large=True)
+                return StoredFile(None, size, mime, file.file_id, name, too_large=True)
             raise
-        return StoredFile(stored.sha256, stored.size, mime, file_id, name)
+        return StoredFile(stored.sha256, stored.size, mime, file.file_id, name)
 
     async def _download(self, file_id: str) -> bytes:
         """getFile and the download, asked for again after a network or server error."""

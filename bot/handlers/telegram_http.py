@@ -9,11 +9,14 @@ error mapping, the rate limiter, retries) stays python-telegram-bot's own.
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _USER_AGENT = "pinjian (python-telegram-bot transport over aiohttp)"
+_JSON = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -73,7 +76,8 @@ class AiohttpRequest(BaseRequest):
         connect = self._timeout(connect_timeout, self._connect)
         pool = self._timeout(pool_timeout, self._pool)
         files = request_data.multipart_data if request_data else None
-        data: aiohttp.FormData | dict[str, str] | None = None
+        data: aiohttp.FormData | bytes | None = None
+        headers: dict[str, str] | None = None
         total: float | None = None
         if files:
             # Unicode file names as UTF-8, as Telegram and httpx expect (aiohttp would %-encode).
@@ -86,14 +90,18 @@ class AiohttpRequest(BaseRequest):
             write = self._timeout(write_timeout, self._media_write)
             total = None if write is None or read is None else write + read
         elif request_data is not None:
-            data = request_data.json_parameters
+            # A JSON body (which the Bot API takes as well as a form): no form encoding.
+            data = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+            headers = _JSON
         timeout = aiohttp.ClientTimeout(
             total=total,
             connect=None if connect is None or pool is None else connect + pool,
             sock_read=read,
         )
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error

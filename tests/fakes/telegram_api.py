@@ -164,6 +164,7 @@ class FakeTelegramAPI:
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._flood: FloodLimiter | None = None
         self._failures: dict[str, int] = {}
+        self._holds: dict[str, asyncio.Event] = {}
         self._poll_generation = 0
         self._updates = _Signal()
         self._changed = _Signal()
@@ -318,6 +319,12 @@ class FakeTelegramAPI:
         """Switch flood limits off again."""
         self._flood = None
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Keep every call of `method` waiting until the returned event is set (a slow
+        Telegram as the bot sees it)."""
+        gate = self._holds[method.lower()] = asyncio.Event()
+        return gate
+
     def fail_next(self, method: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 500 Internal Server Error (a
         Telegram outage as the bot sees it)."""
@@ -467,6 +474,9 @@ class FakeTelegramAPI:
             if self._failures.get(name.lower()):
                 self._failures[name.lower()] -= 1
                 raise ApiError(500, "Internal Server Error")
+            gate = self._holds.get(name.lower())
+            if gate is not None:
+                await gate.wait()
             flood = self._flood if name in FLOOD_METHODS else None
             if flood is not None:
                 try:

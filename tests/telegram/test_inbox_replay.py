@@ -101,3 +101,23 @@ async def test_an_unreadable_update_is_dropped_and_polling_goes_on(
     assert "欢迎，王检查！账号已绑定。" in (fake.last_message(user.id).content or "")
     assert fake.delivery_count(broken) == 1
     await fake.wait_for(lambda: _empty(bot), timeout=10)
+
+
+async def test_an_update_not_handled_at_once_is_stored_before_it_is_confirmed(
+    bot: BotRunner, fake: FakeTelegramAPI
+) -> None:
+    """Updates handled right away need no inbox row; one still being handled when polling
+    goes on (here a photo whose download hangs) is in the inbox before the next getUpdates
+    confirms it to Telegram, so a crash then loses nothing. Once handled it leaves again."""
+    seeded = await bot.seed()
+    user = fake.user(5001, "王检查")
+    await bot.act(user.send_command("start", seeded["codes"]["王检查"]))
+    assert await inbox_keys(bot) == []
+    gate = fake.hold("getFile")
+    photo_id = await user.send_photo(b"\xff\xd8 site photo")
+    await fake.wait_for(lambda: fake.calls("getFile"), timeout=10)
+    await fake.wait_for(lambda: photo_id not in fake.pending_update_ids, timeout=10)
+    assert await inbox_keys(bot) == [f"u{photo_id}"]
+    gate.set()
+    await fake.wait_for(lambda: bot.settled(photo_id), timeout=10)
+    await fake.wait_for(lambda: _empty(bot), timeout=10)
