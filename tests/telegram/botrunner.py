@@ -10,7 +10,7 @@ from bot.delivery import Handoff, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
-from bot.handlers.telegram import TelegramChannel
+from bot.handlers.telegram import INDEPENDENT, TelegramChannel
 from bot.reports.service import ReportService
 from storage import Database, FileEvidenceStore, upgrade
 from storage.records import Channel
@@ -65,6 +65,7 @@ class BotRunner:
                 self.channel.send,
                 clock=self.clock,
                 prepare=self.reports.prepare,
+                independent=INDEPENDENT,
             )
             self.worker.start()
             workers[Channel.TELEGRAM] = self.worker

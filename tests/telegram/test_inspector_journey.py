@@ -3,6 +3,7 @@ the fake Bot API server on loopback, asserting what users see and what is stored
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from standards.loader import BUILTIN_DIR, load_file
@@ -250,3 +251,31 @@ async def test_text_sticker_and_document_get_clear_answers(
     async with bot.db.read() as tx:
         assert len(await tx.evidence.for_inspection(1)) == 1
         assert await tx.answers.for_inspection(1) == []
+
+
+async def test_taps_as_fast_as_items_arrive_turn_each_answered_item_into_its_record(
+    bot: BotRunner, fake: FakeTelegramAPI
+) -> None:
+    """An inspector who taps the moment the next item appears — before the bot has even
+    recorded that the item's message went out — still sees each answered item edited in
+    place into its one-line record, never a second message, and only the current item keeps
+    its buttons."""
+    user, _ = await bound_inspector(bot, fake)
+    await bot.act(user.send_command("inspect"))
+    menu = bot.keyboard(user.id)
+    calls = fake.watch(user.id)
+    await user.press(menu, next(d for t, d in menu.buttons() if d and "阳光花园" in t))
+    answered = 0
+    while answered < 12:
+        call = await asyncio.wait_for(calls.get(), 10)
+        if call.method != "sendMessage" or "reply_markup" not in call.params:
+            continue
+        item = fake.message(user.id, int(call.result["message_id"]))
+        await user.press(item, next(d for t, d in item.buttons() if d and t.startswith("1分")))
+        answered += 1
+    await bot.delivered()
+    shown = fake.messages(user.id)
+    records = [m for m in shown if (m.content or "").startswith("✓")]
+    assert [int((m.content or "").split()[1].rstrip(".")) for m in records] == list(range(1, 13))
+    assert all(m.history for m in records)
+    assert [m for m in shown if any(t.startswith("1分") for t, _ in m.buttons())] == [shown[-1]]
