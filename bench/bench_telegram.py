@@ -19,6 +19,12 @@ message with buttons, or the echo). Bot-side runs from the moment getUpdates han
 to the bot to that same answer: the bot's own queueing, work and API calls, without the time
 the update waited at the server for the next poll.
 
+With --rounds R each bot is measured R times, alternately (the echo bot, then Pinjian, then
+the echo bot again …) with both processes up throughout, and the figures cover all rounds:
+the machine's speed drifts by a third within minutes, which at N = 1 (76 updates, under half
+a second) made single runs' ratios range from 0.3 to 0.5; alternating gives both bots the
+same machine. Between rounds Pinjian's report files are rendered, unmeasured.
+
 Each N runs twice. "capacity": every user acts again as soon as the answer arrives (no
 thinking time), which measures the most updates a second the bot can take; latency there is
 mostly queueing (N users always waiting). "paced": every user thinks 0.5–1.5 × --think
@@ -50,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,6 +181,11 @@ async def inspector(
     await step.press(screen, "提交检查", buttons=False)
 
 
+# Updates one inspector sends: /start, /inspect, the site, a tap per item, a photo on every
+# tenth item, a second tap (confirming the task) on four items, and the submission: 76.
+STEPS = 3 + sum(1 + (i.no % 10 == 0) + (i.no % 15 == 7) for i in STANDARD.items) + 1
+
+
 async def echo_user(
     fake: FakeTelegramAPI, user: FakeUser, steps: int, stats: Stats, *, think: float
 ) -> None:
@@ -232,7 +243,8 @@ async def _stop(process: subprocess.Popen[bytes]) -> None:
 def steady_instrument() -> Iterator[None]:
     """No cyclic garbage collection in the load generator and fake server while measuring:
     its full passes over the recorded calls paused this process for up to a second, and
-    every answer arriving meanwhile was timed late, for either bot."""
+    every answer arriving meanwhile was timed late, for either bot. The clock starts after
+    the collection made on the way in (it took a quarter of a round at N = 1)."""
     gc.collect()
     gc.freeze()
     gc.disable()
@@ -243,10 +255,40 @@ def steady_instrument() -> Iterator[None]:
         gc.unfreeze()
 
 
-async def run_pinjian(users: int) -> tuple[dict[str, float], Stats]:
+class PinjianRun:
+    """A `pinjian run` process against its own fake server, warmed up; `round` measures
+    `users` inspectors each completing an inspection."""
+
+    def __init__(self, fake: FakeTelegramAPI, codes: list[str]) -> None:
+        self.fake = fake
+        self.codes = codes
+        self.started = 0
+        self.last: list[FakeUser] = []
+
+    async def round(self, users: int, stats: Stats) -> float:
+        first, self.started = self.started, self.started + users
+        self.last = [self.fake.user(100_000 + n, f"检查员{n}") for n in range(first, first + users)]
+        with steady_instrument():
+            began = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    inspector(self.fake, user, self.codes[first + n], stats, think=THINK)
+                    for n, user in enumerate(self.last)
+                )
+            )
+            return time.perf_counter() - began
+
+    async def settle(self) -> None:
+        """Wait for the last round's report files: their rendering is not the next round's."""
+        for user in self.last:
+            await reports_arrived(self.fake, user)
+
+
+@contextlib.asynccontextmanager
+async def pinjian(inspections: int) -> AsyncIterator[PinjianRun]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        codes = await seed(data_dir, users + 1)
+        codes = await seed(data_dir, inspections + 1)
         async with FakeTelegramAPI(strict_html=False) as fake:
             env = {
                 **os.environ,
@@ -263,30 +305,34 @@ async def run_pinjian(users: int) -> tuple[dict[str, float], Stats]:
             )
             try:
                 await wait_polling(fake)
-                warm_up = fake.user(100_000 + users, "预热")
-                await inspector(fake, warm_up, codes[users], Stats(), think=0.0)
+                warm_up = fake.user(99_999, "预热")
+                await inspector(fake, warm_up, codes[inspections], Stats(), think=0.0)
                 await reports_arrived(fake, warm_up)
-                stats = Stats()
-                began = time.perf_counter()
-                with steady_instrument():
-                    await asyncio.gather(
-                        *(
-                            inspector(
-                                fake,
-                                fake.user(100_000 + n, f"检查员{n}"),
-                                codes[n],
-                                stats,
-                                think=THINK,
-                            )
-                            for n in range(users)
-                        )
-                    )
-                return stats.summary(time.perf_counter() - began), stats
+                yield PinjianRun(fake, codes)
             finally:
                 await _stop(process)
 
 
-async def run_echo(users: int, steps: int) -> dict[str, float]:
+class EchoRun:
+    def __init__(self, fake: FakeTelegramAPI) -> None:
+        self.fake = fake
+        self.started = 0
+
+    async def round(self, users: int, steps: int, stats: Stats) -> float:
+        first, self.started = self.started, self.started + users
+        with steady_instrument():
+            began = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    echo_user(self.fake, self.fake.user(200_000 + n), steps, stats, think=THINK)
+                    for n in range(first, first + users)
+                )
+            )
+            return time.perf_counter() - began
+
+
+@contextlib.asynccontextmanager
+async def echo() -> AsyncIterator[EchoRun]:
     async with FakeTelegramAPI(strict_html=False) as fake:
         command = [sys.executable, "-m", "bench.echo_bot", fake.token]
         process = await asyncio.to_thread(
@@ -294,19 +340,26 @@ async def run_echo(users: int, steps: int) -> dict[str, float]:
         )
         try:
             await wait_polling(fake)
-            await echo_user(fake, fake.user(200_000 + users), steps, Stats(), think=0.0)
-            stats = Stats()
-            began = time.perf_counter()
-            with steady_instrument():
-                await asyncio.gather(
-                    *(
-                        echo_user(fake, fake.user(200_000 + n), steps, stats, think=THINK)
-                        for n in range(users)
-                    )
-                )
-            return stats.summary(time.perf_counter() - began)
+            await echo_user(fake, fake.user(199_999), STEPS, Stats(), think=0.0)
+            yield EchoRun(fake)
         finally:
             await _stop(process)
+
+
+async def measure(users: int, rounds: int) -> tuple[dict[str, float], Stats, dict[str, float]]:
+    """Both bots up side by side, measured in turn round by round (the echo bot first, then
+    Pinjian, whose report files are rendered before the next round): the machine's speed
+    drifts by a third within minutes here, and alternating lets both bots see the same
+    machine. Figures are over all rounds."""
+    ours, theirs = Stats(), Stats()
+    ours_elapsed = theirs_elapsed = 0.0
+    async with pinjian(users * rounds) as bot, echo() as baseline:
+        for number in range(rounds):
+            theirs_elapsed += await baseline.round(users, STEPS, theirs)
+            ours_elapsed += await bot.round(users, ours)
+            if number < rounds - 1:
+                await bot.settle()
+    return ours.summary(ours_elapsed), ours, theirs.summary(theirs_elapsed)
 
 
 async def main(argv: Sequence[str] | None = None) -> int:
@@ -326,6 +379,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--by-step", action="store_true", help="also the bot's latency by kind of step"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure each bot this many times, alternately, and report the whole",
+    )
     args = parser.parse_args(argv)
     global RATE_LIMIT, THINK
     RATE_LIMIT = args.rate_limit
@@ -342,11 +401,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     for users in args.users or [1, 50, 200]:
         for mode in args.mode or ["capacity", "paced"]:
             THINK = args.think if mode == "paced" else 0.0
-            ours, stats = await run_pinjian(users)
-            steps = int(ours["updates"]) // users
-            echo = await run_echo(users, steps)
-            for name, result in (("pinjian", ours), ("echo", echo)):
-                ratio = f"{ours['per_s'] / echo['per_s']:.2f}" if name == "pinjian" else ""
+            ours, stats, baseline = await measure(users, args.rounds)
+            for name, result in (("pinjian", ours), ("echo", baseline)):
+                ratio = f"{ours['per_s'] / baseline['per_s']:.2f}" if name == "pinjian" else ""
                 e2e = " / ".join(f"{result[f'e2e_p{p}']:.0f}" for p in (50, 95, 99))
                 bot = " / ".join(f"{result[f'bot_p{p}']:.1f}" for p in (50, 95, 99))
                 print(

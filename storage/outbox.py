@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,23 +36,31 @@ class OutboxRepo(Repo):
         """Queue a message. `ref` names it (e.g. "insp:12:item:3") so that a later row with
         `edit_of_ref` can edit whatever message id the channel gave it."""
         now = self._now()
-        row = await self._insert(
-            outbox,
-            {
-                "channel": channel,
-                "chat_id": chat_id,
-                "person_id": person_id,
-                "kind": kind,
-                "payload": payload,
-                "ref": ref,
-                "edit_of_ref": edit_of_ref,
-                "not_before": not_before or now,
-                "created_at": now,
-                "attempts": 0,
-                "status": OutboxStatus.PENDING,
-            },
+        values: dict[str, Any] = {
+            "channel": channel,
+            "chat_id": chat_id,
+            "person_id": person_id,
+            "kind": kind,
+            "payload": payload,
+            "ref": ref,
+            "edit_of_ref": edit_of_ref,
+            "not_before": not_before or now,
+            "created_at": now,
+            "attempts": 0,
+            "status": OutboxStatus.PENDING,
+        }
+        # Only the id comes back: the rest is what was written (reading the payload back
+        # decoded it again, a sixth of a tap's storage work).
+        inserted = await self._run(("insert_id", "outbox"), _insert_id, values)
+        message = OutboxMessage(
+            id=inserted.scalar(),
+            **values,
+            last_error=None,
+            claimed_by=None,
+            claim_expires_at=None,
+            sent_at=None,
+            channel_message_id=None,
         )
-        message = to_record(OutboxMessage, row)
         self._ctx.queued.append(message)
         return message
 
@@ -311,6 +320,10 @@ def _claim() -> sa.Update:
 
 # More earlier pending messages than this hold a chat back without looking at each.
 _EARLIER_LIMIT = 32
+
+
+def _insert_id() -> sa.Insert:
+    return sa.insert(outbox).returning(outbox.c.id)
 
 
 def _earlier() -> sa.Select[int, OutboxKind, str | None]:
