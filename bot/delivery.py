@@ -107,6 +107,8 @@ class OutboxWorker:
         self._marker: asyncio.Task[None] | None = None
         self._full = False
         self._inflight: set[asyncio.Task[None]] = set()
+        # The chains this worker claimed (handed-over ones do not take a claim's slot).
+        self._claimed: set[asyncio.Task[None]] = set()
         # Sent, but the transaction marking them sent has not committed yet, by outbox id.
         self._unmarked: dict[int, _Mark] = {}
 
@@ -129,12 +131,14 @@ class OutboxWorker:
         await self._marked()
 
     async def _run(self) -> None:
-        """Keep up to `batch` chats in flight; a slow chat (a retry, a big file) holds up only
-        itself, and new messages are claimed as soon as any chat finishes."""
+        """Keep up to `batch` claimed chats in flight; a slow chat (a retry, a big file) holds
+        up only itself, and new messages are claimed as soon as any chat finishes. Chats
+        handed over by `Handoff` come on top: under load they are most chats, and counting
+        them left the chats that still need a claim waiting for seconds."""
         while not self._stopping:
             self._wake.clear()
             claimed: list[_Chain] = []
-            limit = self.batch - len(self._inflight)
+            limit = self.batch - len(self._claimed)
             if limit > 0:
                 try:
                     claimed = await self._claim(limit)
@@ -144,20 +148,25 @@ class OutboxWorker:
             # one frees. (A chat whose messages were sent is due again once they are marked
             # sent, which wakes the worker; so do new messages and failures.)
             self._full = len(claimed) >= limit
-            self.deliver(claimed)
+            for task in self.deliver(claimed):
+                self._claimed.add(task)
+                task.add_done_callback(self._claimed.discard)
+                task.add_done_callback(self._slot_freed)
             if not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
         while self._inflight:
             await asyncio.gather(*self._inflight)
 
-    def deliver(self, chains: list[_Chain]) -> None:
+    def deliver(self, chains: list[_Chain]) -> list[asyncio.Task[None]]:
         """Start sending each leased chain (claimed here or handed over by `Handoff`)."""
+        tasks = []
         for chain in chains:
             task = asyncio.create_task(self._deliver(chain))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-            task.add_done_callback(self._slot_freed)
+            tasks.append(task)
+        return tasks
 
     async def lease_queued(self, tx: Tx) -> list[_Chain]:
         """Lease, inside `tx`, the messages it queued for this channel whose chats have

@@ -307,3 +307,34 @@ async def test_nothing_is_handed_over_from_a_transaction_that_rolls_back(
     assert sent == []
     async with db.read() as tx:
         assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+
+
+async def test_chats_handed_over_do_not_take_the_claims_slots(
+    opened: tuple[Database, Clock],
+) -> None:
+    """Handed-over chats come on top of the claimed ones: with every claim slot's worth of
+    chats handed over and still sending, a chat that needs a claim goes out at once."""
+    db, clock = opened
+    sent: list[str] = []
+    gate = asyncio.Event()
+
+    async def send(delivery: Delivery) -> str:
+        if delivery.message.chat_id == "A":
+            await gate.wait()
+        sent.append(delivery.message.chat_id)
+        return "1"
+
+    worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock, batch=1, idle_seconds=3600)
+    worker.start()
+    handoff = Handoff({Channel.TELEGRAM: worker})
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "慢"})
+        handed = await handoff.lease(tx)
+    handoff.committed(handed)
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.TELEGRAM, "B", OutboxKind.SEND, {"text": "认领"})
+    worker.wake()
+    await _until(lambda: sent == ["B"])
+    gate.set()
+    await _until(lambda: sent == ["B", "A"])
+    await worker.stop()
