@@ -326,9 +326,8 @@ class OutboxWorker:
         lease runs out (the at-least-once window is this write, a few milliseconds).
 
         They wait MARK_AFTER first (see there); a hand-off meanwhile counts them as sent
-        (`_unmarked`). A chat with
-        messages waiting behind those marked (neither handed over nor claimed yet) is due
-        now: the worker is woken to claim it."""
+        (`_unmarked`). A chat with messages waiting behind those marked (neither handed over
+        nor claimed yet) is due now: the worker is woken to claim it."""
         await asyncio.sleep(MARK_AFTER)
         while self._marks:
             marks, self._marks = self._marks, []

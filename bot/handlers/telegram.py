@@ -52,7 +52,7 @@ warnings.filterwarnings(
 ALLOWED_UPDATES = ("message", "callback_query")
 POLL_READ_MARGIN = 10.0
 MAX_POLL_PAUSE = 30.0
-# Polling pauses while this many fetched updates wait to be handled (they are in the inbox).
+# Polling pauses while this many fetched updates wait to be handled.
 MAX_IN_HAND = 1000
 # Fetched updates not handled this many seconds after they arrived are stored in the inbox
 # (and the next batch fetched); those handled by then need no inbox row.
