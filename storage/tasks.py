@@ -226,6 +226,12 @@ class TaskRepo(Repo):
         rows = await self._rows_by(tasks, "inspection_id", inspection_id, ("item_no", "id"))
         return to_records(Task, rows)
 
+    async def items_with_tasks(self, inspection_id: int) -> set[int]:
+        """The numbers of the inspection's items that have a rectification task: all a tap
+        needs to know of them (the tasks themselves, read on every tap, cost ~8 µs each)."""
+        params = {"b_inspection": inspection_id}
+        return {no for (no,) in (await self._run("tasks.items", _task_items, params)).all()}
+
     async def open_for_person(self, person_id: int) -> list[Task]:
         """Not-done tasks of a 责任人 by target date: the overdue ones come first."""
         stmt = (
@@ -417,6 +423,12 @@ class TaskRepo(Repo):
         if row is None:
             raise ConcurrentUpdate(f"task {current.id} changed concurrently")
         return to_record(Task, row)
+
+
+def _task_items() -> sa.Select[int | None]:
+    return sa.select(tasks.c.item_no).where(
+        tasks.c.inspection_id == sa.bindparam("b_inspection"), tasks.c.item_no.is_not(None)
+    )
 
 
 def _iso(day: date | None) -> str | None:

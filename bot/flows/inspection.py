@@ -196,7 +196,7 @@ async def answer(ctx: FlowContext, loaded: Loaded, item: Item, level_index: int)
     )
     loaded.answers[item.no] = saved
     await ctx.toast()
-    if level.score < item.max_score and item.no not in loaded.tasks:
+    if level.score < item.max_score and item.no not in loaded.task_items:
         await close_item_message(ctx, loaded, item)
         await task_setup.open_for(ctx, loaded, item, level.score, level.label)
         return

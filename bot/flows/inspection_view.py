@@ -10,7 +10,7 @@ from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_f
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from standards.schema import Item, Level, Standard
-from storage.records import AnswerMark, Inspection, Site, Task
+from storage.records import AnswerMark, Inspection, Site
 
 
 @dataclass
@@ -19,7 +19,8 @@ class Loaded:
     standard: Standard
     site: Site
     answers: dict[int, AnswerMark]
-    tasks: dict[int, Task]
+    task_items: set[int]
+    """The items that have a rectification task."""
     photo_counts: dict[int, int] | None = None
     note_counts: dict[int, int] | None = None
 
@@ -40,7 +41,7 @@ class Loaded:
             lost
             and answer.score is not None
             and answer.score < item.max_score
-            and (item.no not in self.tasks)
+            and (item.no not in self.task_items)
         )
 
     def next_pending(self, after: int) -> Item | None:
@@ -60,12 +61,8 @@ async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
     if stored is None or site is None:
         return None
     answers = {a.item_no: a for a in await ctx.tx.answers.marks(inspection.id)}
-    tasks = {
-        t.item_no: t
-        for t in await ctx.tx.tasks.for_inspection(inspection.id)
-        if t.item_no is not None
-    }
-    return Loaded(inspection, pinned(stored), site, answers, tasks)
+    task_items = await ctx.tx.tasks.items_with_tasks(inspection.id)
+    return Loaded(inspection, pinned(stored), site, answers, task_items)
 
 
 async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:

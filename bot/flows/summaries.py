@@ -30,10 +30,14 @@ REPORT_FILES = (
 
 
 async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> list[dict[str, Any]]:
+    """The tasks of the items `numbers`, by item (an item's newest task)."""
+    by_item = {
+        task.item_no: task
+        for task in await ctx.tx.tasks.for_inspection(loaded.inspection.id)
+        if task.item_no is not None and task.item_no in numbers
+    }
     rows = []
-    for no, task in sorted(loaded.tasks.items()):
-        if no not in numbers:
-            continue
+    for no, task in sorted(by_item.items()):
         person = (
             await ctx.tx.people.get(task.responsible_person_id)
             if task.responsible_person_id is not None
@@ -126,7 +130,7 @@ async def complete(ctx: FlowContext, loaded: Loaded) -> None:
         "finished": finished,
         "totals": result,
         "not_applicable": sum(1 for a in loaded.answers.values() if a.not_applicable),
-        "tasks": await _task_rows(ctx, loaded, set(loaded.tasks)),
+        "tasks": await _task_rows(ctx, loaded, loaded.task_items),
         "changes": {s.code: change(s.percent, before.get(s.code)) for s in result.sections},
         "total_change": change(result.percent, before.get("")),
     }

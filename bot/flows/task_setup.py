@@ -178,7 +178,7 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     if ctx.settings.photo_required and photos == 0:
         await ctx.toast("photo_required", alert=True)
         return
-    if item.no in loaded.tasks:
+    if item.no in loaded.task_items:
         await ctx.toast("already_answered_callback")
         await inspection.after_answer(ctx, loaded, item)
         return
@@ -200,7 +200,7 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         remark=task.get("remark"),
         created_by=ctx.person.id,
     )
-    loaded.tasks[item.no] = created
+    loaded.task_items.add(item.no)
     if isinstance(responsible, int):
         ctx.state["last_resp"] = responsible
     staff = await _staff(ctx, loaded.site.id)

@@ -120,6 +120,27 @@ async def test_task_lifecycle_records_every_change(
         assert await tx.tasks.get(task.id) == done
 
 
+async def test_items_with_tasks_are_the_items_of_that_inspection_with_a_task(
+    db: Database, world: World
+) -> None:
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        other = await tx.inspections.start(world.site_b, world.standard, world.inspector)
+        for inspection_id, item_no in ((inspection.id, 5), (inspection.id, 3), (other.id, 4)):
+            await tx.tasks.create(
+                world.site_a,
+                f"第{item_no}项",
+                created_by=world.inspector,
+                due_date=TODAY,
+                inspection_id=inspection_id,
+                item_no=item_no,
+            )
+        await tx.tasks.create(world.site_a, "巡查发现", created_by=world.inspector, due_date=None)
+        assert await tx.tasks.items_with_tasks(inspection.id) == {3, 5}
+        assert await tx.tasks.items_with_tasks(other.id) == {4}
+        assert await tx.tasks.items_with_tasks(other.id + 1) == set()
+
+
 async def test_notes_and_evidence_on_tasks(db: Database, world: World) -> None:
     task = await _task(db, world, TODAY)
     async with db.transaction() as tx:
