@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import Workbook
 
 from bot.cli import main
 from bot.cli.admin_cmd import parse_staff
+from bot.flows import reminding
+from bot.handlers.web.links import issue_login
 from storage import Tx
-from storage.records import Channel, Role
+from storage.records import Channel, Role, TaskEventKind, TaskStatus
+from storage.tables import outbox
 from tests.cliquery import query
 
 
@@ -202,3 +207,126 @@ def test_bad_staff_sheets_import_nothing(
     assert main(["person", "import", str(not_excel)]) == 2
     assert "不是有效的 Excel" in capsys.readouterr().err
     assert query(data_dir, lambda tx: tx.people.all()) == []
+
+
+def test_a_leaver_is_deactivated_only_with_their_open_tasks_handed_to_a_colleague(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["site", "add", "阳光花园", "--timezone", "Asia/Shanghai"]) == 0
+    for name, role in (("张三", "responsible"), ("李四", "responsible"), ("王检查", "inspector")):
+        assert main(["person", "add", name, "--site", "阳光花园", "--role", role]) == 0
+
+    async def seed(tx: Tx) -> dict[str, int]:
+        (site,) = await tx.sites.all()
+        people = {name: (await tx.people.find_by_name(name))[0].id for name in ("张三", "李四")}
+        for name, chat in (("张三", "501"), ("李四", "502")):
+            await tx.identities.bind(people[name], Channel.TELEGRAM, chat, chat_id=chat)
+        await issue_login(tx, (await tx.people.find_by_name("张三"))[0])
+        due = tx.now().date() + timedelta(days=7)
+        ids = {}
+        for label, owner in (
+            ("open", "张三"),
+            ("review", "张三"),
+            ("done", "张三"),
+            ("own", "李四"),
+        ):
+            task = await tx.tasks.create(
+                site.id,
+                f"楼道堆物（{label}）",
+                created_by=None,
+                due_date=due,
+                responsible_person_id=people[owner],
+            )
+            if label == "review":
+                task = await tx.tasks.transition(
+                    task.id, task.version, TaskStatus.REVIEW, actor_id=None
+                )
+            if label == "done":
+                task = await tx.tasks.transition(
+                    task.id, task.version, TaskStatus.DONE, actor_id=None
+                )
+            await reminding.replan(tx, task, tx.now())
+            ids[label] = task.id
+        return {**people, **ids}
+
+    seeded = query(data_dir, seed, write=True)
+
+    def state(tx: Tx) -> Any:
+        async def read() -> Any:
+            zhang = await tx.people.get(seeded["张三"])
+            tasks = {
+                label: await tx.tasks.get(seeded[label]) for label in ("open", "review", "done")
+            }
+            return zhang, {label: t.responsible_person_id for label, t in tasks.items() if t}
+
+        return read()
+
+    before = query(data_dir, state)
+    assert main(["person", "deactivate", "张三"]) == 2
+    assert "还有 2 项未完成的整改任务" in capsys.readouterr().err
+    assert main(["person", "deactivate", "张三", "--tasks-to", "王检查"]) == 2
+    assert "王检查 不是这些项目的责任人：阳光花园" in capsys.readouterr().err
+    assert main(["person", "deactivate", "张三", "--tasks-to", "张三"]) == 2
+    assert "须是另一位在职人员" in capsys.readouterr().err
+    assert query(data_dir, state) == before
+
+    assert main(["person", "deactivate", "张三", "--tasks-to", "李四"]) == 0
+    out = capsys.readouterr().out
+    assert "解除 1 个项目角色、2 个聊天绑定" in out
+    assert f"2 项整改任务转交 李四（#{seeded['open']}、#{seeded['review']}），已通知" in out
+
+    async def check(tx: Tx) -> Any:
+        zhang = await tx.people.get(seeded["张三"])
+        tasks = {label: await tx.tasks.get(seeded[label]) for label in ("open", "review", "done")}
+        events = await tx.tasks.events(seeded["open"])
+        reminders = await tx.reminders.for_task(seeded["open"])
+        told = (
+            await tx.connection.execute(
+                sa.select(outbox.c.chat_id, outbox.c.payload).where(outbox.c.chat_id == "502")
+            )
+        ).all()
+        return (
+            zhang,
+            {label: t.responsible_person_id for label, t in tasks.items() if t},
+            events[-1],
+            {r.person_id for r in reminders if r.cancelled_at is None},
+            await tx.roles.for_person(seeded["张三"]),
+            await tx.identities.for_person(seeded["张三"]),
+            await tx.identities.resolve(Channel.TELEGRAM, "501"),
+            [row.payload["text"] for row in told],
+            [a.action for a in await tx.audit.recent()],
+        )
+
+    zhang, owners, event, reminded, grants, identities, resolved, texts, audit = query(
+        data_dir, check
+    )
+    assert zhang is not None and not zhang.active
+    li = seeded["李四"]
+    assert owners == {"open": li, "review": li, "done": seeded["张三"]}
+    assert (event.kind, event.reason, event.data) == (
+        TaskEventKind.REASSIGNED,
+        "原责任人停用",
+        {"from": seeded["张三"], "to": li},
+    )
+    assert reminded == {li}
+    assert grants == [] and identities == [] and resolved is None
+    (text,) = texts
+    assert "张三 已停用，以下 2 项整改任务改由你负责" in text
+    assert f"#{seeded['open']} 阳光花园：楼道堆物（open）" in text
+    assert "person.deactivate" in audit
+
+    assert main(["person", "deactivate", "张三", "--tasks-to", "李四"]) == 2
+    assert "张三 已经停用" in capsys.readouterr().err
+    assert main(["person", "list"]) == 0
+    assert "张三" not in capsys.readouterr().out
+
+
+def test_a_person_without_open_tasks_is_deactivated_without_an_heir(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["site", "add", "阳光花园", "--timezone", "Asia/Shanghai"]) == 0
+    assert main(["person", "add", "王检查", "--site", "阳光花园", "--role", "inspector"]) == 0
+    assert main(["person", "deactivate", "王检查"]) == 0
+    assert "已停用" in capsys.readouterr().out
+    (wang,) = query(data_dir, lambda tx: tx.people.find_by_name("王检查"))
+    assert not wang.active

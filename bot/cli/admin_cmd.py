@@ -72,6 +72,15 @@ def register(commands: SubParsers) -> None:
     )
     pimport.add_argument("file", type=Path, help=".xlsx 或 .csv 文件")
     pimport.set_defaults(handler=_person_import)
+    leave = person_sub.add_parser(
+        "deactivate",
+        help="停用离职人员：未完成的整改任务转交他人，解除绑定 (deactivate a leaver)",
+    )
+    leave.add_argument("person", help="姓名，或人员编号")
+    leave.add_argument(
+        "--tasks-to", metavar="PERSON", help="接手其未完成整改任务的责任人（姓名或编号）"
+    )
+    leave.set_defaults(handler=_person_deactivate)
 
     invite = commands.add_parser("invite", help="邀请码 (invites to bind a chat account)")
     invite_sub = invite.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
@@ -227,6 +236,35 @@ def _person_add(args: argparse.Namespace) -> int:
     print(f"已新增 #{person.id} {person.name}，项目 {site.name}，角色 {'、'.join(args.role)}")
     if namesakes:
         print(f"注意：已有 {namesakes} 人同名，生成邀请时请用编号 {person.id}")
+    return 0
+
+
+def _person_deactivate(args: argparse.Namespace) -> int:
+    from bot.flows.leavers import CannotDeactivate, Deactivated, deactivate
+
+    async def work(db: Database, settings: Settings) -> tuple[Person, Person | None, Deactivated]:
+        async with db.transaction() as tx:
+            person = await find_person(tx, args.person)
+            heir = await find_person(tx, args.tasks_to) if args.tasks_to else None
+            try:
+                done = await deactivate(tx, person, heir, tx.now())
+            except CannotDeactivate as exc:
+                raise CliError(f"未停用 not deactivated: {exc}") from None
+            details = {"tasks": [t.id for t in done.handed_over], "to": heir.id if heir else None}
+            await tx.audit.record(
+                "cli", "person.deactivate", target=f"person:{person.id}", details=details
+            )
+        return person, heir, done
+
+    person, heir, done = run_with_db(work)
+    print(
+        f"已停用 #{person.id} {person.name}：解除 {done.roles} 个项目角色、"
+        f"{done.chats} 个聊天绑定 (deactivated)"
+    )
+    if heir is not None and done.handed_over:
+        told = "已通知" if done.notified else "对方尚未绑定聊天，未能通知"
+        ids = "、".join(f"#{t.id}" for t in done.handed_over)
+        print(f"{len(done.handed_over)} 项整改任务转交 {heir.name}（{ids}），{told}")
     return 0
 
 
