@@ -24,7 +24,15 @@ from storage.records import (
     JsonDict,
     Note,
 )
-from storage.tables import answer_revisions, answers, evidence, inspections, notes, standards
+from storage.tables import (
+    answer_revisions,
+    answers,
+    evidence,
+    inspections,
+    notes,
+    section_summaries,
+    standards,
+)
 
 _OPEN = (InspectionStatus.IN_PROGRESS, InspectionStatus.PAUSED)
 
@@ -120,6 +128,16 @@ class InspectionRepo(Repo):
     async def cancel(self, inspection_id: int) -> Inspection:
         values = {"status": InspectionStatus.CANCELLED, "cancelled_at": self._now()}
         return await self._change(inspection_id, _OPEN, values)
+
+    async def first_section_summary(self, inspection_id: int, section_code: str) -> bool:
+        """Note that the section's summary goes out; False if it already went (from any
+        chat)."""
+        stmt = self._insert_ignoring_conflict(
+            section_summaries,
+            ("inspection_id", "section_code"),
+            {"inspection_id": inspection_id, "section_code": section_code, "sent_at": self._now()},
+        )
+        return (await self._conn.execute(stmt)).rowcount == 1
 
     async def _change(
         self,

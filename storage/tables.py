@@ -218,6 +218,17 @@ answers = sa.Table(
     sa.UniqueConstraint("inspection_id", "item_no"),
 )
 
+section_summaries = sa.Table(
+    "section_summaries",
+    metadata,
+    _fk("inspection_id", "inspections.id"),
+    sa.Column("section_code", sa.String(32), nullable=False),
+    _at("sent_at"),
+    sa.PrimaryKeyConstraint("inspection_id", "section_code"),
+)
+"""The sections of an inspection whose summary went out: once per inspection, whichever
+chat or device completed the section."""
+
 answer_revisions = sa.Table(
     "answer_revisions",
     metadata,

@@ -320,8 +320,4 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
     ctx.next_screen()
     for key in ("insp", "no", "task", "sample", "figures", "item_ref"):
         ctx.state.pop(key, None)
-    sent = ctx.state.get("summaries")
-    if isinstance(sent, dict):
-        prefix = f"{loaded.inspection.id}:"
-        ctx.state["summaries"] = {k: v for k, v in sent.items() if not k.startswith(prefix)}
     ctx.state["mode"] = "idle"

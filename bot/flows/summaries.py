@@ -86,11 +86,8 @@ async def section_if_complete(ctx: FlowContext, loaded: Loaded, item: Item) -> N
     section = loaded.standard.section_of(item.no)
     if any(loaded.needs_work(i) for i in section.items):
         return
-    sent = ctx.state.setdefault("summaries", {})
-    key = f"{loaded.inspection.id}:{section.code}"
-    if not isinstance(sent, dict) or sent.get(key):
+    if not await ctx.tx.inspections.first_section_summary(loaded.inspection.id, section.code):
         return
-    sent[key] = True
     view = await section_view(ctx, loaded, section)
     await ctx.reply("section_summary", **view)
     if await managers_want_sections(ctx, loaded):

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.flows.context import FlowSettings
 from standards.loader import BUILTIN_DIR, load_file
-from storage.records import InspectionStatus, TaskStatus
+from storage.records import Channel, InspectionStatus, TaskStatus
 from tests.flows.harness import Harness, User
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
@@ -176,6 +176,32 @@ async def test_pause_and_resume_at_first_unanswered(harness: Harness) -> None:
     assert current_item(user) == 4
     web = harness.user(101)
     assert web.chat is user.chat
+
+
+async def test_a_section_is_summarised_once_whichever_chat_completes_it_again(
+    harness: Harness,
+) -> None:
+    user, seeded = await inspector(harness)
+    manager = harness.user(301)
+    await manager.command("start", seeded["codes"]["赵经理"])
+    await begin(user)
+    for _ in STANDARD.sections[0].items:
+        await user.tap("1分")
+    summaries = [t for t in user.chat.texts() if t.startswith("<b>章节小结")]
+    assert len(summaries) == 1 and "一、客户管理" in summaries[0]
+    async with harness.db.transaction() as tx:
+        wang = seeded["people"]["王检查"].id
+        await tx.identities.bind(wang, Channel.WEB, "web-wang", chat_id="web-wang")
+    web = User(harness, "web-wang", Channel.WEB)
+    await web.command("resume")
+    await web.tap("阳光花园")
+    await web.tap("上一项")
+    last = STANDARD.sections[0].items[-1].no
+    assert current_item(web) == last
+    await web.tap("1分")
+    assert current_item(web) == last + 1
+    assert not [t for t in web.chat.texts() if "章节小结" in t]
+    assert len([t for t in manager.chat.texts() if "章节小结" in t]) == 1
 
 
 async def test_resume_reopens_a_task_left_unfinished(harness: Harness) -> None:

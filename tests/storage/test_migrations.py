@@ -38,6 +38,9 @@ ROWS_0001 = [
     f" created_by, created_at) VALUES ('{'a' * 64}', 10, 'image/jpeg', 'photo', 'finding',"
     f" 1, 3, 1, '{T0}')",
     "INSERT INTO processed_events (key, at) VALUES ('tg:1', '" + T0 + "')",
+    "INSERT INTO conversations (person_id, channel, chat_id, state, version, updated_at)"
+    " VALUES (1, 'telegram', '1', '{\"summaries\": {\"1:一\": true, \"7:二\": true}}', 3,"
+    f" '{T0}')",
 ]
 
 
@@ -90,14 +93,14 @@ async def test_schema_at_head_matches_the_table_definitions(urls: Urls) -> None:
 
 async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> None:
     url = await urls.new(migrated=False)
-    assert known_revisions() == ["0001", "0002", "0003"]
+    assert known_revisions() == ["0001", "0002", "0003", "0004"]
     await upgrade(url, "0001")
     await _execute(url, *ROWS_0001)
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "database schema 0001 is older than this program (0003)" in str(caught.value)
+    assert "database schema 0001 is older than this program (0004)" in str(caught.value)
     assert "pinjian db upgrade" in str(caught.value)
-    assert await upgrade(url) == ("0001", "0003")
+    assert await upgrade(url) == ("0001", "0004")
     db = await _open(url)
     try:
         async with db.transaction() as tx:
@@ -114,6 +117,9 @@ async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> Non
             assert [n.text for n in await tx.notes.for_item(1, 3)] == ["回访记录缺失"]
             assert (await tx.evidence.count_by_item(1)) == {3: 1}
             assert await tx.events.seen("tg:1")
+            # The section summary the conversation noted as sent (inspection 7 is unknown).
+            assert not await tx.inspections.first_section_summary(1, "一")
+            assert await tx.inspections.first_section_summary(1, "二")
             task = await tx.tasks.create(
                 1, "补回访", created_by=1, due_date=date(2024, 5, 8), inspection_id=1, item_no=3
             )
@@ -130,7 +136,7 @@ async def test_unknown_schema_is_refused(urls: Urls) -> None:
     await _execute(url, "UPDATE alembic_version SET version_num = '0099_future'")
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "0099_future is newer than this program (0003)" in str(caught.value)
+    assert "0099_future is newer than this program (0004)" in str(caught.value)
     with pytest.raises(SchemaMismatch):
         await upgrade(url)
 
@@ -144,4 +150,4 @@ async def test_downgrade_to_0001_and_back(urls: Urls) -> None:
             await conn.commit()
     finally:
         await engine.dispose()
-    assert await upgrade(url) == ("0001", "0003")
+    assert await upgrade(url) == ("0001", "0004")
