@@ -222,7 +222,7 @@ section_summaries = sa.Table(
     "section_summaries",
     metadata,
     _fk("inspection_id", "inspections.id"),
-    sa.Column("section_code", sa.String(32), nullable=False),
+    sa.Column("section_code", sa.String(200), nullable=False),
     _at("sent_at"),
     sa.PrimaryKeyConstraint("inspection_id", "section_code"),
 )

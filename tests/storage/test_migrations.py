@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 from storage import Database, InspectionStatus, SchemaMismatch, head_revision, upgrade
 from storage.engine import create_engine
 from storage.migrate import _config, known_revisions
-from storage.tables import metadata
+from storage.tables import metadata, section_summaries
 from tests.storage.conftest import Urls
 
 T0 = "2024-05-01 08:00:00"
@@ -118,6 +118,9 @@ async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> Non
             assert (await tx.evidence.count_by_item(1)) == {3: 1}
             assert await tx.events.seen("tg:1")
             # The section summary the conversation noted as sent (inspection 7 is unknown).
+            carried = (await tx.connection.execute(sa.select(section_summaries))).all()
+            assert [(r.inspection_id, r.section_code) for r in carried] == [(1, "一")]
+            assert carried[0].sent_at.tzinfo is not None
             assert not await tx.inspections.first_section_summary(1, "一")
             assert await tx.inspections.first_section_summary(1, "二")
             task = await tx.tasks.create(

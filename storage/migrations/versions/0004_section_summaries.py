@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "section_summaries",
         sa.Column("inspection_id", sa.Integer, sa.ForeignKey("inspections.id"), nullable=False),
-        sa.Column("section_code", sa.String(32), nullable=False),
+        sa.Column("section_code", sa.String(200), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("inspection_id", "section_code"),
     )
@@ -36,26 +36,28 @@ def _carry_over_from_conversations() -> None:
     """The summaries already sent, as the conversations noted them ("inspection:section")."""
     bind = op.get_bind()
     sent: set[tuple[int, str]] = set()
-    for (state,) in bind.execute(sa.text("SELECT state FROM conversations")):
-        noted = (json.loads(state) if isinstance(state, str) else state or {}).get("summaries")
+    for (raw,) in bind.execute(sa.text("SELECT state FROM conversations")):
+        state = json.loads(raw) if isinstance(raw, str) else raw
+        noted = state.get("summaries") if isinstance(state, dict) else None
         for key, done in noted.items() if isinstance(noted, dict) else ():
             inspection, _, section = str(key).partition(":")
             if done and inspection.isdigit() and section:
                 sent.add((int(inspection), section))
     existing = {row[0] for row in bind.execute(sa.text("SELECT id FROM inspections"))}
+    now = datetime.now(UTC)
     rows = [
-        {"inspection_id": i, "section_code": s, "sent_at": datetime.now(UTC).replace(tzinfo=None)}
+        {"inspection_id": i, "section_code": s, "sent_at": now}
         for i, s in sorted(sent)
         if i in existing
     ]
+    summaries = sa.table(
+        "section_summaries",
+        sa.column("inspection_id", sa.Integer),
+        sa.column("section_code", sa.String),
+        sa.column("sent_at", sa.DateTime(timezone=True)),
+    )
     if rows:
-        bind.execute(
-            sa.text(
-                "INSERT INTO section_summaries (inspection_id, section_code, sent_at)"
-                " VALUES (:inspection_id, :section_code, :sent_at)"
-            ),
-            rows,
-        )
+        op.bulk_insert(summaries, rows)
 
 
 def downgrade() -> None:
