@@ -316,9 +316,15 @@ def test_a_leaver_is_deactivated_only_with_their_open_tasks_handed_to_a_colleagu
     assert "person.deactivate" in audit
 
     assert main(["person", "deactivate", "张三", "--tasks-to", "李四"]) == 2
-    assert "张三 已经停用" in capsys.readouterr().err
+    assert "张三 已停用" in capsys.readouterr().err
+    assert main(["invite", "create", f"#{seeded['张三']}"]) == 2
+    assert f"#{seeded['张三']} 张三 已停用" in capsys.readouterr().err
     assert main(["person", "list"]) == 0
     assert "张三" not in capsys.readouterr().out
+    # Someone of the same name hired later is a new person, and the name is not ambiguous.
+    assert main(["person", "add", "张三", "--site", "阳光花园", "--role", "responsible"]) == 0
+    assert "同名" not in capsys.readouterr().out
+    assert main(["invite", "create", "张三"]) == 0
 
 
 def test_a_person_without_open_tasks_is_deactivated_without_an_heir(

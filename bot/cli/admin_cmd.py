@@ -129,13 +129,20 @@ async def find_site(tx: Tx, ref: str) -> Site:
 
 
 async def find_person(tx: Tx, ref: str) -> Person:
+    """An active person by name or id; people who left stay in the records, inactive, and
+    are not found (a namesake who left makes no name ambiguous)."""
     if ref.lstrip("#").isdigit():
         person = await tx.people.get(int(ref.lstrip("#")))
         if person is None:
             raise CliError(f"没有编号为 {ref} 的人员 (unknown person id)")
+        if not person.active:
+            raise CliError(f"#{person.id} {person.name} 已停用 (deactivated)")
         return person
-    matches = await tx.people.find_by_name(ref)
+    named = await tx.people.find_by_name(ref)
+    matches = [person for person in named if person.active]
     if not matches:
+        if named:
+            raise CliError(f"{ref} 已停用 (deactivated)")
         raise CliError(f"没有名为 {ref} 的人员 (unknown person)")
     if len(matches) > 1:
         ids = ", ".join(f"{p.id}（{p.phone or '无手机号'}）" for p in matches)
@@ -227,7 +234,7 @@ def _person_add(args: argparse.Namespace) -> int:
     async def work(db: Database, settings: Settings) -> tuple[Person, Site, int]:
         async with db.transaction() as tx:
             site = await find_site(tx, args.site)
-            namesakes = len(await tx.people.find_by_name(name))
+            namesakes = sum(p.active for p in await tx.people.find_by_name(name))
             roles = [Role(r) for r in dict.fromkeys(args.role)]
             person = await _add_person(tx, name, site, roles, args.phone, args.wecom_userid)
         return person, site, namesakes
@@ -383,7 +390,11 @@ def _person_import(args: argparse.Namespace) -> int:
                 if site is None:
                     site = await tx.sites.create(row.site, timezone=settings.timezone)
                     new_sites.append(row.site)
-                same = [p for p in await tx.people.find_by_name(row.name) if p.phone == row.phone]
+                same = [
+                    p
+                    for p in await tx.people.find_by_name(row.name)
+                    if p.phone == row.phone and p.active  # one who left comes back as new
+                ]
                 if same:
                     for role in row.roles:
                         await tx.roles.grant(same[0].id, site.id, role)
