@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bot.core import duties
 from storage.db import Tx
-from storage.records import Task, TaskStatus
+from storage.records import Task, TaskEventKind, TaskStatus
 
 
 class TransitionError(Exception):
@@ -29,19 +30,26 @@ REJECT = (TaskStatus.REVIEW, TaskStatus.OPEN)
 ALLOWED = {SUBMIT, APPROVE, REJECT}
 
 
-def may_verify(task: Task, actor: Actor) -> bool:
-    """The inspector who created the task, or a manager of its site."""
-    return actor.person_id == task.created_by or actor.is_site_manager
+def may_verify(task: Task, actor: Actor, submitted_by: int | None) -> bool:
+    return duties.may_verify(
+        actor.person_id,
+        responsible_id=task.responsible_person_id,
+        created_by=task.created_by,
+        submitted_by=submitted_by,
+        is_site_manager=actor.is_site_manager,
+    )
 
 
-def check(task: Task, to: TaskStatus, actor: Actor, reason: str | None) -> None:
+def check(
+    task: Task, to: TaskStatus, actor: Actor, reason: str | None, submitted_by: int | None = None
+) -> None:
     move = (task.status, to)
     if move not in ALLOWED:
         raise TransitionError(f"{task.status.label} → {to.label} 不是允许的状态变化")
     if move == SUBMIT and actor.person_id != task.responsible_person_id:
         raise TransitionError("只有责任人可以提交整改")
-    if move in (APPROVE, REJECT) and not may_verify(task, actor):
-        raise TransitionError("只有检查员或项目经理可以复查")
+    if move in (APPROVE, REJECT) and not may_verify(task, actor, submitted_by):
+        raise TransitionError("只有检查员或项目经理可以复查，且不能复查自己负责或提交的整改")
     if move == REJECT and not (reason and reason.strip()):
         raise TransitionError("退回需要说明原因")
 
@@ -50,10 +58,20 @@ async def transition(
     tx: Tx, task: Task, to: TaskStatus, actor: Actor, reason: str | None = None
 ) -> Task:
     """Validate and apply a status change; the storage layer records who, when, from, to, why."""
-    check(task, to, actor, reason)
+    check(task, to, actor, reason, await submitted_by(tx, task))
     return await tx.tasks.transition(
         task.id, task.version, to, actor_id=actor.person_id, reason=reason
     )
+
+
+async def submitted_by(tx: Tx, task: Task) -> int | None:
+    """Who submitted the fix now under review (None while the task is not 待复查)."""
+    if task.status is not TaskStatus.REVIEW:
+        return None
+    for event in reversed(await tx.tasks.events(task.id)):
+        if event.kind is TaskEventKind.STATUS and event.to_status is TaskStatus.REVIEW:
+            return event.actor_id
+    return None
 
 
 def status_label(task: Task, today: date) -> str:

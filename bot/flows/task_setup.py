@@ -1,7 +1,8 @@
 """Turning an item that lost points into a rectification task: 责任人, 达标时间, 备注.
 
 Defaults (the last 责任人 chosen in this inspection, or the site's first; today + the company's
-default days) make it two taps: the level, then 确认创建.
+default days) make it two taps: the level, then 确认创建. The inspector is offered as 责任人
+only where the company lets inspectors assign themselves (`bot.core.duties`).
 """
 
 from __future__ import annotations
@@ -9,19 +10,28 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.core import payload
+from bot.core import duties, payload
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
+from bot.flows import access
 from bot.flows.context import FlowContext
 from standards.schema import Item
-from storage.records import Person, Role, Severity
+from storage.records import Person, Role, Severity, Site
 
 if TYPE_CHECKING:
     from bot.flows.inspection_view import Loaded
 
 
-async def _staff(ctx: FlowContext, site_id: int) -> list[Person]:
-    return await ctx.tx.roles.people_with_role(site_id, Role.RESPONSIBLE)
+async def _staff(ctx: FlowContext, site: Site) -> list[Person]:
+    """The site's 责任人 this inspector may choose."""
+    staff = await ctx.tx.roles.people_with_role(site.id, Role.RESPONSIBLE)
+    allowed = await access.self_assign_allowed(ctx.tx, site)
+    return [p for p in staff if duties.may_assign(ctx.person.id, p.id, self_assign_allowed=allowed)]
+
+
+async def _may_assign(ctx: FlowContext, site: Site, person_id: int) -> bool:
+    allowed = await access.self_assign_allowed(ctx.tx, site)
+    return duties.may_assign(ctx.person.id, person_id, self_assign_allowed=allowed)
 
 
 def _task_state(ctx: FlowContext) -> dict[str, Any]:
@@ -31,7 +41,7 @@ def _task_state(ctx: FlowContext) -> dict[str, Any]:
 
 async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, label: str) -> None:
     """Show the task set-up; choices already made for this item are kept."""
-    staff = await _staff(ctx, loaded.site.id)
+    staff = await _staff(ctx, loaded.site)
     previous = _task_state(ctx)
     screen = ctx.next_screen()
     ref = f"t{loaded.inspection.id}.{item.no}.{screen}"
@@ -108,13 +118,16 @@ async def _view(
 async def refresh(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """Edit the task set-up message in place after a change."""
     task = _task_state(ctx)
-    staff = await _staff(ctx, loaded.site.id)
+    staff = await _staff(ctx, loaded.site)
     view, buttons = await _view(ctx, loaded, item, staff, ctx.screen)
     await ctx.edit(str(task["ref"]), "task_setup", buttons, **view)
 
 
 async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, person_id: int) -> None:
-    staff = await _staff(ctx, loaded.site.id)
+    if not await _may_assign(ctx, loaded.site, person_id):
+        await ctx.toast("responsible_self", alert=True)
+        return
+    staff = await _staff(ctx, loaded.site)
     if not any(p.id == person_id for p in staff):
         await ctx.toast("not_allowed", alert=True)
         return
@@ -155,12 +168,17 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
         task["due"] = due.isoformat()
         await refresh(ctx, loaded, item)
         return
-    staff = await _staff(ctx, loaded.site.id)
+    staff = await _staff(ctx, loaded.site)
     name = text.strip()
     matches = [p for p in staff if p.name == name] or [p for p in staff if name and name in p.name]
     if len(matches) == 1:
         task["resp"] = matches[0].id
         await refresh(ctx, loaded, item)
+        return
+    own = name and (name == ctx.person.name or name in ctx.person.name)
+    if not matches and own and not await _may_assign(ctx, loaded.site, ctx.person.id):
+        await ctx.reply("responsible_self")
+        await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
         return
     if not matches and any(ch.isdigit() for ch in name):
         await ctx.reply("plain", text=date_problem or "")
@@ -182,12 +200,15 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         await ctx.toast("already_answered_callback")
         await inspection.after_answer(ctx, loaded, item)
         return
+    responsible = task.get("resp")
+    if isinstance(responsible, int) and not await _may_assign(ctx, loaded.site, responsible):
+        await ctx.toast("responsible_self", alert=True)
+        return
     await ctx.toast()
     notes = await ctx.tx.notes.for_item(loaded.inspection.id, item.no)
     finding = (
         "；".join(n.text for n in notes) or f"{task.get('score', 0):g}分 {task.get('label', '')}"
     )
-    responsible = task.get("resp")
     created = await ctx.tx.tasks.create(
         site_id=loaded.site.id,
         inspection_id=loaded.inspection.id,
@@ -203,7 +224,7 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     loaded.task_items.add(item.no)
     if isinstance(responsible, int):
         ctx.state["last_resp"] = responsible
-    staff = await _staff(ctx, loaded.site.id)
+    staff = await _staff(ctx, loaded.site)
     name = next((p.name for p in staff if p.id == responsible), None)
     await ctx.edit(
         str(task["ref"]),

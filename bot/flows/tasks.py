@@ -1,15 +1,19 @@
 """The responsible staff's side of a rectification task, and its verification and extension.
 
 Task buttons carry the task id and its version (`K:ACTION:TASK:VERSION[:ARG]`): any change to
-the task makes older buttons stale. Every press is checked against who pressed it.
+the task makes older buttons stale. Every press is checked against who pressed it, and against
+the separation of duties (`bot.core.duties`): a fix or an extension request goes only to people
+who may decide it; when nobody else may, it waits, and whoever may later finds its buttons on
+the task's details (查看详情).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core import payload
+from bot.core import duties, payload
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date
 from bot.core.events import StoredFile
@@ -21,6 +25,7 @@ from storage.errors import StateConflict
 from storage.records import (
     EvidenceKind,
     EvidenceRole,
+    ExtensionRequest,
     ExtensionStatus,
     Role,
     Site,
@@ -28,6 +33,8 @@ from storage.records import (
     TaskEventKind,
     TaskStatus,
 )
+
+log = logging.getLogger(__name__)
 
 TASK_MODES = {"fix", "reject_reason", "ext_date", "ext_reason"}
 EXTENSION_DAYS = (3, 7, 15)
@@ -217,11 +224,11 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
     is_responsible = task.responsible_person_id == ctx.person.id
     actor = lifecycle.Actor(ctx.person.id, is_manager)
     if action == "D":
-        if not (is_responsible or is_manager or lifecycle.may_verify(task, actor)):
+        if not (is_responsible or is_manager or task.created_by == ctx.person.id):
             await ctx.toast("not_allowed", alert=True)
             return
         await ctx.toast()
-        buttons = responsible_buttons(task) if is_responsible else []
+        buttons = responsible_buttons(task) if is_responsible else await _waiting(ctx, task, actor)
         await ctx.reply("task_card", buttons, **await card(ctx, task, history=True))
         return
     # An extension decision is bound to its request (decided once), not to the task's
@@ -233,9 +240,12 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
     if action in ("F", "E", "FS", "ED") and not is_responsible:
         await ctx.toast("not_allowed", alert=True)
         return
-    if action in ("OK", "RJ") and not lifecycle.may_verify(task, actor):
-        await ctx.toast("not_allowed", alert=True)
-        return
+    if action in ("OK", "RJ"):
+        submitter = await lifecycle.submitted_by(ctx.tx, task)
+        if not lifecycle.may_verify(task, actor, submitter):
+            own = ctx.person.id in (task.responsible_person_id, submitter)
+            await ctx.toast("own_fix" if own else "not_allowed", alert=True)
+            return
     if action in ("EA", "ER") and not is_manager:
         await ctx.toast("not_allowed", alert=True)
         return
@@ -254,6 +264,31 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
         await ctx.toast("stale_button", alert=True)
         return
     await handler(ctx, task, action, arg)
+
+
+def _review_buttons(task: Task) -> list[Button]:
+    return [_button("✅ 通过", "OK", task), _button("↩ 退回", "RJ", task)]
+
+
+def _extension_buttons(task: Task, request: ExtensionRequest) -> list[Button]:
+    return [_button("批准", "EA", task, request.id), _button("驳回", "ER", task, request.id)]
+
+
+async def _waiting(ctx: FlowContext, task: Task, actor: lifecycle.Actor) -> list[list[Button]]:
+    """The decisions on this task that wait for this person: a fix to verify, an extension
+    request to decide (also those that went to nobody because nobody else might decide)."""
+    rows: list[list[Button]] = []
+    submitter = await lifecycle.submitted_by(ctx.tx, task)
+    if task.status is TaskStatus.REVIEW and lifecycle.may_verify(task, actor, submitter):
+        rows.append(_review_buttons(task))
+    for request in await ctx.tx.tasks.extensions(task.id):
+        if request.status is ExtensionStatus.PENDING and duties.may_decide_extension(
+            actor.person_id,
+            requested_by=request.requested_by,
+            is_site_manager=actor.is_site_manager,
+        ):
+            rows.append(_extension_buttons(task, request))
+    return rows
 
 
 def _mode(ctx: FlowContext, mode: str, task: Task, **extra: Any) -> None:
@@ -317,12 +352,32 @@ async def _task_in_mode(ctx: FlowContext) -> Task | None:
 
 
 async def _verifiers(ctx: FlowContext, task: Task) -> list[int]:
-    """The inspector who found it; the site's managers if the inspector cannot be reached."""
-    if task.created_by is not None:
-        inspector = await ctx.tx.people.get(task.created_by)
-        if inspector and inspector.active and await ctx.tx.identities.for_person(inspector.id):
-            return [inspector.id]
-    return [m.id for m in await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)]
+    """The inspector who found it; the site's managers if the inspector cannot be reached or
+    may not verify it (they are its 责任人); never the person who submitted the fix."""
+    submitter = await lifecycle.submitted_by(ctx.tx, task)
+    inspector = await ctx.tx.people.get(task.created_by) if task.created_by else None
+    if (
+        inspector is not None
+        and inspector.active
+        and lifecycle.may_verify(task, lifecycle.Actor(inspector.id, False), submitter)
+        and await ctx.tx.identities.for_person(inspector.id)
+    ):
+        return [inspector.id]
+    managers = await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
+    return [
+        m.id for m in managers if lifecycle.may_verify(task, lifecycle.Actor(m.id, True), submitter)
+    ]
+
+
+def _nobody_else(task: Task, site: Site, what: str) -> None:
+    """The administrator's hint (the chat only says to ask the administrator)."""
+    log.warning(
+        "task %s: nobody else may %s; it waits until the site has another manager "
+        "(pinjian person add <姓名> --site %s --role manager)",
+        task.id,
+        what,
+        site.name,
+    )
 
 
 async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
@@ -352,11 +407,16 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         "before": len(before),
         "after": len(after),
     }
-    buttons = [[_button("✅ 通过", "OK", updated), _button("↩ 退回", "RJ", updated)]]
+    if not verifiers:
+        _nobody_else(updated, await _site(ctx, updated), "verify the fix")
+        await ctx.reply("fix_waiting", task_id=task.id)
+        return
     for person_id in verifiers:
-        await ctx.notify(person_id, "review_request", buttons, photos=before + after, **view)
+        await ctx.notify(
+            person_id, "review_request", [_review_buttons(updated)], photos=before + after, **view
+        )
     names = [await _name(ctx, p) for p in verifiers]
-    verifier = "、".join(n for n in names if n) or "检查员"
+    verifier = "、".join(n for n in names if n)
     await ctx.reply("fix_submitted", task_id=task.id, verifier=verifier)
 
 
@@ -422,6 +482,12 @@ async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) 
     waiting = task.status is TaskStatus.OPEN or action == "ER"
     if pending is None or pending.task_id != task.id or not waiting:
         await ctx.toast("stale_button", alert=True)
+        return
+    is_manager = await _is_manager(ctx, task.site_id, ctx.person.id)
+    if not duties.may_decide_extension(
+        ctx.person.id, requested_by=pending.requested_by, is_site_manager=is_manager
+    ):
+        await ctx.toast("own_extension", alert=True)
         return
     try:
         request, updated = await ctx.tx.tasks.decide_extension(
@@ -493,15 +559,22 @@ async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
 
 async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
     due = date.fromisoformat(str(ctx.state.get("ext_due")))
-    managers = await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
     _leave(ctx)
-    if not managers:
-        await ctx.reply("ext_no_manager")
-        return
     try:
         request = await ctx.tx.tasks.request_extension(task.id, ctx.person.id, due, reason=reason)
     except StateConflict:
         await ctx.reply("ext_pending", task_id=task.id)
+        return
+    managers = [
+        m
+        for m in await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
+        if duties.may_decide_extension(
+            m.id, requested_by=request.requested_by, is_site_manager=True
+        )
+    ]
+    if not managers:
+        _nobody_else(task, await _site(ctx, task), "decide the extension request")
+        await ctx.reply("ext_waiting", task_id=task.id, due=due.isoformat())
         return
     view: dict[str, Any] = {
         "task": task,
@@ -511,12 +584,6 @@ async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
         "new_due": due.isoformat(),
         "reason": reason,
     }
-    buttons = [
-        [
-            _button("批准", "EA", task, request.id),
-            _button("驳回", "ER", task, request.id),
-        ]
-    ]
     for manager in managers:
-        await ctx.notify(manager.id, "ext_request", buttons, **view)
+        await ctx.notify(manager.id, "ext_request", [_extension_buttons(task, request)], **view)
     await ctx.reply("ext_requested", task_id=task.id, due=due.isoformat())
