@@ -1,0 +1,95 @@
+"""The separation-of-duties rules (bot/core/duties.py), one test per rule, and the task
+lifecycle applying them whatever roles the actor holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.core import duties
+from bot.core import tasks as lifecycle
+from storage.records import Severity, Task, TaskStatus
+
+INSPECTOR, RESPONSIBLE, MANAGER, OTHER = 1, 2, 3, 4
+
+
+def task(status: TaskStatus = TaskStatus.REVIEW, responsible: int = RESPONSIBLE) -> Task:
+    moment = datetime(2026, 11, 2, tzinfo=UTC)
+    return Task(
+        id=1,
+        site_id=1,
+        inspection_id=None,
+        item_no=None,
+        finding="0分 不符合",
+        score=0.0,
+        severity=Severity.GENERAL,
+        responsible_person_id=responsible,
+        status=status,
+        due_date=date(2026, 11, 9),
+        remark=None,
+        created_by=INSPECTOR,
+        created_at=moment,
+        closed_at=None,
+        updated_at=moment,
+        version=2,
+    )
+
+
+def verify(person: int, *, manager: bool, responsible: int, submitted_by: int | None) -> bool:
+    return duties.may_verify(
+        person,
+        responsible_id=responsible,
+        created_by=INSPECTOR,
+        submitted_by=submitted_by,
+        is_site_manager=manager,
+    )
+
+
+def test_nobody_verifies_a_task_they_are_responsible_for() -> None:
+    assert verify(INSPECTOR, manager=False, responsible=RESPONSIBLE, submitted_by=RESPONSIBLE)
+    assert verify(MANAGER, manager=True, responsible=RESPONSIBLE, submitted_by=RESPONSIBLE)
+    assert not verify(OTHER, manager=False, responsible=RESPONSIBLE, submitted_by=RESPONSIBLE)
+    # A manager of the site who is also the task's 责任人; the inspector who took it on.
+    assert not verify(MANAGER, manager=True, responsible=MANAGER, submitted_by=MANAGER)
+    assert not verify(INSPECTOR, manager=True, responsible=INSPECTOR, submitted_by=INSPECTOR)
+
+
+def test_nobody_verifies_a_fix_they_submitted() -> None:
+    # The fix was submitted by MANAGER, then the task was handed to RESPONSIBLE.
+    assert not verify(MANAGER, manager=True, responsible=RESPONSIBLE, submitted_by=MANAGER)
+    assert verify(INSPECTOR, manager=False, responsible=RESPONSIBLE, submitted_by=MANAGER)
+
+
+def test_nobody_decides_their_own_extension_request() -> None:
+    assert duties.may_decide_extension(MANAGER, requested_by=RESPONSIBLE, is_site_manager=True)
+    assert not duties.may_decide_extension(MANAGER, requested_by=MANAGER, is_site_manager=True)
+    assert not duties.may_decide_extension(OTHER, requested_by=RESPONSIBLE, is_site_manager=False)
+
+
+def test_an_inspector_assigns_themself_only_when_the_company_allows_it() -> None:
+    assert duties.may_assign(INSPECTOR, RESPONSIBLE, self_assign_allowed=False)
+    assert not duties.may_assign(INSPECTOR, INSPECTOR, self_assign_allowed=False)
+    assert duties.may_assign(INSPECTOR, INSPECTOR, self_assign_allowed=True)
+
+
+def test_self_assignment_setting_defaults_to_no_and_a_site_overrides_the_company() -> None:
+    assert not duties.self_assign_allowed(None, None)
+    assert duties.self_assign_allowed(True, None)
+    assert not duties.self_assign_allowed(True, False)
+    assert duties.self_assign_allowed(False, True)
+    assert not duties.self_assign_allowed("yes", None)
+    assert not duties.self_assign_allowed(1, None)
+
+
+def test_the_lifecycle_refuses_verification_by_the_responsible_manager() -> None:
+    own = task(responsible=MANAGER)
+    actor = lifecycle.Actor(MANAGER, is_site_manager=True)
+    with pytest.raises(lifecycle.TransitionError):
+        lifecycle.check(own, TaskStatus.DONE, actor, None, submitted_by=MANAGER)
+    with pytest.raises(lifecycle.TransitionError):
+        lifecycle.check(own, TaskStatus.OPEN, actor, "照片不清", submitted_by=MANAGER)
+    other = lifecycle.Actor(OTHER, is_site_manager=True)
+    lifecycle.check(own, TaskStatus.DONE, other, None, submitted_by=MANAGER)
+    with pytest.raises(lifecycle.TransitionError):
+        lifecycle.check(task(), TaskStatus.DONE, other, None, submitted_by=OTHER)
