@@ -5,6 +5,9 @@ site); each is refused and changes nothing. The rightful person is the control.
 Buttons are tried twice per role: exactly as the rightful person was shown them (a forged
 press) and re-stamped with the attacker's own screen counter, so that the check behind the
 stale-screen check is exercised too.
+
+Separation of duties: the 责任人 of a fix under review and of a pending extension request, made
+a manager of the same site too, presses the verification and the decision of his own work.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.core.texts import render
+from storage.records import Role
 from tests.resilience.fuzz import ErrorLog
 from tests.resilience.invariants import snapshot, violations
 from tests.resilience.world import (
@@ -26,6 +30,7 @@ from tests.resilience.world import (
     SITE_A,
     STRANGERS,
     WANG,
+    WEB_ZHANG,
     ZHANG,
     ZHAO,
     ZHOU,
@@ -250,5 +255,41 @@ async def test_commands_of_every_role_stay_in_their_own_scope(
     assert errors.records == [], errors.describe(0)
     assert table == {role: expected(command, role) for role in ROLES}
     assert answer and render("not_allowed") not in answer and STRANGER_REPLY not in answer
+    assert await violations(world.db) == []
+    await world.close()
+
+
+OWN_WORK = {"K:OK": "own_fix", "K:RJ": "own_fix", "K:EA": "own_extension", "K:ER": "own_extension"}
+
+
+@pytest.mark.parametrize("kind", list(OWN_WORK))
+async def test_own_fix_and_own_extension_are_refused_to_a_second_role(
+    frozen: dict[str, Frozen], tmp_path: Path, kind: str
+) -> None:
+    """张三 is the 责任人 of #1 (待复查, his fix) and #3 (his extension request pending); as a
+    manager of the site too he presses, from each of his chats, the buttons 王检查 and 赵经理
+    were shown for them: refused with the reason, nothing changes; the rightful press works."""
+    case = BUTTONS[kind]
+    world = await World.thaw(frozen[case.template], tmp_path / "world")
+    async with world.db.transaction() as tx:
+        site = await tx.sites.by_name(SITE_A)
+        assert site is not None
+        await tx.roles.grant(world.people["张三"].id, site.id, Role.MANAGER)
+    with ErrorLog() as errors:
+        data = world.button(case.owner, case.label, case.prefix)
+        outcome = {}
+        for chat in (ZHANG, WEB_ZHANG):
+            before, shown = await state(world), len(world.chat_of(chat).messages)
+            await world.press(chat, data)
+            changed = changes(before, await state(world))
+            answer = world.chat_of(chat).toasts[-1]
+            ok = answer == (render(OWN_WORK[kind]), True) and not changed
+            ok = ok and len(world.chat_of(chat).messages) == shown
+            outcome[chat] = "refused" if ok else f"ALLOWED {answer} {changed}"
+        await world.press(case.owner, data)
+        control = world.chat_of(case.owner).toasts[-1]
+    assert errors.records == [], errors.describe(0)
+    assert outcome == {ZHANG: "refused", WEB_ZHANG: "refused"}
+    assert control[0] not in REFUSALS, f"the rightful press was refused: {control}"
     assert await violations(world.db) == []
     await world.close()
