@@ -225,6 +225,7 @@ async def test_a_fix_waits_when_nobody_else_may_verify_it(
     await inspector.tap("确认创建")
     await submit_fix(inspector)
     assert inspector.chat.last.text == render("fix_waiting", task_id=1)
+    assert "pinjian" not in inspector.chat.last.text
     assert not shown(inspector, "整改待复查")
     assert ADMIN_HINT in caplog.text
     assert (await the_task(harness)).status is TaskStatus.REVIEW
