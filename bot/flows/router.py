@@ -17,19 +17,30 @@ from bot.core.events import Channel, EventKind, Incoming
 from bot.core.messages import Outgoing
 from bot.core.texts import render
 from bot.delivery import Handoff
-from bot.flows import access, evidence, inspection, manager, measure, task_setup, tasks
+from bot.flows import (
+    access,
+    commands,
+    evidence,
+    inspection,
+    manager,
+    measure,
+    task_setup,
+    tasks,
+)
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
 from bot.flows.inspection_view import close_item_message, load, show_item
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
-from storage.records import OutboxKind, Role, StoredStandard
+from storage.records import OutboxKind, StoredStandard
 
 log = logging.getLogger(__name__)
 
 ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "TR", "TD", "TM", "TOK"}
 INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
 ITEM_MODES = {"item", "note", "task", "task_remark", "sample", "figure"}
+# Item modes in which typed text is what the flow asked for (a note, a name or date, a figure).
+INPUT_MODES = {"note", "task", "task_remark", "figure"}
 
 
 class FlowEngine:
@@ -125,7 +136,9 @@ class FlowEngine:
             {},
             standards_cache=self.standards_cache,
         )
-        await ctx.reply("welcome", name=person.name, roles=await access.role_rows(tx, person.id))
+        await ctx.reply(
+            "welcome", name=person.name, roles=await access.role_rows(tx, person.id), bound=True
+        )
         await tasks.deliver_pending(ctx)
         if await tx.conversations.get(person.id, event.channel, event.chat_id) is None:
             await tx.conversations.save(
@@ -146,8 +159,10 @@ class FlowEngine:
             await ctx.reply("unsupported")
             await self._reshow(ctx)
 
-    async def _command(self, ctx: FlowContext) -> None:
-        command = ctx.event.command
+    async def _command(self, ctx: FlowContext, command: str | None = None) -> None:
+        """A /command, or the command a command word stands for (`command`)."""
+        if command is None:
+            command = commands.by_word(ctx.event.command) or ctx.event.command
         if command == "inspect":
             await inspection.start(ctx)
         elif command == "resume":
@@ -166,7 +181,11 @@ class FlowEngine:
             await manager.report(ctx)
         elif command == "start":
             await ctx.reply(
-                "welcome", name=ctx.person.name, roles=await access.role_rows(ctx.tx, ctx.person.id)
+                "welcome",
+                name=ctx.person.name,
+                roles=await access.role_rows(ctx.tx, ctx.person.id),
+                bound=False,
+                signed_in=ctx.channel is Channel.WEB,
             )
         elif command == "help":
             await self._help(ctx)
@@ -175,13 +194,7 @@ class FlowEngine:
             await self._help(ctx)
 
     async def _help(self, ctx: FlowContext) -> None:
-        roles = {grant.role for grant in await ctx.tx.roles.for_person(ctx.person.id)}
-        await ctx.reply(
-            "help",
-            inspector=Role.INSPECTOR in roles,
-            responsible=Role.RESPONSIBLE in roles,
-            manager=Role.MANAGER in roles,
-        )
+        await ctx.reply("help", commands=await commands.for_person(ctx.tx, ctx.person.id))
 
     async def _button(self, ctx: FlowContext) -> None:
         try:
@@ -313,8 +326,12 @@ class FlowEngine:
         opened = await self._open_item(ctx)
         mode = ctx.state.get("mode")
         text = ctx.event.text
+        word = commands.by_word(text)
+        if word is not None and (opened is None or mode not in INPUT_MODES):
+            await self._command(ctx, word)
+            return
         if opened is None:
-            await ctx.reply("idle_hint")
+            await ctx.reply("idle_hint", commands=await commands.for_person(ctx.tx, ctx.person.id))
             return
         loaded, item = opened
         if mode == "note":

@@ -11,10 +11,7 @@ import warnings
 from typing import Any
 
 from aiohttp import web
-from telegram import (
-    BotCommand,
-    InputMediaPhoto,
-)
+from telegram import InputMediaPhoto
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
@@ -26,6 +23,7 @@ from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
 from bot.handlers.per_chat import PerChat
 from bot.handlers.telegram_http import AiohttpRequest
+from bot.handlers.telegram_menus import ChatMenus
 from bot.handlers.telegram_update import (
     TelegramFile,
     TelegramUpdate,
@@ -69,17 +67,6 @@ SEND_CONNECTIONS = 16
 INDEPENDENT = frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT})
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-COMMANDS = (
-    ("inspect", "开始检查"),
-    ("resume", "继续未完成的检查"),
-    ("pause", "暂停当前检查"),
-    ("status", "查看检查进度"),
-    ("tasks", "整改任务"),
-    ("stats", "项目排名与整改统计"),
-    ("overdue", "逾期整改任务"),
-    ("report", "最近一次检查报告"),
-    ("help", "帮助"),
-)
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -157,12 +144,13 @@ class TelegramChannel:
         # The application holds the Bot API client (requests, rate limiter); updates do not
         # go through its dispatcher but straight to `PerChat` (see `_queue`).
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.menus = ChatMenus(db, self.application.bot)
 
     async def start(self, webhook_url: str = "", webhook_secret: str = "") -> None:
         """Long polling by default; with a webhook URL, Telegram posts updates to our server."""
         await self.application.initialize()
         bot = self.application.bot
-        await bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        await self.menus.set_default()
         self.webhook_secret = webhook_secret
         if webhook_url:
             await bot.set_webhook(
@@ -271,6 +259,8 @@ class TelegramChannel:
         if event is not None:
             await self.engine.handle(event)
         self._handled.append(update.key)
+        if event is not None:
+            await self.menus.check(int(event.user_id), update.chat_id)
 
     async def _replay(self) -> None:
         """Hand the updates a stopped or crashed process fetched but did not finish to the

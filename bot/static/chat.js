@@ -423,6 +423,13 @@
     post({ kind: "text", text }, id).then((ok) => ok || failed(node));
   }
 
+  // A ☰ menu tap: the chat shows the menu's words (the server echoes the same label).
+  function sendCommand(command, label) {
+    const id = newId();
+    const node = showPending(id, { text: escapeText(label), at: new Date().toISOString() });
+    post({ kind: "command", command }, id).then((ok) => ok || failed(node));
+  }
+
   function press(button, payload) {
     // The flows' "📷 照片" button (payload P:…) asks for a photo: open the camera right away.
     if (payload.startsWith("P:")) el.camera.click();
@@ -563,18 +570,18 @@
 
   function showCommands(commands) {
     el.commands.replaceChildren();
-    for (const { command, label } of commands) {
+    for (const { command, label, word } of commands) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "menu-item";
       button.textContent = label;
       const hint = document.createElement("span");
       hint.className = "cmd";
-      hint.textContent = `/${command}`;
+      hint.textContent = word; // what to type for it
       button.appendChild(hint);
       button.addEventListener("click", () => {
         toggleMenu(false);
-        sendText(`/${command}`);
+        sendCommand(command, label);
       });
       el.commands.appendChild(button);
     }

@@ -27,6 +27,7 @@ from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
 from bot.core.texts import render
 from bot.delivery import Delivery
+from bot.flows import commands
 from bot.flows.router import FlowEngine
 from bot.handlers.web.hub import Hub, Subscription
 from bot.handlers.web.links import chat_id_for
@@ -43,7 +44,7 @@ from storage.db import Database
 from storage.errors import DuplicateEvent, EvidenceMissing, EvidenceTooLarge
 from storage.evidence import EvidenceStore
 from storage.people import web_external_id
-from storage.records import Identity, OutboxKind, Person, Role
+from storage.records import Identity, OutboxKind, Person
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 STATIC_FILES = {
@@ -61,15 +62,6 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_JSON_BYTES = 16 * 1024
 MAX_TEXT = 4000
 MAX_PAYLOAD_BYTES = 64
-EVERYONE = frozenset(Role)
-COMMANDS: tuple[tuple[str, str, frozenset[Role]], ...] = (
-    ("inspect", "开始检查", frozenset({Role.INSPECTOR})),
-    ("resume", "继续未完成的检查", frozenset({Role.INSPECTOR})),
-    ("pause", "暂停当前检查", frozenset({Role.INSPECTOR})),
-    ("status", "查看检查进度", frozenset({Role.INSPECTOR})),
-    ("tasks", "整改任务", frozenset({Role.RESPONSIBLE, Role.MANAGER})),
-    ("help", "帮助", EVERYONE),
-)
 
 
 @dataclass(frozen=True)
@@ -214,17 +206,14 @@ class WebChannel:
     async def _me(self, request: web.Request) -> web.Response:
         session = await self._session(request)
         async with self.db.read() as tx:
-            roles = {grant.role for grant in await tx.roles.for_person(session.person.id)}
-        commands = [
-            {"command": name, "label": label}
-            for name, label, allowed in COMMANDS
-            if allowed is EVERYONE or roles & allowed
-        ]
+            allowed = await commands.for_person(tx, session.person.id)
         return web.json_response(
             {
                 "name": session.person.name,
                 "max_upload_bytes": self.files.max_bytes,
-                "commands": commands,
+                "commands": [
+                    {"command": c.name, "label": c.label, "word": c.word} for c in allowed
+                ],
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -322,7 +311,10 @@ class WebChannel:
             command = body.get("command")
             if not isinstance(command, str) or not re.fullmatch(r"[a-z]{1,32}", command):
                 raise _json_error(web.HTTPBadRequest, "bad_command")
-            return session.event(client_id, EventKind.COMMAND, command=command), None
+            # A ☰ menu tap shows in the chat as the menu's words, not as "/inspect".
+            menu = commands.BY_NAME.get(command)
+            echo = self._echo(client_id, text=html.escape(menu.label)) if menu else None
+            return session.event(client_id, EventKind.COMMAND, command=command), echo
         text = body.get("text")
         if kind != "text" or not isinstance(text, str) or not text.strip():
             raise _json_error(web.HTTPBadRequest, "bad_message")

@@ -7,7 +7,8 @@ translated and handled in the background, one member's messages strictly in orde
   buttons were numbered) or text; image → photo (downloaded with media/get into the evidence
   store); file → document (downloaded only when its name says image);
 * ``template_card_event`` → button press with ``payload = EventKey``;
-* ``subscribe`` → ``/start`` (welcome), ``enter_agent`` → ``/help``;
+* ``subscribe`` → ``/start`` (welcome), ``enter_agent`` → ``/help``; a ``click`` on the app's
+  menu whose key is a command's name (``inspect``, ``tasks``, …) → that command;
 * other member messages and menu events → ``other`` (a polite "not supported"); system events
   (contact changes, location reports, unsubscribe …) are ignored.
 
@@ -37,6 +38,7 @@ from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.delivery import Delivery, DeliveryError
+from bot.flows import commands
 from bot.flows.router import FlowEngine
 from bot.handlers.per_chat import PerChat
 from bot.handlers.wecom import render as layout
@@ -237,6 +239,8 @@ class WeComChannel:
             )
         if event in EVENT_COMMANDS:
             return Incoming(kind=EventKind.COMMAND, command=EVENT_COMMANDS[event], **base)
+        if event == "click" and (message.event_key or "") in commands.BY_NAME:
+            return Incoming(kind=EventKind.COMMAND, command=message.event_key or "", **base)
         if event in MEMBER_EVENTS:
             return Incoming(kind=EventKind.OTHER, **base)
         log.debug("wecom: %s event ignored", event)
