@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from standards.schema import Item, Level, Section, Standard
 
 DEFAULT_GRADE_BANDS: tuple[tuple[float, str], ...] = ((90, "优秀"), (80, "良好"), (70, "合格"))
-BELOW_BANDS = "不合格"
+BELOW_BANDS = "待改进"  # below the lowest band; not 不合格, which names a finding (不合格项)
 
 
 @dataclass(frozen=True)

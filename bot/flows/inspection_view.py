@@ -109,7 +109,7 @@ def item_buttons(loaded: Loaded, item: Item, screen: int) -> list[list[Button]]:
     ]
     extra: list[Button] = []
     if item.sample is not None:
-        extra.append(Button("🧪 抽样记录", payload.encode("X", screen, insp, item.no)))
+        extra.append(Button("🔍 抽样记录", payload.encode("X", screen, insp, item.no)))
     if item.target is not None:
         extra.append(Button("📏 录入数据", payload.encode("F", screen, insp, item.no)))
     if extra:

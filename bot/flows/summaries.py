@@ -155,13 +155,14 @@ async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float
 
 
 def change(now: float | None, before: float | None) -> str:
-    """'↑ 5.0' / '↓ 2.5' / '→' against the previous inspection; '' when there is none."""
+    """'↑ 5.0 个百分点' / '↓ 2.5 个百分点' / '→ 持平': the score rate against the previous
+    inspection; '' when there is none."""
     if now is None or before is None:
         return ""
     delta = now - before
     if abs(delta) < 0.05:
         return "→ 持平"
-    return f"{'↑' if delta > 0 else '↓'} {abs(delta):.1f}"
+    return f"{'↑' if delta > 0 else '↓'} {abs(delta):.1f} 个百分点"
 
 
 async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:

@@ -122,7 +122,7 @@ def _event_text(event: Any) -> str:
         TaskEventKind.EXTENSION_APPROVED: "批准延期",
         TaskEventKind.EXTENSION_REJECTED: "驳回延期",
         TaskEventKind.REMINDER_SENT: "发送提醒",
-        TaskEventKind.ESCALATED: "逾期升级",
+        TaskEventKind.ESCALATED: "逾期督办",
     }
     if event.kind is TaskEventKind.STATUS and event.to_status is not None:
         text = f"{event.from_status.label if event.from_status else ''}→{event.to_status.label}"
@@ -160,10 +160,16 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
     name = await _name(ctx, task.responsible_person_id)
     if name is None:
         return
-    await ctx.reply("responsible_unbound", name=name, task_id=task.id)
-    for manager in await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER):
-        if manager.id != ctx.person.id:
-            await ctx.notify(manager.id, "responsible_unbound", name=name, task_id=task.id)
+    await ctx.reply("responsible_unbound", name=name, task_id=task.id, admin=ctx.person.is_admin)
+    told = {ctx.person.id}
+    # Only an administrator is shown the command that creates the invite.
+    managers = await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
+    for person in [*managers, *await ctx.tx.people.admins()]:
+        if person.id not in told:
+            told.add(person.id)
+            await ctx.notify(
+                person.id, "responsible_unbound", name=name, task_id=task.id, admin=person.is_admin
+            )
 
 
 async def deliver_pending(ctx: FlowContext, bound_at: datetime | None = None) -> None:

@@ -17,6 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bot.core.scoring import BELOW_BANDS
 from bot.reports.images import scale
 from bot.reports.model import ItemRow, ReportModel, change_text, percent_text
 
@@ -161,7 +162,7 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
     _put(sheet, row, ["等级", "", "", model.grade or "—", "", "", "", "", ""], font=BOLD_FONT)
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
-    sheet.cell(row=row, column=6, value=f"等级划分：{bands}，其下为不合格")
+    sheet.cell(row=row, column=6, value=f"等级划分：{bands}，其下为{BELOW_BANDS}")
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
     _print_setup(sheet, landscape=True, title_rows=f"{HEADER_ROW}:{HEADER_ROW}")
 

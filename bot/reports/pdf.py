@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Mapping, Sequence
 
 from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode
 
+from bot.core.scoring import BELOW_BANDS
 from bot.reports.fonts import cjk_font, latin_font
 from bot.reports.images import Scaled, scale
 from bot.reports.model import ReportModel, change_text, percent_text
 
 log = logging.getLogger(__name__)
+
+# An ASCII comma of the standard's text, except one between digits (1,000).
+_ASCII_COMMA = re.compile(r",(?!\d)\s*|(?<!\d),\s*")
 
 BODY = "dejavu"
 CJK = "droid"
@@ -152,7 +157,7 @@ def _summary(pdf: _Document, model: ReportModel) -> None:
         align="L",
         wrapmode=WrapMode.CHAR,
         text=f"共 {model.items_total} 项，不适用 {model.not_applicable} 项（不计入满分）；"
-        f"整改任务 {len(model.tasks)} 项。等级划分：{bands}，其下为不合格。",
+        f"整改任务 {len(model.tasks)} 项。等级划分：{bands}，其下为{BELOW_BANDS}。",
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -192,6 +197,12 @@ def _sections(pdf: _Document, model: ReportModel) -> None:
         )
 
 
+def printed(text: str) -> str:
+    """The standard's text as the form prints it: its ASCII commas as Chinese ones (，). The
+    stored text stays verbatim."""
+    return _ASCII_COMMA.sub("，", text)
+
+
 def _items(pdf: _Document, model: ReportModel) -> None:
     pdf.heading("检查明细")
     pdf.set_font(BODY, size=7.5)
@@ -215,7 +226,12 @@ def _items(pdf: _Document, model: ReportModel) -> None:
             for item in section.items:
                 lost = item.score is not None and item.score < item.max_score
                 row = table.row()
-                for text in (str(item.no), item.content, item.rule, f"{item.max_score:g}"):
+                for text in (
+                    str(item.no),
+                    printed(item.content),
+                    printed(item.rule),
+                    f"{item.max_score:g}",
+                ):
                     row.cell(text)
                 row.cell(item.score_text, style=FontFace(color=LOST) if lost else None)
                 for text in (
@@ -303,7 +319,7 @@ def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> 
                 new_x="LEFT",
                 new_y="NEXT",
             )
-            pdf.cell(width, 3.4, _clip(item.content, CAPTION_CHARS))
+            pdf.cell(width, 3.4, _clip(printed(item.content), CAPTION_CHARS))
         pdf.set_xy(pdf.l_margin, top + height + CAPTION_H + 2)
 
 

@@ -66,7 +66,7 @@ def test_totals_exclude_not_applicable_and_grade_bands() -> None:
     assert result.sections[0].lost == (1,)
     assert result.grade == "优秀"
     assert grade_for(79.99) == "合格"
-    assert grade_for(69.9) == "不合格"
+    assert grade_for(69.9) == "待改进"
     assert grade_for(None) is None
     assert grade_for(85, ((95, "A"), (85, "B"))) == "B"
 

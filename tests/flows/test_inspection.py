@@ -79,8 +79,8 @@ async def test_full_inspection_scores_tasks_and_summaries(harness: Harness) -> N
     assert "一、客户管理" in summaries[0] and "得分 18.5 / 22（84.1%）" in summaries[0]
     first_record = next(m.text for m in user.chat.messages if m.text.startswith("✓ 1."))
     assert first_record == "✓ 1. 1分 符合"
-    third = next(m.text for m in user.chat.messages if m.text.startswith("✗ 3."))
-    assert third == "✗ 3. 0.5分 有回访制度 · 1📷"
+    third = next(m.text for m in user.chat.messages if m.text.startswith("◐ 3."))
+    assert third == "◐ 3. 0.5分 有回访制度 · 1📷", "a partial score is not marked ✗"
     async with harness.db.read() as tx:
         inspections = await tx.inspections.open_for_inspector(seeded["people"]["王检查"].id)
         assert inspections == []
@@ -335,15 +335,15 @@ async def test_completion_compares_with_the_previous_inspection(harness: Harness
     async with harness.db.transaction() as tx:
         await tx.settings.set("grade_bands", [[99, "满分"], [90, "很好"]])
     completions = [t for t in user.chat.texts() if "检查完成" in t]
-    assert "比上次" not in completions[0]
+    assert "较上次" not in completions[0]
     second = completions[1]
-    assert "总分 <b>59 / 62</b>（95.2%） 等级：<b>优秀</b>　比上次 ↓ 4.8" in second
-    assert "一、客户管理：21/23（91.3%） ↓ 8.7" in second
-    assert "二、业主及业主大会：7/8（87.5%） ↓ 12.5" in second
+    assert "总分 <b>59 / 62</b>（95.2%） 等级：<b>优秀</b>　较上次 ↓ 4.8 个百分点" in second
+    assert "一、客户管理：21/23（91.3%） ↓ 8.7 个百分点" in second
+    assert "二、业主及业主大会：7/8（87.5%） ↓ 12.5 个百分点" in second
     assert "三、客户服务：20/20（100.0%） → 持平" in second
     await begin(user)
     for item in STANDARD.items:
         await user.tap(f"1分 {item.levels[0].label}")
     await user.tap("提交检查")
     third = [t for t in user.chat.texts() if "检查完成" in t][-1]
-    assert "等级：<b>满分</b>　比上次 ↑ 4.8" in third
+    assert "等级：<b>满分</b>　较上次 ↑ 4.8 个百分点" in third

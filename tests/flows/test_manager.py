@@ -54,7 +54,7 @@ async def test_stats_ranks_sites_with_trend_and_task_counts(harness: Harness) ->
     text = manager.chat.last.text
     assert text.index("翠湖苑") < text.index("阳光花园")
     assert "1. 翠湖苑：95.0% 优秀" in text
-    assert "2. 阳光花园：90.0% 优秀 ↑ 10.0" in text
+    assert "2. 阳光花园：90.0% 优秀 较上次 ↑ 10.0 个百分点" in text
     assert "未完成 1 项，逾期 1 项" in text
     await manager.command("overdue")
     listing = manager.chat.last.text
@@ -67,9 +67,9 @@ async def test_stats_and_overdue_are_for_managers_only(harness: Harness) -> None
     inspector = harness.user(101)
     await inspector.command("start", seeded["codes"]["王检查"])
     await inspector.command("stats")
-    assert inspector.chat.last.text == "你没有权限进行这个操作。"
+    assert inspector.chat.last.text == "您没有权限进行这个操作。"
     await inspector.command("overdue")
-    assert inspector.chat.last.text == "你没有权限进行这个操作。"
+    assert inspector.chat.last.text == "您没有权限进行这个操作。"
 
 
 async def test_weekly_digest_reaches_each_manager(harness: Harness) -> None:
@@ -132,7 +132,7 @@ async def test_report_sends_the_latest_files_of_a_managed_site(harness: Harness)
     outsider = harness.user(105)
     await outsider.command("start", seeded["codes"]["钱其他"])
     await outsider.command("report")
-    assert outsider.chat.last.text == "你没有权限进行这个操作。"
+    assert outsider.chat.last.text == "您没有权限进行这个操作。"
     screen = manager.chat.with_buttons().button("阳光花园").split(":")[1]
     await outsider.press(f"RP:{screen}:{seeded['site'].id}")
     assert await report_rows(harness, "105") == []

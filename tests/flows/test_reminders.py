@@ -60,7 +60,7 @@ async def test_a_month_of_reminders_and_escalations(harness: Harness) -> None:
     assert "明天到期" in texts[1]
     assert "今天到期" in texts[2]
     assert "已逾期 1 天" in texts[3]
-    escalations = received(manager, "逾期升级")
+    escalations = received(manager, "逾期督办")
     assert "责任人 张三 · 已逾期 2 天" in escalations[0]
 
 
@@ -107,7 +107,7 @@ async def test_completed_task_drops_its_pending_reminders(harness: Harness) -> N
     sweeper = ReminderSweeper(harness.db, harness.clock)
     await run_until(harness, sweeper, local("2026-11-20T12:00"), timedelta(hours=6))
     assert received(responsible, "整改提醒") == []
-    assert received(s["manager"], "逾期升级") == []
+    assert received(s["manager"], "逾期督办") == []
 
 
 async def test_moved_deadline_and_many_tasks_give_one_combined_reminder(
@@ -126,7 +126,7 @@ async def test_moved_deadline_and_many_tasks_give_one_combined_reminder(
     await run_until(harness, sweeper, local("2026-11-06T10:00"), timedelta(hours=1))
     reminders = received(responsible, "整改提醒")
     assert len(reminders) == 1
-    assert "你有 2 项整改任务" in reminders[0]
+    assert "您有 2 项整改任务" in reminders[0]
     assert "#2 " in reminders[0] and "#3 " in reminders[0] and "#1 " not in reminders[0]
 
 
@@ -164,7 +164,7 @@ async def test_daily_check_replans_tasks_that_lost_their_reminders(harness: Harn
     assert await sweeper.reconcile() == 0
     await run_until(harness, sweeper, local("2026-11-11T09:30"), timedelta(hours=1))
     assert "已逾期 2 天" in received(s["responsible"], "整改提醒")[-1]
-    assert received(s["manager"], "逾期升级")
+    assert received(s["manager"], "逾期督办")
 
 
 async def test_daily_upkeep_forgets_only_event_keys_older_than_the_window(

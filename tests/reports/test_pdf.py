@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from bot.reports.excel import totals_line
 from bot.reports.fonts import cjk_font, latin_font
 from bot.reports.model import ReportModel
-from bot.reports.pdf import render_pdf
+from bot.reports.pdf import printed, render_pdf
 from tests.reports.data import STANDARD
 
 
@@ -51,7 +51,7 @@ async def test_pdf_has_the_chinese_text_scores_and_photos(
     ):
         assert expected in text, expected
     for item in STANDARD.items:
-        assert re.sub(r"\s+", "", item.content)[:12] in text, item.no
+        assert re.sub(r"\s+", "", printed(item.content))[:12] in text, item.no
     images = sum(len(page.images) for page in reader.pages)
     assert images == model.photo_count
     assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=0.5)  # A4
@@ -97,3 +97,14 @@ async def test_unusual_names_render_without_missing_glyphs(
     text, _ = _text(render_pdf(odd, {}))
     assert "欧阳喆堃" in text and "龘靐小区B-2" in text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_the_standards_ascii_commas_print_as_chinese_commas(
+    model: ReportModel, photos: dict[str, bytes]
+) -> None:
+    first = STANDARD.item(1)
+    assert "," in first.rule, "the standard's own text keeps its ASCII commas"
+    assert model.sections[0].items[0].rule == first.rule
+    text, _ = _text(render_pdf(model, photos))
+    assert "检查精神文明建设方案、实施计划、执行记录，符合1分，合同不规范0.5分，不符合0分" in text
+    assert "," not in "".join(re.findall(r"检查精神文明建设方案.{0,40}", text))

@@ -29,11 +29,12 @@ def item_on_screen(bot: BotRunner, user: FakeUser) -> int:
 
 
 async def test_commands_registered_and_invite_binds(bot: BotRunner, fake: FakeTelegramAPI) -> None:
-    commands = [c["command"] for c in fake.commands]
-    expected = ["inspect", "resume", "pause", "status", "tasks", "stats", "overdue", "report"]
-    assert commands == [*expected, "help"]
-    assert fake.commands[0]["description"] == "开始检查"
+    assert [c["command"] for c in fake.commands] == ["help"]
     user, _ = await bound_inspector(bot, fake)
+    chat = {"type": "chat", "chat_id": user.id}
+    commands = await fake.wait_for(lambda: fake.commands_for(chat))
+    assert [c["command"] for c in commands] == ["inspect", "resume", "pause", "status", "help"]
+    assert commands[0]["description"] == "开始检查"
     assert "欢迎，王检查！账号已绑定。" in (fake.last_message(user.id).content or "")
     async with bot.db.read() as tx:
         resolved = await tx.identities.resolve(Channel.TELEGRAM, str(user.id))
@@ -92,8 +93,8 @@ async def test_full_inspection_through_telegram(bot: BotRunner, fake: FakeTelegr
     assert "检查完成：阳光花园" in text
     assert "总分 58 / 60（96.7%） 等级：优秀" in text
     assert "<b>58 / 60</b>" in (completion.source or "")
-    record = next(m for m in fake.messages(user.id) if (m.content or "").startswith("✗ 3."))
-    assert record.content == "✗ 3. 0.5分 有回访制度 · 1📷 · 1📝"
+    record = next(m for m in fake.messages(user.id) if (m.content or "").startswith("◐ 3."))
+    assert record.content == "◐ 3. 0.5分 有回访制度 · 1📷 · 1📝"
     assert record.buttons() == []
     summary = next(
         m for m in fake.messages(user.id) if "章节小结：一、客户管理" in (m.content or "")

@@ -112,7 +112,7 @@ async def test_task_lifecycle_and_a_month_of_reminders(
     assert reminders[1].count("#1 ") == 1
 
     await run_until(datetime(2026, 11, 19, 12, 0, tzinfo=SHANGHAI))
-    assert texts(fake, manager, "逾期升级")
+    assert texts(fake, manager, "逾期督办")
 
     await press(bot, zhang, card(fake, zhang), "已整改")
     await bot.act(zhang.send_photo(JPEG + b"after"))
@@ -144,7 +144,7 @@ async def test_task_lifecycle_and_a_month_of_reminders(
     await run_until(datetime(2026, 12, 2, 12, 0, tzinfo=SHANGHAI))
     assert len(texts(fake, zhang, "整改提醒")) == before
     assert texts(fake, li, "整改提醒")
-    escalations = texts(fake, manager, "逾期升级")
+    escalations = texts(fake, manager, "逾期督办")
     assert all("#1 " not in e for e in escalations[-2:])
     async with bot.db.read() as tx:
         events = await tx.tasks.events(1)

@@ -71,8 +71,8 @@ async def test_complete_inspection_with_cards_photos_and_an_expired_token(
     assert "总分 **58 / 60**（96.7%） 等级：**优秀**" in completion
     assert "<b>" not in completion and "&lt;" not in "".join(texts)
     # Answering replaced the item card in place with its one-line record.
-    records = [m.card.title for m in inspector.chat() if m.card and m.card.title.startswith("✗ 3.")]
-    assert records == ["✗ 3. 0.5分 有回访制度 · 1📷 · 1📝"]
+    records = [m.card.title for m in inspector.chat() if m.card and m.card.title.startswith("◐ 3.")]
+    assert records == ["◐ 3. 0.5分 有回访制度 · 1📷 · 1📝"]
     # Every card had at most six buttons with payloads of at most 64 bytes.
     for message in fake.sent_to(inspector.userid):
         buttons = message.body.get("template_card", {}).get("button_list", [])

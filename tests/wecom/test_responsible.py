@@ -197,7 +197,7 @@ def reminder(when: str, *tasks: int) -> str:
 
 def escalation(days: int, *tasks: int) -> str:
     rows = "".join(f"· #{n} 阳光花园 第{n}项 · 责任人 张三 · 已逾期 {days} 天\n" for n in tasks)
-    return f"🚨 **逾期升级**　以下整改任务已逾期未完成：\n{rows}发送 /overdue 查看全部逾期任务。"
+    return f"🚨 **逾期督办**　以下整改任务已逾期未完成：\n{rows}发送 /overdue 查看全部逾期任务。"
 
 
 async def test_reminders_combine_escalate_and_stop_when_done(bot: WeComRunner) -> None:
@@ -319,7 +319,7 @@ async def test_forged_and_stale_presses_change_nothing(bot: WeComRunner) -> None
     unchanged = await snapshot(bot)
     zhang_before = seen(bot, zhang)
 
-    denied = "你没有权限进行这个操作。"
+    denied = "您没有权限进行这个操作。"
     stale = "这个按钮已失效，请使用最新的消息。"
     # Another member presses 张三's buttons, or makes up the inspector's.
     await li.press(task_card, key_of(task_card, "已整改"))
