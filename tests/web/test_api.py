@@ -123,7 +123,13 @@ async def test_signed_in_person_gets_their_chat_with_edits_and_a_welcome(
     ]
     manager = client(web_bot, http, "赵经理")
     async with http.get(f"{web_bot.base}/api/me", headers=manager.headers) as response:
-        assert [c["command"] for c in (await response.json())["commands"]] == ["tasks", "help"]
+        assert [c["command"] for c in (await response.json())["commands"]] == [
+            "tasks",
+            "stats",
+            "overdue",
+            "report",
+            "help",
+        ]
 
     assert await inspector.send({"kind": "command", "command": "start"}, "welcome") == 200
     await settle(web_bot)

@@ -57,7 +57,7 @@ async def test_a_whole_inspection_through_the_page(browser: Browser, web_bot: We
 
     await inspector.command("开始检查")
     mine = inspector.page.locator("#log article.me").last
-    await expect(mine).to_have_text(re.compile("/inspect"))
+    await expect(mine).to_have_text(re.compile("开始检查"))
     await inspector.tap("阳光花园")
     item = inspector.bot_messages().last
     await expect(item).to_contain_text(f"第 1/{ITEMS} 项")

@@ -85,7 +85,7 @@ async def test_bot_serves_wecom_when_configured(tmp_path: Path) -> None:
                 if fake.sent_to("wang"):
                     break
                 await asyncio.sleep(0.05)
-            assert "/inspect 开始检查" in (fake.sent_to("wang")[0].content or "")
+            assert "**检查**　开始检查（/inspect）" in (fake.sent_to("wang")[0].content or "")
         finally:
             await app.stop(runtime)
 

@@ -113,7 +113,7 @@ async def test_unsupported_kinds_and_events(bot: WeComRunner, fake: FakeWeComAPI
     assert fake.sent_to("sys") == []
 
     await inspector.event("enter_agent")
-    assert "/inspect 开始检查" in inspector.texts()[-1]
+    assert "**检查**　开始检查（/inspect）" in inspector.texts()[-1]
     await inspector.event("subscribe")
     assert "欢迎，王检查！" in inspector.texts()[-1]
 
@@ -172,3 +172,35 @@ async def test_photo_wecom_will_not_hand_over_is_answered(
     # WeCom's redelivery of the same callback is tried again (nothing was recorded).
     await inspector.redeliver()
     assert fake.calls.count("/cgi-bin/media/get") == 2
+
+
+async def test_command_words_and_the_app_menu_are_commands(
+    bot: WeComRunner, fake: FakeWeComAPI
+) -> None:
+    await bot.seed()
+    manager = bot.member("zhaojingli")
+    await manager.text("统计")
+    assert "**项目排名**" in manager.texts()[-1]
+    await manager.text("统计一下")
+    assert "可以发送这些命令词：任务、统计、逾期、报告、帮助" in manager.texts()[-1]
+    await manager.post(
+        build_event(
+            manager.userid,
+            "click",
+            event_key="overdue",
+            to_user=CORP_ID,
+            agent_id=AGENT_ID,
+            create_time=bot.create_time(),
+        )
+    )
+    await bot.settle()
+    assert "没有逾期的整改任务" in manager.texts()[-1]
+
+    inspector = bot.member("wangjiancha")
+    await inspector.text("检查")
+    await inspector.tap("阳光花园")
+    await inspector.tap("📝 备注")
+    await inspector.text("暂停")
+    assert "已为第 1 项保存备注" in inspector.texts()[-1]
+    await inspector.text("暂停")
+    assert "已暂停：阳光花园" in inspector.texts()[-1]

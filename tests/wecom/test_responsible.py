@@ -190,14 +190,17 @@ def reminder(when: str, *tasks: int) -> str:
     """张三's combined reminder (markdown) for tasks #n on item n."""
     rows = "".join(f"· #{n} 阳光花园 第{n}项 — {when}\n" for n in tasks)
     return (
-        f"⏰ **整改提醒**　张三，你有 {len(tasks)} 项整改任务需要处理：\n"
-        f"{rows}发送 /tasks 查看并处理。"
+        f"⏰ **整改提醒**　张三，您有 {len(tasks)} 项整改任务需要处理：\n"
+        f"{rows}发送“任务”或 /tasks 查看并处理。"
     )
 
 
 def escalation(days: int, *tasks: int) -> str:
     rows = "".join(f"· #{n} 阳光花园 第{n}项 · 责任人 张三 · 已逾期 {days} 天\n" for n in tasks)
-    return f"🚨 **逾期督办**　以下整改任务已逾期未完成：\n{rows}发送 /overdue 查看全部逾期任务。"
+    return (
+        f"🚨 **逾期督办**　以下整改任务已逾期未完成：\n{rows}"
+        "发送“逾期”或 /overdue 查看全部逾期任务。"
+    )
 
 
 async def test_reminders_combine_escalate_and_stop_when_done(bot: WeComRunner) -> None:
