@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.texts import render
-from storage.records import ExtensionStatus, TaskStatus
+from bot.flows import commands
+from storage.records import ExtensionStatus, Role, TaskStatus
 from tests.resilience.fuzz import ErrorLog
 from tests.resilience.invariants import BOOKKEEPING, snapshot, violations
 from tests.resilience.world import FULL, WANG, WEB_WANG, WEB_ZHANG, ZHANG, ZHAO, Frozen, World
@@ -52,7 +53,8 @@ async def test_fix_submitted_on_another_chat_ends_the_fix_here(
         stale_submit = [d for m in world.chat_of(ZHANG).messages for r in m.buttons for _, d in r]
         await world.press(ZHANG, [d for d in stale_submit if d.startswith("K:FS:3:")][-1])
     assert errors.records == []
-    assert world.chat_of(ZHANG).texts()[-2:] == [render("photo_no_item"), render("idle_hint")]
+    idle_hint = render("idle_hint", commands=commands.allowed([Role.RESPONSIBLE]))
+    assert world.chat_of(ZHANG).texts()[-2:] == [render("photo_no_item"), idle_hint]
     assert world.chat_of(ZHANG).toasts[-1] == (STALE, True)
     assert await violations(world.db) == []
     async with world.db.read() as tx:
