@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, ChatPage
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, ChatPage
 from tests.web.conftest import WebBot
 
 
@@ -83,3 +83,16 @@ async def test_each_person_sees_exactly_their_commands_in_the_menu(
     await expect(responsible.bot_messages().last).not_to_contain_text("开始检查")
     for chat in (manager, inspector, responsible):
         chat.check_clean()
+
+
+async def test_a_page_without_a_valid_link_names_no_command_line(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{web_bot.base}/chat")
+    gate = page.locator("#gate")
+    await expect(gate).to_contain_text("请打开管理员发给您的专属链接")
+    await expect(gate).to_contain_text("请向管理员索取新的链接")
+    await expect(gate).not_to_contain_text("pinjian")
+    await context.close()
