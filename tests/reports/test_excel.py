@@ -62,6 +62,7 @@ async def test_form_sheet_layout_cells_and_totals(
     assert abs(percent[3] - 49 / 58) < 1e-9
     grade = next(row for row in rows if row[0] == "等级")
     assert grade[3] == "良好" and "优秀 ≥ 90%" in grade[5]
+    assert grade[5].endswith("其下为待改进"), "不合格 names a finding, not a grade"
     ordered = [row[0] for row in rows if row[0] in {"一、客户管理", 1, 62, "合计"}]
     assert ordered == ["一、客户管理", 1, 62, "合计"]
 
