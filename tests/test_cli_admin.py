@@ -311,7 +311,7 @@ def test_a_leaver_is_deactivated_only_with_their_open_tasks_handed_to_a_colleagu
     assert reminded == {li}
     assert grants == [] and identities == [] and resolved is None
     (text,) = texts
-    assert "张三 已停用，以下 2 项整改任务改由你负责" in text
+    assert "张三 已停用，以下 2 项整改任务改由您负责" in text
     assert f"#{seeded['open']} 阳光花园：楼道堆物（open）" in text
     assert "person.deactivate" in audit
 
