@@ -28,11 +28,13 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def menu_of(chat: ChatPage) -> list[str]:
+async def menu_of(chat: ChatPage, shot: str) -> list[str]:
+    """The labels (each followed by its command word) of the open ☰ menu; a screenshot."""
     await chat.page.get_by_role("button", name="命令菜单").click()
     await expect(chat.page.locator("#menu")).to_be_visible()
     items = chat.page.locator("#commands .menu-item")
     labels = [text.strip() for text in await items.all_inner_texts()]
+    await chat.shot(shot)
     await chat.page.get_by_role("button", name="命令菜单").click()
     return labels
 
@@ -43,22 +45,21 @@ async def test_each_person_sees_exactly_their_commands_in_the_menu(
     manager = await ChatPage.open(browser, web_bot, "赵经理")
     inspector = await ChatPage.open(browser, web_bot, "王检查")
     responsible = await ChatPage.open(browser, web_bot, "李四")
-    assert await menu_of(manager) == [
+    assert await menu_of(manager, "menu-manager") == [
         "整改任务任务",
         "项目排名与整改统计统计",
         "逾期整改任务逾期",
         "最近一次检查报告报告",
         "查看帮助帮助",
     ]
-    assert await menu_of(inspector) == [
+    assert await menu_of(inspector, "menu-inspector") == [
         "开始检查检查",
         "继续未完成的检查继续",
         "暂停当前检查暂停",
         "查看检查进度进度",
         "查看帮助帮助",
     ]
-    assert await menu_of(responsible) == ["整改任务任务", "查看帮助帮助"]
-    await manager.shot("menu-manager")
+    assert await menu_of(responsible, "menu-responsible") == ["整改任务任务", "查看帮助帮助"]
 
     await expect(manager.bot_messages().first).to_contain_text("您已登录网页聊天")
     await expect(manager.log).not_to_contain_text("账号已绑定")
