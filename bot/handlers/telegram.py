@@ -24,6 +24,7 @@ from bot.flows.router import FlowEngine
 from bot.handlers.per_chat import PerChat
 from bot.handlers.telegram_http import AiohttpRequest
 from bot.handlers.telegram_menus import ChatMenus
+from bot.handlers.telegram_split import MAX_TEXT, first_piece, split_text
 from bot.handlers.telegram_update import (
     TelegramFile,
     TelegramUpdate,
@@ -65,29 +66,7 @@ SEND_CONNECTIONS = 16
 # (an edit still waits for the message it edits). Only an edit whose message is gone, sent
 # as a new message instead, can then land out of order.
 INDEPENDENT = frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT})
-MAX_TEXT = 4096
 MAX_CAPTION = 1024
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at line breaks into pieces Telegram accepts."""
-    if len(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
 
 
 def _markup(buttons: list[list[list[str]]]) -> dict[str, Any] | None:
@@ -446,7 +425,7 @@ class TelegramChannel:
                     "edit_message_text",
                     chat_id=chat_id,
                     message_id=int(delivery.target_message_id),
-                    text=text[:MAX_TEXT],
+                    text=first_piece(text, MAX_TEXT),
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                 )
@@ -465,7 +444,7 @@ class TelegramChannel:
                 chat_id,
                 document=data,
                 filename=payload.get("document_name") or "report",
-                caption=text[:MAX_CAPTION] or None,
+                caption=first_piece(text, MAX_CAPTION) or None,
                 parse_mode=ParseMode.HTML,
             )
             return str(sent.message_id)
@@ -496,7 +475,7 @@ class TelegramChannel:
             sent = await bot.send_photo(
                 chat_id,
                 photo=data,
-                caption=caption[:MAX_CAPTION] or None,
+                caption=first_piece(caption, MAX_CAPTION) or None,
                 parse_mode=ParseMode.HTML,
             )
             return str(sent.message_id)

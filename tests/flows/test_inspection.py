@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.findings import MAX_FINDING
 from bot.flows.context import FlowSettings
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Channel, InspectionStatus, TaskStatus
@@ -347,3 +348,22 @@ async def test_completion_compares_with_the_previous_inspection(harness: Harness
     await user.tap("提交检查")
     third = [t for t in user.chat.texts() if "检查完成" in t][-1]
     assert "等级：<b>满分</b>　较上次 ↑ 4.8 个百分点" in third
+
+
+async def test_a_task_finding_joined_from_many_notes_is_cut_with_an_ellipsis(
+    harness: Harness,
+) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    notes = [f"第{n}条：" + "记录缺页" * 300 for n in range(1, 6)]
+    for note in notes:
+        await user.tap("备注")
+        await user.text(note)
+    await user.tap("0分 不符合")
+    await user.tap("确认创建")
+    async with harness.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+        kept = [n.text for n in await tx.notes.for_item(1, 1)]
+    assert len(task.finding) == MAX_FINDING and task.finding.endswith("…")
+    assert task.finding[:-1] == notes[0][: MAX_FINDING - 1]
+    assert kept == [note[:1000] for note in notes]  # every note stays as typed
