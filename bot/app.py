@@ -26,6 +26,7 @@ from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
 from bot.logs import redact, setup_logging
 from bot.reports.service import ReportService
+from bot.retention import Retention
 from bot.scheduler import ReminderSweeper, Scheduler
 from standards.loader import StandardError
 from storage.db import Database
@@ -134,6 +135,7 @@ async def start(settings: Settings) -> Runtime:
         digest=lambda: weekly_digest(db, utc_now, settings.timezone),
         digest_day=settings.digest_day,
         digest_time=settings.digest_time,
+        retention=Retention(db, utc_now),
     )
     runtime.scheduler.start()
     return runtime

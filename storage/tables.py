@@ -318,6 +318,7 @@ outbox = sa.Table(
     sa.Index(None, "channel", "status", "id"),
     sa.Index(None, "channel", "chat_id", "status", "id"),
     sa.Index(None, "channel", "chat_id", "ref"),
+    sa.Index(None, "channel", "kind", "created_at"),
 )
 
 inbox = sa.Table(
