@@ -331,7 +331,9 @@ class Scheduler:
         except Exception:
             log.exception("retention job failed; it runs again in an hour")
             return
-        if forgotten is not None:
+        if forgotten is not None and (
+            forgotten.callback_answers or forgotten.messages or forgotten.event_keys
+        ):
             log.info(
                 "forgot %s callback answers, %s messages, %s event keys",
                 forgotten.callback_answers,
