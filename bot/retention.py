@@ -66,6 +66,8 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 class Retention:
+    """The job: `run` once an hour (bot.scheduler.Scheduler); `forget` does the work."""
+
     def __init__(self, db: Database, clock: Callable[[], datetime], *, batch: int = 1000) -> None:
         self.db = db
         self.clock = clock
