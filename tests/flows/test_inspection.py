@@ -102,6 +102,32 @@ async def test_full_inspection_scores_tasks_and_summaries(harness: Harness) -> N
         assert sorted(e.item_no for e in evidence if e.item_no) == sorted(PHOTO_ITEMS)
 
 
+async def test_the_item_is_shown_again_below_a_photo_or_note(harness: Harness) -> None:
+    """A photo or note pushes the item up; the item comes again below the confirmation, so its
+    score buttons are at hand, and the message above keeps no live buttons."""
+    user, _ = await inspector(harness)
+    await begin(user)
+    first = user.chat.last
+    await user.photo(b"site-photo")
+    assert "照片已附在第 1 项（共 1 张）" in user.chat.messages[-2].text
+    again = user.chat.last
+    assert "第 1/62 项" in again.text and "已附：1张照片" in again.text
+    assert again.labels[:3] == ["1分 符合", "0.5分 部分符合", "0分 不符合"]
+    assert first.buttons == [] and "（未作答）" in first.text
+    await user.tap("备注")
+    await user.text("消防通道有杂物")
+    assert "已为第 1 项保存备注" in user.chat.messages[-2].text
+    assert "已附：1张照片，1条备注" in user.chat.last.text
+    assert [m for m in user.chat.messages if "1分 符合" in m.labels] == [user.chat.last]
+    await user.tap("1分 符合")
+    assert "第 2/62 项" in user.chat.last.text
+    await user.tap("上一项")
+    assert "\n当前：1分 符合\n已附：1张照片，1条备注" in user.chat.last.text  # two lines
+    async with harness.db.read() as tx:
+        assert len(await tx.evidence.for_item(1, 1)) == 1
+        assert [n.text for n in await tx.notes.for_item(1, 1)] == ["消防通道有杂物"]
+
+
 async def test_task_setup_choices_typed_date_and_name(harness: Harness) -> None:
     user, seeded = await inspector(harness)
     await begin(user)

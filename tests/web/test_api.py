@@ -201,9 +201,11 @@ async def test_photo_uploads_go_into_the_evidence_store_and_refusals_say_why(
     (sha,) = await evidence_hashes(web_bot)
     assert web_bot.runtime.db.files.max_bytes == 1_048_576
     assert await web_bot.runtime.db.files.get(sha) == photo
-    mine, saved = (await inspector.history())[-3:-1]
+    *_, earlier, mine, saved, again = await inspector.messages()
     assert mine["from"] == "me" and mine["photos"] == [sha]
     assert "照片已附在第 1 项" in saved["text"]
+    assert "第 1/62 项" in again["text"] and "已附：1张照片" in again["text"]
+    assert again["buttons"] and not earlier["buttons"]  # the item shown again, below the photo
 
     assert await inspector.upload(b"<svg onload='alert(1)'/>", name="x.png") == 200
     await settle(web_bot)

@@ -71,8 +71,14 @@ async def test_image_files_are_evidence_and_other_files_are_not_downloaded(
     assert "合同.pdf 不是图片" in inspector.texts()[-1]
     assert fake.calls.count("/cgi-bin/media/get") == 0
     media_id = await inspector.file(JPEG, "现场.jpg", "image/jpeg")
-    assert "照片已附在第 1 项" in inspector.texts()[-1]
-    assert "已附：1张照片" in inspector.live_card("1分").text  # the card, updated in place
+    shown = inspector.chat()
+    saved = max(i for i, m in enumerate(shown) if "照片已附在第 1 项" in m.text)
+    card = inspector.live_card("1分")
+    assert "已附：1张照片" in card.text
+    later = [m.card.task_id for m in shown[saved + 1 :] if m.card is not None]
+    assert card.task_id in later  # the item shown again, below the photo
+    above = [m.card for m in shown[:saved] if m.card is not None]
+    assert not any(t.startswith("1分") for c in above for t, _ in c.buttons)
     async with bot.db.read() as tx:
         evidence = await tx.evidence.for_item(1, 1)
     assert [(e.channel_file_ref, e.mime) for e in evidence] == [(media_id, "image/jpeg")]
