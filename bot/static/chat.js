@@ -291,7 +291,7 @@
     button.className = "doc";
     const name = document.createElement("span");
     name.className = "doc-name";
-    name.textContent = doc.name;
+    plain(name, doc.name);
     const action = document.createElement("span");
     action.className = "doc-action";
     action.textContent = "下载";

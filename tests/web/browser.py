@@ -35,10 +35,10 @@ SIGHT = """() => {
   };
 }"""
 
-# Dates in message texts drawn over more than one line (each as YYYY-MM-DD).
+# Dates in message texts and file names drawn over more than one line (as YYYY-MM-DD).
 BROKEN_DATES = """() => {
   const broken = [];
-  for (const text of document.querySelectorAll('#log .text')) {
+  for (const text of document.querySelectorAll('#log .text, #log .doc-name')) {
     const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       for (const m of node.data.matchAll(/\\d{4}-\\d{1,2}-\\d{1,2}/g)) {
