@@ -128,6 +128,28 @@ async def test_the_item_is_shown_again_below_a_photo_or_note(harness: Harness) -
         assert [n.text for n in await tx.notes.for_item(1, 1)] == ["消防通道有杂物"]
 
 
+async def test_the_task_set_up_is_shown_again_below_a_photo(harness: Harness) -> None:
+    user, seeded = await inspector(harness)
+    await begin(user)
+    await user.tap("0分 不符合")
+    await user.tap("李四")
+    await user.tap("+15天")
+    setup = user.chat.last
+    await user.photo(b"defect")
+    assert "照片已附在第 1 项（共 1 张）" in user.chat.messages[-2].text
+    again = user.chat.last
+    assert "整改任务 · 第 1 项" in again.text and "责任人：<b>李四</b>" in again.text
+    assert "达标时间：<b>2026-11-17</b>" in again.text  # the choices made are kept
+    assert "✅ 确认创建" in again.labels
+    assert setup.buttons == [] and setup.text == "✗ 1. 0分 不符合 · 1📷"
+    await user.tap("确认创建")
+    assert current_item(user) == 2
+    async with harness.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+        assert task.responsible_person_id == seeded["people"]["李四"].id
+        assert str(task.due_date) == "2026-11-17"
+
+
 async def test_task_setup_choices_typed_date_and_name(harness: Harness) -> None:
     user, seeded = await inspector(harness)
     await begin(user)

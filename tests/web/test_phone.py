@@ -159,6 +159,17 @@ async def test_the_item_buttons_are_in_view_after_a_photo_or_note(
     for label in ("1分", "0.5分", "0分"):
         assert await inspector.in_view(card.locator(".key", has_text=label).first), label
     await inspector.shot("phone-08-after-a-note")
+
+    await inspector.tap("0分")
+    setup = inspector.page.locator("#log article.bot:has(.keyboard)").last
+    await expect(setup).to_contain_text("整改任务 · 第 1 项")
+    await inspector.choose_file(
+        setup.locator(".key", has_text="📷 照片"),
+        FilePayload(name="问题.png", mimeType="image/png", buffer=png(tint=60)),
+    )
+    await expect(inspector.log).to_contain_text("照片已附在第 1 项（共 2 张）")
+    assert await inspector.in_view(setup.locator(".key", has_text="确认创建"))
+    await inspector.shot("phone-08b-task-set-up-after-a-photo")
     inspector.check_clean()
 
 
