@@ -484,6 +484,7 @@
     const node = showPending(id, { text: escapeText(label), at: new Date().toISOString() });
     post({ kind: "command", command }, id).then((ok) => ok || failed(node));
   }
+
   // Buttons that ask for a photo open the camera (or file picker) right away: the flows'
   // "📷 照片" of an item (P:…) and a task's "已整改，上传照片" (K:F:…).
   const ASKS_FOR_PHOTO = /^(P|K:F):/;
