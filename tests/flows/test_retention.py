@@ -71,8 +71,8 @@ async def test_stale_presses_and_old_messages_are_forgotten_the_rest_is_kept(
     assert [row.ref for row in rows] == [conversation.state["item_ref"]]  # the open item's
 
     await user.photo(b"item-2")  # the open item's message is edited in place, as before
-    assert item.edits == 1 and "已附：1张照片" in item.text
-    assert user.chat.with_buttons() is item
+    assert item.edits == 1 and "（未作答）" in item.text  # into its record
+    assert "已附：1张照片" in user.chat.with_buttons().text  # and the item comes again
 
 
 async def test_one_process_runs_each_hour_and_event_keys_go_after_the_window(

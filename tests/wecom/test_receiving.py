@@ -207,6 +207,6 @@ async def test_command_words_and_the_app_menu_are_commands(
     await inspector.tap("阳光花园")
     await inspector.tap("📝 备注")
     await inspector.text("暂停")
-    assert "已为第 1 项保存备注" in inspector.texts()[-1]
+    assert any("已为第 1 项保存备注" in text for text in inspector.texts()[-3:])
     await inspector.text("暂停")
     assert "已暂停：阳光花园" in inspector.texts()[-1]
