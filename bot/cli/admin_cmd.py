@@ -11,12 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.cli import structure_cmd
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
+from bot.cli.grants import scope_of
+from bot.cli.lookup import find_person, find_region, find_site
 from bot.config import Settings
 from storage.db import Database, Tx
 from storage.errors import IdentityInUse
-from storage.records import Channel, Person, Role, Site
+from storage.records import Channel, Person, Region, Role, Site
 
 ROLE_WORDS = {
     "inspector": Role.INSPECTOR,
@@ -41,6 +44,7 @@ def register(commands: SubParsers) -> None:
     add = site_sub.add_parser("add", help="新建项目 (add a site)")
     add.add_argument("name", help="项目名称")
     add.add_argument("--timezone", default=None, help="时区，默认取 PINJIAN_TIMEZONE")
+    add.add_argument("--region", default=None, help="所属区域（名称或编号）")
     add.add_argument("--address", default="", help="地址")
     add.add_argument(
         "--quiet-hours", default="21:00-08:00", help="免打扰时段 (default 21:00-08:00)"
@@ -48,6 +52,7 @@ def register(commands: SubParsers) -> None:
     add.set_defaults(handler=_site_add)
     listing = site_sub.add_parser("list", help="列出项目 (list sites)")
     listing.set_defaults(handler=_site_list)
+    structure_cmd.register_site(site_sub)
 
     person = commands.add_parser("person", help="人员管理 (people and their roles)")
     person_sub = person.add_subparsers(dest="person_command", metavar="ACTION", required=True)
@@ -81,6 +86,7 @@ def register(commands: SubParsers) -> None:
         "--tasks-to", metavar="PERSON", help="接手其未完成整改任务的责任人（姓名或编号）"
     )
     leave.set_defaults(handler=_person_deactivate)
+    structure_cmd.register_person(person_sub)
 
     invite = commands.add_parser("invite", help="邀请码 (invites to bind a chat account)")
     invite_sub = invite.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
@@ -120,70 +126,47 @@ def _quiet_hours(text: str) -> tuple[str, str]:
     return start, end
 
 
-async def find_site(tx: Tx, ref: str) -> Site:
-    site = await tx.sites.get(int(ref)) if ref.isdigit() else None
-    site = site or await tx.sites.by_name(ref)
-    if site is None:
-        raise CliError(f"没有这个项目 unknown site: {ref}（先用 pinjian site add 新建）")
-    return site
-
-
-async def find_person(tx: Tx, ref: str) -> Person:
-    """An active person by name or id; people who left stay in the records, inactive, and
-    are not found (a namesake who left makes no name ambiguous)."""
-    if ref.lstrip("#").isdigit():
-        person = await tx.people.get(int(ref.lstrip("#")))
-        if person is None:
-            raise CliError(f"没有编号为 {ref} 的人员 (unknown person id)")
-        if not person.active:
-            raise CliError(f"#{person.id} {person.name} 已停用 (deactivated)")
-        return person
-    named = await tx.people.find_by_name(ref)
-    matches = [person for person in named if person.active]
-    if not matches:
-        if named:
-            raise CliError(f"{ref} 已停用 (deactivated)")
-        raise CliError(f"没有名为 {ref} 的人员 (unknown person)")
-    if len(matches) > 1:
-        ids = ", ".join(f"{p.id}（{p.phone or '无手机号'}）" for p in matches)
-        raise CliError(
-            f"有 {len(matches)} 人名为 {ref}，请改用编号: {ids} (ambiguous name; use the id)"
-        )
-    return matches[0]
-
-
 def _site_add(args: argparse.Namespace) -> int:
-    async def work(db: Database, settings: Settings) -> Site:
+    async def work(db: Database, settings: Settings) -> tuple[Site, Region | None]:
         timezone = _timezone(args.timezone or settings.timezone)
         quiet_start, quiet_end = _quiet_hours(args.quiet_hours)
         async with db.transaction() as tx:
             if await tx.sites.by_name(args.name) is not None:
                 raise CliError(f"项目 {args.name} 已存在 (site exists)")
+            region = await find_region(tx, args.region) if args.region is not None else None
             site = await tx.sites.create(
                 args.name,
                 timezone=timezone,
                 address=args.address,
                 quiet_start=quiet_start,
                 quiet_end=quiet_end,
+                region_id=region.id if region else None,
             )
             await tx.audit.record(
-                "cli", "site.add", target=f"site:{site.id}", details={"name": site.name}
+                "cli",
+                "site.add",
+                target=f"site:{site.id}",
+                details={"name": site.name, "region": site.region_id},
             )
-        return site
+        return site, region
 
-    site = run_with_db(work)
-    print(f"已新建项目 #{site.id} {site.name}（时区 {site.timezone}）")
+    site, region = run_with_db(work)
+    where = f"，{region.name}区域" if region else ""
+    print(f"已新建项目 #{site.id} {site.name}（时区 {site.timezone}{where}）")
     return 0
 
 
 def _site_list(args: argparse.Namespace) -> int:
-    async def work(db: Database, settings: Settings) -> list[Site]:
+    async def work(db: Database, settings: Settings) -> tuple[list[Site], dict[int, str]]:
         async with db.read() as tx:
-            return await tx.sites.all()
+            return await tx.sites.all(), {r.id: r.name for r in await tx.regions.all()}
 
-    for site in run_with_db(work):
+    sites, regions = run_with_db(work)
+    for site in sites:
+        region = regions.get(site.region_id, "-") if site.region_id else "-"
         print(
-            f"#{site.id}\t{site.name}\t{site.timezone}\t免打扰 {site.quiet_start}-{site.quiet_end}"
+            f"#{site.id}\t{site.name}\t{region}\t{site.timezone}"
+            f"\t免打扰 {site.quiet_start}-{site.quiet_end}"
         )
     return 0
 
@@ -283,8 +266,8 @@ def _person_list(args: argparse.Namespace) -> int:
                 grants = await tx.roles.for_person(person.id)
                 parts = []
                 for grant in grants:
-                    site = await tx.sites.get(grant.site_id)
-                    parts.append(f"{site.name if site else grant.site_id}:{grant.role.value}")
+                    scope = await scope_of(tx, grant)
+                    parts.append(f"{scope.label()}:{grant.role.value}")
                 rows.append((person, ", ".join(parts)))
         return rows
 
