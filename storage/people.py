@@ -190,6 +190,15 @@ class PersonRepo(Repo):
         stmt = sa.select(people).where(people.c.name == name).order_by(people.c.id)
         return to_records(Person, await self._all(stmt))
 
+    async def by_phone(self, phone: str) -> list[Person]:
+        """The active people with this phone number (one, normally)."""
+        stmt = (
+            sa.select(people)
+            .where(people.c.phone == phone, people.c.active.is_(True))
+            .order_by(people.c.id)
+        )
+        return to_records(Person, await self._all(stmt))
+
     async def all(self, *, include_inactive: bool = False) -> list[Person]:
         stmt = sa.select(people).order_by(people.c.name, people.c.id)
         if not include_inactive:
