@@ -288,22 +288,6 @@ class RoleRepo(Repo):
         )
         return to_records(RoleGrant, await self._all(stmt))
 
-    async def covering(self, person_id: int, site_id: int, role: Role) -> list[RoleGrant]:
-        """The person's active grants of the role that cover the site (at most one per
-        level)."""
-        stmt = (
-            sa.select(roles)
-            .join(sites, covers())
-            .where(
-                roles.c.person_id == person_id,
-                roles.c.role == role,
-                roles.c.active.is_(True),
-                sites.c.id == site_id,
-            )
-            .order_by(roles.c.id)
-        )
-        return to_records(RoleGrant, await self._all(stmt))
-
     async def has(self, person_id: int, site_id: int, role: Role) -> bool:
         """Whether the person holds the role at the site, or at its region, or company-wide."""
         result = await self._run(
@@ -322,19 +306,6 @@ class RoleRepo(Repo):
             {"b_person": person_id, "b_role": role, "b_site": site_id},
         )
         return result.one_or_none() is not None
-
-    async def at_site(self, person_id: int, site_id: int) -> set[Role]:
-        """The roles the person holds at the site, whatever level they are held at."""
-        stmt = (
-            sa.select(roles.c.role)
-            .join(sites, covers())
-            .where(
-                roles.c.person_id == person_id,
-                roles.c.active.is_(True),
-                sites.c.id == site_id,
-            )
-        )
-        return {Role(row.role) for row in await self._all(stmt)}
 
     async def sites_with_role(self, person_id: int, role: Role) -> list[Site]:
         """Active sites where the person holds the role (at the site, its region or the
