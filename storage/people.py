@@ -310,20 +310,21 @@ class RoleRepo(Repo):
     async def sites_with_role(self, person_id: int, role: Role) -> list[Site]:
         """Active sites where the person holds the role (at the site, its region or the
         whole company), by name."""
-        stmt = (
-            sa.select(sites)
+        reached = (
+            sa.select(sites.c.id)
+            .select_from(roles)
+            .join(sites, covers())
             .where(
-                sites.c.active.is_(True),
-                sa.exists()
-                .where(
-                    covers(),
-                    roles.c.person_id == person_id,
-                    roles.c.role == role,
-                    roles.c.active.is_(True),
-                )
-                .correlate(sites),
+                roles.c.person_id == person_id,
+                roles.c.role == role,
+                roles.c.active.is_(True),
             )
-            .order_by(sites.c.name)
+        )
+        listed = sites.alias("listed")
+        stmt = (
+            sa.select(listed)
+            .where(listed.c.active.is_(True), listed.c.id.in_(reached))
+            .order_by(listed.c.name)
         )
         return to_records(Site, await self._all(stmt))
 
@@ -336,15 +337,15 @@ class RoleRepo(Repo):
                 sa.select(people)
                 .where(
                     people.c.active.is_(True),
-                    sa.exists()
-                    .where(
-                        roles.c.person_id == people.c.id,
-                        roles.c.role == sa.bindparam("b_role"),
-                        roles.c.active.is_(True),
-                        sites.c.id == sa.bindparam("b_site"),
-                        covers(),
-                    )
-                    .correlate(people),
+                    people.c.id.in_(
+                        sa.select(roles.c.person_id)
+                        .join(sites, covers())
+                        .where(
+                            sites.c.id == sa.bindparam("b_site"),
+                            roles.c.role == sa.bindparam("b_role"),
+                            roles.c.active.is_(True),
+                        )
+                    ),
                 )
                 .order_by(people.c.name, people.c.id)
             ),
