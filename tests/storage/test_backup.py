@@ -43,6 +43,9 @@ async def populate(db: Database, world: World, clock: FakeClock) -> None:
         await tx.identities.bind(world.inspector, Channel.TELEGRAM, "1001", chat_id="1001")
         await tx.inbox.add(Channel.TELEGRAM, [("u2", {"update_id": 2, "message": {"text": "好"}})])
         await tx.identities.bind(world.manager, Channel.WEB, web_external_id("token"))
+        region = await tx.regions.create("华东")
+        await tx.sites.set_region(world.site_a, region.id)
+        await tx.roles.grant(world.manager, None, Role.MANAGER, region_id=region.id)
         await tx.invites.create(
             "INV1",
             world.responsible,

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
-from storage import Database, InspectionStatus, SchemaMismatch, head_revision, upgrade
+from storage import Database, InspectionStatus, Role, SchemaMismatch, head_revision, upgrade
 from storage.engine import create_engine
 from storage.migrate import _config, known_revisions
 from storage.tables import metadata, section_summaries
@@ -24,6 +24,8 @@ ROWS_0001 = [
     "INSERT INTO sites (name, address, timezone, quiet_start, quiet_end, settings, active,"
     f" created_at) VALUES ('阳光小区', '', 'Asia/Shanghai', '21:00', '08:00', '{{}}', TRUE,"
     f" '{T0}')",
+    f"INSERT INTO roles (person_id, site_id, role, active, created_at) VALUES (1, 1, 'manager',"
+    f" TRUE, '{T0}')",
     "INSERT INTO standards (std_id, version, title, content_hash, snapshot, created_at)"
     f" VALUES ('culture', '1', 'T', 'h', '{{\"id\": \"culture\"}}', '{T0}')",
     "INSERT INTO inspections (site_id, standard_id, std_id, inspector_id, status,"
@@ -130,6 +132,11 @@ async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> Non
             assert [n.text for n in await tx.notes.for_task(task.id)] == ["task note"]
             site = await tx.sites.create("新项目", timezone="Asia/Shanghai")
             assert site.id == 2
+            (grant,) = await tx.roles.for_person(1)
+            assert (grant.site_id, grant.region_id, grant.role) == (1, None, Role.MANAGER)
+            region = await tx.regions.create("华东")
+            await tx.sites.set_region(1, region.id)
+            assert await tx.roles.people_with_role(1, Role.MANAGER) != []
     finally:
         await db.close()
 
