@@ -192,8 +192,8 @@ def test_roles_at_a_site_a_region_and_the_company(
 def test_removing_the_last_manager_of_a_site_with_pending_extensions_is_refused(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Decision: refused (nobody could decide the request); granting the successor first
-    makes the removal possible."""
+    """Decision: refused (nobody could decide the request), and so is moving the site out of
+    its only manager's region; granting the successor first makes the removal possible."""
     main(["region", "add", "华东"])
     main(["site", "add", "阳光花园", "--region", "华东"])
     main(["site", "add", "翠湖苑", "--region", "华东"])
@@ -222,8 +222,13 @@ def test_removing_the_last_manager_of_a_site_with_pending_extensions_is_refused(
     refused(
         capsys,
         [*remove, "孙区域", "--role", "manager", "--region", "华东"],
-        "未移除：阳光花园 还有 1 个待审批的延期申请",
+        "未更改：阳光花园 还有 1 个待审批的延期申请",
     )
+    # Moving the site out of the manager's region would leave it without one just as well.
+    main(["region", "add", "华南"])
+    capsys.readouterr()
+    before = audit_actions(data_dir)
+    refused(capsys, ["site", "set", "阳光花园", "--region", "华南"], "未更改：阳光花园 还有 1 个")
     assert audit_actions(data_dir) == before
     assert ("region:华东", "manager") in grants(data_dir, "孙区域")
     assert main(["person", "role", "add", "赵经理", "--role", "manager", "--company"]) == 0

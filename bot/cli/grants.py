@@ -5,8 +5,9 @@ that keep one grant per person, role and site:
   granted again lower down: refused, naming where it is held;
 - a role granted at a higher level replaces the same role held lower down, below it (a
   项目经理 made 区域经理 keeps one grant, the region's);
-- removing a manager that would leave a site with undecided extension requests and no manager
-  at all is refused: nobody could decide them (grant the successor first).
+- removing a manager (or moving a site to another region) that would leave a site with
+  undecided extension requests and no manager at all is refused: nobody could decide them
+  (grant the successor first).
 
 A site moved into a region where someone already holds the role can leave a second, narrower
 grant behind; it is harmless (the person holds the role there either way) and removable.
@@ -123,10 +124,12 @@ async def remove_role(tx: Tx, person: Person, role: Role, scope: Scope) -> None:
         where = f"（其{label}角色在：{'、'.join(elsewhere)}）" if elsewhere else ""
         raise CliError(f"{person.name} 不是{scope.label()}的{label}{where} (role not held there)")
     if role is Role.MANAGER:
-        await _keep_extensions_decidable(tx, scope)
+        await keep_extensions_decidable(tx, scope)
 
 
-async def _keep_extensions_decidable(tx: Tx, scope: Scope) -> None:
+async def keep_extensions_decidable(tx: Tx, scope: Scope) -> None:
+    """Raise CliError when a site of the scope has undecided extension requests and no
+    manager at any level (call it after the change, inside the transaction)."""
     if scope.site is not None:
         sites = [scope.site]
     elif scope.region is not None:
@@ -139,7 +142,7 @@ async def _keep_extensions_decidable(tx: Tx, scope: Scope) -> None:
         pending = await tx.tasks.pending_extensions([site.id])
         if pending:
             raise CliError(
-                f"未移除：{site.name} 还有 {len(pending)} 个待审批的延期申请，"
+                f"未更改：{site.name} 还有 {len(pending)} 个待审批的延期申请，"
                 "移除后将没有经理审批；请先给其他人授予经理角色"
                 " (would leave pending extension requests undecidable)"
             )

@@ -10,7 +10,14 @@ from typing import Any
 
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
-from bot.cli.grants import ROLE_LABELS, Scope, grant_role, remove_role, scope_of
+from bot.cli.grants import (
+    ROLE_LABELS,
+    Scope,
+    grant_role,
+    keep_extensions_decidable,
+    remove_role,
+    scope_of,
+)
 from bot.cli.lookup import find_person, find_region, find_site
 from bot.config import Settings
 from storage.db import Database, Tx
@@ -131,7 +138,8 @@ def _site_set(args: argparse.Namespace) -> int:
             before = await tx.regions.get(site.region_id) if site.region_id else None
             if before is not None and before.id == region.id:
                 raise CliError(f"{site.name} 已属于 {region.name} 区域 (already in that region)")
-            await tx.sites.set_region(site.id, region.id)
+            moved = await tx.sites.set_region(site.id, region.id)
+            await keep_extensions_decidable(tx, Scope(site=moved))
             await tx.audit.record(
                 "cli",
                 "site.region",
