@@ -300,7 +300,9 @@ def test_staff_sheet_with_regions_and_levels_updates_the_people_it_knows(
     main(["person", "add", "钱一", "--site", "阳光花园", "--role", "inspector"])
     main(["person", "add", "周二", "--site", "阳光花园", "--role", "responsible"])
     main(["person", "add", "吴三", "--site", "阳光花园", "--role", "responsible"])
+    capsys.readouterr()
     main(["person", "add", "吴三", "--site", "阳光花园", "--role", "responsible"])
+    assert "给已有人员加角色请用 pinjian person role add" in capsys.readouterr().out
     main(["person", "role", "add", "钱一", "--role", "responsible", "--site", "阳光花园"])
 
     async def bind(tx: Tx) -> None:

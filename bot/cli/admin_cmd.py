@@ -227,6 +227,7 @@ def _person_add(args: argparse.Namespace) -> int:
     print(f"已新增 #{person.id} {person.name}，项目 {site.name}，角色 {'、'.join(args.role)}")
     if namesakes:
         print(f"注意：已有 {namesakes} 人同名，生成邀请时请用编号 {person.id}")
+        print("若是同一个人，给已有人员加角色请用 pinjian person role add（无需重复新增）")
     return 0
 
 
