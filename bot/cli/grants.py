@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.cli.common import CliError
+from bot.flows.access import ROLE_NAMES
 from storage.db import Tx
 from storage.records import Person, Region, Role, RoleGrant, Site
 
-ROLE_LABELS = {Role.INSPECTOR: "检查员", Role.RESPONSIBLE: "责任人", Role.MANAGER: "经理"}
 LEVELS = {"项目": "site", "区域": "region", "公司": "company"}
 """The level column of a staff sheet: its words and what they mean."""
 
@@ -71,7 +71,7 @@ async def _below(tx: Tx, grant: RoleGrant, scope: Scope) -> bool:
     return site is not None and site.region_id == scope.region_id
 
 
-async def _above(tx: Tx, grant: RoleGrant, scope: Scope) -> bool:
+def _above(grant: RoleGrant, scope: Scope) -> bool:
     """Whether the grant is held strictly above the scope (and so covers it)."""
     if grant.company_wide:
         return scope.site is not None or scope.region is not None
@@ -87,13 +87,13 @@ async def grant_role(
     `covered_ok`) and the scopes of the narrower grants it replaced. Raises CliError for a
     role already held there or covered from above (unless `covered_ok`)."""
     held = [g for g in await tx.roles.for_person(person.id) if g.role is role]
-    label = ROLE_LABELS[role]
+    label = ROLE_NAMES[role]
     for grant in held:
         if (grant.site_id, grant.region_id) == (scope.site_id, scope.region_id):
             if covered_ok:
                 return None, []
             raise CliError(f"{person.name} 已是{scope.label()}的{label} (role already held)")
-        if await _above(tx, grant, scope):
+        if _above(grant, scope):
             if covered_ok:
                 return None, []
             above = (await scope_of(tx, grant)).label()
@@ -114,7 +114,7 @@ async def remove_role(tx: Tx, person: Person, role: Role, scope: Scope) -> None:
     """Remove the role held at exactly that scope; raises CliError (before anything is
     kept) when it is not held there, or when a site would be left with extension requests
     that no manager could decide."""
-    label = ROLE_LABELS[role]
+    label = ROLE_NAMES[role]
     if not await tx.roles.revoke(person.id, scope.site_id, role, region_id=scope.region_id):
         elsewhere = [
             (await scope_of(tx, g)).label()

@@ -11,7 +11,6 @@ from typing import Any
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.cli.grants import (
-    ROLE_LABELS,
     Scope,
     grant_role,
     keep_extensions_decidable,
@@ -20,6 +19,7 @@ from bot.cli.grants import (
 )
 from bot.cli.lookup import find_person, find_region, find_site
 from bot.config import Settings
+from bot.flows.access import ROLE_NAMES
 from storage.db import Database, Tx
 from storage.records import Channel, Person, Region, Role, Site, TaskStatus
 
@@ -175,7 +175,7 @@ def _role_add(args: argparse.Namespace) -> int:
         return person, scope, replaced
 
     person, scope, replaced = run_with_db(work)
-    print(f"{person.name}（#{person.id}）现为{scope.label()}的{ROLE_LABELS[role]}")
+    print(f"{person.name}（#{person.id}）现为{scope.label()}的{ROLE_NAMES[role]}")
     if replaced:
         print(f"取代了其原有的：{'、'.join(s.label() for s in replaced)}（已由上级角色覆盖）")
     return 0
@@ -198,7 +198,7 @@ def _role_remove(args: argparse.Namespace) -> int:
         return person, scope
 
     person, scope = run_with_db(work)
-    print(f"已移除 {person.name}（#{person.id}）在{scope.label()}的{ROLE_LABELS[role]}角色")
+    print(f"已移除 {person.name}（#{person.id}）在{scope.label()}的{ROLE_NAMES[role]}角色")
     return 0
 
 
@@ -258,7 +258,7 @@ def _person_show(args: argparse.Namespace) -> int:
     print(f"#{person.id} {person.name}\t手机 {person.phone or '-'}")
     print("角色：" if shown.roles else "角色：无")
     for row in shown.roles:
-        print(f"  {row['where']}\t{ROLE_LABELS[Role(row['role'])]}")
+        print(f"  {row['where']}\t{ROLE_NAMES[Role(row['role'])]}")
     print("绑定：" if shown.bindings else "绑定：无（尚未绑定聊天账号）")
     for row in shown.bindings:
         print(f"  {row['channel']}\t{row['account'] or '网页链接'}\t{row['since'][:10]}")
