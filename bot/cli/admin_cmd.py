@@ -15,7 +15,11 @@ from bot.cli import structure_cmd
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.cli.grants import LEVELS, Scope, grant_role, scope_of
-from bot.cli.lookup import find_person, find_region, find_site
+
+# Re-exported: other commands import these two from this module.
+from bot.cli.lookup import find_person as find_person
+from bot.cli.lookup import find_region
+from bot.cli.lookup import find_site as find_site
 from bot.config import Settings
 from storage.db import Database, Tx
 from storage.errors import IdentityInUse
