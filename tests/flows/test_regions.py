@@ -65,9 +65,9 @@ async def test_an_overdue_task_escalates_to_the_managers_of_its_region_and_the_c
     s, users = await task_below_regions(harness)
     sweeper = ReminderSweeper(harness.db, harness.clock)
     await run_until(harness, sweeper, local("2026-11-11T10:00"), timedelta(hours=1))
-    told = {name: len(received(user, "逾期升级")) for name, user in users.items()}
+    told = {name: len(received(user, "逾期督办")) for name, user in users.items()}
     assert told == {"孙区域": 1, "周华南": 0, "郑总部": 1}
-    assert len(received(s["manager"], "逾期升级")) == 1
+    assert len(received(s["manager"], "逾期督办")) == 1
 
 
 async def test_an_extension_request_goes_to_every_manager_above_the_site(
