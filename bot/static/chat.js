@@ -117,13 +117,16 @@
     return response;
   }
 
-  async function signOut(response) {
-    let message = "";
+  async function explanation(response) {
     try {
-      message = (await response.json()).message || "";
+      return (await response.json()).message || "";
     } catch {
-      // no explanation given
+      return ""; // no explanation given
     }
+  }
+
+  async function signOut(response) {
+    const message = await explanation(response);
     if (state.signedOut) return;
     state.signedOut = true;
     forget(state.token);
@@ -458,7 +461,7 @@
         });
         if (response.ok) return true;
         if (response.status < 500) {
-          notify(`消息没有发出（${response.status}）。`, true);
+          notify((await explanation(response)) || `消息没有发出（${response.status}）。`, true);
           return false;
         }
       } catch (error) {

@@ -18,6 +18,7 @@ from bot.core.messages import Outgoing
 from bot.handlers.web.links import issue_login, revoke_logins
 from storage.records import Channel, OutboxKind
 from storage.tables import evidence
+from tests.security.rawhttp import row_counts
 from tests.web.conftest import WebBot
 from tests.web.helpers import ApiClient, png, read_event, wait_until
 
@@ -321,3 +322,67 @@ async def test_a_reconnecting_page_gets_only_what_it_missed(
         name, data = await read_event(r)
     assert data["reset"] is True, "too much missed: the page starts over with the newest"
     assert data["messages"] == history[-2:]
+
+
+async def test_ill_formed_text_is_refused_and_a_stored_one_cannot_break_the_stream(
+    web_bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    inspector = client(web_bot, http, "王检查")
+    assert await inspector.text("/help") == 200
+    await settle(web_bot)
+    shown = await inspector.history()
+    db = web_bot.runtime.db
+    before = await row_counts(db)
+    headers = {**inspector.headers, "Content-Type": "application/json"}
+    for raw in (
+        b'{"id": "m1", "kind": "text", "text": "hello \\ud800 world"}',
+        b'{"id": "m2", "kind": "text", "text": "\\udfff"}',
+        b'{"id": "m3", "kind": "text", "text": "nul \\u0000 inside"}',
+        b'{"id": "m4", "kind": "button", "payload": "L:1:\\ud800"}',
+    ):
+        async with http.post(f"{web_bot.base}/api/send", data=raw, headers=headers) as response:
+            assert response.status == 400, raw
+            refusal = await response.json()
+        assert refusal["error"] == "bad_text"
+        assert "无法识别的字符" in refusal["message"]
+    assert await row_counts(db) == before
+    assert await inspector.history() == shown
+
+    # A row stored by an older version with a lone surrogate in it: the open stream and every
+    # later one still carry the whole chat.
+    person = await web_bot.person("王检查")
+    chat_id = str(person.id)
+    async with http.get(
+        f"{web_bot.base}/api/events?after={shown[-1]['seq']}", headers=inspector.headers
+    ) as stream:
+        assert (await read_event(stream))[0] == "history"
+        legacy = Outgoing(kind=OutboxKind.SEND, text="hello \ud800 world")
+        async with db.transaction() as tx:
+            await tx.outbox.enqueue(Channel.WEB, chat_id, legacy.kind, legacy.to_payload())
+        web_bot.runtime.workers[Channel.WEB].wake()
+        name, live = await read_event(stream)
+    assert name == "message" and live["text"] == "hello \ud800 world"
+    assert await inspector.text("/help") == 200
+    await settle(web_bot)
+    history = await inspector.history()
+    assert history[: len(shown)] == shown
+    assert [m["text"] for m in history[len(shown) :]][:2] == ["hello \ud800 world", "/help"]
+
+
+async def test_malformed_input_gets_a_4xx_never_a_500(
+    web_bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    inspector = client(web_bot, http, "王检查")
+    before = await row_counts(web_bot.runtime.db)
+    deep = b"[" * 8000 + b"]" * 8000  # 16 KB, deeper than the JSON parser can follow
+    for body in (deep, b'{"id": "m1", "kind": "text", "text": ' + deep[:-2] + b"}"):
+        async with http.post(
+            f"{web_bot.base}/api/send", data=body, headers=inspector.headers
+        ) as response:
+            assert response.status == 400
+    for after in ("²", "١٢", "𝟗"):  # digits to str.isdigit, not to int()
+        async with http.get(
+            f"{web_bot.base}/api/events", params={"after": after}, headers=inspector.headers
+        ) as response:
+            assert response.status == 400, after
+    assert await row_counts(web_bot.runtime.db) == before
