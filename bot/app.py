@@ -24,7 +24,7 @@ from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
-from bot.logs import redact, setup_logging
+from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
 from bot.reports.service import ReportService
 from bot.retention import Retention
 from bot.scheduler import ReminderSweeper, Scheduler
@@ -165,6 +165,7 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
+    logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUESTS)
     app = web.Application(client_max_size=(settings.max_upload_mb + 1) * 1_048_576)
     app.router.add_get("/healthz", _health)
     if runtime.telegram is not None and settings.telegram_webhook_url:

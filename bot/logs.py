@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 _SECRETS = (
     re.compile(r"(bot)(\d{5,}:[A-Za-z0-9_-]{20,})"),
     re.compile(r"(access_token=|corpsecret=|secret=|token=)[^&\s\"']+"),
@@ -21,6 +23,23 @@ class RedactSecrets(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
+
+
+class MalformedRequestsInOneLine(logging.Filter):
+    """aiohttp answers a request it cannot parse (a header with bytes HTTP forbids, say) with
+    a 400 itself, and logs the parser's exception with a traceback: anyone could fill the log
+    with tracebacks. One warning line without the request's content is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "malformed HTTP request refused (%s)", (error.code,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+MALFORMED_REQUESTS = MalformedRequestsInOneLine()
 
 
 def redact(text: str) -> str:

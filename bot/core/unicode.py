@@ -19,11 +19,17 @@ def well_formed(text: str) -> bool:
 
 
 def well_formed_json(value: Any) -> bool:
-    """``well_formed`` for every string (keys included) in decoded JSON."""
-    if isinstance(value, str):
-        return well_formed(value)
-    if isinstance(value, dict):
-        return all(well_formed(key) and well_formed_json(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(well_formed_json(item) for item in value)
+    """``well_formed`` for every string (keys included) in decoded JSON, however deeply
+    nested (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not well_formed(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return True
