@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Browser, FilePayload, expect
+from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.core.messages import Outgoing
 from bot.handlers.web.links import revoke_logins
@@ -183,3 +183,23 @@ async def test_bot_text_is_rendered_safely(browser: Browser, web_bot: WebBot) ->
     assert "<script>alert(1)</script>" in shown and "中文" in shown and "&amp; &bogus;" in shown
     assert await inspector.page.evaluate("window.hacked") is None
     inspector.check_clean()
+
+
+async def test_ill_formed_text_is_refused_with_a_polite_line(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    """Pasted text with a lone surrogate: the server refuses it (400) and the page says why,
+    in Chinese, instead of a bare status code; the chat keeps working."""
+    inspector = await ChatPage.open(browser, web_bot, "王检查")
+    page = inspector.page
+    await page.evaluate("document.getElementById('text').value = 'hello \\ud800 world'")
+
+    def sent(response: Response) -> bool:
+        return response.request.method == "POST" and response.url.endswith("/api/send")
+
+    async with page.expect_response(sent) as answer:
+        await page.locator("#text").press("Enter")
+    assert (await answer.value).status == 400
+    await expect(page.locator("#toast")).to_contain_text("无法识别的字符，未能保存")
+    await inspector.say("/help")
+    await expect(inspector.bot_messages().last).to_contain_text("可用命令")
