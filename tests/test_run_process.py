@@ -108,3 +108,21 @@ def test_log_redaction_masks_tokens_and_passwords() -> None:
     assert "s3cr3t" not in masked
     assert "hunter2" not in masked
     assert "corpsecret=***" in masked
+
+
+def test_a_webhook_secret_telegram_would_refuse_is_one_line_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    secret = "不合格的 secret!"
+    env = _env(
+        tmp_path,
+        PINJIAN_TELEGRAM_TOKEN=TOKEN,
+        PINJIAN_TELEGRAM_WEBHOOK_URL="https://bot.example.invalid/telegram/webhook",
+        PINJIAN_TELEGRAM_WEBHOOK_SECRET=secret,
+    )
+    result = _pinjian("run", env=env)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "PINJIAN_TELEGRAM_WEBHOOK_SECRET" in output
+    assert "Traceback" not in output
+    assert secret not in output
