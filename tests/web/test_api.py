@@ -345,6 +345,15 @@ async def test_ill_formed_text_is_refused_and_a_stored_one_cannot_break_the_stre
             refusal = await response.json()
         assert refusal["error"] == "bad_text"
         assert "无法识别的字符" in refusal["message"]
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("size", str(len(png())))
+    form.add_field("name", "nul\x00.png")
+    form.add_field("file", png(), filename="photo.png", content_type="image/png")
+    async with http.post(
+        f"{web_bot.base}/api/upload", data=form, headers={**inspector.headers, "X-Message-Id": "u1"}
+    ) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "bad_text"
     assert await row_counts(db) == before
     assert await inspector.history() == shown
 

@@ -26,7 +26,7 @@ from aiohttp import web
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
 from bot.core.texts import render
-from bot.core.unicode import well_formed_json
+from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
 from bot.flows import commands
 from bot.flows.router import FlowEngine
@@ -374,6 +374,8 @@ class WebChannel:
             upload = await read_upload(request, limit)
         except BadUpload:
             raise _json_error(web.HTTPBadRequest, "bad_upload") from None
+        if not well_formed(upload.name):
+            raise _json_error(web.HTTPBadRequest, "bad_text", message=render("text_invalid"))
         name = upload.name or None
         mime = sniff_image(upload.data[:32]) if upload.data is not None else None
         sha256 = None
