@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -121,6 +122,8 @@ def test_send_bodies(live: LiveBot, tracebacks: TracebackLog) -> None:
     run()
 
 
+# aiohttp warns about each Content-Disposition header it cannot read, as it should.
+@pytest.mark.filterwarnings("ignore::aiohttp.multipart.BadContentDispositionHeader")
 def test_upload_bodies(live: LiveBot, tracebacks: TracebackLog) -> None:
     """POST /api/upload signed in, with multipart bodies of any parts, names and contents,
     boundaries that do not match, and bodies that are not multipart at all."""
