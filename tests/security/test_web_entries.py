@@ -22,6 +22,10 @@ from tests.security.hostile import (
 from tests.security.rawhttp import Answer, request_bytes
 
 ENTRIES = [
+    b"/",
+    b"/chat",
+    b"/static/",
+    b"/healthz",
     b"/api/me",
     b"/api/send",
     b"/api/upload",
