@@ -11,6 +11,8 @@ _SECRETS = (
     re.compile(r"(bot)(\d{5,}:[A-Za-z0-9_-]{20,})"),
     re.compile(r"(access_token=|corpsecret=|secret=|token=)[^&\s\"']+"),
     re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"),
+    # python-telegram-bot logs setWebhook's parameters at DEBUG.
+    re.compile(r"(['\"]secret_token['\"]:\s*['\"])[^'\"]+"),
 )
 
 
@@ -45,6 +47,7 @@ MALFORMED_REQUESTS = MalformedRequestsInOneLine()
 def redact(text: str) -> str:
     text = _SECRETS[0].sub(r"\1***", text)
     text = _SECRETS[1].sub(r"\1***", text)
+    text = _SECRETS[3].sub(r"\1***", text)
     return _SECRETS[2].sub(r"\1***\2", text)
 
 

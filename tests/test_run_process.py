@@ -126,3 +126,16 @@ def test_a_webhook_secret_telegram_would_refuse_is_one_line_naming_the_setting(
     assert "PINJIAN_TELEGRAM_WEBHOOK_SECRET" in output
     assert "Traceback" not in output
     assert secret not in output
+
+
+def test_log_redaction_masks_the_webhook_secret() -> None:
+    """python-telegram-bot logs setWebhook's parameters at DEBUG, the secret among them."""
+    secret = "0f3a9c" * 10
+    line = (
+        "Calling Bot API endpoint `setWebhook` with parameters `{'url': "
+        f"'https://bot.example/telegram/webhook', 'secret_token': '{secret}', "
+        "'allowed_updates': ['message', 'callback_query']}`"
+    )
+    masked = redact(line)
+    assert secret not in masked
+    assert "'secret_token': '***'" in masked
