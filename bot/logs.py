@@ -29,15 +29,20 @@ class RedactSecrets(logging.Filter):
 
 class MalformedRequestsInOneLine(logging.Filter):
     """aiohttp answers a request it cannot parse (a header with bytes HTTP forbids, say) with
-    a 400 itself, and logs the parser's exception with a traceback: anyone could fill the log
+    a 400 itself, and a client that hangs up halfway through its body ends the handler with
+    ConnectionResetError; aiohttp logs either with a traceback, so anyone could fill the log
     with tracebacks. One warning line without the request's content is enough."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
             record.msg, record.args = "malformed HTTP request refused (%s)", (error.code,)
-            record.exc_info, record.exc_text = None, None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif isinstance(error, ConnectionResetError):
+            record.msg, record.args = "client hung up before its request was read", ()
+        else:
+            return True
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 

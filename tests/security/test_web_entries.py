@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -178,3 +180,34 @@ def test_files_and_event_streams(live: LiveBot, tracebacks: TracebackLog) -> Non
         refused_without_trace(live, request_bytes("GET", target, signed_in(live)), tracebacks)
 
     run()
+
+
+def test_requests_abandoned_halfway_leave_one_line(live: LiveBot, tracebacks: TracebackLog) -> None:
+    """A client that sends part of a body and hangs up: nothing changes and the log gets a
+    line, not a traceback."""
+    signed = b"Authorization: Bearer " + live.tokens["王检查"].encode()
+    secret = b"X-Telegram-Bot-Api-Secret-Token: " + live.telegram_secret.encode()
+    before = live.counts()
+    for target, header in (
+        (b"/api/send", signed),
+        (
+            b"/api/upload",
+            signed + b"\r\nX-Message-Id: m1\r\nContent-Type: multipart/form-data; boundary=B",
+        ),
+        (b"/telegram/webhook", secret),
+        (b"/wecom/callback?msg_signature=a&timestamp=1&nonce=2", b"X-Any: 1"),
+    ):
+        head = b"POST " + target + b" HTTP/1.1\r\nHost: x\r\n" + header
+        live.run(hang_up(live.port, head + b"\r\nContent-Length: 5000\r\n\r\n" + b"{" * 100))
+        live.run(hang_up(live.port, head + b"\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"))
+    assert live.counts() == before
+    assert not tracebacks.records, tracebacks.records[0].getMessage()
+
+
+async def hang_up(port: int, raw: bytes) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.close()
+    await asyncio.sleep(0.1)
