@@ -121,7 +121,10 @@ async def webhook_bot(tmp_path: Path, secret: str = "") -> AsyncIterator[Webhook
         people = await seeding.staff(tx, site)
         await tx.identities.bind(people["张三"].id, Channel.TELEGRAM, "4242", chat_id="4242")
     workers: dict[Channel, OutboxWorker] = {}
-    clock = lambda: datetime.now(UTC)  # noqa: E731
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
     engine = FlowEngine(db, StandardsCatalog.load(None), FlowSettings(), clock, Handoff(workers))
     async with FakeTelegramAPI() as fake:
         fake.user(4242, "张三")
@@ -141,8 +144,7 @@ async def webhook_bot(tmp_path: Path, secret: str = "") -> AsyncIterator[Webhook
         app.router.add_post("/telegram/webhook", channel.webhook)
         runner = web.AppRunner(app)
         await runner.setup()
-        site_ = web.TCPSite(runner, "127.0.0.1", 0)
-        await site_.start()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
         try:
             yield WebhookBot(channel, db, fake, runner.addresses[0][1])
         finally:
