@@ -371,11 +371,23 @@ async def test_ill_formed_text_is_refused_and_a_stored_one_cannot_break_the_stre
         web_bot.runtime.workers[Channel.WEB].wake()
         name, live = await read_event(stream)
     assert name == "message" and live["text"] == "hello \ud800 world"
+    # … nor the file a row like it names.
+    report = (await db.files.put(b"PK\x03\x04 legacy")).sha256
+    legacy = Outgoing(
+        kind=OutboxKind.SEND_DOCUMENT, document=report, document_name="通报\udcff.xlsx"
+    )
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.WEB, chat_id, legacy.kind, legacy.to_payload())
+    web_bot.runtime.workers[Channel.WEB].wake()
+    await settle(web_bot)
+    async with http.get(f"{web_bot.base}/api/files/{report}", headers=inspector.headers) as r:
+        assert r.status == 200
+        assert "filename*=UTF-8''%E9%80%9A%E6%8A%A5%3F.xlsx" in r.headers["Content-Disposition"]
     assert await inspector.text("/help") == 200
     await settle(web_bot)
     history = await inspector.history()
     assert history[: len(shown)] == shown
-    assert [m["text"] for m in history[len(shown) :]][:2] == ["hello \ud800 world", "/help"]
+    assert [m["text"] for m in history[len(shown) :]][:3] == ["hello \ud800 world", "", "/help"]
 
 
 async def test_malformed_input_gets_a_4xx_never_a_500(

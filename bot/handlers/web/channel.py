@@ -425,7 +425,8 @@ class WebChannel:
         else:
             guessed, _ = mimetypes.guess_type(shared.document_name)
             content_type = guessed or "application/octet-stream"
-            disposition = f"attachment; filename*=UTF-8''{quote(shared.document_name)}"
+            name = quote(shared.document_name, errors="replace")  # a row of older versions
+            disposition = f"attachment; filename*=UTF-8''{name}"
         return web.Response(
             body=data,
             headers={
