@@ -36,7 +36,7 @@ class MalformedRequestsInOneLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg, record.args = "malformed HTTP request refused (%s)", (error.code,)
+            record.msg, record.args = "malformed HTTP request (%s)", (type(error).__name__,)
         elif isinstance(error, ConnectionResetError):
             record.msg, record.args = "client hung up before its request was read", ()
         else:

@@ -214,3 +214,18 @@ async def hang_up(port: int, raw: bytes) -> None:
     await asyncio.sleep(0.05)
     writer.close()
     await asyncio.sleep(0.1)
+
+
+def test_an_upload_part_with_a_header_http_forbids(live: LiveBot, tracebacks: TracebackLog) -> None:
+    """Found by the fuzzing above: aiohttp's multipart reader raises its own 400 error for a
+    part header with a NUL; the upload is refused, not a 500."""
+    body = multipart(b"XyZ", [(b'name="file"', b"Content-Type: \x00", b"\x89PNG\r\n\x1a\n")])
+    headers = [
+        *signed_in(live),
+        (b"Content-Type", b"multipart/form-data; boundary=XyZ"),
+        (b"X-Message-Id", b"m1"),
+    ]
+    answer = refused_without_trace(
+        live, request_bytes("POST", b"/api/upload", headers, body), tracebacks
+    )
+    assert answer.status == 400
