@@ -21,7 +21,9 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True)
 class StoredFile:
-    """A file the adapter already downloaded into the evidence store (or refused as too big)."""
+    """A file the adapter already downloaded into the evidence store, or refused: too big
+    (`too_large`) or an image declaring more pixels than bot.core.pixels allows
+    (`too_many_pixels`); a refused file has no sha256 and nothing of it is kept."""
 
     sha256: str | None
     size: int
@@ -29,6 +31,7 @@ class StoredFile:
     channel_ref: str
     file_name: str | None = None
     too_large: bool = False
+    too_many_pixels: bool = False
 
     @property
     def is_image(self) -> bool:

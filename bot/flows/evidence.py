@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core.events import StoredFile
+from bot.core.pixels import MAX_PIXELS
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import (
     Loaded,
@@ -15,13 +16,17 @@ from storage.records import EvidenceKind, EvidenceRole
 
 
 async def refuse_unusable(ctx: FlowContext, file: StoredFile) -> bool:
-    """Answer a file that cannot be evidence (too large, not an image); True if refused."""
+    """Answer a file that cannot be evidence (too large, too many pixels, not an image); True
+    if refused."""
     if file.too_large:
         await ctx.reply(
             "file_too_large",
             size_mb=round(file.size / 1_048_576, 1),
             limit_mb=ctx.settings.max_upload_mb,
         )
+        return True
+    if file.too_many_pixels:
+        await ctx.reply("image_too_many_pixels", limit_wan=MAX_PIXELS // 10_000)
         return True
     if not file.is_image or file.sha256 is None:
         await ctx.reply("file_not_image", name=file.file_name or "这个文件")

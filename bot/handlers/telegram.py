@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import io
 import logging
 import warnings
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +21,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
+from bot.core.pixels import too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
@@ -398,7 +401,10 @@ class TelegramChannel:
             if await tx.events.seen(f"{Channel.TELEGRAM.value}:{key}"):
                 return refused  # a redelivered update: handled already, nothing to download
         try:
-            stored = await self.files.put(await self._download(file.file_id))
+            data = await self._download(file.file_id)
+            if too_many_pixels(io.BytesIO(data)):
+                return replace(refused, too_many_pixels=True)
+            stored = await self.files.put(data)
         except EvidenceTooLarge:
             return StoredFile(None, size, mime, file.file_id, name, too_large=True)
         except BadRequest as exc:

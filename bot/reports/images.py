@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from bot.core.pixels import open_image
+
 log = logging.getLogger(__name__)
 
 REPORT_SIDE = 800
@@ -34,9 +36,10 @@ class Scaled:
 
 
 def scale(data: bytes, max_side: int = REPORT_SIDE, quality: int = 80) -> Scaled | None:
-    """A JPEG no larger than max_side × max_side, upright; None if the bytes are no image."""
+    """A JPEG no larger than max_side × max_side, upright; None if the bytes are no image or
+    one over the pixel limit (bot.core.pixels: it is not decoded at all)."""
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with open_image(io.BytesIO(data)) as opened:
             # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale directly: much faster than
             # decoding the full photo and resizing it.
             width, height = opened.size

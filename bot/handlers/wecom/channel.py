@@ -25,18 +25,20 @@ handed back to the outbox with ``retry_after`` and goes out as soon as it fits.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import mimetypes
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
+from bot.core.pixels import too_many_pixels
 from bot.core.unicode import well_formed
 from bot.delivery import Delivery, DeliveryError
 from bot.flows import commands
@@ -292,6 +294,8 @@ class WeComChannel:
                 return refused
         try:
             media = await self.api.get_media(media_id, max_bytes=self.files.max_bytes)
+            if too_many_pixels(io.BytesIO(media.data)):
+                return replace(refused, size=len(media.data), too_many_pixels=True)
             stored = await self.files.put(media.data)
         except (MediaTooLarge, EvidenceTooLarge) as exc:
             return StoredFile(None, exc.size, mime, media_id, name, too_large=True)

@@ -1,0 +1,43 @@
+"""The pixel limit every image decode obeys. A PNG of a few kilobytes can declare 13,000 ×
+13,000 pixels and take most of a gigabyte to decode, so images are opened only through
+`open_image`: it reads the header (nothing decoded yet) and refuses an image over MAX_PIXELS.
+Pillow's own limit is set to the same number here, so a decode that went around this module
+would still stop (Pillow refuses at twice its limit and only warns below that; the warning is
+silenced because `open_image` refuses those images itself)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import IO
+
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS = 64_000_000
+"""About 9,200 × 6,900: every phone's normal photo, and the 50-megapixel modes, fit."""
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
+def open_image(source: Path | IO[bytes]) -> Image.Image:
+    """The image, opened (header read, pixels not decoded); Image.DecompressionBombError over
+    MAX_PIXELS, and Pillow's own errors for what is no image."""
+    image = Image.open(source)
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise Image.DecompressionBombError(f"{width}×{height} pixels, over {MAX_PIXELS}")
+    return image
+
+
+def too_many_pixels(source: Path | IO[bytes]) -> bool:
+    """True if the header declares more than MAX_PIXELS; False for an image within the limit
+    and for anything Pillow cannot read (HEIC, say: it is then never decoded either)."""
+    try:
+        open_image(source).close()
+    except Image.DecompressionBombError:
+        return True
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return False
+    return False
