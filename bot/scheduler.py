@@ -1,7 +1,7 @@
 """Periodic work: the reminder sweep (every minute), the daily overdue check, the hourly
-retention job (bot/retention.py) and the weekly digest hook. The database holds every due
-time; each sweep claims due reminders atomically, so several bot processes on one PostgreSQL
-database never send the same reminder twice."""
+retention job (bot/retention.py), the removal of unclaimed uploads and the weekly digest hook.
+The database holds every due time; each sweep claims due reminders atomically, so several bot
+processes on one PostgreSQL database never send the same reminder twice."""
 
 from __future__ import annotations
 
@@ -26,8 +26,12 @@ from bot.flows import notify, reminding
 from bot.retention import Retention
 from storage.db import Database, Tx
 from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
+from storage.unclaimed import UnclaimedSweeper
 
 log = logging.getLogger(__name__)
+# A file nobody attached is removed this long after it was stored (storage.unclaimed).
+UNCLAIMED_GRACE_MINUTES = 30
+UNCLAIMED_SWEEP_MINUTES = 10
 
 Clock = Callable[[], datetime]
 
@@ -242,11 +246,13 @@ class Scheduler:
         digest_day: str = "mon",
         digest_time: str = "09:00",
         retention: Retention | None = None,
+        unclaimed: UnclaimedSweeper | None = None,
     ) -> None:
         self.sweeper = sweeper
         self.on_sent = on_sent
         self.digest = digest
         self.retention = retention
+        self.unclaimed = unclaimed
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(timezone))
         self.scheduler.add_job(
@@ -282,6 +288,15 @@ class Scheduler:
                     minute=int(digest_time[3:]),
                 ),
                 id="weekly-digest",
+                max_instances=1,
+                coalesce=True,
+            )
+
+        if unclaimed is not None:
+            self.scheduler.add_job(
+                partial(self._guard, self._remove_unclaimed),
+                IntervalTrigger(minutes=UNCLAIMED_SWEEP_MINUTES),
+                id="unclaimed-files",
                 max_instances=1,
                 coalesce=True,
             )
@@ -340,6 +355,16 @@ class Scheduler:
                 forgotten.messages,
                 forgotten.event_keys,
             )
+
+    async def _remove_unclaimed(self) -> None:
+        assert self.unclaimed is not None
+        try:
+            removed = await self.unclaimed.sweep()
+        except Exception:
+            log.exception("removing unclaimed files failed; it runs again later")
+            return
+        if removed:
+            log.info("removed %s unclaimed files (stored, never attached)", removed)
 
     async def _digest(self) -> None:
         assert self.digest is not None

@@ -1,7 +1,11 @@
 """Content-addressed evidence files: the same photo twice is stored once.
 
 EvidenceStore is the small interface the rest of the program uses; FileEvidenceStore keeps
-files under a directory, and an S3-compatible store could implement the same four methods.
+files under a directory, and an S3-compatible store could implement the same methods.
+
+Storing a file again refreshes its time. The channels store what people send before any flow
+decides to keep it; `storage.unclaimed` removes, after a grace period, the files that nothing
+refers to, with `discard`, which keeps a file stored again meanwhile.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ import asyncio
 import hashlib
 import os
 import re
+import secrets
+import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from storage.errors import EvidenceMissing, EvidenceTooLarge
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+CHUNK = 1024 * 1024
 
 
 class StoredFile(NamedTuple):
@@ -32,6 +39,10 @@ class EvidenceStore(Protocol):
         """Store the bytes (once per content) or raise EvidenceTooLarge."""
         ...
 
+    async def put_file(self, source: Path) -> StoredFile:
+        """Store a file's bytes, read in chunks (never all at once), or raise EvidenceTooLarge."""
+        ...
+
     async def get(self, sha256: str) -> bytes:
         """The bytes stored under the hash, or EvidenceMissing."""
         ...
@@ -40,6 +51,19 @@ class EvidenceStore(Protocol):
 
     def hashes(self) -> AsyncIterator[str]:
         """Every stored hash, in no particular order."""
+        ...
+
+    def stored_between(self, start: float | None, end: float) -> AsyncIterator[str]:
+        """The hashes last stored at a time in [start, end) (seconds since the epoch; no start:
+        from the beginning)."""
+        ...
+
+    async def discard(
+        self, sha256: str, *, stored_before: float, claimed: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Remove the file unless it was stored again at or after `stored_before` or
+        `claimed()`, asked once a new `put` would store the file afresh, says it is wanted;
+        True if it was removed."""
         ...
 
 
@@ -72,15 +96,32 @@ class FileEvidenceStore:
         await asyncio.to_thread(self._write, digest, data)
         return StoredFile(digest, len(data))
 
+    async def put_file(self, source: Path) -> StoredFile:
+        size = await asyncio.to_thread(lambda: source.stat().st_size)
+        check_size(size, self.max_bytes)
+        digest = await asyncio.to_thread(_file_digest, source)
+        await asyncio.to_thread(self._write_from, digest, source)
+        return StoredFile(digest, size)
+
     def _write(self, digest: str, data: bytes) -> None:
+        self._write_with(digest, lambda out: out.write(data))
+
+    def _write_from(self, digest: str, source: Path) -> None:
+        with source.open("rb") as stream:
+            self._write_with(digest, lambda out: shutil.copyfileobj(stream, out, CHUNK))
+
+    def _write_with(self, digest: str, fill: Callable[[IO[bytes]], object]) -> None:
         target = self.path(digest)
-        if target.exists():
+        try:
+            os.utime(target)  # stored again: its grace period starts anew
             return
+        except FileNotFoundError:
+            pass
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(data)
+                fill(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, target)
@@ -101,7 +142,38 @@ class FileEvidenceStore:
         for digest in await asyncio.to_thread(self._list):
             yield digest
 
+    async def stored_between(self, start: float | None, end: float) -> AsyncIterator[str]:
+        for digest, stored in await asyncio.to_thread(self._list_times):
+            if (start is None or stored >= start) and stored < end:
+                yield digest
+
+    async def discard(
+        self, sha256: str, *, stored_before: float, claimed: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        target = self.path(sha256)
+        # Out of the way first: a put from now on writes the file afresh, and a put that came
+        # just before shows in the file's time.
+        aside = target.with_name(f".discard-{target.name}-{secrets.token_hex(4)}")
+        try:
+            await asyncio.to_thread(os.rename, target, aside)
+        except FileNotFoundError:
+            return False
+        try:
+            stored = (await asyncio.to_thread(aside.stat)).st_mtime
+            keep = stored >= stored_before or await claimed()
+        except BaseException:
+            await asyncio.to_thread(os.replace, aside, target)
+            raise
+        if keep:
+            await asyncio.to_thread(os.replace, aside, target)
+            return False
+        await asyncio.to_thread(aside.unlink)
+        return True
+
     def _list(self) -> list[str]:
+        return [digest for digest, _ in self._list_times(with_times=False)]
+
+    def _list_times(self, *, with_times: bool = True) -> list[tuple[str, float]]:
         if not self.root.is_dir():
             return []
         found = []
@@ -110,6 +182,16 @@ class FileEvidenceStore:
                 continue
             for file in sub.iterdir():
                 digest = sub.name + file.name
-                if _HEX64.fullmatch(digest):
-                    found.append(digest)
+                if not _HEX64.fullmatch(digest):
+                    continue
+                try:
+                    stored = file.stat().st_mtime if with_times else 0.0
+                except FileNotFoundError:  # discarded meanwhile
+                    continue
+                found.append((digest, stored))
         return found
+
+
+def _file_digest(source: Path) -> str:
+    with source.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()

@@ -131,8 +131,8 @@ class ReportService:
         model = await load_report(self.db, inspection_id)
         key = (inspection_id, fmt, model.content_hash())
         done = self._done.get(key)
-        if done is not None:
-            return done
+        if done is not None and await self.db.files.exists(done.sha256):
+            return done  # (a file no message names is removed after a while: storage.unclaimed)
         task = self._running.get(key)
         if task is None:
             task = asyncio.create_task(self._render_and_store(model, fmt, key))
