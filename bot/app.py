@@ -22,17 +22,20 @@ from bot.flows.router import FlowEngine
 from bot.handlers.telegram import INDEPENDENT as TELEGRAM_INDEPENDENT
 from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
+from bot.handlers.web.limits import UploadLimit
 from bot.handlers.web.links import chat_url
+from bot.handlers.web.transcript import FROM_PERSON
 from bot.handlers.wecom.channel import WeComChannel
 from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
 from bot.reports.service import ReportService
 from bot.retention import Retention
-from bot.scheduler import ReminderSweeper, Scheduler
+from bot.scheduler import UNCLAIMED_GRACE_MINUTES, ReminderSweeper, Scheduler
 from standards.loader import StandardError
 from storage.db import Database
 from storage.errors import SchemaMismatch
 from storage.evidence import FileEvidenceStore
 from storage.records import Channel, OutboxKind
+from storage.unclaimed import UnclaimedSweeper
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +128,17 @@ async def start(settings: Settings) -> Runtime:
     elif len(settings.wecom_missing) < 5:
         log.warning("WeCom channel off: %s not set", ", ".join(settings.wecom_missing))
     if settings.web_enabled:
-        runtime.web = WebChannel(engine=engine, db=db, files=db.files)
+        runtime.web = WebChannel(
+            engine=engine,
+            db=db,
+            files=db.files,
+            incoming=settings.data_dir / "incoming",
+            upload_limit=UploadLimit(
+                files=settings.upload_window_files,
+                total_bytes=settings.upload_window_mb * 1_048_576,
+                minutes=settings.upload_window_minutes,
+            ),
+        )
         runtime.worker(Channel.WEB, runtime.web.send)
     runtime.http = await _start_http(settings, runtime)
     runtime.scheduler = Scheduler(
@@ -136,6 +149,12 @@ async def start(settings: Settings) -> Runtime:
         digest_day=settings.digest_day,
         digest_time=settings.digest_time,
         retention=Retention(db, utc_now),
+        unclaimed=UnclaimedSweeper(
+            db,
+            db.files,
+            grace_seconds=UNCLAIMED_GRACE_MINUTES * 60,
+            own_message=FROM_PERSON,
+        ),
     )
     runtime.scheduler.start()
     return runtime

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
     web_enabled: bool = True
     max_upload_mb: int = Field(default=20, ge=1, le=200)
+    # Web chat uploads per person in a sliding window (more is refused with a clear answer).
+    upload_window_minutes: int = Field(default=10, ge=1, le=1440)
+    upload_window_files: int = Field(default=60, ge=1, le=100_000)
+    upload_window_mb: int = Field(default=300, ge=1, le=1_000_000)
     log_level: str = "INFO"
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     digest_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")

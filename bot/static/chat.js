@@ -520,6 +520,12 @@
           body: form,
         });
         if (response.ok) return;
+        if (response.status === 429) {
+          // Over the upload limit: the server says how long to wait, in its own words.
+          failed(node);
+          notify((await response.json()).message, true);
+          return;
+        }
         if (response.status < 500) break;
       } catch (error) {
         if (error instanceof SignedOut) return;

@@ -4,7 +4,8 @@ as a stream of server-sent events. Nothing else in the bot knows about the page.
 
 Every request carries the person's login token (`Authorization: Bearer …`, taken by the page
 from its link's fragment) and is checked against the database; a request without a valid
-token gets 401 and nothing else. Tokens are never logged and are stored only as hashes.
+token gets 401 and nothing else, and an address with too many of those gets 429 for a while
+(`limits.SignInGuard`). Tokens are never logged and are stored only as hashes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import asyncio
 import contextlib
 import html
 import json
+import logging
+import math
 import mimetypes
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +28,7 @@ from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
+from bot.core.pixels import too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
@@ -32,6 +36,7 @@ from bot.flows import commands
 from bot.flows.router import FlowEngine
 from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
 from bot.handlers.web.hub import Hub, Subscription
+from bot.handlers.web.limits import SignInGuard, UploadGuard, UploadLimit
 from bot.handlers.web.links import chat_id_for
 from bot.handlers.web.transcript import (
     CLIENT_KEY,
@@ -41,12 +46,14 @@ from bot.handlers.web.transcript import (
     transcript,
     view,
 )
-from bot.handlers.web.uploads import BadUpload, read_upload, sniff_image
+from bot.handlers.web.uploads import BadUpload, Upload, received, sniff_image
 from storage.db import Database
 from storage.errors import DuplicateEvent, EvidenceMissing, EvidenceTooLarge
 from storage.evidence import EvidenceStore
 from storage.people import web_external_id
 from storage.records import Identity, OutboxKind, Person
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 STATIC_FILES = {
@@ -61,9 +68,13 @@ PAGE_POLICY = (
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,128}")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+OCTET_STREAM = "application/octet-stream"
 MAX_JSON_BYTES = 16 * 1024
 MAX_TEXT = 4000
 MAX_PAYLOAD_BYTES = 64
+SIGN_IN_FAILURES = 50
+"""Failed sign-ins from one address in SIGN_IN_MINUTES before it is refused (429)."""
+SIGN_IN_MINUTES = 10
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,12 @@ def _json_error(status: type[web.HTTPError], error: str, **extra: Any) -> web.HT
     return status(text=body, content_type="application/json")
 
 
+def _too_many(wait_seconds: float, message: str) -> web.HTTPError:
+    error = _json_error(web.HTTPTooManyRequests, "too_many", message=message)
+    error.headers["Retry-After"] = str(max(1, math.ceil(wait_seconds)))
+    return error
+
+
 def _client_id(value: object) -> str:
     if not isinstance(value, str) or not CLIENT_ID.fullmatch(value):
         raise _json_error(web.HTTPBadRequest, "bad_id")
@@ -118,19 +135,28 @@ class WebChannel:
         engine: FlowEngine,
         db: Database,
         files: EvidenceStore,
+        incoming: Path,
+        upload_limit: UploadLimit,
         heartbeat_seconds: float = 15.0,
         history_limit: int = 500,
     ) -> None:
         self.engine = engine
         self.db = db
         self.files = files
+        self.incoming = incoming
+        """Where uploads are received (temporary files, each removed when its request ends)."""
         self.heartbeat_seconds = heartbeat_seconds
         self.history_limit = history_limit
         self.hub = Hub()
+        self.uploads = UploadGuard(upload_limit)
+        self.sign_ins = SignInGuard(SIGN_IN_FAILURES, SIGN_IN_MINUTES)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def setup(self, app: web.Application) -> None:
         """Add the page, its files and its API to the bot's HTTP server."""
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        for leftover in self.incoming.iterdir():  # of a process that stopped mid-upload
+            leftover.unlink(missing_ok=True)
         app.router.add_get("/", self._page)
         app.router.add_get("/chat", self._page)
         app.router.add_get("/static/{name}", self._static)
@@ -159,19 +185,39 @@ class WebChannel:
 
     # -- sign-in --------------------------------------------------------------------------
 
-    async def _resolve(self, token: str) -> Session | None:
+    async def _resolve(self, external_id: str) -> Session | None:
         async with self.db.read() as tx:
-            resolved = await tx.identities.resolve(Channel.WEB, web_external_id(token))
+            resolved = await tx.identities.resolve(Channel.WEB, external_id)
         return Session(*resolved) if resolved else None
 
     async def _session(self, request: web.Request) -> Session:
-        """The person whose valid token the request carries, or 401."""
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        """The person whose valid token the request carries, or 401 (429 for an address with
+        too many failed sign-ins)."""
+        header = request.headers.get("Authorization")
+        scheme, _, token = (header or "").partition(" ")
         token = token.strip()
+        address = request.remote or "unknown"
+        external_id = None
         if scheme.lower() == "bearer" and TOKEN.fullmatch(token):
-            session = await self._resolve(token)
+            external_id = web_external_id(token)
+        wait = self.sign_ins.refused(address, external_id)
+        if wait is not None:
+            raise _too_many(wait, render("web_sign_in_throttled"))
+        if external_id is not None:
+            session = await self._resolve(external_id)
             if session is not None:
+                self.sign_ins.signed_in(external_id)
                 return session
+        if header is not None:
+            failures = self.sign_ins.failed(address)
+            log.info("web: sign-in with a bad or revoked token from %s (%s)", address, failures)
+            if failures == SIGN_IN_FAILURES:
+                log.warning(
+                    "web: %s failed sign-ins from %s in %s minutes; refusing it for a while",
+                    failures,
+                    address,
+                    SIGN_IN_MINUTES,
+                )
         error = _json_error(web.HTTPUnauthorized, "signed_out", message=render("web_signed_out"))
         error.headers["WWW-Authenticate"] = "Bearer"
         raise error
@@ -262,11 +308,11 @@ class WebChannel:
             try:
                 event = await asyncio.wait_for(queue.get(), self.heartbeat_seconds)
             except TimeoutError:
-                if not await self._still_signed_in(session):
+                if subscription.closed or not await self._still_signed_in(session):
                     return
                 await response.write(b": ping\n\n")
                 continue
-            if event is None or not await self._still_signed_in(session):
+            if event is None or subscription.closed or not await self._still_signed_in(session):
                 return
             name, data = event
             if name == "message" and data["seq"] <= last:
@@ -366,42 +412,66 @@ class WebChannel:
 
     async def _upload(self, request: web.Request) -> web.Response:
         """A photo from the page (multipart). A refused file is still a handled message: the
-        flows answer it in the chat, so the request succeeds either way."""
+        flows answer it in the chat, so the request succeeds either way; only a person over
+        their upload limit gets 429 (and nothing is read or stored)."""
         session = await self._session(request)
         client_id = _client_id(request.headers.get("X-Message-Id"))
-        limit = self.files.max_bytes
+        wait_minutes = self.uploads.wait_minutes(session.person.id)
+        if wait_minutes is not None:
+            limit = self.uploads.limit
+            message = render(
+                "web_upload_limit",
+                files=limit.files,
+                mb=limit.total_bytes // 1_048_576,
+                minutes=limit.minutes,
+                wait_minutes=wait_minutes,
+            )
+            raise _too_many(wait_minutes * 60, message)
         try:
-            upload = await read_upload(request, limit)
+            async with received(request, self.files.max_bytes, self.incoming) as upload:
+                if not well_formed(upload.name):
+                    raise _json_error(
+                        web.HTTPBadRequest, "bad_text", message=render("text_invalid")
+                    )
+                self.uploads.received(session.person.id, min(upload.size, self.files.max_bytes))
+                file = await self._keep(upload, client_id)
         except BadUpload:
             raise _json_error(web.HTTPBadRequest, "bad_upload") from None
-        if not well_formed(upload.name):
-            raise _json_error(web.HTTPBadRequest, "bad_text", message=render("text_invalid"))
-        name = upload.name or None
-        mime = sniff_image(upload.data[:32]) if upload.data is not None else None
-        sha256 = None
-        if upload.data is not None and mime is not None:
-            try:
-                sha256 = (await self.files.put(upload.data)).sha256
-            except EvidenceTooLarge:
-                sha256 = None
-        too_large = upload.too_large or (mime is not None and sha256 is None)
-        file = StoredFile(
-            sha256=sha256,
-            size=upload.size,
-            mime=mime or "application/octet-stream",
-            channel_ref=client_id,
-            file_name=name,
-            too_large=too_large,
-        )
-        if sha256 is not None:
-            echo = self._echo(client_id, photo=sha256)
+        if file.sha256 is not None:
+            echo = self._echo(client_id, photo=file.sha256)
         else:
             size_kb = max(1, round(upload.size / 1024))
+            name = file.file_name
             echo = self._echo(client_id, text=render("web_file_echo", name=name, size_kb=size_kb))
-        kind = EventKind.PHOTO if mime is not None or too_large else EventKind.DOCUMENT
+        image = file.mime != OCTET_STREAM
+        kind = EventKind.PHOTO if image or file.too_large else EventKind.DOCUMENT
         await self._handle(session, session.event(client_id, kind, file=file), echo)
-        refused = "too_large" if too_large else ("not_image" if sha256 is None else None)
+        refused = None
+        if file.too_large:
+            refused = "too_large"
+        elif file.too_many_pixels:
+            refused = "too_many_pixels"
+        elif file.sha256 is None:
+            refused = "not_image"
         return web.json_response({"ok": True, "refused": refused})
+
+    async def _keep(self, upload: Upload, client_id: str) -> StoredFile:
+        """The received file as the flows get it: an image within the limits goes into the
+        evidence store (read from its temporary file in chunks)."""
+        name = upload.name or None
+        mime = sniff_image(upload.head) if upload.path is not None else None
+        refused = StoredFile(None, upload.size, mime or OCTET_STREAM, client_id, name)
+        if upload.path is None:
+            return replace(refused, too_large=True)
+        if mime is None:
+            return refused
+        if await asyncio.to_thread(too_many_pixels, upload.path):
+            return replace(refused, too_many_pixels=True)
+        try:
+            stored = await self.files.put_file(upload.path)
+        except EvidenceTooLarge:
+            return replace(refused, too_large=True)
+        return replace(refused, sha256=stored.sha256)
 
     # -- files ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Photo uploads from the page: a multipart POST read as a stream, never past the limit, and
-an image type decided by the file's first bytes, not by what the browser declared.
+"""Photo uploads from the page: a multipart POST streamed into a temporary file (never held
+in memory, never read past the limit), and an image type decided by the file's first bytes,
+not by what the browser declared.
 
 Fields, in this order: `size` (the file's size as the browser knows it), `name`, and `file`.
 A page that already knows the file is too large leaves `file` out; the declared size is only
@@ -8,7 +9,14 @@ ever used to refuse, never to accept.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -16,6 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 CHUNK = 64 * 1024
 FIELD_LIMIT = 512
 MULTIPART_OVERHEAD = 64 * 1024
+HEAD = 32
 
 _FTYP_BRANDS = {
     b"heic": "image/heic",
@@ -51,12 +60,14 @@ class BadUpload(ValueError):
 class Upload:
     name: str
     size: int
-    data: bytes | None
-    """None when the file was too large (and not kept)."""
+    path: Path | None
+    """The received file (removed when the request ends); None when it was too large."""
+    head: bytes = b""
+    """The file's first bytes, to tell its type by."""
 
     @property
     def too_large(self) -> bool:
-        return self.data is None
+        return self.path is None
 
 
 async def _field(part: BodyPartReader) -> str:
@@ -68,21 +79,31 @@ async def _field(part: BodyPartReader) -> str:
     return data.decode("utf-8", errors="replace").strip()
 
 
-async def read_upload(request: web.Request, limit: int) -> Upload:
-    """Read the upload; a file over `limit` bytes is reported too large and not kept."""
+@asynccontextmanager
+async def received(request: web.Request, limit: int, directory: Path) -> AsyncIterator[Upload]:
+    """The upload, its file in `directory` until the block ends; a file over `limit` bytes is
+    reported too large and not kept."""
     if (request.content_length or 0) > limit + MULTIPART_OVERHEAD:
-        return Upload("", request.content_length or 0, None)
+        yield Upload("", request.content_length or 0, None)
+        return
+    fd, name = tempfile.mkstemp(dir=directory, prefix="upload-")
+    path = Path(name)
     try:
-        return await _parse(request, limit)
-    except BadUpload:
-        raise
-    except (AssertionError, ValueError, KeyError, HttpProcessingError) as exc:
-        raise BadUpload("malformed multipart body") from exc
+        with os.fdopen(fd, "wb") as out:
+            try:
+                upload = await _parse(request, limit, out, path)
+            except BadUpload:
+                raise
+            except (AssertionError, ValueError, KeyError, HttpProcessingError) as exc:
+                raise BadUpload("malformed multipart body") from exc
+        yield upload
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
-async def _parse(request: web.Request, limit: int) -> Upload:
+async def _parse(request: web.Request, limit: int, out: IO[bytes], path: Path) -> Upload:
     reader = await request.multipart()
-    declared, name, data = 0, "", None
+    declared, name, size, head, complete = 0, "", 0, b"", False
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise BadUpload("nested multipart")
@@ -95,16 +116,19 @@ async def _parse(request: web.Request, limit: int) -> Upload:
             name = (await _field(part))[:200]
         elif part.name == "file":
             name = name or (part.filename or "")[:200]
-            buffer = bytearray()
             while chunk := await part.read_chunk(CHUNK):
-                buffer += chunk
-                if len(buffer) > limit:
-                    return Upload(name, max(declared, len(buffer)), None)
-            data = bytes(buffer)
+                size += len(chunk)
+                if size > limit:
+                    return Upload(name, max(declared, size), None)
+                if len(head) < HEAD:
+                    head = (head + chunk)[:HEAD]
+                await asyncio.to_thread(out.write, chunk)
+            complete = True
         else:
             raise BadUpload(f"unexpected field {part.name}")
-    if data is None:
+    if not complete:
         if declared > limit:
             return Upload(name, declared, None)
         raise BadUpload("no file")
-    return Upload(name, len(data), data)
+    await asyncio.to_thread(out.flush)
+    return Upload(name, size, path, head)
