@@ -168,7 +168,7 @@ class FileEvidenceStore:
             await asyncio.to_thread(os.replace, aside, target)
             return False
         await asyncio.to_thread(aside.unlink)
-        return True
+        return not await asyncio.to_thread(target.exists)  # (not stored afresh meanwhile)
 
     def _list(self) -> list[str]:
         return [digest for digest, _ in self._list_times(with_times=False)]
