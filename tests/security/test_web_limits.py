@@ -259,6 +259,10 @@ async def test_uploads_per_person_are_limited_in_files_and_bytes(
         assert (await upload(zhang, big))[0] == 200
         assert (await upload(zhang, big + b"1"))[0] == 200
         assert (await upload(zhang, png()))[0] == 429
+        # Counted when they start: many at once are refused as well.
+        manager = client(bot, http, "赵经理")
+        answers = await asyncio.gather(*(upload(manager, png(tint=t)) for t in range(6)))
+        assert sorted(status for status, _ in answers) == [200] * 3 + [429] * 3
         assert await client(bot, http, "李四").text("/help") == 200, "others are not affected"
 
 

@@ -18,6 +18,7 @@ import logging
 import math
 import mimetypes
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,6 +76,9 @@ MAX_PAYLOAD_BYTES = 64
 SIGN_IN_FAILURES = 50
 """Failed sign-ins from one address in SIGN_IN_MINUTES before it is refused (429)."""
 SIGN_IN_MINUTES = 10
+STALE_UPLOAD_SECONDS = 3600
+"""A received file this old is a leftover (another process on the same data may be receiving
+the newer ones)."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,11 @@ class WebChannel:
     def setup(self, app: web.Application) -> None:
         """Add the page, its files and its API to the bot's HTTP server."""
         self.incoming.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - STALE_UPLOAD_SECONDS
         for leftover in self.incoming.iterdir():  # of a process that stopped mid-upload
-            leftover.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < stale:
+                    leftover.unlink()
         app.router.add_get("/", self._page)
         app.router.add_get("/chat", self._page)
         app.router.add_get("/static/{name}", self._static)
@@ -416,7 +423,7 @@ class WebChannel:
         their upload limit gets 429 (and nothing is read or stored)."""
         session = await self._session(request)
         client_id = _client_id(request.headers.get("X-Message-Id"))
-        wait_minutes = self.uploads.wait_minutes(session.person.id)
+        wait_minutes = self.uploads.start(session.person.id)
         if wait_minutes is not None:
             limit = self.uploads.limit
             message = render(

@@ -78,19 +78,29 @@ class UploadLimit:
 
 
 class UploadGuard:
+    """Counts an upload when it starts (so many at once are refused as well) and its bytes
+    once received."""
+
     def __init__(self, limit: UploadLimit, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
-        self._window = Window(limit.minutes * 60, clock)
+        self._files = Window(limit.minutes * 60, clock)
+        self._bytes = Window(limit.minutes * 60, clock)
 
-    def wait_minutes(self, person_id: int) -> int | None:
-        """None if the person may upload now, else the minutes until they may again."""
-        used = self._window.used(person_id)
-        if used.count < self.limit.files and used.amount < self.limit.total_bytes:
+    def start(self, person_id: int) -> int | None:
+        """Count an upload about to be received: None if the person may make it, else the
+        minutes until they may again (and nothing is counted)."""
+        files, received = self._files.used(person_id), self._bytes.used(person_id)
+        if files.count >= self.limit.files:
+            wait = files.wait_seconds
+        elif received.amount >= self.limit.total_bytes:
+            wait = received.wait_seconds
+        else:
+            self._files.add(person_id)
             return None
-        return max(1, math.ceil(used.wait_seconds / 60))
+        return max(1, math.ceil(wait / 60))
 
     def received(self, person_id: int, size: int) -> None:
-        self._window.add(person_id, size)
+        self._bytes.add(person_id, size)
 
 
 class SignInGuard:
