@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
+from playwright.async_api import Browser, FilePayload, expect
 
 from bot import app
 from bot.config import Settings
@@ -30,8 +31,10 @@ from storage import upgrade
 from storage.records import Channel, OutboxKind
 from storage.tables import evidence, outbox
 from tests.security.bombs import bomb_png
+from tests.web.browser import ChatPage
 from tests.web.conftest import WebBot, free_port
 from tests.web.helpers import ApiClient, png, read_event, wait_until
+from tests.web.test_browser import browser  # noqa: F401 (the fixture)
 
 
 @asynccontextmanager
@@ -264,6 +267,34 @@ async def test_uploads_per_person_are_limited_in_files_and_bytes(
         answers = await asyncio.gather(*(upload(manager, png(tint=t)) for t in range(6)))
         assert sorted(status for status, _ in answers) == [200] * 3 + [429] * 3
         assert await client(bot, http, "李四").text("/help") == 200, "others are not affected"
+
+
+async def test_the_page_shows_why_an_upload_over_the_limit_was_refused(
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811 (the fixture)
+) -> None:
+    async with running_bot(tmp_path, upload_window_files=1) as bot:
+        inspector = await ChatPage.open(browser, bot, "王检查")
+        await inspector.say("/inspect")
+        await inspector.tap("阳光花园")
+        page = inspector.page
+        gallery = page.get_by_role("button", name="从相册或文件选择照片")
+        await page.get_by_role("button", name="命令菜单").click()
+        await inspector.choose_file(
+            gallery, FilePayload(name="1.png", mimeType="image/png", buffer=png())
+        )
+        await page.get_by_role("button", name="命令菜单").click()
+        async with page.expect_file_chooser() as chooser:
+            await gallery.click()
+        async with page.expect_response(lambda r: r.url.endswith("/api/upload")) as answer:
+            await (await chooser.value).set_files(
+                files=FilePayload(name="2.png", mimeType="image/png", buffer=png(tint=2))
+            )
+        assert (await answer.value).status == 429
+        await expect(page.locator("#toast")).to_contain_text(
+            "您上传得太频繁了：每 10 分钟最多 1 个文件、共 300 MB。这个文件未保存"
+        )
+        assert await rows(bot, evidence) == 1
 
 
 async def test_event_streams_per_person_are_capped_and_the_oldest_is_closed(
