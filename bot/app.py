@@ -24,7 +24,6 @@ from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.limits import UploadLimit
 from bot.handlers.web.links import chat_url
-from bot.handlers.web.transcript import FROM_PERSON
 from bot.handlers.wecom.channel import WeComChannel
 from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
 from bot.reports.service import ReportService
@@ -149,12 +148,7 @@ async def start(settings: Settings) -> Runtime:
         digest_day=settings.digest_day,
         digest_time=settings.digest_time,
         retention=Retention(db, utc_now),
-        unclaimed=UnclaimedSweeper(
-            db,
-            db.files,
-            grace_seconds=UNCLAIMED_GRACE_MINUTES * 60,
-            own_message=FROM_PERSON,
-        ),
+        unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
     )
     runtime.scheduler.start()
     return runtime

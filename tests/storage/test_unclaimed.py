@@ -13,7 +13,6 @@ from storage.tables import evidence, outbox
 from storage.unclaimed import UnclaimedSweeper
 from tests.storage.helpers import World
 
-OWN = "web_from_person"
 GRACE = 1800
 
 
@@ -28,9 +27,9 @@ async def counts(db: Database) -> tuple[int, int]:
 async def test_only_what_nothing_names_is_removed_after_the_grace_period(
     db: Database, files: FileEvidenceStore, world: World
 ) -> None:
-    attached, report, sent, echoed, refused = [
+    attached, report, chart, echoed, refused = [
         (await files.put(data)).sha256
-        for data in (b"attached photo", b"a report", b"a photo the bot sent", b"echo", b"no")
+        for data in (b"attached photo", b"a report", b"a chart", b"echo", b"refused")
     ]
     async with db.transaction() as tx:
         inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
@@ -43,19 +42,22 @@ async def test_only_what_nothing_names_is_removed_after_the_grace_period(
             inspection_id=inspection.id,
             item_no=1,
         )
+        asked = {"report": inspection.id, "format": "png"}
         for kind, payload in (
             (OutboxKind.SEND_DOCUMENT, {"text": "", "document": report, "document_name": "a.pdf"}),
-            (OutboxKind.SEND_PHOTO, {"text": "", "photos": [attached, sent]}),
-            (OutboxKind.SEND_PHOTO, {"text": "", "photos": [echoed], "extra": {OWN: True}}),
+            (OutboxKind.SEND_PHOTO, {"text": "", **asked, "photos": [chart]}),
+            (OutboxKind.SEND_PHOTO, {"text": "", **asked}),  # not rendered yet
+            (OutboxKind.SEND_PHOTO, {"text": "", "photos": [attached]}),
+            (OutboxKind.SEND_PHOTO, {"text": "", "photos": [echoed], "extra": {"mine": True}}),
             (OutboxKind.SEND, {"text": f"mentions {refused}"}),
         ):
             await tx.outbox.enqueue(Channel.WEB, "1", kind, payload, person_id=world.inspector)
     before = await counts(db)
     now = time.time()
-    sweeper = UnclaimedSweeper(db, files, grace_seconds=GRACE, own_message=OWN, clock=lambda: now)
+    sweeper = UnclaimedSweeper(db, files, grace_seconds=GRACE, clock=lambda: now)
     assert await sweeper.sweep() == 0, "all within the grace period"
     sweeper.clock = lambda: now + GRACE + 1
     assert await sweeper.sweep() == 2
-    assert sorted([sha async for sha in files.hashes()]) == sorted([attached, report, sent])
+    assert sorted([sha async for sha in files.hashes()]) == sorted([attached, report, chart])
     assert await counts(db) == before
     assert await sweeper.sweep() == 0
