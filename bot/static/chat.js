@@ -43,6 +43,7 @@
     greeted: false,
     stick: true, // follow new messages unless the person scrolled up to read
     lastActivity: Date.now(),
+    replaced: false, // the server closed this page's stream for a newer one of the person's
   };
 
   class SignedOut extends Error {}
@@ -577,6 +578,8 @@
       arrived(apply(value));
     } else if (name === "notice") {
       notify(value.text, value.alert, true);
+    } else if (name === "closed") {
+      state.replaced = true;
     }
   }
 
@@ -621,9 +624,33 @@
       }
       if (state.signedOut) return;
       setStatus(false);
+      if (state.replaced) {
+        // The person has this chat open in several other tabs: connect again when this one
+        // is looked at, or in a minute.
+        state.replaced = false;
+        await untilShownOr(60000);
+        continue;
+      }
       await sleep(delay);
       delay = Math.min(delay * 2, 15000);
     }
+  }
+
+  function untilShownOr(ms) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        document.removeEventListener("visibilitychange", shown);
+        window.removeEventListener("focus", done);
+        resolve();
+      };
+      const shown = () => {
+        if (document.visibilityState === "visible") done();
+      };
+      const timer = setTimeout(done, ms);
+      document.addEventListener("visibilitychange", shown);
+      window.addEventListener("focus", done);
+    });
   }
 
   // ---- the page's controls --------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from playwright.async_api import Browser, FilePayload, expect
+from playwright.async_api import Browser, FilePayload, Request, expect
 
 from bot import app
 from bot.config import Settings
@@ -308,6 +308,8 @@ async def test_event_streams_per_person_are_capped_and_the_oldest_is_closed(
         assert (await read_event(stream))[0] == "history"
         streams.append(stream)
     try:
+        closed = await asyncio.wait_for(read_event(streams[0]), timeout=5)
+        assert closed == ("closed", {"reason": "replaced"}), "the page waits before reconnecting"
         with pytest.raises(EOFError):
             await asyncio.wait_for(read_event(streams[0]), timeout=5)
         assert await inspector.text("/help") == 200
@@ -321,6 +323,37 @@ async def test_event_streams_per_person_are_capped_and_the_oldest_is_closed(
     finally:
         for stream in streams:
             stream.close()
+
+
+async def test_a_page_whose_stream_was_replaced_waits_until_it_is_looked_at(
+    bot: WebBot,
+    browser: Browser,  # noqa: F811 (the fixture)
+) -> None:
+    first = await ChatPage.open(browser, bot, "王检查")
+    streams: list[str] = []
+
+    def count(request: Request) -> None:
+        if "/api/events" in request.url:
+            streams.append(request.url)
+
+    first.page.on("request", count)
+    others = []
+    for _ in range(MAX_STREAMS):
+        page = await (await browser.new_context()).new_page()
+        page.on("request", count)
+        await page.goto(bot.link("王检查"))
+        await expect(page.locator("#status")).to_have_text("已连接")
+        others.append(page)
+    await expect(first.page.locator("#status")).to_have_text("连接中断，正在重连…")
+    opened = len(streams)
+    await asyncio.sleep(4)
+    assert len(streams) == opened, "the pages do not take turns closing each other"
+    for page in others:
+        await expect(page.locator("#status")).to_have_text("已连接")
+    await first.page.evaluate("window.dispatchEvent(new Event('focus'))")  # looked at again
+    await expect(first.page.locator("#status")).to_have_text("已连接")
+    await expect(others[0].locator("#status")).to_have_text("连接中断，正在重连…")
+    first.check_clean()
 
 
 async def test_failed_sign_ins_from_one_address_are_refused_past_a_threshold(

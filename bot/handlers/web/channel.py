@@ -315,12 +315,17 @@ class WebChannel:
             try:
                 event = await asyncio.wait_for(queue.get(), self.heartbeat_seconds)
             except TimeoutError:
-                if subscription.closed or not await self._still_signed_in(session):
-                    return
+                event = ("ping", {})
+            if subscription.closed:
+                # A newer stream of the person's replaced this one: the page waits before
+                # it connects again, so that many open tabs do not take turns for ever.
+                await response.write(_sse("closed", {"reason": "replaced"}))
+                return
+            if event is None or not await self._still_signed_in(session):
+                return
+            if event[0] == "ping":
                 await response.write(b": ping\n\n")
                 continue
-            if event is None or subscription.closed or not await self._still_signed_in(session):
-                return
             name, data = event
             if name == "message" and data["seq"] <= last:
                 continue
