@@ -26,6 +26,7 @@ from bot.core.messages import Outgoing
 from bot.handlers.web.channel import SIGN_IN_FAILURES
 from bot.handlers.web.demo import seed_demo
 from bot.handlers.web.hub import MAX_STREAMS
+from bot.handlers.web.limits import MAX_KEYS, Used, Window
 from bot.scheduler import UNCLAIMED_GRACE_MINUTES
 from storage import upgrade
 from storage.records import Channel, OutboxKind
@@ -384,3 +385,20 @@ async def test_failed_sign_ins_from_one_address_are_refused_past_a_threshold(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_window_forgets_what_aged_out_and_keeps_at_most_max_keys() -> None:
+    now = [0.0]
+    window = Window(60, clock=lambda: now[0])
+    assert window.add("a", 5) == Used(1, 5, 60.0)
+    now[0] = 30
+    assert window.add("a", 1) == Used(2, 6, 30.0)
+    now[0] = 61
+    assert window.used("a") == Used(1, 1, 29.0)
+    now[0] = 100
+    assert window.used("a") == Used(0, 0, 0.0)
+    for address in range(MAX_KEYS + 5):
+        window.add(address)
+    assert window.used(MAX_KEYS + 4).count == 1, "the newest key is kept"
+    assert window.used(0).count == 0, "the least recently used went"
+    assert len(window._entries) <= MAX_KEYS

@@ -10,9 +10,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-PRUNE_AT = 10_000
-"""Keys kept before old ones are dropped wholesale (an address rotated per request is one key
-each; their entries are out of the window soon anyway)."""
+MAX_KEYS = 10_000
+"""Keys kept: past this, keys with nothing left in the window go, then the least recently
+used (an address rotated per request is a key each; it could not do much with its share)."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ class Window:
         now = self.clock()
         entries = self._current(key, now)
         if entries is None:
-            entries = self._entries[key] = deque()
-            if len(self._entries) > PRUNE_AT:
+            if len(self._entries) >= MAX_KEYS:
                 self._prune(now)
+            entries = self._entries[key] = deque()
         entries.append((now, amount))
         self._entries.move_to_end(key)
         return self._used(entries, now)
@@ -64,7 +64,7 @@ class Window:
     def _prune(self, now: float) -> None:
         for key in list(self._entries):
             self._current(key, now)
-        while len(self._entries) > PRUNE_AT:
+        while len(self._entries) >= MAX_KEYS * 9 // 10:
             self._entries.popitem(last=False)
 
 
