@@ -83,9 +83,7 @@ async def _sent_as_files(tx: Tx) -> set[str]:
     """Every file a document row or a report row of the outbox names (reports are few: a
     handful of rows per finished inspection)."""
     payload = outbox.c.payload
-    document = payload["document"].as_string()
-    first_photo = payload[("photos", 0)].as_string()
-    stmt = sa.select(document, first_photo).where(
+    stmt = sa.select(payload).where(
         sa.or_(
             outbox.c.kind == OutboxKind.SEND_DOCUMENT,
             sa.and_(
@@ -94,4 +92,7 @@ async def _sent_as_files(tx: Tx) -> set[str]:
             ),
         )
     )
-    return {sha for row in await tx.connection.execute(stmt) for sha in row if sha}
+    sent: set[str] = set()
+    for row in await tx.connection.scalars(stmt):
+        sent.update(sha for sha in (row.get("document"), *(row.get("photos") or ())) if sha)
+    return sent
