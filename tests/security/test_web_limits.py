@@ -33,9 +33,8 @@ from storage.records import Channel, OutboxKind
 from storage.tables import evidence, outbox
 from tests.security.bombs import bomb_png
 from tests.web.browser import ChatPage
-from tests.web.conftest import WebBot, free_port
+from tests.web.conftest import WebBot, browser, free_port  # noqa: F401 (browser: the fixture)
 from tests.web.helpers import ApiClient, png, read_event, wait_until
-from tests.web.test_browser import browser  # noqa: F401 (the fixture)
 
 
 @asynccontextmanager
