@@ -19,6 +19,7 @@ from openpyxl.styles import Font
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
+from bot.core.dates import local
 from bot.flows.catalog import pinned
 from bot.reports.model import OVERDUE, SEVERITY_LABELS, ReportError, load_report
 from bot.reports.request import ReportFormat
@@ -194,12 +195,12 @@ async def collect(tx: Tx, since: datetime, until: datetime) -> Export:
 
     for inspection in inspections:
         site = sites[inspection.site_id]
-        zone = ZoneInfo(site.timezone)
+        zone = site.timezone
         stored = await tx.standards.get(inspection.standard_id)
         if stored is None or inspection.completed_at is None:
             continue
         standard = pinned(stored)
-        completed = inspection.completed_at.astimezone(zone).replace(tzinfo=None)
+        completed = local(inspection.completed_at, zone).replace(tzinfo=None)
         inspector = await name(inspection.inspector_id)
         notes: dict[int, list[str]] = {}
         for note in await tx.notes.for_inspection(inspection.id):
@@ -225,12 +226,10 @@ async def collect(tx: Tx, since: datetime, until: datetime) -> Export:
                     "；".join(notes.get(item.no, [])),
                 ]
             )
-        today = tx.now().astimezone(zone).date()
+        today = local(tx.now(), zone).date()
         for task in await tx.tasks.for_inspection(inspection.id):
             overdue = task.is_overdue(today)
-            closed = (
-                task.closed_at.astimezone(zone).replace(tzinfo=None) if task.closed_at else None
-            )
+            closed = local(task.closed_at, zone).replace(tzinfo=None) if task.closed_at else None
             tasks.append(
                 [
                     task.id,
@@ -243,7 +242,7 @@ async def collect(tx: Tx, since: datetime, until: datetime) -> Export:
                     task.status.label,
                     OVERDUE if overdue else "",
                     task.due_date,
-                    task.created_at.astimezone(zone).replace(tzinfo=None),
+                    local(task.created_at, zone).replace(tzinfo=None),
                     closed,
                     task.remark or "",
                 ]

@@ -1,9 +1,11 @@
-"""Reading a 达标时间 typed by a person: ISO and common Chinese forms, relative days."""
+"""Dates and times for people: reading a 达标时间 they type (ISO and common Chinese forms,
+relative days), and showing a stored moment, always on the site's wall clock."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
@@ -51,3 +53,13 @@ def _parse(value: str, today: date) -> date | None:
     except ValueError:
         return None
     return None
+
+
+def local(moment: datetime, timezone: str) -> datetime:
+    """A stored moment (aware, UTC) as the site's wall-clock time."""
+    return moment.astimezone(ZoneInfo(timezone))
+
+
+def shown(moment: datetime, timezone: str, *, year: bool = True) -> str:
+    """A moment as people read it, in the site's time zone: 2026-12-06 15:47 (or 12-06 15:47)."""
+    return local(moment, timezone).strftime("%Y-%m-%d %H:%M" if year else "%m-%d %H:%M")

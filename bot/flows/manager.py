@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import payload
+from bot.core.dates import local
 from bot.core.messages import Button
 from bot.core.scoring import grade_for
 from bot.core.tasks import days_overdue
@@ -16,6 +17,7 @@ from bot.flows import notify
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from bot.flows.summaries import change, queue_report_files
+from bot.reports.model import company_bands
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
@@ -34,6 +36,7 @@ def trend(latest: Inspection | None, previous: Inspection | None) -> str:
 
 async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, Any]]:
     """Per site: latest score, trend and task counts, ranked by score (no score last)."""
+    bands = await company_bands(tx)
     latest = await tx.inspections.latest_scores([s.id for s in sites])
     counts = await tx.tasks.counts([s.id for s in sites], today)
     rows = []
@@ -49,9 +52,9 @@ async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, An
             {
                 "site": site.name,
                 "percent": value,
-                "grade": grade_for(value),
+                "grade": grade_for(value, bands),
                 "trend": trend(current, previous),
-                "date": current.completed_at.date().isoformat()
+                "date": local(current.completed_at, site.timezone).date().isoformat()
                 if current and current.completed_at
                 else "",
                 "open": (count.open + count.review) if count else 0,

@@ -7,13 +7,14 @@ also get the report files, queued as outbox rows that the outbox worker renders 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from bot.core.dates import shown
 from bot.core.messages import Outgoing
-from bot.core.scoring import Mark, parse_grade_bands, section_total, totals
+from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import render
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
+from bot.reports.model import company_bands
 from bot.reports.request import ReportFormat, report_request
 from standards.schema import Item, Section
 from storage.db import Tx
@@ -113,13 +114,12 @@ async def notify_managers(
 
 
 async def complete(ctx: FlowContext, loaded: Loaded) -> None:
-    bands = parse_grade_bands(await ctx.tx.settings.get("grade_bands"))
-    result = totals(loaded.standard, loaded.marks, bands)
+    result = totals(loaded.standard, loaded.marks, await company_bands(ctx.tx))
     await ctx.tx.inspections.complete(
         loaded.inspection.id, score=result.score, max_score=result.applicable_max
     )
     before = await previous_percents(ctx, loaded)
-    finished = ctx.now.astimezone(ZoneInfo(loaded.site.timezone)).strftime("%Y-%m-%d %H:%M")
+    finished = shown(ctx.now, loaded.site.timezone)
     view: dict[str, Any] = {
         "site": loaded.site.name,
         "title": loaded.standard.title,

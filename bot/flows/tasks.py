@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.core import duties, payload
 from bot.core import tasks as lifecycle
-from bot.core.dates import DateError, parse_due_date
+from bot.core.dates import DateError, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.flows import reminding
@@ -86,15 +86,14 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
 async def card(
     ctx: FlowContext, task: Task, heading: str | None = None, history: bool = False
 ) -> dict[str, Any]:
-    today = ctx.today((await _site(ctx, task)).timezone)
+    zone = (await _site(ctx, task)).timezone
+    today = ctx.today(zone)
     item, level = await _item(ctx, task)
     lines: list[str] = []
     if history:
         for event in await ctx.tx.tasks.events(task.id):
             who = await _name(ctx, event.actor_id) or "系统"
-            lines.append(
-                f"{event.at.astimezone(ctx.now.tzinfo):%m-%d %H:%M} {who} {_event_text(event)}"
-            )
+            lines.append(f"{shown(event.at, zone, year=False)} {who} {_event_text(event)}")
     return {
         "heading": heading,
         "task": task,

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.core.dates import local, shown
 from bot.core.scoring import (
     DEFAULT_GRADE_BANDS,
     GradeBands,
@@ -189,6 +189,11 @@ def grade_bands(value: Any) -> GradeBands:
     return bands
 
 
+async def company_bands(tx: Tx) -> GradeBands:
+    """The grade bands every grading uses: reports, the completion summary and /stats alike."""
+    return grade_bands(await tx.settings.get("grade_bands"))
+
+
 async def load_report(db: Database, inspection_id: int) -> ReportModel:
     """The report of a completed inspection, read in one transaction (a consistent view)."""
     async with db.read() as tx:
@@ -208,9 +213,9 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     stored = await tx.standards.get(inspection.standard_id)
     if site is None or stored is None:
         raise ReportError(f"检查 {inspection_id} 的数据不完整 (site or standard missing)")
-    zone = ZoneInfo(site.timezone)
+    zone = site.timezone
     standard = pinned(stored)
-    bands = grade_bands(await tx.settings.get("grade_bands"))
+    bands = await company_bands(tx)
     answers = {a.item_no: a for a in await tx.answers.for_inspection(inspection_id)}
     result = totals(
         standard,
@@ -234,12 +239,9 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         finding = ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
         if ev.item_no is not None and finding:
             photos[ev.item_no].append(Photo(ev.sha256, ev.caption or ""))
-    today = tx.now().astimezone(zone).date()
+    today = local(tx.now(), zone).date()
     by_item = {t.item_no: t for t in tasks if t.item_no is not None}
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
-
-    def local(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     def task_status(task: Task) -> str:
         return OVERDUE if task.is_overdue(today) else task.status.label
@@ -283,8 +285,8 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         std_version=standard.version,
         site=site.name,
         inspector=_name(people, inspection.inspector_id),
-        started=local(inspection.started_at),
-        completed=local(inspection.completed_at),
+        started=shown(inspection.started_at, zone),
+        completed=shown(inspection.completed_at, zone),
         report_date=today,
         score=result.score,
         applicable_max=result.applicable_max,
@@ -316,7 +318,7 @@ def _name(people: dict[int, str], person_id: int | None) -> str:
 
 
 async def _previous(
-    tx: Tx, inspection: Inspection, bands: Sequence[tuple[float, str]], zone: ZoneInfo
+    tx: Tx, inspection: Inspection, bands: Sequence[tuple[float, str]], zone: str
 ) -> tuple[Previous | None, dict[str, float | None]]:
     """The inspection before this one (same site and standard) and its section percentages.
 
@@ -347,7 +349,7 @@ async def _previous(
     result: Totals = totals(pinned(stored), marks, bands)
     previous = Previous(
         inspection_id=before.id,
-        completed=before.completed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        completed=shown(before.completed_at, zone),
         score=result.score,
         applicable_max=result.applicable_max,
         percent=result.percent,
