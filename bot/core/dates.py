@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from bot.core.texts import render
 
 _FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
@@ -17,17 +20,26 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９－／．＋", "012345
 
 
 class DateError(ValueError):
-    """Text that is not a date we can read, or a date in the past; message is user-facing."""
+    """Text that is not a date we can read, or a date in the past. `template` and `values`
+    tell the person why (the message itself is that text, rendered)."""
+
+    def __init__(self, template: str, **values: str) -> None:
+        super().__init__(render(template, **values))
+        self.template = template
+        self.values: dict[str, Any] = dict(values)
 
 
 def parse_due_date(text: str, today: date) -> date:
-    """Parse a target date; past dates are refused (today itself is allowed)."""
+    """Parse a target date; past dates are refused (today itself is allowed).
+
+    A month and day without a year that has already passed this year is refused too, with
+    the date of next year it would be: 12月5日 typed on 12-06 is not silently 2027-12-05."""
     value = text.strip().translate(_FULLWIDTH)
     result = _parse(value, today)
     if result is None:
-        raise DateError("看不懂这个日期，请用 2026-12-05、12月5日 或 7天后 这样的写法")
+        raise DateError("date_unreadable")
     if result < today:
-        raise DateError(f"{result.isoformat()} 已经过去，达标时间不能早于今天")
+        raise DateError("date_past", date=result.isoformat())
     return result
 
 
@@ -45,14 +57,26 @@ def _parse(value: str, today: date) -> date | None:
     try:
         if match := _FULL.match(value):
             return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        if match := _MONTH_DAY.match(value):
-            candidate = date(today.year, int(match.group(1)), int(match.group(2)))
-            if candidate < today:
-                candidate = date(today.year + 1, candidate.month, candidate.day)
-            return candidate
+        if not (match := _MONTH_DAY.match(value)):
+            return None
+        candidate = date(today.year, int(match.group(1)), int(match.group(2)))
     except ValueError:
         return None
-    return None
+    if candidate < today:
+        raise DateError(
+            "date_passed_this_year",
+            typed=f"{candidate.month}月{candidate.day}日",
+            next_year=_next_year(candidate).isoformat(),
+        )
+    return candidate
+
+
+def _next_year(day: date) -> date:
+    """The same month and day a year later; 2月29日 falls on 2月28日 in a common year."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
 
 
 def local(moment: datetime, timezone: str) -> datetime:

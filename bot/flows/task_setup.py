@@ -59,7 +59,10 @@ async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, l
             "due": due.isoformat(),
             "remark": None,
             "ref": ref,
+            # How to type a date is shown on the inspection's first task set-up only.
+            "date_example": ctx.state.get("date_example") != loaded.inspection.id,
         }
+        ctx.state["date_example"] = loaded.inspection.id
     ctx.state.update(mode="task", insp=loaded.inspection.id, no=item.no)
     view, buttons = await _view(ctx, loaded, item, staff, screen)
     await ctx.tx.inspections.move_cursor(loaded.inspection.id, item.no, channel=ctx.channel)
@@ -111,6 +114,7 @@ async def _view(
         "due": due.isoformat(),
         "remark": task.get("remark"),
         "need_photo": need_photo,
+        "date_example": bool(task.get("date_example")),
     }
     return view, rows
 
@@ -163,7 +167,7 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
     try:
         due = parse_due_date(text, ctx.today(loaded.site.timezone))
     except DateError as exc:
-        date_problem: str | None = str(exc)
+        date_problem = exc
     else:
         task["due"] = due.isoformat()
         await refresh(ctx, loaded, item)
@@ -181,7 +185,7 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
         await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
         return
     if not matches and any(ch.isdigit() for ch in name):
-        await ctx.reply("plain", text=date_problem or "")
+        await ctx.reply(date_problem.template, **date_problem.values)
         return
     template = "responsible_ambiguous" if matches else "responsible_unknown"
     await ctx.reply(template, name=name)

@@ -533,7 +533,7 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
         try:
             due = parse_due_date(text, ctx.today(site.timezone))
         except DateError as exc:
-            await ctx.reply("plain", text=str(exc))
+            await ctx.reply(exc.template, **exc.values)
             return True
         await _ask_extension_reason(ctx, task, due)
     elif mode == "ext_reason":

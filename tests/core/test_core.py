@@ -34,7 +34,6 @@ TODAY = date(2026, 11, 27)
         ("12月5号", date(2026, 12, 5)),
         ("12-5", date(2026, 12, 5)),
         ("１２月５日", date(2026, 12, 5)),
-        ("1月3日", date(2027, 1, 3)),
         ("今天", TODAY),
         ("明天", date(2026, 11, 28)),
         ("后天", date(2026, 11, 29)),
@@ -55,6 +54,25 @@ def test_bad_or_past_dates_are_refused_in_chinese(text: str) -> None:
     with pytest.raises(DateError) as info:
         parse_due_date(text, TODAY)
     assert "日期" in str(info.value) or "过去" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "today", "typed", "next_year"),
+    [
+        ("12月5日", date(2026, 12, 6), "12月5日", "2027-12-05"),
+        ("1月3日", TODAY, "1月3日", "2027-01-03"),
+        ("2-29", date(2028, 3, 1), "2月29日", "2029-02-28"),
+    ],
+)
+def test_a_month_and_day_past_this_year_is_refused_with_next_years_date(
+    text: str, today: date, typed: str, next_year: str
+) -> None:
+    with pytest.raises(DateError) as info:
+        parse_due_date(text, today)
+    assert str(info.value) == (
+        f"今年的 {typed} 已经过去，达标时间不能早于今天。如果您指的是明年，请输入 {next_year}。"
+    )
+    assert parse_due_date(next_year, today).isoformat() == next_year
 
 
 def test_totals_exclude_not_applicable_and_grade_bands() -> None:
