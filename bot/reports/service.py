@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -72,11 +73,15 @@ def _render_in_worker(fmt: str, model: ReportModel, photos: Mapping[str, bytes])
 
 
 def _worker_start(parent: int) -> None:
-    """In the worker: run below the bot's CPU priority, and end once the bot is gone.
+    """In the worker: run below the bot's CPU priority, leave Ctrl-C to the bot, and end once
+    the bot is gone.
 
     Rendering is background work: a report rendered at the bot's priority takes CPU from
-    every tap meanwhile (docs/BENCHMARKS.md). A bot that is killed (or crashes) cannot shut
-    its pool down, and the worker would otherwise wait for work for ever."""
+    every tap meanwhile (docs/BENCHMARKS.md). Ctrl-C in a terminal interrupts the whole
+    process group: the worker would die of KeyboardInterrupt with a traceback, while the bot
+    stops it in order on its own shutdown. A bot that is killed (or crashes) cannot shut its
+    pool down, and the worker would otherwise wait for work for ever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(RENDER_NICENESS)
 
