@@ -122,7 +122,7 @@ def _report(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         photos = await load_photos(db.files, model)
         data = await asyncio.to_thread(render, fmt, model, photos)
-        return filename(model, fmt), data
+        return filename(model, fmt, db.now()), data
 
     name, data = run_with_db(work)
     out: Path = args.out or Path(name)

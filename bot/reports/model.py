@@ -29,17 +29,20 @@ from bot.core.scoring import (
 from bot.flows.catalog import pinned
 from storage.db import Database, Tx
 from storage.records import (
+    Evidence,
     EvidenceKind,
     EvidenceRole,
     Inspection,
     InspectionStatus,
     Severity,
     Task,
+    TaskStatus,
 )
 
 log = logging.getLogger(__name__)
 
 OVERDUE = "逾期"
+FIXED = {TaskStatus.REVIEW, TaskStatus.DONE}
 SEVERITY_LABELS = {Severity.GENERAL: "一般不合格", Severity.SERIOUS: "严重不合格"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -70,6 +73,8 @@ class ItemRow:
     due: date | None
     remark: str
     photos: tuple[Photo, ...]
+    fix_photos: tuple[Photo, ...] = ()
+    """整改后: the photos of the fix, once the item's task was submitted (待复查 or 已完成)."""
 
     @property
     def score_text(self) -> str:
@@ -134,6 +139,7 @@ class ReportModel:
     std_id: str
     std_version: str
     site: str
+    timezone: str
     inspector: str
     started: str
     completed: str
@@ -155,7 +161,7 @@ class ReportModel:
 
     @property
     def photo_count(self) -> int:
-        return sum(len(item.photos) for item in self.items)
+        return sum(len(item.photos) + len(item.fix_photos) for item in self.items)
 
     @property
     def change(self) -> float | None:
@@ -241,6 +247,11 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             photos[ev.item_no].append(Photo(ev.sha256, ev.caption or ""))
     today = local(tx.now(), zone).date()
     by_item = {t.item_no: t for t in tasks if t.item_no is not None}
+    fixes: dict[int, tuple[Photo, ...]] = {}
+    for no, task in by_item.items():
+        if no is not None and task.status in FIXED:
+            fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+            fixes[no] = tuple(Photo(e.sha256, e.caption or "") for e in fix if _is_photo(e))
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:
@@ -264,6 +275,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             due=task.due_date if task else None,
             remark="；".join(remark),
             photos=tuple(photos.get(no, [])),
+            fix_photos=fixes.get(no, ()),
         )
 
     sections = tuple(
@@ -284,6 +296,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         std_id=standard.id,
         std_version=standard.version,
         site=site.name,
+        timezone=site.timezone,
         inspector=_name(people, inspection.inspector_id),
         started=shown(inspection.started_at, zone),
         completed=shown(inspection.completed_at, zone),
@@ -311,6 +324,10 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         previous=previous,
         bands=bands,
     )
+
+
+def _is_photo(evidence: Evidence) -> bool:
+    return evidence.kind is EvidenceKind.PHOTO
 
 
 def _name(people: dict[int, str], person_id: int | None) -> str:

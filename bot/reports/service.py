@@ -23,8 +23,10 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from bot.core.dates import local
 from bot.delivery import DeliveryError, NotReady
 from bot.reports.model import ReportError, ReportModel, load_report
 from bot.reports.request import ReportFormat, requested
@@ -58,10 +60,13 @@ class RenderedFile:
     size: int
 
 
-def filename(model: ReportModel, fmt: ReportFormat) -> str:
-    """E.g. 检查报告_阳光花园_社区文化管理_2026-11-02_12.xlsx (safe on every file system)."""
+def filename(model: ReportModel, fmt: ReportFormat, made: datetime) -> str:
+    """E.g. 检查报告_阳光花园_社区文化管理_2026-11-02_12_生成20261206-154712.xlsx (safe on every
+    file system). A report is made again only when what it shows changed, and the moment it
+    was made (site time) tells the two files apart: never two downloads of one name."""
     title = model.title.split("——")[-1]
-    parts = ("检查报告", model.site, title, model.completed[:10], str(model.inspection_id))
+    version = f"生成{local(made, model.timezone):%Y%m%d-%H%M%S}"
+    parts = ("检查报告", model.site, title, model.completed[:10], str(model.inspection_id), version)
     return "_".join(_UNSAFE.sub("-", part) for part in parts) + f".{fmt.value}"
 
 
@@ -184,7 +189,8 @@ class ReportService:
         try:
             data = await self.render_bytes(model, fmt)
             stored = await self.db.files.put(data)
-            rendered = RenderedFile(stored.sha256, filename(model, fmt), fmt.mime, stored.size)
+            name = filename(model, fmt, self.db.now())
+            rendered = RenderedFile(stored.sha256, name, fmt.mime, stored.size)
             if len(self._done) >= CACHE_SIZE:
                 del self._done[next(iter(self._done))]
             self._done[key] = rendered
@@ -199,7 +205,7 @@ async def load_photos(files: EvidenceStore, model: ReportModel) -> dict[str, byt
     """The report's photos by sha256; a missing file is left out (the report says so)."""
     found: dict[str, bytes] = {}
     for item in model.items:
-        for photo in item.photos:
+        for photo in (*item.photos, *item.fix_photos):
             if photo.sha256 in found:
                 continue
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -58,8 +59,9 @@ def test_report_writes_each_format(
     text = "".join(p.extract_text() for p in PdfReader(tmp_path / "r.pdf").pages)
     assert "阳光花园" in text and "49 / 58" in text
     assert main(["report", insp, "--format", "png"]) == 0
-    name = f"检查报告_阳光花园_社区文化管理_2026-11-02_{insp}.png"
-    assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+    (written,) = tmp_path.glob(f"检查报告_阳光花园_社区文化管理_2026-11-02_{insp}_生成*.png")
+    assert re.fullmatch(r".*_生成\d{8}-\d{6}\.png", written.name)
+    assert written.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,9 @@ async def test_each_file_is_rendered_once_and_stored(
         service.render(built.inspection_id, ReportFormat.PDF),
     )
     assert xlsx == again and executor.calls == 2
-    assert xlsx.filename == f"检查报告_阳光花园_社区文化管理_2026-11-02_{built.inspection_id}.xlsx"
+    assert xlsx.filename == (
+        f"检查报告_阳光花园_社区文化管理_2026-11-02_{built.inspection_id}_生成20261102-090000.xlsx"
+    )
     assert xlsx.mime.endswith("spreadsheetml.sheet") and pdf.mime == "application/pdf"
     stored = await built.db.files.get(xlsx.sha256)
     assert len(stored) == xlsx.size
@@ -67,8 +69,11 @@ async def test_each_file_is_rendered_once_and_stored(
     async with built.db.transaction() as tx:
         task = next(t for t in await tx.tasks.for_inspection(built.inspection_id) if t.item_no == 7)
         await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
+    built.clock.now += timedelta(minutes=30)
     changed = await service.render(built.inspection_id, ReportFormat.XLSX)
     assert changed.sha256 != xlsx.sha256 and executor.calls == 3
+    # Downloaded next to the first one, the regenerated file never looks like a duplicate.
+    assert changed.filename == xlsx.filename.replace("生成20261102-090000", "生成20261102-093000")
 
 
 def _row(kind: OutboxKind, payload: dict[str, Any]) -> OutboxMessage:
