@@ -120,7 +120,10 @@ class FlowContext:
         template: str,
         buttons: Keyboard = (),
         photos: Sequence[str] = (),
+        albums: Sequence[notify.Album] = (),
         **values: Any,
     ) -> int:
         """Send to every chat the person is bound to; returns how many chats got it."""
-        return await notify.to_person(self.tx, person_id, template, buttons, photos, **values)
+        return await notify.to_person(
+            self.tx, person_id, template, buttons, photos, albums, **values
+        )

@@ -12,6 +12,8 @@ from storage.db import Tx
 from storage.records import OutboxKind
 
 Keyboard = Sequence[Sequence[Button]]
+Album = tuple[str, Sequence[str]]
+"""A caption (e.g. 整改前 · 2 张) and the photos it labels, sent as one album."""
 
 
 async def to_person(
@@ -20,18 +22,23 @@ async def to_person(
     template: str,
     buttons: Keyboard = (),
     photos: Sequence[str] = (),
+    albums: Sequence[Album] = (),
     **values: Any,
 ) -> int:
-    """Send to every chat the person is bound to; returns how many chats got it (0: unbound)."""
+    """Send to every chat the person is bound to; returns how many chats got it (0: unbound).
+    The photos (one album) and the captioned albums go before the text."""
     text = render(template, **values)
     rows = tuple(tuple(row) for row in buttons)
+    shown = [("", photos), *albums]
     count = 0
     for identity in await tx.identities.for_person(person_id):
         if identity.chat_id is None:
             continue
-        messages = []
-        if photos:
-            messages.append(Outgoing(kind=OutboxKind.SEND_PHOTO, photos=tuple(photos)))
+        messages = [
+            Outgoing(kind=OutboxKind.SEND_PHOTO, text=caption, photos=tuple(album))
+            for caption, album in shown
+            if album
+        ]
         messages.append(Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows))
         for message in messages:
             await tx.outbox.enqueue(

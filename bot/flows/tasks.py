@@ -18,6 +18,7 @@ from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
+from bot.core.texts import render
 from bot.flows import reminding
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
@@ -416,9 +417,13 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         _nobody_else(updated, await _site(ctx, updated), "verify the fix")
         await ctx.reply("fix_waiting", task_id=task.id)
         return
+    albums = [
+        (render("photo_album", after=False, count=len(before)), before),
+        (render("photo_album", after=True, count=len(after)), after),
+    ]
     for person_id in verifiers:
         await ctx.notify(
-            person_id, "review_request", [_review_buttons(updated)], photos=before + after, **view
+            person_id, "review_request", [_review_buttons(updated)], albums=albums, **view
         )
     names = [await _name(ctx, p) for p in verifiers]
     verifier = "、".join(n for n in names if n)

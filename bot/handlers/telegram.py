@@ -529,7 +529,15 @@ class TelegramChannel:
             return str(sent.message_id)
         first_id: str | None = None
         for start in range(0, len(hashes), 10):
-            group = [InputMediaPhoto(await self.files.get(h)) for h in hashes[start : start + 10]]
+            # An album's caption is the caption of its first photo.
+            group = [
+                InputMediaPhoto(
+                    await self.files.get(h),
+                    caption=(caption[:MAX_CAPTION] or None) if start + index == 0 else None,
+                    parse_mode=ParseMode.HTML,
+                )
+                for index, h in enumerate(hashes[start : start + 10])
+            ]
             if len(group) == 1:
                 sent_one = await bot.send_photo(chat_id, photo=group[0].media)
                 first_id = first_id or str(sent_one.message_id)

@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.core.scoring import BELOW_BANDS
 from bot.reports.images import scale
-from bot.reports.model import ItemRow, ReportModel, change_text, percent_text
+from bot.reports.model import ItemRow, Photo, ReportModel, change_text, percent_text
 from bot.reports.sheet_text import write
 
 FONT_NAME = "宋体"
@@ -189,37 +189,69 @@ def _item(sheet: Worksheet, row: int, item: ItemRow) -> None:
 
 
 def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -> None:
+    """Photos keyed by 序号, three to a row; with fixes, 整改后 beside 整改前 in three more."""
+    fixed = any(item.fix_photos for item in model.items)
     column_width = (PHOTO_PX - 5) / 7
-    _widths(sheet, (6, 30, *([column_width] * PHOTOS_PER_ROW)))
-    _put(sheet, 1, ("序号", "标准内容 / 照片说明", "照片"), font=BOLD_FONT, fill=HEADER_FILL)
-    sheet.merge_cells(start_row=1, start_column=3, end_row=1, end_column=2 + PHOTOS_PER_ROW)
+    stages = 2 if fixed else 1
+    _widths(sheet, (6, 30, *([column_width] * PHOTOS_PER_ROW * stages)))
+    headings = ("整改前", "整改后") if fixed else ("照片",)
+    _put(sheet, 1, ("序号", "标准内容 / 照片说明"), font=BOLD_FONT, fill=HEADER_FILL)
+    for stage, heading in enumerate(headings):
+        first = 3 + stage * PHOTOS_PER_ROW
+        cell = sheet.cell(row=1, column=first, value=heading)
+        cell.font, cell.alignment, cell.fill, cell.border = BOLD_FONT, CENTER, HEADER_FILL, BORDER
+        sheet.merge_cells(
+            start_row=1, start_column=first, end_row=1, end_column=first + PHOTOS_PER_ROW - 1
+        )
     sheet.freeze_panes = "A2"
     row = 2
     for item in model.items:
-        for start in range(0, len(item.photos), PHOTOS_PER_ROW):
-            group = item.photos[start : start + PHOTOS_PER_ROW]
-            captions = "；".join(p.caption for p in group if p.caption)
-            text = item.content + (f"\n照片说明：{captions}" if captions else "")
-            _put(sheet, row, (item.no, text))
+        rows = max(len(item.photos), len(item.fix_photos))
+        for start in range(0, rows, PHOTOS_PER_ROW):
+            before = item.photos[start : start + PHOTOS_PER_ROW]
+            after = item.fix_photos[start : start + PHOTOS_PER_ROW]
+            _put(sheet, row, (item.no, _photo_text(item, before, after)))
             sheet.cell(row=row, column=1).alignment = CENTER
-            tallest = 40
-            for offset, photo in enumerate(group):
-                cell = sheet.cell(row=row, column=3 + offset)
-                cell.border = BORDER
-                scaled = scale(photos[photo.sha256]) if photo.sha256 in photos else None
-                if scaled is None:
-                    write(sheet, row, 3 + offset, "照片无法读取")
-                    continue
-                image = SheetImage(io.BytesIO(scaled.data))
-                image.width = PHOTO_PX
-                image.height = round(PHOTO_PX * scaled.height / scaled.width)
-                tallest = max(tallest, image.height)
-                sheet.add_image(image, cell.coordinate)
+            tallest = max(
+                _embed(sheet, row, 3, before, photos),
+                _embed(sheet, row, 3 + PHOTOS_PER_ROW, after, photos),
+            )
             sheet.row_dimensions[row].height = tallest * 0.75 + 6
             row += 1
     if row == 2:
         _put(sheet, row, ("", "本次检查没有照片"))
-    _print_setup(sheet, landscape=False, title_rows="1:1")
+    _print_setup(sheet, landscape=fixed, title_rows="1:1")
+
+
+def _photo_text(item: ItemRow, before: Sequence[Photo], after: Sequence[Photo]) -> str:
+    text = item.content
+    captions = "；".join(p.caption for p in before if p.caption)
+    if captions:
+        text += f"\n照片说明：{captions}"
+    fix_captions = "；".join(p.caption for p in after if p.caption)
+    if fix_captions:
+        text += f"\n整改说明：{fix_captions}"
+    return text
+
+
+def _embed(
+    sheet: Worksheet, row: int, column: int, group: Sequence[Photo], photos: Mapping[str, bytes]
+) -> int:
+    """Put the group's photos in the row from `column` on; the tallest height in pixels."""
+    tallest = 40
+    for offset, photo in enumerate(group):
+        cell = sheet.cell(row=row, column=column + offset)
+        cell.border = BORDER
+        scaled = scale(photos[photo.sha256]) if photo.sha256 in photos else None
+        if scaled is None:
+            write(sheet, row, column + offset, "照片无法读取")
+            continue
+        image = SheetImage(io.BytesIO(scaled.data))
+        image.width = PHOTO_PX
+        image.height = round(PHOTO_PX * scaled.height / scaled.width)
+        tallest = max(tallest, image.height)
+        sheet.add_image(image, cell.coordinate)
+    return tallest
 
 
 def _tasks(sheet: Worksheet, model: ReportModel) -> None:

@@ -17,7 +17,7 @@ from fpdf.enums import WrapMode
 from bot.core.scoring import BELOW_BANDS
 from bot.reports.fonts import cjk_font, latin_font
 from bot.reports.images import Scaled, scale
-from bot.reports.model import ReportModel, change_text, percent_text
+from bot.reports.model import ItemRow, Photo, ReportModel, change_text, percent_text
 
 log = logging.getLogger(__name__)
 
@@ -283,25 +283,22 @@ def _tasks(pdf: _Document, model: ReportModel) -> None:
 
 
 def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> None:
-    """A grid of photos, PHOTO_COLUMNS to a row, each captioned with its item."""
-    cells = [
-        (item, index, scale(photos[p.sha256]) if p.sha256 in photos else None)
-        for item in model.items
-        for index, p in enumerate(item.photos)
-    ]
-    if not cells:
+    """A grid of photos, PHOTO_COLUMNS to a row, each captioned with its item. A fixed item's
+    photos start a row of their own: 整改前, then 整改后 beside them, each labelled."""
+    rows = _photo_rows(model)
+    if not rows:
         return
     pdf.add_page()
     pdf.heading(f"照片（{model.photo_count} 张，按检查项序号排列）")
     width = (pdf.epw - PHOTO_GAP * (PHOTO_COLUMNS - 1)) / PHOTO_COLUMNS
     pdf.set_font(BODY, size=7)
-    for start in range(0, len(cells), PHOTO_COLUMNS):
-        group = cells[start : start + PHOTO_COLUMNS]
-        height = _photo_height([image for _, _, image in group], width)
+    for row in rows:
+        images = [scale(photos[p.sha256]) if p.sha256 in photos else None for _, p, _ in row]
+        height = _photo_height(images, width)
         if pdf.will_page_break(height + CAPTION_H + 2):
             pdf.add_page()
         top = pdf.get_y()
-        for offset, (item, index, image) in enumerate(group):
+        for offset, ((item, photo, label), image) in enumerate(zip(row, images, strict=True)):
             x = pdf.l_margin + offset * (width + PHOTO_GAP)
             if image is None:
                 pdf.set_xy(x, top)
@@ -309,18 +306,44 @@ def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> 
             else:
                 w = min(width, height * image.width / image.height)
                 pdf.image(io.BytesIO(image.data), x=x, y=top, w=w)
-            caption = item.photos[index].caption
             pdf.set_xy(x, top + height + 0.8)
             pdf.cell(
                 width,
                 3.4,
-                f"第 {item.no} 项 · 照片 {index + 1}/{len(item.photos)}"
-                + (f" · {caption}" if caption else ""),
+                f"第 {item.no} 项 · {label}" + (f" · {photo.caption}" if photo.caption else ""),
                 new_x="LEFT",
                 new_y="NEXT",
             )
             pdf.cell(width, 3.4, _clip(printed(item.content), CAPTION_CHARS))
         pdf.set_xy(pdf.l_margin, top + height + CAPTION_H + 2)
+
+
+PhotoCell = tuple[ItemRow, Photo, str]
+
+
+def _photo_rows(model: ReportModel) -> list[list[PhotoCell]]:
+    """The grid's rows of (item, photo, label): items without a fix run on from row to row."""
+    rows: list[list[PhotoCell]] = []
+    flowing: list[PhotoCell] = []
+    for item in model.items:
+        if not item.fix_photos:
+            count = len(item.photos)
+            flowing += [(item, p, f"照片 {i}/{count}") for i, p in enumerate(item.photos, 1)]
+            continue
+        cells = [
+            *[(item, p, f"整改前 {i}/{len(item.photos)}") for i, p in enumerate(item.photos, 1)],
+            *[
+                (item, p, f"整改后 {i}/{len(item.fix_photos)}")
+                for i, p in enumerate(item.fix_photos, 1)
+            ],
+        ]
+        rows += _chunks(flowing) + _chunks(cells)
+        flowing = []
+    return rows + _chunks(flowing)
+
+
+def _chunks(cells: list[PhotoCell]) -> list[list[PhotoCell]]:
+    return [cells[i : i + PHOTO_COLUMNS] for i in range(0, len(cells), PHOTO_COLUMNS)]
 
 
 def _clip(text: str, limit: int) -> str:

@@ -85,8 +85,10 @@ async def test_fix_verified_and_completed(harness: Harness) -> None:
     assert "整改待复查 #1" in review.text
     assert "整改前 1 张，整改后 2 张" in review.text
     assert "已补齐方案；计划已张贴公示" in review.text
-    album = inspector.chat.messages[inspector.chat.messages.index(review) - 1]
-    assert len(album.photos) == 3
+    at = inspector.chat.messages.index(review)
+    before, after = inspector.chat.messages[at - 2 : at]
+    assert (before.text, len(before.photos)) == ("整改前（1 张）", 1)
+    assert (after.text, len(after.photos)) == ("整改后（2 张）", 2)
     await inspector.tap("通过")
     assert await task_status(harness) is TaskStatus.DONE
     assert "已通过复查（王检查），状态：已完成" in responsible.chat.last.text

@@ -118,9 +118,11 @@ async def test_fix_sent_back_then_verified(bot: WeComRunner, fake: FakeWeComAPI)
         "✅ 整改任务 #1 已提交复查，等待 王检查 确认。",
     ]
     # The inspector gets the before and after photos and the review card.
-    assert seen(bot, inspector)[-3:] == [
+    assert seen(bot, inspector)[-5:] == [
         "[照片 整改前]",
+        "整改前（1 张）",
         "[照片 整改后1]",
+        "整改后（1 张）",
         "整改待复查 #1 [✅ 通过 | ↩ 退回]",
     ]
     assert "整改前 1 张，整改后 1 张" in card_with(inspector, "整改待复查").text
@@ -136,10 +138,12 @@ async def test_fix_sent_back_then_verified(bot: WeComRunner, fake: FakeWeComAPI)
     assert back.card.title == "↩ 整改任务 #1 被退回（王检查）。原因：照片看不清公示内容"
 
     fixed_again_media = await fix(zhang, back.card, FIXED_AGAIN)
-    assert seen(bot, inspector)[-4:] == [
+    assert seen(bot, inspector)[-6:] == [
         "[照片 整改前]",
+        "整改前（1 张）",
         "[照片 整改后1]",
         "[照片 整改后2]",
+        "整改后（2 张）",
         "整改待复查 #1 [✅ 通过 | ↩ 退回]",
     ]
     assert "整改前 1 张，整改后 2 张" in card_with(inspector, "整改待复查").text
