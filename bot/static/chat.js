@@ -36,6 +36,7 @@
     token: null,
     lastSeq: 0,
     maxUpload: 20 * 1048576,
+    timeZone: undefined, // message times on this clock (/api/me); the device's until known
     messages: new Map(), // shown message id -> element
     pending: new Map(), // page message id -> element of a message not yet confirmed
     images: new Map(), // sha256 -> Promise of an object URL
@@ -221,7 +222,8 @@
   function clock(iso) {
     const date = new Date(iso);
     if (Number.isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
+    const shown = { hour: "2-digit", minute: "2-digit", timeZone: state.timeZone };
+    return date.toLocaleTimeString("zh-CN", shown);
   }
 
   function image(sha) {
@@ -748,6 +750,7 @@
         const me = await response.json();
         el.who.textContent = me.name;
         state.maxUpload = me.max_upload_bytes;
+        state.timeZone = me.timezone; // the site's clock, whatever the device's zone
         showCommands(me.commands);
         break;
       } catch (error) {

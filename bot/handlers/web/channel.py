@@ -52,7 +52,7 @@ from storage.db import Database
 from storage.errors import DuplicateEvent, EvidenceMissing, EvidenceTooLarge
 from storage.evidence import EvidenceStore
 from storage.people import web_external_id
-from storage.records import Identity, OutboxKind, Person
+from storage.records import Identity, OutboxKind, Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,14 @@ class WebChannel:
         session = await self._session(request)
         async with self.db.read() as tx:
             allowed = await commands.for_person(tx, session.person.id)
+            person_id = session.person.id
+            sites = [
+                site for role in Role for site in await tx.roles.sites_with_role(person_id, role)
+            ]
+        # The page shows message times on the clock of the person's sites (the company's when
+        # they span several time zones), not on the device's.
+        zones = {site.timezone for site in sites}
+        timezone = zones.pop() if len(zones) == 1 else self.engine.settings.timezone
         return web.json_response(
             {
                 "name": session.person.name,
@@ -271,6 +279,7 @@ class WebChannel:
                 "commands": [
                     {"command": c.name, "label": c.label, "word": c.word} for c in allowed
                 ],
+                "timezone": timezone,
             },
             headers={"Cache-Control": "no-store"},
         )
