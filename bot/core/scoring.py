@@ -68,9 +68,9 @@ def parse_grade_bands(value: object) -> GradeBands:
     return bands or DEFAULT_GRADE_BANDS
 
 
-def grade_for(
-    percent: float | None, bands: Sequence[tuple[float, str]] = DEFAULT_GRADE_BANDS
-) -> str | None:
+def grade_for(percent: float | None, bands: Sequence[tuple[float, str]]) -> str | None:
+    """The grade of a percentage. No default bands: every grade comes from the company's
+    (bot.reports.model.company_bands), which fall back to DEFAULT_GRADE_BANDS themselves."""
     if percent is None:
         return None
     for floor, name in sorted(bands, reverse=True):
@@ -107,9 +107,7 @@ def section_total(section: Section, marks: Mapping[int, Mark]) -> SectionTotal:
 
 
 def totals(
-    standard: Standard,
-    marks: Mapping[int, Mark],
-    bands: Sequence[tuple[float, str]] = DEFAULT_GRADE_BANDS,
+    standard: Standard, marks: Mapping[int, Mark], bands: Sequence[tuple[float, str]]
 ) -> Totals:
     sections = tuple(section_total(section, marks) for section in standard.sections)
     score = sum(s.score for s in sections)

@@ -150,7 +150,7 @@ async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float
         a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
         for a in await ctx.tx.answers.marks(previous.id)
     }
-    earlier = totals(pinned(stored), marks)
+    earlier = totals(pinned(stored), marks, await company_bands(ctx.tx))
     return {"": earlier.percent, **{s.code: s.percent for s in earlier.sections}}
 
 

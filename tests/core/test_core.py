@@ -10,6 +10,7 @@ from bot.core import payload
 from bot.core.dates import DateError, parse_due_date
 from bot.core.reminders import ReminderPolicy, following, plan, quiet_until
 from bot.core.scoring import (
+    DEFAULT_GRADE_BANDS,
     Mark,
     grade_for,
     progress_bar,
@@ -79,13 +80,13 @@ def test_totals_exclude_not_applicable_and_grade_bands() -> None:
     marks = {item.no: Mark(score=item.max_score) for item in STANDARD.items}
     marks[1] = Mark(score=0.5)
     marks[2] = Mark(score=None, not_applicable=True)
-    result = totals(STANDARD, marks)
+    result = totals(STANDARD, marks, DEFAULT_GRADE_BANDS)
     assert (result.score, result.applicable_max) == (60.5, 61)
     assert result.sections[0].lost == (1,)
     assert result.grade == "优秀"
-    assert grade_for(79.99) == "合格"
-    assert grade_for(69.9) == "待改进"
-    assert grade_for(None) is None
+    assert grade_for(79.99, DEFAULT_GRADE_BANDS) == "合格"
+    assert grade_for(69.9, DEFAULT_GRADE_BANDS) == "待改进"
+    assert grade_for(None, DEFAULT_GRADE_BANDS) is None
     assert grade_for(85, ((95, "A"), (85, "B"))) == "B"
 
 
