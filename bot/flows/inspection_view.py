@@ -96,7 +96,13 @@ def proposal_for(item: Item, state: dict[str, object]) -> tuple[Level | None, st
     return None, ""
 
 
-def item_buttons(loaded: Loaded, item: Item, screen: int) -> list[list[Button]]:
+def rules_open(ctx: FlowContext) -> bool:
+    """Whether item cards show the 评分细则 (and the standard's note): the person's choice,
+    kept from item to item. Collapsed by default, to keep the card short on a phone."""
+    return ctx.state.get("rules") is True
+
+
+def item_buttons(loaded: Loaded, item: Item, screen: int, rules: bool) -> list[list[Button]]:
     insp = loaded.inspection.id
     rows: list[list[Button]] = [
         [
@@ -125,6 +131,9 @@ def item_buttons(loaded: Loaded, item: Item, screen: int) -> list[list[Button]]:
         [
             Button("⬅ 上一项", payload.encode("V", screen, insp, item.no)),
             Button("☰ 目录", payload.encode("C", screen, insp)),
+            Button(
+                f"评分细则 {'▾' if rules else '▸'}", payload.encode("RU", screen, insp, item.no)
+            ),
             Button("⏸ 暂停", payload.encode("PA", screen, insp)),
         ]
     )
@@ -137,9 +146,20 @@ async def show_item(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     ref = item_ref(loaded.inspection.id, item.no, screen)
     ctx.state.update(mode="item", insp=loaded.inspection.id, no=item.no, item_ref=ref)
     await ctx.tx.inspections.move_cursor(loaded.inspection.id, item.no, channel=ctx.channel)
-    await ctx.reply(
-        "item", item_buttons(loaded, item, screen), ref=ref, **await item_view(ctx, loaded, item)
-    )
+    buttons = item_buttons(loaded, item, screen, rules_open(ctx))
+    await ctx.reply("item", buttons, ref=ref, **await item_view(ctx, loaded, item))
+
+
+async def toggle_rules(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+    """「评分细则 ▸/▾」: show or hide the rule on the open item card, in place."""
+    ref = ctx.state.get("item_ref")
+    if ctx.state.get("mode") != "item" or not isinstance(ref, str):
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    ctx.state["rules"] = not rules_open(ctx)
+    buttons = item_buttons(loaded, item, ctx.screen, rules_open(ctx))
+    await ctx.edit(ref, "item", buttons, **await item_view(ctx, loaded, item))
 
 
 async def item_view(ctx: FlowContext, loaded: Loaded, item: Item) -> dict[str, object]:
@@ -169,6 +189,7 @@ async def item_view(ctx: FlowContext, loaded: Loaded, item: Item) -> dict[str, o
         "notes": notes,
         "proposal": proposal,
         "proposal_reason": reason,
+        "rules_open": rules_open(ctx),
     }
 
 

@@ -29,14 +29,14 @@ from bot.flows import (
 )
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
-from bot.flows.inspection_view import close_item_message, load, show_item
+from bot.flows.inspection_view import close_item_message, load, show_item, toggle_rules
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
 from storage.records import OutboxKind, StoredStandard
 
 log = logging.getLogger(__name__)
 
-ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "TR", "TD", "TM", "TOK"}
+ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "RU", "TR", "TD", "TM", "TOK"}
 INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
 ITEM_MODES = {"item", "note", "task", "task_remark", "sample", "figure"}
 # Item modes in which typed text is what the flow asked for (a note, a name or date, a figure).
@@ -268,6 +268,8 @@ class FlowEngine:
             await measure.on_sample(ctx, loaded, item, rest[0])
         elif action == "F":
             await measure.start_figures(ctx, loaded, item)
+        elif action == "RU":
+            await toggle_rules(ctx, loaded, item)
         elif action == "TR":
             await task_setup.choose_responsible(ctx, loaded, item, payload.as_int(rest[0]))
         elif action == "TD":

@@ -46,6 +46,7 @@ BUTTON_KINDS = (
         "X",
         "XS",
         "F",
+        "RU",
         "TR",
         "TD",
         "TM",

@@ -105,6 +105,7 @@ BUTTONS: dict[str, Case] = {
     "V": Case("item", WANG, "上一项", "V:"),
     "X": Case("item", WANG, "抽样记录", "X:"),
     "F": Case("item", WANG, "录入数据", "F:"),
+    "RU": Case("item", WANG, "评分细则", "RU:"),
     "C": Case("item", WANG, "目录", "C:"),
     "PA": Case("item", WANG, "暂停", "PA:"),
     "XS": Case("sample", WANG, "✓", "XS:"),

@@ -1,0 +1,32 @@
+"""「评分细则 ▸」 on WeCom: a short item's cards are updated in place; item 1, whose rule and note
+are too long for a card, comes again as its text with cards of its buttons, and nothing of it
+is lost."""
+
+from __future__ import annotations
+
+from standards.loader import BUILTIN_DIR, load_file
+from tests.wecom.runner import WeComRunner
+from tests.wecom.test_receiving import inspecting
+
+STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
+
+
+async def test_rules_open_on_wecom(bot: WeComRunner) -> None:
+    inspector = await inspecting(bot)
+    await inspector.tap("1分")
+    face = inspector.live_card("1分")
+    assert "第 2/62 项" in face.title and "评分细则：" not in face.text
+    cards = len(inspector.chat())
+    await inspector.tap("评分细则 ▸")
+    assert len(inspector.chat()) == cards  # the same cards, updated in place
+    updated = inspector.live_card("1分")
+    assert updated.task_id == face.task_id
+    assert f"评分细则：{STANDARD.item(2).rule}" in updated.text
+    assert inspector.live_card("评分细则 ▾")
+    await inspector.tap("⬅ 上一项")
+    first = STANDARD.item(1)
+    assert first.note is not None
+    shown = "\n".join(inspector.texts()[-3:])
+    assert f"评分细则：{first.rule}" in shown and f"注：{first.note}" in shown
+    assert "第 1/62 项" in shown
+    assert inspector.live_card("评分细则 ▾")
