@@ -131,12 +131,11 @@ def item_buttons(loaded: Loaded, item: Item, screen: int, rules: bool) -> list[l
         [
             Button("⬅ 上一项", payload.encode("V", screen, insp, item.no)),
             Button("☰ 目录", payload.encode("C", screen, insp)),
-            Button(
-                f"评分细则 {'▾' if rules else '▸'}", payload.encode("RU", screen, insp, item.no)
-            ),
             Button("⏸ 暂停", payload.encode("PA", screen, insp)),
         ]
     )
+    toggle = f"评分细则 {'▾' if rules else '▸'}"
+    rows.append([Button(toggle, payload.encode("RU", screen, insp, item.no))])
     return rows
 
 
