@@ -21,19 +21,22 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９－／．＋", "012345
 
 class DateError(ValueError):
     """Text that is not a date we can read, or a date in the past. `template` and `values`
-    tell the person why (the message itself is that text, rendered)."""
+    tell the person why (the message itself is that text, rendered); `proposed` is the date
+    they may have meant, to offer as a button."""
 
-    def __init__(self, template: str, **values: str) -> None:
+    def __init__(self, template: str, proposed: date | None = None, **values: str) -> None:
         super().__init__(render(template, **values))
         self.template = template
+        self.proposed = proposed
         self.values: dict[str, Any] = dict(values)
 
 
 def parse_due_date(text: str, today: date) -> date:
     """Parse a target date; past dates are refused (today itself is allowed).
 
-    A month and day without a year that has already passed this year is refused too, with
-    the date of next year it would be: 12月5日 typed on 12-06 is not silently 2027-12-05."""
+    A month and day without a year that has already passed this year is not silently taken
+    as next year's (12月5日 typed on 12-06 would be a year away): it is refused with next
+    year's date proposed, for the person to confirm."""
     value = text.strip().translate(_FULLWIDTH)
     result = _parse(value, today)
     if result is None:
@@ -63,10 +66,12 @@ def _parse(value: str, today: date) -> date | None:
     except ValueError:
         return None
     if candidate < today:
+        proposed = _next_year(candidate)
         raise DateError(
             "date_passed_this_year",
+            proposed,
             typed=f"{candidate.month}月{candidate.day}日",
-            next_year=_next_year(candidate).isoformat(),
+            next_year=proposed.isoformat(),
         )
     return candidate
 

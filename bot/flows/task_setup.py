@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core import duties, findings, payload
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
+from bot.core.texts import render
 from bot.flows import access
 from bot.flows.context import FlowContext
 from standards.schema import Item
@@ -141,12 +142,14 @@ async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, perso
 
 
 async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -> None:
-    if days not in ctx.settings.due_choices:
+    """A +N天 button, or the button confirming a date proposed for a typed one."""
+    due = ctx.today(loaded.site.timezone) + timedelta(days=days)
+    task = _task_state(ctx)
+    if days not in ctx.settings.due_choices and due.isoformat() != task.get("offer"):
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    due = ctx.today(loaded.site.timezone) + timedelta(days=days)
-    _task_state(ctx)["due"] = due.isoformat()
+    task["due"] = due.isoformat()
     await refresh(ctx, loaded, item)
 
 
@@ -185,11 +188,23 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
         await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
         return
     if not matches and any(ch.isdigit() for ch in name):
-        await ctx.reply(date_problem.template, **date_problem.values)
+        await _refuse_date(ctx, loaded, item, date_problem)
         return
     template = "responsible_ambiguous" if matches else "responsible_unknown"
     await ctx.reply(template, name=name)
     await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
+
+
+async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: DateError) -> None:
+    """Say why the date cannot be taken; offer the date the person may have meant."""
+    buttons: list[list[Button]] = []
+    if problem.proposed is not None:
+        days = (problem.proposed - ctx.today(loaded.site.timezone)).days
+        _task_state(ctx)["offer"] = problem.proposed.isoformat()
+        label = render("date_confirm_button", date=problem.proposed.isoformat())
+        code = payload.encode("TD", ctx.screen, loaded.inspection.id, item.no, days)
+        buttons.append([Button(label, code)])
+    await ctx.reply(problem.template, buttons, **problem.values)
 
 
 async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:

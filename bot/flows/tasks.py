@@ -303,7 +303,7 @@ def _mode(ctx: FlowContext, mode: str, task: Task, **extra: Any) -> None:
 
 
 def _leave(ctx: FlowContext) -> None:
-    for key in ("task_id", "ext_due"):
+    for key in ("task_id", "ext_due", "ext_offer"):
         ctx.state.pop(key, None)
     ctx.state["mode"] = "idle"
 
@@ -471,14 +471,21 @@ async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -
     await ctx.reply("ext_ask_date", buttons, task=task, due=due)
 
 
+async def _extension_base(ctx: FlowContext, task: Task) -> date:
+    """The date +N天 counts from: the current 达标时间, or today once that has passed."""
+    return max(task.due_date or ctx.today(), ctx.today((await _site(ctx, task)).timezone))
+
+
 async def extension_days(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+    """A +N天 button, or the button confirming a date proposed for a typed one."""
     days = payload.as_int(arg)
-    if days not in EXTENSION_DAYS or ctx.state.get("mode") != "ext_date":
+    due = await _extension_base(ctx, task) + timedelta(days=days)
+    offered = due.isoformat() == ctx.state.get("ext_offer")
+    if not (days in EXTENSION_DAYS or offered) or ctx.state.get("mode") != "ext_date":
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    base = max(task.due_date or ctx.today(), ctx.today((await _site(ctx, task)).timezone))
-    await _ask_extension_reason(ctx, task, base + timedelta(days=days))
+    await _ask_extension_reason(ctx, task, due)
 
 
 async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None:
@@ -538,12 +545,23 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
         try:
             due = parse_due_date(text, ctx.today(site.timezone))
         except DateError as exc:
-            await ctx.reply(exc.template, **exc.values)
+            await _refuse_extension_date(ctx, task, exc)
             return True
         await _ask_extension_reason(ctx, task, due)
     elif mode == "ext_reason":
         await _request_extension(ctx, task, text.strip()[:500])
     return True
+
+
+async def _refuse_extension_date(ctx: FlowContext, task: Task, problem: DateError) -> None:
+    """Say why the date cannot be taken; offer the date the person may have meant."""
+    buttons: list[list[Button]] = []
+    days = (problem.proposed - await _extension_base(ctx, task)).days if problem.proposed else 0
+    if problem.proposed is not None and days > 0:
+        ctx.state["ext_offer"] = problem.proposed.isoformat()
+        label = render("date_confirm_button", date=problem.proposed.isoformat())
+        buttons.append([_button(label, "ED", task, days)])
+    await ctx.reply(problem.template, buttons, **problem.values)
 
 
 async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:

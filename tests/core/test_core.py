@@ -71,8 +71,10 @@ def test_a_month_and_day_past_this_year_is_refused_with_next_years_date(
     with pytest.raises(DateError) as info:
         parse_due_date(text, today)
     assert str(info.value) == (
-        f"今年的 {typed} 已经过去，达标时间不能早于今天。如果您指的是明年，请输入 {next_year}。"
+        f"今年的 {typed} 已经过去。您是指 {next_year} 吗？如果不是，请重新输入日期。"
     )
+    assert info.value.proposed is not None
+    assert info.value.proposed.isoformat() == next_year
     assert parse_due_date(next_year, today).isoformat() == next_year
 
 
