@@ -152,7 +152,7 @@ async def show_item(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 async def toggle_rules(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """「评分细则 ▸/▾」: show or hide the rule on the open item card, in place."""
     ref = ctx.state.get("item_ref")
-    if ctx.state.get("mode") != "item" or not isinstance(ref, str):
+    if not isinstance(ref, str):  # the card was closed (answered, or a task set up)
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()

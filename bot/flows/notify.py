@@ -13,7 +13,7 @@ from storage.records import OutboxKind
 
 Keyboard = Sequence[Sequence[Button]]
 Album = tuple[str, Sequence[str]]
-"""A caption (e.g. 整改前 · 2 张) and the photos it labels, sent as one album."""
+"""A caption (e.g. 整改前（2 张）) and the photos it labels, sent as one album."""
 
 
 async def to_person(

@@ -59,3 +59,14 @@ async def test_an_older_cards_toggle_changes_nothing(harness: Harness) -> None:
     await user.press(toggle)
     assert user.chat.toasts[-1][1] is True
     assert "评分细则：" not in user.chat.with_buttons().text
+
+
+async def test_the_rule_opens_while_a_note_is_awaited(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    card = user.chat.with_buttons()
+    await user.tap("备注")
+    await user.press(card.button("评分细则 ▸"))
+    assert f"评分细则：{STANDARD.item(1).rule}" in card.text
+    await user.text("方案未张贴")  # still taken as the note
+    assert "已附：1条备注" in card.text
