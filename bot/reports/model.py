@@ -29,7 +29,6 @@ from bot.core.scoring import (
 from bot.flows.catalog import pinned
 from storage.db import Database, Tx
 from storage.records import (
-    Evidence,
     EvidenceKind,
     EvidenceRole,
     Inspection,
@@ -251,7 +250,8 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     for no, task in by_item.items():
         if no is not None and task.status in FIXED:
             fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
-            fixes[no] = tuple(Photo(e.sha256, e.caption or "") for e in fix if _is_photo(e))
+            shots = [e for e in fix if e.kind is EvidenceKind.PHOTO]
+            fixes[no] = tuple(Photo(e.sha256, e.caption or "") for e in shots)
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:
@@ -324,10 +324,6 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         previous=previous,
         bands=bands,
     )
-
-
-def _is_photo(evidence: Evidence) -> bool:
-    return evidence.kind is EvidenceKind.PHOTO
 
 
 def _name(people: dict[int, str], person_id: int | None) -> str:
