@@ -11,12 +11,11 @@ from playwright.async_api import Browser, expect
 
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
-from tests.web.test_browser import browser  # noqa: F401  (the fixture)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-async def test_message_times_are_on_the_sites_clock(browser: Browser, web_bot: WebBot) -> None:  # noqa: F811
+async def test_message_times_are_on_the_sites_clock(browser: Browser, web_bot: WebBot) -> None:
     context = await browser.new_context(
         viewport=PHONE, device_scale_factor=2, locale="zh-CN", timezone_id="UTC"
     )
