@@ -27,9 +27,11 @@ async def test_the_rule_and_note_open_in_place_and_stay_open(harness: Harness) -
     assert f"评分细则：{item.rule}\n<i>注：{item.note}</i>" in card.text
     assert "检查方法" not in card.text  # the rule already names what to check
     assert "评分细则 ▾" in card.labels
-    await user.photo(b"evidence")  # the card's counts are refreshed: still open
-    assert "已附：1张照片" in card.text and f"评分细则：{item.rule}" in card.text
-    assert "评分细则 ▾" in card.labels
+    await user.photo(b"evidence")  # the card comes again below the photo: still open
+    again = user.chat.with_buttons()
+    assert again is not card
+    assert "已附：1张照片" in again.text and f"评分细则：{item.rule}" in again.text
+    assert "评分细则 ▾" in again.labels
     await user.tap("1分 符合")
     second = user.chat.with_buttons()
     assert f"评分细则：{STANDARD.item(2).rule}" in second.text
@@ -69,4 +71,4 @@ async def test_the_rule_opens_while_a_note_is_awaited(harness: Harness) -> None:
     await user.press(card.button("评分细则 ▸"))
     assert f"评分细则：{STANDARD.item(1).rule}" in card.text
     await user.text("方案未张贴")  # still taken as the note
-    assert "已附：1条备注" in card.text
+    assert "已附：1条备注" in user.chat.with_buttons().text
