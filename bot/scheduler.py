@@ -24,6 +24,7 @@ from bot.core import reminders as policy
 from bot.core.tasks import days_overdue
 from bot.flows import notify, reminding
 from bot.retention import Retention
+from bot.flows.task_items import TaskItems
 from storage.db import Database, Tx
 from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
 from storage.unclaimed import UnclaimedSweeper
@@ -152,10 +153,13 @@ class ReminderSweeper:
         if not per_person:
             return
         people = {p.id: p for p in await tx.people.get_many(per_person)}
+        items = TaskItems(tx)
         for person_id, due in per_person.items():
             person = people.get(person_id)
             if person is not None:
-                report.messages[person_id] = await self._send(tx, person.name, person_id, due, now)
+                report.messages[person_id] = await self._send(
+                    tx, items, person.name, person_id, due, now
+                )
         await self._after_send(tx, per_person, policies, now, report)
 
     def _still_wanted(self, reminder: Reminder, task: Task, managers: set[int]) -> bool:
@@ -167,20 +171,20 @@ class ReminderSweeper:
         return task.responsible_person_id == reminder.person_id
 
     async def _send(
-        self, tx: Tx, name: str, person_id: int, due: list[Due], now: datetime
+        self, tx: Tx, items: TaskItems, name: str, person_id: int, due: list[Due], now: datetime
     ) -> list[str]:
         """One combined message per person (and one for escalations to a manager)."""
         own = [d for d in due if d.reminder.kind != policy.ESCALATE]
         escalations = [d for d in due if d.reminder.kind == policy.ESCALATE]
         texts: list[str] = []
         if own:
-            rows = [self._row(d, now) for d in _one_per_task(own)]
+            rows = [await self._row(items, d, now) for d in _one_per_task(own)]
             await notify.to_person(tx, person_id, "reminder", name=name, rows=rows)
             texts.extend(f"#{r['id']} {r['when']}" for r in rows)
         if escalations:
             rows = []
             for d in _one_per_task(escalations):
-                row = self._row(d, now)
+                row = await self._row(items, d, now)
                 responsible = d.task.responsible_person_id
                 owner = await tx.people.get(responsible) if responsible is not None else None
                 row["responsible"] = owner.name if owner else None
@@ -215,12 +219,14 @@ class ReminderSweeper:
                 )
         await tx.tasks.record_system_events(events)
 
-    def _row(self, due: Due, now: datetime) -> dict[str, Any]:
+    async def _row(self, items: TaskItems, due: Due, now: datetime) -> dict[str, Any]:
         today = now.astimezone(ZoneInfo(due.site.timezone)).date()
+        item = await items.of(due.task)
         return {
             "id": due.task.id,
             "site": due.site.name,
             "item_no": due.task.item_no,
+            "content": item.content if item else None,
             "when": _when(due.task, today),
             "days": days_overdue(due.task, today),
         }

@@ -55,18 +55,25 @@ class Severity(StrEnum):
 
 
 class TaskStatus(StrEnum):
-    """Stored task states; 逾期 (overdue) is derived from due_date and never stored."""
+    """Stored task states; 逾期 (overdue) is derived from due_date and never stored.
+    WITHDRAWN (已撤销): the item's answer no longer loses points; the task is closed."""
 
     OPEN = "open"
     REVIEW = "review"
     DONE = "done"
+    WITHDRAWN = "withdrawn"
 
     @property
     def label(self) -> str:
         return _TASK_LABELS[self]
 
 
-_TASK_LABELS = {TaskStatus.OPEN: "待整改", TaskStatus.REVIEW: "待复查", TaskStatus.DONE: "已完成"}
+_TASK_LABELS = {
+    TaskStatus.OPEN: "待整改",
+    TaskStatus.REVIEW: "待复查",
+    TaskStatus.DONE: "已完成",
+    TaskStatus.WITHDRAWN: "已撤销",
+}
 OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.REVIEW)
 
 
@@ -81,6 +88,7 @@ class TaskEventKind(StrEnum):
     EXTENSION_REJECTED = "extension_rejected"
     REMINDER_SENT = "reminder_sent"
     ESCALATED = "escalated"
+    RESCORED = "rescored"
 
 
 class ExtensionStatus(StrEnum):
@@ -328,9 +336,9 @@ class Task:
     version: int
 
     def is_overdue(self, today: date) -> bool:
-        """逾期: the target date has passed and the task is not 已完成."""
+        """逾期: the target date has passed and the task is still open (not 已完成 or 已撤销)."""
         return (
-            self.status is not TaskStatus.DONE
+            self.status in OPEN_TASK_STATUSES
             and self.due_date is not None
             and (self.due_date < today)
         )

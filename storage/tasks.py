@@ -94,12 +94,13 @@ class TaskRepo(Repo):
         actor_id: int | None,
         reason: str | None = None,
     ) -> Task:
-        """Change the status (待整改 → 待复查 → 已完成, 退回 back to 待整改). Which moves are
-        allowed is the domain's call; here a move to the same status is refused."""
+        """Change the status (待整改 → 待复查 → 已完成, 退回 back to 待整改, 已撤销). Which
+        moves are allowed is the domain's call; here a move to the same status is refused.
+        A move out of the open states (已完成, 已撤销) sets `closed_at`."""
         current = await self._expect(task_id, expected_version)
         if current.status is new_status:
             raise StateConflict(f"task {task_id} is already {new_status}")
-        closed_at = self._now() if new_status is TaskStatus.DONE else None
+        closed_at = None if new_status in OPEN_TASK_STATUSES else self._now()
         task = await self._bump(current, {"status": new_status, "closed_at": closed_at})
         await self.record_event(
             task_id,
@@ -148,6 +149,34 @@ class TaskRepo(Repo):
             actor_id=actor_id,
             reason=reason,
             data={"from": current.responsible_person_id, "to": person_id},
+        )
+        return task
+
+    async def rescore(
+        self,
+        task_id: int,
+        expected_version: int,
+        score: float,
+        finding: str,
+        *,
+        actor_id: int | None,
+        reason: str | None = None,
+    ) -> Task:
+        """The item's answer changed to another losing level: the task's score and 问题
+        follow; the earlier ones stay in the event history."""
+        current = await self._expect(task_id, expected_version)
+        task = await self._bump(current, {"score": score, "finding": finding})
+        await self.record_event(
+            task_id,
+            TaskEventKind.RESCORED,
+            actor_id=actor_id,
+            reason=reason,
+            data={
+                "from": current.score,
+                "to": score,
+                "finding_from": current.finding,
+                "finding_to": finding,
+            },
         )
         return task
 
@@ -227,9 +256,10 @@ class TaskRepo(Repo):
         return to_records(Task, rows)
 
     async def items_with_tasks(self, inspection_id: int) -> set[int]:
-        """The numbers of the inspection's items that have a rectification task: all a tap
-        needs to know of them (the tasks themselves, read on every tap, cost ~8 µs each)."""
-        params = {"b_inspection": inspection_id}
+        """The numbers of the inspection's items that have a rectification task (one that was
+        withdrawn does not count): all a tap needs to know of them (the tasks themselves, read
+        on every tap, cost ~8 µs each)."""
+        params = {"b_inspection": inspection_id, "b_withdrawn": TaskStatus.WITHDRAWN}
         return {no for (no,) in (await self._run("tasks.items", _task_items, params)).all()}
 
     async def open_for_person(self, person_id: int) -> list[Task]:
@@ -240,6 +270,15 @@ class TaskRepo(Repo):
                 tasks.c.responsible_person_id == person_id,
                 tasks.c.status.in_(OPEN_TASK_STATUSES),
             )
+            .order_by(tasks.c.due_date.asc().nulls_last(), tasks.c.id)
+        )
+        return to_records(Task, await self._all(stmt))
+
+    async def open_created_by(self, person_id: int) -> list[Task]:
+        """Not-done tasks an inspector created (from their inspections), by target date."""
+        stmt = (
+            sa.select(tasks)
+            .where(tasks.c.created_by == person_id, tasks.c.status.in_(OPEN_TASK_STATUSES))
             .order_by(tasks.c.due_date.asc().nulls_last(), tasks.c.id)
         )
         return to_records(Task, await self._all(stmt))
@@ -427,7 +466,9 @@ class TaskRepo(Repo):
 
 def _task_items() -> sa.Select[int | None]:
     return sa.select(tasks.c.item_no).where(
-        tasks.c.inspection_id == sa.bindparam("b_inspection"), tasks.c.item_no.is_not(None)
+        tasks.c.inspection_id == sa.bindparam("b_inspection"),
+        tasks.c.item_no.is_not(None),
+        tasks.c.status != sa.bindparam("b_withdrawn", type_=tasks.c.status.type),
     )
 
 

@@ -28,6 +28,12 @@ def may_verify(
     return person_id == created_by or is_site_manager
 
 
+def may_withdraw(person_id: int, *, created_by: int | None, is_site_manager: bool) -> bool:
+    """Withdrawing a task whose item's answer was raised: the inspector who created it (whose
+    answer changed) or a manager of its site."""
+    return person_id == created_by or is_site_manager
+
+
 def may_decide_extension(person_id: int, *, requested_by: int, is_site_manager: bool) -> bool:
     """A manager of the task's site who did not ask for the extension."""
     return is_site_manager and person_id != requested_by

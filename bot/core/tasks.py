@@ -1,17 +1,24 @@
 """The rectification task lifecycle (状态): the only place that decides which moves are allowed.
 
 待整改 (open) → 待复查 (review) → 已完成 (done), and 退回 (review → open, with a reason).
-逾期 is not a state: it is shown whenever the target date has passed and the task is not done.
+已撤销 (withdrawn): an open task whose item was re-answered to full marks or 不适用 (with the
+reason). 逾期 is not a state: it is shown whenever the target date has passed and the task is
+still open (待整改 or 待复查).
+
+A task follows its item's answer while it is open (`follow`): a changed losing level changes
+its score and 问题, a full mark or 不适用 withdraws it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from bot.core import duties
+from standards.schema import Item, Level
 from storage.db import Tx
-from storage.records import Task, TaskEventKind, TaskStatus
+from storage.records import OPEN_TASK_STATUSES, Task, TaskEventKind, TaskStatus
 
 
 class TransitionError(Exception):
@@ -27,7 +34,8 @@ class Actor:
 SUBMIT = (TaskStatus.OPEN, TaskStatus.REVIEW)
 APPROVE = (TaskStatus.REVIEW, TaskStatus.DONE)
 REJECT = (TaskStatus.REVIEW, TaskStatus.OPEN)
-ALLOWED = {SUBMIT, APPROVE, REJECT}
+WITHDRAW = {(status, TaskStatus.WITHDRAWN) for status in OPEN_TASK_STATUSES}
+ALLOWED = {SUBMIT, APPROVE, REJECT, *WITHDRAW}
 
 
 def may_verify(task: Task, actor: Actor, submitted_by: int | None) -> bool:
@@ -52,6 +60,12 @@ def check(
         raise TransitionError("只有检查员或项目经理可以复查，且不能复查自己负责或提交的整改")
     if move == REJECT and not (reason and reason.strip()):
         raise TransitionError("退回需要说明原因")
+    if move in WITHDRAW and not duties.may_withdraw(
+        actor.person_id, created_by=task.created_by, is_site_manager=actor.is_site_manager
+    ):
+        raise TransitionError("只有检查员或项目经理可以撤销整改任务")
+    if move in WITHDRAW and not (reason and reason.strip()):
+        raise TransitionError("撤销需要说明原因")
 
 
 async def transition(
@@ -72,6 +86,48 @@ async def submitted_by(tx: Tx, task: Task) -> int | None:
         if event.kind is TaskEventKind.STATUS and event.to_status is TaskStatus.REVIEW:
             return event.actor_id
     return None
+
+
+class Follow(StrEnum):
+    """What an open task does when its item's answer changes."""
+
+    KEEP = "keep"
+    RESCORE = "rescore"
+    WITHDRAW = "withdraw"
+
+
+def follow(task: Task, item: Item, score: float | None, not_applicable: bool) -> Follow:
+    """Full marks or 不适用 withdraw the task; another losing level rescores it."""
+    if task.status not in OPEN_TASK_STATUSES:
+        return Follow.KEEP
+    if not_applicable or score is None or score >= item.max_score:
+        return Follow.WITHDRAW
+    if score != task.score:
+        return Follow.RESCORE
+    return Follow.KEEP
+
+
+def finding_for(item: Item, level: Level) -> str:
+    """问题 of a task without a note: the level the item should reach and the one it got."""
+    top = item.levels[0]
+    return (
+        f"未达标：应「{top.label}」，评为「{level.label}」（{level.score:g}/{item.max_score:g}分）"
+    )
+
+
+def written_for(finding: str, item: Item, score: float | None) -> bool:
+    """Whether `finding` is the text written from the level (no inspector's note in it)."""
+    level = item.level_for(score) if score is not None else None
+    if level is None:
+        return False
+    return finding in (finding_for(item, level), f"{level.score:g}分 {level.label}")
+
+
+def level_of(task: Task, item: Item | None) -> Level | None:
+    """The task's own level of its item (the result it was created or rescored with)."""
+    if item is None or task.score is None:
+        return None
+    return item.level_for(task.score)
 
 
 def status_label(task: Task, today: date) -> str:

@@ -90,9 +90,9 @@ class FlowContext:
         message = Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows, ref=ref)
         await self._enqueue(message, self.event.chat_id, self.channel)
 
-    async def reply_photos(self, photos: Sequence[str]) -> None:
-        """Evidence photos (by sha256) to this chat, as one album."""
-        message = Outgoing(kind=OutboxKind.SEND_PHOTO, photos=tuple(photos))
+    async def reply_photos(self, photos: Sequence[str], caption: str = "") -> None:
+        """Evidence photos (by sha256) to this chat, as one album (with a rendered caption)."""
+        message = Outgoing(kind=OutboxKind.SEND_PHOTO, text=caption, photos=tuple(photos))
         await self._enqueue(message, self.event.chat_id, self.channel)
 
     async def edit(self, ref: str, template: str, buttons: Keyboard = (), **values: Any) -> None:

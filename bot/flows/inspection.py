@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core import payload
 from bot.core.messages import Button
-from bot.flows import summaries, task_setup
+from bot.flows import summaries, task_follow, task_setup
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import Loaded, close_item_message, load, show_item
 from standards.schema import Item
@@ -196,6 +196,7 @@ async def answer(ctx: FlowContext, loaded: Loaded, item: Item, level_index: int)
     )
     loaded.answers[item.no] = saved
     await ctx.toast()
+    await task_follow.follow_answer(ctx, loaded, item)
     if level.score < item.max_score and item.no not in loaded.task_items:
         await close_item_message(ctx, loaded, item)
         await task_setup.open_for(ctx, loaded, item, level.score, level.label)
@@ -216,6 +217,7 @@ async def not_applicable(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     )
     loaded.answers[item.no] = saved
     await ctx.toast()
+    await task_follow.follow_answer(ctx, loaded, item)
     await after_answer(ctx, loaded, item)
 
 

@@ -18,6 +18,7 @@ from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from bot.flows.summaries import change, queue_report_files
 from bot.reports.model import company_bands
+from bot.flows.task_items import TaskItems
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
@@ -119,7 +120,9 @@ async def overdue(ctx: FlowContext) -> None:
     names = {s.id: s.name for s in sites}
     grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
     tasks = await ctx.tx.tasks.overdue(list(names), ctx.today())
+    items = TaskItems(ctx.tx, ctx.standards_cache)
     for task in tasks:
+        item = await items.of(task)
         person = (
             await ctx.tx.people.get(task.responsible_person_id)
             if task.responsible_person_id is not None
@@ -129,6 +132,7 @@ async def overdue(ctx: FlowContext) -> None:
             {
                 "id": task.id,
                 "item_no": task.item_no,
+                "content": item.content if item else None,
                 "responsible": person.name if person else None,
                 "days": days_overdue(task, ctx.today()),
                 "due": task.due_date.isoformat() if task.due_date else "—",

@@ -18,7 +18,7 @@ from bot.reports.model import company_bands
 from bot.reports.request import ReportFormat, report_request
 from standards.schema import Item, Section
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Role
+from storage.records import Channel, OutboxKind, Role, TaskStatus
 
 if TYPE_CHECKING:
     from bot.flows.inspection_view import Loaded
@@ -31,11 +31,14 @@ REPORT_FILES = (
 
 
 async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> list[dict[str, Any]]:
-    """The tasks of the items `numbers`, by item (an item's newest task)."""
+    """The tasks of the items `numbers`, by item (an item's newest task; withdrawn ones are
+    no findings)."""
     by_item = {
         task.item_no: task
         for task in await ctx.tx.tasks.for_inspection(loaded.inspection.id)
-        if task.item_no is not None and task.item_no in numbers
+        if task.item_no is not None
+        and task.item_no in numbers
+        and task.status is not TaskStatus.WITHDRAWN
     }
     rows = []
     for no, task in sorted(by_item.items()):

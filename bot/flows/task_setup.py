@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core import duties, findings, payload
+from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
 from bot.core.texts import render
@@ -225,9 +226,8 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         return
     await ctx.toast()
     notes = await ctx.tx.notes.for_item(loaded.inspection.id, item.no)
-    finding = findings.finding(
-        [n.text for n in notes], f"{task.get('score', 0):g}分 {task.get('label', '')}"
-    )
+    level = item.level_for(float(task.get("score", 0))) or item.levels[-1]
+    finding = findings.finding([n.text for n in notes], lifecycle.finding_for(item, level))
     created = await ctx.tx.tasks.create(
         site_id=loaded.site.id,
         inspection_id=loaded.inspection.id,

@@ -20,8 +20,9 @@ from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.core.texts import render
 from bot.flows import reminding
-from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
+from bot.flows.task_items import TaskItems
+from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
     EvidenceKind,
@@ -62,16 +63,9 @@ async def _is_manager(ctx: FlowContext, site_id: int, person_id: int) -> bool:
     return await ctx.tx.roles.has(person_id, site_id, Role.MANAGER)
 
 
-async def _item(ctx: FlowContext, task: Task) -> tuple[Any, str | None]:
-    """The standard item the task came from and the level label given, if any."""
-    if task.inspection_id is None or task.item_no is None:
-        return None, None
-    inspection = await ctx.tx.inspections.get(task.inspection_id)
-    stored = await ctx.stored_standard(inspection.standard_id) if inspection else None
-    if stored is None:
-        return None, None
-    answer = await ctx.tx.answers.get(task.inspection_id, task.item_no)
-    return pinned(stored).item(task.item_no), answer.level_label if answer else None
+async def item_of(ctx: FlowContext, task: Task) -> Item | None:
+    """The standard item the task came from, if any."""
+    return await TaskItems(ctx.tx, ctx.standards_cache).of(task)
 
 
 async def _before_photos(ctx: FlowContext, task: Task) -> list[str]:
@@ -89,7 +83,8 @@ async def card(
 ) -> dict[str, Any]:
     zone = (await _site(ctx, task)).timezone
     today = ctx.today(zone)
-    item, level = await _item(ctx, task)
+    item = await item_of(ctx, task)
+    level = lifecycle.level_of(task, item)
     lines: list[str] = []
     if history:
         for event in await ctx.tx.tasks.events(task.id):
@@ -101,7 +96,7 @@ async def card(
         "status": lifecycle.status_label(task, today),
         "site": (await _site(ctx, task)).name,
         "item": item,
-        "level": level,
+        "level": level.label if level else None,
         "due": task.due_date.isoformat() if task.due_date else "—",
         "overdue_days": lifecycle.days_overdue(task, today),
         "responsible": await _name(ctx, task.responsible_person_id),
@@ -123,6 +118,7 @@ def _event_text(event: Any) -> str:
         TaskEventKind.EXTENSION_REJECTED: "驳回延期",
         TaskEventKind.REMINDER_SENT: "发送提醒",
         TaskEventKind.ESCALATED: "逾期督办",
+        TaskEventKind.RESCORED: "更改检查结果",
     }
     if event.kind is TaskEventKind.STATUS and event.to_status is not None:
         text = f"{event.from_status.label if event.from_status else ''}→{event.to_status.label}"
@@ -160,7 +156,10 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
     name = await _name(ctx, task.responsible_person_id)
     if name is None:
         return
-    await ctx.reply("responsible_unbound", name=name, task_id=task.id, admin=ctx.person.is_admin)
+    item = await item_of(ctx, task)
+    await ctx.reply(
+        "responsible_unbound", name=name, task_id=task.id, admin=ctx.person.is_admin, item=item
+    )
     told = {ctx.person.id}
     # Only an administrator is shown the command that creates the invite.
     managers = await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
@@ -168,7 +167,12 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
         if person.id not in told:
             told.add(person.id)
             await ctx.notify(
-                person.id, "responsible_unbound", name=name, task_id=task.id, admin=person.is_admin
+                person.id,
+                "responsible_unbound",
+                name=name,
+                task_id=task.id,
+                admin=person.is_admin,
+                item=item,
             )
 
 
@@ -186,28 +190,43 @@ async def deliver_pending(ctx: FlowContext, bound_at: datetime | None = None) ->
 
 
 async def list_tasks(ctx: FlowContext) -> None:
-    """/tasks: a 责任人's open tasks (overdue first); a manager's sites' open tasks."""
+    """/tasks: what concerns each of the person's roles. As 责任人 their open tasks (overdue
+    first); as inspector the fixes waiting for their verification (待我复查) and the other open
+    tasks of their inspections (我发起的整改); as manager their sites' open tasks."""
+    roles = {grant.role for grant in await ctx.tx.roles.for_person(ctx.person.id)}
     own = await ctx.tx.tasks.open_for_person(ctx.person.id)
+    created = await ctx.tx.tasks.open_created_by(ctx.person.id)
     managed = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)
-    site_tasks = [t for site in managed for t in await ctx.tx.tasks.open_for_site(site.id)]
-    for title, tasks in (("我的整改任务", own), ("项目整改任务", site_tasks)):
-        if tasks is site_tasks and not managed:
-            continue
-        if tasks is own and managed and not own:
-            continue
+    lists: list[tuple[str, list[Task], bool]] = []
+    if own or Role.RESPONSIBLE in roles:
+        lists.append(("我的整改任务", own, False))
+    if created or Role.INSPECTOR in roles:
+        review = [t for t in created if t.status is TaskStatus.REVIEW]
+        if review:
+            lists.append(("待我复查", review, False))
+        lists.append(("我发起的整改", [t for t in created if t not in review], True))
+    if managed:
+        site_tasks = [t for site in managed for t in await ctx.tx.tasks.open_for_site(site.id)]
+        lists.append(("项目整改任务", site_tasks, True))
+    if not lists:
+        lists.append(("我的整改任务", own, False))
+    items = TaskItems(ctx.tx, ctx.standards_cache)
+    for title, tasks, show_responsible in lists:
         rows = []
         for task in tasks:
             site = await _site(ctx, task)
             today = ctx.today(site.timezone)
+            item = await items.of(task)
             rows.append(
                 {
                     "id": task.id,
                     "site": site.name,
                     "item_no": task.item_no,
+                    "content": item.content if item else None,
                     "status": lifecycle.status_label(task, today),
                     "due": task.due_date.isoformat() if task.due_date else "—",
                     "responsible": await _name(ctx, task.responsible_person_id)
-                    if tasks is site_tasks
+                    if show_responsible
                     else None,
                 }
             )
@@ -234,14 +253,15 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
             await ctx.toast("not_allowed", alert=True)
             return
         await ctx.toast()
+        await _reply_photos(ctx, task)
         buttons = responsible_buttons(task) if is_responsible else await _waiting(ctx, task, actor)
         await ctx.reply("task_card", buttons, **await card(ctx, task, history=True))
         return
     # An extension decision is bound to its request (decided once), not to the task's
     # version: the task may move on (a fix submitted and sent back) while the request waits.
     if task.version != version and action not in ("EA", "ER"):
-        template = "task_closed" if task.status is TaskStatus.DONE else "stale_button"
-        await ctx.toast(template, alert=True)
+        closed = {TaskStatus.DONE: "task_closed", TaskStatus.WITHDRAWN: "task_withdrawn_button"}
+        await ctx.toast(closed.get(task.status, "stale_button"), alert=True)
         return
     if action in ("F", "E", "FS", "ED") and not is_responsible:
         await ctx.toast("not_allowed", alert=True)
@@ -297,6 +317,15 @@ async def _waiting(ctx: FlowContext, task: Task, actor: lifecycle.Actor) -> list
     return rows
 
 
+async def _reply_photos(ctx: FlowContext, task: Task) -> None:
+    """The task's photos: those of the finding, then those of the fix (if any)."""
+    before, after_fix = await _before_photos(ctx, task), await _after_photos(ctx, task)
+    for after, photos in ((False, before), (True, after_fix)):
+        if photos:
+            caption = render("task_photos", task_id=task.id, after=after, count=len(photos))
+            await ctx.reply_photos(photos, caption)
+
+
 def _mode(ctx: FlowContext, mode: str, task: Task, **extra: Any) -> None:
     ctx.next_screen()
     ctx.state.update(mode=mode, task_id=task.id, **extra)
@@ -314,7 +343,8 @@ async def start_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None
         return
     await ctx.toast()
     _mode(ctx, "fix", task)
-    await ctx.reply("fix_start", [[_button("提交复查", "FS", task)]], task=task)
+    item = await item_of(ctx, task)
+    await ctx.reply("fix_start", [[_button("提交复查", "FS", task)]], task=task, item=item)
 
 
 async def on_file(ctx: FlowContext, file: StoredFile) -> None:
@@ -401,7 +431,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
     await reminding.replan(ctx.tx, updated, ctx.now)
     _leave(ctx)
     notes = "；".join(n.text for n in await ctx.tx.notes.for_task(task.id))
-    item, _ = await _item(ctx, updated)
+    item = await item_of(ctx, updated)
     verifiers = await _verifiers(ctx, updated)
     before = await _before_photos(ctx, updated)
     view: dict[str, Any] = {
@@ -427,7 +457,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         )
     names = [await _name(ctx, p) for p in verifiers]
     verifier = "、".join(n for n in names if n)
-    await ctx.reply("fix_submitted", task_id=task.id, verifier=verifier)
+    await ctx.reply("fix_submitted", task_id=task.id, verifier=verifier, item=item)
 
 
 async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
@@ -438,10 +468,15 @@ async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
     await ctx.toast()
     done = await lifecycle.transition(ctx.tx, task, TaskStatus.DONE, actor)
     await reminding.replan(ctx.tx, done, ctx.now)
-    await ctx.reply("task_approved_ack", task_id=task.id)
+    item = await item_of(ctx, done)
+    await ctx.reply("task_approved_ack", task_id=task.id, item=item)
     if done.responsible_person_id is not None:
         await ctx.notify(
-            done.responsible_person_id, "task_approved", task_id=task.id, verifier=ctx.person.name
+            done.responsible_person_id,
+            "task_approved",
+            task_id=task.id,
+            verifier=ctx.person.name,
+            item=item,
         )
 
 
@@ -451,7 +486,7 @@ async def ask_reject_reason(ctx: FlowContext, task: Task, action: str, arg: str)
         return
     await ctx.toast()
     _mode(ctx, "reject_reason", task, task_version=task.version)
-    await ctx.reply("ask_reject_reason", task_id=task.id)
+    await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
 
 
 async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
@@ -468,7 +503,7 @@ async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -
     _mode(ctx, "ext_date", task)
     buttons = [[_button(f"+{d}天", "ED", task, d) for d in EXTENSION_DAYS]]
     due = task.due_date.isoformat() if task.due_date else "—"
-    await ctx.reply("ext_ask_date", buttons, task=task, due=due)
+    await ctx.reply("ext_ask_date", buttons, task=task, due=due, item=await item_of(ctx, task))
 
 
 async def _extension_base(ctx: FlowContext, task: Task) -> date:
@@ -518,10 +553,16 @@ async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) 
     if approved:
         await reminding.replan(ctx.tx, updated, ctx.now)
     due = updated.due_date.isoformat() if updated.due_date else "—"
-    await ctx.reply("ext_decided_ack", approved=approved, task_id=task.id)
+    item = await item_of(ctx, updated)
+    await ctx.reply("ext_decided_ack", approved=approved, task_id=task.id, item=item)
     template = "ext_approved" if approved else "ext_rejected"
     await ctx.notify(
-        request.requested_by, template, manager=ctx.person.name, task_id=task.id, due=due
+        request.requested_by,
+        template,
+        manager=ctx.person.name,
+        task_id=task.id,
+        due=due,
+        item=item,
     )
     if approved:
         await send_to_responsible(ctx, updated, "达标时间已更新")
@@ -537,7 +578,7 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
         await ctx.tx.notes.add(text[:1000], created_by=ctx.person.id, task_id=task.id)
         await ctx.reply("fix_note_saved", [[_button("提交复查", "FS", task)]])
     elif mode == "reject_reason" and not text.strip():
-        await ctx.reply("ask_reject_reason", task_id=task.id)
+        await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
     elif mode == "reject_reason":
         await _reject(ctx, task, text.strip()[:500])
     elif mode == "ext_date":
@@ -573,7 +614,8 @@ async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
     reopened = await lifecycle.transition(ctx.tx, task, TaskStatus.OPEN, actor, reason)
     await reminding.replan(ctx.tx, reopened, ctx.now)
     _leave(ctx)
-    await ctx.reply("task_rejected_ack", task_id=task.id)
+    item = await item_of(ctx, reopened)
+    await ctx.reply("task_rejected_ack", task_id=task.id, item=item)
     if reopened.responsible_person_id is not None:
         await ctx.notify(
             reopened.responsible_person_id,
@@ -582,6 +624,7 @@ async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
             task_id=task.id,
             verifier=ctx.person.name,
             reason=reason,
+            item=item,
         )
 
 
@@ -604,14 +647,17 @@ async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
         _nobody_else(task, await _site(ctx, task), "decide the extension request")
         await ctx.reply("ext_waiting", task_id=task.id, due=due.isoformat())
         return
+    item = await item_of(ctx, task)
     view: dict[str, Any] = {
         "task": task,
         "site": (await _site(ctx, task)).name,
         "responsible": ctx.person.name,
+        "item": item,
+        "level": lifecycle.level_of(task, item),
         "old_due": task.due_date.isoformat() if task.due_date else "—",
         "new_due": due.isoformat(),
         "reason": reason,
     }
     for manager in managers:
         await ctx.notify(manager.id, "ext_request", [_extension_buttons(task, request)], **view)
-    await ctx.reply("ext_requested", task_id=task.id, due=due.isoformat())
+    await ctx.reply("ext_requested", task_id=task.id, due=due.isoformat(), item=item)

@@ -227,7 +227,11 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         {n: Mark(score=a.score, not_applicable=a.not_applicable) for n, a in answers.items()},
         bands,
     )
-    tasks = await tx.tasks.for_inspection(inspection_id)
+    tasks = [  # a withdrawn task is no finding of the report
+        t
+        for t in await tx.tasks.for_inspection(inspection_id)
+        if t.status is not TaskStatus.WITHDRAWN
+    ]
     people = {
         p.id: p.name
         for p in await tx.people.get_many(

@@ -17,6 +17,7 @@ from bot.core.texts import render
 from standards.schema import Standard
 from storage.db import Database
 from storage.records import (
+    OPEN_TASK_STATUSES,
     EvidenceRole,
     ExtensionStatus,
     InspectionStatus,
@@ -78,6 +79,7 @@ async def violations(db: Database) -> list[str]:
     problems += _answers(data, by_id, snapshots)
     problems += _inspections(data, snapshots)
     problems += _tasks(data)
+    problems += _task_results(data, by_id, snapshots)
     problems += _reminders(data)
     problems += _evidence(data)
     problems += _fixes(data)
@@ -203,9 +205,9 @@ def _tasks(data: dict[str, Rows]) -> list[str]:
             status = event["to_status"]
         if status is not task["status"]:
             problems.append(f"task {task['id']}: status {task['status']}, history says {status}")
-        if (task["closed_at"] is not None) != (task["status"] is TaskStatus.DONE):
+        if (task["closed_at"] is not None) != (task["status"] not in OPEN_TASK_STATUSES):
             problems.append(f"task {task['id']}: closed_at does not match status")
-        if task["inspection_id"] is not None:
+        if task["inspection_id"] is not None and task["status"] is not TaskStatus.WITHDRAWN:
             key = (task["inspection_id"], task["item_no"])
             if key in per_item:
                 problems.append(f"task {task['id']}: a second task for item {key}")
@@ -215,6 +217,27 @@ def _tasks(data: dict[str, Rows]) -> list[str]:
         if request["status"] is ExtensionStatus.PENDING:
             pending[request["task_id"]] += 1
     problems += [f"task {t}: {n} pending extension requests" for t, n in pending.items() if n > 1]
+    return problems
+
+
+def _task_results(
+    data: dict[str, Rows], inspections_by_id: dict[int, Any], snapshots: dict[int, Standard]
+) -> list[str]:
+    """A task's score is one level of its item; an open task's is the item's current answer."""
+    problems = []
+    current = {(row["inspection_id"], row["item_no"]): row for row in data["answers"]}
+    for task in data["tasks"]:
+        if task["inspection_id"] is None or task["score"] is None:
+            continue
+        standard = snapshots[inspections_by_id[task["inspection_id"]]["standard_id"]]
+        item = standard.item(task["item_no"])
+        if item.level_for(task["score"]) is None:
+            problems.append(f"task {task['id']}: score {task['score']} is no level of its item")
+        answer = current.get((task["inspection_id"], task["item_no"]))
+        if task["status"] in OPEN_TASK_STATUSES and (
+            answer is None or answer["not_applicable"] or answer["score"] != task["score"]
+        ):
+            problems.append(f"task {task['id']}: open at {task['score']}, the answer moved on")
     return problems
 
 
@@ -265,7 +288,8 @@ def _fixes(data: dict[str, Rows]) -> list[str]:
             periods[-1] = (periods[-1][0], event["at"])
     proof = {row["task_id"] for row in data["evidence"] if row["role"] is EvidenceRole.FIX}
     for task in data["tasks"]:
-        if task["status"] is not TaskStatus.OPEN and task["id"] not in proof:
+        reviewed = task["status"] in (TaskStatus.REVIEW, TaskStatus.DONE)
+        if reviewed and task["id"] not in proof:
             problems.append(f"task {task['id']}: {task['status']} without a photo of the fix")
     for kind, rows in (("photo", data["evidence"]), ("note", data["notes"])):
         for row in rows:

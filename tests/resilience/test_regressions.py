@@ -173,7 +173,8 @@ async def test_blank_reason_for_sending_a_fix_back_is_asked_again(
     world = await World.thaw(frozen["reject_reason"], tmp_path / "world")
     with ErrorLog() as errors:
         await world.say(WANG, "\u3000 ")
-        assert world.chat_of(WANG).texts()[-1] == render("ask_reject_reason", task_id=1)
+        asked = render("ask_reject_reason", task_id=1, item=FULL.item(1))
+        assert world.chat_of(WANG).texts()[-1] == asked
         await world.say(WANG, "照片看不清")
     assert errors.records == [], errors.describe(0)
     async with world.db.read() as tx:
