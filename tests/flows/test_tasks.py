@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.scheduler import ReminderSweeper
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
 from tests.flows.harness import Harness, User
 
@@ -189,3 +190,95 @@ async def test_staff_bound_by_the_admin_get_waiting_tasks_on_first_contact(
     await web.command("help")
     cards = [m for m in web.chat.messages if "待处理的整改任务" in m.text]
     assert len(cards) == 1
+
+
+ITEM_1 = "根据物业管理方案制作精神文明建设方案和实施计划,严格执行,详细记录"
+
+
+async def test_task_messages_name_the_item_and_the_level_it_lost(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, manager, inspector = s["responsible"], s["manager"], s["inspector"]
+    assert "问题：未达标：应「符合」，评为「不符合」（0/1分）" in task_message(responsible).text
+    async with harness.db.read() as tx:
+        task = await tx.tasks.get(1)
+    assert task is not None and task.finding == "未达标：应「符合」，评为「不符合」（0/1分）"
+    await responsible.press(task_message(responsible).button("申请延期"))
+    assert ITEM_1 in responsible.chat.last.text
+    await responsible.tap("+7天")
+    await responsible.text("需要等供应商到货")
+    assert ITEM_1 in responsible.chat.last.text
+    request = manager.chat.with_buttons()
+    assert f"第 1 项：{ITEM_1}" in request.text
+    assert "检查结果：0分 不符合" in request.text
+    await manager.tap("批准")
+    assert ITEM_1 in manager.chat.last.text
+    assert any("达标时间改为" in t and ITEM_1 in t for t in responsible.chat.texts())
+    await responsible.press(task_message(responsible).button("已整改"))
+    assert ITEM_1 in responsible.chat.last.text
+    await responsible.photo(b"after")
+    await responsible.tap("提交复查")
+    assert ITEM_1 in responsible.chat.last.text
+    await inspector.tap("通过")
+    assert ITEM_1 in inspector.chat.last.text
+    assert ITEM_1 in responsible.chat.last.text
+
+
+async def test_reminders_and_overdue_lists_name_the_item(harness: Harness) -> None:
+    s = await setup_task(harness)
+    short = "根据物业管理方案制作精神文明建…"
+    harness.clock.advance(days=10)
+    await ReminderSweeper(harness.db, harness.clock).sweep()
+    await harness.flush()
+    reminder = next(t for t in s["responsible"].chat.texts() if "整改提醒" in t)
+    assert f"第1项 {short}" in reminder
+    escalation = next(t for t in s["manager"].chat.texts() if "逾期升级" in t)
+    assert f"第1项 {short}" in escalation
+    await s["manager"].command("overdue")
+    assert f"第1项 {short}" in s["manager"].chat.last.text
+    await s["responsible"].command("tasks")
+    assert f"第1项 {short}" in s["responsible"].chat.last.text
+
+
+async def test_inspector_sees_fixes_to_verify_and_the_tasks_they_started(
+    harness: Harness,
+) -> None:
+    s = await setup_task(harness)
+    inspector, responsible = s["inspector"], s["responsible"]
+    await inspector.tap("0分")
+    await inspector.tap("李四")
+    await inspector.tap("确认创建")
+    await inspector.command("tasks")
+    started = inspector.chat.last.text
+    assert "目前没有未完成的整改任务" not in started
+    assert "<b>我发起的整改</b>（2 项" in started
+    assert "#1 阳光花园 第1项" in started and "待整改" in started and "张三" in started
+    assert "#2 阳光花园 第2项" in started and "李四" in started
+    assert not [t for t in inspector.chat.texts() if "待我复查" in t]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(b"after")
+    await responsible.tap("提交复查")
+    await inspector.command("tasks")
+    to_verify, rest = inspector.chat.messages[-2:]
+    assert "<b>待我复查</b>（1 项" in to_verify.text and "#1 阳光花园" in to_verify.text
+    assert "<b>我发起的整改</b>（1 项" in rest.text and "#2 阳光花园" in rest.text
+    await inspector.press(to_verify.button("#1"))
+    detail = inspector.chat.last
+    assert "待复查" in detail.text
+    assert detail.labels == ["✅ 通过", "↩ 退回"]
+    await inspector.tap("通过")
+    assert await task_status(harness) is TaskStatus.DONE
+
+
+async def test_task_details_show_the_photos_before_and_after(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, manager = s["responsible"], s["manager"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(b"after-1")
+    await responsible.photo(b"after-2")
+    await responsible.tap("提交复查")
+    await manager.command("tasks")
+    await manager.tap("#1")
+    before, after, card = manager.chat.messages[-3:]
+    assert len(before.photos) == 1 and before.text == "整改任务 #1 · 整改前照片 1 张"
+    assert len(after.photos) == 2 and after.text == "整改任务 #1 · 整改后照片 2 张"
+    assert "<b>整改任务 #1</b>" in card.text and "整改前 1 张，整改后 2 张" in card.text
