@@ -153,3 +153,52 @@ async def test_task_lifecycle_and_a_month_of_reminders(
     assert "extension_approved" in kinds and "extension_rejected" in kinds
     assert "reminder_sent" in kinds and "escalated" in kinds
     await bot.stop()
+
+
+async def test_a_changed_answer_and_the_inspectors_task_lists(
+    fake: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    """The 责任人 is told in Telegram when a task is withdrawn; an inspector's /tasks lists the
+    fixes to verify, and 查看详情 sends the photos before and after, each album captioned."""
+    clock = Clock()
+    clock.now = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+    bot = BotRunner(fake, tmp_path, clock)
+    await bot.start()
+    seeded = await bot.seed()
+    inspector, zhang = fake.user(7101, "王检查"), fake.user(7102, "张三")
+    for user, name in ((inspector, "王检查"), (zhang, "张三")):
+        await bot.act(user.send_command("start", seeded["codes"][name]))
+    await bot.act(inspector.send_command("inspect"))
+    await bot.tap(inspector, "阳光花园")
+    await bot.act(inspector.send_photo(JPEG))
+    await bot.tap(inspector, "0分")
+    await bot.tap(inspector, "确认创建")
+    first = card(fake, zhang)
+    await bot.tap(inspector, "上一项")
+    await bot.tap(inspector, "1分")
+    withdrawn = texts(fake, zhang, "整改任务 #1 已撤销")
+    assert len(withdrawn) == 1 and "第 1 项：根据物业管理方案制作精神文明建设方案" in withdrawn[0]
+    assert await status(bot) is TaskStatus.WITHDRAWN
+    await press(bot, zhang, first, "已整改")
+    assert fake.answered_callbacks[-1]["text"] == "这个整改任务已撤销，按钮不再有效。"
+
+    await bot.act(inspector.send_photo(JPEG + b"2"))
+    await bot.tap(inspector, "0分")
+    await bot.tap(inspector, "确认创建")
+    await press(bot, zhang, card(fake, zhang, 2), "已整改")
+    await bot.act(zhang.send_photo(JPEG + b"after-1"))
+    await bot.act(zhang.send_photo(JPEG + b"after-2"))
+    await bot.tap(zhang, "提交复查")
+    await bot.act(inspector.send_command("tasks"))
+    listing = bot.keyboard(inspector.id)
+    assert "待我复查" in (listing.content or "")
+    assert "#2 阳光花园 第2项 服务与被服务双方签订规范的物业…" in (listing.content or "")
+    await bot.tap(inspector, "#2")
+    before, after_1, after_2, detail = fake.messages(inspector.id)[-4:]
+    assert before.photo and before.content == "整改任务 #2 · 整改前照片 1 张"
+    assert after_1.photo and after_1.content == "整改任务 #2 · 整改后照片 2 张"
+    assert after_2.photo and after_2.media_group_id == after_1.media_group_id
+    assert [t for t, _ in detail.buttons()] == ["✅ 通过", "↩ 退回"]
+    await bot.tap(inspector, "通过")
+    assert await status(bot, 2) is TaskStatus.DONE
+    await bot.stop()

@@ -191,9 +191,13 @@ async def test_fix_sent_back_then_verified(bot: WeComRunner, fake: FakeWeComAPI)
     ]
 
 
+ITEMS = {1: "根据物业管理方案制作精神文明建…", 2: "服务与被服务双方签订规范的物业…"}
+"""Items 1 and 2 as task lists, reminders and escalations name them (shortened for a phone)."""
+
+
 def reminder(when: str, *tasks: int) -> str:
     """张三's combined reminder (markdown) for tasks #n on item n."""
-    rows = "".join(f"· #{n} 阳光花园 第{n}项 — {when}\n" for n in tasks)
+    rows = "".join(f"· #{n} 阳光花园 第{n}项 {ITEMS[n]} — {when}\n" for n in tasks)
     return (
         f"⏰ **整改提醒**　张三，您有 {len(tasks)} 项整改任务需要处理：\n"
         f"{rows}发送“任务”或 /tasks 查看并处理。"
@@ -201,7 +205,9 @@ def reminder(when: str, *tasks: int) -> str:
 
 
 def escalation(days: int, *tasks: int) -> str:
-    rows = "".join(f"· #{n} 阳光花园 第{n}项 · 责任人 张三 · 已逾期 {days} 天\n" for n in tasks)
+    rows = "".join(
+        f"· #{n} 阳光花园 第{n}项 {ITEMS[n]} · 责任人 张三 · 已逾期 {days} 天\n" for n in tasks
+    )
     return (
         f"🚨 **逾期督办**　以下整改任务已逾期未完成：\n{rows}"
         "发送“逾期”或 /overdue 查看全部逾期任务。"
@@ -261,6 +267,10 @@ async def test_extension_approved_by_the_manager(bot: WeComRunner) -> None:
     assert seen(bot, manager) == ["延期申请 · 整改任务 #1 [批准 | 驳回]"]
     assert "达标时间：2026-11-09 → 2026-11-16" in request.text
     assert "原因：需要等供应商到货" in request.text
+    # The manager sees what is to be fixed before deciding.
+    assert "第 1 项：根据物业管理方案制作精神文明建设方案和实施计划" in request.text
+    assert "检查结果：0分 不符合" in request.text
+    assert "问题：未达标：应「符合」，评为「不符合」（0/1分）" in request.text
     await manager.tap("批准")
     assert seen(bot, manager)[-1] == "已批准整改任务 #1 的延期申请，已通知责任人。"
     assert seen(bot, zhang)[-3:] == [
