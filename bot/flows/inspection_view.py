@@ -102,6 +102,24 @@ def rules_open(ctx: FlowContext) -> bool:
     return ctx.state.get("rules") is True
 
 
+def entered_figures(item: Item, state: dict[str, object]) -> list[dict[str, object]]:
+    """The figures entered for the item so far (📏 录入数据, or a number typed on its card),
+    each with its unit and whether it meets the item's target."""
+    figures = state.get("figures")
+    if item.target is None or not isinstance(figures, dict) or figures.get("no") != item.no:
+        return []
+    return [
+        {
+            "name": metric.name,
+            "value": float(figures[metric.name]),
+            "unit": metric.unit,
+            "met": metric.met_by(float(figures[metric.name])),
+        }
+        for metric in item.target.metrics
+        if metric.name in figures
+    ]
+
+
 def item_buttons(loaded: Loaded, item: Item, screen: int, rules: bool) -> list[list[Button]]:
     insp = loaded.inspection.id
     rows: list[list[Button]] = [
@@ -186,6 +204,7 @@ async def item_view(ctx: FlowContext, loaded: Loaded, item: Item) -> dict[str, o
         "current": current,
         "photos": photos,
         "notes": notes,
+        "figures": entered_figures(item, ctx.state),
         "proposal": proposal,
         "proposal_reason": reason,
         "rules_open": rules_open(ctx),

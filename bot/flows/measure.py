@@ -93,15 +93,36 @@ async def start_figures(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     await ctx.reply("ask_figure", item=item, metric=item.target.metrics[0])
 
 
-async def on_figure_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> None:
-    assert item.target is not None
+def parse_figure(text: str) -> float | None:
+    """A figure as typed ("95", "98.5%", "95 ％"), or None if it is not one."""
     value_text = text.strip().rstrip("%％").strip()
     try:
         value = float(value_text)
     except ValueError:
-        await ctx.reply("figure_bad")
-        return
-    if not 0 <= value <= MAX_FIGURE:
+        return None
+    return value if 0 <= value <= MAX_FIGURE else None
+
+
+async def typed_on_card(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> bool:
+    """A number typed while the card of an item with a target is open is that item's next
+    figure, as if 📏 录入数据 had been tapped first; False for anything else."""
+    if item.target is None or parse_figure(text) is None:
+        return False
+    figures = ctx.state.get("figures")
+    if not isinstance(figures, dict) or figures.get("no") != item.no:
+        figures = ctx.state["figures"] = {"no": item.no}
+    missing = [i for i, m in enumerate(item.target.metrics) if m.name not in figures]
+    await close_item_message(ctx, loaded, item)
+    ctx.state.update(mode="figure", insp=loaded.inspection.id, no=item.no)
+    ctx.state["metric"] = missing[0] if missing else 0
+    await on_figure_text(ctx, loaded, item, text)
+    return True
+
+
+async def on_figure_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> None:
+    assert item.target is not None
+    value = parse_figure(text)
+    if value is None:
         await ctx.reply("figure_bad")
         return
     index = int(ctx.state.get("metric", 0))

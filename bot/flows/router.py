@@ -342,7 +342,7 @@ class FlowEngine:
             await task_setup.on_text(ctx, loaded, item, text)
         elif mode == "figure":
             await measure.on_figure_text(ctx, loaded, item, text)
-        else:
+        elif not (mode == "item" and await measure.typed_on_card(ctx, loaded, item, text)):
             await self._reshow(ctx)
 
     async def _reshow(self, ctx: FlowContext) -> None:

@@ -356,6 +356,43 @@ async def test_figures_propose_a_level(harness: Harness) -> None:
     assert "建议：<b>1分" in user.chat.last.text
 
 
+async def test_an_entered_figure_is_shown_on_the_card_and_kept(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    for _ in range(3):
+        await user.tap("1分")
+    await user.tap("录入数据")
+    await user.text("100%")
+    card = user.chat.with_buttons().text
+    assert current_item(user) == 4
+    assert "已录入：接通率 <b>100%</b>（达标）" in card
+    assert "建议：<b>1分 接通率100%</b>" in card
+    await user.tap("1分")
+    async with harness.db.read() as tx:
+        answer = await tx.answers.get(1, 4)
+    assert answer is not None and answer.details["figures"] == {"接通率": 100.0}
+
+
+async def test_a_number_typed_on_the_card_is_the_items_figure(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    for _ in range(3):
+        await user.tap("1分")
+    await user.text("95")
+    card = user.chat.with_buttons().text
+    assert current_item(user) == 4
+    assert "已录入：接通率 <b>95%</b>（未达标）" in card
+    assert "建议：<b>0分 不符合要求</b>" in card
+    await user.tap("0.5分")
+    await user.tap("确认创建")
+    async with harness.db.read() as tx:
+        answer = await tx.answers.get(1, 4)
+    assert answer is not None and answer.details["figures"] == {"接通率": 95.0}
+    assert current_item(user) == 5
+    await user.text("95")
+    assert "请点按钮作答" in user.chat.messages[-2].text
+
+
 async def test_managers_can_be_sent_the_final_result_only(harness: Harness) -> None:
     user, seeded = await inspector(harness)
     manager = harness.user(104)
