@@ -196,6 +196,58 @@ async def test_open_and_overdue_queries(db: Database, world: World) -> None:
         assert (b.open, b.review, b.done, b.overdue) == (1, 0, 0, 1)
 
 
+async def test_withdrawn_and_rescored_tasks(db: Database, world: World, clock: FakeClock) -> None:
+    """已撤销 closes a task: out of every open list, count and overdue query, and out of the
+    items with a task; a rescored task keeps its history."""
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        withdrawn, rescored = [
+            await tx.tasks.create(
+                world.site_a,
+                f"第{no}项",
+                created_by=world.inspector,
+                due_date=TODAY - timedelta(days=3),
+                responsible_person_id=world.responsible,
+                inspection_id=inspection.id,
+                item_no=no,
+                score=0,
+            )
+            for no in (1, 2)
+        ]
+    clock.advance(hours=1)
+    async with db.transaction() as tx:
+        closed = await tx.tasks.transition(
+            withdrawn.id, 1, TaskStatus.WITHDRAWN, actor_id=world.inspector, reason="改为 1分"
+        )
+        changed = await tx.tasks.rescore(
+            rescored.id, 1, 0.5, "未达标：部分符合", actor_id=world.inspector, reason="改为 0.5分"
+        )
+    assert (closed.status.label, closed.closed_at) == ("已撤销", clock.now)
+    assert closed.is_overdue(TODAY) is False
+    assert (changed.score, changed.finding, changed.version) == (0.5, "未达标：部分符合", 2)
+    async with db.read() as tx:
+        assert await tx.tasks.items_with_tasks(inspection.id) == {2}
+        assert [t.id for t in await tx.tasks.open_for_person(world.responsible)] == [rescored.id]
+        assert [t.id for t in await tx.tasks.open_for_site(world.site_a)] == [rescored.id]
+        assert [t.id for t in await tx.tasks.open_created_by(world.inspector)] == [rescored.id]
+        assert await tx.tasks.open_created_by(world.responsible) == []
+        assert [t.id for t in await tx.tasks.overdue([world.site_a], TODAY)] == [rescored.id]
+        count = (await tx.tasks.counts([world.site_a], TODAY))[world.site_a]
+        assert (count.open, count.review, count.done, count.overdue) == (1, 0, 0, 1)
+        event = (await tx.tasks.events(rescored.id))[-1]
+        assert (event.kind, event.actor_id, event.reason) == (
+            TaskEventKind.RESCORED,
+            world.inspector,
+            "改为 0.5分",
+        )
+        assert event.data == {
+            "from": 0,
+            "to": 0.5,
+            "finding_from": "第2项",
+            "finding_to": "未达标：部分符合",
+        }
+
+
 async def test_extension_requests(db: Database, world: World, clock: FakeClock) -> None:
     task = await _task(db, world, TODAY)
     async with db.transaction() as tx:
