@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.flows import notify, reminding
+from bot.flows.task_items import TaskItems
 from storage.db import Tx
 from storage.records import Person, Role, Task
 
@@ -76,16 +77,20 @@ async def _check_heir(tx: Tx, person: Person, heir: Person | None, tasks: list[T
 
 async def _tell_heir(tx: Tx, person: Person, heir: Person, tasks: list[Task]) -> int:
     sites = {site.id: site.name for site in await tx.sites.get_many({t.site_id for t in tasks})}
-    rows = [
-        {
-            "id": task.id,
-            "site": sites.get(task.site_id, ""),
-            "item_no": task.item_no,
-            "finding": task.finding,
-            "due": task.due_date.isoformat() if task.due_date else "—",
-        }
-        for task in tasks
-    ]
+    items = TaskItems(tx)
+    rows = []
+    for task in tasks:
+        item = await items.of(task)
+        rows.append(
+            {
+                "id": task.id,
+                "site": sites.get(task.site_id, ""),
+                "item_no": task.item_no,
+                "content": item.content if item else None,
+                "finding": task.finding,
+                "due": task.due_date.isoformat() if task.due_date else "—",
+            }
+        )
     return await notify.to_person(
         tx, heir.id, "tasks_handed_over", name=heir.name, former=person.name, rows=rows
     )

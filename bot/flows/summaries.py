@@ -51,6 +51,7 @@ async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> lis
             {
                 "id": task.id,
                 "item_no": no,
+                "content": loaded.standard.item(no).content,
                 "responsible": person.name if person else None,
                 "due": task.due_date.isoformat() if task.due_date else "—",
             }

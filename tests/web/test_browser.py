@@ -81,7 +81,8 @@ async def test_a_whole_inspection_through_the_page(browser: Browser, web_bot: We
             await expect(inspector.log).to_contain_text("章节小结：一、客户管理")
             await manager.settle()
             await expect(manager.log).to_contain_text("章节小结：一、客户管理")
-            await expect(manager.log).to_contain_text("#1 第1项 → 李四")
+            task_row = "#1 第1项 根据物业管理方案制作精神文明建… → 李四"
+            await expect(manager.log).to_contain_text(task_row)
             await manager.shot("06-manager-section-summary")
     await expect(inspector.bot_messages().last).to_contain_text("全部 62 项都已作答")
     await inspector.tap("提交")
