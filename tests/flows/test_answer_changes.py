@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.reports.model import load_report
 from bot.scheduler import ReminderSweeper
 from storage.records import Channel, TaskEventKind, TaskStatus
 from tests.flows.harness import Harness, User
@@ -180,6 +181,21 @@ async def test_a_submitted_inspection_is_final(harness: Harness) -> None:
         answer = await tx.answers.get(1, 1)
     assert task is not None and task.status is TaskStatus.OPEN
     assert answer is not None and answer.score == 0
+
+
+async def test_a_withdrawn_task_is_no_finding_of_the_result(harness: Harness) -> None:
+    s = await setup_task(harness)
+    inspector = s["inspector"]
+    await back_to_item_1(inspector)
+    await inspector.tap("1分")
+    await answer_all_from(inspector, 2)
+    await inspector.tap("提交检查")
+    result = next(t for t in inspector.chat.texts() if "检查完成：阳光花园" in t)
+    assert "没有整改任务" in result and "#1" not in result
+    model = await load_report(harness.db, 1)
+    assert model.tasks == ()
+    row = model.sections[0].items[0]
+    assert (row.no, row.score, row.status, row.responsible) == (1, 1, "", "")
 
 
 async def answer_all_from(user: User, first: int) -> None:
