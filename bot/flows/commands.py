@@ -28,7 +28,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("resume", "继续", "继续未完成的检查", INSPECTOR),
     Command("pause", "暂停", "暂停当前检查", INSPECTOR),
     Command("status", "进度", "查看检查进度", INSPECTOR),
-    Command("tasks", "任务", "整改任务", frozenset({Role.RESPONSIBLE, Role.MANAGER})),
+    Command(
+        "tasks", "任务", "整改任务", frozenset({Role.INSPECTOR, Role.RESPONSIBLE, Role.MANAGER})
+    ),
     Command("stats", "统计", "项目排名与整改统计", MANAGER),
     Command("overdue", "逾期", "逾期整改任务", MANAGER),
     Command("report", "报告", "最近一次检查报告", MANAGER),

@@ -244,6 +244,10 @@ async def test_inspector_sees_fixes_to_verify_and_the_tasks_they_started(
 ) -> None:
     s = await setup_task(harness)
     inspector, responsible = s["inspector"], s["responsible"]
+    await inspector.command("help")
+    assert "/tasks 查看整改任务" in inspector.chat.last.text
+    await inspector.command("resume")
+    await inspector.tap("阳光花园")
     await inspector.tap("0分")
     await inspector.tap("李四")
     await inspector.tap("确认创建")
