@@ -23,8 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core import reminders as policy
 from bot.core.tasks import days_overdue
 from bot.flows import notify, reminding
-from bot.retention import Retention
 from bot.flows.task_items import TaskItems
+from bot.retention import Retention
 from storage.db import Database, Tx
 from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
 from storage.unclaimed import UnclaimedSweeper

@@ -17,8 +17,8 @@ from bot.flows import notify
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from bot.flows.summaries import change, queue_report_files
-from bot.reports.model import company_bands
 from bot.flows.task_items import TaskItems
+from bot.reports.model import company_bands
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
