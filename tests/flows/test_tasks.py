@@ -231,7 +231,7 @@ async def test_reminders_and_overdue_lists_name_the_item(harness: Harness) -> No
     await harness.flush()
     reminder = next(t for t in s["responsible"].chat.texts() if "整改提醒" in t)
     assert f"第1项 {short}" in reminder
-    escalation = next(t for t in s["manager"].chat.texts() if "逾期升级" in t)
+    escalation = next(t for t in s["manager"].chat.texts() if "逾期督办" in t)
     assert f"第1项 {short}" in escalation
     await s["manager"].command("overdue")
     assert f"第1项 {short}" in s["manager"].chat.last.text
@@ -245,7 +245,7 @@ async def test_inspector_sees_fixes_to_verify_and_the_tasks_they_started(
     s = await setup_task(harness)
     inspector, responsible = s["inspector"], s["responsible"]
     await inspector.command("help")
-    assert "/tasks 查看整改任务" in inspector.chat.last.text
+    assert "整改任务（/tasks）" in inspector.chat.last.text
     await inspector.command("resume")
     await inspector.tap("阳光花园")
     await inspector.tap("0分")

@@ -31,7 +31,7 @@ async def test_each_chat_gets_the_menu_of_its_persons_roles(
         for user_id in people
     }
     assert menus == {
-        5001: ["inspect", "resume", "pause", "status", "help"],
+        5001: ["inspect", "resume", "pause", "status", "tasks", "help"],
         5002: ["tasks", "help"],
         5004: ["tasks", "stats", "overdue", "report", "help"],
     }

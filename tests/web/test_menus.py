@@ -39,6 +39,7 @@ async def test_each_person_sees_exactly_their_commands_in_the_menu(
         "继续未完成的检查继续",
         "暂停当前检查暂停",
         "查看检查进度进度",
+        "整改任务任务",
         "查看帮助帮助",
     ]
     assert await menu_of(responsible, "menu-responsible") == ["整改任务任务", "查看帮助帮助"]
