@@ -56,18 +56,6 @@ class Totals:
 GradeBands = tuple[tuple[float, str], ...]
 
 
-def parse_grade_bands(value: object) -> GradeBands:
-    """The company setting `grade_bands` ([[90, "优秀"], [80, "良好"], …]); the default when
-    it is missing or malformed."""
-    if not isinstance(value, list | tuple):
-        return DEFAULT_GRADE_BANDS
-    try:
-        bands = tuple((float(floor), str(name)) for floor, name in value)
-    except (TypeError, ValueError):
-        return DEFAULT_GRADE_BANDS
-    return bands or DEFAULT_GRADE_BANDS
-
-
 def grade_for(
     percent: float | None, bands: Sequence[tuple[float, str]] = DEFAULT_GRADE_BANDS
 ) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bot.core import duties
+from bot.core import company_settings
 from bot.core.events import Incoming
 from bot.core.messages import Outgoing
 from bot.core.texts import render
@@ -86,5 +86,4 @@ async def role_rows(tx: Tx, person_id: int) -> list[dict[str, str]]:
 
 async def self_assign_allowed(tx: Tx, site: Site) -> bool:
     """Whether an inspector may make themself a task's 责任人 at this site."""
-    company = await tx.settings.get(duties.SELF_ASSIGN_SETTING)
-    return duties.self_assign_allowed(company, site.settings.get(duties.SELF_ASSIGN_SETTING))
+    return (await company_settings.for_site(tx.settings, site)).inspector_self_assign

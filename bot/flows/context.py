@@ -12,25 +12,25 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core import company_settings
+from bot.core.company_settings import DEFAULT_TIMEZONE, CompanySettings
 from bot.core.events import Incoming
 from bot.core.messages import Button, Outgoing
 from bot.core.texts import render
 from bot.flows import notify
 from bot.flows.catalog import StandardsCatalog
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Person, StoredStandard
+from storage.records import Channel, OutboxKind, Person, Site, StoredStandard
 
 Keyboard = Sequence[Sequence[Button]]
 
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Company settings the flows use; per-site overrides come later from site settings."""
+    """The deployment's settings the flows use (from the environment); the company's own are
+    read from the database through `settings_at`."""
 
-    photo_required: bool = False
-    default_due_days: int = 7
-    due_choices: tuple[int, ...] = (3, 7, 15, 30)
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     max_upload_mb: int = 20
 
 
@@ -53,6 +53,10 @@ class FlowContext:
             if stored is not None:
                 self.standards_cache[standard_id] = stored
         return stored
+
+    async def settings_at(self, site: Site | None) -> CompanySettings:
+        """The company's settings in force at a site (company-wide without one)."""
+        return await company_settings.for_site(self.tx.settings, site)
 
     @property
     def channel(self) -> Channel:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.core.messages import Outgoing
-from bot.core.scoring import Mark, parse_grade_bands, section_total, totals
+from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import render
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
@@ -97,10 +97,7 @@ async def section_if_complete(ctx: FlowContext, loaded: Loaded, item: Item) -> N
 async def managers_want_sections(ctx: FlowContext, loaded: Loaded) -> bool:
     """Setting `manager_summaries`: "section" (default) sends managers every section summary,
     "final" only the result; a site's own setting overrides the company's."""
-    choice = loaded.site.settings.get("manager_summaries")
-    if choice is None:
-        choice = await ctx.tx.settings.get("manager_summaries")
-    return bool(choice != "final")
+    return (await ctx.settings_at(loaded.site)).manager_summaries != "final"
 
 
 async def notify_managers(
@@ -113,7 +110,7 @@ async def notify_managers(
 
 
 async def complete(ctx: FlowContext, loaded: Loaded) -> None:
-    bands = parse_grade_bands(await ctx.tx.settings.get("grade_bands"))
+    bands = (await ctx.settings_at(loaded.site)).grade_bands
     result = totals(loaded.standard, loaded.marks, bands)
     await ctx.tx.inspections.complete(
         loaded.inspection.id, score=result.score, max_score=result.applicable_max

@@ -50,7 +50,8 @@ async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, l
     else:
         last = ctx.state.get("last_resp")
         default = next((p.id for p in staff if p.id == last), staff[0].id if staff else None)
-        due = ctx.today(loaded.site.timezone) + timedelta(days=ctx.settings.default_due_days)
+        days = (await ctx.settings_at(loaded.site)).default_due_days
+        due = ctx.today(loaded.site.timezone) + timedelta(days=days)
         ctx.state["task"] = {
             "key": f"{loaded.inspection.id}:{item.no}",
             "score": score,
@@ -75,7 +76,8 @@ async def _view(
     due = date.fromisoformat(task["due"])
     today = ctx.today(loaded.site.timezone)
     photos = (await ctx.tx.evidence.count_by_item(insp)).get(item.no, 0)
-    need_photo = ctx.settings.photo_required and photos == 0
+    settings = await ctx.settings_at(loaded.site)
+    need_photo = settings.photo_required and photos == 0
     rows: list[list[Button]] = [
         [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))]
     ]
@@ -93,7 +95,7 @@ async def _view(
                 f"{'✓' if today + timedelta(days=d) == due else ''}+{d}天",
                 payload.encode("TD", screen, insp, item.no, d),
             )
-            for d in ctx.settings.due_choices
+            for d in settings.due_choices
         ]
     )
     rows.append(
@@ -137,7 +139,7 @@ async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, perso
 
 
 async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -> None:
-    if days not in ctx.settings.due_choices:
+    if days not in (await ctx.settings_at(loaded.site)).due_choices:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
@@ -193,7 +195,7 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 
     task = _task_state(ctx)
     photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
-    if ctx.settings.photo_required and photos == 0:
+    if (await ctx.settings_at(loaded.site)).photo_required and photos == 0:
         await ctx.toast("photo_required", alert=True)
         return
     if item.no in loaded.task_items:
