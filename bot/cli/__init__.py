@@ -7,12 +7,31 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import admin_cmd, db_cmd, reminders_cmd, report_cmd, run_cmd, standards_cmd
+from bot.cli import (
+    admin_cmd,
+    audit_cmd,
+    db_cmd,
+    reminders_cmd,
+    report_cmd,
+    run_cmd,
+    settings_cmd,
+    standards_cmd,
+)
 from bot.cli.common import CliError
 from bot.config import ConfigError
 from bot.handlers.web import demo
 
-GROUPS = (run_cmd, db_cmd, admin_cmd, reminders_cmd, standards_cmd, report_cmd, demo)
+GROUPS = (
+    run_cmd,
+    db_cmd,
+    admin_cmd,
+    reminders_cmd,
+    standards_cmd,
+    report_cmd,
+    settings_cmd,
+    audit_cmd,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -85,7 +85,10 @@ def _zone(value: str) -> str:
 Clock = Annotated[str, Field(pattern=CLOCK)]
 Day = Annotated[int, Field(ge=1, le=365)]
 Bands = Annotated[
-    tuple[tuple[Annotated[float, Field(gt=0, le=100)], Annotated[str, Field(max_length=10)]], ...],
+    tuple[
+        tuple[Annotated[int | float, Field(gt=0, le=100)], Annotated[str, Field(max_length=10)]],
+        ...,
+    ],
     BeforeValidator(_bands_before),
     AfterValidator(_bands_check),
 ]
