@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot import app
 from bot.cli import main
+from bot.config import Settings
 from storage import Tx
 from tests.cliquery import query
 
@@ -191,3 +195,20 @@ def test_reset_refuses_unknown_keys_and_company_wide_keys_per_site(
     assert main(["settings", "show", "--site", "不存在"]) == 2
     assert "没有这个项目" in capsys.readouterr().err
     assert stored(data_dir) == before
+
+
+async def test_the_bot_schedules_the_digest_at_the_day_and_time_set(data_dir: Path) -> None:
+    set_day = ["settings", "set", "digest_day", "fri"]
+    assert await asyncio.to_thread(main, set_day) == 0
+    assert await asyncio.to_thread(main, ["settings", "set", "digest_time", "17:30"]) == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Settings(_env_file=None, data_dir=data_dir, http_port=port, web_enabled=False)
+    runtime = await app.start(config)
+    try:
+        assert runtime.scheduler is not None
+        jobs = {job.id: str(job.trigger) for job in runtime.scheduler.scheduler.get_jobs()}
+        assert "day_of_week='fri', hour='17', minute='30'" in jobs["weekly-digest"]
+    finally:
+        await app.stop(runtime)
