@@ -81,5 +81,9 @@ class SettingsRepo(Repo):
         return bool(result.rowcount)
 
     async def all(self) -> dict[str, Any]:
-        rows = await self._all(sa.select(settings.c.key, settings.c.value).order_by(settings.c.key))
-        return {row.key: row.value for row in rows}
+        result = await self._run(
+            "settings.all",
+            lambda: sa.select(settings.c.key, settings.c.value).order_by(settings.c.key),
+            {},
+        )
+        return {row.key: row.value for row in result.all()}

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -353,16 +354,22 @@ def resolve(
     `timezone` is the default time zone (the deployment's PINJIAN_TIMEZONE). A stored value
     that is no longer valid (changed by hand) is logged and skipped, never fatal. A site's
     time zone and quiet hours count as the site's own only where they differ from what it
-    would have otherwise.
+    would have otherwise. Results are kept per distinct input (the flows resolve on taps).
     """
-    own = site_values(site) if site is not None else {}
+    own = site_values(site) if site is not None else None
+    return _resolve(json.dumps([company, own, timezone], sort_keys=True, ensure_ascii=False))
+
+
+@lru_cache(maxsize=512)
+def _resolve(stored: str) -> Resolved:
+    company, own, timezone = json.loads(stored)
     chosen: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     for name, setting in KEYS.items():
         value = timezone if name == "timezone" else setting.default
         source = Source.DEFAULT
         layers = [(Source.COMPANY, company, setting.company)]
-        layers.append((Source.SITE, own, setting.per_site and site is not None))
+        layers.append((Source.SITE, own, setting.per_site and own is not None))
         for layer, values, applies in layers:
             raw = _leaf(values, setting.path) if applies else None
             if raw is None:

@@ -44,6 +44,8 @@ class FlowContext:
     now: datetime
     state: dict[str, Any]
     standards_cache: dict[int, StoredStandard] = field(default_factory=dict)
+    company: dict[str, Any] | None = None
+    """The company's stored settings, read once per event (`settings_at`)."""
 
     async def stored_standard(self, standard_id: int) -> StoredStandard | None:
         """Stored standard versions never change, so they are read once per process."""
@@ -56,7 +58,9 @@ class FlowContext:
 
     async def settings_at(self, site: Site | None) -> CompanySettings:
         """The company's settings in force at a site (company-wide without one)."""
-        return await company_settings.for_site(self.tx.settings, site)
+        if self.company is None:
+            self.company = await self.tx.settings.all()
+        return company_settings.resolve(self.company, site).values
 
     @property
     def channel(self) -> Channel:

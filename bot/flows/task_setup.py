@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from bot.core import duties, payload
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
-from bot.flows import access
 from bot.flows.context import FlowContext
 from standards.schema import Item
 from storage.records import Person, Role, Severity, Site
@@ -25,12 +24,12 @@ if TYPE_CHECKING:
 async def _staff(ctx: FlowContext, site: Site) -> list[Person]:
     """The site's 责任人 this inspector may choose."""
     staff = await ctx.tx.roles.people_with_role(site.id, Role.RESPONSIBLE)
-    allowed = await access.self_assign_allowed(ctx.tx, site)
+    allowed = (await ctx.settings_at(site)).inspector_self_assign
     return [p for p in staff if duties.may_assign(ctx.person.id, p.id, self_assign_allowed=allowed)]
 
 
 async def _may_assign(ctx: FlowContext, site: Site, person_id: int) -> bool:
-    allowed = await access.self_assign_allowed(ctx.tx, site)
+    allowed = (await ctx.settings_at(site)).inspector_self_assign
     return duties.may_assign(ctx.person.id, person_id, self_assign_allowed=allowed)
 
 
