@@ -212,3 +212,24 @@ async def test_the_bot_schedules_the_digest_at_the_day_and_time_set(data_dir: Pa
         assert "day_of_week='fri', hour='17', minute='30'" in jobs["weekly-digest"]
     finally:
         await app.stop(runtime)
+
+
+def test_a_new_site_gets_the_company_quiet_hours_and_follows_them(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["settings", "set", "quiet_hours", "22:30-07:00"]) == 0
+    assert main(["site", "add", "星河湾"]) == 0
+    assert main(["site", "add", "翠湖苑", "--quiet-hours", "23:00-06:00"]) == 0
+    _, sites, _ = stored(data_dir)
+    assert (sites["星河湾"].quiet_start, sites["星河湾"].quiet_end) == ("22:30", "07:00")
+    assert shown(capsys, "--site", "星河湾")["quiet_hours"]["source"] == "company"
+    assert shown(capsys, "--site", "翠湖苑")["quiet_hours"]["source"] == "site"
+    assert main(["settings", "set", "quiet_hours", "21:30-07:30"]) == 0
+    _, sites, _ = stored(data_dir)
+    assert (sites["星河湾"].quiet_start, sites["星河湾"].quiet_end) == ("21:30", "07:30")
+    assert (sites["翠湖苑"].quiet_start, sites["翠湖苑"].quiet_end) == ("23:00", "06:00")
+    sheet = data_dir.parent / "staff.csv"
+    sheet.write_text("姓名,手机,项目,角色\n李四,13800000004,新月苑,responsible\n", "utf-8")
+    assert main(["person", "import", str(sheet)]) == 0
+    _, sites, _ = stored(data_dir)
+    assert (sites["新月苑"].quiet_start, sites["新月苑"].quiet_end) == ("21:30", "07:30")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
+from bot.core import company_settings
 from storage.db import Database, Tx
 from storage.errors import IdentityInUse
 from storage.records import Channel, Person, Role, Site
@@ -43,7 +44,9 @@ def register(commands: SubParsers) -> None:
     add.add_argument("--timezone", default=None, help="时区，默认取 PINJIAN_TIMEZONE")
     add.add_argument("--address", default="", help="地址")
     add.add_argument(
-        "--quiet-hours", default="21:00-08:00", help="免打扰时段 (default 21:00-08:00)"
+        "--quiet-hours",
+        default=None,
+        help="免打扰时段，如 21:00-08:00（默认：公司的）",
     )
     add.set_defaults(handler=_site_add)
     listing = site_sub.add_parser("list", help="列出项目 (list sites)")
@@ -120,6 +123,11 @@ def _quiet_hours(text: str) -> tuple[str, str]:
     return start, end
 
 
+async def company_quiet_hours(tx: Tx) -> tuple[str, str]:
+    """A new site's quiet hours: the company's (it follows them until it gets its own)."""
+    return (await company_settings.for_site(tx.settings)).quiet_hours
+
+
 async def find_site(tx: Tx, ref: str) -> Site:
     site = await tx.sites.get(int(ref)) if ref.isdigit() else None
     site = site or await tx.sites.by_name(ref)
@@ -155,10 +163,11 @@ async def find_person(tx: Tx, ref: str) -> Person:
 def _site_add(args: argparse.Namespace) -> int:
     async def work(db: Database, settings: Settings) -> Site:
         timezone = _timezone(args.timezone or settings.timezone)
-        quiet_start, quiet_end = _quiet_hours(args.quiet_hours)
+        quiet = _quiet_hours(args.quiet_hours) if args.quiet_hours else None
         async with db.transaction() as tx:
             if await tx.sites.by_name(args.name) is not None:
                 raise CliError(f"项目 {args.name} 已存在 (site exists)")
+            quiet_start, quiet_end = quiet or await company_quiet_hours(tx)
             site = await tx.sites.create(
                 args.name,
                 timezone=timezone,
@@ -388,7 +397,10 @@ def _person_import(args: argparse.Namespace) -> int:
             for row in staff:
                 site = await tx.sites.by_name(row.site)
                 if site is None:
-                    site = await tx.sites.create(row.site, timezone=settings.timezone)
+                    start, end = await company_quiet_hours(tx)
+                    site = await tx.sites.create(
+                        row.site, timezone=settings.timezone, quiet_start=start, quiet_end=end
+                    )
                     new_sites.append(row.site)
                 same = [
                     p

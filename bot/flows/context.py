@@ -60,7 +60,7 @@ class FlowContext:
         """The company's settings in force at a site (company-wide without one)."""
         if self.company is None:
             self.company = await self.tx.settings.all()
-        return company_settings.resolve(self.company, site).values
+        return company_settings.resolve(self.company, site, timezone=self.settings.timezone).values
 
     @property
     def channel(self) -> Channel:
