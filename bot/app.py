@@ -25,8 +25,9 @@ from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
-from bot.logs import redact, setup_logging
+from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
 from bot.reports.service import ReportService
+from bot.retention import Retention
 from bot.scheduler import ReminderSweeper, Scheduler
 from standards.loader import StandardError
 from storage.db import Database
@@ -137,6 +138,7 @@ async def start(settings: Settings) -> Runtime:
         digest=lambda: weekly_digest(db, utc_now, settings.timezone),
         digest_day=company.digest_day,
         digest_time=company.digest_time,
+        retention=Retention(db, utc_now),
     )
     runtime.scheduler.start()
     return runtime
@@ -166,6 +168,7 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
+    logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUESTS)
     app = web.Application(client_max_size=(settings.max_upload_mb + 1) * 1_048_576)
     app.router.add_get("/healthz", _health)
     if runtime.telegram is not None and settings.telegram_webhook_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,6 +64,15 @@ class Settings(BaseSettings):
             head, _, tail = raw.partition(":")
             if not head.isdigit() or len(tail) < 10:
                 raise ValueError("not a Telegram bot token (expected 123456:ABC…)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # What Telegram's setWebhook accepts as secret_token.
+        raw = value.get_secret_value() if value is not None else ""
+        if raw and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
+            raise ValueError("1-256 characters, only A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("wecom_agent_id", mode="before")

@@ -1,6 +1,7 @@
-"""Periodic work: the reminder sweep (every minute), the daily overdue check and the weekly
-digest hook. The database holds every due time; each sweep claims due reminders atomically, so
-several bot processes on one PostgreSQL database never send the same reminder twice."""
+"""Periodic work: the reminder sweep (every minute), the daily overdue check, the hourly
+retention job (bot/retention.py) and the weekly digest hook. The database holds every due
+time; each sweep claims due reminders atomically, so several bot processes on one PostgreSQL
+database never send the same reminder twice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,12 +23,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.core import reminders as policy
 from bot.core.tasks import days_overdue
 from bot.flows import notify, reminding
+from bot.retention import Retention
 from storage.db import Database, Tx
 from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
 
 log = logging.getLogger(__name__)
-# How long processed event keys are kept (the idempotency window of every channel).
-EVENT_KEY_DAYS = 30
 
 Clock = Callable[[], datetime]
 
@@ -98,19 +98,6 @@ class ReminderSweeper:
                     planned += await reminding.replan(tx, task, moment)
             if len(tasks) < batch:
                 return planned
-
-    async def prune_events(self, now: datetime | None = None, *, batch: int = 5000) -> int:
-        """Forget processed event keys older than EVENT_KEY_DAYS (Telegram keeps updates for
-        a day, WeCom retries for seconds), a batch per transaction so that nothing waits."""
-        before = (now or self.clock()) - timedelta(days=EVENT_KEY_DAYS)
-        pruned = 0
-        while True:
-            async with self.db.transaction() as tx:
-                count = await tx.events.prune(before, limit=batch)
-            pruned += count
-            if count < batch:
-                return pruned
-            await asyncio.sleep(0)
 
     async def preview(self, now: datetime | None = None) -> SweepReport:
         """What a sweep at `now` would send, changing nothing."""
@@ -254,10 +241,12 @@ class Scheduler:
         digest: Callable[[], Awaitable[object]] | None = None,
         digest_day: str = "mon",
         digest_time: str = "09:00",
+        retention: Retention | None = None,
     ) -> None:
         self.sweeper = sweeper
         self.on_sent = on_sent
         self.digest = digest
+        self.retention = retention
         self._running: set[asyncio.Task[Any]] = set()
         self.scheduler = AsyncIOScheduler(timezone=ZoneInfo(timezone))
         self.scheduler.add_job(
@@ -275,6 +264,15 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        if retention is not None:
+            self.scheduler.add_job(
+                partial(self._guard, self._retain),
+                IntervalTrigger(hours=1),
+                id="retention",
+                next_run_time=datetime.now(ZoneInfo(timezone)),
+                max_instances=1,
+                coalesce=True,
+            )
         if digest is not None:
             self.scheduler.add_job(
                 partial(self._guard, self._digest),
@@ -320,14 +318,28 @@ class Scheduler:
     async def _reconcile(self) -> None:
         try:
             planned = await self.sweeper.reconcile()
-            pruned = await self.sweeper.prune_events()
         except Exception:
             log.exception("daily overdue check failed")
             return
         if planned:
             log.info("daily overdue check planned %s missing reminders", planned)
-        if pruned:
-            log.info("forgot %s processed event keys older than %s days", pruned, EVENT_KEY_DAYS)
+
+    async def _retain(self) -> None:
+        assert self.retention is not None
+        try:
+            forgotten = await self.retention.run()
+        except Exception:
+            log.exception("retention job failed; it runs again in an hour")
+            return
+        if forgotten is not None and (
+            forgotten.callback_answers or forgotten.messages or forgotten.event_keys
+        ):
+            log.info(
+                "forgot %s callback answers, %s messages, %s event keys",
+                forgotten.callback_answers,
+                forgotten.messages,
+                forgotten.event_keys,
+            )
 
     async def _digest(self) -> None:
         assert self.digest is not None

@@ -36,6 +36,10 @@ class ConversationRepo(Repo):
         )
         return to_records(Conversation, await self._all(stmt))
 
+    async def states(self) -> list[JsonDict]:
+        """The state of every conversation (what the retention job must not forget)."""
+        return [row.state for row in await self._all(sa.select(conversations.c.state))]
+
     async def save(
         self,
         person_id: int,

@@ -31,7 +31,7 @@ from storage.inbox import InboxRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
-from storage.people import IdentityRepo, InviteRepo, PersonRepo, RoleRepo, SiteRepo
+from storage.people import IdentityRepo, InviteRepo, PersonRepo, RegionRepo, RoleRepo, SiteRepo
 from storage.records import Channel
 from storage.reminders import ReminderRepo
 from storage.sqlite_inline import begin_immediate_async
@@ -50,6 +50,7 @@ class Tx:
         self._ctx = ctx
         self.events = EventRepo(ctx)
         self.inbox = InboxRepo(ctx)
+        self.regions = RegionRepo(ctx)
         self.sites = SiteRepo(ctx)
         self.people = PersonRepo(ctx)
         self.roles = RoleRepo(ctx)

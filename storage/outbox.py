@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -274,6 +275,39 @@ class OutboxRepo(Repo):
         result = await self._run("outbox.message_id_for_ref", _message_id_for_ref, params)
         value: str | None = result.scalar()
         return value
+
+    async def forget(
+        self,
+        channel: Channel,
+        kind: OutboxKind,
+        before: datetime,
+        *,
+        keep_refs: AbstractSet[str] = frozenset(),
+        skip: int = 0,
+        limit: int = 1000,
+    ) -> tuple[int, int]:
+        """Delete the chat's messages of `kind` in `channel` created before `before` that were
+        delivered or given up on, oldest first: `limit` of them are looked at, from the
+        `skip`-th on. A message whose `ref` is in `keep_refs` stays (a later edit finds the
+        message it replaces by that name); pending ones always stay. Returns (deleted, kept)
+        of those looked at: the next call skips the kept ones."""
+        stmt = (
+            sa.select(outbox.c.id, outbox.c.ref)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.kind == kind,
+                outbox.c.created_at < before,
+                outbox.c.status.in_((OutboxStatus.SENT, OutboxStatus.DEAD)),
+            )
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .offset(skip)
+            .limit(limit)
+        )
+        rows = await self._all(stmt)
+        gone = [row.id for row in rows if row.ref is None or row.ref not in keep_refs]
+        if gone:
+            await self._conn.execute(sa.delete(outbox).where(outbox.c.id.in_(gone)))
+        return len(gone), len(rows) - len(gone)
 
     async def pending_count(self, channel: Channel | None = None) -> int:
         stmt = (

@@ -1,4 +1,8 @@
-"""Sites, people, their per-site roles, channel identities and invites."""
+"""Regions, sites, people, their roles, channel identities and invites.
+
+A role is held at a site, at a region (all its sites, present and future) or company-wide;
+:func:`covers` is the one place that says which sites a role row reaches, and every question
+about who holds a role at a site (or where a person holds one) goes through it."""
 
 from __future__ import annotations
 
@@ -19,16 +23,47 @@ from storage.records import (
     JsonDict,
     Person,
     Redemption,
+    Region,
     Role,
     RoleGrant,
     Site,
 )
-from storage.tables import identities, invites, people, roles, sites
+from storage.tables import identities, invites, people, regions, roles, sites
+
+
+def covers() -> sa.ColumnElement[bool]:
+    """Whether the `roles` row covers the `sites` row: held at that site, at the site's
+    region, or company-wide."""
+    return sa.or_(
+        roles.c.site_id == sites.c.id,
+        roles.c.region_id == sites.c.region_id,
+        sa.and_(roles.c.site_id.is_(None), roles.c.region_id.is_(None)),
+    )
 
 
 def web_external_id(token: str) -> str:
     """The external_id stored for a web login token: its sha256, never the token itself."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class RegionRepo(Repo):
+    __slots__ = ()
+
+    async def create(self, name: str) -> Region:
+        row = await self._insert(regions, {"name": name, "active": True, "created_at": self._now()})
+        return to_record(Region, row)
+
+    async def get(self, region_id: int) -> Region | None:
+        row = await self._by_id(regions, region_id)
+        return to_record(Region, row) if row else None
+
+    async def by_name(self, name: str) -> Region | None:
+        row = await self._one(sa.select(regions).where(regions.c.name == name))
+        return to_record(Region, row) if row else None
+
+    async def all(self) -> list[Region]:
+        stmt = sa.select(regions).where(regions.c.active.is_(True)).order_by(regions.c.name)
+        return to_records(Region, await self._all(stmt))
 
 
 class SiteRepo(Repo):
@@ -43,6 +78,7 @@ class SiteRepo(Repo):
         quiet_start: str = "21:00",
         quiet_end: str = "08:00",
         settings: JsonDict | None = None,
+        region_id: int | None = None,
     ) -> Site:
         row = await self._insert(
             sites,
@@ -55,8 +91,25 @@ class SiteRepo(Repo):
                 "settings": settings or {},
                 "active": True,
                 "created_at": self._now(),
+                "region_id": region_id,
             },
         )
+        return to_record(Site, row)
+
+    async def in_region(self, region_id: int) -> list[Site]:
+        """The region's active sites, by name."""
+        stmt = (
+            sa.select(sites)
+            .where(sites.c.region_id == region_id, sites.c.active.is_(True))
+            .order_by(sites.c.name)
+        )
+        return to_records(Site, await self._all(stmt))
+
+    async def set_region(self, site_id: int, region_id: int | None) -> Site:
+        """Move the site into the region (None: into no region); it is in one at most."""
+        row = await self._update_by_id(sites, site_id, {"region_id": region_id})
+        if row is None:
+            raise NotFound(f"site {site_id}")
         return to_record(Site, row)
 
     async def get(self, site_id: int) -> Site | None:
@@ -137,6 +190,15 @@ class PersonRepo(Repo):
         stmt = sa.select(people).where(people.c.name == name).order_by(people.c.id)
         return to_records(Person, await self._all(stmt))
 
+    async def by_phone(self, phone: str) -> list[Person]:
+        """The active people with this phone number (one, normally)."""
+        stmt = (
+            sa.select(people)
+            .where(people.c.phone == phone, people.c.active.is_(True))
+            .order_by(people.c.id)
+        )
+        return to_records(Person, await self._all(stmt))
+
     async def all(self, *, include_inactive: bool = False) -> list[Person]:
         stmt = sa.select(people).order_by(people.c.name, people.c.id)
         if not include_inactive:
@@ -175,20 +237,25 @@ class PersonRepo(Repo):
 
 
 class RoleRepo(Repo):
+    """Role grants, and through :func:`covers` the roles effective at a site."""
+
     __slots__ = ()
 
-    async def grant(self, person_id: int, site_id: int, role: Role) -> RoleGrant:
-        """Give the role (again); granting an existing active role changes nothing."""
-        key = (
-            (roles.c.person_id == person_id) & (roles.c.site_id == site_id) & (roles.c.role == role)
+    async def grant(
+        self, person_id: int, site_id: int | None, role: Role, *, region_id: int | None = None
+    ) -> RoleGrant:
+        """Give the role at the site, at the region, or (neither) company-wide (again);
+        granting an existing active role changes nothing."""
+        existing = await self._one(
+            sa.select(roles).where(_held(person_id, site_id, region_id, role))
         )
-        existing = await self._one(sa.select(roles).where(key))
         if existing is None:
             row = await self._insert(
                 roles,
                 {
                     "person_id": person_id,
                     "site_id": site_id,
+                    "region_id": region_id,
                     "role": role,
                     "active": True,
                     "created_at": self._now(),
@@ -201,71 +268,104 @@ class RoleRepo(Repo):
         assert updated is not None
         return to_record(RoleGrant, updated)
 
-    async def revoke(self, person_id: int, site_id: int, role: Role) -> bool:
-        """Deactivate the role; returns whether it was active."""
+    async def revoke(
+        self, person_id: int, site_id: int | None, role: Role, *, region_id: int | None = None
+    ) -> bool:
+        """Deactivate the role held at exactly that level; returns whether it was active."""
         stmt = (
             sa.update(roles)
-            .where(
-                roles.c.person_id == person_id,
-                roles.c.site_id == site_id,
-                roles.c.role == role,
-                roles.c.active.is_(True),
-            )
+            .where(_held(person_id, site_id, region_id, role), roles.c.active.is_(True))
             .values(active=False)
         )
         return (await self._conn.execute(stmt)).rowcount > 0
 
     async def for_person(self, person_id: int) -> list[RoleGrant]:
-        """The person's active roles."""
+        """The person's active grants, at whatever level they are held."""
         stmt = (
             sa.select(roles)
             .where(roles.c.person_id == person_id, roles.c.active.is_(True))
-            .order_by(roles.c.site_id, roles.c.role)
+            .order_by(roles.c.site_id, roles.c.region_id, roles.c.role)
         )
         return to_records(RoleGrant, await self._all(stmt))
 
     async def has(self, person_id: int, site_id: int, role: Role) -> bool:
-        stmt = sa.select(roles.c.id).where(
-            roles.c.person_id == person_id,
-            roles.c.role == role,
-            roles.c.site_id == site_id,
-            roles.c.active.is_(True),
+        """Whether the person holds the role at the site, or at its region, or company-wide."""
+        result = await self._run(
+            "roles.has",
+            lambda: (
+                sa.select(roles.c.id)
+                .join(sites, covers())
+                .where(
+                    roles.c.person_id == sa.bindparam("b_person"),
+                    roles.c.role == sa.bindparam("b_role"),
+                    roles.c.active.is_(True),
+                    sites.c.id == sa.bindparam("b_site"),
+                )
+                .limit(1)
+            ),
+            {"b_person": person_id, "b_role": role, "b_site": site_id},
         )
-        return await self._one(stmt) is not None
+        return result.one_or_none() is not None
 
     async def sites_with_role(self, person_id: int, role: Role) -> list[Site]:
-        """Active sites where the person holds the role, by name."""
-        stmt = (
-            sa.select(sites)
-            .join(roles, roles.c.site_id == sites.c.id)
+        """Active sites where the person holds the role (at the site, its region or the
+        whole company), by name."""
+        reached = (
+            sa.select(sites.c.id)
+            .select_from(roles)
+            .join(sites, covers())
             .where(
                 roles.c.person_id == person_id,
                 roles.c.role == role,
                 roles.c.active.is_(True),
-                sites.c.active.is_(True),
             )
-            .order_by(sites.c.name)
+        )
+        listed = sites.alias("listed")
+        stmt = (
+            sa.select(listed)
+            .where(listed.c.active.is_(True), listed.c.id.in_(reached))
+            .order_by(listed.c.name)
         )
         return to_records(Site, await self._all(stmt))
 
     async def people_with_role(self, site_id: int, role: Role) -> list[Person]:
-        """Active people holding the role at the site, by name."""
+        """Active people holding the role at the site (there, at its region or company-wide),
+        by name."""
         result = await self._run(
             "people.with_role",
             lambda: (
                 sa.select(people)
-                .join(roles, roles.c.person_id == people.c.id)
                 .where(
-                    roles.c.site_id == sa.bindparam("b_site"),
-                    roles.c.role == sa.bindparam("b_role"),
-                    roles.c.active.is_(True),
                     people.c.active.is_(True),
+                    people.c.id.in_(
+                        sa.select(roles.c.person_id)
+                        .join(sites, covers())
+                        .where(
+                            sites.c.id == sa.bindparam("b_site"),
+                            roles.c.role == sa.bindparam("b_role"),
+                            roles.c.active.is_(True),
+                        )
+                    ),
                 )
                 .order_by(people.c.name, people.c.id)
             ),
             {"b_site": site_id, "b_role": role},
         )
         return to_records(Person, result.all())
+
+
+def _held(
+    person_id: int, site_id: int | None, region_id: int | None, role: Role
+) -> sa.ColumnElement[bool]:
+    """The grant of exactly this level: at the site, at the region, or company-wide."""
+    if site_id is not None and region_id is not None:
+        raise StateConflict("a role is held at a site or at a region, not both")
+    return sa.and_(
+        roles.c.person_id == person_id,
+        roles.c.role == role,
+        roles.c.site_id.is_(None) if site_id is None else roles.c.site_id == site_id,
+        roles.c.region_id.is_(None) if region_id is None else roles.c.region_id == region_id,
+    )
 
 
 class IdentityRepo(Repo):

@@ -22,7 +22,8 @@ class Channel(StrEnum):
 
 
 class Role(StrEnum):
-    """A per-site role; admin is global and lives on Person.is_admin."""
+    """A role held at a site, a region or company-wide (see RoleGrant); admin is global and
+    lives on Person.is_admin."""
 
     INSPECTOR = "inspector"
     RESPONSIBLE = "responsible"
@@ -112,6 +113,16 @@ class InviteProblem(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Region:
+    """A 区域: a group of sites; a role held at a region covers all its sites."""
+
+    id: int
+    name: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Site:
     id: int
     name: str
@@ -122,6 +133,7 @@ class Site:
     settings: JsonDict
     active: bool
     created_at: datetime
+    region_id: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,12 +148,20 @@ class Person:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoleGrant:
+    """A role held at one site (site_id), at one region (region_id: all its sites, present
+    and future), or company-wide (neither)."""
+
     id: int
     person_id: int
-    site_id: int
+    site_id: int | None
     role: Role
     active: bool
     created_at: datetime
+    region_id: int | None
+
+    @property
+    def company_wide(self) -> bool:
+        return self.site_id is None and self.region_id is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -87,6 +87,15 @@ def _at(name: str, *, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, UtcDateTime(), nullable=nullable)
 
 
+regions = sa.Table(
+    "regions",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _at("created_at"),
+)
+
 sites = sa.Table(
     "sites",
     metadata,
@@ -99,6 +108,8 @@ sites = sa.Table(
     sa.Column("settings", Json, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     _at("created_at"),
+    _fk("region_id", "regions.id", nullable=True),
+    sa.Index(None, "region_id"),
 )
 
 people = sa.Table(
@@ -118,13 +129,34 @@ roles = sa.Table(
     metadata,
     _id(),
     _fk("person_id", "people.id"),
-    _fk("site_id", "sites.id"),
+    _fk("site_id", "sites.id", nullable=True),
     sa.Column("role", enum(Role), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     _at("created_at"),
+    _fk("region_id", "regions.id", nullable=True),
     sa.UniqueConstraint("person_id", "role", "site_id"),
     sa.Index(None, "site_id", "role"),
+    sa.Index(None, "region_id", "role"),
+    sa.Index(
+        "uq_roles_region",
+        "person_id",
+        "role",
+        "region_id",
+        unique=True,
+        sqlite_where=sa.text("region_id IS NOT NULL"),
+        postgresql_where=sa.text("region_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_roles_company",
+        "person_id",
+        "role",
+        unique=True,
+        sqlite_where=sa.text("site_id IS NULL AND region_id IS NULL"),
+        postgresql_where=sa.text("site_id IS NULL AND region_id IS NULL"),
+    ),
+    sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="one_scope"),
 )
+"""A role held at a site (site_id), a region (region_id) or company-wide (neither)."""
 
 identities = sa.Table(
     "identities",
@@ -318,6 +350,7 @@ outbox = sa.Table(
     sa.Index(None, "channel", "status", "id"),
     sa.Index(None, "channel", "chat_id", "status", "id"),
     sa.Index(None, "channel", "chat_id", "ref"),
+    sa.Index(None, "channel", "kind", "created_at"),
 )
 
 inbox = sa.Table(

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.flows.reminding import replan
+from bot.retention import Retention
 from bot.scheduler import ReminderSweeper, Scheduler
 from storage import Channel, Database, Role
 
@@ -64,7 +65,9 @@ def test_preview_lists_and_run_once_sends_once(
     assert "看不懂时间" in capsys.readouterr().err
 
 
-async def test_scheduler_has_the_sweep_the_daily_check_and_the_digest(tmp_path: Path) -> None:
+async def test_scheduler_has_the_sweep_the_daily_check_retention_and_the_digest(
+    tmp_path: Path,
+) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
 
     async def digest() -> None:
@@ -77,8 +80,10 @@ async def test_scheduler_has_the_sweep_the_daily_check_and_the_digest(tmp_path: 
         digest=digest,
         digest_day="fri",
         digest_time="17:30",
+        retention=Retention(db, lambda: datetime.now(UTC)),
     )
     jobs = {job.id: str(job.trigger) for job in scheduler.scheduler.get_jobs()}
     assert jobs["reminder-sweep"] == "interval[0:01:00]"
     assert "hour='0', minute='30'" in jobs["daily-overdue-check"]
+    assert jobs["retention"] == "interval[1:00:00]"
     assert "day_of_week='fri', hour='17', minute='30'" in jobs["weekly-digest"]

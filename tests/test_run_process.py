@@ -108,3 +108,34 @@ def test_log_redaction_masks_tokens_and_passwords() -> None:
     assert "s3cr3t" not in masked
     assert "hunter2" not in masked
     assert "corpsecret=***" in masked
+
+
+def test_a_webhook_secret_telegram_would_refuse_is_one_line_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    secret = "不合格的 secret!"
+    env = _env(
+        tmp_path,
+        PINJIAN_TELEGRAM_TOKEN=TOKEN,
+        PINJIAN_TELEGRAM_WEBHOOK_URL="https://bot.example.invalid/telegram/webhook",
+        PINJIAN_TELEGRAM_WEBHOOK_SECRET=secret,
+    )
+    result = _pinjian("run", env=env)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "PINJIAN_TELEGRAM_WEBHOOK_SECRET" in output
+    assert "Traceback" not in output
+    assert secret not in output
+
+
+def test_log_redaction_masks_the_webhook_secret() -> None:
+    """python-telegram-bot logs setWebhook's parameters at DEBUG, the secret among them."""
+    secret = "0f3a9c" * 10
+    line = (
+        "Calling Bot API endpoint `setWebhook` with parameters `{'url': "
+        f"'https://bot.example/telegram/webhook', 'secret_token': '{secret}', "
+        "'allowed_updates': ['message', 'callback_query']}`"
+    )
+    masked = redact(line)
+    assert secret not in masked
+    assert "'secret_token': '***'" in masked

@@ -16,6 +16,7 @@ from bot.cli import (
     run_cmd,
     settings_cmd,
     standards_cmd,
+    structure_cmd,
 )
 from bot.cli.common import CliError
 from bot.config import ConfigError
@@ -25,6 +26,7 @@ GROUPS = (
     run_cmd,
     db_cmd,
     admin_cmd,
+    structure_cmd,
     reminders_cmd,
     standards_cmd,
     report_cmd,

@@ -6,18 +6,25 @@ import argparse
 import csv
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.cli import structure_cmd
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
+from bot.cli.grants import LEVELS, Scope, grant_role, scope_of
+
+# Re-exported: other commands import these two from this module.
+from bot.cli.lookup import find_person as find_person
+from bot.cli.lookup import find_region
+from bot.cli.lookup import find_site as find_site
 from bot.config import Settings
 from bot.core import company_settings
 from storage.db import Database, Tx
 from storage.errors import IdentityInUse
-from storage.records import Channel, Person, Role, Site
+from storage.records import Channel, Person, Region, Role, Site
 
 ROLE_WORDS = {
     "inspector": Role.INSPECTOR,
@@ -32,6 +39,7 @@ ROLE_WORDS = {
 }
 INVITE_DAYS = 7
 WECOM_COLUMNS = ("企业微信", "企业微信账号", "UserID")
+LEVEL_COLUMNS = ("级别", "层级", "角色级别")
 # WeCom's rule for a UserID: 1-64 letters, digits and _-@., starting with a letter or digit.
 WECOM_USERID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
@@ -42,6 +50,7 @@ def register(commands: SubParsers) -> None:
     add = site_sub.add_parser("add", help="新建项目 (add a site)")
     add.add_argument("name", help="项目名称")
     add.add_argument("--timezone", default=None, help="时区，默认取 PINJIAN_TIMEZONE")
+    add.add_argument("--region", default=None, help="所属区域（名称或编号）")
     add.add_argument("--address", default="", help="地址")
     add.add_argument(
         "--quiet-hours",
@@ -51,6 +60,7 @@ def register(commands: SubParsers) -> None:
     add.set_defaults(handler=_site_add)
     listing = site_sub.add_parser("list", help="列出项目 (list sites)")
     listing.set_defaults(handler=_site_list)
+    structure_cmd.register_site(site_sub)
 
     person = commands.add_parser("person", help="人员管理 (people and their roles)")
     person_sub = person.add_subparsers(dest="person_command", metavar="ACTION", required=True)
@@ -84,6 +94,7 @@ def register(commands: SubParsers) -> None:
         "--tasks-to", metavar="PERSON", help="接手其未完成整改任务的责任人（姓名或编号）"
     )
     leave.set_defaults(handler=_person_deactivate)
+    structure_cmd.register_person(person_sub)
 
     invite = commands.add_parser("invite", help="邀请码 (invites to bind a chat account)")
     invite_sub = invite.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
@@ -128,45 +139,14 @@ async def company_quiet_hours(tx: Tx) -> tuple[str, str]:
     return (await company_settings.for_site(tx.settings)).quiet_hours
 
 
-async def find_site(tx: Tx, ref: str) -> Site:
-    site = await tx.sites.get(int(ref)) if ref.isdigit() else None
-    site = site or await tx.sites.by_name(ref)
-    if site is None:
-        raise CliError(f"没有这个项目 unknown site: {ref}（先用 pinjian site add 新建）")
-    return site
-
-
-async def find_person(tx: Tx, ref: str) -> Person:
-    """An active person by name or id; people who left stay in the records, inactive, and
-    are not found (a namesake who left makes no name ambiguous)."""
-    if ref.lstrip("#").isdigit():
-        person = await tx.people.get(int(ref.lstrip("#")))
-        if person is None:
-            raise CliError(f"没有编号为 {ref} 的人员 (unknown person id)")
-        if not person.active:
-            raise CliError(f"#{person.id} {person.name} 已停用 (deactivated)")
-        return person
-    named = await tx.people.find_by_name(ref)
-    matches = [person for person in named if person.active]
-    if not matches:
-        if named:
-            raise CliError(f"{ref} 已停用 (deactivated)")
-        raise CliError(f"没有名为 {ref} 的人员 (unknown person)")
-    if len(matches) > 1:
-        ids = ", ".join(f"{p.id}（{p.phone or '无手机号'}）" for p in matches)
-        raise CliError(
-            f"有 {len(matches)} 人名为 {ref}，请改用编号: {ids} (ambiguous name; use the id)"
-        )
-    return matches[0]
-
-
 def _site_add(args: argparse.Namespace) -> int:
-    async def work(db: Database, settings: Settings) -> Site:
+    async def work(db: Database, settings: Settings) -> tuple[Site, Region | None]:
         timezone = _timezone(args.timezone or settings.timezone)
         quiet = _quiet_hours(args.quiet_hours) if args.quiet_hours else None
         async with db.transaction() as tx:
             if await tx.sites.by_name(args.name) is not None:
                 raise CliError(f"项目 {args.name} 已存在 (site exists)")
+            region = await find_region(tx, args.region) if args.region is not None else None
             quiet_start, quiet_end = quiet or await company_quiet_hours(tx)
             site = await tx.sites.create(
                 args.name,
@@ -174,25 +154,33 @@ def _site_add(args: argparse.Namespace) -> int:
                 address=args.address,
                 quiet_start=quiet_start,
                 quiet_end=quiet_end,
+                region_id=region.id if region else None,
             )
             await tx.audit.record(
-                "cli", "site.add", target=f"site:{site.id}", details={"name": site.name}
+                "cli",
+                "site.add",
+                target=f"site:{site.id}",
+                details={"name": site.name, "region": site.region_id},
             )
-        return site
+        return site, region
 
-    site = run_with_db(work)
-    print(f"已新建项目 #{site.id} {site.name}（时区 {site.timezone}）")
+    site, region = run_with_db(work)
+    where = f"，{region.name}区域" if region else ""
+    print(f"已新建项目 #{site.id} {site.name}（时区 {site.timezone}{where}）")
     return 0
 
 
 def _site_list(args: argparse.Namespace) -> int:
-    async def work(db: Database, settings: Settings) -> list[Site]:
+    async def work(db: Database, settings: Settings) -> tuple[list[Site], dict[int, str]]:
         async with db.read() as tx:
-            return await tx.sites.all()
+            return await tx.sites.all(), {r.id: r.name for r in await tx.regions.all()}
 
-    for site in run_with_db(work):
+    sites, regions = run_with_db(work)
+    for site in sites:
+        region = regions.get(site.region_id, "-") if site.region_id else "-"
         print(
-            f"#{site.id}\t{site.name}\t{site.timezone}\t免打扰 {site.quiet_start}-{site.quiet_end}"
+            f"#{site.id}\t{site.name}\t{region}\t{site.timezone}"
+            f"\t免打扰 {site.quiet_start}-{site.quiet_end}"
         )
     return 0
 
@@ -252,6 +240,7 @@ def _person_add(args: argparse.Namespace) -> int:
     print(f"已新增 #{person.id} {person.name}，项目 {site.name}，角色 {'、'.join(args.role)}")
     if namesakes:
         print(f"注意：已有 {namesakes} 人同名，生成邀请时请用编号 {person.id}")
+        print("若是同一个人，给已有人员加角色请用 pinjian person role add（无需重复新增）")
     return 0
 
 
@@ -292,8 +281,8 @@ def _person_list(args: argparse.Namespace) -> int:
                 grants = await tx.roles.for_person(person.id)
                 parts = []
                 for grant in grants:
-                    site = await tx.sites.get(grant.site_id)
-                    parts.append(f"{site.name if site else grant.site_id}:{grant.role.value}")
+                    scope = await scope_of(tx, grant)
+                    parts.append(f"{scope.label()}:{grant.role.value}")
                 rows.append((person, ", ".join(parts)))
         return rows
 
@@ -310,6 +299,9 @@ class StaffRow:
     site: str
     roles: list[Role]
     wecom_userid: str | None
+    region: str = ""
+    level: str = "site"
+    """Where the roles are held: "site" (the row's 项目), "region" (its 区域) or "company"."""
 
 
 def _read_sheet(path: Path) -> list[list[str]]:
@@ -343,20 +335,29 @@ def _read_sheet(path: Path) -> list[list[str]]:
 
 
 def parse_staff(rows: list[list[str]]) -> tuple[list[StaffRow], list[str]]:
-    """Rows of 姓名 / 手机 / 项目 / 角色 and optionally the WeCom UserID (column 企业微信,
-    企业微信账号 or UserID); header row required, columns in any order."""
+    """Rows of 姓名 / 手机 / 项目 / 角色, optionally 区域 (the site's region), a level column
+    (级别: 项目 / 区域 / 公司, where the roles are held; default 项目) and the WeCom UserID
+    (column 企业微信, 企业微信账号 or UserID); header row required, columns in any order."""
     header_index = next(
-        (i for i, row in enumerate(rows) if "姓名" in row and "项目" in row and "角色" in row), None
+        (
+            i
+            for i, row in enumerate(rows)
+            if "姓名" in row and "角色" in row and ("项目" in row or "区域" in row)
+        ),
+        None,
     )
     if header_index is None:
         return [], ["找不到表头：需要 姓名 / 手机 / 项目 / 角色 (no header row)"]
     header = rows[header_index]
     col: dict[str, int] = {
-        name: header.index(name) for name in ("姓名", "手机", "项目", "角色") if name in header
+        name: header.index(name)
+        for name in ("姓名", "手机", "项目", "角色", "区域")
+        if name in header
     }
-    wecom = next((name for name in WECOM_COLUMNS if name in header), None)
-    if wecom is not None:
-        col["企业微信"] = header.index(wecom)
+    for column, names in (("企业微信", WECOM_COLUMNS), ("级别", LEVEL_COLUMNS)):
+        found = next((name for name in names if name in header), None)
+        if found is not None:
+            col[column] = header.index(found)
     staff: list[StaffRow] = []
     problems: list[str] = []
     for offset, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
@@ -370,8 +371,15 @@ def parse_staff(rows: list[list[str]]) -> tuple[list[StaffRow], list[str]]:
         words = [w for w in re.split(r"[、,，/;；\s]+", cell("角色")) if w]
         roles = [ROLE_WORDS.get(w.lower()) for w in words]
         userid = cell("企业微信")
-        if not cell("姓名") or not cell("项目"):
+        level = LEVELS.get(cell("级别") or "项目")
+        if not cell("姓名"):
             problems.append(f"第{offset}行：缺少姓名或项目")
+        elif level is None:
+            problems.append(f"第{offset}行：级别「{cell('级别')}」无法识别（项目/区域/公司）")
+        elif level == "site" and not cell("项目"):
+            problems.append(f"第{offset}行：缺少姓名或项目")
+        elif level == "region" and not cell("区域"):
+            problems.append(f"第{offset}行：区域级角色须填写区域")
         elif not words or None in roles:
             problems.append(f"第{offset}行：角色「{cell('角色')}」无法识别（检查员/责任人/经理）")
         elif userid and not WECOM_USERID.fullmatch(userid):
@@ -381,8 +389,113 @@ def parse_staff(rows: list[list[str]]) -> tuple[list[StaffRow], list[str]]:
         else:
             known = [r for r in roles if r is not None]
             phone = cell("手机") or None
-            staff.append(StaffRow(offset, cell("姓名"), phone, cell("项目"), known, userid or None))
+            staff.append(
+                StaffRow(
+                    offset,
+                    cell("姓名"),
+                    phone,
+                    cell("项目"),
+                    known,
+                    userid or None,
+                    region=cell("区域"),
+                    level=level,
+                )
+            )
     return staff, problems
+
+
+@dataclass
+class Imported:
+    created: int = 0
+    updated: int = 0
+    new_sites: list[str] = field(default_factory=list)
+    new_regions: list[str] = field(default_factory=list)
+
+
+async def _known_person(tx: Tx, row: StaffRow) -> Person | None:
+    """The person the row describes, if already known: by phone, then by WeCom UserID,
+    then by a unique active name that no phone on either side contradicts. A phone or
+    UserID that belongs to someone of another name is refused, not guessed."""
+    if row.phone:
+        same = await tx.people.by_phone(row.phone)
+        if len(same) > 1:
+            raise CliError(f"第{row.line}行：手机 {row.phone} 对应多人，请先核对 (ambiguous phone)")
+        if same:
+            if same[0].name != row.name:
+                raise CliError(
+                    f"第{row.line}行：手机 {row.phone} 已属于 #{same[0].id} {same[0].name}，"
+                    f"与姓名 {row.name} 不符 (phone belongs to someone else)"
+                )
+            return same[0]
+    if row.wecom_userid:
+        bound = await tx.identities.resolve(Channel.WECOM, row.wecom_userid)
+        if bound is not None:
+            person = bound[1]
+            if person.name != row.name:
+                raise CliError(
+                    f"第{row.line}行：企业微信账号 {row.wecom_userid} 已绑定其他人员"
+                    f"（#{person.id} {person.name}），与姓名 {row.name} 不符"
+                )
+            return person
+    namesakes = [p for p in await tx.people.find_by_name(row.name) if p.active]
+    if len(namesakes) == 1 and not (row.phone and namesakes[0].phone):
+        return namesakes[0]
+    return None
+
+
+async def _import_scope(tx: Tx, row: StaffRow, settings: Settings, done: Imported) -> Scope:
+    """Where the row's roles are held; creates the regions and sites it names that do not
+    exist yet, and puts a site without a region into the row's region."""
+    region = await tx.regions.by_name(row.region) if row.region else None
+    if row.region and region is None:
+        region = await tx.regions.create(row.region)
+        done.new_regions.append(row.region)
+    site = await tx.sites.by_name(row.site) if row.site else None
+    if row.site and site is None:
+        start, end = await company_quiet_hours(tx)
+        site = await tx.sites.create(
+            row.site,
+            timezone=settings.timezone,
+            region_id=region.id if region else None,
+            quiet_start=start,
+            quiet_end=end,
+        )
+        done.new_sites.append(row.site)
+    if site is not None and region is not None and site.region_id != region.id:
+        if site.region_id is not None:
+            other = await tx.regions.get(site.region_id)
+            raise CliError(
+                f"第{row.line}行：项目 {site.name} 属于 {other.name if other else '其他'} 区域，"
+                f"表中为 {region.name}（用 pinjian site set 调整）"
+            )
+        site = await tx.sites.set_region(site.id, region.id)
+    if row.level == "company":
+        return Scope()
+    if row.level == "region":
+        return Scope(region=region)
+    return Scope(site=site)
+
+
+async def _import_row(tx: Tx, row: StaffRow, settings: Settings, done: Imported) -> None:
+    scope = await _import_scope(tx, row, settings, done)
+    person = await _known_person(tx, row)
+    if person is None:
+        person = await tx.people.create(row.name, phone=row.phone)
+        await tx.audit.record(
+            "cli",
+            "person.add",
+            target=f"person:{person.id}",
+            details={**scope.audit(), "roles": [r.value for r in row.roles]},
+        )
+        done.created += 1
+    else:
+        if row.phone and person.phone != row.phone:
+            person = await tx.people.update(person.id, phone=row.phone)
+        done.updated += 1
+    for role in row.roles:
+        await grant_role(tx, person, role, scope, covered_ok=True)
+    if row.wecom_userid:
+        await _bind_wecom(tx, person, row.wecom_userid)
 
 
 def _person_import(args: argparse.Namespace) -> int:
@@ -390,41 +503,27 @@ def _person_import(args: argparse.Namespace) -> int:
     if problems:
         raise CliError("员工表有误，未导入任何人 (nothing imported):\n  " + "\n  ".join(problems))
 
-    async def work(db: Database, settings: Settings) -> tuple[int, int, list[str]]:
-        created = updated = 0
-        new_sites: list[str] = []
+    async def work(db: Database, settings: Settings) -> Imported:
+        done = Imported()
         async with db.transaction() as tx:
             for row in staff:
-                site = await tx.sites.by_name(row.site)
-                if site is None:
-                    start, end = await company_quiet_hours(tx)
-                    site = await tx.sites.create(
-                        row.site, timezone=settings.timezone, quiet_start=start, quiet_end=end
-                    )
-                    new_sites.append(row.site)
-                same = [
-                    p
-                    for p in await tx.people.find_by_name(row.name)
-                    if p.phone == row.phone and p.active  # one who left comes back as new
-                ]
-                if same:
-                    for role in row.roles:
-                        await tx.roles.grant(same[0].id, site.id, role)
-                    if row.wecom_userid:
-                        await _bind_wecom(tx, same[0], row.wecom_userid)
-                    updated += 1
-                else:
-                    await _add_person(tx, row.name, site, row.roles, row.phone, row.wecom_userid)
-                    created += 1
-            await tx.audit.record("cli", "person.import", details={"file": args.file.name})
-        return created, updated, new_sites
+                await _import_row(tx, row, settings, done)
+            await tx.audit.record(
+                "cli",
+                "person.import",
+                details={"file": args.file.name, "created": done.created, "updated": done.updated},
+            )
+        return done
 
-    created, updated, new_sites = run_with_db(work)
+    done = run_with_db(work)
     print(
-        f"已导入：新增 {created} 人，更新 {updated} 人 (imported {created} new, {updated} updated)"
+        f"已导入：新增 {done.created} 人，更新 {done.updated} 人"
+        f" (imported {done.created} new, {done.updated} updated)"
     )
-    if new_sites:
-        print(f"新建了项目：{'、'.join(new_sites)}")
+    if done.new_regions:
+        print(f"新建了区域：{'、'.join(done.new_regions)}")
+    if done.new_sites:
+        print(f"新建了项目：{'、'.join(done.new_sites)}")
     return 0
 
 

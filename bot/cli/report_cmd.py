@@ -23,6 +23,7 @@ from bot.flows.catalog import pinned
 from bot.reports.model import OVERDUE, SEVERITY_LABELS, ReportError, load_report
 from bot.reports.request import ReportFormat
 from bot.reports.service import filename, load_photos
+from bot.reports.sheet_text import csv_field, write
 from storage.db import Database, Tx
 
 ANSWER_COLUMNS = (
@@ -267,19 +268,17 @@ def _write(out: Path, result: Export) -> list[Path]:
 
 
 def _sheet(sheet: Any, columns: Sequence[str], rows: list[list[Any]]) -> None:
-    sheet.append(list(columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
+    for column, title in enumerate(columns, start=1):
+        write(sheet, 1, column, title).font = Font(bold=True)
+    for row, values in enumerate(rows, start=2):
+        for column, value in enumerate(values, start=1):
+            cell = write(sheet, row, column, value)
+            if isinstance(value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(value, date):
+                cell.number_format = "yyyy-mm-dd"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if isinstance(cell.value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(cell.value, date):
-                cell.number_format = "yyyy-mm-dd"
 
 
 def _csv(path: Path, columns: Sequence[str], rows: list[list[Any]]) -> None:
@@ -289,7 +288,9 @@ def _csv(path: Path, columns: Sequence[str], rows: list[list[Any]]) -> None:
         for row in rows:
             writer.writerow(
                 [
-                    value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value
+                    value.strftime("%Y-%m-%d %H:%M")
+                    if isinstance(value, datetime)
+                    else csv_field(value)
                     for value in row
                 ]
             )

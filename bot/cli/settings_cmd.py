@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bot.cli.admin_cmd import find_site
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
+from bot.cli.lookup import find_site
 from bot.config import Settings
 from bot.core import company_settings
 from bot.core.company_settings import Key, Resolved, SettingError

@@ -70,13 +70,21 @@ async def bind_by_invite(tx: Tx, event: Incoming) -> Person | None:
 
 
 async def role_rows(tx: Tx, person_id: int) -> list[dict[str, str]]:
-    grants = await tx.roles.for_person(person_id)
-    by_site: dict[int, list[str]] = defaultdict(list)
-    for grant in grants:
-        by_site[grant.site_id].append(ROLE_NAMES[grant.role])
-    rows = []
-    for site_id, names in by_site.items():
-        site = await tx.sites.get(site_id)
-        if site is not None:
-            rows.append({"site": site.name, "roles": "、".join(names)})
-    return rows
+    """The person's roles by where they are held: a site, a region (all its sites) or the
+    whole company (`level` says which; `site` names the site or region)."""
+    by_scope: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for grant in await tx.roles.for_person(person_id):
+        if grant.site_id is not None:
+            site = await tx.sites.get(grant.site_id)
+            scope = ("site", site.name) if site is not None else None
+        elif grant.region_id is not None:
+            region = await tx.regions.get(grant.region_id)
+            scope = ("region", region.name) if region is not None else None
+        else:
+            scope = ("company", "")
+        if scope is not None:
+            by_scope[scope].append(ROLE_NAMES[grant.role])
+    return [
+        {"level": level, "site": name, "roles": "、".join(names)}
+        for (level, name), names in by_scope.items()
+    ]

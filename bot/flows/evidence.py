@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from bot.core.events import StoredFile
 from bot.flows.context import FlowContext
-from bot.flows.inspection_view import Loaded, item_view
+from bot.flows.inspection_view import (
+    Loaded,
+    close_item_message,
+    record_item_message,
+    show_item,
+)
 from standards.schema import Item
 from storage.records import EvidenceKind, EvidenceRole
 
@@ -82,15 +87,21 @@ async def save_note(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> 
 
 
 async def _refresh_open_message(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
-    """Keep the open item (or task set-up) message's counts current by editing it."""
+    """Keep the open item (or task set-up) message's counts current.
+
+    The open item or set-up is shown again below what was just attached, its earlier message
+    becoming the item's one-line record: the photo and the confirmation pushed that message up,
+    and its buttons must be at hand without scrolling back (in every channel). While a remark
+    is being typed the set-up is edited in place."""
     from bot.flows import task_setup
-    from bot.flows.inspection_view import item_buttons
 
     mode = ctx.state.get("mode")
-    if mode in ("task", "task_remark"):
+    task = ctx.state.get("task")
+    if mode == "task" and isinstance(task, dict):
+        await record_item_message(ctx, loaded, item, str(task["ref"]))
+        await task_setup.open_for(ctx, loaded, item, float(task["score"]), str(task["label"]))
+    elif mode == "task_remark":
         await task_setup.refresh(ctx, loaded, item)
-        return
-    ref = ctx.state.get("item_ref")
-    if mode == "item" and isinstance(ref, str):
-        view = await item_view(ctx, loaded, item)
-        await ctx.edit(ref, "item", item_buttons(loaded, item, ctx.screen), **view)
+    elif mode == "item" and isinstance(ctx.state.get("item_ref"), str):
+        await close_item_message(ctx, loaded, item)
+        await show_item(ctx, loaded, item)

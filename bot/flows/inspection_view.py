@@ -177,6 +177,12 @@ async def close_item_message(ctx: FlowContext, loaded: Loaded, item: Item) -> No
     ref = ctx.state.get("item_ref")
     if not isinstance(ref, str):
         return
+    await record_item_message(ctx, loaded, item, ref)
+    ctx.state.pop("item_ref", None)
+
+
+async def record_item_message(ctx: FlowContext, loaded: Loaded, item: Item, ref: str) -> None:
+    """Edit the message `ref` (an item or its task set-up) into the item's one-line record."""
     answer = loaded.answers.get(item.no)
     photos, notes = await attachment_counts(ctx, loaded, item.no)
     if answer is None:
@@ -192,4 +198,3 @@ async def close_item_message(ctx: FlowContext, loaded: Loaded, item: Item) -> No
             photos=photos,
             notes=notes,
         )
-    ctx.state.pop("item_ref", None)

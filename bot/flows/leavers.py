@@ -47,7 +47,7 @@ async def deactivate(tx: Tx, person: Person, heir: Person | None, now: datetime)
     notified = await _tell_heir(tx, person, heir, handed) if heir is not None and handed else 0
     grants = await tx.roles.for_person(person.id)
     for grant in grants:
-        await tx.roles.revoke(person.id, grant.site_id, grant.role)
+        await tx.roles.revoke(person.id, grant.site_id, grant.role, region_id=grant.region_id)
     identities = await tx.identities.for_person(person.id)  # chats and web links alike
     for identity in identities:
         await tx.identities.revoke(identity.id)
@@ -70,7 +70,7 @@ async def _check_heir(tx: Tx, person: Person, heir: Person | None, tasks: list[T
     if missing:
         raise CannotDeactivate(
             f"{heir.name} 不是这些项目的责任人：{'、'.join(missing)}"
-            "（先用 pinjian person add 授予 responsible 角色）"
+            "（先用 pinjian person role add 授予 responsible 角色）"
         )
 
 

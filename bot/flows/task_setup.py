@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.core import duties, payload
+from bot.core import duties, findings, payload
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
 from bot.flows.context import FlowContext
@@ -207,8 +207,8 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         return
     await ctx.toast()
     notes = await ctx.tx.notes.for_item(loaded.inspection.id, item.no)
-    finding = (
-        "；".join(n.text for n in notes) or f"{task.get('score', 0):g}分 {task.get('label', '')}"
+    finding = findings.finding(
+        [n.text for n in notes], f"{task.get('score', 0):g}分 {task.get('label', '')}"
     )
     created = await ctx.tx.tasks.create(
         site_id=loaded.site.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 import warnings
@@ -19,11 +20,14 @@ from telegram.warnings import PTBUserWarning
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.texts import render
+from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
 from bot.flows.router import FlowEngine
+from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
 from bot.handlers.per_chat import PerChat
 from bot.handlers.telegram_http import AiohttpRequest
 from bot.handlers.telegram_menus import ChatMenus
+from bot.handlers.telegram_split import MAX_TEXT, first_piece, split_text
 from bot.handlers.telegram_update import (
     TelegramFile,
     TelegramUpdate,
@@ -65,29 +69,18 @@ SEND_CONNECTIONS = 16
 # (an edit still waits for the message it edits). Only an edit whose message is gone, sent
 # as a new message instead, can then land out of order.
 INDEPENDENT = frozenset({OutboxKind.ANSWER_CALLBACK, OutboxKind.EDIT})
-MAX_TEXT = 4096
 MAX_CAPTION = 1024
+# A webhook update larger than this is refused (Telegram's updates are a few kilobytes).
+MAX_UPDATE_BYTES = 1_048_576
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at line breaks into pieces Telegram accepts."""
-    if len(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
+def webhook_secret_for(token: str) -> str:
+    """The webhook secret used when PINJIAN_TELEGRAM_WEBHOOK_SECRET is not set: derived from
+    the bot token, so every process and every restart registers and expects the same one, and
+    only someone who holds the token (and so controls the bot anyway) can compute it."""
+    digest = hmac.new(token.encode(), b"pinjian telegram webhook", hashlib.sha256)
+    return digest.hexdigest()
 
 
 def _markup(buttons: list[list[list[str]]]) -> dict[str, Any] | None:
@@ -118,7 +111,8 @@ class TelegramChannel:
         self.db = db
         self.files = files
         self.poll_timeout = poll_timeout
-        self.webhook_secret = ""
+        self._token = token
+        self._webhook_secret = b""
         self._handled: list[str] = []
         # The keys of the updates stored in the inbox (and not yet forgotten).
         self._in_inbox: set[str] = set()
@@ -147,17 +141,19 @@ class TelegramChannel:
         self.menus = ChatMenus(db, self.application.bot)
 
     async def start(self, webhook_url: str = "", webhook_secret: str = "") -> None:
-        """Long polling by default; with a webhook URL, Telegram posts updates to our server."""
+        """Long polling by default; with a webhook URL, Telegram posts updates to our server,
+        always with a secret token (``webhook_secret``, or one derived from the bot token)."""
         await self.application.initialize()
         bot = self.application.bot
         await self.menus.set_default()
-        self.webhook_secret = webhook_secret
         if webhook_url:
+            secret = webhook_secret or webhook_secret_for(self._token)
             await bot.set_webhook(
                 webhook_url,
-                secret_token=webhook_secret or None,
+                secret_token=secret,
                 allowed_updates=list(ALLOWED_UPDATES),
             )
+            self._webhook_secret = secret.encode()
             await self._replay()
             log.info("telegram: webhook %s as @%s", webhook_url, bot.username)
             return
@@ -240,7 +236,7 @@ class TelegramChannel:
 
     def _queue(self, data: dict[str, Any]) -> None:
         """Hand a raw update to its chat's queue; one the bot cannot read is logged and
-        dropped."""
+        dropped, one with ill-formed text is refused (and never stored)."""
         try:
             update = parse(data)
         except Unreadable as exc:
@@ -249,7 +245,17 @@ class TelegramChannel:
             if isinstance(update_id, int):
                 self._handled.append(update_key(update_id))
             return
+        if not well_formed_json(data):
+            self._handled.append(update.key)
+            self._chats.submit(update.chat_id, lambda: self._refuse_ill_formed(update))
+            return
         self._chats.submit(update.chat_id, lambda: self._handle(update))
+
+    async def _refuse_ill_formed(self, update: TelegramUpdate) -> None:
+        """Text with a lone surrogate or a NUL character: one polite line, nothing stored."""
+        log.info("telegram: update %s with ill-formed text refused", update.update_id)
+        if update.private and update.user_id is not None and update.callback_id is None:
+            await self.engine.tell(Channel.TELEGRAM, str(update.chat_id), "text_invalid")
 
     async def _handle(self, update: TelegramUpdate) -> None:
         """Translate and handle one update, then count it handled. One that fails stays in
@@ -273,17 +279,32 @@ class TelegramChannel:
         if stored:
             log.info("telegram: %d stored update(s) handled again after a restart", len(stored))
 
+    def _secret_matches(self, header: str | None) -> bool:
+        """The secret header, compared in constant time as the bytes that were sent."""
+        if header is None or not self._webhook_secret:
+            return False
+        try:
+            sent = header.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return False
+        return hmac.compare_digest(sent, self._webhook_secret)
+
     async def webhook(self, request: web.Request) -> web.Response:
         """POST /telegram/webhook: check the secret token, store and queue the update, then
-        answer (a 500 when it could not be stored, so that Telegram sends it again)."""
-        header = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if self.webhook_secret and not hmac.compare_digest(header, self.webhook_secret):
+        answer (a 500 when it could not be stored, so that Telegram sends it again). A
+        request without the right secret gets 403 and nothing else; a malformed one 4xx."""
+        if not self._secret_matches(request.headers.get(SECRET_HEADER)):
             return web.Response(status=403)
         try:
-            data = await request.json()
+            data = loads(await read_body(request, MAX_UPDATE_BYTES))
             update = parse(data)
-        except ValueError:
+        except TooLarge:
+            return web.Response(status=413)
+        except (BadJSON, Unreadable):
             return web.Response(status=400)
+        if not well_formed_json(data):
+            self._chats.submit(update.chat_id, lambda: self._refuse_ill_formed(update))
+            return web.Response(status=200)
         try:
             await self._store([data])
         except Exception:
@@ -446,7 +467,7 @@ class TelegramChannel:
                     "edit_message_text",
                     chat_id=chat_id,
                     message_id=int(delivery.target_message_id),
-                    text=text[:MAX_TEXT],
+                    text=first_piece(text, MAX_TEXT),
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                 )
@@ -465,7 +486,7 @@ class TelegramChannel:
                 chat_id,
                 document=data,
                 filename=payload.get("document_name") or "report",
-                caption=text[:MAX_CAPTION] or None,
+                caption=first_piece(text, MAX_CAPTION) or None,
                 parse_mode=ParseMode.HTML,
             )
             return str(sent.message_id)
@@ -496,7 +517,7 @@ class TelegramChannel:
             sent = await bot.send_photo(
                 chat_id,
                 photo=data,
-                caption=caption[:MAX_CAPTION] or None,
+                caption=first_piece(caption, MAX_CAPTION) or None,
                 parse_mode=ParseMode.HTML,
             )
             return str(sent.message_id)

@@ -2,7 +2,8 @@
 
 Sheets: 检查表 (the form: 序号 / 标准内容 / 评分细则 / 分值 / 得分 / 责任人 / 状态 / 达标时间 /
 备注, section rows, totals), 照片 (the evidence photos, keyed by 序号), 整改任务 (the task list) and
-章节汇总 (per section, this inspection against the previous one).
+章节汇总 (per section, this inspection against the previous one). Every cell is written through
+`bot.reports.sheet_text.write`, so text a person entered never becomes a formula.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bot.core.scoring import BELOW_BANDS
 from bot.reports.images import scale
 from bot.reports.model import ItemRow, ReportModel, change_text, percent_text
+from bot.reports.sheet_text import write
 
 FONT_NAME = "宋体"
 HEADERS = ("序号", "标准内容", "评分细则", "分值", "得分", "责任人", "状态", "达标时间", "备注")
@@ -81,7 +83,7 @@ def _put(
     fill: PatternFill | None = None,
 ) -> None:
     for column, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=column, value=value)
+        cell = write(sheet, row, column, value)
         cell.font = font
         cell.alignment = align
         cell.border = BORDER
@@ -92,7 +94,7 @@ def _put(
 def _merged(
     sheet: Worksheet, row: int, first: int, last: int, value: Any, font: Font = BODY_FONT
 ) -> None:
-    cell = sheet.cell(row=row, column=first, value=value)
+    cell = write(sheet, row, first, value)
     cell.font = font
     cell.alignment = Alignment(vertical="center", wrap_text=True)
     if last > first:
@@ -128,15 +130,12 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
     row = HEADER_ROW + 1
     for section in model.sections:
         _put(sheet, row, [""] * last, font=BOLD_FONT, fill=SECTION_FILL)
-        sheet.cell(row=row, column=1, value=section.heading)
+        write(sheet, row, 1, section.heading)
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
-        sheet.cell(row=row, column=4, value=section.applicable_max)
-        sheet.cell(row=row, column=5, value=section.score)
-        sheet.cell(
-            row=row,
-            column=6,
-            value=f"得分率 {percent_text(section.percent)}　较上次 {section.change_text}",
-        )
+        write(sheet, row, 4, section.applicable_max)
+        write(sheet, row, 5, section.score)
+        change = f"得分率 {percent_text(section.percent)}　较上次 {section.change_text}"
+        write(sheet, row, 6, change)
         sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
         row += 1
         for item in section.items:
@@ -149,7 +148,7 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
         font=BOLD_FONT,
     )
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
-    sheet.cell(row=row, column=6, value=f"不适用 {model.not_applicable} 项，不计入满分")
+    write(sheet, row, 6, f"不适用 {model.not_applicable} 项，不计入满分")
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
     row += 1
     percent = None if model.percent is None else model.percent / 100
@@ -162,7 +161,7 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
     _put(sheet, row, ["等级", "", "", model.grade or "—", "", "", "", "", ""], font=BOLD_FONT)
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
-    sheet.cell(row=row, column=6, value=f"等级划分：{bands}，其下为{BELOW_BANDS}")
+    write(sheet, row, 6, f"等级划分：{bands}，其下为{BELOW_BANDS}")
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
     _print_setup(sheet, landscape=True, title_rows=f"{HEADER_ROW}:{HEADER_ROW}")
 
@@ -209,7 +208,7 @@ def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -
                 cell.border = BORDER
                 scaled = scale(photos[photo.sha256]) if photo.sha256 in photos else None
                 if scaled is None:
-                    cell.value = "照片无法读取"
+                    write(sheet, row, 3 + offset, "照片无法读取")
                     continue
                 image = SheetImage(io.BytesIO(scaled.data))
                 image.width = PHOTO_PX
@@ -286,5 +285,5 @@ def _sections(sheet: Worksheet, model: ReportModel) -> None:
         if previous
         else "本项目此前没有同一标准的已完成检查，无法对比。"
     )
-    sheet.cell(row=row + 2, column=1, value=note).font = BODY_FONT
+    write(sheet, row + 2, 1, note).font = BODY_FONT
     _print_setup(sheet, landscape=False, title_rows="1:1")

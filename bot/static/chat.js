@@ -12,6 +12,7 @@
   const $ = (id) => document.getElementById(id);
   const el = {
     log: $("log"),
+    jump: $("jump"),
     who: $("who"),
     status: $("status"),
     gate: $("gate"),
@@ -116,13 +117,16 @@
     return response;
   }
 
-  async function signOut(response) {
-    let message = "";
+  async function explanation(response) {
     try {
-      message = (await response.json()).message || "";
+      return (await response.json()).message || "";
     } catch {
-      // no explanation given
+      return ""; // no explanation given
     }
+  }
+
+  async function signOut(response) {
+    const message = await explanation(response);
     if (state.signedOut) return;
     state.signedOut = true;
     forget(state.token);
@@ -136,6 +140,7 @@
     el.log.hidden = true;
     el.composer.hidden = true;
     el.menu.hidden = true;
+    el.jump.hidden = true;
     el.status.textContent = "";
     el.who.textContent = "物业服务品质检查";
   }
@@ -157,12 +162,29 @@
     return Object.prototype.hasOwnProperty.call(ENTITIES, name) ? ENTITIES[name] : null;
   }
 
+  // A date (2026-12-09) is kept on one line: browsers would break it after a hyphen.
+  const DATE = /\d{4}-\d{1,2}-\d{1,2}/g;
+
+  function plain(parent, text) {
+    let last = 0;
+    DATE.lastIndex = 0;
+    for (let m = DATE.exec(text); m !== null; m = DATE.exec(text)) {
+      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      const date = document.createElement("span");
+      date.className = "date";
+      date.textContent = m[0];
+      parent.appendChild(date);
+      last = DATE.lastIndex;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function rich(parent, source) {
     const stack = [parent];
     let text = "";
     let last = 0;
     const flush = () => {
-      if (text) stack[stack.length - 1].appendChild(document.createTextNode(text));
+      if (text) plain(stack[stack.length - 1], text);
       text = "";
     };
     MARKUP.lastIndex = 0;
@@ -218,6 +240,10 @@
   function photoGrid(hashes) {
     const grid = document.createElement("div");
     grid.className = "photos";
+    // One picture (a chart, say) is shown whole in its own proportions; an album is cropped
+    // to even tiles, each opening whole when tapped.
+    const single = hashes.length === 1;
+    if (single) grid.classList.add("single");
     for (const sha of hashes) {
       const button = document.createElement("button");
       button.type = "button";
@@ -227,6 +253,10 @@
       img.alt = "照片";
       img.dataset.sha = sha;
       button.appendChild(img);
+      img.addEventListener("load", () => {
+        if (single) button.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+        keepAtEnd();
+      });
       image(sha).then(
         (url) => {
           img.src = url;
@@ -262,7 +292,13 @@
     const button = document.createElement("button");
     button.type = "button";
     button.className = "doc";
-    button.textContent = doc.name;
+    const name = document.createElement("span");
+    name.className = "doc-name";
+    plain(name, doc.name);
+    const action = document.createElement("span");
+    action.className = "doc-action";
+    action.textContent = "下载";
+    button.append(name, action);
     button.setAttribute("aria-label", `下载 ${doc.name}`);
     button.addEventListener("click", () => download(doc));
     return button;
@@ -328,15 +364,36 @@
     return article;
   }
 
+  // The view follows new messages while the person is at the end, or has just asked for
+  // something (a reply to one's own tap or message is always brought into view). Someone who
+  // scrolled up to read keeps their place, and "新消息 ↓" takes them to what arrived.
+
   const nearEnd = () => el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 120;
 
   function scrollToEnd() {
     el.log.scrollTop = el.log.scrollHeight;
     state.stick = true;
+    el.jump.hidden = true;
   }
 
+  function keepAtEnd() {
+    // content grew (a photo loaded) or the view shrank (the on-screen keyboard opened)
+    if (state.stick) el.log.scrollTop = el.log.scrollHeight;
+  }
+
+  function follow() {
+    state.stick = true;
+  }
+
+  function arrived(added) {
+    if (state.stick) scrollToEnd();
+    else if (added) el.jump.hidden = false;
+  }
+
+  // Shows one message; true when it is a new one (not an edit or the confirmation of a
+  // message the person sent).
   function apply(message) {
-    if (message.seq <= state.lastSeq) return;
+    if (message.seq <= state.lastSeq) return false;
     state.lastSeq = message.seq;
     el.log.dataset.seq = String(message.seq);
     const node = build(message);
@@ -352,6 +409,7 @@
       el.log.appendChild(node);
     }
     state.messages.set(message.id, node);
+    return !pending && !existing;
   }
 
   function showPending(id, message) {
@@ -403,7 +461,7 @@
         });
         if (response.ok) return true;
         if (response.status < 500) {
-          notify(`消息没有发出（${response.status}）。`, true);
+          notify((await explanation(response)) || `消息没有发出（${response.status}）。`, true);
           return false;
         }
       } catch (error) {
@@ -430,9 +488,13 @@
     post({ kind: "command", command }, id).then((ok) => ok || failed(node));
   }
 
+  // Buttons that ask for a photo open the camera (or file picker) right away: the flows'
+  // "📷 照片" of an item (P:…) and a task's "已整改，上传照片" (K:F:…).
+  const ASKS_FOR_PHOTO = /^(P|K:F):/;
+
   function press(button, payload) {
-    // The flows' "📷 照片" button (payload P:…) asks for a photo: open the camera right away.
-    if (payload.startsWith("P:")) el.camera.click();
+    if (ASKS_FOR_PHOTO.test(payload)) el.camera.click();
+    follow();
     button.setAttribute("aria-busy", "true");
     post({ kind: "button", payload }).finally(() => button.removeAttribute("aria-busy"));
   }
@@ -483,8 +545,10 @@
       state.messages.clear();
       state.lastSeq = 0;
     }
-    for (const message of data.messages) apply(message);
-    scrollToEnd();
+    if (state.lastSeq === 0) follow(); // the page was just opened: show the newest
+    let added = false;
+    for (const message of data.messages) added = apply(message) || added;
+    arrived(added);
     if (state.lastSeq === 0 && !state.greeted) {
       state.greeted = true; // a first visit: the bot says hello (once per link)
       post({ kind: "command", command: "start" }, "welcome");
@@ -503,8 +567,8 @@
     if (name === "history") {
       onHistory(value);
     } else if (name === "message") {
-      apply(value);
-      if (state.stick || value.from === "me") scrollToEnd();
+      if (value.from === "me") follow();
+      arrived(apply(value));
     } else if (name === "notice") {
       notify(value.text, value.alert, true);
     }
@@ -611,7 +675,10 @@
     el.text.addEventListener("input", resizeInput);
     el.log.addEventListener("scroll", () => {
       state.stick = nearEnd();
+      if (state.stick) el.jump.hidden = true;
     });
+    new ResizeObserver(keepAtEnd).observe(el.log);
+    el.jump.addEventListener("click", scrollToEnd);
     el.menuButton.addEventListener("click", () => toggleMenu());
     el.cameraButton.addEventListener("click", () => el.camera.click());
     el.galleryButton.addEventListener("click", () => {

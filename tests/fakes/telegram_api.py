@@ -651,6 +651,9 @@ class FakeTelegramAPI:
             return await self._delete_webhook(params, files)
         if not url.startswith("https://"):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
         if params.get("drop_pending_updates"):
             self._queue.clear()
         if isinstance(params.get("allowed_updates"), list):

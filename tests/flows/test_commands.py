@@ -103,7 +103,8 @@ async def test_a_word_in_a_sentence_or_a_note_being_typed_is_not_a_command(
     await inspector.tap("阳光花园")
     await inspector.tap("备注")
     await inspector.text("暂停")
-    assert inspector.chat.last.text.startswith("📝 已为第 1 项保存备注")
+    saved, item = inspector.chat.messages[-2:]  # the note's receipt, then the item again
+    assert saved.text.startswith("📝 已为第 1 项保存备注") and "已附：1条备注" in item.text
     async with harness.db.read() as tx:
         (inspection,) = await tx.inspections.open_for_inspector(1)
         notes = await tx.notes.for_item(inspection.id, 1)

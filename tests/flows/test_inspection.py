@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.findings import MAX_FINDING
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Channel, InspectionStatus, TaskStatus
 from tests.flows.harness import Harness, User
@@ -98,6 +99,54 @@ async def test_full_inspection_scores_tasks_and_summaries(harness: Harness) -> N
         assert str(task7.due_date) == "2026-11-09"
         evidence = await tx.evidence.for_inspection(1)
         assert sorted(e.item_no for e in evidence if e.item_no) == sorted(PHOTO_ITEMS)
+
+
+async def test_the_item_is_shown_again_below_a_photo_or_note(harness: Harness) -> None:
+    """A photo or note pushes the item up; the item comes again below the confirmation, so its
+    score buttons are at hand, and the message above keeps no live buttons."""
+    user, _ = await inspector(harness)
+    await begin(user)
+    first = user.chat.last
+    await user.photo(b"site-photo")
+    assert "照片已附在第 1 项（共 1 张）" in user.chat.messages[-2].text
+    again = user.chat.last
+    assert "第 1/62 项" in again.text and "已附：1张照片" in again.text
+    assert again.labels[:3] == ["1分 符合", "0.5分 部分符合", "0分 不符合"]
+    assert first.buttons == [] and "（未作答）" in first.text
+    await user.tap("备注")
+    await user.text("消防通道有杂物")
+    assert "已为第 1 项保存备注" in user.chat.messages[-2].text
+    assert "已附：1张照片，1条备注" in user.chat.last.text
+    assert [m for m in user.chat.messages if "1分 符合" in m.labels] == [user.chat.last]
+    await user.tap("1分 符合")
+    assert "第 2/62 项" in user.chat.last.text
+    await user.tap("上一项")
+    assert "\n当前：1分 符合\n已附：1张照片，1条备注" in user.chat.last.text  # two lines
+    async with harness.db.read() as tx:
+        assert len(await tx.evidence.for_item(1, 1)) == 1
+        assert [n.text for n in await tx.notes.for_item(1, 1)] == ["消防通道有杂物"]
+
+
+async def test_the_task_set_up_is_shown_again_below_a_photo(harness: Harness) -> None:
+    user, seeded = await inspector(harness)
+    await begin(user)
+    await user.tap("0分 不符合")
+    await user.tap("李四")
+    await user.tap("+15天")
+    setup = user.chat.last
+    await user.photo(b"defect")
+    assert "照片已附在第 1 项（共 1 张）" in user.chat.messages[-2].text
+    again = user.chat.last
+    assert "整改任务 · 第 1 项" in again.text and "责任人：<b>李四</b>" in again.text
+    assert "达标时间：<b>2026-11-17</b>" in again.text  # the choices made are kept
+    assert "✅ 确认创建" in again.labels
+    assert setup.buttons == [] and setup.text == "✗ 1. 0分 不符合 · 1📷"
+    await user.tap("确认创建")
+    assert current_item(user) == 2
+    async with harness.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+        assert task.responsible_person_id == seeded["people"]["李四"].id
+        assert str(task.due_date) == "2026-11-17"
 
 
 async def test_task_setup_choices_typed_date_and_name(harness: Harness) -> None:
@@ -347,3 +396,22 @@ async def test_completion_compares_with_the_previous_inspection(harness: Harness
     await user.tap("提交检查")
     third = [t for t in user.chat.texts() if "检查完成" in t][-1]
     assert "等级：<b>满分</b>　较上次 ↑ 4.8 个百分点" in third
+
+
+async def test_a_task_finding_joined_from_many_notes_is_cut_with_an_ellipsis(
+    harness: Harness,
+) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    notes = [f"第{n}条：" + "记录缺页" * 300 for n in range(1, 6)]
+    for note in notes:
+        await user.tap("备注")
+        await user.text(note)
+    await user.tap("0分 不符合")
+    await user.tap("确认创建")
+    async with harness.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+        kept = [n.text for n in await tx.notes.for_item(1, 1)]
+    assert len(task.finding) == MAX_FINDING and task.finding.endswith("…")
+    assert task.finding[:-1] == notes[0][: MAX_FINDING - 1]
+    assert kept == [note[:1000] for note in notes]  # every note stays as typed

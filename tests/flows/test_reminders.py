@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.scheduler import EVENT_KEY_DAYS, ReminderSweeper
+from bot.scheduler import ReminderSweeper
 from tests.flows.harness import Harness, User
 from tests.flows.test_tasks import setup_task, task_message
 
@@ -165,22 +165,3 @@ async def test_daily_check_replans_tasks_that_lost_their_reminders(harness: Harn
     await run_until(harness, sweeper, local("2026-11-11T09:30"), timedelta(hours=1))
     assert "已逾期 2 天" in received(s["responsible"], "整改提醒")[-1]
     assert received(s["manager"], "逾期督办")
-
-
-async def test_daily_upkeep_forgets_only_event_keys_older_than_the_window(
-    harness: Harness,
-) -> None:
-    start = harness.clock.now
-    async with harness.db.transaction() as tx:
-        for n in range(12):
-            await tx.events.record(f"telegram:old{n}")
-    harness.clock.advance(days=EVENT_KEY_DAYS, hours=1)
-    async with harness.db.transaction() as tx:
-        await tx.events.record("telegram:recent")
-    sweeper = ReminderSweeper(harness.db, harness.clock)
-    assert await sweeper.prune_events(batch=5) == 12
-    assert await sweeper.prune_events() == 0
-    async with harness.db.read() as tx:
-        assert await tx.events.seen("telegram:recent")
-        assert not await tx.events.seen("telegram:old0")
-    assert harness.clock.now - start > timedelta(days=EVENT_KEY_DAYS)

@@ -205,3 +205,47 @@ async def populate(
                 await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
         await tx.inspections.complete(inspection.id, score=score, max_score=applicable)
     return Built(db, clock, site.id, inspection.id, previous_id, people, [f.sha256 for f in files])
+
+
+FORMULAS = {
+    "note": '=HYPERLINK("http://x","点击查看详情")',
+    "remark": "=cmd|' /C calc'!A0",
+    "finding": "-1+1+cmd|' /C calc'!A0",
+    "responsible": "+张三",
+    "site": "@SUM(1+1)",
+    "caption": "\t=1+1",
+}
+
+
+async def plant_formulas(built: Built) -> None:
+    """Text a spreadsheet would evaluate, where a person could have typed it: a note that opens
+    item 2's 备注, a task's 备注, a task's 问题, a 责任人's and a site's name, a photo caption."""
+    inspector = built.people["王检查"]
+    async with built.db.transaction() as tx:
+        await tx.sites.update(built.site_id, name=FORMULAS["site"])
+        await tx.people.update(built.people["张三"], name=FORMULAS["responsible"])
+        await tx.notes.add(
+            FORMULAS["note"], created_by=inspector, inspection_id=built.inspection_id, item_no=2
+        )
+        tasks = await tx.tasks.for_inspection(built.inspection_id)
+        seventh = next(t for t in tasks if t.item_no == 7)
+        await tx.tasks.set_remark(seventh.id, seventh.version, FORMULAS["remark"], actor_id=None)
+        await tx.tasks.create(
+            built.site_id,
+            FORMULAS["finding"],
+            created_by=inspector,
+            due_date=date(2026, 11, 20),
+            responsible_person_id=built.people["李四"],
+            inspection_id=built.inspection_id,
+            item_no=2,
+        )
+        await tx.evidence.add(
+            built.photo_hashes[0],
+            1,
+            mime="image/jpeg",
+            kind=EvidenceKind.PHOTO,
+            created_by=inspector,
+            caption=FORMULAS["caption"],
+            inspection_id=built.inspection_id,
+            item_no=2,
+        )

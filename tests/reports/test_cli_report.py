@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,16 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from bot.cli import main
-from tests.reports.data import STANDARD, START, Built, Clock, build, open_db
+from tests.reports.data import (
+    FORMULAS,
+    STANDARD,
+    START,
+    Built,
+    Clock,
+    build,
+    open_db,
+    plant_formulas,
+)
 
 
 @pytest.fixture
@@ -126,3 +136,36 @@ def test_export_csv_and_xlsx(
     assert workbook["整改任务"]["H1"].value == "状态"
     assert main(["export", "--from", "2026-09-01", "--to", "2026-09-30", "--out", "c.csv"]) == 0
     assert "已导出 0 次检查" in capsys.readouterr().out
+
+
+def test_export_writes_typed_text_as_text(data_dir: Path, tmp_path: Path) -> None:
+    data_dir.mkdir()
+
+    async def make() -> None:
+        made = await build(data_dir, photos=3)
+        await plant_formulas(made)
+        await made.db.close()
+
+    asyncio.run(make())
+    assert main(["export", "--from", "2026-11-01", "--to", "2026-11-30", "--out", "a.csv"]) == 0
+    assert main(["export", "--from", "2026-11-01", "--to", "2026-11-30", "--out", "a.xlsx"]) == 0
+    workbook = load_workbook(tmp_path / "a.xlsx")
+    cells = [c for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    answers, tasks = workbook["检查答案"], workbook["整改任务"]
+    second = next(row for row in answers.iter_rows(values_only=True) if row[7] == 2)
+    assert (second[0], second[13]) == (FORMULAS["site"], FORMULAS["note"])
+    by_item = {row[3]: row for row in tasks.iter_rows(values_only=True)}
+    assert (by_item[2][4], by_item[3][6], by_item[7][12]) == (
+        FORMULAS["finding"],
+        FORMULAS["responsible"],
+        FORMULAS["remark"],
+    )
+    assert isinstance(second[10], int | float) and isinstance(by_item[7][9], datetime)
+    fields: list[str] = []
+    for name in ("a.csv", "a_tasks.csv"):
+        with (tmp_path / name).open(encoding="utf-8-sig", newline="") as f:
+            fields += [field for row in csv.reader(f) for field in row]
+    assert [f for f in fields if f.startswith(("=", "+", "-", "@", "\t", "\r"))] == []
+    for name in ("site", "note", "finding", "responsible", "remark"):
+        assert f"'{FORMULAS[name]}" in fields, name

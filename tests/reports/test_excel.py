@@ -10,8 +10,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from PIL import Image
 
 from bot.reports.excel import HEADER_ROW, HEADERS, render_xlsx
-from bot.reports.model import ReportModel
-from tests.reports.data import STANDARD, photo_items
+from bot.reports.model import ReportModel, load_report
+from bot.reports.service import load_photos
+from tests.reports.data import FORMULAS, STANDARD, Built, photo_items, plant_formulas
 
 
 def _rows(sheet: Worksheet) -> list[tuple[object, ...]]:
@@ -126,3 +127,24 @@ async def test_a_missing_photo_is_marked_not_fatal(
     sheet = _open(model, broken)["照片"]
     assert len(sheet._images) == model.photo_count - 1
     assert "照片无法读取" in [c.value for row in sheet.iter_rows() for c in row]
+
+
+async def test_text_a_person_typed_is_never_a_formula(built: Built) -> None:
+    await plant_formulas(built)
+    model = await load_report(built.db, built.inspection_id)
+    sheets = _open(model, await load_photos(built.db.files, model))
+    cells = [cell for sheet in sheets.values() for row in sheet.iter_rows() for cell in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    typed = {c.value for c in cells if isinstance(c.value, str)}
+    for name in ("note", "remark", "finding", "responsible"):
+        assert FORMULAS[name] in typed, name
+    form = {row[0]: row for row in _rows(sheets["检查表"]) if isinstance(row[0], int)}
+    assert form[2][8] == FORMULAS["note"]
+    assert form[3][5] == FORMULAS["responsible"]
+    tasks = {row[1]: row for row in _rows(sheets["整改任务"])}
+    assert (tasks[2][2], tasks[7][7]) == (FORMULAS["finding"], FORMULAS["remark"])
+    assert any(FORMULAS["caption"] in text for text in typed)
+    assert f"项目：{FORMULAS['site']}" in sheets["检查表"]["A2"].value
+    assert sheets["检查表"]["A2"].data_type == "s"
+    scores = [c for c in cells if c.column == 5 and isinstance(c.value, int | float)]
+    assert scores and all(c.data_type == "n" for c in scores)

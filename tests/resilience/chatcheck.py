@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.handlers.telegram import split_text
+from bot.handlers.telegram_split import split_text
 from storage.db import Database
 from storage.records import Channel, OutboxKind, OutboxStatus
 from storage.tables import outbox

@@ -8,6 +8,11 @@ stale-screen check is exercised too.
 
 Separation of duties: the 责任人 of a fix under review and of a pending extension request, made
 a manager of the same site too, presses the verification and the decision of his own work.
+
+Regions and company-wide roles: a manager of one region (华东) presses the manager's buttons
+of a site of another (华南) and is refused; a manager of the site's region or of the whole
+company acts; /stats and /overdue keep to the region; inspectors at a region or the company
+are offered the sites below.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from tests.resilience.world import (
     LI,
     QIAN,
     SITE_A,
+    SITE_B,
     STRANGERS,
     WANG,
     WEB_ZHANG,
@@ -291,5 +297,138 @@ async def test_own_fix_and_own_extension_are_refused_to_a_second_role(
     assert errors.records == [], errors.describe(0)
     assert outcome == {ZHANG: "refused", WEB_ZHANG: "refused"}
     assert control[0] not in REFUSALS, f"the rightful press was refused: {control}"
+    assert await violations(world.db) == []
+    await world.close()
+
+
+# The company in regions: 华东 holds 翠湖苑 (site B), 华南 holds 阳光花园 (site A).
+EAST, SOUTH = "华东", "华南"
+MANAGERS_BUTTONS = ["K:EA", "K:ER", "K:OK", "K:RJ"]
+
+
+async def _in_regions(world: World) -> dict[str, int]:
+    async with world.db.transaction() as tx:
+        ids = {}
+        for region, site_name in ((EAST, SITE_B), (SOUTH, SITE_A)):
+            site = await tx.sites.by_name(site_name)
+            assert site is not None
+            ids[region] = (await tx.regions.create(region)).id
+            await tx.sites.set_region(site.id, ids[region])
+    return ids
+
+
+async def _move_role(world: World, name: str, role: Role, region_id: int | None) -> None:
+    """The person's role, held at their own site so far, now held at the region (None: the
+    whole company)."""
+    person = world.people[name].id
+    async with world.db.transaction() as tx:
+        for grant in await tx.roles.for_person(person):
+            if grant.role is role:
+                await tx.roles.revoke(person, grant.site_id, role, region_id=grant.region_id)
+        await tx.roles.grant(person, None, role, region_id=region_id)
+
+
+@pytest.mark.parametrize("kind", MANAGERS_BUTTONS)
+async def test_a_region_manager_cannot_act_on_another_regions_site_a_company_manager_can(
+    frozen: dict[str, Frozen], tmp_path: Path, kind: str
+) -> None:
+    """周经理, manager of 华东 (翠湖苑), presses the manager's buttons of a 阳光花园 (华南) task:
+    refused, nothing changes; made a company-wide manager, the same press works."""
+    case = BUTTONS[kind]
+    world = await World.thaw(frozen[case.template], tmp_path / "world")
+    regions = await _in_regions(world)
+    await _move_role(world, "周经理", Role.MANAGER, regions[EAST])
+    with ErrorLog() as errors:
+        data = world.button(case.owner, case.label, case.prefix)
+        before, shown = await state(world), len(world.chat_of(ZHOU).messages)
+        await world.press(ZHOU, data)
+        as_region = refused(world, ZHOU, shown) and not changes(before, await state(world))
+        await _move_role(world, "周经理", Role.MANAGER, None)
+        before = await state(world)
+        await world.press(ZHOU, data)
+        answer = world.chat_of(ZHOU).toasts[-1]
+        as_company = answer[0] not in REFUSALS and bool(changes(before, await state(world)))
+    assert errors.records == [], errors.describe(0)
+    assert (as_region, as_company) == (True, True), answer
+    assert await violations(world.db) == []
+    await world.close()
+
+
+@pytest.mark.parametrize("kind", ["K:EA", "K:OK"])
+async def test_a_region_manager_acts_on_every_site_of_the_region(
+    frozen: dict[str, Frozen], tmp_path: Path, kind: str
+) -> None:
+    """周经理 made manager of 华南 (阳光花园's region) decides and verifies there."""
+    case = BUTTONS[kind]
+    world = await World.thaw(frozen[case.template], tmp_path / "world")
+    regions = await _in_regions(world)
+    await _move_role(world, "周经理", Role.MANAGER, regions[SOUTH])
+    with ErrorLog() as errors:
+        data = world.button(case.owner, case.label, case.prefix)
+        before = await state(world)
+        await world.press(ZHOU, data)
+        answer = world.chat_of(ZHOU).toasts[-1]
+        changed = changes(before, await state(world))
+    assert errors.records == [], errors.describe(0)
+    assert answer[0] not in REFUSALS and changed, answer
+    assert await violations(world.db) == []
+    await world.close()
+
+
+async def test_stats_and_overdue_cover_the_region_or_the_company(
+    frozen: dict[str, Frozen], tmp_path: Path
+) -> None:
+    """A 华东 manager's /stats and /overdue show 翠湖苑 and nothing of 阳光花园 (华南); a
+    company manager's /stats shows both."""
+    world = await World.thaw(frozen["item"], tmp_path / "world")
+    regions = await _in_regions(world)
+    await _move_role(world, "周经理", Role.MANAGER, regions[EAST])
+    with ErrorLog() as errors:
+        replies = {}
+        for scope in ("region", "company"):
+            if scope == "company":
+                await _move_role(world, "周经理", Role.MANAGER, None)
+            for command in ("stats", "overdue"):
+                shown = len(world.chat_of(ZHOU).messages)
+                await world.command(ZHOU, command)
+                replies[scope, command] = "\n".join(world.chat_of(ZHOU).texts()[shown:])
+    assert errors.records == [], errors.describe(0)
+    assert SITE_B in replies["region", "stats"]
+    for secret in SECRETS["manager of another site"]:
+        assert secret not in replies["region", "stats"]
+        assert secret not in replies["region", "overdue"]
+    assert SITE_A in replies["company", "stats"] and SITE_B in replies["company", "stats"]
+    await world.close()
+
+
+async def test_inspectors_at_a_region_or_the_company_pick_the_sites_below(
+    frozen: dict[str, Frozen], tmp_path: Path
+) -> None:
+    """钱其他 as 华东's inspector is offered 翠湖苑 only, and a forged choice of 阳光花园 is
+    refused; as the company's (品质部) inspector he is offered both and inspects 阳光花园."""
+    world = await World.thaw(frozen["item"], tmp_path / "world")
+    regions = await _in_regions(world)
+    await _move_role(world, "钱其他", Role.INSPECTOR, regions[EAST])
+    with ErrorLog() as errors:
+        await world.command(QIAN, "inspect")
+        await world.tap(QIAN, "开始新的检查")
+        offered_region = world.chat_of(QIAN).last.buttons
+        site_a = world.button(WANG, SITE_A, "S:")
+        screen = await screen_of(world, QIAN)
+        forged = ":".join(["S", str(screen), *site_a.split(":")[2:]])
+        before, shown = await state(world), len(world.chat_of(QIAN).messages)
+        await world.press(QIAN, forged)
+        forged_refused = refused(world, QIAN, shown) and not changes(before, await state(world))
+        await _move_role(world, "钱其他", Role.INSPECTOR, None)
+        await world.command(QIAN, "inspect")
+        await world.tap(QIAN, "开始新的检查")
+        offered_company = world.chat_of(QIAN).last.buttons
+        await world.tap(QIAN, SITE_A, "S:")
+        chosen = world.chat_of(QIAN).last.text
+    assert errors.records == [], errors.describe(0)
+    assert [label for row in offered_region for label, _ in row] == [SITE_B]
+    assert forged_refused
+    assert sorted(label for row in offered_company for label, _ in row) == sorted([SITE_A, SITE_B])
+    assert chosen == render("choose_standard", site=SITE_A)
     assert await violations(world.db) == []
     await world.close()

@@ -186,7 +186,8 @@ async def test_web_chat(web: WebBot) -> None:
             async with http.post(
                 f"{web.base}/api/send", data=chunks, headers=inspector.headers
             ) as response:
-                assert response.status == 400, "a body without a length is read up to the limit"
+                assert response.status == 413, "a body without a length is read up to the limit"
+                assert await response.json() == {"error": "too_long"}
             assert await inspector.send({"kind": "button", "payload": "💥" * 17}) == 400
             assert await inspector.upload(None, name="huge.jpg", size=30 * MB) == 200
             assert await inspector.upload(b"\xff\xd8\xff" + b"\0" * (2 * MB), name="b.jpg") == 200

@@ -43,6 +43,9 @@ async def populate(db: Database, world: World, clock: FakeClock) -> None:
         await tx.identities.bind(world.inspector, Channel.TELEGRAM, "1001", chat_id="1001")
         await tx.inbox.add(Channel.TELEGRAM, [("u2", {"update_id": 2, "message": {"text": "好"}})])
         await tx.identities.bind(world.manager, Channel.WEB, web_external_id("token"))
+        region = await tx.regions.create("华东")
+        await tx.sites.set_region(world.site_a, region.id)
+        await tx.roles.grant(world.manager, None, Role.MANAGER, region_id=region.id)
         await tx.invites.create(
             "INV1",
             world.responsible,
@@ -144,7 +147,7 @@ async def test_round_trip_keeps_every_table_and_file(
     original = await dump(db_url)
     assert all(original[table.name] for table in TABLES_IN_ORDER), "populate misses a table"
     manifest = await backup(db_url, db.files, tmp_path / "backup")
-    assert manifest.schema_revision == "0004"
+    assert manifest.schema_revision == "0006"
     assert manifest.tables == {name: len(rows) for name, rows in original.items()}
     assert sorted(e.sha256 for e in manifest.evidence) == sorted(await _files_of(db.files))  # type: ignore[arg-type]
 
@@ -299,13 +302,13 @@ async def test_cli_db_commands(
     assert "pinjian db upgrade" in out
     code, out = await asyncio.to_thread(run, "upgrade")
     assert code == 0
-    assert "数据库已升级到最新版本 (schema 0004)" in out
+    assert "数据库已升级到最新版本 (schema 0006)" in out
     code, out = await asyncio.to_thread(run, "status")
     assert (code, "up to date" in out) == (0, True)
     code, out = await asyncio.to_thread(run, "backup", str(tmp_path / "bk"))
     assert code == 0
     assert "备份完成" in out
-    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0004"
+    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0006"
     code, out = await asyncio.to_thread(run, "restore", str(tmp_path / "bk"))
     assert code == 0
     assert "恢复完成" in out

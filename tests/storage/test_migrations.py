@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
-from storage import Database, InspectionStatus, SchemaMismatch, head_revision, upgrade
+from storage import Database, InspectionStatus, Role, SchemaMismatch, head_revision, upgrade
 from storage.engine import create_engine
 from storage.migrate import _config, known_revisions
 from storage.tables import metadata, section_summaries
@@ -24,6 +24,8 @@ ROWS_0001 = [
     "INSERT INTO sites (name, address, timezone, quiet_start, quiet_end, settings, active,"
     f" created_at) VALUES ('阳光小区', '', 'Asia/Shanghai', '21:00', '08:00', '{{}}', TRUE,"
     f" '{T0}')",
+    f"INSERT INTO roles (person_id, site_id, role, active, created_at) VALUES (1, 1, 'manager',"
+    f" TRUE, '{T0}')",
     "INSERT INTO standards (std_id, version, title, content_hash, snapshot, created_at)"
     f" VALUES ('culture', '1', 'T', 'h', '{{\"id\": \"culture\"}}', '{T0}')",
     "INSERT INTO inspections (site_id, standard_id, std_id, inspector_id, status,"
@@ -93,14 +95,14 @@ async def test_schema_at_head_matches_the_table_definitions(urls: Urls) -> None:
 
 async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> None:
     url = await urls.new(migrated=False)
-    assert known_revisions() == ["0001", "0002", "0003", "0004"]
+    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006"]
     await upgrade(url, "0001")
     await _execute(url, *ROWS_0001)
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "database schema 0001 is older than this program (0004)" in str(caught.value)
+    assert "database schema 0001 is older than this program (0006)" in str(caught.value)
     assert "pinjian db upgrade" in str(caught.value)
-    assert await upgrade(url) == ("0001", "0004")
+    assert await upgrade(url) == ("0001", "0006")
     db = await _open(url)
     try:
         async with db.transaction() as tx:
@@ -130,6 +132,11 @@ async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> Non
             assert [n.text for n in await tx.notes.for_task(task.id)] == ["task note"]
             site = await tx.sites.create("新项目", timezone="Asia/Shanghai")
             assert site.id == 2
+            (grant,) = await tx.roles.for_person(1)
+            assert (grant.site_id, grant.region_id, grant.role) == (1, None, Role.MANAGER)
+            region = await tx.regions.create("华东")
+            await tx.sites.set_region(1, region.id)
+            assert await tx.roles.people_with_role(1, Role.MANAGER) != []
     finally:
         await db.close()
 
@@ -139,7 +146,7 @@ async def test_unknown_schema_is_refused(urls: Urls) -> None:
     await _execute(url, "UPDATE alembic_version SET version_num = '0099_future'")
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "0099_future is newer than this program (0004)" in str(caught.value)
+    assert "0099_future is newer than this program (0006)" in str(caught.value)
     with pytest.raises(SchemaMismatch):
         await upgrade(url)
 
@@ -153,4 +160,4 @@ async def test_downgrade_to_0001_and_back(urls: Urls) -> None:
             await conn.commit()
     finally:
         await engine.dispose()
-    assert await upgrade(url) == ("0001", "0004")
+    assert await upgrade(url) == ("0001", "0006")

@@ -375,3 +375,37 @@ async def test_a_chat_is_waiting_while_a_pending_message_has_no_lease(
         assert not await tx.outbox.waiting(Channel.TELEGRAM, "A")
         await tx.outbox.mark_sent(claimed[0].id, "m1")
         assert not await tx.outbox.waiting(Channel.TELEGRAM, "A")
+
+
+async def test_forget_deletes_old_delivered_rows_of_one_kind_and_keeps_named_and_pending_ones(
+    db: Database, clock: FakeClock
+) -> None:
+    tg, answer, send = Channel.TELEGRAM, OutboxKind.ANSWER_CALLBACK, OutboxKind.SEND
+    async with db.transaction() as tx:
+        answers = [
+            await tx.outbox.enqueue(tg, "7", answer, {"callback_id": f"c{n}"}) for n in range(4)
+        ]
+        named = await tx.outbox.enqueue(tg, "7", send, {"text": "第1项"}, ref="i1.1.1")
+        plain = await tx.outbox.enqueue(tg, "7", send, {"text": "好的"})
+        web = await tx.outbox.enqueue(Channel.WEB, "7", answer, {"callback_id": "w"})
+        for message in (*answers[:2], named, plain, web):
+            await tx.outbox.mark_sent(message.id, f"m{message.id}")
+        await tx.outbox.mark_failed(
+            answers[2].id, "query is too old", retry_at=clock.now, dead=True
+        )
+    clock.advance(days=2)
+    async with db.transaction() as tx:
+        recent = await tx.outbox.enqueue(tg, "7", answer, {"callback_id": "new"})
+        await tx.outbox.mark_sent(recent.id, None)
+    before = clock.now - timedelta(days=1)
+    async with db.transaction() as tx:
+        assert await tx.outbox.forget(tg, answer, before, limit=2) == (2, 0)
+        assert await tx.outbox.forget(tg, answer, before, limit=2) == (1, 0)
+        assert await tx.outbox.forget(tg, answer, before, limit=2) == (0, 0)
+        assert await tx.outbox.forget(tg, send, before, keep_refs={"i1.1.1"}, limit=2) == (1, 1)
+        assert await tx.outbox.forget(tg, send, before, keep_refs={"i1.1.1"}, skip=1) == (0, 0)
+    async with db.read() as tx:
+        left = {m.id for m in [answers[3], named, plain, web, recent] if await tx.outbox.get(m.id)}
+        assert left == {answers[3].id, named.id, web.id, recent.id}  # pending, named, web, new
+        assert await tx.outbox.message_id_for_ref(tg, "7", "i1.1.1") == f"m{named.id}"
+        assert await tx.outbox.pending_count(tg) == 1

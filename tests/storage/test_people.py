@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from storage import (
     Channel,
@@ -82,6 +84,96 @@ async def test_roles_per_site(db: Database, world: World) -> None:
         regranted = await tx.roles.grant(world.manager, world.site_a, Role.MANAGER)
         assert regranted.id == again.id
         assert regranted.active
+
+
+async def test_regions_group_sites(db: Database) -> None:
+    async with db.transaction() as tx:
+        east = await tx.regions.create("华东")
+        south = await tx.regions.create("华南")
+        site = await tx.sites.create("阳光小区", timezone="Asia/Shanghai", region_id=east.id)
+        loose = await tx.sites.create("月亮花园", timezone="Asia/Shanghai")
+        assert site.region_id == east.id
+        assert loose.region_id is None
+        assert await tx.regions.by_name("华南") == south
+        assert await tx.regions.get(east.id) == east
+        assert {r.name for r in await tx.regions.all()} == {"华东", "华南"}
+        assert [s.id for s in await tx.sites.in_region(east.id)] == [site.id]
+        moved = await tx.sites.set_region(site.id, south.id)
+        assert moved.region_id == south.id
+        assert await tx.sites.in_region(east.id) == []
+        assert (await tx.sites.set_region(site.id, None)).region_id is None
+        with pytest.raises(NotFound):
+            await tx.sites.set_region(999, east.id)
+
+
+async def test_roles_at_region_and_company_cover_the_sites_below(
+    db: Database, world: World
+) -> None:
+    """A region role reaches every site of the region, present and future; a company role
+    every site; neither reaches a site outside."""
+    async with db.transaction() as tx:
+        east = await tx.regions.create("华东")
+        south = await tx.regions.create("华南")
+        await tx.sites.set_region(world.site_a, east.id)
+        await tx.sites.set_region(world.site_b, south.id)
+        boss = await tx.people.create("区域经理")
+        hq = await tx.people.create("品质部")
+        grant = await tx.roles.grant(boss.id, None, Role.MANAGER, region_id=east.id)
+        assert (grant.site_id, grant.region_id, grant.company_wide) == (None, east.id, False)
+        company = await tx.roles.grant(hq.id, None, Role.INSPECTOR)
+        assert company.company_wide
+        assert await tx.roles.has(boss.id, world.site_a, Role.MANAGER)
+        assert not await tx.roles.has(boss.id, world.site_b, Role.MANAGER)
+        assert not await tx.roles.has(boss.id, world.site_a, Role.INSPECTOR)
+        managers = await tx.roles.people_with_role(world.site_a, Role.MANAGER)
+        assert sorted(p.id for p in managers) == sorted([boss.id, world.manager])
+        assert await tx.roles.people_with_role(world.site_b, Role.MANAGER) == []
+        assert [s.id for s in await tx.roles.sites_with_role(boss.id, Role.MANAGER)] == [
+            world.site_a
+        ]
+        inspected = await tx.roles.sites_with_role(hq.id, Role.INSPECTOR)
+        assert {s.id for s in inspected} == {world.site_a, world.site_b}
+        future = await tx.sites.create("新项目", timezone="Asia/Shanghai", region_id=east.id)
+        assert await tx.roles.has(boss.id, future.id, Role.MANAGER)
+        assert await tx.roles.has(hq.id, future.id, Role.INSPECTOR)
+        assert await tx.roles.grant(boss.id, None, Role.MANAGER, region_id=east.id) == grant
+        assert not await tx.roles.revoke(boss.id, world.site_a, Role.MANAGER)
+        assert not await tx.roles.revoke(boss.id, None, Role.MANAGER)
+        assert await tx.roles.has(boss.id, world.site_a, Role.MANAGER)
+        assert await tx.roles.revoke(boss.id, None, Role.MANAGER, region_id=east.id)
+        assert not await tx.roles.has(boss.id, future.id, Role.MANAGER)
+        assert await tx.roles.revoke(hq.id, None, Role.INSPECTOR)
+        assert await tx.roles.sites_with_role(hq.id, Role.INSPECTOR) == []
+        with pytest.raises(StateConflict):
+            await tx.roles.grant(hq.id, world.site_a, Role.MANAGER, region_id=east.id)
+
+
+async def test_a_region_or_company_role_is_held_once(db: Database, world: World) -> None:
+    """The schema itself keeps one row per person, role and level (NULLs are not equal in a
+    plain unique constraint, hence the partial unique indexes)."""
+    async with db.transaction() as tx:
+        east = await tx.regions.create("华东")
+        await tx.roles.grant(world.manager, None, Role.MANAGER, region_id=east.id)
+        await tx.roles.grant(world.manager, None, Role.MANAGER)
+    for values in (f"NULL, {east.id}", "NULL, NULL"):
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as tx:
+                await tx.connection.execute(
+                    sa.text(
+                        "INSERT INTO roles (person_id, site_id, region_id, role, active,"
+                        f" created_at) VALUES ({world.manager}, {values}, 'manager', TRUE,"
+                        " '2024-05-01 08:00:00')"
+                    )
+                )
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as tx:
+            await tx.connection.execute(
+                sa.text(
+                    "INSERT INTO roles (person_id, site_id, region_id, role, active, created_at)"
+                    f" VALUES ({world.manager}, {world.site_a}, {east.id}, 'inspector', TRUE,"
+                    " '2024-05-01 08:00:00')"
+                )
+            )
 
 
 async def test_identities_bind_resolve_revoke(db: Database, world: World) -> None:

@@ -121,3 +121,30 @@ async def test_an_update_not_handled_at_once_is_stored_before_it_is_confirmed(
     gate.set()
     await fake.wait_for(lambda: bot.settled(photo_id), timeout=10)
     await fake.wait_for(lambda: _empty(bot), timeout=10)
+
+
+async def test_a_polled_update_with_ill_formed_text_is_refused_and_never_stored(
+    bot: BotRunner, fake: FakeTelegramAPI
+) -> None:
+    """A lone surrogate (JSON "\\ud800") in a polled message: one polite line, and neither
+    the inbox nor the flows keep anything of it; polling goes on."""
+    seeded = await bot.seed()
+    user = fake.user(5001, "王检查")
+    await bot.act(user.send_command("start", seeded["codes"]["王检查"]))
+    garbled = fake.inject_raw_update(
+        {
+            "message": {
+                "message_id": 77,
+                "date": 0,
+                "chat": {"id": user.id, "type": "private"},
+                "from": user.to_api(),
+                "text": "hello \ud800 world",
+            }
+        }
+    )
+    await fake.wait_for(lambda: "无法识别的字符" in (fake.last_message(user.id).content or ""))
+    await bot.act(user.send_command("help"))
+    assert fake.delivery_count(garbled) == 1
+    async with bot.db.read() as tx:
+        assert not await tx.events.seen(f"telegram:u{garbled}")
+    await fake.wait_for(lambda: _empty(bot), timeout=10)

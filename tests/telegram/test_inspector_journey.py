@@ -246,7 +246,9 @@ async def test_text_sticker_and_document_get_clear_answers(
     await bot.act(user.send_document(b"%PDF-1.4 ...", "合同.pdf", "application/pdf"))
     assert "合同.pdf 不是图片" in (fake.last_message(user.id).content or "")
     await bot.act(user.send_document(JPEG, "现场.jpg", "image/jpeg"))
-    assert "照片已附在第 1 项" in (fake.last_message(user.id).content or "")
+    saved, again = fake.messages(user.id)[-2:]
+    assert "照片已附在第 1 项" in (saved.content or "")
+    assert again is bot.keyboard(user.id) and "已附：1张照片" in (again.content or "")
     await bot.act(user.send_document(JPEG, "huge.jpg", "image/jpeg", file_size=30 * 1_048_576))
     assert "文件太大（30.0 MB）" in (fake.last_message(user.id).content or "")
     async with bot.db.read() as tx:

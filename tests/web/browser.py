@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import (
@@ -19,17 +18,40 @@ from playwright.async_api import (
 from tests.web.conftest import ARTIFACTS, WebBot
 from tests.web.helpers import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = ViewportSize(width=375, height=740)
+LARGE_PHONE = ViewportSize(width=390, height=844)
+
+# What the person sees at the end of the chat: the newest message's end inside the visible
+# part of the conversation, and whether the "新消息 ↓" marker is showing.
+SIGHT = """() => {
+  const log = document.getElementById('log');
+  const view = log.getBoundingClientRect();
+  const newest = log.lastElementChild.getBoundingClientRect();
+  const jump = document.getElementById('jump');
+  return {
+    newest: newest.bottom <= view.bottom + 1 && newest.bottom > view.top,
+    marker: jump !== null && !jump.hidden && jump.getBoundingClientRect().height > 0,
+    below: log.scrollHeight - log.scrollTop - log.clientHeight,
+  };
+}"""
+
+# Dates in message texts and file names drawn over more than one line (as YYYY-MM-DD).
+BROKEN_DATES = """() => {
+  const broken = [];
+  for (const text of document.querySelectorAll('#log .text, #log .doc-name')) {
+    const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(/\\d{4}-\\d{1,2}-\\d{1,2}/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
 
 
 class ChatPage:
@@ -51,10 +73,12 @@ class ChatPage:
         )
 
     @classmethod
-    async def open(cls, browser: Browser, bot: WebBot, name: str) -> ChatPage:
+    async def open(
+        cls, browser: Browser, bot: WebBot, name: str, viewport: ViewportSize = PHONE
+    ) -> ChatPage:
         """Sign in with the person's link; the first visit greets them."""
         context = await browser.new_context(
-            viewport=PHONE, device_scale_factor=2, locale="zh-CN", timezone_id="Asia/Shanghai"
+            viewport=viewport, device_scale_factor=2, locale="zh-CN", timezone_id="Asia/Shanghai"
         )
         person = await bot.person(name)
         chat = cls(await context.new_page(), bot, str(person.id))
@@ -121,6 +145,28 @@ class ChatPage:
                     .filter(img => img.complete && img.naturalWidth > 0).length >= n""",
             arg=count,
         )
+
+    async def sight(self) -> dict[str, Any]:
+        """Whether the newest message is in view, whether "新消息 ↓" shows, and how far the
+        conversation goes on below the view (px)."""
+        seen: dict[str, Any] = await self.page.evaluate(SIGHT)
+        return seen
+
+    async def in_view(self, locator: Locator) -> bool:
+        """The element is wholly inside the visible part of the conversation."""
+        inside: bool = await locator.evaluate(
+            """el => {
+                const box = el.getBoundingClientRect();
+                const view = document.getElementById('log').getBoundingClientRect();
+                return box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
+            }"""
+        )
+        return inside
+
+    async def scroll_up(self, pixels: int) -> None:
+        """The person drags the conversation down to read further up."""
+        await self.log.evaluate("(log, px) => log.scrollBy(0, -px)", pixels)
+        await self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
 
     def check_clean(self) -> None:
         assert self.problems == [], self.problems

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from playwright.async_api import Browser, async_playwright
 
 from bot import app
 from bot.config import Settings
+from bot.core.messages import Outgoing
 from bot.handlers.web.demo import seed_demo
 from bot.handlers.web.links import login_link
 from storage import upgrade
@@ -21,6 +23,17 @@ from storage.records import Channel, OutboxStatus, Person
 from storage.tables import outbox
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHROMIUM_INSTALLED = CHROMIUM.exists()
 
 
 def free_port() -> int:
@@ -47,6 +60,15 @@ class WebBot:
         async with self.runtime.db.read() as tx:
             (person,) = await tx.people.find_by_name(name)
         return person
+
+    async def send_to(self, name: str, message: Outgoing) -> None:
+        """Queue a message for the person's web chat as the flows would."""
+        person = await self.person(name)
+        async with self.runtime.db.transaction() as tx:
+            await tx.outbox.enqueue(
+                Channel.WEB, str(person.id), message.kind, message.to_payload(), person_id=person.id
+            )
+        self.runtime.workers[Channel.WEB].wake()
 
     async def delivered(self) -> bool:
         async with self.runtime.db.read() as tx:
@@ -88,3 +110,19 @@ async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
         yield WebBot(runtime, settings, {login.name: login.token for login in logins})
     finally:
         await app.stop(runtime)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright."""
+    if not CHROMIUM_INSTALLED:
+        pytest.fail(
+            "Debian's chromium is needed: bash scripts/test-system-deps.sh chromium "
+            "(make test runs it)"
+        )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()

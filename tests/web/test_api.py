@@ -18,6 +18,7 @@ from bot.core.messages import Outgoing
 from bot.handlers.web.links import issue_login, revoke_logins
 from storage.records import Channel, OutboxKind
 from storage.tables import evidence
+from tests.security.rawhttp import row_counts
 from tests.web.conftest import WebBot
 from tests.web.helpers import ApiClient, png, read_event, wait_until
 
@@ -202,9 +203,11 @@ async def test_photo_uploads_go_into_the_evidence_store_and_refusals_say_why(
     (sha,) = await evidence_hashes(web_bot)
     assert web_bot.runtime.db.files.max_bytes == 1_048_576
     assert await web_bot.runtime.db.files.get(sha) == photo
-    mine, saved = (await inspector.history())[-3:-1]
+    *_, earlier, mine, saved, again = await inspector.messages()
     assert mine["from"] == "me" and mine["photos"] == [sha]
     assert "照片已附在第 1 项" in saved["text"]
+    assert "第 1/62 项" in again["text"] and "已附：1张照片" in again["text"]
+    assert again["buttons"] and not earlier["buttons"]  # the item shown again, below the photo
 
     assert await inspector.upload(b"<svg onload='alert(1)'/>", name="x.png") == 200
     await settle(web_bot)
@@ -320,3 +323,88 @@ async def test_a_reconnecting_page_gets_only_what_it_missed(
         name, data = await read_event(r)
     assert data["reset"] is True, "too much missed: the page starts over with the newest"
     assert data["messages"] == history[-2:]
+
+
+async def test_ill_formed_text_is_refused_and_a_stored_one_cannot_break_the_stream(
+    web_bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    inspector = client(web_bot, http, "王检查")
+    assert await inspector.text("/help") == 200
+    await settle(web_bot)
+    shown = await inspector.history()
+    db = web_bot.runtime.db
+    before = await row_counts(db)
+    headers = {**inspector.headers, "Content-Type": "application/json"}
+    for raw in (
+        b'{"id": "m1", "kind": "text", "text": "hello \\ud800 world"}',
+        b'{"id": "m2", "kind": "text", "text": "\\udfff"}',
+        b'{"id": "m3", "kind": "text", "text": "nul \\u0000 inside"}',
+        b'{"id": "m4", "kind": "button", "payload": "L:1:\\ud800"}',
+    ):
+        async with http.post(f"{web_bot.base}/api/send", data=raw, headers=headers) as response:
+            assert response.status == 400, raw
+            refusal = await response.json()
+        assert refusal["error"] == "bad_text"
+        assert "无法识别的字符" in refusal["message"]
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("size", str(len(png())))
+    form.add_field("name", "nul\x00.png")
+    form.add_field("file", png(), filename="photo.png", content_type="image/png")
+    async with http.post(
+        f"{web_bot.base}/api/upload", data=form, headers={**inspector.headers, "X-Message-Id": "u1"}
+    ) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == "bad_text"
+    assert await row_counts(db) == before
+    assert await inspector.history() == shown
+
+    # A row stored by an older version with a lone surrogate in it: the open stream and every
+    # later one still carry the whole chat.
+    person = await web_bot.person("王检查")
+    chat_id = str(person.id)
+    async with http.get(
+        f"{web_bot.base}/api/events?after={shown[-1]['seq']}", headers=inspector.headers
+    ) as stream:
+        assert (await read_event(stream))[0] == "history"
+        legacy = Outgoing(kind=OutboxKind.SEND, text="hello \ud800 world")
+        async with db.transaction() as tx:
+            await tx.outbox.enqueue(Channel.WEB, chat_id, legacy.kind, legacy.to_payload())
+        web_bot.runtime.workers[Channel.WEB].wake()
+        name, live = await read_event(stream)
+    assert name == "message" and live["text"] == "hello \ud800 world"
+    # … nor the file a row like it names.
+    report = (await db.files.put(b"PK\x03\x04 legacy")).sha256
+    legacy = Outgoing(
+        kind=OutboxKind.SEND_DOCUMENT, document=report, document_name="通报\udcff.xlsx"
+    )
+    async with db.transaction() as tx:
+        await tx.outbox.enqueue(Channel.WEB, chat_id, legacy.kind, legacy.to_payload())
+    web_bot.runtime.workers[Channel.WEB].wake()
+    await settle(web_bot)
+    async with http.get(f"{web_bot.base}/api/files/{report}", headers=inspector.headers) as r:
+        assert r.status == 200
+        assert "filename*=UTF-8''%E9%80%9A%E6%8A%A5%3F.xlsx" in r.headers["Content-Disposition"]
+    assert await inspector.text("/help") == 200
+    await settle(web_bot)
+    history = await inspector.history()
+    assert history[: len(shown)] == shown
+    assert [m["text"] for m in history[len(shown) :]][:3] == ["hello \ud800 world", "", "/help"]
+
+
+async def test_malformed_input_gets_a_4xx_never_a_500(
+    web_bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    inspector = client(web_bot, http, "王检查")
+    before = await row_counts(web_bot.runtime.db)
+    deep = b"[" * 8000 + b"]" * 8000  # 16 KB, deeper than the JSON parser can follow
+    for body in (deep, b'{"id": "m1", "kind": "text", "text": ' + deep[:-2] + b"}"):
+        async with http.post(
+            f"{web_bot.base}/api/send", data=body, headers=inspector.headers
+        ) as response:
+            assert response.status == 400
+    for after in ("²", "١٢", "𝟗"):  # digits to str.isdigit, not to int()
+        async with http.get(
+            f"{web_bot.base}/api/events", params={"after": after}, headers=inspector.headers
+        ) as response:
+            assert response.status == 400, after
+    assert await row_counts(web_bot.runtime.db) == before

@@ -5,45 +5,18 @@ the page's safe rendering. Screenshots go to test-artifacts/web/."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
-from playwright.async_api import Browser, FilePayload, async_playwright, expect
+from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.core.messages import Outgoing
 from bot.handlers.web.links import revoke_logins
-from storage.records import Channel, OutboxKind
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, ChatPage
+from storage.records import OutboxKind
+from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
 from tests.web.helpers import png
 
 ITEMS = 62
 FIRST_SECTION = 23
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is needed: bash scripts/test-system-deps.sh chromium "
-            "(make test runs it)"
-        )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
-
-
-async def send_to(bot: WebBot, name: str, message: Outgoing) -> None:
-    """Queue a message for the person's web chat as the flows would."""
-    person = await bot.person(name)
-    async with bot.runtime.db.transaction() as tx:
-        await tx.outbox.enqueue(
-            Channel.WEB, str(person.id), message.kind, message.to_payload(), person_id=person.id
-        )
-    bot.runtime.workers[Channel.WEB].wake()
 
 
 async def test_a_whole_inspection_through_the_page(browser: Browser, web_bot: WebBot) -> None:
@@ -198,7 +171,7 @@ async def test_bot_text_is_rendered_safely(browser: Browser, web_bot: WebBot) ->
         "&lt;script&gt;alert(1)&lt;/script&gt; &#x4E2D;&#25991; &amp;amp; &bogus; </b>"
         '<a href="javascript:window.hacked=3">链接</a>'
     )
-    await send_to(web_bot, "王检查", Outgoing(kind=OutboxKind.SEND, text=hostile))
+    await web_bot.send_to("王检查", Outgoing(kind=OutboxKind.SEND, text=hostile))
     await inspector.settle()
     text = inspector.bot_messages().last.locator(".text")
     await expect(text.locator("b")).to_have_text("粗体")
@@ -210,3 +183,23 @@ async def test_bot_text_is_rendered_safely(browser: Browser, web_bot: WebBot) ->
     assert "<script>alert(1)</script>" in shown and "中文" in shown and "&amp; &bogus;" in shown
     assert await inspector.page.evaluate("window.hacked") is None
     inspector.check_clean()
+
+
+async def test_ill_formed_text_is_refused_with_a_polite_line(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    """Pasted text with a lone surrogate: the server refuses it (400) and the page says why,
+    in Chinese, instead of a bare status code; the chat keeps working."""
+    inspector = await ChatPage.open(browser, web_bot, "王检查")
+    page = inspector.page
+    await page.evaluate("document.getElementById('text').value = 'hello \\ud800 world'")
+
+    def sent(response: Response) -> bool:
+        return response.request.method == "POST" and response.url.endswith("/api/send")
+
+    async with page.expect_response(sent) as answer:
+        await page.locator("#text").press("Enter")
+    assert (await answer.value).status == 400
+    await expect(page.locator("#toast")).to_contain_text("无法识别的字符，未能保存")
+    await inspector.say("/help")
+    await expect(inspector.bot_messages().last).to_contain_text("可用命令")

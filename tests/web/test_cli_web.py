@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from storage import Tx, web_external_id
-from storage.records import Channel
+from storage.records import Channel, Role
 from tests.cliquery import query
 
 LINK = re.compile(r"http://127\.0\.0\.1:18080/chat#t=([A-Za-z0-9_-]{43})")
@@ -42,11 +42,46 @@ def test_demo_seeds_once_and_prints_a_link_per_person(
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "阳光花园" in out and "62 项" in out
+    assert "华东区域：阳光花园、翠湖苑；华南区域：金色家园、碧水湾" in out
     lines = {line.split("：")[0].strip(): LINK.search(line) for line in out.splitlines()}
     links = {name: match.group(1) for name, match in lines.items() if match}
-    assert list(links) == ["王检查（检查员）", "张三（责任人）", "李四（责任人）", "赵经理（经理）"]
+    assert list(links) == [
+        "王检查（检查员）",
+        "张三（责任人）",
+        "李四（责任人）",
+        "赵经理（经理）",
+        "孙区域（经理，华东区域）",
+        "钱品质（检查员，全公司·品质部）",
+    ]
     for label, token in links.items():
         assert signed_in_as(data_dir, token) == label.split("（")[0]
+
+    async def structure(tx: Tx) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+        regions = {
+            region.name: [site.name for site in await tx.sites.in_region(region.id)]
+            for region in await tx.regions.all()
+        }
+        reach = {
+            name: {
+                site.name
+                for role in Role
+                for site in await tx.roles.sites_with_role(
+                    (await tx.people.find_by_name(name))[0].id, role
+                )
+            }
+            for name in ("孙区域", "钱品质")
+        }
+        return regions, reach
+
+    regions, reach = query(data_dir, structure)
+    assert {name: sorted(sites) for name, sites in regions.items()} == {
+        "华东": sorted(["阳光花园", "翠湖苑"]),
+        "华南": sorted(["金色家园", "碧水湾"]),
+    }
+    assert reach == {
+        "孙区域": {"阳光花园", "翠湖苑"},
+        "钱品质": {"阳光花园", "翠湖苑", "金色家园", "碧水湾"},
+    }
 
     async def tokens_stored(tx: Tx) -> list[str]:
         rows = [i for p in await tx.people.all() for i in await tx.identities.for_person(p.id)]
@@ -58,7 +93,7 @@ def test_demo_seeds_once_and_prints_a_link_per_person(
     again = capsys.readouterr().out
     assert "已有数据" in again and "pinjian invite create 姓名 --channel web" in again
     assert not LINK.search(again)
-    assert len(query(data_dir, lambda tx: tx.people.all())) == 4
+    assert len(query(data_dir, lambda tx: tx.people.all())) == 6
     assert signed_in_as(data_dir, links["王检查（检查员）"]) == "王检查", "old links keep working"
 
 

@@ -4,28 +4,10 @@ typed text, and the welcome on a sign-in link does not claim an account was boun
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from playwright.async_api import Browser, expect
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
-
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, ChatPage
+from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is needed: bash scripts/test-system-deps.sh chromium "
-            "(make test runs it)"
-        )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
 
 
 async def menu_of(chat: ChatPage, shot: str) -> list[str]:

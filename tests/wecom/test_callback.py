@@ -78,6 +78,11 @@ def bad_requests(
             build_envelope(good),
             403,
         ),
+        "timestamp of 5000 digits, signed": (
+            authentic(bot, good, timestamp="9" * 5000),
+            build_envelope(good),
+            403,
+        ),
         "wrong CorpID": (authentic(bot, other_corp), build_envelope(other_corp), 403),
         "bad padding": (authentic(bot, bad_pad), build_envelope(bad_pad), 400),
         "malformed base64": (
@@ -104,6 +109,7 @@ def bad_requests(
         "bad signature",
         "timestamp too old",
         "timestamp not a number",
+        "timestamp of 5000 digits, signed",
         "wrong CorpID",
         "bad padding",
         "malformed base64",
@@ -151,6 +157,9 @@ async def test_bad_url_verifications_are_refused(
     cases = [
         ({**good, "msg_signature": "f" * 40}, 403),
         ({**bot.signed(echostr, stale), "echostr": echostr}, 403),
+        ({**good, "timestamp": "9" * 5000}, 403),  # checked before the signature
+        ({**bot.signed(echostr, "1" * 5000), "echostr": echostr}, 403),
+        ({**good, "timestamp": "１２３"}, 403),  # fullwidth digits
         ({**bot.signed(other), "echostr": other}, 403),
         ({**bot.signed("%%%"), "echostr": "%%%"}, 400),
         ({k: v for k, v in good.items() if k != "echostr"}, 400),

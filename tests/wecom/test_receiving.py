@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers.wecom.xmlmsg import build_event, build_image
+from bot.handlers.wecom.xmlmsg import WeComIncoming, build_event, build_image, build_text
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.wecom.runner import AGENT_ID, CORP_ID, Member, WeComRunner
 
@@ -71,8 +71,14 @@ async def test_image_files_are_evidence_and_other_files_are_not_downloaded(
     assert "合同.pdf 不是图片" in inspector.texts()[-1]
     assert fake.calls.count("/cgi-bin/media/get") == 0
     media_id = await inspector.file(JPEG, "现场.jpg", "image/jpeg")
-    assert "照片已附在第 1 项" in inspector.texts()[-1]
-    assert "已附：1张照片" in inspector.live_card("1分").text  # the card, updated in place
+    shown = inspector.chat()
+    saved = max(i for i, m in enumerate(shown) if "照片已附在第 1 项" in m.text)
+    card = inspector.live_card("1分")
+    assert "已附：1张照片" in card.text
+    later = [m.card.task_id for m in shown[saved + 1 :] if m.card is not None]
+    assert card.task_id in later  # the item shown again, below the photo
+    above = [m.card for m in shown[:saved] if m.card is not None]
+    assert not any(t.startswith("1分") for c in above for t, _ in c.buttons)
     async with bot.db.read() as tx:
         evidence = await tx.evidence.for_item(1, 1)
     assert [(e.channel_file_ref, e.mime) for e in evidence] == [(media_id, "image/jpeg")]
@@ -201,6 +207,37 @@ async def test_command_words_and_the_app_menu_are_commands(
     await inspector.tap("阳光花园")
     await inspector.tap("📝 备注")
     await inspector.text("暂停")
-    assert "已为第 1 项保存备注" in inspector.texts()[-1]
+    assert any("已为第 1 项保存备注" in text for text in inspector.texts()[-3:])
     await inspector.text("暂停")
     assert "已暂停：阳光花园" in inspector.texts()[-1]
+
+
+async def test_text_with_ill_formed_characters_is_refused_and_kept_nowhere(
+    bot: WeComRunner, fake: FakeWeComAPI
+) -> None:
+    """WeCom's XML cannot carry a lone surrogate or a NUL (the callback refuses such XML
+    before anything happens); should a decrypted message still hold one, the member gets a
+    polite line and the note being written is not saved."""
+    inspector = await inspecting(bot)
+    await inspector.tap("📝 备注")
+    marked = build_text("wangjiancha", "MARK", to_user=CORP_ID, agent_id=AGENT_ID)
+    for content in (b"hello &#xD800; world", b"<![CDATA[hello \xed\xa0\x80 world]]>", b"&#0;"):
+        assert (await bot.post(marked.replace(b"<![CDATA[MARK]]>", content)))[0] == 400
+    await bot.settle()
+    message = WeComIncoming(
+        msg_type="text",
+        from_user="wangjiancha",
+        to_user=CORP_ID,
+        create_time=int(bot.clock()),
+        msg_id="42",
+        content="hello \ud800 world",
+    )
+    assert await bot.channel.translate(message) is None
+    await bot.settle()
+    assert "无法识别的字符" in inspector.texts()[-1]
+    async with bot.db.read() as tx:
+        assert await tx.notes.for_item(1, 1) == []
+        assert not await tx.events.seen("wecom:m42")
+    await inspector.text("记录齐全")
+    async with bot.db.read() as tx:
+        assert [n.text for n in await tx.notes.for_item(1, 1)] == ["记录齐全"]

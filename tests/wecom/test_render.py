@@ -3,18 +3,23 @@ numbered fallback, and the channel message ids that remember cards."""
 
 from __future__ import annotations
 
+import html
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.handlers.wecom.cards import CardBook, SentCards
 from bot.handlers.wecom.render import (
     CARD_TEXT_CHARS,
+    ZERO_WIDTH_SPACE,
     card_face,
     markdown,
     pack,
     plain,
     rendering,
     split_utf8,
+    text_messages,
 )
 from tests.wecom.runner import FakeClock
 
@@ -27,6 +32,43 @@ def test_html_subset_to_plain_and_markdown() -> None:
     text = "<b>总分 58 / 60</b> <i>注</i> <code>A&amp;B</code> &lt;无签字&gt;"
     assert plain(text) == "总分 58 / 60 注 A&B <无签字>"
     assert markdown(text) == "**总分 58 / 60** 注 A&B <无签字>"
+
+
+PHISH = (
+    '详见[整改通知（点击登录）](http://phish.example/login) <font color="warning">**紧急**</font>'
+)
+
+
+def test_typed_markdown_is_sent_as_text_exactly_as_typed() -> None:
+    (message,) = text_messages(f"<b>整改任务 #1</b>\n备注：{html.escape(PHISH)}")
+    assert message["msgtype"] == "text"
+    content = message["text"]["content"]
+    assert content.replace(ZERO_WIDTH_SPACE, "") == f"整改任务 #1\n备注：{PHISH}"
+    assert not re.search(r"<[A-Za-z/]", content)  # no tag for WeCom to act on
+    (link,) = text_messages(html.escape('点<a href="http://phish.example">这里</a>'))
+    assert not re.search(r"<[A-Za-z/]", link["text"]["content"])
+    # Text without anything markdown would read keeps its bold.
+    (bold,) = text_messages("<b>整改任务 #1</b>\n备注：记录不全 #3 缺页")
+    assert bold == {
+        "msgtype": "markdown",
+        "markdown": {"content": "**整改任务 #1**\n备注：记录不全 #3 缺页"},
+    }
+
+
+@given(st.text(max_size=200))
+def test_no_typed_text_becomes_markdown(typed: str) -> None:
+    """Whatever a person typed shows as typed: markdown only when nothing in it means
+    anything to markdown, else text with at most zero-width spaces added after "<"."""
+    (message,) = text_messages(f"<b>备注</b>\n{html.escape(typed)}")
+    if message["msgtype"] == "markdown":
+        assert not re.search(r"[*_`\[\]<>~\\$]|^[ \t]*#", typed, re.MULTILINE)
+        assert message["markdown"]["content"] == f"**备注**\n{typed}"
+    else:
+        content = message["text"]["content"]
+        assert not re.search(r"<[A-Za-z/!?]", content)
+        assert content.replace(ZERO_WIDTH_SPACE, "") == f"备注\n{typed}".replace(
+            ZERO_WIDTH_SPACE, ""
+        )
 
 
 @given(st.text(alphabet=st.sampled_from(["检", "a", "\n", "é", "😀"]), max_size=3000))

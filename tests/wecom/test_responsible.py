@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.handlers.wecom.render import ZERO_WIDTH_SPACE
 from bot.scheduler import ReminderSweeper
 from storage.records import (
     Channel,
@@ -361,3 +362,34 @@ async def test_forged_and_stale_presses_change_nothing(bot: WeComRunner) -> None
     assert task is not None and task.status is TaskStatus.DONE
     assert request.status is ExtensionStatus.PENDING
     assert await bot.dead_or_pending() == 0
+
+
+async def test_typed_markdown_reaches_everyone_as_typed(
+    bot: WeComRunner, fake: FakeWeComAPI
+) -> None:
+    """A note written as WeCom markdown (a link, a <font>, bold) is the task's finding: the
+    责任人's task and every other message carrying it show it as typed, never as markdown."""
+    phish = (
+        "详见[整改通知（点击登录）](http://phish.example/login) "
+        '<font color="warning">**紧急**</font>'
+    )
+    await bot.seed()
+    inspector = bot.member("wangjiancha")
+    await inspector.text("/inspect")
+    await inspector.tap("阳光花园")
+    await inspector.image(BEFORE)
+    await inspector.tap("📝 备注")
+    await inspector.text(phish)
+    await inspector.tap("0分")
+    await inspector.tap("✅ 确认创建")
+    carrying = [m for m in fake.sent_to("zhangsan") if "phish.example" in (m.content or "")]
+    assert carrying, [m.content for m in fake.sent_to("zhangsan")]
+    for message in carrying:
+        assert message.msgtype == "text"
+        assert f"问题：{phish}" in (message.content or "").replace(ZERO_WIDTH_SPACE, "")
+        assert "<font" not in (message.content or "")
+    for userid in ("wangjiancha", "zhangsan", "zhaojingli"):
+        for message in fake.sent_to(userid):
+            if message.msgtype == "markdown":
+                assert "phish.example" not in (message.content or "")
+                assert "<font" not in (message.content or "")

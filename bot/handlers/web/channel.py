@@ -26,9 +26,11 @@ from aiohttp import web
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
 from bot.core.texts import render
+from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
 from bot.flows import commands
 from bot.flows.router import FlowEngine
+from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
 from bot.handlers.web.hub import Hub, Subscription
 from bot.handlers.web.links import chat_id_for
 from bot.handlers.web.transcript import (
@@ -103,8 +105,10 @@ def _client_id(value: object) -> str:
 
 
 def _sse(name: str, data: dict[str, Any]) -> bytes:
+    """One server-sent event. It cannot fail on any stored text: a lone surrogate (kept by
+    older versions) becomes its JSON escape, which the page reads as a replacement character."""
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {name}\ndata: {encoded}\n\n".encode()
+    return f"event: {name}\ndata: {encoded}\n\n".encode("utf-8", "backslashreplace")
 
 
 class WebChannel:
@@ -224,7 +228,7 @@ class WebChannel:
         """Server-sent events: the transcript after `after` first, then new messages live."""
         session = await self._session(request)
         after_text = request.query.get("after", "0")
-        if not after_text.isdigit() or len(after_text) > 18:
+        if not after_text.isascii() or not after_text.isdigit() or len(after_text) > 18:
             raise _json_error(web.HTTPBadRequest, "bad_after")
         after = int(after_text)
         response = web.StreamResponse(
@@ -279,19 +283,21 @@ class WebChannel:
     async def _send(self, request: web.Request) -> web.Response:
         """A typed message, a command or a button press: {"id", "kind", "text" | "payload"}."""
         session = await self._session(request)
-        if (request.content_length or 0) > MAX_JSON_BYTES:
+        try:
+            body = loads(await read_body(request, MAX_JSON_BYTES))
+        except TooLarge:
             raise web.HTTPRequestEntityTooLarge(
                 MAX_JSON_BYTES,
                 request.content_length or 0,
                 text=json.dumps({"error": "too_long"}),
                 content_type="application/json",
-            )
-        try:
-            body = json.loads(await request.content.read(MAX_JSON_BYTES + 1))
-        except (ValueError, UnicodeDecodeError):
+            ) from None
+        except BadJSON:
             raise _json_error(web.HTTPBadRequest, "bad_json") from None
         if not isinstance(body, dict):
             raise _json_error(web.HTTPBadRequest, "bad_json")
+        if not well_formed_json(body):
+            raise _json_error(web.HTTPBadRequest, "bad_text", message=render("text_invalid"))
         event, echo = self._translate(session, body)
         await self._handle(session, event, echo)
         return web.json_response({"ok": True})
@@ -368,6 +374,8 @@ class WebChannel:
             upload = await read_upload(request, limit)
         except BadUpload:
             raise _json_error(web.HTTPBadRequest, "bad_upload") from None
+        if not well_formed(upload.name):
+            raise _json_error(web.HTTPBadRequest, "bad_text", message=render("text_invalid"))
         name = upload.name or None
         mime = sniff_image(upload.data[:32]) if upload.data is not None else None
         sha256 = None
@@ -417,7 +425,8 @@ class WebChannel:
         else:
             guessed, _ = mimetypes.guess_type(shared.document_name)
             content_type = guessed or "application/octet-stream"
-            disposition = f"attachment; filename*=UTF-8''{quote(shared.document_name)}"
+            name = quote(shared.document_name, errors="replace")  # a row of older versions
+            disposition = f"attachment; filename*=UTF-8''{name}"
         return web.Response(
             body=data,
             headers={

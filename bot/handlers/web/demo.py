@@ -1,8 +1,10 @@
 """`pinjian demo`: on an empty database, a demo company to try the web chat with at once.
 
-One site, an inspector, two responsible staff and a manager, each with a personal web link;
-the built-in standard is used as it is. On a database that already has people or sites it
-changes nothing (so `make run` can call it every time) and says how to get links instead.
+Two regions of two sites each; at 阳光花园 an inspector, two responsible staff and a manager;
+a manager of the region 华东 and a company-wide (品质部) inspector; each person with a
+personal web link; the built-in standard is used as it is. On a database that already has
+people or sites it changes nothing (so `make run` can call it every time) and says how to
+get links instead.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from storage.db import Database, Tx
 from storage.records import Role
 
 DEMO_SITE = "阳光花园"
+DEMO_REGIONS = (("华东", (DEMO_SITE, "翠湖苑")), ("华南", ("金色家园", "碧水湾")))
 DEMO_PEOPLE = (
     ("王检查", Role.INSPECTOR),
     ("张三", Role.RESPONSIBLE),
     ("李四", Role.RESPONSIBLE),
     ("赵经理", Role.MANAGER),
 )
+DEMO_REGION_MANAGER = ("孙区域", "华东")
+DEMO_QUALITY_INSPECTOR = "钱品质"
 
 
 @dataclass(frozen=True)
@@ -33,18 +38,38 @@ class DemoLogin:
     name: str
     role: Role
     token: str
+    where: str = ""
+    """Where a role above one site is held: a region's name, or 全公司."""
 
 
 async def seed_demo(tx: Tx, timezone: str) -> list[DemoLogin] | None:
     """Create the demo company and a web login per person; None if the database has data."""
     if await tx.sites.all(include_inactive=True) or await tx.people.all(include_inactive=True):
         return None
-    site = await tx.sites.create(DEMO_SITE, timezone=timezone, address="演示数据 demo")
+    regions = {}
+    for region_name, site_names in DEMO_REGIONS:
+        region = regions[region_name] = await tx.regions.create(region_name)
+        for name in site_names:
+            await tx.sites.create(
+                name, timezone=timezone, address="演示数据 demo", region_id=region.id
+            )
+    site = await tx.sites.by_name(DEMO_SITE)
+    assert site is not None
     logins = []
     for name, role in DEMO_PEOPLE:
         person = await tx.people.create(name)
         await tx.roles.grant(person.id, site.id, role)
         logins.append(DemoLogin(name, role, await issue_login(tx, person)))
+    name, region_name = DEMO_REGION_MANAGER
+    person = await tx.people.create(name)
+    await tx.roles.grant(person.id, None, Role.MANAGER, region_id=regions[region_name].id)
+    logins.append(
+        DemoLogin(name, Role.MANAGER, await issue_login(tx, person), f"{region_name}区域")
+    )
+    person = await tx.people.create(DEMO_QUALITY_INSPECTOR)
+    await tx.roles.grant(person.id, None, Role.INSPECTOR)
+    token = await issue_login(tx, person)
+    logins.append(DemoLogin(DEMO_QUALITY_INSPECTOR, Role.INSPECTOR, token, "全公司·品质部"))
     await tx.audit.record("cli", "demo.seed", target=f"site:{site.id}")
     return logins
 
@@ -54,8 +79,9 @@ def register(commands: SubParsers) -> None:
         "demo",
         help="空数据库时创建演示公司并打印每人的网页链接 (seed a demo on an empty database)",
         description=(
-            "数据库为空时，创建演示项目「阳光花园」：检查员 王检查、责任人 张三 和 李四、"
-            "经理 赵经理，并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
+            "数据库为空时，创建演示公司：华东区域（阳光花园、翠湖苑）和华南区域（金色家园、碧水湾）；"
+            "阳光花园的检查员 王检查、责任人 张三 和 李四、经理 赵经理，华东区域经理 孙区域，"
+            "全公司（品质部）检查员 钱品质；并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
         ),
     )
     demo.set_defaults(handler=_demo)
@@ -75,11 +101,13 @@ def _demo(args: argparse.Namespace) -> int:
         return 0
     standards = StandardsCatalog.load(settings.data_dir).available()
     titles = "、".join(f"{s.title}（{len(s.items)} 项）" for s in standards)
-    print(f"已创建演示公司 (demo company created)：项目「{DEMO_SITE}」，检查标准 {titles}")
+    regions = "；".join(f"{region}区域：{'、'.join(sites)}" for region, sites in DEMO_REGIONS)
+    print(f"已创建演示公司 (demo company created)：{regions}；检查标准 {titles}")
     print(
         "在浏览器中打开各人的专属链接；链接即登录凭证，请勿外传 (each link signs that person in):"
     )
     for login in logins:
         link = login_link(host, port, login.token, settings.public_url)
-        print(f"  {login.name}（{ROLE_NAMES[login.role]}）：{link}")
+        where = f"，{login.where}" if login.where else ""
+        print(f"  {login.name}（{ROLE_NAMES[login.role]}{where}）：{link}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 CHUNK = 64 * 1024
 FIELD_LIMIT = 512
@@ -75,7 +76,7 @@ async def read_upload(request: web.Request, limit: int) -> Upload:
         return await _parse(request, limit)
     except BadUpload:
         raise
-    except (AssertionError, ValueError, KeyError) as exc:
+    except (AssertionError, ValueError, KeyError, HttpProcessingError) as exc:
         raise BadUpload("malformed multipart body") from exc
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.handlers.wecom.crypto import (
+    MAX_TIMESTAMP_DIGITS,
     BadCorpId,
     BadSignature,
     BadTimestamp,
@@ -103,8 +104,12 @@ class CallbackEndpoint:
         return values
 
     def _check_time(self, timestamp: str) -> None:
-        if not timestamp.isascii() or not timestamp.isdigit():
-            raise Rejected(403, "timestamp is not an integer")
+        if (
+            not timestamp.isascii()
+            or not timestamp.isdigit()
+            or len(timestamp) > MAX_TIMESTAMP_DIGITS
+        ):
+            raise Rejected(403, "timestamp is not an integer of at most 12 digits")
         if abs(self.clock() - int(timestamp)) > self.max_skew:
             raise Rejected(403, "timestamp too far from now")
 

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
+from bot.core.unicode import well_formed
 from bot.delivery import Delivery, DeliveryError
 from bot.flows import commands
 from bot.flows.router import FlowEngine
@@ -196,7 +197,12 @@ class WeComChannel:
         }
         kind = message.msg_type
         if kind == "text":
-            return await self._text(message.content or "", base)
+            text = message.content or ""
+            if not well_formed(text):
+                log.info("wecom: text with ill-formed characters from %s refused", user)
+                await self.engine.tell(Channel.WECOM, user, "text_invalid")
+                return None
+            return await self._text(text, base)
         if kind in ("image", "file"):
             stored = await self._stored(message)
             if stored is None:

@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from bot.handlers.wecom.xmlmsg import WeComXMLError, cdata, parse_envelope
 
 _PAD_BLOCK = 32
+# Unix seconds have 10 digits until the year 2286; anything much longer is not a timestamp
+# (and Python refuses to turn more than 4,300 digits into an int).
+MAX_TIMESTAMP_DIGITS = 12
 _AES_BLOCK = 16
 _KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}")
 
@@ -157,8 +160,12 @@ class WeComCrypto:
         except WeComXMLError as exc:
             raise BadPayload(f"callback envelope rejected: {exc}") from None
         self.verify_signature(msg_signature, timestamp, nonce, encrypted)
-        if not timestamp.isascii() or not timestamp.isdigit():
-            raise BadTimestamp("timestamp is not a non-negative integer")
+        if (
+            not timestamp.isascii()
+            or not timestamp.isdigit()
+            or len(timestamp) > MAX_TIMESTAMP_DIGITS
+        ):
+            raise BadTimestamp("timestamp is not a non-negative integer of at most 12 digits")
         if abs(now - int(timestamp)) > max_skew:
             raise BadTimestamp(f"timestamp is more than {max_skew}s away from now")
         return self.decrypt(encrypted)

@@ -4,7 +4,10 @@ The flows write text as a small HTML subset (``<b>``, ``<i>``, ``<code>``, user 
 escaped) and buttons as rows of ``[label, payload]``. Here:
 
 * text with ``<b>`` becomes a ``markdown`` message (``**bold**``), any other text a ``text``
-  message; entities are unescaped, and text longer than WeCom's 2048 bytes is split at lines;
+  message; entities are unescaped, and text longer than WeCom's 2048 bytes is split at lines.
+  User values are escaped in the HTML subset but mean nothing to markdown, and WeCom markdown
+  has no escape: text in which markdown could find syntax (a link, a tag, emphasis …) is sent
+  as a text message, without bold, so that it shows exactly as typed;
 * buttons become ``button_interaction`` cards of at most 6 buttons whose ``key`` is the
   payload. Rows are packed in order, so an item's levels come first; when six are not enough a
   second card follows. The first card shows the text (title = first line, the rest below)
@@ -34,6 +37,15 @@ CARD_TEXT_CHARS = 160
 Button = tuple[str, str]  # (label, payload)
 _TAGS = re.compile(r"</?(?:b|i|code)>")
 _BOLD = re.compile(r"</?b>")
+# What WeCom markdown (or a markdown renderer like it) could read as syntax in the text itself:
+# links, <font> and other tags, emphasis, code, strikethrough, escapes, math, headings. WeCom
+# markdown has no escape that shows such text as typed (a backslash is shown or read as yet
+# other syntax), so text holding any of these goes out as a text message instead.
+_MARKDOWN_SYNTAX = re.compile(r"[*_`\[\]<>~\\$]|^[ \t]*#", re.MULTILINE)
+# WeCom text messages turn <a href=…> into a link: a zero-width space after "<" keeps any
+# tag-like text as typed (it looks the same, and no tag starts with one).
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 def plain(text: str) -> str:
@@ -69,14 +81,22 @@ def split_utf8(text: str, limit: int = MAX_CONTENT_BYTES) -> list[str]:
     return pieces
 
 
+def text_content(text: str) -> str:
+    """The HTML subset as the content of a WeCom text message, shown exactly as typed."""
+    return _TAG_START.sub("<" + ZERO_WIDTH_SPACE, plain(text))
+
+
 def text_messages(text: str) -> list[dict[str, Any]]:
-    """``text`` (HTML subset) as message/send bodies, markdown when it has bold."""
-    if _BOLD.search(text):
+    """``text`` (HTML subset) as message/send bodies: markdown when it has bold and nothing a
+    person typed in it would be read as markdown, otherwise text messages."""
+    if _BOLD.search(text) and not _MARKDOWN_SYNTAX.search(plain(text)):
         return [
             {"msgtype": "markdown", "markdown": {"content": piece}}
             for piece in split_utf8(markdown(text))
         ]
-    return [{"msgtype": "text", "text": {"content": piece}} for piece in split_utf8(plain(text))]
+    return [
+        {"msgtype": "text", "text": {"content": piece}} for piece in split_utf8(text_content(text))
+    ]
 
 
 @dataclass(frozen=True)
