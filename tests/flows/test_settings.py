@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from storage.records import Channel, Role
 from tests.flows.harness import Harness, User
 from tests.flows.test_inspection import STANDARD, begin, inspector
 
@@ -103,3 +104,21 @@ async def test_settings_are_for_managers_only(harness: Harness) -> None:
     await manager.command("start", seeded["codes"]["赵经理"])
     await manager.text("帮助")
     assert "<b>设置</b>　查看公司设置（/settings）" in manager.chat.last.text
+
+
+async def test_a_region_manager_sees_the_settings_of_every_site_of_the_region(
+    harness: Harness,
+) -> None:
+    seeded = await harness.seed()
+    async with harness.db.transaction() as tx:
+        east = await tx.regions.create("华东")
+        await tx.sites.set_region(seeded["site"].id, east.id)
+        chief = await tx.people.create("孙区域")
+        await tx.roles.grant(chief.id, None, Role.MANAGER, region_id=east.id)
+        await tx.identities.bind(chief.id, Channel.TELEGRAM, "105", chat_id="105")
+        await tx.sites.update(seeded["site"].id, settings={"manager_summaries": "final"})
+    region_manager = harness.user(105)
+    await region_manager.text("设置")
+    text = region_manager.chat.last.text
+    assert "<b>阳光花园</b>" in text and "<b>翠湖苑</b>" not in text
+    assert "经理收到：只收最终结果" in text
