@@ -14,6 +14,7 @@ from aiohttp import web
 from telegram.error import TelegramError
 
 from bot.config import Settings
+from bot.core import company_settings
 from bot.delivery import Handoff, OutboxWorker, Sender
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
@@ -140,13 +141,15 @@ async def start(settings: Settings) -> Runtime:
         )
         runtime.worker(Channel.WEB, runtime.web.send)
     runtime.http = await _start_http(settings, runtime)
+    async with db.read() as tx:
+        company = await company_settings.for_site(tx.settings)
     runtime.scheduler = Scheduler(
         ReminderSweeper(db, utc_now),
         settings.timezone,
         on_sent=wake_workers,
         digest=lambda: weekly_digest(db, utc_now, settings.timezone),
-        digest_day=settings.digest_day,
-        digest_time=settings.digest_time,
+        digest_day=company.digest_day,
+        digest_time=company.digest_time,
         retention=Retention(db, utc_now),
         unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -36,8 +35,6 @@ class Settings(BaseSettings):
     upload_window_files: int = Field(default=60, ge=1, le=100_000)
     upload_window_mb: int = Field(default=300, ge=1, le=1_000_000)
     log_level: str = "INFO"
-    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    digest_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,14 +33,22 @@ class AuditRepo(Repo):
         return to_record(AuditEntry, row)
 
     async def recent(
-        self, *, limit: int = 50, action: str | None = None, since: datetime | None = None
+        self,
+        *,
+        limit: int = 50,
+        action: str | None = None,
+        since: datetime | None = None,
+        about: Sequence[str] | None = None,
     ) -> list[AuditEntry]:
-        """Newest first."""
+        """Newest first; `about` keeps the entries whose actor or target is one of these
+        (e.g. ["person:12"])."""
         stmt = sa.select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
         if action is not None:
             stmt = stmt.where(audit_log.c.action == action)
         if since is not None:
             stmt = stmt.where(audit_log.c.at >= since)
+        if about is not None:
+            stmt = stmt.where(sa.or_(audit_log.c.actor.in_(about), audit_log.c.target.in_(about)))
         return to_records(AuditEntry, await self._all(stmt.limit(limit)))
 
 
@@ -66,6 +75,15 @@ class SettingsRepo(Repo):
         )
         await self._conn.execute(stmt)
 
+    async def delete(self, key: str) -> bool:
+        """Forget the key (its default applies again); False when it was not set."""
+        result = await self._conn.execute(sa.delete(settings).where(settings.c.key == key))
+        return bool(result.rowcount)
+
     async def all(self) -> dict[str, Any]:
-        rows = await self._all(sa.select(settings.c.key, settings.c.value).order_by(settings.c.key))
-        return {row.key: row.value for row in rows}
+        result = await self._run(
+            "settings.all",
+            lambda: sa.select(settings.c.key, settings.c.value).order_by(settings.c.key),
+            {},
+        )
+        return {row.key: row.value for row in result.all()}

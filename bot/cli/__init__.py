@@ -9,10 +9,12 @@ from collections.abc import Sequence
 
 from bot.cli import (
     admin_cmd,
+    audit_cmd,
     db_cmd,
     reminders_cmd,
     report_cmd,
     run_cmd,
+    settings_cmd,
     standards_cmd,
     structure_cmd,
 )
@@ -28,6 +30,8 @@ GROUPS = (
     reminders_cmd,
     standards_cmd,
     report_cmd,
+    settings_cmd,
+    audit_cmd,
     demo,
 )
 

@@ -21,6 +21,7 @@ from bot.cli.lookup import find_person as find_person
 from bot.cli.lookup import find_region
 from bot.cli.lookup import find_site as find_site
 from bot.config import Settings
+from bot.core import company_settings
 from storage.db import Database, Tx
 from storage.errors import IdentityInUse
 from storage.records import Channel, Person, Region, Role, Site
@@ -52,7 +53,9 @@ def register(commands: SubParsers) -> None:
     add.add_argument("--region", default=None, help="所属区域（名称或编号）")
     add.add_argument("--address", default="", help="地址")
     add.add_argument(
-        "--quiet-hours", default="21:00-08:00", help="免打扰时段 (default 21:00-08:00)"
+        "--quiet-hours",
+        default=None,
+        help="免打扰时段，如 21:00-08:00（默认：公司的）",
     )
     add.set_defaults(handler=_site_add)
     listing = site_sub.add_parser("list", help="列出项目 (list sites)")
@@ -131,14 +134,20 @@ def _quiet_hours(text: str) -> tuple[str, str]:
     return start, end
 
 
+async def company_quiet_hours(tx: Tx) -> tuple[str, str]:
+    """A new site's quiet hours: the company's (it follows them until it gets its own)."""
+    return (await company_settings.for_site(tx.settings)).quiet_hours
+
+
 def _site_add(args: argparse.Namespace) -> int:
     async def work(db: Database, settings: Settings) -> tuple[Site, Region | None]:
         timezone = _timezone(args.timezone or settings.timezone)
-        quiet_start, quiet_end = _quiet_hours(args.quiet_hours)
+        quiet = _quiet_hours(args.quiet_hours) if args.quiet_hours else None
         async with db.transaction() as tx:
             if await tx.sites.by_name(args.name) is not None:
                 raise CliError(f"项目 {args.name} 已存在 (site exists)")
             region = await find_region(tx, args.region) if args.region is not None else None
+            quiet_start, quiet_end = quiet or await company_quiet_hours(tx)
             site = await tx.sites.create(
                 args.name,
                 timezone=timezone,
@@ -443,8 +452,13 @@ async def _import_scope(tx: Tx, row: StaffRow, settings: Settings, done: Importe
         done.new_regions.append(row.region)
     site = await tx.sites.by_name(row.site) if row.site else None
     if row.site and site is None:
+        start, end = await company_quiet_hours(tx)
         site = await tx.sites.create(
-            row.site, timezone=settings.timezone, region_id=region.id if region else None
+            row.site,
+            timezone=settings.timezone,
+            region_id=region.id if region else None,
+            quiet_start=start,
+            quiet_end=end,
         )
         done.new_sites.append(row.site)
     if site is not None and region is not None and site.region_id != region.id:

@@ -5,12 +5,10 @@ inspector who is also on the site's staff). These rules are the only place that 
 - nobody decides (批准/驳回) their own extension request;
 - nobody verifies (通过/退回) a task of which they are the 责任人, or a fix they submitted;
 - an inspector assigns a task to themself only where the company setting
-  `inspector_self_assign` allows it (default: no).
+  `inspector_self_assign` allows it (default: no; `bot.core.company_settings`).
 """
 
 from __future__ import annotations
-
-SELF_ASSIGN_SETTING = "inspector_self_assign"
 
 
 def may_verify(
@@ -42,10 +40,3 @@ def may_decide_extension(person_id: int, *, requested_by: int, is_site_manager: 
 def may_assign(inspector_id: int, responsible_id: int, *, self_assign_allowed: bool) -> bool:
     """Anyone of the site's staff but the inspector themself, unless the company allows it."""
     return responsible_id != inspector_id or self_assign_allowed
-
-
-def self_assign_allowed(company: object, site: object) -> bool:
-    """The setting's value: the site's own (when set) overrides the company's; only `true`
-    allows."""
-    chosen = company if site is None else site
-    return chosen is True

@@ -1,16 +1,18 @@
 """When to remind: a pure policy over a task's target date, the site's time zone and quiet hours.
 
-Default (a company setting, overridable per site): 3 days and 1 day before the 达标时间 and on
-the day, at 09:00 site time; daily at 09:00 while overdue; escalate to the site's managers after
-one full day overdue and again weekly. Nothing goes out in quiet hours (default 21:00–08:00).
+Default (company settings `reminders` and `quiet_hours`, overridable per site): 3 days and 1
+day before the 达标时间 and on the day, at 09:00 site time; daily at 09:00 while overdue;
+escalate to the site's managers after one full day overdue and again weekly. Nothing goes out
+in quiet hours (default 21:00–08:00).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from bot.core.company_settings import CompanySettings
 
 BEFORE = "before"
 DUE = "due"
@@ -28,20 +30,16 @@ class ReminderPolicy:
     quiet_end: time = time(8, 0)
 
     @classmethod
-    def from_settings(
-        cls, company: dict[str, Any] | None, site: dict[str, Any] | None, quiet: tuple[str, str]
-    ) -> ReminderPolicy:
-        """Company setting `reminders`, overridden by the site's own, plus its quiet hours."""
-        values: dict[str, Any] = {}
-        for source in (company or {}, (site or {}).get("reminders") or {}):
-            values.update(source)
+    def from_settings(cls, settings: CompanySettings) -> ReminderPolicy:
+        """The settings in force at a site (`bot.core.company_settings.resolve`)."""
+        reminders = settings.reminders
         return cls(
-            before_days=tuple(int(d) for d in values.get("before_days", (3, 1))),
-            at=time.fromisoformat(values.get("at", "09:00")),
-            escalate_after_days=int(values.get("escalate_after_days", 1)),
-            escalate_every_days=int(values.get("escalate_every_days", 7)),
-            quiet_start=time.fromisoformat(quiet[0]),
-            quiet_end=time.fromisoformat(quiet[1]),
+            before_days=reminders.before_days,
+            at=time.fromisoformat(reminders.at),
+            escalate_after_days=reminders.escalate_after_days,
+            escalate_every_days=reminders.escalate_every_days,
+            quiet_start=time.fromisoformat(settings.quiet_hours[0]),
+            quiet_end=time.fromisoformat(settings.quiet_hours[1]),
         )
 
 

@@ -56,21 +56,9 @@ class Totals:
 GradeBands = tuple[tuple[float, str], ...]
 
 
-def parse_grade_bands(value: object) -> GradeBands:
-    """The company setting `grade_bands` ([[90, "优秀"], [80, "良好"], …]); the default when
-    it is missing or malformed."""
-    if not isinstance(value, list | tuple):
-        return DEFAULT_GRADE_BANDS
-    try:
-        bands = tuple((float(floor), str(name)) for floor, name in value)
-    except (TypeError, ValueError):
-        return DEFAULT_GRADE_BANDS
-    return bands or DEFAULT_GRADE_BANDS
-
-
 def grade_for(percent: float | None, bands: Sequence[tuple[float, str]]) -> str | None:
     """The grade of a percentage. No default bands: every grade comes from the company's
-    (bot.reports.model.company_bands), which fall back to DEFAULT_GRADE_BANDS themselves."""
+    (`bot.core.company_settings.grade_bands`, which falls back to DEFAULT_GRADE_BANDS)."""
     if percent is None:
         return None
     for floor, name in sorted(bands, reverse=True):

@@ -1,17 +1,15 @@
-"""Who is talking: binding a chat account to a person by invite, and refusing strangers;
-and the company's separation-of-duties setting (the rules themselves: `bot.core.duties`)."""
+"""Who is talking: binding a chat account to a person by invite, and refusing strangers."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from bot.core import duties
 from bot.core.events import Incoming
 from bot.core.messages import Outgoing
 from bot.core.texts import render
 from storage.db import Tx
 from storage.errors import IdentityInUse
-from storage.records import OutboxKind, Person, Role, Site
+from storage.records import OutboxKind, Person, Role
 
 ROLE_NAMES = {Role.INSPECTOR: "检查员", Role.RESPONSIBLE: "责任人", Role.MANAGER: "经理"}
 
@@ -90,9 +88,3 @@ async def role_rows(tx: Tx, person_id: int) -> list[dict[str, str]]:
         {"level": level, "site": name, "roles": "、".join(names)}
         for (level, name), names in by_scope.items()
     ]
-
-
-async def self_assign_allowed(tx: Tx, site: Site) -> bool:
-    """Whether an inspector may make themself a task's 责任人 at this site."""
-    company = await tx.settings.get(duties.SELF_ASSIGN_SETTING)
-    return duties.self_assign_allowed(company, site.settings.get(duties.SELF_ASSIGN_SETTING))

@@ -12,25 +12,25 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core import company_settings
+from bot.core.company_settings import DEFAULT_TIMEZONE, CompanySettings
 from bot.core.events import Incoming
 from bot.core.messages import Button, Outgoing
 from bot.core.texts import render
 from bot.flows import notify
 from bot.flows.catalog import StandardsCatalog
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Person, StoredStandard
+from storage.records import Channel, OutboxKind, Person, Site, StoredStandard
 
 Keyboard = Sequence[Sequence[Button]]
 
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Company settings the flows use; per-site overrides come later from site settings."""
+    """The deployment's settings the flows use (from the environment); the company's own are
+    read from the database through `settings_at`."""
 
-    photo_required: bool = False
-    default_due_days: int = 7
-    due_choices: tuple[int, ...] = (3, 7, 15, 30)
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     max_upload_mb: int = 20
 
 
@@ -44,6 +44,8 @@ class FlowContext:
     now: datetime
     state: dict[str, Any]
     standards_cache: dict[int, StoredStandard] = field(default_factory=dict)
+    company: dict[str, Any] | None = None
+    """The company's stored settings, read once per event (`settings_at`)."""
 
     async def stored_standard(self, standard_id: int) -> StoredStandard | None:
         """Stored standard versions never change, so they are read once per process."""
@@ -53,6 +55,12 @@ class FlowContext:
             if stored is not None:
                 self.standards_cache[standard_id] = stored
         return stored
+
+    async def settings_at(self, site: Site | None) -> CompanySettings:
+        """The company's settings in force at a site (company-wide without one)."""
+        if self.company is None:
+            self.company = await self.tx.settings.all()
+        return company_settings.resolve(self.company, site, timezone=self.settings.timezone).values
 
     @property
     def channel(self) -> Channel:

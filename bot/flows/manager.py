@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core import payload
+from bot.core import company_settings, payload
 from bot.core.dates import local
 from bot.core.messages import Button
 from bot.core.scoring import grade_for
@@ -18,7 +18,6 @@ from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from bot.flows.summaries import change, queue_report_files
 from bot.flows.task_items import TaskItems
-from bot.reports.model import company_bands
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
@@ -37,7 +36,7 @@ def trend(latest: Inspection | None, previous: Inspection | None) -> str:
 
 async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, Any]]:
     """Per site: latest score, trend and task counts, ranked by score (no score last)."""
-    bands = await company_bands(tx)
+    bands = await company_settings.grade_bands(tx.settings)
     latest = await tx.inspections.latest_scores([s.id for s in sites])
     counts = await tx.tasks.counts([s.id for s in sites], today)
     rows = []

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.core import company_settings
 from bot.core.reminders import ReminderPolicy, plan
 from storage.db import Tx
 from storage.records import Role, Site, Task, TaskStatus
 
 
 async def policy_for(tx: Tx, site: Site) -> ReminderPolicy:
-    company = await tx.settings.get("reminders")
-    return ReminderPolicy.from_settings(
-        company if isinstance(company, dict) else None,
-        site.settings,
-        (site.quiet_start, site.quiet_end),
-    )
+    return ReminderPolicy.from_settings(await company_settings.for_site(tx.settings, site))
 
 
 async def replan(tx: Tx, task: Task, now: datetime) -> int:

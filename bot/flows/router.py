@@ -24,6 +24,7 @@ from bot.flows import (
     inspection,
     manager,
     measure,
+    settings_view,
     task_setup,
     tasks,
 )
@@ -179,6 +180,8 @@ class FlowEngine:
             await manager.overdue(ctx)
         elif command == "report":
             await manager.report(ctx)
+        elif command == "settings":
+            await settings_view.show(ctx)
         elif command == "start":
             await ctx.reply(
                 "welcome",

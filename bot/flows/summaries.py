@@ -14,7 +14,6 @@ from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import render
 from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
-from bot.reports.model import company_bands
 from bot.reports.request import ReportFormat, report_request
 from standards.schema import Item, Section
 from storage.db import Tx
@@ -102,10 +101,7 @@ async def section_if_complete(ctx: FlowContext, loaded: Loaded, item: Item) -> N
 async def managers_want_sections(ctx: FlowContext, loaded: Loaded) -> bool:
     """Setting `manager_summaries`: "section" (default) sends managers every section summary,
     "final" only the result; a site's own setting overrides the company's."""
-    choice = loaded.site.settings.get("manager_summaries")
-    if choice is None:
-        choice = await ctx.tx.settings.get("manager_summaries")
-    return bool(choice != "final")
+    return (await ctx.settings_at(loaded.site)).manager_summaries != "final"
 
 
 async def notify_managers(
@@ -118,7 +114,8 @@ async def notify_managers(
 
 
 async def complete(ctx: FlowContext, loaded: Loaded) -> None:
-    result = totals(loaded.standard, loaded.marks, await company_bands(ctx.tx))
+    bands = (await ctx.settings_at(loaded.site)).grade_bands
+    result = totals(loaded.standard, loaded.marks, bands)
     await ctx.tx.inspections.complete(
         loaded.inspection.id, score=result.score, max_score=result.applicable_max
     )
@@ -154,7 +151,8 @@ async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float
         a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
         for a in await ctx.tx.answers.marks(previous.id)
     }
-    earlier = totals(pinned(stored), marks, await company_bands(ctx.tx))
+    bands = (await ctx.settings_at(loaded.site)).grade_bands
+    earlier = totals(pinned(stored), marks, bands)
     return {"": earlier.percent, **{s.code: s.percent for s in earlier.sections}}
 
 

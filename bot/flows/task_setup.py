@@ -15,7 +15,6 @@ from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
 from bot.core.texts import render
-from bot.flows import access
 from bot.flows.context import FlowContext
 from standards.schema import Item
 from storage.records import Person, Role, Severity, Site
@@ -27,12 +26,12 @@ if TYPE_CHECKING:
 async def _staff(ctx: FlowContext, site: Site) -> list[Person]:
     """The site's 责任人 this inspector may choose."""
     staff = await ctx.tx.roles.people_with_role(site.id, Role.RESPONSIBLE)
-    allowed = await access.self_assign_allowed(ctx.tx, site)
+    allowed = (await ctx.settings_at(site)).inspector_self_assign
     return [p for p in staff if duties.may_assign(ctx.person.id, p.id, self_assign_allowed=allowed)]
 
 
 async def _may_assign(ctx: FlowContext, site: Site, person_id: int) -> bool:
-    allowed = await access.self_assign_allowed(ctx.tx, site)
+    allowed = (await ctx.settings_at(site)).inspector_self_assign
     return duties.may_assign(ctx.person.id, person_id, self_assign_allowed=allowed)
 
 
@@ -52,7 +51,8 @@ async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, l
     else:
         last = ctx.state.get("last_resp")
         default = next((p.id for p in staff if p.id == last), staff[0].id if staff else None)
-        due = ctx.today(loaded.site.timezone) + timedelta(days=ctx.settings.default_due_days)
+        days = (await ctx.settings_at(loaded.site)).default_due_days
+        due = ctx.today(loaded.site.timezone) + timedelta(days=days)
         ctx.state["task"] = {
             "key": f"{loaded.inspection.id}:{item.no}",
             "score": score,
@@ -80,7 +80,8 @@ async def _view(
     due = date.fromisoformat(task["due"])
     today = ctx.today(loaded.site.timezone)
     photos = (await ctx.tx.evidence.count_by_item(insp)).get(item.no, 0)
-    need_photo = ctx.settings.photo_required and photos == 0
+    settings = await ctx.settings_at(loaded.site)
+    need_photo = settings.photo_required and photos == 0
     rows: list[list[Button]] = [
         [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))]
     ]
@@ -98,7 +99,7 @@ async def _view(
                 f"{'✓' if today + timedelta(days=d) == due else ''}+{d}天",
                 payload.encode("TD", screen, insp, item.no, d),
             )
-            for d in ctx.settings.due_choices
+            for d in settings.due_choices
         ]
     )
     rows.append(
@@ -146,7 +147,8 @@ async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -
     """A +N天 button, or the button confirming a date proposed for a typed one."""
     due = ctx.today(loaded.site.timezone) + timedelta(days=days)
     task = _task_state(ctx)
-    if days not in ctx.settings.due_choices and due.isoformat() != task.get("offer"):
+    choices = (await ctx.settings_at(loaded.site)).due_choices
+    if days not in choices and due.isoformat() != task.get("offer"):
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
@@ -213,7 +215,7 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 
     task = _task_state(ctx)
     photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
-    if ctx.settings.photo_required and photos == 0:
+    if (await ctx.settings_at(loaded.site)).photo_required and photos == 0:
         await ctx.toast("photo_required", alert=True)
         return
     if item.no in loaded.task_items:

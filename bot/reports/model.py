@@ -15,17 +15,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
+from bot.core import company_settings
 from bot.core.dates import local, shown
-from bot.core.scoring import (
-    DEFAULT_GRADE_BANDS,
-    GradeBands,
-    Mark,
-    Totals,
-    parse_grade_bands,
-    totals,
-)
+from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.flows.catalog import pinned
 from storage.db import Database, Tx
 from storage.records import (
@@ -186,19 +179,6 @@ def percent_text(percent: float | None) -> str:
     return "—" if percent is None else f"{percent:.1f}%"
 
 
-def grade_bands(value: Any) -> GradeBands:
-    """The company setting `grade_bands` ([[90, "优秀"], [80, "良好"], …]) or the default."""
-    bands = parse_grade_bands(value)
-    if value is not None and bands is DEFAULT_GRADE_BANDS:
-        log.warning("setting grade_bands is malformed (%r); using the default bands", value)
-    return bands
-
-
-async def company_bands(tx: Tx) -> GradeBands:
-    """The grade bands every grading uses: reports, the completion summary and /stats alike."""
-    return grade_bands(await tx.settings.get("grade_bands"))
-
-
 async def load_report(db: Database, inspection_id: int) -> ReportModel:
     """The report of a completed inspection, read in one transaction (a consistent view)."""
     async with db.read() as tx:
@@ -220,7 +200,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         raise ReportError(f"检查 {inspection_id} 的数据不完整 (site or standard missing)")
     zone = site.timezone
     standard = pinned(stored)
-    bands = await company_bands(tx)
+    bands = await company_settings.grade_bands(tx.settings)
     answers = {a.item_no: a for a in await tx.answers.for_inspection(inspection_id)}
     result = totals(
         standard,

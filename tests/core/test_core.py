@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import pytest
 
-from bot.core import payload
+from bot.core import company_settings, payload
 from bot.core.dates import DateError, parse_due_date
 from bot.core.reminders import ReminderPolicy, following, plan, quiet_until
 from bot.core.scoring import (
@@ -118,6 +120,16 @@ def test_payloads_fit_and_reject_forgeries() -> None:
         payload.as_int("1e3")
 
 
+@dataclass(frozen=True)
+class OwnValues:
+    """A site's own values, as the settings resolver reads them."""
+
+    timezone: str
+    quiet_start: str
+    quiet_end: str
+    settings: dict[str, Any]
+
+
 def test_reminder_plan_quiet_hours_and_repeats() -> None:
     policy = ReminderPolicy()
     now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -137,9 +149,9 @@ def test_reminder_plan_quiet_hours_and_repeats() -> None:
     repeat = following("escalate", datetime(2026, 12, 7, 1, 0, tzinfo=UTC), policy, "Asia/Shanghai")
     assert repeat is not None and repeat.due_at == datetime(2026, 12, 14, 1, 0, tzinfo=UTC)
     assert following("before3", now, policy, "Asia/Shanghai") is None
-    custom = ReminderPolicy.from_settings(
-        {"before_days": [5], "at": "10:00"}, {"reminders": {"at": "08:30"}}, ("22:00", "07:00")
-    )
+    site = OwnValues("Asia/Shanghai", "22:00", "07:00", {"reminders": {"at": "08:30"}})
+    company = {"reminders": {"before_days": [5], "at": "10:00"}}
+    custom = ReminderPolicy.from_settings(company_settings.resolve(company, site).values)
     assert custom.before_days == (5,)
     assert custom.at == time(8, 30)
     assert custom.quiet_start == time(22, 0)

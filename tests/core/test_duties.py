@@ -4,10 +4,11 @@ lifecycle applying them whatever roles the actor holds."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 
-from bot.core import duties
+from bot.core import company_settings, duties
 from bot.core import tasks as lifecycle
 from storage.records import Severity, Task, TaskStatus
 
@@ -74,12 +75,19 @@ def test_an_inspector_assigns_themself_only_when_the_company_allows_it() -> None
 
 
 def test_self_assignment_setting_defaults_to_no_and_a_site_overrides_the_company() -> None:
-    assert not duties.self_assign_allowed(None, None)
-    assert duties.self_assign_allowed(True, None)
-    assert not duties.self_assign_allowed(True, False)
-    assert duties.self_assign_allowed(False, True)
-    assert not duties.self_assign_allowed("yes", None)
-    assert not duties.self_assign_allowed(1, None)
+    def allowed(company: object, site: object) -> bool:
+        own = {} if site is None else {"inspector_self_assign": site}
+        values = {} if company is None else {"inspector_self_assign": company}
+        at = SimpleNamespace(timezone="Asia/Shanghai", quiet_start="21:00", quiet_end="08:00")
+        resolved = company_settings.resolve(values, SimpleNamespace(**vars(at), settings=own))
+        return resolved.values.inspector_self_assign
+
+    assert not allowed(None, None)
+    assert allowed(True, None)
+    assert not allowed(True, False)
+    assert allowed(False, True)
+    assert not allowed("yes", None)
+    assert not allowed(1, None)
 
 
 def test_the_lifecycle_refuses_verification_by_the_responsible_manager() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.findings import MAX_FINDING
-from bot.flows.context import FlowSettings
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Channel, InspectionStatus, TaskStatus
 from tests.flows.harness import Harness, User
@@ -309,8 +308,9 @@ async def test_text_sticker_and_documents_where_buttons_are_expected(harness: Ha
 
 
 async def test_photo_is_mandatory_when_the_company_says_so(harness: Harness) -> None:
-    harness.engine.settings = FlowSettings(photo_required=True)
     user, _ = await inspector(harness)
+    async with harness.db.transaction() as tx:
+        await tx.settings.set("photo_required", True)
     await begin(user)
     await user.tap("0分")
     assert "请先发送照片" in user.chat.last.text

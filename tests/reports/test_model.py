@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.scoring import DEFAULT_GRADE_BANDS
-from bot.reports.model import ReportError, ReportModel, grade_bands, load_report
+from bot.reports.model import ReportError, ReportModel, load_report
 from storage.records import TaskStatus
 from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, build
 
@@ -64,8 +64,9 @@ async def test_grade_bands_come_from_the_company_setting(built: Built) -> None:
     model = await load_report(built.db, built.inspection_id)
     assert model.grade == "B"
     assert model.bands == ((95.0, "A"), (84.0, "B"))
-    assert grade_bands("nonsense") == DEFAULT_GRADE_BANDS
-    assert grade_bands(None) == DEFAULT_GRADE_BANDS
+    async with built.db.transaction() as tx:
+        await tx.settings.set("grade_bands", "nonsense")
+    assert (await load_report(built.db, built.inspection_id)).bands == DEFAULT_GRADE_BANDS
 
 
 async def test_content_hash_follows_what_the_report_shows(built: Built) -> None:

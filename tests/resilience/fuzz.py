@@ -27,6 +27,7 @@ COMMANDS = (
     "tasks",
     "stats",
     "overdue",
+    "settings",
     "help",
     "start",
     "report",

@@ -207,11 +207,22 @@ async def test_buttons_of_others_are_refused_and_change_nothing(
     await world.close()
 
 
-COMMANDS = ("inspect", "resume", "pause", "status", "tasks", "stats", "overdue", "help", "start")
-MANAGERS_ONLY = {"stats", "overdue"}
+COMMANDS = (
+    "inspect",
+    "resume",
+    "pause",
+    "status",
+    "tasks",
+    "stats",
+    "overdue",
+    "settings",
+    "help",
+    "start",
+)
+MANAGERS_ONLY = {"stats", "overdue", "settings"}
 OWNER = {"inspections": "inspector_id", "conversations": "person_id"}
 """A command may change these rows of the person's own (their inspection, their chat)."""
-CONTROL = {"tasks": ZHANG, "stats": ZHAO, "overdue": ZHAO}
+CONTROL = {"tasks": ZHANG, "stats": ZHAO, "overdue": ZHAO, "settings": ZHAO}
 # What a person of another site (or a 责任人 of another task) must never be shown.
 SECRETS = {
     "stranger": ("阳光花园", "王检查", "张三"),

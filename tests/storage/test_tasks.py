@@ -400,3 +400,12 @@ async def test_audit_log_and_settings(db: Database, clock: FakeClock) -> None:
         assert [e.action for e in await tx.audit.recent(since=clock.now)] == ["role.grant"]
         assert await tx.settings.get("grade_bands") == {"优秀": 95}
         assert await tx.settings.all() == {"deadline_days": [3, 7], "grade_bands": {"优秀": 95}}
+        about = await tx.audit.recent(about=["person:4", "site:1"])
+        assert [e.action for e in about] == ["role.grant", "site.create"]
+        assert [e.action for e in await tx.audit.recent(about=["site:1"])] == ["site.create"]
+        assert await tx.audit.recent(about=["person:5"]) == []
+    async with db.transaction() as tx:
+        assert await tx.settings.delete("grade_bands") is True
+        assert await tx.settings.delete("grade_bands") is False
+    async with db.read() as tx:
+        assert await tx.settings.all() == {"deadline_days": [3, 7]}

@@ -33,13 +33,14 @@ async def test_each_chat_gets_the_menu_of_its_persons_roles(
     assert menus == {
         5001: ["inspect", "resume", "pause", "status", "tasks", "help"],
         5002: ["tasks", "help"],
-        5004: ["tasks", "stats", "overdue", "report", "help"],
+        5004: ["tasks", "stats", "overdue", "report", "settings", "help"],
     }
     described = fake.commands_for({"type": "chat", "chat_id": 5004})
-    assert [c["description"] for c in described][1:4] == [
+    assert [c["description"] for c in described][1:5] == [
         "项目排名与整改统计",
         "逾期整改任务",
         "最近一次检查报告",
+        "查看公司设置",
     ]
 
     stranger = fake.user(6666, "Mallory")
@@ -65,7 +66,9 @@ async def test_a_changed_role_changes_the_menu_when_the_chat_is_checked_again(
     bot.channel.menus.clock = lambda: float("inf")  # the recheck is due
     await bot.act(user.send_text("统计"))
     assert "项目排名" in fake.texts(5002)[-1]
-    await fake.wait_for(lambda: menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "help"])
+    await fake.wait_for(
+        lambda: menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "settings", "help"]
+    )
 
     async with bot.db.transaction() as tx:
         for role in (Role.RESPONSIBLE, Role.MANAGER):
