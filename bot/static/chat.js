@@ -853,6 +853,7 @@
   function refreshInspections() {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
+      if (!navigator.onLine) return;
       if (state.queue.some((record) => record.offline)) return; // not on the server yet
       try {
         const response = await api("/api/inspections");
@@ -952,6 +953,11 @@
   async function listen() {
     let delay = 1000;
     while (!state.signedOut) {
+      if (!navigator.onLine) {
+        setStatus(false);
+        await pause(15000); // or until the connection is back
+        continue;
+      }
       const controller = new AbortController();
       state.lastActivity = Date.now();
       const watchdog = setInterval(() => {
@@ -1080,6 +1086,7 @@
     for (;;) {
       let me;
       try {
+        if (!navigator.onLine) throw new Error("offline");
         const response = await api("/api/me");
         if (!response.ok) throw new Error(`me ${response.status}`);
         me = await response.json();

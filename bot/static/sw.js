@@ -39,6 +39,10 @@ function cacheKey(url) {
 
 async function freshOrKept(request, key) {
   const cache = await caches.open(CACHE);
+  if (!self.navigator.onLine) {
+    const kept = await cache.match(key);
+    if (kept) return kept;
+  }
   try {
     const response = await fetch(request);
     if (response.ok) await cache.put(key, response.clone());

@@ -1,0 +1,189 @@
+"""The web chat without a connection (issue 25): the page is an installable app whose service
+worker keeps its files; taps, notes and photos made offline queue on the device (IndexedDB),
+show as 待发送 with a count, survive a reload, and reach the server once and in order when the
+connection is back; an item answered elsewhere meanwhile is resolved in the server's order and
+the person is told. Screenshots go to test-artifacts/web/ (offline-*.png)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from playwright.async_api import Browser, FilePayload, Response, expect
+
+from bot.handlers.web.transcript import transcript
+from storage.records import InspectionStatus
+from tests.web.browser import ChatPage
+from tests.web.conftest import WebBot
+from tests.web.helpers import png
+
+ITEMS = 62
+LOST = 7  # answered 0分 offline: its rectification task is set up once the server has it
+PHOTO_A = png(tint=40)
+PHOTO_B = png(tint=170)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def open_with_worker(browser: Browser, bot: WebBot) -> ChatPage:
+    """The inspector's page, once its service worker controls it (its files are kept)."""
+    chat = await ChatPage.open(browser, bot, "王检查")
+    await chat.page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    return chat
+
+
+async def start_inspection(chat: ChatPage) -> None:
+    """/inspect at 阳光花园, item 1 answered online; the page then holds the standard."""
+    await chat.say("/inspect")
+    await chat.tap("阳光花园")
+    await expect(chat.bot_messages().last).to_contain_text(f"第 1/{ITEMS} 项")
+
+    def standard(response: Response) -> bool:
+        return response.url.endswith("/api/inspections")
+
+    async with chat.page.expect_response(standard):
+        await chat.tap("1分")
+    await expect(chat.bot_messages().last).to_contain_text(f"第 2/{ITEMS} 项")
+
+
+async def offline_tap(chat: ChatPage, label: str) -> None:
+    """Tap `label` on the item the page shows by itself (offline)."""
+    card = chat.page.locator("#log article.local.card").last
+    await card.locator(".key", has_text=label).first.click()
+
+
+async def offline_photo(chat: ChatPage, opener: str, file: FilePayload) -> None:
+    async with chat.page.expect_file_chooser() as chooser_info:
+        await chat.page.locator(opener).last.click()
+    await (await chooser_info.value).set_files(files=file)
+
+
+async def status(chat: ChatPage) -> str:
+    text: str = await chat.page.locator("#status").inner_text()
+    return text
+
+
+async def inspection_id(bot: WebBot) -> int:
+    person = await bot.person("王检查")
+    async with bot.runtime.db.read() as tx:
+        (inspection,) = await tx.inspections.open_for_inspector(person.id)
+    return inspection.id
+
+
+async def test_answers_notes_and_photos_made_offline_reach_the_server_once_in_order(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    chat = await open_with_worker(browser, web_bot)
+    page = chat.page
+    await start_inspection(chat)
+    insp = await inspection_id(web_bot)
+
+    await page.context.set_offline(True)
+    await expect(page.locator("#status")).to_contain_text("离线")
+    # item 2 on the server's own message; from then on the page shows the items itself
+    await chat.bot_messages().last.locator(".key", has_text="1分").first.click()
+    card = page.locator("#log article.local.card").last
+    await expect(card).to_contain_text(f"第 3/{ITEMS} 项")
+    await offline_photo(
+        chat,
+        "#log article.local.card .key:has-text('📷 照片')",
+        FilePayload(name="a.png", mimeType="image/png", buffer=PHOTO_A),
+    )
+    await offline_tap(chat, "1分")
+    await expect(page.locator("#log article.local.card").last).to_contain_text(f"第 4/{ITEMS} 项")
+    await offline_photo(
+        chat, "#camera-button", FilePayload(name="b.png", mimeType="image/png", buffer=PHOTO_B)
+    )
+    await offline_tap(chat, "📝 备注")
+    await page.locator("#text").fill("消防通道有杂物")
+    await page.locator("#text").press("Enter")
+    await offline_tap(chat, "1分")
+    await expect(page.locator("#status")).to_contain_text("6 条待发送")
+    queued = page.locator("#log article.queued")
+    await expect(queued).to_have_count(6)
+    await expect(queued.locator(".meta", has_text="待发送")).to_have_count(6)
+    await chat.shot("offline-01-queued")
+
+    # a reload without a connection: the service worker serves the page, the queue is kept
+    await page.reload()
+    await expect(page.locator("#composer")).to_be_visible()
+    await expect(page.locator("#status")).to_contain_text("离线 · 6 条待发送")
+    await expect(page.locator("#log article.queued")).to_have_count(6)
+    await expect(page.locator("#log article.queued img.preview")).to_have_count(2)
+    await expect(page.locator("#log article.local.card").last).to_contain_text(f"第 5/{ITEMS} 项")
+    await chat.shot("offline-02-reloaded")
+    for no in range(5, ITEMS + 1):
+        await offline_tap(chat, "0分" if no == LOST else "1分")
+    await expect(page.locator("#log article.local.card").last).to_contain_text(
+        f"全部 {ITEMS} 项都已作答"
+    )
+    await expect(page.locator("#status")).to_contain_text(f"{6 + ITEMS - 4} 条待发送")
+    await chat.shot("offline-03-all-answered")
+
+    await page.context.set_offline(False)
+    await expect(page.locator("#status")).to_have_text("已连接", timeout=60_000)
+    await chat.settle()
+    await expect(page.locator("#log article.local")).to_have_count(0)
+    await expect(page.locator("#log article.queued")).to_have_count(0)
+    # the server's order: item 7 lost points, so its task set-up comes before submitting
+    await expect(chat.bot_messages().last).to_contain_text(f"整改任务 · 第 {LOST}")
+    await chat.shot("offline-04-back-online")
+    await chat.tap("确认创建")
+    await expect(chat.bot_messages().last).to_contain_text(f"全部 {ITEMS} 项都已作答")
+    await chat.bot_messages().last.locator(".key", has_text="提交").click()
+    await expect(chat.bot_messages().last).to_contain_text("检查完成：阳光花园")
+
+    async with web_bot.runtime.db.read() as tx:
+        inspection = await tx.inspections.get(insp)
+        assert inspection is not None and inspection.status is InspectionStatus.COMPLETED
+        answers = {a.item_no: a for a in await tx.answers.for_inspection(insp)}
+        assert sorted(answers) == list(range(1, ITEMS + 1))
+        for no, answer in answers.items():
+            assert answer.score == (0 if no == LOST else 1), no
+            assert len(await tx.answers.history(insp, no)) == 1, f"item {no} set twice"
+        photos = {no: [e.sha256 for e in await tx.evidence.for_item(insp, no)] for no in (3, 4)}
+        assert photos == {3: [sha(PHOTO_A)], 4: [sha(PHOTO_B)]}
+        assert [n.text for n in await tx.notes.for_item(insp, 4)] == ["消防通道有杂物"]
+        assert len(await tx.evidence.for_inspection(insp)) == 2
+        assert len(await tx.tasks.items_with_tasks(insp)) == 1
+        views, _ = await transcript(tx, chat.chat_id, 0, 5000)
+    # what the person sent offline, each once and in the order it was made
+    mine = [v for v in views if v["from"] == "me"][-3:]
+    assert [v.get("photos") or v["text"] for v in mine] == [
+        [sha(PHOTO_A)],
+        [sha(PHOTO_B)],
+        "消防通道有杂物",
+    ]
+    assert len({v["key"] for v in views if v["from"] == "me"}) == len(
+        [v for v in views if v["from"] == "me"]
+    )
+    chat.check_clean()
+
+
+async def test_an_item_answered_elsewhere_meanwhile_follows_the_server_order(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    chat = await open_with_worker(browser, web_bot)
+    await start_inspection(chat)
+    insp = await inspection_id(web_bot)
+    await chat.page.context.set_offline(True)
+    await chat.bot_messages().last.locator(".key", has_text="1分").first.click()
+    await expect(chat.page.locator("#status")).to_contain_text("1 条待发送")
+
+    # meanwhile the same inspector answers item 2 in another window that is online
+    other = await ChatPage.open(browser, web_bot, "王检查")
+    await expect(other.bot_messages().last).to_contain_text(f"第 2/{ITEMS} 项")
+    await other.tap("0.5分")
+
+    await chat.page.context.set_offline(False)
+    notice = chat.page.locator("#log article.bot", has_text="在您离线期间已在别处作答")
+    await expect(notice).to_contain_text("「0.5分")
+    await expect(notice).to_contain_text("以您离线时的回答「1分")
+    await chat.settle()
+    await chat.shot("offline-05-conflict")
+    async with web_bot.runtime.db.read() as tx:
+        history = await tx.answers.history(insp, 2)
+    assert [revision.score for revision in history] == [0.5, 1]
+    chat.check_clean()
+    other.check_clean()
