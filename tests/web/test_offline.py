@@ -12,7 +12,7 @@ from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.handlers.web.transcript import transcript
 from storage.records import InspectionStatus
-from tests.web.browser import ChatPage
+from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
 from tests.web.helpers import png
 
@@ -172,7 +172,10 @@ async def test_an_item_answered_elsewhere_meanwhile_follows_the_server_order(
     await expect(chat.page.locator("#status")).to_contain_text("1 条待发送")
 
     # meanwhile the same inspector answers item 2 in another window that is online
-    other = await ChatPage.open(browser, web_bot, "王检查")
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    other = ChatPage(await context.new_page(), web_bot, chat.chat_id)
+    await other.page.goto(web_bot.link("王检查"))
+    await other.settle()
     await expect(other.bot_messages().last).to_contain_text(f"第 2/{ITEMS} 项")
     await other.tap("0.5分")
 
