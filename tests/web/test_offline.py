@@ -7,14 +7,16 @@ the person is told. Screenshots go to test-artifacts/web/ (offline-*.png)."""
 from __future__ import annotations
 
 import hashlib
+import json
 
+import aiohttp
 from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.handlers.web.transcript import transcript
 from storage.records import InspectionStatus
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
-from tests.web.helpers import png
+from tests.web.helpers import ApiClient, png, wait_until
 
 ITEMS = 62
 LOST = 7  # answered 0分 offline: its rectification task is set up once the server has it
@@ -190,3 +192,51 @@ async def test_an_item_answered_elsewhere_meanwhile_follows_the_server_order(
     assert [revision.score for revision in history] == [0.5, 1]
     chat.check_clean()
     other.check_clean()
+
+
+async def test_the_app_files_and_the_standard_kept_for_offline(web_bot: WebBot) -> None:
+    """The manifest and the service worker (from the root, so it controls /chat) are allowed by
+    the page's policy; /api/inspections gives the signed-in inspector the items with the very
+    labels of the flows' buttons and the answers as the server has them."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{web_bot.base}/chat") as response:
+            policy = response.headers["Content-Security-Policy"]
+            page = await response.text()
+        assert "worker-src 'self'" in policy and "manifest-src 'self'" in policy
+        assert 'rel="manifest" href="/static/manifest.webmanifest"' in page
+        async with http.get(f"{web_bot.base}/static/manifest.webmanifest") as response:
+            assert response.headers["Content-Type"] == "application/manifest+json"
+            manifest = json.loads(await response.read())
+        assert manifest["name"] == "品检" and manifest["lang"] == "zh-CN"
+        assert manifest["start_url"] == "/chat"
+        assert [icon["src"] for icon in manifest["icons"]] == ["/static/icon.svg"]
+        async with http.get(f"{web_bot.base}/sw.js") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/javascript")
+            assert response.headers["Service-Worker-Allowed"] == "/"
+            assert "/api/" not in await response.text()  # the API is never cached
+
+        async with http.get(f"{web_bot.base}/api/inspections") as response:
+            assert response.status == 401
+        inspector = ApiClient(http, web_bot.base, web_bot.tokens["王检查"])
+        assert await inspector.text("/inspect") == 200
+        await wait_until(web_bot.delivered)
+        assert await inspector.press("阳光花园") == 200
+        await wait_until(web_bot.delivered)
+        assert await inspector.press("0.5分") == 200
+        await wait_until(web_bot.delivered)
+        async with http.get(
+            f"{web_bot.base}/api/inspections", headers=inspector.headers
+        ) as response:
+            assert response.status == 200
+            assert response.headers["Cache-Control"] == "no-store"
+            (kept,) = (await response.json())["inspections"]
+        # item 1 as the server first showed it (since edited into its one-line record)
+        (shown,) = [m for m in await inspector.history() if "第 1/62 项" in m["text"]]
+    assert kept["site"] == "阳光花园" and len(kept["items"]) == ITEMS
+    first, second = kept["items"][:2]
+    assert first["answer"] == "1" and first["pending"]  # lost points, no task yet
+    assert second["answer"] == "-" and second["pending"]
+    assert first["section"] == "一、客户管理" and first["content"] and first["method"]
+    assert first["levels"] == [row[0][0] for row in shown["buttons"][:3]]
+    assert first["levels"] == ["1分 符合", "0.5分 部分符合", "0分 不符合"]
