@@ -149,7 +149,8 @@
     });
   }
 
-  const keep = (key, value) => stored("keep", "readwrite", (s) => s.put(value, key)).catch(() => {});
+  const keep = (key, value) =>
+    stored("keep", "readwrite", (s) => s.put(value, key)).catch(() => {});
   const kept = (key) => stored("keep", "readonly", (s) => s.get(key)).catch(() => undefined);
 
   async function api(path, options = {}) {
@@ -675,11 +676,12 @@
   function sendText(text) {
     const id = newId();
     const shown = escapeText(text);
-    const note = state.offline || state.queue.some((r) => r.offline) ? state.noteFor : null;
+    const note = state.noteFor; // 📝 备注 was tapped on an item shown offline
     state.noteFor = null;
     showPending(id, { text: shown }, state.offline);
     if (note) {
-      enqueue({ type: "note", id, openId: newId(), insp: note.insp, no: note.no, text, shown });
+      const where = { insp: note.insp, no: note.no, openId: newId(), offline: true };
+      enqueue(Object.assign({ type: "note", id, text, shown }, where));
       bringCardDown();
     } else {
       enqueue({ type: "text", id, text, shown });
@@ -722,6 +724,7 @@
     record.file = file.size <= state.maxUpload ? file : null;
     const where = offlineMode() ? state.current : null;
     if (where) Object.assign(record, { insp: where.insp, no: where.no, openId: newId() });
+    if (where) record.offline = true;
     enqueue(record);
   }
 
@@ -761,7 +764,7 @@
   }
 
   function answeredLocally(button, payload) {
-    const found = offlineMode() ? itemOf(payload) : null;
+    const found = offlineMode() || button.closest(".local") ? itemOf(payload) : null;
     if (!found || !["L", "NA", "P", "M"].includes(found.action)) return false;
     follow();
     const { inspection, item } = found;
@@ -782,7 +785,8 @@
     const shown = escapeText(`第 ${item.no} 项：${label}`);
     button.closest(".keyboard")?.remove();
     showPending(id, { text: shown }, true);
-    enqueue({ type: "answer", id, insp: inspection.id, no: item.no, code, base: item.answer, shown });
+    const where = { insp: inspection.id, no: item.no, offline: true };
+    enqueue(Object.assign({ type: "answer", id, code, base: item.answer, shown }, where));
     item.answer = code;
     keep("inspections", state.inspections);
     showCard(inspection, nextItem(inspection, item.no));
@@ -806,7 +810,9 @@
 
   // An item as the page shows it offline, with the same buttons as the flows' item message.
   function showCard(inspection, item) {
-    for (const card of el.log.querySelectorAll(".local.card")) card.querySelector(".keyboard")?.remove();
+    for (const card of el.log.querySelectorAll(".local.card")) {
+      card.querySelector(".keyboard")?.remove(); // an earlier item: answered, or left for later
+    }
     const total = inspection.items.length;
     if (!item) {
       state.current = null;
@@ -972,6 +978,7 @@
           state.offline = !navigator.onLine;
           setStatus(true);
           wakeUp(); // the queue goes now
+          if (!state.queue.length) backOnline();
           delay = 1000;
           await readEvents(response.body);
         }
