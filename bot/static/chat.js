@@ -888,7 +888,9 @@
       const preview = record.file ? URL.createObjectURL(record.file) : "";
       showPending(record.id, { preview, text: record.shown }, true);
     }
-    const where = state.current;
+    // the item shown last, else the one answered last (all answered: the closing card)
+    const last = records.filter((record) => record.type === "answer").pop();
+    const where = state.current || last;
     const inspection = where && state.inspections.find((i) => i.id === where.insp);
     if (offlineMode() && inspection) {
       const item = inspection.items.find((i) => i.no === where.no);

@@ -123,7 +123,19 @@ async def test_answers_notes_and_photos_made_offline_reach_the_server_once_in_or
     await expect(page.locator("#status")).to_contain_text(f"{6 + ITEMS - 4} 条待发送")
     await chat.shot("offline-03-all-answered")
 
-    await page.context.set_offline(False)
+    # the tab is closed, and the chat opened again from the home screen, still offline
+    chat.check_clean()
+    context = page.context
+    await page.close()
+    chat = ChatPage(await context.new_page(), web_bot, chat.chat_id)
+    page = chat.page
+    await page.goto(f"{web_bot.base}/chat")
+    await expect(page.locator("#status")).to_contain_text(f"离线 · {6 + ITEMS - 4} 条待发送")
+    await expect(page.locator("#log article.local.card").last).to_contain_text(
+        f"全部 {ITEMS} 项都已作答"
+    )
+
+    await context.set_offline(False)
     await expect(page.locator("#status")).to_have_text("已连接", timeout=60_000)
     await chat.settle()
     await expect(page.locator("#log article.local")).to_have_count(0)
