@@ -712,6 +712,7 @@
     }
     button.setAttribute("aria-busy", "true");
     enqueue(record).finally(() => button.removeAttribute("aria-busy"));
+    if (state.offline) goOnFrom(button, payload);
   }
 
   function upload(file) {
@@ -791,6 +792,15 @@
     keep("inspections", state.inspections);
     showCard(inspection, nextItem(inspection, item.no));
     return true;
+  }
+
+  // 确认创建 of a task set-up tapped offline: the set-up is queued as it is, and the
+  // inspection goes on with the next unanswered item.
+  function goOnFrom(button, payload) {
+    const found = itemOf(payload);
+    if (!found || found.action !== "TOK") return;
+    button.closest(".keyboard")?.remove();
+    showCard(found.inspection, nextItem(found.inspection, found.item.no));
   }
 
   function nextItem(inspection, after) {

@@ -267,3 +267,35 @@ async def test_the_app_files_and_the_standard_kept_for_offline(web_bot: WebBot) 
     assert first["section"] == "一、客户管理" and first["content"] and first["method"]
     assert first["levels"] == [row[0][0] for row in shown["buttons"][:3]]
     assert first["levels"] == ["1分 符合", "0.5分 部分符合", "0分 不符合"]
+
+
+async def test_a_task_set_up_confirmed_offline_and_the_inspection_goes_on(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    chat = await open_with_worker(browser, web_bot)
+    page = chat.page
+    await chat.say("/inspect")
+    await chat.tap("阳光花园")
+
+    def standard(response: Response) -> bool:
+        return response.url.endswith("/api/inspections")
+
+    async with page.expect_response(standard):
+        await chat.tap("0分")
+    await expect(chat.bot_messages().last).to_contain_text("整改任务 · 第 1 项")
+    insp = await inspection_id(web_bot)
+    await page.context.set_offline(True)
+    await expect(page.locator("#status")).to_contain_text("离线")
+    await chat.bot_messages().last.locator(".key", has_text="确认创建").click()
+    await expect(page.locator("#log article.local.card").last).to_contain_text(f"第 2/{ITEMS} 项")
+    await offline_tap(chat, "不适用")
+    await expect(page.locator("#status")).to_contain_text("2 条待发送")
+    await page.context.set_offline(False)
+    await expect(page.locator("#status")).to_have_text("已连接", timeout=30_000)
+    await chat.settle()
+    await expect(chat.bot_messages().last).to_contain_text(f"第 3/{ITEMS} 项")
+    async with web_bot.runtime.db.read() as tx:
+        assert await tx.tasks.items_with_tasks(insp) == {1}
+        marks = {a.item_no: (a.score, a.not_applicable) for a in await tx.answers.marks(insp)}
+    assert marks == {1: (0, False), 2: (None, True)}
+    check_clean(chat)
