@@ -56,6 +56,7 @@
     current: null, // {insp, no}: the item shown last (by the server or locally)
     noteFor: null, // {insp, no}: the item whose 📝 备注 was tapped offline
     connected: false, // the event stream is open
+    views: [], // the newest messages as received, kept for a page opened offline
   };
 
   class SignedOut extends Error {}
@@ -363,6 +364,7 @@
         button.type = "button";
         button.className = "key";
         button.textContent = label;
+        button.dataset.payload = payload;
         button.addEventListener("click", () => press(button, payload));
         line.appendChild(button);
       }
@@ -461,7 +463,28 @@
       el.log.appendChild(node);
     }
     state.messages.set(message.id, node);
+    keepView(message);
     return !pending && !existing;
+  }
+
+  // The newest messages, kept on the device: a page opened offline shows them.
+  const KEPT_VIEWS = 150;
+  let viewsTimer = 0;
+
+  function keepView(message) {
+    state.views.push(message);
+    if (state.views.length > KEPT_VIEWS) state.views.splice(0, state.views.length - KEPT_VIEWS);
+    clearTimeout(viewsTimer);
+    const transcript = { token: state.token, views: state.views };
+    viewsTimer = setTimeout(() => keep("transcript", transcript), 300);
+  }
+
+  async function showKept() {
+    const transcript = await kept("transcript");
+    if (!transcript || transcript.token !== state.token) return;
+    follow();
+    for (const message of transcript.views) apply(message);
+    arrived(false);
   }
 
   function showPending(id, message, queued = false) {
@@ -784,7 +807,7 @@
     const label = code === "NA" ? "不适用" : item.levels[Number(code)];
     const id = newId();
     const shown = escapeText(`第 ${item.no} 项：${label}`);
-    button.closest(".keyboard")?.remove();
+    closeItem(inspection.id, item.no);
     showPending(id, { text: shown }, true);
     const where = { insp: inspection.id, no: item.no, offline: true };
     enqueue(Object.assign({ type: "answer", id, code, base: item.answer, shown }, where));
@@ -801,6 +824,14 @@
     if (!found || found.action !== "TOK") return;
     button.closest(".keyboard")?.remove();
     showCard(found.inspection, nextItem(found.inspection, found.item.no));
+  }
+
+  // The buttons of every message showing the item (answered offline) go.
+  function closeItem(insp, no) {
+    for (const key of el.log.querySelectorAll(".key[data-payload]")) {
+      const m = ITEM.exec(key.dataset.payload);
+      if (m && Number(m[2]) === insp && Number(m[3]) === no) key.closest(".keyboard")?.remove();
+    }
   }
 
   function nextItem(inspection, after) {
@@ -894,6 +925,7 @@
     }
     for (const record of records) {
       state.queue.push(record);
+      if (record.type === "answer") closeItem(record.insp, record.no);
       if (record.shown === undefined) continue;
       const preview = record.file ? URL.createObjectURL(record.file) : "";
       showPending(record.id, { preview, text: record.shown }, true);
@@ -915,6 +947,7 @@
     if (data.reset) {
       for (const node of state.messages.values()) node.remove();
       state.messages.clear();
+      state.views = [];
       state.lastSeq = 0;
     }
     if (state.lastSeq === 0) follow(); // the page was just opened: show the newest
@@ -1112,7 +1145,8 @@
         keep("me", me);
       } catch (error) {
         if (error instanceof SignedOut) return;
-        me = await kept("me"); // offline: as the page last knew it
+        me = await kept("me"); // offline: as the page last knew it, with its last messages
+        if (me) await showKept();
       }
       if (me) {
         el.who.textContent = me.name;

@@ -128,6 +128,11 @@ async def test_answers_notes_and_photos_made_offline_reach_the_server_once_in_or
     await expect(page.locator("#status")).to_contain_text("离线 · 6 条待发送")
     await expect(page.locator("#log article.queued")).to_have_count(6)
     await expect(page.locator("#log article.queued img.preview")).to_have_count(2)
+    # the conversation as it was before the connection went, kept on the device too
+    await expect(page.locator("#log article.bot", has_text=f"共 {ITEMS} 项")).to_have_count(1)
+    item_2 = page.locator("#log article.bot", has_text=f"第 2/{ITEMS} 项")
+    await expect(item_2).to_have_count(1)
+    await expect(item_2.locator(".key")).to_have_count(0)  # answered offline
     await expect(page.locator("#log article.local.card").last).to_contain_text(f"第 5/{ITEMS} 项")
     await chat.shot("offline-02-reloaded")
     for no in range(5, ITEMS + 1):
