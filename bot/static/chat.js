@@ -57,6 +57,7 @@
     noteFor: null, // {insp, no}: the item whose 📝 备注 was tapped offline
     connected: false, // the event stream is open
     views: [], // the newest messages as received, kept for a page opened offline
+    unloaded: [], // photos that could not be fetched (offline): loaders to run again
   };
 
   class SignedOut extends Error {}
@@ -304,14 +305,17 @@
         if (single) button.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
         keepAtEnd();
       });
-      image(sha).then(
-        (url) => {
-          img.src = url;
-        },
-        () => {
-          img.alt = "照片加载失败";
-        },
-      );
+      const load = () =>
+        image(sha).then(
+          (url) => {
+            img.src = url;
+          },
+          () => {
+            img.alt = "照片加载失败";
+            state.unloaded.push(load); // tried again once the chat is connected
+          },
+        );
+      load();
       button.addEventListener("click", () => image(sha).then(openViewer, () => {}));
       grid.appendChild(button);
     }
@@ -1024,6 +1028,7 @@
           setStatus(true);
           wakeUp(); // the queue goes now
           if (!state.queue.length) backOnline();
+          for (const load of state.unloaded.splice(0)) load();
           delay = 1000;
           await readEvents(response.body);
         }

@@ -160,6 +160,7 @@ async def test_answers_notes_and_photos_made_offline_reach_the_server_once_in_or
     await chat.settle()
     await expect(page.locator("#log article.local")).to_have_count(0)
     await expect(page.locator("#log article.queued")).to_have_count(0)
+    await chat.images_loaded(2)  # the photos, sent and shown back by the server
     # the server's order: item 7 lost points, so its task set-up comes before submitting
     await expect(chat.bot_messages().last).to_contain_text(f"整改任务 · 第 {LOST}")
     await chat.shot("offline-04-back-online")
