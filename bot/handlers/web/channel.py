@@ -212,7 +212,6 @@ class WebChannel:
                 "Content-Security-Policy": WORKER_POLICY,
                 "Cache-Control": "no-cache",
                 "Content-Type": "text/javascript; charset=utf-8",
-                "Service-Worker-Allowed": "/",
             },
         )
 
