@@ -12,6 +12,9 @@ from bot.flows.context import FlowContext
 from standards.schema import Item, Level, Standard
 from storage.records import AnswerMark, Inspection, Site
 
+ITEM_MODES = {"item", "note", "task", "task_remark", "sample", "figure"}
+"""Conversation modes in which an item of the inspection is open."""
+
 
 @dataclass
 class Loaded:

@@ -24,13 +24,20 @@ from bot.flows import (
     inspection,
     manager,
     measure,
+    queued,
     settings_view,
     task_setup,
     tasks,
 )
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
-from bot.flows.inspection_view import close_item_message, load, show_item, toggle_rules
+from bot.flows.inspection_view import (
+    ITEM_MODES,
+    close_item_message,
+    load,
+    show_item,
+    toggle_rules,
+)
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
 from storage.records import OutboxKind, StoredStandard
@@ -39,7 +46,6 @@ log = logging.getLogger(__name__)
 
 ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "RU", "TR", "TD", "TM", "TOK"}
 INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
-ITEM_MODES = {"item", "note", "task", "task_remark", "sample", "figure"}
 # Item modes in which typed text is what the flow asked for (a note, a name or date, a figure).
 INPUT_MODES = {"note", "task", "task_remark", "figure"}
 
@@ -205,6 +211,9 @@ class FlowEngine:
             if parts[0] == "K":
                 await tasks.press(ctx, parts[1:])
                 return
+            if parts[0] == "Q":
+                await self._queued(ctx, parts[1:])
+                return
             action = parts[0]
             stamp = payload.as_int(parts[1]) if len(parts) > 1 else -1
         except payload.PayloadError:
@@ -215,6 +224,13 @@ class FlowEngine:
             return
         try:
             await self._press(ctx, action, parts[2:])
+        except (payload.PayloadError, IndexError, KeyError):
+            await ctx.toast("stale_button", alert=True)
+
+    async def _queued(self, ctx: FlowContext, parts: list[str]) -> None:
+        """What the web page queued while offline: it names its item, not a screen."""
+        try:
+            await queued.press(ctx, parts)
         except (payload.PayloadError, IndexError, KeyError):
             await ctx.toast("stale_button", alert=True)
 

@@ -39,6 +39,7 @@ from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
 from bot.handlers.web.hub import Hub, Subscription
 from bot.handlers.web.limits import SignInGuard, UploadGuard, UploadLimit
 from bot.handlers.web.links import chat_id_for
+from bot.handlers.web.offline import open_inspections
 from bot.handlers.web.transcript import (
     CLIENT_KEY,
     FROM_PERSON,
@@ -61,11 +62,14 @@ STATIC_FILES = {
     "chat.js": "text/javascript; charset=utf-8",
     "chat.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
+    "manifest.webmanifest": "application/manifest+json",
 }
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
 )
+WORKER_POLICY = "default-src 'none'; connect-src 'self'"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,128}")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -167,7 +171,9 @@ class WebChannel:
         app.router.add_get("/", self._page)
         app.router.add_get("/chat", self._page)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/sw.js", self._worker)
         app.router.add_get("/api/me", self._me)
+        app.router.add_get("/api/inspections", self._inspections)
         app.router.add_get("/api/events", self._events)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/upload", self._upload)
@@ -255,6 +261,17 @@ class WebChannel:
             headers={"Cache-Control": "no-cache", "Content-Type": STATIC_FILES[name]},
         )
 
+    async def _worker(self, request: web.Request) -> web.FileResponse:
+        """The service worker, from the site's root so that its scope covers /chat."""
+        return web.FileResponse(
+            STATIC / "sw.js",
+            headers={
+                "Content-Security-Policy": WORKER_POLICY,
+                "Cache-Control": "no-cache",
+                "Content-Type": "text/javascript; charset=utf-8",
+            },
+        )
+
     async def _protect(self, request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -282,6 +299,15 @@ class WebChannel:
                 "timezone": timezone,
             },
             headers={"Cache-Control": "no-store"},
+        )
+
+    async def _inspections(self, request: web.Request) -> web.Response:
+        """The person's open inspections, for answering while offline (bot.flows.queued)."""
+        session = await self._session(request)
+        async with self.db.read() as tx:
+            inspections = await open_inspections(tx, session.person.id)
+        return web.json_response(
+            {"inspections": inspections}, headers={"Cache-Control": "no-store"}
         )
 
     # -- live messages --------------------------------------------------------------------
