@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.cli import (
     admin_cmd,
     db_cmd,
+    plan_cmd,
     reminders_cmd,
     report_cmd,
     run_cmd,
@@ -25,6 +26,7 @@ GROUPS = (
     db_cmd,
     admin_cmd,
     structure_cmd,
+    plan_cmd,
     reminders_cmd,
     standards_cmd,
     report_cmd,
