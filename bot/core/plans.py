@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from storage.records import InspectionStatus, PlanEvery
-
-LIMITS = {PlanEvery.WEEK: 7, PlanEvery.MONTH: 31, PlanEvery.QUARTER: 92}
-EVERY_NAMES = {PlanEvery.WEEK: "周检", PlanEvery.MONTH: "月检", PlanEvery.QUARTER: "季检"}
+WEEK, MONTH, QUARTER = "week", "month", "quarter"  # storage.records.PlanEvery's values
+# storage.records.InspectionStatus's values
+COMPLETED, OPEN_INSPECTION = "completed", frozenset({"in_progress", "paused"})
+LIMITS = {WEEK: 7, MONTH: 31, QUARTER: 92}
+EVERY_NAMES = {WEEK: "周检", MONTH: "月检", QUARTER: "季检"}
 REMIND_BEFORE = timedelta(days=1)
 
 
@@ -33,7 +34,7 @@ class WindowError(ValueError):
     """A window that cannot exist (empty, or days out of range); the text is for people."""
 
 
-def check_window(every: PlanEvery, first: int | None, last: int | None) -> tuple[int, int]:
+def check_window(every: str, first: int | None, last: int | None) -> tuple[int, int]:
     """The window's days with the defaults filled in (the whole period)."""
     limit = LIMITS[every]
     start = 1 if first is None else first
@@ -45,18 +46,18 @@ def check_window(every: PlanEvery, first: int | None, last: int | None) -> tuple
     return start, end
 
 
-def period_start(day: date, every: PlanEvery) -> date:
-    if every is PlanEvery.WEEK:
+def period_start(day: date, every: str) -> date:
+    if every == WEEK:
         return day - timedelta(days=day.weekday())
-    if every is PlanEvery.MONTH:
+    if every == MONTH:
         return day.replace(day=1)
     return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
 
 
-def next_period(start: date, every: PlanEvery) -> date:
-    if every is PlanEvery.WEEK:
+def next_period(start: date, every: str) -> date:
+    if every == WEEK:
         return start + timedelta(days=7)
-    months = 1 if every is PlanEvery.MONTH else 3
+    months = 1 if every == MONTH else 3
     month = start.month - 1 + months
     return date(start.year + month // 12, month % 12 + 1, 1)
 
@@ -70,7 +71,7 @@ class Window:
     end: datetime  # UTC, exclusive
 
 
-def window(start: date, every: PlanEvery, first: int, last: int, timezone: str) -> Window:
+def window(start: date, every: str, first: int, last: int, timezone: str) -> Window:
     """The window of the period beginning `start`, in UTC for the site's time zone."""
     final = next_period(start, every) - timedelta(days=1)
     first_day = min(start + timedelta(days=first - 1), final)
@@ -81,7 +82,7 @@ def window(start: date, every: PlanEvery, first: int, last: int, timezone: str) 
     return Window(start, first_day, last_day, begins, ends)
 
 
-def current_window(now: datetime, every: PlanEvery, first: int, last: int, timezone: str) -> Window:
+def current_window(now: datetime, every: str, first: int, last: int, timezone: str) -> Window:
     """The window of the period that `now` (site time) falls in."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     return window(period_start(today, every), every, first, last, timezone)
@@ -90,16 +91,16 @@ def current_window(now: datetime, every: PlanEvery, first: int, last: int, timez
 def status(
     now: datetime,
     window_end: datetime,
-    inspection: InspectionStatus | None,
+    inspection: str | None,
     completed_at: datetime | None,
 ) -> OccurrenceStatus:
     """未开始 until the window closes, then 漏检 unless an inspection was started; 进行中 while
     it is open; 已完成 when submitted by the window's end, else 逾期完成. A cancelled
     inspection counts as none."""
-    if inspection is InspectionStatus.COMPLETED and completed_at is not None:
+    if inspection == COMPLETED and completed_at is not None:
         if completed_at <= window_end:
             return OccurrenceStatus.DONE
         return OccurrenceStatus.DONE_LATE
-    if inspection in (InspectionStatus.IN_PROGRESS, InspectionStatus.PAUSED):
+    if inspection in OPEN_INSPECTION:
         return OccurrenceStatus.IN_PROGRESS
     return OccurrenceStatus.NOT_STARTED if now < window_end else OccurrenceStatus.MISSED

@@ -31,9 +31,9 @@ async def test_each_chat_gets_the_menu_of_its_persons_roles(
         for user_id in people
     }
     assert menus == {
-        5001: ["inspect", "resume", "pause", "status", "help"],
+        5001: ["inspect", "resume", "pause", "status", "plans", "help"],
         5002: ["tasks", "help"],
-        5004: ["tasks", "stats", "overdue", "report", "help"],
+        5004: ["tasks", "stats", "overdue", "report", "plans", "help"],
     }
     described = fake.commands_for({"type": "chat", "chat_id": 5004})
     assert [c["description"] for c in described][1:4] == [
@@ -65,7 +65,9 @@ async def test_a_changed_role_changes_the_menu_when_the_chat_is_checked_again(
     bot.channel.menus.clock = lambda: float("inf")  # the recheck is due
     await bot.act(user.send_text("统计"))
     assert "项目排名" in fake.texts(5002)[-1]
-    await fake.wait_for(lambda: menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "help"])
+    await fake.wait_for(
+        lambda: menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "plans", "help"]
+    )
 
     async with bot.db.transaction() as tx:
         for role in (Role.RESPONSIBLE, Role.MANAGER):

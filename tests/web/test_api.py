@@ -120,6 +120,7 @@ async def test_signed_in_person_gets_their_chat_with_edits_and_a_welcome(
         "resume",
         "pause",
         "status",
+        "plans",
         "help",
     ]
     manager = client(web_bot, http, "赵经理")
@@ -129,6 +130,7 @@ async def test_signed_in_person_gets_their_chat_with_edits_and_a_welcome(
             "stats",
             "overdue",
             "report",
+            "plans",
             "help",
         ]
 
