@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.cli import (
     admin_cmd,
     db_cmd,
+    kpi_cmd,
     plan_cmd,
     reminders_cmd,
     report_cmd,
@@ -27,6 +28,7 @@ GROUPS = (
     admin_cmd,
     structure_cmd,
     plan_cmd,
+    kpi_cmd,
     reminders_cmd,
     standards_cmd,
     report_cmd,
