@@ -234,3 +234,36 @@ async def test_a_cross_inspection_by_a_person_from_another_site(harness: Harness
     await outsider.command("plans")
     assert "月检 11-01–11-28 阳光花园" in outsider.chat.last.text
     assert "已完成" in outsider.chat.last.text
+
+
+async def test_an_inspection_open_past_the_window_is_reported_late_then_done_late(
+    harness: Harness,
+) -> None:
+    seeded = await harness.seed()
+    people = seeded["people"]
+    inspector = await bound(harness, seeded, "王检查", 101)
+    manager = await bound(harness, seeded, "赵经理", 104)
+    await add_plan(harness, site_id=seeded["site"].id, inspector_ids=[people["王检查"].id])
+    plans = sweeper(harness)
+    await plans.sweep()
+    await harness.flush()
+    await inspector.command("inspect")
+    await inspector.tap("阳光花园")
+    inspection = await open_inspection(harness, people["王检查"].id)
+    assert (await occurrence_of(harness, inspection.id)) is not None
+    while harness.clock.now < local("2026-11-09T12:00"):
+        harness.clock.advance(hours=1)
+        await plans.sweep()
+        await harness.flush()
+    assert not any("计划检查提醒" in m.text for m in inspector.chat.messages)
+    assert not any("漏检" in m.text for m in manager.chat.messages)
+    [late] = [m.text for m in manager.chat.messages if "超出时间窗口" in m.text]
+    assert "周检 11-02–11-06 阳光花园" in late and "检查员 王检查" in late
+    await complete(harness, inspection.id)
+    await manager.command("plans")
+    assert "周检 11-09–11-13 阳光花园" in manager.chat.last.text
+    async with harness.db.read() as tx:
+        occurrence = await tx.occurrences.for_inspection(inspection.id)
+        done = await tx.inspections.get(inspection.id)
+    assert occurrence is not None and done is not None
+    assert occurrence.closed_at == local("2026-11-07T08:00")
