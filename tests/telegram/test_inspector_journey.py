@@ -33,7 +33,14 @@ async def test_commands_registered_and_invite_binds(bot: BotRunner, fake: FakeTe
     user, _ = await bound_inspector(bot, fake)
     chat = {"type": "chat", "chat_id": user.id}
     commands = await fake.wait_for(lambda: fake.commands_for(chat))
-    assert [c["command"] for c in commands] == ["inspect", "resume", "pause", "status", "help"]
+    assert [c["command"] for c in commands] == [
+        "inspect",
+        "resume",
+        "pause",
+        "status",
+        "plans",
+        "help",
+    ]
     assert commands[0]["description"] == "开始检查"
     assert "欢迎，王检查！账号已绑定。" in (fake.last_message(user.id).content or "")
     async with bot.db.read() as tx:

@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean, nullable=False),
         _at("created_at"),
         _at("removed_at", nullable=True),
-        sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="ck_plans_one_scope"),
+        sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="one_scope"),
         sa.PrimaryKeyConstraint("id", name="pk_plans"),
     )
     op.create_table(
