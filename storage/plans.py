@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -107,14 +108,7 @@ class PlanRepo(Repo):
 
 
 def _with(plan: Plan, inspector_ids: Sequence[int]) -> Plan:
-    return Plan(
-        **{
-            name: getattr(plan, name)
-            for name in Plan.__dataclass_fields__
-            if name != "inspector_ids"
-        },
-        inspector_ids=tuple(inspector_ids),
-    )
+    return replace(plan, inspector_ids=tuple(inspector_ids))
 
 
 class OccurrenceRepo(Repo):
