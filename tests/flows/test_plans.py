@@ -5,6 +5,7 @@ and a cross-inspection by a person from another site."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -267,3 +268,29 @@ async def test_an_inspection_open_past_the_window_is_reported_late_then_done_lat
         done = await tx.inspections.get(inspection.id)
     assert occurrence is not None and done is not None
     assert occurrence.closed_at == local("2026-11-07T08:00")
+
+
+async def test_two_processes_send_each_notice_once(harness: Harness) -> None:
+    seeded = await harness.seed()
+    people = seeded["people"]
+    inspector = await bound(harness, seeded, "王检查", 101)
+    manager = await bound(harness, seeded, "赵经理", 104)
+    await add_plan(harness, site_id=seeded["site"].id, inspector_ids=[people["王检查"].id])
+    second = Database(harness.url, clock=harness.clock, files=harness.files)
+    await second.open()
+    try:
+        both = (sweeper(harness), PlanSweeper(second, harness.clock, StandardsCatalog.load(None)))
+        while harness.clock.now < local("2026-11-07T12:00"):
+            harness.clock.advance(hours=1)
+            await asyncio.gather(*(s.sweep() for s in both))
+            await harness.flush()
+    finally:
+        await second.close()
+    texts = [m.text for m in inspector.chat.messages] + [m.text for m in manager.chat.messages]
+    assert [
+        sum(marker in t for t in texts) for marker in ("计划检查开始", "计划检查提醒", "漏检")
+    ] == [
+        1,
+        1,
+        1,
+    ]
