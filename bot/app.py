@@ -27,6 +27,7 @@ from bot.handlers.web.limits import UploadLimit
 from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
 from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
+from bot.plan_notices import PlanSweeper
 from bot.reports.service import ReportService
 from bot.retention import Retention
 from bot.scheduler import UNCLAIMED_GRACE_MINUTES, ReminderSweeper, Scheduler
@@ -152,6 +153,7 @@ async def start(settings: Settings) -> Runtime:
         digest_time=company.digest_time,
         retention=Retention(db, utc_now),
         unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
+        plans=PlanSweeper(db, utc_now, catalog),
     )
     runtime.scheduler.start()
     return runtime

@@ -1,4 +1,5 @@
-"""Periodic work: the reminder sweep (every minute), the daily overdue check, the hourly
+"""Periodic work: the reminder sweep and the plans' notices (every minute, bot/plan_notices.py),
+the daily overdue check, the hourly
 retention job (bot/retention.py), the removal of unclaimed uploads and the weekly digest hook.
 The database holds every due time; each sweep claims due reminders atomically, so several bot
 processes on one PostgreSQL database never send the same reminder twice."""
@@ -24,6 +25,7 @@ from bot.core import reminders as policy
 from bot.core.tasks import days_overdue
 from bot.flows import notify, reminding
 from bot.flows.task_items import TaskItems
+from bot.plan_notices import PlanSweeper
 from bot.retention import Retention
 from storage.db import Database, Tx
 from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
@@ -253,8 +255,10 @@ class Scheduler:
         digest_time: str = "09:00",
         retention: Retention | None = None,
         unclaimed: UnclaimedSweeper | None = None,
+        plans: PlanSweeper | None = None,
     ) -> None:
         self.sweeper = sweeper
+        self.plans = plans
         self.on_sent = on_sent
         self.digest = digest
         self.retention = retention
@@ -298,6 +302,15 @@ class Scheduler:
                 coalesce=True,
             )
 
+        if plans is not None:
+            self.scheduler.add_job(
+                partial(self._guard, self._plans),
+                IntervalTrigger(minutes=1),
+                id="plan-notices",
+                next_run_time=datetime.now(ZoneInfo(timezone)),
+                max_instances=1,
+                coalesce=True,
+            )
         if unclaimed is not None:
             self.scheduler.add_job(
                 partial(self._guard, self._remove_unclaimed),
@@ -334,6 +347,23 @@ class Scheduler:
             return
         if report.sent:
             log.info("reminders sent: %s (deferred %s)", report.sent, report.deferred)
+            self.on_sent()
+
+    async def _plans(self) -> None:
+        assert self.plans is not None
+        try:
+            report = await self.plans.sweep()
+        except Exception:
+            log.exception("plan notices failed; they run again in a minute")
+            return
+        if report.sent:
+            log.info(
+                "plan notices: %s opened, %s reminded, %s missed, %s late",
+                report.opened,
+                report.reminded,
+                report.missed,
+                report.late,
+            )
             self.on_sent()
 
     async def _reconcile(self) -> None:

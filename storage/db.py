@@ -32,6 +32,7 @@ from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRe
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
 from storage.people import IdentityRepo, InviteRepo, PersonRepo, RegionRepo, RoleRepo, SiteRepo
+from storage.plans import OccurrenceRepo, PlanRepo
 from storage.records import Channel
 from storage.reminders import ReminderRepo
 from storage.sqlite_inline import begin_immediate_async
@@ -63,6 +64,8 @@ class Tx:
         self.evidence = EvidenceRepo(ctx)
         self.tasks = TaskRepo(ctx)
         self.reminders = ReminderRepo(ctx)
+        self.plans = PlanRepo(ctx)
+        self.occurrences = OccurrenceRepo(ctx)
         self.conversations = ConversationRepo(ctx)
         self.outbox = OutboxRepo(ctx)
         self.audit = AuditRepo(ctx)

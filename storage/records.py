@@ -446,3 +446,56 @@ class ItemLoss:
     item_no: int
     times: int
     points_lost: float
+
+
+class PlanEvery(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+class PlanKind(StrEnum):
+    SELF = "self"  # 自检 (周检 by the project's own staff)
+    CROSS = "cross"  # 交叉检查 (staff of another project)
+    QUALITY = "quality"  # 品质部检查
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """An inspection plan: at one site or every site of a region, a standard, a cadence and
+    the window inside each period (days: 1–7 Monday–Sunday for a week, days of the month or
+    of the quarter)."""
+
+    id: int
+    site_id: int | None
+    region_id: int | None
+    std_id: str
+    every: PlanEvery
+    window_from: int
+    window_to: int
+    kind: PlanKind
+    active: bool
+    created_at: datetime
+    removed_at: datetime | None
+    inspector_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Occurrence:
+    """One period of a plan at one site. `opened_at`, `reminded_at` and `closed_at` say that
+    the window's notice, its reminder and its closing (漏检 or the late note) were handled:
+    each is set in the transaction that queues the messages, so each goes out once.
+    `ended_at`: the plan was removed before this window closed (not due)."""
+
+    id: int
+    plan_id: int
+    site_id: int
+    period_start: date
+    window_start: datetime
+    window_end: datetime
+    inspection_id: int | None
+    ended_at: datetime | None
+    opened_at: datetime | None
+    reminded_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime

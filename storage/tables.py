@@ -18,6 +18,8 @@ from storage.records import (
     InspectionStatus,
     OutboxKind,
     OutboxStatus,
+    PlanEvery,
+    PlanKind,
     Role,
     Severity,
     TaskEventKind,
@@ -468,6 +470,53 @@ settings = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", Json, nullable=False),
     _at("updated_at"),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    _id(),
+    _fk("site_id", "sites.id", nullable=True),
+    _fk("region_id", "regions.id", nullable=True),
+    sa.Column("std_id", sa.String(48), nullable=False),
+    sa.Column("every", enum(PlanEvery), nullable=False),
+    sa.Column("window_from", sa.Integer, nullable=False),
+    sa.Column("window_to", sa.Integer, nullable=False),
+    sa.Column("kind", enum(PlanKind), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _at("created_at"),
+    _at("removed_at", nullable=True),
+    sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="one_scope"),
+)
+
+plan_inspectors = sa.Table(
+    "plan_inspectors",
+    metadata,
+    _id(),
+    _fk("plan_id", "plans.id"),
+    _fk("person_id", "people.id"),
+    sa.UniqueConstraint("plan_id", "person_id"),
+)
+
+plan_occurrences = sa.Table(
+    "plan_occurrences",
+    metadata,
+    _id(),
+    _fk("plan_id", "plans.id"),
+    _fk("site_id", "sites.id"),
+    sa.Column("period_start", sa.Date, nullable=False),
+    _at("window_start"),
+    _at("window_end"),
+    _fk("inspection_id", "inspections.id", nullable=True),
+    _at("ended_at", nullable=True),
+    _at("opened_at", nullable=True),
+    _at("reminded_at", nullable=True),
+    _at("closed_at", nullable=True),
+    _at("created_at"),
+    sa.UniqueConstraint("plan_id", "site_id", "period_start"),
+    sa.Index(None, "site_id", "window_start"),
+    sa.Index(None, "window_end"),
+    sa.Index(None, "inspection_id"),
 )
 
 # Parents before children: the order backups are written and restored in.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core import payload
 from bot.core.messages import Button
-from bot.flows import summaries, task_follow, task_setup
+from bot.flows import plans, summaries, task_follow, task_setup
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import Loaded, close_item_message, load, show_item
 from standards.schema import Item
@@ -63,13 +63,30 @@ async def on_standard(ctx: FlowContext, site_id: int, index: int) -> None:
     await begin(ctx, site_id, standards[index].id)
 
 
-async def begin(ctx: FlowContext, site_id: int, std_id: str) -> None:
-    """Create the inspection pinned to the current version of the standard; show the overview."""
+async def begin(
+    ctx: FlowContext,
+    site_id: int,
+    std_id: str,
+    occurrence_id: int | None = None,
+    *,
+    matched: bool = False,
+) -> None:
+    """Create the inspection pinned to the current version of the standard; show the overview.
+
+    The inspection fulfils the plan occurrence `occurrence_id`; unless `matched` (the
+    occurrence, or none, was already chosen), the one occurrence it could fulfil, or the
+    inspector is asked which when several could."""
     standard = ctx.catalog.get(std_id)
     site = await ctx.tx.sites.get(site_id)
     if standard is None or site is None:
         await ctx.reply("stale_button")
         return
+    if not matched:
+        candidates = await ctx.tx.occurrences.candidates(site_id, std_id, ctx.person.id, ctx.now)
+        if len(candidates) > 1:
+            await plans.ask_which(ctx, site_id, std_id, candidates)
+            return
+        occurrence_id = candidates[0].id if candidates else None
     stored = await ctx.tx.standards.ensure(
         std_id=standard.id,
         version=standard.version,
@@ -80,6 +97,8 @@ async def begin(ctx: FlowContext, site_id: int, std_id: str) -> None:
     inspection = await ctx.tx.inspections.start(
         site.id, stored.id, ctx.person.id, channel=ctx.channel
     )
+    if occurrence_id is not None:
+        await ctx.tx.occurrences.take_up(occurrence_id, inspection.id)
     await ctx.reply("overview", standard=standard, site=site.name, inspector=ctx.person.name)
     loaded = await load(ctx, inspection.id)
     if loaded is not None:

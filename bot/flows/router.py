@@ -24,6 +24,7 @@ from bot.flows import (
     inspection,
     manager,
     measure,
+    plans,
     queued,
     settings_view,
     task_setup,
@@ -188,6 +189,8 @@ class FlowEngine:
             await manager.report(ctx)
         elif command == "settings":
             await settings_view.show(ctx)
+        elif command == "plans":
+            await plans.list_plans(ctx)
         elif command == "start":
             await ctx.reply(
                 "welcome",
@@ -213,6 +216,9 @@ class FlowEngine:
                 return
             if parts[0] == "Q":
                 await self._queued(ctx, parts[1:])
+                return
+            if parts[0] == "O" and len(parts) == 2:
+                await self._start_planned(ctx, payload.as_int(parts[1]))
                 return
             action = parts[0]
             stamp = payload.as_int(parts[1]) if len(parts) > 1 else -1
@@ -246,6 +252,11 @@ class FlowEngine:
             return
         if action == "RP":
             await manager.report_site(ctx, payload.as_int(args[0]))
+            return
+        if action == "PL":
+            choice = await plans.chosen(ctx, payload.as_int(args[0]))
+            if choice is not None:
+                await inspection.begin(ctx, *choice, matched=True)
             return
         if action == "NEW":
             await ctx.toast()
@@ -297,6 +308,13 @@ class FlowEngine:
             await task_setup.ask_remark(ctx)
         elif action == "TOK":
             await task_setup.confirm(ctx, loaded, item)
+
+    async def _start_planned(self, ctx: FlowContext, occurrence_id: int) -> None:
+        """[开始检查] under an occurrence's notice (any time while its window is open)."""
+        target = await plans.pinned_target(ctx, occurrence_id)
+        if target is None:
+            return
+        await inspection.begin(ctx, *target, occurrence_id, matched=True)
 
     async def _inspection_action(
         self, ctx: FlowContext, loaded: Any, action: str, args: list[str]

@@ -37,15 +37,16 @@ async def test_help_and_the_idle_hint_offer_exactly_the_persons_commands(
                 "统计",
                 "逾期",
                 "报告",
+                "计划",
                 "设置",
                 "帮助",
             )
             if f"<b>{word}</b>" in help_text
         ]
     assert offered == {
-        "101": ["检查", "继续", "暂停", "进度", "任务", "帮助"],
+        "101": ["检查", "继续", "暂停", "进度", "任务", "计划", "帮助"],
         "102": ["任务", "帮助"],
-        "104": ["任务", "统计", "逾期", "报告", "设置", "帮助"],
+        "104": ["任务", "统计", "逾期", "报告", "计划", "设置", "帮助"],
     }
     assert "/stats" in manager.chat.last.text and "/inspect" not in manager.chat.last.text
 
@@ -53,7 +54,7 @@ async def test_help_and_the_idle_hint_offer_exactly_the_persons_commands(
     hint = responsible.chat.last.text
     assert "任务" in hint and "检查" not in hint and "/inspect" not in hint
     await inspector.text("收到")
-    assert "检查、继续、暂停、进度、任务、帮助" in inspector.chat.last.text
+    assert "检查、继续、暂停、进度、任务、计划、帮助" in inspector.chat.last.text
 
 
 async def test_a_command_word_alone_is_its_command_in_any_channel_state(

@@ -28,6 +28,7 @@ from storage import (
 from storage.backup import BackupError, Manifest, backup, restore
 from storage.engine import create_engine
 from storage.migrate import current_revision
+from storage.records import PlanEvery, PlanKind
 from storage.tables import TABLES_IN_ORDER
 from tests.storage.conftest import PgServer, Urls
 from tests.storage.helpers import FakeClock, World
@@ -114,6 +115,20 @@ async def populate(db: Database, world: World, clock: FakeClock) -> None:
         await tx.outbox.enqueue(Channel.TELEGRAM, "1001", OutboxKind.SEND, {"text": "你好"})
         await tx.audit.record("cli", "site.create", target="site:1")
         await tx.settings.set("grade_bands", {"优秀": 90})
+        plan = await tx.plans.create(
+            site_id=world.site_a,
+            region_id=None,
+            std_id="culture",
+            every=PlanEvery.WEEK,
+            window_from=1,
+            window_to=5,
+            kind=PlanKind.SELF,
+            inspector_ids=[world.inspector],
+        )
+        await tx.occurrences.ensure(
+            plan.id, world.site_a, date(2025, 3, 3), clock.now, clock.now + timedelta(days=5)
+        )
+        await tx.occurrences.take_up((await tx.occurrences.to_open(clock.now))[0].id, inspection.id)
 
 
 async def dump(url: str) -> dict[str, list[dict[str, Any]]]:
@@ -147,7 +162,7 @@ async def test_round_trip_keeps_every_table_and_file(
     original = await dump(db_url)
     assert all(original[table.name] for table in TABLES_IN_ORDER), "populate misses a table"
     manifest = await backup(db_url, db.files, tmp_path / "backup")
-    assert manifest.schema_revision == "0006"
+    assert manifest.schema_revision == "0007"
     assert manifest.tables == {name: len(rows) for name, rows in original.items()}
     assert sorted(e.sha256 for e in manifest.evidence) == sorted(await _files_of(db.files))  # type: ignore[arg-type]
 
@@ -302,13 +317,13 @@ async def test_cli_db_commands(
     assert "pinjian db upgrade" in out
     code, out = await asyncio.to_thread(run, "upgrade")
     assert code == 0
-    assert "数据库已升级到最新版本 (schema 0006)" in out
+    assert "数据库已升级到最新版本 (schema 0007)" in out
     code, out = await asyncio.to_thread(run, "status")
     assert (code, "up to date" in out) == (0, True)
     code, out = await asyncio.to_thread(run, "backup", str(tmp_path / "bk"))
     assert code == 0
     assert "备份完成" in out
-    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0006"
+    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0007"
     code, out = await asyncio.to_thread(run, "restore", str(tmp_path / "bk"))
     assert code == 0
     assert "恢复完成" in out

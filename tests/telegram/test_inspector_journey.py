@@ -39,6 +39,7 @@ async def test_commands_registered_and_invite_binds(bot: BotRunner, fake: FakeTe
         "pause",
         "status",
         "tasks",
+        "plans",
         "help",
     ]
     assert commands[0]["description"] == "开始检查"

@@ -31,15 +31,16 @@ async def test_each_chat_gets_the_menu_of_its_persons_roles(
         for user_id in people
     }
     assert menus == {
-        5001: ["inspect", "resume", "pause", "status", "tasks", "help"],
+        5001: ["inspect", "resume", "pause", "status", "tasks", "plans", "help"],
         5002: ["tasks", "help"],
-        5004: ["tasks", "stats", "overdue", "report", "settings", "help"],
+        5004: ["tasks", "stats", "overdue", "report", "plans", "settings", "help"],
     }
     described = fake.commands_for({"type": "chat", "chat_id": 5004})
-    assert [c["description"] for c in described][1:5] == [
+    assert [c["description"] for c in described][1:6] == [
         "项目排名与整改统计",
         "逾期整改任务",
         "最近一次检查报告",
+        "本期检查计划",
         "查看公司设置",
     ]
 
@@ -67,7 +68,9 @@ async def test_a_changed_role_changes_the_menu_when_the_chat_is_checked_again(
     await bot.act(user.send_text("统计"))
     assert "项目排名" in fake.texts(5002)[-1]
     await fake.wait_for(
-        lambda: menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "settings", "help"]
+        lambda: (
+            menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "plans", "settings", "help"]
+        )
     )
 
     async with bot.db.transaction() as tx:

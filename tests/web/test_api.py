@@ -121,6 +121,7 @@ async def test_signed_in_person_gets_their_chat_with_edits_and_a_welcome(
         "pause",
         "status",
         "tasks",
+        "plans",
         "help",
     ]
     manager = client(web_bot, http, "赵经理")
@@ -130,6 +131,7 @@ async def test_signed_in_person_gets_their_chat_with_edits_and_a_welcome(
             "stats",
             "overdue",
             "report",
+            "plans",
             "settings",
             "help",
         ]

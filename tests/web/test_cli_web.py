@@ -43,6 +43,7 @@ def test_demo_seeds_once_and_prints_a_link_per_person(
     out = capsys.readouterr().out
     assert "阳光花园" in out and "62 项" in out
     assert "华东区域：阳光花园、翠湖苑；华南区域：金色家园、碧水湾" in out
+    assert "每个项目每周一次周检" in out
     lines = {line.split("：")[0].strip(): LINK.search(line) for line in out.splitlines()}
     links = {name: match.group(1) for name, match in lines.items() if match}
     assert list(links) == [
@@ -94,6 +95,27 @@ def test_demo_seeds_once_and_prints_a_link_per_person(
     assert "已有数据" in again and "pinjian invite create 姓名 --channel web" in again
     assert not LINK.search(again)
     assert len(query(data_dir, lambda tx: tx.people.all())) == 6
+
+    async def plans(tx: Tx) -> list[tuple[str | None, str, str, tuple[str, ...]]]:
+        names = {p.id: p.name for p in await tx.people.all()}
+        sites = {s.id: s.name for s in await tx.sites.all()}
+        return [
+            (
+                sites.get(plan.site_id or 0),
+                plan.every.value,
+                plan.kind.value,
+                tuple(names[i] for i in plan.inspector_ids),
+            )
+            for plan in await tx.plans.all()
+        ]
+
+    assert sorted(query(data_dir, plans)) == [
+        ("碧水湾", "week", "self", ("钱品质",)),
+        ("翠湖苑", "month", "cross", ("王检查",)),
+        ("翠湖苑", "week", "self", ("钱品质",)),
+        ("金色家园", "week", "self", ("钱品质",)),
+        ("阳光花园", "week", "self", ("王检查",)),
+    ]
     assert signed_in_as(data_dir, links["王检查（检查员）"]) == "王检查", "old links keep working"
 
 

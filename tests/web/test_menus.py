@@ -32,6 +32,7 @@ async def test_each_person_sees_exactly_their_commands_in_the_menu(
         "项目排名与整改统计统计",
         "逾期整改任务逾期",
         "最近一次检查报告报告",
+        "本期检查计划计划",
         "查看公司设置设置",
         "查看帮助帮助",
     ]
@@ -41,6 +42,7 @@ async def test_each_person_sees_exactly_their_commands_in_the_menu(
         "暂停当前检查暂停",
         "查看检查进度进度",
         "整改任务任务",
+        "本期检查计划计划",
         "查看帮助帮助",
     ]
     assert await menu_of(responsible, "menu-responsible") == ["整改任务任务", "查看帮助帮助"]

@@ -2,7 +2,9 @@
 
 Two regions of two sites each; at 阳光花园 an inspector, two responsible staff and a manager;
 a manager of the region 华东 and a company-wide (品质部) inspector; each person with a
-personal web link; the built-in standard is used as it is. On a database that already has
+personal web link; the built-in standard is used as it is. `pinjian demo` adds inspection
+plans (:func:`seed_demo_plans`): a 周检 at every site and a monthly 交叉检查, so the plans'
+notices arrive in the chats. On a database that already has
 people or sites it changes nothing (so `make run` can call it every time) and says how to
 get links instead.
 """
@@ -19,7 +21,7 @@ from bot.flows.access import ROLE_NAMES
 from bot.flows.catalog import StandardsCatalog
 from bot.handlers.web.links import chat_url, issue_login, login_link
 from storage.db import Database, Tx
-from storage.records import Role
+from storage.records import PlanEvery, PlanKind, Role
 
 DEMO_SITE = "阳光花园"
 DEMO_REGIONS = (("华东", (DEMO_SITE, "翠湖苑")), ("华南", ("金色家园", "碧水湾")))
@@ -31,6 +33,8 @@ DEMO_PEOPLE = (
 )
 DEMO_REGION_MANAGER = ("孙区域", "华东")
 DEMO_QUALITY_INSPECTOR = "钱品质"
+# 翠湖苑 is cross-inspected monthly (20th–28th) by 阳光花园's inspector.
+DEMO_CROSS_SITE = "翠湖苑"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,42 @@ async def seed_demo(tx: Tx, timezone: str) -> list[DemoLogin] | None:
     return logins
 
 
+async def seed_demo_plans(tx: Tx, std_id: str) -> int:
+    """The demo's plans: a 周检 at every site, all week long so that its notice comes at once
+    (王检查 at 阳光花园, 钱品质 of 品质部 elsewhere), and a monthly 交叉检查 of 翠湖苑 by
+    王检查; returns how many plans were made."""
+    inspector = (await tx.people.find_by_name(DEMO_PEOPLE[0][0]))[0]
+    quality = (await tx.people.find_by_name(DEMO_QUALITY_INSPECTOR))[0]
+    made = 0
+    for site in await tx.sites.all():
+        assignee = inspector if site.name == DEMO_SITE else quality
+        await tx.plans.create(
+            site_id=site.id,
+            region_id=None,
+            std_id=std_id,
+            every=PlanEvery.WEEK,
+            window_from=1,
+            window_to=7,
+            kind=PlanKind.SELF,
+            inspector_ids=[assignee.id],
+        )
+        made += 1
+    cross = await tx.sites.by_name(DEMO_CROSS_SITE)
+    assert cross is not None
+    await tx.roles.grant(inspector.id, cross.id, Role.INSPECTOR)
+    await tx.plans.create(
+        site_id=cross.id,
+        region_id=None,
+        std_id=std_id,
+        every=PlanEvery.MONTH,
+        window_from=20,
+        window_to=28,
+        kind=PlanKind.CROSS,
+        inspector_ids=[inspector.id],
+    )
+    return made + 1
+
+
 def register(commands: SubParsers) -> None:
     demo = commands.add_parser(
         "demo",
@@ -81,7 +121,8 @@ def register(commands: SubParsers) -> None:
         description=(
             "数据库为空时，创建演示公司：华东区域（阳光花园、翠湖苑）和华南区域（金色家园、碧水湾）；"
             "阳光花园的检查员 王检查、责任人 张三 和 李四、经理 赵经理，华东区域经理 孙区域，"
-            "全公司（品质部）检查员 钱品质；并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
+            "全公司（品质部）检查员 钱品质；每个项目的周检，翠湖苑每月 20–28 日的交叉检查"
+            "（王检查）；并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
         ),
     )
     demo.set_defaults(handler=_demo)
@@ -89,8 +130,12 @@ def register(commands: SubParsers) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     async def work(db: Database, settings: Settings) -> tuple[list[DemoLogin] | None, Settings]:
+        standards = StandardsCatalog.load(settings.data_dir).available()
         async with db.transaction() as tx:
-            return await seed_demo(tx, settings.timezone), settings
+            logins = await seed_demo(tx, settings.timezone)
+            if logins is not None and standards:
+                await seed_demo_plans(tx, standards[0].id)
+            return logins, settings
 
     logins, settings = run_with_db(work)
     host, port = settings.http_host, settings.http_port
@@ -103,6 +148,10 @@ def _demo(args: argparse.Namespace) -> int:
     titles = "、".join(f"{s.title}（{len(s.items)} 项）" for s in standards)
     regions = "；".join(f"{region}区域：{'、'.join(sites)}" for region, sites in DEMO_REGIONS)
     print(f"已创建演示公司 (demo company created)：{regions}；检查标准 {titles}")
+    print(
+        f"检查计划 (plans)：每个项目每周一次周检；{DEMO_CROSS_SITE}每月 20–28 日由 王检查 交叉检查"
+        "（pinjian plan list 查看）"
+    )
     print(
         "在浏览器中打开各人的专属链接；链接即登录凭证，请勿外传 (each link signs that person in):"
     )

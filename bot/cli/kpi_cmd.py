@@ -1,0 +1,151 @@
+"""`pinjian kpi`: the month's measures per site, region and inspector.
+
+The output is one object per scope (`sites`, `regions`, `inspectors`, and `company`), each
+measure a key of its own, so further measures (整改完成率, 整改及时率 …) go beside these:
+- plan_completion_rate (检查完成率): completed occurrences ÷ due occurrences;
+- plan_on_time_rate (按时完成率): occurrences completed inside their window ÷ due;
+with the counts behind them (plan_due, plan_completed, plan_on_time). An occurrence belongs
+to the month its period begins in; it is due once its window has closed or it is completed.
+A rate with nothing due is null. A plan's occurrences count for each inspector assigned."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.cli.common import CliError, SubParsers
+from bot.cli.dbctx import run_with_db
+from bot.config import Settings
+from bot.core.plans import MONTH, OccurrenceStatus, next_period, status
+from storage.base import utc_now
+from storage.db import Database, Tx
+
+COMPLETED = (OccurrenceStatus.DONE, OccurrenceStatus.DONE_LATE)
+
+
+def register(commands: SubParsers) -> None:
+    kpi = commands.add_parser("kpi", help="月度指标 (monthly measures per site, region, inspector)")
+    kpi.add_argument("--month", help="月份 YYYY-MM（默认本月）")
+    kpi.add_argument("--json", action="store_true", help="以 JSON 输出 (stable format)")
+    kpi.set_defaults(handler=_kpi)
+
+
+@dataclass
+class Tally:
+    due: int = 0
+    completed: int = 0
+    on_time: int = 0
+
+    def add(self, state: OccurrenceStatus, window_closed: bool) -> None:
+        if not window_closed and state not in COMPLETED:
+            return
+        self.due += 1
+        self.completed += state in COMPLETED
+        self.on_time += state is OccurrenceStatus.DONE
+
+    def measures(self) -> dict[str, Any]:
+        return {
+            "plan_completion_rate": round(self.completed / self.due, 4) if self.due else None,
+            "plan_on_time_rate": round(self.on_time / self.due, 4) if self.due else None,
+            "plan_due": self.due,
+            "plan_completed": self.completed,
+            "plan_on_time": self.on_time,
+        }
+
+
+def parse_month(text: str | None, today: date) -> date:
+    if text is None:
+        return today.replace(day=1)
+    if not re.fullmatch(r"\d{4}-\d{2}", text) or not 1 <= int(text[5:]) <= 12:
+        raise CliError(f"月份格式应为 YYYY-MM: {text} (month must be YYYY-MM)")
+    return date(int(text[:4]), int(text[5:]), 1)
+
+
+async def plan_measures(tx: Tx, first: date, now: datetime) -> dict[str, Any]:
+    """The plan measures of the month beginning `first`, per site, region and inspector."""
+    last = next_period(first, MONTH)
+    occurrences = [o for o in await tx.occurrences.in_periods(first, last) if o.period_start < last]
+    plans = {p.id: p for p in await tx.plans.all(include_removed=True)}
+    sites = {s.id: s for s in await tx.sites.all(include_inactive=True)}
+    regions = {r.id: r for r in await tx.regions.all()}
+    per_site: dict[int, Tally] = defaultdict(Tally)
+    per_region: dict[int, Tally] = defaultdict(Tally)
+    per_inspector: dict[int, Tally] = defaultdict(Tally)
+    company = Tally()
+    for occurrence in occurrences:
+        inspection = (
+            await tx.inspections.get(occurrence.inspection_id)
+            if occurrence.inspection_id is not None
+            else None
+        )
+        state = status(
+            now,
+            occurrence.window_end,
+            inspection.status if inspection else None,
+            inspection.completed_at if inspection else None,
+        )
+        closed = occurrence.window_end <= now
+        site = sites.get(occurrence.site_id)
+        tallies = [per_site[occurrence.site_id], company]
+        if site is not None and site.region_id is not None:
+            tallies.append(per_region[site.region_id])
+        plan = plans.get(occurrence.plan_id)
+        tallies += [per_inspector[i] for i in (plan.inspector_ids if plan else ())]
+        for tally in tallies:
+            tally.add(state, closed)
+    people = {p.id: p for p in await tx.people.get_many(per_inspector)}
+    return {
+        "sites": [
+            {"id": site_id, "name": sites[site_id].name, **tally.measures()}
+            for site_id, tally in sorted(per_site.items(), key=lambda kv: sites[kv[0]].name)
+            if site_id in sites
+        ],
+        "regions": [
+            {"id": region_id, "name": regions[region_id].name, **tally.measures()}
+            for region_id, tally in sorted(per_region.items())
+            if region_id in regions
+        ],
+        "inspectors": [
+            {"id": person_id, "name": people[person_id].name, **tally.measures()}
+            for person_id, tally in sorted(per_inspector.items())
+            if person_id in people
+        ],
+        "company": company.measures(),
+    }
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _kpi(args: argparse.Namespace) -> int:
+    async def work(db: Database, settings: Settings) -> dict[str, Any]:
+        now = utc_now()
+        first = parse_month(args.month, now.astimezone(ZoneInfo(settings.timezone)).date())
+        async with db.read() as tx:
+            measures = await plan_measures(tx, first, now)
+        return {"month": f"{first:%Y-%m}", **measures}
+
+    result = run_with_db(work)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{result['month']}\t检查完成率\t按时完成率\t应检")
+    for scope, title in (("regions", "区域"), ("sites", "项目"), ("inspectors", "检查员")):
+        for row in result[scope]:
+            print(
+                f"{title} {row['name']}\t{_percent(row['plan_completion_rate'])}"
+                f"\t{_percent(row['plan_on_time_rate'])}\t{row['plan_due']}"
+            )
+    company = result["company"]
+    print(
+        f"全公司\t{_percent(company['plan_completion_rate'])}"
+        f"\t{_percent(company['plan_on_time_rate'])}\t{company['plan_due']}"
+    )
+    return 0
