@@ -26,8 +26,8 @@ async def test_totals_sections_and_previous(model: ReportModel, built: Built) ->
     assert model.previous.inspection_id == built.previous_id
     assert (model.previous.score, model.previous.applicable_max) == (56, 62)
     assert first.previous_percent == pytest.approx(100 * 20 / 23)
-    assert first.change_text == "↓ 2.9"
-    assert model.sections[1].change_text == "↑ 10.7"
+    assert first.change_text == "↓ 2.9 个百分点"
+    assert model.sections[1].change_text == "↑ 10.7 个百分点"
     assert model.sections[4].change_text == "持平"
     assert model.report_date == date(2026, 11, 2)
 
