@@ -1,6 +1,6 @@
-"""「评分细则 ▸」 and 📏 录入数据 on WeCom: a short item's cards are updated in place; item 1, whose rule and note
-are too long for a card, comes again as its text with cards of its buttons, and nothing of it
-is lost."""
+"""「评分细则 ▸」 and 📏 录入数据 on WeCom: a short item's cards are updated in place;
+item 1, whose rule and note are too long for a card, comes again as its text with cards of its
+buttons, and nothing of it is lost; a figure typed after 📏 录入数据 is on the item's card."""
 
 from __future__ import annotations
 
