@@ -202,9 +202,11 @@ async def list_tasks(ctx: FlowContext) -> None:
         lists.append(("我的整改任务", own, False))
     if created or Role.INSPECTOR in roles:
         review = [t for t in created if t.status is TaskStatus.REVIEW]
+        others = [t for t in created if t not in review]
         if review:
             lists.append(("待我复查", review, False))
-        lists.append(("我发起的整改", [t for t in created if t not in review], True))
+        if others or not review:
+            lists.append(("我发起的整改", others, True))
     if managed:
         site_tasks = [t for site in managed for t in await ctx.tx.tasks.open_for_site(site.id)]
         lists.append(("项目整改任务", site_tasks, True))

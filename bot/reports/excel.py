@@ -103,7 +103,7 @@ def _merged(
 
 def totals_line(model: ReportModel) -> str:
     grade = f"　等级：{model.grade}" if model.grade else ""
-    change = "" if model.change is None else f"　较上次：{change_text(model.change)}"
+    change = "" if model.change is None else f"　较上次 {change_text(model.change)}"
     return (
         f"总分：{model.score:g} / {model.applicable_max:g}（{percent_text(model.percent)}）"
         f"{grade}{change}　不适用 {model.not_applicable} 项（不计入满分）"
@@ -281,8 +281,8 @@ def _tasks(sheet: Worksheet, model: ReportModel) -> None:
 
 def _sections(sheet: Worksheet, model: ReportModel) -> None:
     previous = model.previous
-    _widths(sheet, (26, 10, 10, 10, 12, 10))
-    headers = ("章节", "得分", "适用满分", "得分率", "上次得分率", "变化")
+    _widths(sheet, (26, 10, 10, 10, 12, 16))
+    headers = ("章节", "得分", "适用满分", "得分率", "上次得分率", "较上次")
     _put(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     row = 2
     for section in model.sections:

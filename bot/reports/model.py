@@ -97,7 +97,7 @@ class SectionRow:
 
     @property
     def change_text(self) -> str:
-        """↑ 5.0 / ↓ 2.5 / 持平, or — without a previous inspection to compare with."""
+        """↑ 5.0 个百分点 / ↓ 2.5 个百分点 / 持平, or — without a previous inspection."""
         return change_text(self.change)
 
 
@@ -168,11 +168,13 @@ class ReportModel:
 
 
 def change_text(change: float | None) -> str:
+    """The score rate against the previous inspection in percentage points, worded as the
+    chat words it (较上次 ↓ 5.8 个百分点)."""
     if change is None:
         return "—"
     if abs(change) < 0.05:
         return "持平"
-    return f"{'↑' if change > 0 else '↓'} {abs(change):.1f}"
+    return f"{'↑' if change > 0 else '↓'} {abs(change):.1f} 个百分点"
 
 
 def percent_text(percent: float | None) -> str:

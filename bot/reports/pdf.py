@@ -172,7 +172,7 @@ def _sections(pdf: _Document, model: ReportModel) -> None:
         line_height=5.5,
         text_align=("L", "C", "C", "C", "C", "C"),
     ) as table:
-        table.row(("章节", "得分", "适用满分", "得分率", "上次得分率", "变化"))
+        table.row(("章节", "得分", "适用满分", "得分率", "上次得分率", "较上次"))
         for s in model.sections:
             table.row(
                 (

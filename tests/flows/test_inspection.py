@@ -422,11 +422,12 @@ async def test_completion_compares_with_the_previous_inspection(harness: Harness
         await tx.settings.set("grade_bands", [[99, "满分"], [90, "很好"]])
     completions = [t for t in user.chat.texts() if "检查完成" in t]
     assert "较上次" not in completions[0]
+    assert "完成时间：2026-11-02 10:00" in completions[0]  # 02:00 UTC on the site's clock
     second = completions[1]
     assert "总分 <b>59 / 62</b>（95.2%） 等级：<b>优秀</b>　较上次 ↓ 4.8 个百分点" in second
-    assert "一、客户管理：21/23（91.3%） ↓ 8.7 个百分点" in second
-    assert "二、业主及业主大会：7/8（87.5%） ↓ 12.5 个百分点" in second
-    assert "三、客户服务：20/20（100.0%） → 持平" in second
+    assert "一、客户管理：21/23（91.3%） 较上次 ↓ 8.7 个百分点" in second
+    assert "二、业主及业主大会：7/8（87.5%） 较上次 ↓ 12.5 个百分点" in second
+    assert "三、客户服务：20/20（100.0%） 较上次 → 持平" in second
     await begin(user)
     for item in STANDARD.items:
         await user.tap(f"1分 {item.levels[0].label}")

@@ -273,6 +273,22 @@ async def test_inspector_sees_fixes_to_verify_and_the_tasks_they_started(
     assert await task_status(harness) is TaskStatus.DONE
 
 
+async def test_an_inspector_whose_only_task_waits_for_them_is_not_told_there_is_none(
+    harness: Harness,
+) -> None:
+    s = await setup_task(harness)
+    inspector, responsible = s["inspector"], s["responsible"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(b"after")
+    await responsible.tap("提交复查")
+    sent = len(inspector.chat.messages)
+    await inspector.command("tasks")
+    listed = inspector.chat.messages[sent:]
+    assert len(listed) == 1
+    assert "<b>待我复查</b>（1 项" in listed[0].text and "#1 阳光花园" in listed[0].text
+    assert "目前没有未完成的整改任务" not in listed[0].text
+
+
 async def test_task_details_show_the_photos_before_and_after(harness: Harness) -> None:
     s = await setup_task(harness)
     responsible, manager = s["responsible"], s["manager"]

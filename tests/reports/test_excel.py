@@ -32,7 +32,7 @@ async def test_form_sheet_layout_cells_and_totals(
     form = sheets["检查表"]
     assert form["A1"].value == "物业服务品质检查标准——社区文化管理　检查表"
     assert "项目：阳光花园" in form["A2"].value and "检查员：王检查" in form["A2"].value
-    assert form["A3"].value.startswith("总分：49 / 58（84.5%）　等级：良好")
+    assert form["A3"].value.startswith("总分：49 / 58（84.5%）　等级：良好　较上次 ↓ 5.8 个百分点")
     assert tuple(c.value for c in form[HEADER_ROW]) == HEADERS
     assert form.freeze_panes == f"A{HEADER_ROW + 1}"
     rows = _rows(form)
@@ -56,7 +56,7 @@ async def test_form_sheet_layout_cells_and_totals(
     assert headings == [s.heading for s in STANDARD.sections]
     first_section = next(row for row in rows if row[0] == "一、客户管理")
     assert first_section[3:5] == (22, 18.5)
-    assert "得分率 84.1%　较上次 ↓ 2.9" in first_section[5]
+    assert "得分率 84.1%　较上次 ↓ 2.9 个百分点" in first_section[5]
     total = next(row for row in rows if row[0] == "合计")
     assert total[3:5] == (58, 49)
     percent = next(row for row in rows if row[0] == "得分率")
@@ -115,8 +115,8 @@ async def test_task_and_section_sheets(model: ReportModel, photos: dict[str, byt
     overdue = next(row for row in tasks[1:] if row[1] == 3)
     assert overdue[4:7] == ("张三", "逾期", datetime(2026, 11, 1))
     sections = _rows(sheets["章节汇总"])
-    assert sections[1] == ("一、客户管理", 18.5, 22, "84.1%", "87.0%", "↓ 2.9")
-    assert sections[6] == ("合计", 49, 58, "84.5%", "90.3%", "↓ 5.8")
+    assert sections[1] == ("一、客户管理", 18.5, 22, "84.1%", "87.0%", "↓ 2.9 个百分点")
+    assert sections[6] == ("合计", 49, 58, "84.5%", "90.3%", "↓ 5.8 个百分点")
 
 
 async def test_a_missing_photo_is_marked_not_fatal(

@@ -26,10 +26,13 @@ async def test_totals_sections_and_previous(model: ReportModel, built: Built) ->
     assert model.previous.inspection_id == built.previous_id
     assert (model.previous.score, model.previous.applicable_max) == (56, 62)
     assert first.previous_percent == pytest.approx(100 * 20 / 23)
-    assert first.change_text == "↓ 2.9"
-    assert model.sections[1].change_text == "↑ 10.7"
+    assert first.change_text == "↓ 2.9 个百分点"
+    assert model.sections[1].change_text == "↑ 10.7 个百分点"
     assert model.sections[4].change_text == "持平"
     assert model.report_date == date(2026, 11, 2)
+    # the clock stood at 01:00 UTC: 09:00 on the site's clock (Asia/Shanghai)
+    assert model.started == model.completed == "2026-11-02 09:00"
+    assert model.previous.completed == "2026-10-03 09:00"
 
 
 async def test_item_rows_carry_the_form_columns(model: ReportModel) -> None:

@@ -222,3 +222,43 @@ async def test_fixed_opens_the_photo_picker(browser: Browser, web_bot: WebBot) -
     await responsible.images_loaded(1)
     await responsible.shot("phone-11-fix-photo")
     responsible.check_clean()
+
+
+async def test_an_entered_figure_is_on_the_card_with_the_proposed_level(
+    browser: Browser, web_bot: WebBot
+) -> None:
+    inspector = await open_phone(browser, web_bot, "王检查")
+    await start_inspection(inspector)
+    for _ in range(3):
+        await inspector.tap("1分")
+    await inspector.tap("录入数据")
+    await inspector.say("95")
+    card = inspector.page.locator("#log article.bot:has(.keyboard)").last
+    await expect(card).to_contain_text("第 4/62 项")
+    await expect(card).to_contain_text("已录入：接通率 95%（未达标）")
+    await expect(card).to_contain_text("建议：0分 不符合要求")
+    assert await inspector.in_view(card.locator(".key", has_text="0分").first)
+    await inspector.shot("phone-12-entered-figure")
+    inspector.check_clean()
+
+
+async def test_details_show_the_tasks_photos(browser: Browser, web_bot: WebBot) -> None:
+    responsible = await open_phone(browser, web_bot, "李四")
+    inspector = await open_phone(browser, web_bot, "王检查")
+    await start_inspection(inspector)
+    await inspector.choose_file(
+        inspector.page.get_by_role("button", name="拍照上传"),
+        FilePayload(name="现场.png", mimeType="image/png", buffer=png()),
+    )
+    await inspector.tap("0分")
+    await inspector.tap("李四")
+    await inspector.tap("确认创建")
+    await responsible.settle()
+    shown = await responsible.page.locator("#log img[data-sha]").count()
+    await responsible.tap("查看详情")
+    await responsible.images_loaded(shown + 1)
+    await expect(responsible.log).to_contain_text("整改任务 #1 · 整改前照片 1 张")
+    await expect(responsible.bot_messages().last).to_contain_text("整改任务 #1")
+    await responsible.shot("phone-13-task-details")
+    responsible.check_clean()
+    inspector.check_clean()

@@ -407,3 +407,25 @@ async def test_typed_markdown_reaches_everyone_as_typed(
             if message.msgtype == "markdown":
                 assert "phish.example" not in (message.content or "")
                 assert "<font" not in (message.content or "")
+
+
+async def test_details_show_the_photos_before_and_after(bot: WeComRunner) -> None:
+    """查看详情 (the 责任人's button, an inspector's task list) sends the task's photos first,
+    captioned 整改前 / 整改后."""
+    s = await assign_tasks(bot)
+    zhang, inspector = s.zhang, s.inspector
+    await zhang.tap("查看详情")
+    assert seen(bot, zhang)[2:] == [
+        "[照片 整改前]",
+        "整改任务 #1 · 整改前照片 1 张",
+        f"整改任务 #1　待整改 {TASK_BUTTONS}",
+    ]
+    await fix(zhang, card_with(zhang, "新的整改任务"), FIXED)
+    await inspector.text("任务")
+    await inspector.tap("#1")
+    assert seen(bot, inspector)[-6:-2] == [
+        "[照片 整改前]",
+        "整改任务 #1 · 整改前照片 1 张",
+        "[照片 整改后1]",
+        "整改任务 #1 · 整改后照片 1 张",
+    ]
