@@ -362,6 +362,34 @@ async def test_event_streams_per_person_are_capped_and_the_oldest_is_closed(
             stream.close()
 
 
+async def test_idle_event_streams_hold_no_database_connection(
+    bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    """Every demo person with the most streams they may keep open, past a heartbeat: no more
+    connections of the pool are checked out than before the streams were opened,
+    and anyone's message is answered at once."""
+    pool: Any = bot.runtime.db.engine.pool
+    before = pool.checkedout()
+    streams = []
+    try:
+        for name in bot.tokens:
+            who = client(bot, http, name)
+            for _ in range(MAX_STREAMS):
+                stream = await http.get(f"{bot.base}/api/events?after=0", headers=who.headers)
+                assert (await read_event(stream))[0] == "history"
+                streams.append(stream)
+        assert bot.runtime.web is not None
+        await asyncio.sleep(bot.runtime.web.heartbeat_seconds * 2)
+        assert pool.checkedout() == before, f"{len(streams)} idle streams"
+        started = time.monotonic()
+        assert await client(bot, http, "赵经理").text("/help") == 200
+        await settle(bot)
+        assert time.monotonic() - started < 2
+    finally:
+        for stream in streams:
+            stream.close()
+
+
 async def test_a_page_whose_stream_was_replaced_waits_until_it_is_looked_at(
     bot: WebBot,
     browser: Browser,  # noqa: F811 (the fixture)
