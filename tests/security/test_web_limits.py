@@ -230,7 +230,7 @@ async def test_a_file_is_sent_as_it_is_read_never_held_whole(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
     """GET /api/files of a 19 MB document: the bot (client and server in this process, traced
-    by tracemalloc) holds a few chunks of it at a time, not the whole file."""
+    by tracemalloc) holds a few chunks of it at a time, not the whole file. HEAD has no body."""
     size = 19 * 1024 * 1024
     async with running_bot(tmp_path, max_upload_mb=20) as bot:
         manager = client(bot, http, "赵经理")
@@ -257,6 +257,9 @@ async def test_a_file_is_sent_as_it_is_read_never_held_whole(
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
+        async with http.head(url, headers=manager.headers) as response:
+            assert (response.status, await response.read()) == (200, b"")
+        assert await file_status(manager, report) == 200, "the connection is still good"
     assert (digest.hexdigest(), received) == (report, size)
     assert peak < 6 * 1024 * 1024, f"{peak / 2**20:.1f} MB held at once"
 

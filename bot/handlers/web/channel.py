@@ -529,8 +529,9 @@ class WebChannel:
                 }
             )
             await response.prepare(request)
-            await response.write(first)
-            async for chunk in chunks:
-                await response.write(chunk)
+            if request.method != "HEAD":  # a HEAD answer has no body (web.Response knows)
+                await response.write(first)
+                async for chunk in chunks:
+                    await response.write(chunk)
         await response.write_eof()
         return response
