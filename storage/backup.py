@@ -209,9 +209,9 @@ async def _dump_jsonl(conn: AsyncConnection, path: Path) -> None:
         for table in TABLES_IN_ORDER:
             result = await conn.stream(sa.select(table).order_by(*table.primary_key.columns))
             async for row in result.mappings():
-                line = json.dumps(
-                    {"t": table.name, "r": dict(row)}, default=_encode, ensure_ascii=False
-                )
+                # ASCII with \u escapes: a lone surrogate kept in a JSON column (json.loads
+                # gives one back) cannot be written as UTF-8, its escape can.
+                line = json.dumps({"t": table.name, "r": dict(row)}, default=_encode)
                 out.write(line + "\n")
 
 

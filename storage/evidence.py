@@ -17,7 +17,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, NamedTuple, Protocol
 
@@ -45,6 +45,11 @@ class EvidenceStore(Protocol):
 
     async def get(self, sha256: str) -> bytes:
         """The bytes stored under the hash, or EvidenceMissing."""
+        ...
+
+    def chunks(self, sha256: str) -> AsyncGenerator[bytes, None]:
+        """The bytes stored under the hash, read a chunk at a time (never all at once);
+        EvidenceMissing at the first chunk if there are none."""
         ...
 
     async def exists(self, sha256: str) -> bool: ...
@@ -134,6 +139,17 @@ class FileEvidenceStore:
             return await asyncio.to_thread(self.path(sha256).read_bytes)
         except FileNotFoundError:
             raise EvidenceMissing(sha256) from None
+
+    async def chunks(self, sha256: str) -> AsyncGenerator[bytes, None]:
+        try:
+            stream = await asyncio.to_thread(self.path(sha256).open, "rb")
+        except FileNotFoundError:
+            raise EvidenceMissing(sha256) from None
+        try:
+            while chunk := await asyncio.to_thread(stream.read, CHUNK):
+                yield chunk
+        finally:
+            await asyncio.to_thread(stream.close)
 
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self.path(sha256).is_file)

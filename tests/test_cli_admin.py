@@ -336,3 +336,21 @@ def test_a_person_without_open_tasks_is_deactivated_without_an_heir(
     assert "已停用" in capsys.readouterr().out
     (wang,) = query(data_dir, lambda tx: tx.people.find_by_name("王检查"))
     assert not wang.active
+
+
+def test_ill_formed_names_and_sheets_are_refused_in_one_line(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lone surrogate (a non-UTF-8 byte on the command line) or a NUL in a name or a staff
+    sheet is refused with one line and exit 2; nothing is stored."""
+    assert main(["site", "add", "阳光\udcff花园"]) == 2
+    assert main(["person", "add", "王\x00五", "--site", "X", "--role", "inspector"]) == 2
+    assert main(["person", "add", "王五", "--site", "阳光\ud800花园", "--role", "inspector"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and all("无法保存的字符" in line for line in errors)
+    sheet = tmp_path / "staff.csv"
+    sheet.write_text("姓名,手机,项目,角色\n李\x00四,,阳光花园,责任人\n", "utf-8")
+    assert main(["person", "import", str(sheet)]) == 2
+    assert "第2行含有无法保存的字符" in capsys.readouterr().err
+    assert query(data_dir, lambda tx: tx.people.all()) == []
+    assert query(data_dir, lambda tx: tx.sites.all()) == []

@@ -22,6 +22,7 @@ from bot.cli import (
 )
 from bot.cli.common import CliError
 from bot.config import ConfigError
+from bot.core.unicode import well_formed
 from bot.handlers.web import demo
 
 GROUPS = (
@@ -58,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    ill_formed = _ill_formed_argument(args)
+    if ill_formed is not None:
+        print(
+            f"pinjian: 参数 {ill_formed} 含有无法保存的字符（孤立代理项或 NUL），未做任何更改"
+            " (ill-formed text: a lone surrogate or NUL)",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.handler(args)
@@ -67,3 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def _ill_formed_argument(args: argparse.Namespace) -> str | None:
+    """The name of the first text argument holding what no database can store (a lone
+    surrogate, as a non-UTF-8 byte on the command line becomes, or a NUL), else None."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not well_formed(v) for v in values):
+            return name
+    return None

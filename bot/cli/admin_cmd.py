@@ -22,6 +22,7 @@ from bot.cli.lookup import find_region
 from bot.cli.lookup import find_site as find_site
 from bot.config import Settings
 from bot.core import company_settings
+from bot.core.unicode import well_formed
 from storage.db import Database, Tx
 from storage.errors import IdentityInUse
 from storage.records import Channel, Person, Region, Role, Site
@@ -305,6 +306,17 @@ class StaffRow:
 
 
 def _read_sheet(path: Path) -> list[list[str]]:
+    rows = _sheet_rows(path)
+    for number, row in enumerate(rows, start=1):
+        if not all(well_formed(cell) for cell in row):
+            raise CliError(
+                f"第{number}行含有无法保存的字符（孤立代理项或 NUL），未导入任何人"
+                f" (ill-formed text in row {number}, nothing imported)"
+            )
+    return rows
+
+
+def _sheet_rows(path: Path) -> list[list[str]]:
     if not path.is_file():
         raise CliError(f"文件不存在 file not found: {path}")
     if path.suffix.lower() == ".csv":

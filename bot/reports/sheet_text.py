@@ -6,16 +6,21 @@ carriage return) for a formula, so a note such as `=HYPERLINK("http://…","点�
 values through `write` (openpyxl) or `csv_field` (CSV): such text becomes a string cell with
 Excel's quote prefix (shown exactly as typed, never evaluated), or a CSV field with a leading
 apostrophe (the OWASP convention for CSV). Numbers and dates are left as they are.
+
+The .xlsx format cannot hold most control characters (a note "a\x01b" made openpyxl raise
+and the whole report fail): `write` puts U+FFFD in place of each, so the report still renders
+and shows where something unprintable was typed. CSV holds them as they are.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+REPLACEMENT = "\ufffd"
 
 
 def formula_like(value: object) -> TypeGuard[str]:
@@ -24,8 +29,11 @@ def formula_like(value: object) -> TypeGuard[str]:
 
 
 def write(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
-    """Put `value` in the cell; text is always a string cell, never a formula."""
+    """Put `value` in the cell; text is always a string cell, never a formula, and holds no
+    character the file format cannot."""
     cell: Cell = sheet.cell(row=row, column=column)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub(REPLACEMENT, value)
     cell.value = value
     if formula_like(value):
         cell.data_type = "s"

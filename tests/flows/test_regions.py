@@ -82,3 +82,30 @@ async def test_an_extension_request_goes_to_every_manager_above_the_site(
     assert asked == {"孙区域": True, "周华南": False, "郑总部": True}
     await users["孙区域"].tap("批准")
     assert received(responsible, "延期申请已批准（孙区域）")
+
+
+async def test_a_site_managers_own_extension_goes_to_the_managers_above(
+    harness: Harness,
+) -> None:
+    """张三 is the 责任人 and the site's only 项目经理 (赵经理's manager role revoked): his own
+    request goes to the region's and the company's managers (not ext_waiting), and the region
+    manager's 批准 decides it."""
+    s, users = await task_below_regions(harness)
+    async with harness.db.transaction() as tx:
+        zhang, zhao = s["people"]["张三"].id, s["people"]["赵经理"].id
+        await tx.roles.grant(zhang, s["site"].id, Role.MANAGER)
+        await tx.roles.revoke(zhao, s["site"].id, Role.MANAGER)
+    responsible = s["responsible"]
+    await responsible.tap("申请延期")
+    await responsible.tap("+7天")
+    await responsible.text("等材料到货")
+    assert "等待项目经理审批" in responsible.chat.last.text
+    assert not received(responsible, "延期申请 · 整改任务")
+    asked = {name: bool(received(user, "延期申请")) for name, user in users.items()}
+    assert asked == {"孙区域": True, "周华南": False, "郑总部": True}
+    await users["孙区域"].tap("批准")
+    assert received(responsible, "延期申请已批准（孙区域）")
+    async with harness.db.read() as tx:
+        (decided,) = await tx.tasks.extensions(1)
+        (region_manager,) = await tx.people.find_by_name("孙区域")
+    assert decided.decided_by == region_manager.id

@@ -171,3 +171,35 @@ def test_export_writes_typed_text_as_text(data_dir: Path, tmp_path: Path) -> Non
     assert [f for f in fields if f.startswith(("=", "+", "-", "@", "\t", "\r"))] == []
     for name in ("site", "note", "finding", "responsible", "remark"):
         assert f"'{FORMULAS[name]}" in fields, name
+
+
+def test_a_control_character_in_a_note_does_not_break_the_report_or_export(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """openpyxl refuses "\x01" in a cell; the report and the export still render, with U+FFFD
+    where the character was (in the .xlsx; the CSV holds it as typed)."""
+    data_dir.mkdir()
+
+    async def make() -> int:
+        made = await build(data_dir, photos=3)
+        async with made.db.transaction() as tx:
+            await tx.notes.add(
+                "a\x01b",
+                created_by=made.people["王检查"],
+                inspection_id=made.inspection_id,
+                item_no=2,
+            )
+        await made.db.close()
+        return made.inspection_id
+
+    insp = str(asyncio.run(make()))
+    assert main(["report", insp, "--format", "xlsx", "--out", "r.xlsx"]) == 0
+    form = load_workbook(tmp_path / "r.xlsx")["检查表"]
+    assert "a\ufffdb" in [c.value for row in form.iter_rows() for c in row]
+    assert main(["report", insp, "--out", "r.pdf"]) == 0
+    assert main(["export", "--from", "2026-11-01", "--to", "2026-11-30", "--out", "a.xlsx"]) == 0
+    answers = load_workbook(tmp_path / "a.xlsx")["检查答案"]
+    assert "a\ufffdb" in [c.value for row in answers.iter_rows() for c in row]
+    assert main(["export", "--from", "2026-11-01", "--to", "2026-11-30", "--out", "a.csv"]) == 0
+    with (tmp_path / "a.csv").open(encoding="utf-8-sig", newline="") as f:
+        assert "a\x01b" in [field for row in csv.reader(f) for field in row]

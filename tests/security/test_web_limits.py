@@ -6,9 +6,11 @@ spoken to over HTTP as the page does."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -224,6 +226,44 @@ async def test_uploads_are_received_into_a_file_and_cut_off_at_the_limit(
     assert list(incoming.iterdir()) == []
 
 
+async def test_a_file_is_sent_as_it_is_read_never_held_whole(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """GET /api/files of a 19 MB document: the bot (client and server in this process, traced
+    by tracemalloc) holds a few chunks of it at a time, not the whole file. HEAD has no body."""
+    size = 19 * 1024 * 1024
+    async with running_bot(tmp_path, max_upload_mb=20) as bot:
+        manager = client(bot, http, "赵经理")
+        report = (await bot.runtime.db.files.put(secrets.token_bytes(size))).sha256
+        person = await bot.person("赵经理")
+        message = Outgoing(
+            kind=OutboxKind.SEND_DOCUMENT, document=report, document_name="通报.xlsx"
+        )
+        async with bot.runtime.db.transaction() as tx:
+            await tx.outbox.enqueue(
+                Channel.WEB, str(person.id), message.kind, message.to_payload(), person_id=person.id
+            )
+        bot.runtime.workers[Channel.WEB].wake()
+        await settle(bot)
+        digest, received = hashlib.sha256(), 0
+        tracemalloc.start()
+        try:
+            url = f"{bot.base}/api/files/{report}"
+            async with http.get(url, headers=manager.headers) as response:
+                assert response.status == 200
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    digest.update(chunk)
+                    received += len(chunk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        async with http.head(url, headers=manager.headers) as response:
+            assert (response.status, await response.read()) == (200, b"")
+        assert await file_status(manager, report) == 200, "the connection is still good"
+    assert (digest.hexdigest(), received) == (report, size)
+    assert peak < 6 * 1024 * 1024, f"{peak / 2**20:.1f} MB held at once"
+
+
 async def test_an_image_declaring_too_many_pixels_is_refused_and_not_stored(
     bot: WebBot, http: aiohttp.ClientSession
 ) -> None:
@@ -318,6 +358,34 @@ async def test_event_streams_per_person_are_capped_and_the_oldest_is_closed(
             assert (name, echo["text"]) == ("message", "/help"), "the newest five stay open"
         started = time.monotonic()
         assert await manager.text("/help") == 200
+        await settle(bot)
+        assert time.monotonic() - started < 2
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+async def test_idle_event_streams_hold_no_database_connection(
+    bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    """Every demo person with the most streams they may keep open, past a heartbeat: no more
+    connections of the pool are checked out than before the streams were opened,
+    and anyone's message is answered at once."""
+    pool: Any = bot.runtime.db.engine.pool
+    before = pool.checkedout()
+    streams = []
+    try:
+        for name in bot.tokens:
+            who = client(bot, http, name)
+            for _ in range(MAX_STREAMS):
+                stream = await http.get(f"{bot.base}/api/events?after=0", headers=who.headers)
+                assert (await read_event(stream))[0] == "history"
+                streams.append(stream)
+        assert bot.runtime.web is not None
+        await asyncio.sleep(bot.runtime.web.heartbeat_seconds * 2)
+        assert pool.checkedout() == before, f"{len(streams)} idle streams"
+        started = time.monotonic()
+        assert await client(bot, http, "赵经理").text("/help") == 200
         await settle(bot)
         assert time.monotonic() - started < 2
     finally:

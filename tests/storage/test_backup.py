@@ -25,7 +25,7 @@ from storage import (
     TaskStatus,
     web_external_id,
 )
-from storage.backup import BackupError, Manifest, backup, restore
+from storage.backup import BackupError, Manifest, _dump_jsonl, backup, restore
 from storage.engine import create_engine
 from storage.migrate import current_revision
 from storage.records import PlanEvery, PlanKind
@@ -330,3 +330,24 @@ async def test_cli_db_commands(
     code, out = await asyncio.to_thread(run, "backup", str(tmp_path / "bk"))
     assert code == 2
     assert "not empty" in out
+
+
+async def test_a_row_holding_a_lone_surrogate_is_dumped_and_read_back(
+    db: Database, db_url: str, dialect: str, tmp_path: Path
+) -> None:
+    """SQLite's JSON column can hold a lone surrogate (as its escape); the JSON-lines dump (the
+    PostgreSQL backup's data file, run here on the SQLite database) writes and reads it back."""
+    if dialect != "sqlite":
+        pytest.skip("PostgreSQL's jsonb refuses a lone surrogate")
+    payload = {"message": {"text": "hello \ud800 world"}}
+    async with db.transaction() as tx:
+        await tx.inbox.add(Channel.TELEGRAM, [("u9", payload)])
+    engine = create_engine(db_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await _dump_jsonl(conn, tmp_path / "data.jsonl")
+    finally:
+        await engine.dispose()
+    lines = (tmp_path / "data.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line)["r"] for line in lines if json.loads(line)["t"] == "inbox"]
+    assert [row["payload"] for row in rows] == [payload]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import EvidenceMissing, EvidenceTooLarge, FileEvidenceStore
+from storage.evidence import CHUNK
 
 
 async def test_same_content_is_stored_once(tmp_path: Path) -> None:
@@ -63,6 +64,17 @@ async def test_a_file_is_stored_from_disk_in_chunks(tmp_path: Path) -> None:
     source.write_bytes(bytes(4 * 1_048_576))
     with pytest.raises(EvidenceTooLarge):
         await store.put_file(source)
+
+
+async def test_a_file_is_read_back_in_chunks(tmp_path: Path) -> None:
+    store = FileEvidenceStore(tmp_path / "ev", max_bytes=3 * 1_048_576)
+    data = os.urandom(2 * 1_048_576 + 5)
+    stored = await store.put(data)
+    pieces = [piece async for piece in store.chunks(stored.sha256)]
+    assert b"".join(pieces) == data
+    assert len(pieces) == 3 and all(len(p) <= CHUNK for p in pieces)
+    with pytest.raises(EvidenceMissing):
+        await anext(store.chunks("0" * 64))
 
 
 async def test_discard_keeps_what_was_stored_again_or_is_claimed(tmp_path: Path) -> None:

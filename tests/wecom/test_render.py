@@ -152,3 +152,18 @@ def test_card_book_follows_replacements() -> None:
     assert book.current("card:a") == "num:c"
     book.replace("num:c", "card:a")  # a cycle ends instead of looping
     assert book.current("card:a") == "num:c"
+
+
+@given(
+    st.integers(min_value=0, max_value=120),
+    st.integers(min_value=1, max_value=30),
+    st.integers(min_value=0, max_value=120),
+)
+def test_a_long_line_is_not_cut_inside_its_bold(before: int, bold: int, after: int) -> None:
+    """A line over the limit is cut before a bold span that would straddle the cut, so each
+    piece of a markdown message holds whole **…** pairs."""
+    line = "检" * before + "**" + "重" * bold + "**" + "a" * after
+    pieces = split_utf8(line, 100)
+    assert all(0 < len(p.encode()) <= 100 for p in pieces)
+    assert "".join(pieces) == line
+    assert all(p.count("**") % 2 == 0 for p in pieces)

@@ -522,8 +522,9 @@ class WebChannel:
 
     # -- files ----------------------------------------------------------------------------
 
-    async def _file(self, request: web.Request) -> web.Response:
-        """A photo or document shown in the signed-in person's own chat."""
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """A photo or document shown in the signed-in person's own chat, sent as it is read
+        from the store (a 20 MB document is never held whole)."""
         session = await self._session(request)
         sha256 = request.match_info["sha256"]
         if not SHA256.fullmatch(sha256):
@@ -532,24 +533,31 @@ class WebChannel:
             shared = await find_file(tx, session.chat_id, sha256)
         if shared is None:
             raise web.HTTPNotFound()
-        try:
-            data = await self.files.get(sha256)
-        except EvidenceMissing:
-            raise web.HTTPNotFound() from None
-        if shared.document_name is None:
-            content_type = sniff_image(data[:32]) or "application/octet-stream"
-            disposition = "inline"
-        else:
-            guessed, _ = mimetypes.guess_type(shared.document_name)
-            content_type = guessed or "application/octet-stream"
-            name = quote(shared.document_name, errors="replace")  # a row of older versions
-            disposition = f"attachment; filename*=UTF-8''{name}"
-        return web.Response(
-            body=data,
-            headers={
-                "Content-Type": content_type,
-                "Content-Disposition": disposition,
-                "Cache-Control": "private, max-age=31536000, immutable",
-                "Vary": "Authorization",
-            },
-        )
+        async with contextlib.aclosing(self.files.chunks(sha256)) as chunks:
+            try:
+                first = await anext(chunks, b"")
+            except EvidenceMissing:
+                raise web.HTTPNotFound() from None
+            if shared.document_name is None:
+                content_type = sniff_image(first[:32]) or "application/octet-stream"
+                disposition = "inline"
+            else:
+                guessed, _ = mimetypes.guess_type(shared.document_name)
+                content_type = guessed or "application/octet-stream"
+                name = quote(shared.document_name, errors="replace")  # a row of older versions
+                disposition = f"attachment; filename*=UTF-8''{name}"
+            response = web.StreamResponse(
+                headers={
+                    "Content-Type": content_type,
+                    "Content-Disposition": disposition,
+                    "Cache-Control": "private, max-age=31536000, immutable",
+                    "Vary": "Authorization",
+                }
+            )
+            await response.prepare(request)
+            if request.method != "HEAD":  # a HEAD answer has no body (web.Response knows)
+                await response.write(first)
+                async for chunk in chunks:
+                    await response.write(chunk)
+        await response.write_eof()
+        return response

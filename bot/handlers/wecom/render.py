@@ -37,6 +37,7 @@ CARD_TEXT_CHARS = 160
 Button = tuple[str, str]  # (label, payload)
 _TAGS = re.compile(r"</?(?:b|i|code)>")
 _BOLD = re.compile(r"</?b>")
+_MARKDOWN_BOLD = re.compile(r"\*\*")
 # What WeCom markdown (or a markdown renderer like it) could read as syntax in the text itself:
 # links, <font> and other tags, emphasis, code, strikethrough, escapes, math, headings. WeCom
 # markdown has no escape that shows such text as typed (a backslash is shown or read as yet
@@ -59,12 +60,13 @@ def markdown(text: str) -> str:
 
 
 def split_utf8(text: str, limit: int = MAX_CONTENT_BYTES) -> list[str]:
-    """Split at line breaks into pieces of at most ``limit`` UTF-8 bytes."""
+    """Split at line breaks into pieces of at most ``limit`` UTF-8 bytes; a line longer than
+    that is cut, outside its bold spans where one fits in a piece."""
     pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
         while len(line.encode()) > limit:
-            cut = len(line.encode()[:limit].decode(errors="ignore"))
+            cut = _cut(line, limit)
             if current:
                 pieces.append(current)
                 current = ""
@@ -79,6 +81,21 @@ def split_utf8(text: str, limit: int = MAX_CONTENT_BYTES) -> list[str]:
     if current.strip():
         pieces.append(current)
     return pieces
+
+
+def _cut(line: str, limit: int) -> int:
+    """Where to cut ``line``: as much as ``limit`` bytes hold, moved back to the start of the
+    ``**…**`` span the cut would fall in (a markdown message's bold, cut in two, would show its
+    asterisks), unless the span starts the line."""
+    cut = len(line.encode()[:limit].decode(errors="ignore"))
+    markers = [m.start() for m in _MARKDOWN_BOLD.finditer(line, 0, cut + 1)]
+    if len(markers) % 2:
+        start = markers[-1]
+    elif markers and markers[-1] + 2 > cut:
+        start = markers[-2]
+    else:
+        return cut
+    return start if start > 0 else cut
 
 
 def text_content(text: str) -> str:
