@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from bot.core import payload
 from bot.core.messages import Button
-from bot.core.plans import REMIND_BEFORE, OccurrenceStatus, period_start, status, window
+from bot.core.plans import REMIND_BEFORE, OccurrenceStatus, period_start, window
 from bot.core.reminders import in_quiet_hours
 from bot.flows import notify, reminding
 from bot.flows.catalog import StandardsCatalog
-from bot.flows.plans import label
+from bot.flows.plans import label, occurrence_status
 from storage.db import Database, Tx
 from storage.records import Occurrence, Plan, Role, Site
 
@@ -155,17 +155,7 @@ class PlanSweeper:
         now: datetime,
         report: PlanReport,
     ) -> None:
-        inspection = (
-            await tx.inspections.get(occurrence.inspection_id)
-            if occurrence.inspection_id is not None
-            else None
-        )
-        state = status(
-            now,
-            occurrence.window_end,
-            inspection.status if inspection else None,
-            inspection.completed_at if inspection else None,
-        )
+        inspection, state = await occurrence_status(tx, occurrence, now)
         values = self._values(occurrence, plan, site)
         managers = await tx.roles.people_with_role(site.id, Role.MANAGER)
         if state is OccurrenceStatus.MISSED:

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
-from bot.core.plans import MONTH, OccurrenceStatus, next_period, status
+from bot.core.plans import MONTH, OccurrenceStatus, next_period
+from bot.flows.plans import occurrence_status
 from storage.base import utc_now
 from storage.db import Database, Tx
 
@@ -79,17 +80,7 @@ async def plan_measures(tx: Tx, first: date, now: datetime) -> dict[str, Any]:
     per_inspector: dict[int, Tally] = defaultdict(Tally)
     company = Tally()
     for occurrence in occurrences:
-        inspection = (
-            await tx.inspections.get(occurrence.inspection_id)
-            if occurrence.inspection_id is not None
-            else None
-        )
-        state = status(
-            now,
-            occurrence.window_end,
-            inspection.status if inspection else None,
-            inspection.completed_at if inspection else None,
-        )
+        _, state = await occurrence_status(tx, occurrence, now)
         closed = occurrence.window_end <= now
         site = sites.get(occurrence.site_id)
         tallies = [per_site[occurrence.site_id], company]

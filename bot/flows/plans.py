@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from bot.core import payload
 from bot.core.messages import Button
-from bot.core.plans import EVERY_NAMES, next_period, status
+from bot.core.plans import EVERY_NAMES, OccurrenceStatus, next_period, status
 from bot.flows.context import FlowContext
 from storage.db import Tx
-from storage.records import Occurrence, Plan, Role, Site
+from storage.records import Inspection, Occurrence, Plan, Role, Site
 
 # A quarter's occurrences started at most this long before today.
 LONGEST_PERIOD = timedelta(days=92)
@@ -98,17 +98,7 @@ async def rows_for(
         site = await tx.sites.get(occurrence.site_id)
         if plan is None or site is None:
             continue
-        inspection = (
-            await tx.inspections.get(occurrence.inspection_id)
-            if occurrence.inspection_id is not None
-            else None
-        )
-        state = status(
-            now,
-            occurrence.window_end,
-            inspection.status if inspection else None,
-            inspection.completed_at if inspection else None,
-        )
+        inspection, state = await occurrence_status(tx, occurrence, now)
         inspector = await tx.people.get(inspection.inspector_id) if inspection else None
         rows.append(
             {
@@ -154,3 +144,21 @@ async def list_plans(ctx: FlowContext) -> None:
         scope=await rows_for(tx, scope, ctx.now, titles),
         mine=await rows_for(tx, mine, ctx.now, titles),
     )
+
+
+async def occurrence_status(
+    tx: Tx, occurrence: Occurrence, now: datetime
+) -> tuple[Inspection | None, OccurrenceStatus]:
+    """The occurrence's status now, with the inspection that fulfils it (if any)."""
+    inspection = (
+        await tx.inspections.get(occurrence.inspection_id)
+        if occurrence.inspection_id is not None
+        else None
+    )
+    state = status(
+        now,
+        occurrence.window_end,
+        inspection.status if inspection else None,
+        inspection.completed_at if inspection else None,
+    )
+    return inspection, state
