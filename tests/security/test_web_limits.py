@@ -13,7 +13,6 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,46 +21,17 @@ import pytest
 import sqlalchemy as sa
 from playwright.async_api import Browser, FilePayload, Request, expect
 
-from bot import app
-from bot.config import Settings
 from bot.core.messages import Outgoing
 from bot.handlers.web.channel import SIGN_IN_FAILURES
-from bot.handlers.web.demo import seed_demo
 from bot.handlers.web.hub import MAX_STREAMS
 from bot.handlers.web.limits import MAX_KEYS, Used, Window
 from bot.scheduler import UNCLAIMED_GRACE_MINUTES
-from storage import upgrade
 from storage.records import Channel, OutboxKind
 from storage.tables import evidence, outbox
 from tests.security.bombs import bomb_png
 from tests.web.browser import ChatPage
-from tests.web.conftest import WebBot, browser, free_port  # noqa: F401 (browser: the fixture)
+from tests.web.conftest import WebBot, browser, running_bot  # noqa: F401 (browser: the fixture)
 from tests.web.helpers import ApiClient, png, read_event, wait_until
-
-
-@asynccontextmanager
-async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[WebBot]:
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "data",
-        http_host="127.0.0.1",
-        http_port=free_port(),
-        telegram_token=None,
-        log_level="WARNING",
-        **{"max_upload_mb": 1, **overrides},
-    )
-    settings.data_dir.mkdir(parents=True)
-    await upgrade(settings.resolved_database_url)
-    runtime = await app.start(settings)
-    assert runtime.web is not None
-    runtime.web.heartbeat_seconds = 0.3
-    async with runtime.db.transaction() as tx:
-        logins = await seed_demo(tx, settings.timezone)
-    assert logins is not None
-    try:
-        yield WebBot(runtime, settings, {login.name: login.token for login in logins})
-    finally:
-        await app.stop(runtime)
 
 
 @pytest.fixture

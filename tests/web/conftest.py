@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,9 @@ class WebBot:
         return int(value or 0)
 
 
-@pytest.fixture
-async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
+@asynccontextmanager
+async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[WebBot]:
+    """The bot with the demo company; `overrides` change its settings (e.g. upload limits)."""
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
@@ -96,7 +98,7 @@ async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
         http_port=free_port(),
         telegram_token=None,
         log_level="WARNING",
-        max_upload_mb=1,
+        **{"max_upload_mb": 1, **overrides},
     )
     settings.data_dir.mkdir(parents=True)
     await upgrade(settings.resolved_database_url)
@@ -110,6 +112,12 @@ async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
         yield WebBot(runtime, settings, {login.name: login.token for login in logins})
     finally:
         await app.stop(runtime)
+
+
+@pytest.fixture
+async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
+    async with running_bot(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture
