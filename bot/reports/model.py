@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 
 OVERDUE = "逾期"
 FIXED = {TaskStatus.REVIEW, TaskStatus.DONE}
-SEVERITY_LABELS = {Severity.GENERAL: "一般不合格", Severity.SERIOUS: "严重不合格"}
+SEVERITY_LABELS = {
+    Severity.OBSERVATION: "观察项",
+    Severity.GENERAL: "一般不合格",
+    Severity.SERIOUS: "严重不合格",
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

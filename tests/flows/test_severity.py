@@ -1,0 +1,106 @@
+"""A finding's severity in the task set-up: one tap on a row of buttons, the default following
+the level lost, the proposed 达标时间 following the severity until the inspector picks a date."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from storage.records import Severity
+from tests.flows.harness import Harness
+from tests.flows.test_inspection import begin, inspector
+
+
+@pytest.fixture(autouse=True)
+def data_dir(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PINJIAN_DATA_DIR", str(harness.tmp))
+    return harness.tmp
+
+
+async def created_severity(harness: Harness) -> tuple[Severity, str]:
+    async with harness.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+    return task.severity, str(task.due_date)
+
+
+async def test_zero_points_defaults_to_general_with_its_days(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.tap("0分 不符合")
+    setup = user.chat.with_buttons()
+    assert setup.labels[1:4] == ["观察项", "✓ 一般不合格", "严重不合格"]
+    assert "严重程度：<b>一般不合格</b>" in setup.text
+    assert "达标时间：<b>2026-11-09</b>" in setup.text
+    await user.tap("确认创建")  # still two taps
+    assert await created_severity(harness) == (Severity.GENERAL, "2026-11-09")
+
+
+async def test_half_points_defaults_to_observation_with_its_days(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.tap("0.5分 部分符合")
+    setup = user.chat.with_buttons()
+    assert "✓ 观察项" in setup.labels
+    assert "严重程度：<b>观察项</b>" in setup.text
+    assert "达标时间：<b>2026-11-17</b>" in setup.text
+    await user.tap("确认创建")
+    assert await created_severity(harness) == (Severity.OBSERVATION, "2026-11-17")
+
+
+async def test_choosing_a_severity_moves_the_proposed_deadline(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.tap("0分 不符合")
+    setup = user.chat.with_buttons()
+    await user.press(setup.button("严重不合格"))
+    assert "严重程度：<b>严重不合格</b>" in setup.text  # edited in place
+    assert "达标时间：<b>2026-11-05</b>" in setup.text
+    assert "✓ 严重不合格" in setup.labels and "✓+3天" in setup.labels
+    await user.press(setup.button("确认创建"))
+    assert await created_severity(harness) == (Severity.SERIOUS, "2026-11-05")
+
+
+@pytest.mark.parametrize("choose", ["+30天", "2026-12-24"])
+async def test_a_deadline_the_inspector_chose_stays(harness: Harness, choose: str) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.tap("0分 不符合")
+    setup = user.chat.with_buttons()
+    if choose.startswith("+"):
+        await user.press(setup.button(choose))
+    else:
+        await user.text(choose)
+    due = setup.text.split("达标时间：<b>")[1][:10]
+    await user.press(setup.button("严重不合格"))
+    assert f"达标时间：<b>{due}</b>" in setup.text
+    await user.press(setup.button("确认创建"))
+    assert await created_severity(harness) == (Severity.SERIOUS, due)
+
+
+async def test_a_forged_severity_button_changes_nothing(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.tap("0分 不符合")
+    setup = user.chat.with_buttons()
+    serious = setup.button("严重不合格")
+    await user.press(serious.rsplit(":", 1)[0] + ":7")
+    assert user.chat.toasts[-1][1] is True
+    assert "严重程度：<b>一般不合格</b>" in setup.text
+
+
+async def test_names_and_days_are_company_settings(harness: Harness) -> None:
+    user, _ = await inspector(harness)
+    names = '["提示", "一般问题", "重大问题"]'
+    assert await asyncio.to_thread(main, ["settings", "set", "severity_names", names]) == 0
+    assert await asyncio.to_thread(main, ["settings", "set", "serious_due_days", "2"]) == 0
+    assert await asyncio.to_thread(main, ["settings", "set", "observation_min_score", "1"]) == 0
+    await begin(user)
+    await user.tap("0.5分 部分符合")  # below 1 point now: 一般
+    setup = user.chat.with_buttons()
+    assert setup.labels[1:4] == ["提示", "✓ 一般问题", "重大问题"]
+    await user.press(setup.button("重大问题"))
+    assert "严重程度：<b>重大问题</b>" in setup.text
+    assert "达标时间：<b>2026-11-04</b>" in setup.text
