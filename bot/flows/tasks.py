@@ -81,7 +81,8 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
 async def card(
     ctx: FlowContext, task: Task, heading: str | None = None, history: bool = False
 ) -> dict[str, Any]:
-    zone = (await _site(ctx, task)).timezone
+    site = await _site(ctx, task)
+    zone = site.timezone
     today = ctx.today(zone)
     item = await item_of(ctx, task)
     level = lifecycle.level_of(task, item)
@@ -94,7 +95,8 @@ async def card(
         "heading": heading,
         "task": task,
         "status": lifecycle.status_label(task, today),
-        "site": (await _site(ctx, task)).name,
+        "severity": lifecycle.severity_name(await ctx.settings_at(site), task.severity),
+        "site": site.name,
         "item": item,
         "level": level.label if level else None,
         "due": task.due_date.isoformat() if task.due_date else "—",
@@ -225,6 +227,7 @@ async def list_tasks(ctx: FlowContext) -> None:
                     "site": site.name,
                     "item_no": task.item_no,
                     "content": item.content if item else None,
+                    "severity": lifecycle.severity_name(await ctx.settings_at(site), task.severity),
                     "status": lifecycle.status_label(task, today),
                     "due": task.due_date.isoformat() if task.due_date else "—",
                     "responsible": await _name(ctx, task.responsible_person_id)

@@ -104,3 +104,19 @@ async def test_names_and_days_are_company_settings(harness: Harness) -> None:
     await user.press(setup.button("重大问题"))
     assert "严重程度：<b>重大问题</b>" in setup.text
     assert "达标时间：<b>2026-11-04</b>" in setup.text
+
+
+async def test_severity_shows_on_the_task_card_and_in_lists(harness: Harness) -> None:
+    seeded = await harness.seed()
+    inspector, responsible = harness.user(101), harness.user(102)
+    await inspector.command("start", seeded["codes"]["王检查"])
+    await responsible.command("start", seeded["codes"]["张三"])
+    await inspector.command("inspect")
+    await inspector.tap("阳光花园")
+    await inspector.tap("0分")
+    await inspector.tap("严重不合格")
+    await inspector.tap("确认创建")
+    card = next(m for m in responsible.chat.messages if "<b>整改任务 #1</b>" in m.text)
+    assert "严重程度：严重不合格" in card.text
+    await responsible.command("tasks")
+    assert " · 严重不合格 · " in responsible.chat.last.text
