@@ -10,8 +10,9 @@ import pytest
 
 from bot.cli import main
 from storage.records import Severity
-from tests.flows.harness import Harness
+from tests.flows.harness import ChatMessage, Harness, User
 from tests.flows.test_inspection import begin, inspector
+from tests.flows.test_regions import above_the_sites
 
 
 @pytest.fixture(autouse=True)
@@ -120,3 +121,61 @@ async def test_severity_shows_on_the_task_card_and_in_lists(harness: Harness) ->
     assert "严重程度：严重不合格" in card.text
     await responsible.command("tasks")
     assert " · 严重不合格 · " in responsible.chat.last.text
+
+
+async def serious_task(harness: Harness, *, region: bool) -> dict[str, User]:
+    """Regions with their managers; 阳光花园 in 华东 (or in no region); then 王检查 records a
+    严重不合格 of item 1 with a photo, assigned to 张三."""
+    s = await harness.seed()
+    users = await above_the_sites(harness, s)
+    if not region:
+        async with harness.db.transaction() as tx:
+            await tx.sites.set_region(s["site"].id, None)
+    for name, uid in (("王检查", 101), ("赵经理", 104), ("张三", 102)):
+        users[name] = harness.user(uid)
+        await users[name].command("start", s["codes"][name])
+    inspector = users["王检查"]
+    await inspector.command("inspect")
+    await inspector.tap("阳光花园")
+    await inspector.photo(b"before-photo")
+    await inspector.tap("0分")
+    await inspector.tap("严重不合格")
+    await inspector.tap("确认创建")
+    return users
+
+
+def serious_notices(user: User) -> list[ChatMessage]:
+    return [m for m in user.chat.messages if "严重不合格，请您关注" in m.text]
+
+
+@pytest.mark.parametrize("region", [True, False])
+async def test_a_serious_finding_goes_at_once_one_level_up_with_its_photos(
+    harness: Harness, region: bool
+) -> None:
+    users = await serious_task(harness, region=region)
+    told = {name: len(serious_notices(user)) for name, user in users.items()}
+    above = (
+        {"孙区域": 1, "周华南": 0, "郑总部": 0}
+        if region
+        else {"孙区域": 0, "周华南": 0, "郑总部": 1}
+    )
+    assert told == {**above, "王检查": 0, "赵经理": 1, "张三": 0}
+    chat = users["孙区域" if region else "郑总部"].chat.messages
+    (notice,) = [m for m in chat if "严重不合格，请您关注" in m.text]
+    assert len(chat[chat.index(notice) - 1].photos) == 1  # the photos, just before the card
+    assert "严重程度：严重不合格" in notice.text and notice.labels == ["查看详情"]
+    card = next(m for m in users["张三"].chat.messages if "<b>整改任务 #1</b>" in m.text)
+    assert "新的整改任务" in card.text
+
+
+async def test_a_general_finding_is_not_sent_above_the_site(harness: Harness) -> None:
+    s = await harness.seed()
+    users = await above_the_sites(harness, s)
+    user = harness.user(101)
+    await user.command("start", s["codes"]["王检查"])
+    await harness.user(102).command("start", s["codes"]["张三"])
+    await begin(user)
+    await user.tap("0分 不符合")
+    await user.tap("确认创建")
+    assert "整改任务 #1" in harness.user(102).chat.messages[-1].text
+    assert all("整改任务 #1" not in m.text for u in users.values() for m in u.chat.messages)
