@@ -118,7 +118,7 @@ async def test_severity_shows_on_the_task_card_and_in_lists(harness: Harness) ->
     await inspector.tap("严重不合格")
     await inspector.tap("确认创建")
     card = next(m for m in responsible.chat.messages if "<b>整改任务 #1</b>" in m.text)
-    assert "严重程度：严重不合格" in card.text
+    assert "<b>整改任务 #1</b>　待整改　严重不合格" in card.text
     await responsible.command("tasks")
     assert " · 严重不合格 · " in responsible.chat.last.text
 
@@ -163,7 +163,7 @@ async def test_a_serious_finding_goes_at_once_one_level_up_with_its_photos(
     chat = users["孙区域" if region else "郑总部"].chat.messages
     (notice,) = [m for m in chat if "严重不合格，请您关注" in m.text]
     assert len(chat[chat.index(notice) - 1].photos) == 1  # the photos, just before the card
-    assert "严重程度：严重不合格" in notice.text and notice.labels == ["查看详情"]
+    assert "待整改　严重不合格" in notice.text and notice.labels == ["查看详情"]
     card = next(m for m in users["张三"].chat.messages if "<b>整改任务 #1</b>" in m.text)
     assert "新的整改任务" in card.text
 
