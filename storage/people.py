@@ -353,6 +353,26 @@ class RoleRepo(Repo):
         )
         return to_records(Person, result.all())
 
+    async def held_at(
+        self, role: Role, *, site_id: int | None = None, region_id: int | None = None
+    ) -> list[Person]:
+        """Active people granted the role at exactly this level: at the site, at the region,
+        or (neither) company-wide; by name."""
+        if site_id is not None and region_id is not None:
+            raise StateConflict("a role is held at a site or at a region, not both")
+        granted = sa.select(roles.c.person_id).where(
+            roles.c.role == role,
+            roles.c.active.is_(True),
+            roles.c.site_id.is_(None) if site_id is None else roles.c.site_id == site_id,
+            roles.c.region_id.is_(None) if region_id is None else roles.c.region_id == region_id,
+        )
+        stmt = (
+            sa.select(people)
+            .where(people.c.active.is_(True), people.c.id.in_(granted))
+            .order_by(people.c.name, people.c.id)
+        )
+        return to_records(Person, await self._all(stmt))
+
 
 def _held(
     person_id: int, site_id: int | None, region_id: int | None, role: Role

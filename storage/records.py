@@ -50,6 +50,9 @@ class EvidenceRole(StrEnum):
 
 
 class Severity(StrEnum):
+    """A finding's severity, mildest first; its name is a company setting (`severity_names`)."""
+
+    OBSERVATION = "observation"
     GENERAL = "general"
     SERIOUS = "serious"
 

@@ -19,9 +19,11 @@ from openpyxl.styles import Font
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
+from bot.core import company_settings
+from bot.core import tasks as lifecycle
 from bot.core.dates import local
 from bot.flows.catalog import pinned
-from bot.reports.model import OVERDUE, SEVERITY_LABELS, ReportError, load_report
+from bot.reports.model import OVERDUE, ReportError, load_report
 from bot.reports.request import ReportFormat
 from bot.reports.service import filename, load_photos
 from bot.reports.sheet_text import csv_field, write
@@ -227,6 +229,7 @@ async def collect(tx: Tx, since: datetime, until: datetime) -> Export:
                 ]
             )
         today = local(tx.now(), zone).date()
+        settings = await company_settings.for_site(tx.settings, site)
         for task in await tx.tasks.for_inspection(inspection.id):
             overdue = task.is_overdue(today)
             closed = local(task.closed_at, zone).replace(tzinfo=None) if task.closed_at else None
@@ -237,7 +240,7 @@ async def collect(tx: Tx, since: datetime, until: datetime) -> Export:
                     inspection.id,
                     task.item_no,
                     task.finding,
-                    SEVERITY_LABELS[task.severity],
+                    lifecycle.severity_name(settings, task.severity),
                     await name(task.responsible_person_id),
                     task.status.label,
                     OVERDUE if overdue else "",

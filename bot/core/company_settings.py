@@ -68,6 +68,13 @@ def _choices(days: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(days))
 
 
+def _severity_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in names)
+    if any(not name for name in names) or len(set(names)) != len(names):
+        raise ValueError("names")
+    return names
+
+
 def _hours_before(value: object) -> object:
     """ "21:00-08:00" is read as ["21:00", "08:00"]."""
     if isinstance(value, str):
@@ -101,6 +108,14 @@ BeforeDays = Annotated[
 DueChoices = Annotated[tuple[Day, ...], Field(max_length=6), AfterValidator(_choices)]
 QuietHours = Annotated[tuple[Clock, Clock], BeforeValidator(_hours_before)]
 TimeZone = Annotated[str, AfterValidator(_zone)]
+SeverityNames = Annotated[
+    tuple[
+        Annotated[str, Field(max_length=10)],
+        Annotated[str, Field(max_length=10)],
+        Annotated[str, Field(max_length=10)],
+    ],
+    AfterValidator(_severity_names),
+]
 
 
 def _key(description: str, allowed: str, *, per_site: bool = False, company: bool = True) -> Any:
@@ -178,7 +193,31 @@ class CompanySettings(BaseModel):
     )
     default_due_days: Day = Field(
         default=7,
-        json_schema_extra=_key("整改任务默认几天后达标", "1–365 的整数"),
+        json_schema_extra=_key("一般不合格的整改任务默认几天后达标", "1–365 的整数"),
+    )
+    serious_due_days: Day = Field(
+        default=3,
+        json_schema_extra=_key("严重不合格的整改任务默认几天后达标", "1–365 的整数"),
+    )
+    observation_due_days: Day = Field(
+        default=15,
+        json_schema_extra=_key("观察项的整改任务默认几天后达标", "1–365 的整数"),
+    )
+    severity_names: SeverityNames = Field(
+        default=("观察项", "一般不合格", "严重不合格"),
+        json_schema_extra=_key(
+            "三个严重程度的名称，由轻到重",
+            '三个不为空、不重复、不超过 10 字的名称，如 ["观察项", "一般不合格", "严重不合格"]',
+        ),
+    )
+    observation_min_score: float = Field(
+        default=0.5,
+        gt=0,
+        le=100,
+        json_schema_extra=_key(
+            "失分项得分不低于此分数时，默认定为观察项（否则默认一般不合格）",
+            "大于 0、不超过 100 的分数，如 0.5",
+        ),
     )
     due_choices: DueChoices = Field(
         default=(3, 7, 15, 30),

@@ -16,9 +16,10 @@ from datetime import date
 from enum import StrEnum
 
 from bot.core import duties
+from bot.core.company_settings import CompanySettings
 from standards.schema import Item, Level
 from storage.db import Tx
-from storage.records import OPEN_TASK_STATUSES, Task, TaskEventKind, TaskStatus
+from storage.records import OPEN_TASK_STATUSES, Severity, Task, TaskEventKind, TaskStatus
 
 
 class TransitionError(Exception):
@@ -141,3 +142,22 @@ def days_overdue(task: Task, today: date) -> int:
     if task.due_date is None or not task.is_overdue(today):
         return 0
     return (today - task.due_date).days
+
+
+def severity_name(settings: CompanySettings, severity: Severity) -> str:
+    """The company's name for a severity (`severity_names`, mildest first)."""
+    return settings.severity_names[list(Severity).index(severity)]
+
+
+def default_severity(settings: CompanySettings, score: float) -> Severity:
+    """The severity proposed for an item answered with `score` (a level that lost points)."""
+    return Severity.OBSERVATION if score >= settings.observation_min_score else Severity.GENERAL
+
+
+def severity_due_days(settings: CompanySettings, severity: Severity) -> int:
+    """The default days to 达标时间 for a task of this severity."""
+    return {
+        Severity.OBSERVATION: settings.observation_due_days,
+        Severity.GENERAL: settings.default_due_days,
+        Severity.SERIOUS: settings.serious_due_days,
+    }[severity]

@@ -45,7 +45,7 @@ from storage.records import OutboxKind, StoredStandard
 
 log = logging.getLogger(__name__)
 
-ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "RU", "TR", "TD", "TM", "TOK"}
+ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "RU", "TR", "TS", "TD", "TM", "TOK"}
 INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
 # Item modes in which typed text is what the flow asked for (a note, a name or date, a figure).
 INPUT_MODES = {"note", "task", "task_remark", "figure"}
@@ -302,6 +302,8 @@ class FlowEngine:
             await toggle_rules(ctx, loaded, item)
         elif action == "TR":
             await task_setup.choose_responsible(ctx, loaded, item, payload.as_int(rest[0]))
+        elif action == "TS":
+            await task_setup.choose_severity(ctx, loaded, item, payload.as_int(rest[0]))
         elif action == "TD":
             await task_setup.choose_days(ctx, loaded, item, payload.as_int(rest[0]))
         elif action == "TM":

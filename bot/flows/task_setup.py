@@ -1,7 +1,9 @@
-"""Turning an item that lost points into a rectification task: 责任人, 达标时间, 备注.
+"""Turning an item that lost points into a rectification task: 严重程度, 责任人, 达标时间, 备注.
 
-Defaults (the last 责任人 chosen in this inspection, or the site's first; today + the company's
-default days) make it two taps: the level, then 确认创建. The inspector is offered as 责任人
+Defaults (the severity following the score, `CompanySettings.default_severity`; the last 责任人
+chosen in this inspection, or the site's first; today + the severity's days) make it two taps:
+the level, then 确认创建. Choosing a severity moves the proposed 达标时间 to its days unless
+the inspector already chose a date. The inspector is offered as 责任人
 only where the company lets inspectors assign themselves (`bot.core.duties`).
 """
 
@@ -51,14 +53,19 @@ async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, l
     else:
         last = ctx.state.get("last_resp")
         default = next((p.id for p in staff if p.id == last), staff[0].id if staff else None)
-        days = (await ctx.settings_at(loaded.site)).default_due_days
-        due = ctx.today(loaded.site.timezone) + timedelta(days=days)
+        settings = await ctx.settings_at(loaded.site)
+        severity = lifecycle.default_severity(settings, score)
+        due = ctx.today(loaded.site.timezone) + timedelta(
+            days=lifecycle.severity_due_days(settings, severity)
+        )
         ctx.state["task"] = {
             "key": f"{loaded.inspection.id}:{item.no}",
             "score": score,
             "label": label,
+            "sev": severity.value,
             "resp": default,
             "due": due.isoformat(),
+            "due_chosen": False,
             "remark": None,
             "ref": ref,
             # How to type a date is shown on the inspection's first task set-up only.
@@ -82,8 +89,16 @@ async def _view(
     photos = (await ctx.tx.evidence.count_by_item(insp)).get(item.no, 0)
     settings = await ctx.settings_at(loaded.site)
     need_photo = settings.photo_required and photos == 0
+    severity = _severity(task)
     rows: list[list[Button]] = [
-        [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))]
+        [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))],
+        [
+            Button(
+                f"{'✓ ' if s is severity else ''}{lifecycle.severity_name(settings, s)}",
+                payload.encode("TS", screen, insp, item.no, i),
+            )
+            for i, s in enumerate(Severity)
+        ],
     ]
     people = [
         Button(
@@ -113,6 +128,7 @@ async def _view(
         "item": item,
         "score": task.get("score", 0),
         "label": task.get("label", ""),
+        "severity": lifecycle.severity_name(settings, severity),
         "responsible": name,
         "due": due.isoformat(),
         "remark": task.get("remark"),
@@ -120,6 +136,13 @@ async def _view(
         "date_example": bool(task.get("date_example")),
     }
     return view, rows
+
+
+def _severity(task: dict[str, Any]) -> Severity:
+    try:
+        return Severity(str(task.get("sev")))
+    except ValueError:
+        return Severity.GENERAL
 
 
 async def refresh(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
@@ -143,6 +166,21 @@ async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, perso
     await refresh(ctx, loaded, item)
 
 
+async def choose_severity(ctx: FlowContext, loaded: Loaded, item: Item, index: int) -> None:
+    """A severity button; the 达标时间 follows it unless the inspector chose one."""
+    if index >= len(Severity):
+        await ctx.toast("stale_button", alert=True)
+        return
+    await ctx.toast()
+    task = _task_state(ctx)
+    severity = list(Severity)[index]
+    task["sev"] = severity.value
+    if not task.get("due_chosen"):
+        days = lifecycle.severity_due_days(await ctx.settings_at(loaded.site), severity)
+        task["due"] = (ctx.today(loaded.site.timezone) + timedelta(days=days)).isoformat()
+    await refresh(ctx, loaded, item)
+
+
 async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -> None:
     """A +N天 button, or the button confirming a date proposed for a typed one."""
     due = ctx.today(loaded.site.timezone) + timedelta(days=days)
@@ -152,7 +190,7 @@ async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    task["due"] = due.isoformat()
+    task.update(due=due.isoformat(), due_chosen=True)
     await refresh(ctx, loaded, item)
 
 
@@ -175,7 +213,7 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
     except DateError as exc:
         date_problem = exc
     else:
-        task["due"] = due.isoformat()
+        task.update(due=due.isoformat(), due_chosen=True)
         await refresh(ctx, loaded, item)
         return
     staff = await _staff(ctx, loaded.site)
@@ -236,7 +274,7 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         item_no=item.no,
         finding=finding,
         score=float(task.get("score", 0)),
-        severity=Severity.GENERAL,
+        severity=_severity(task),
         responsible_person_id=responsible if isinstance(responsible, int) else None,
         due_date=date.fromisoformat(task["due"]),
         remark=task.get("remark"),

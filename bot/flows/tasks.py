@@ -29,7 +29,9 @@ from storage.records import (
     EvidenceRole,
     ExtensionRequest,
     ExtensionStatus,
+    Person,
     Role,
+    Severity,
     Site,
     Task,
     TaskEventKind,
@@ -81,7 +83,8 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
 async def card(
     ctx: FlowContext, task: Task, heading: str | None = None, history: bool = False
 ) -> dict[str, Any]:
-    zone = (await _site(ctx, task)).timezone
+    site = await _site(ctx, task)
+    zone = site.timezone
     today = ctx.today(zone)
     item = await item_of(ctx, task)
     level = lifecycle.level_of(task, item)
@@ -94,7 +97,8 @@ async def card(
         "heading": heading,
         "task": task,
         "status": lifecycle.status_label(task, today),
-        "site": (await _site(ctx, task)).name,
+        "severity": lifecycle.severity_name(await ctx.settings_at(site), task.severity),
+        "site": site.name,
         "item": item,
         "level": level.label if level else None,
         "due": task.due_date.isoformat() if task.due_date else "—",
@@ -148,9 +152,39 @@ async def send_to_responsible(ctx: FlowContext, task: Task, heading: str) -> int
     )
 
 
+async def serious_recipients(ctx: FlowContext, task: Task) -> list[Person]:
+    """Who hears of a 严重不合格 at once besides the 责任人: the site's own managers and the
+    managers one level up (the region's, or the company's where the site has no region)."""
+    site = await _site(ctx, task)
+    here = await ctx.tx.roles.held_at(Role.MANAGER, site_id=site.id)
+    above = await ctx.tx.roles.held_at(Role.MANAGER, region_id=site.region_id)
+    return list({p.id: p for p in [*here, *above]}.values())
+
+
+async def _send_serious(ctx: FlowContext, task: Task) -> None:
+    settings = await ctx.settings_at(await _site(ctx, task))
+    heading = render(
+        "task_serious_heading", severity=lifecycle.severity_name(settings, task.severity)
+    )
+    photos = await _before_photos(ctx, task)
+    for person in await serious_recipients(ctx, task):
+        if person.id in (ctx.person.id, task.responsible_person_id):
+            continue
+        await ctx.notify(
+            person.id,
+            "task_card",
+            [[_button("查看详情", "D", task)]],
+            photos=photos,
+            **await card(ctx, task, heading),
+        )
+
+
 async def on_created(ctx: FlowContext, task: Task) -> None:
-    """Tell the 责任人 at once; if they are not bound yet, tell the inspector and managers."""
+    """Tell the 责任人 at once (and, for a 严重不合格, the managers: `serious_recipients`); if
+    the 责任人 is not bound yet, tell the inspector and managers."""
     await reminding.replan(ctx.tx, task, ctx.now)
+    if task.severity is Severity.SERIOUS:
+        await _send_serious(ctx, task)
     if await send_to_responsible(ctx, task, "新的整改任务"):
         return
     name = await _name(ctx, task.responsible_person_id)
@@ -225,6 +259,7 @@ async def list_tasks(ctx: FlowContext) -> None:
                     "site": site.name,
                     "item_no": task.item_no,
                     "content": item.content if item else None,
+                    "severity": lifecycle.severity_name(await ctx.settings_at(site), task.severity),
                     "status": lifecycle.status_label(task, today),
                     "due": task.due_date.isoformat() if task.due_date else "—",
                     "responsible": await _name(ctx, task.responsible_person_id)

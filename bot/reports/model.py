@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.core import company_settings
+from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.flows.catalog import pinned
@@ -26,7 +27,6 @@ from storage.records import (
     EvidenceRole,
     Inspection,
     InspectionStatus,
-    Severity,
     Task,
     TaskStatus,
 )
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 OVERDUE = "逾期"
 FIXED = {TaskStatus.REVIEW, TaskStatus.DONE}
-SEVERITY_LABELS = {Severity.GENERAL: "一般不合格", Severity.SERIOUS: "严重不合格"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -203,6 +202,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     zone = site.timezone
     standard = pinned(stored)
     bands = await company_settings.grade_bands(tx.settings)
+    settings = await company_settings.for_site(tx.settings, site)
     answers = {a.item_no: a for a in await tx.answers.for_inspection(inspection_id)}
     result = totals(
         standard,
@@ -299,7 +299,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
                 id=t.id,
                 item_no=t.item_no,
                 finding=t.finding,
-                severity=SEVERITY_LABELS[t.severity],
+                severity=lifecycle.severity_name(settings, t.severity),
                 responsible=_name(people, t.responsible_person_id),
                 status=task_status(t),
                 due=t.due_date,

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.scoring import DEFAULT_GRADE_BANDS
 from bot.reports.model import ReportError, ReportModel, load_report
-from storage.records import TaskStatus
+from storage.records import Severity, TaskStatus
 from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, build
 
 
@@ -93,3 +93,21 @@ async def test_unknown_and_unfinished_inspections_are_refused(built: Built) -> N
         running = await tx.inspections.start(built.site_id, stored.id, built.people["王检查"])
     with pytest.raises(ReportError, match="尚未完成"):
         await load_report(built.db, running.id)
+
+
+async def test_task_severity_is_shown_by_the_company_names(built: Built) -> None:
+    async with built.db.transaction() as tx:
+        await tx.settings.set("severity_names", ["提示", "一般问题", "重大问题"])
+        await tx.tasks.create(
+            built.site_id,
+            "消防通道堵塞",
+            created_by=built.people["王检查"],
+            due_date=date(2026, 11, 5),
+            inspection_id=built.inspection_id,
+            item_no=1,
+            severity=Severity.SERIOUS,
+        )
+    model = await load_report(built.db, built.inspection_id)
+    severities = {t.finding: t.severity for t in model.tasks}
+    assert severities.pop("消防通道堵塞") == "重大问题"
+    assert set(severities.values()) == {"一般问题"}

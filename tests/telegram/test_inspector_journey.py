@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from standards.loader import BUILTIN_DIR, load_file
-from storage.records import Channel, InspectionStatus
+from storage.records import Channel, InspectionStatus, Severity
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 from tests.telegram.botrunner import BotRunner
 
@@ -290,3 +291,22 @@ async def test_taps_as_fast_as_items_arrive_turn_each_answered_item_into_its_rec
     assert [int((m.content or "").split()[1].rstrip(".")) for m in records] == list(range(1, 13))
     assert all(m.history for m in records)
     assert [m for m in shown if any(t.startswith("1分") for t, _ in m.buttons())] == [shown[-1]]
+
+
+async def test_severity_chosen_in_the_task_set_up(bot: BotRunner, fake: FakeTelegramAPI) -> None:
+    user, _ = await bound_inspector(bot, fake)
+    await bot.act(user.send_command("inspect"))
+    await bot.tap(user, "阳光花园")
+    await bot.tap(user, "0分")
+    setup = bot.keyboard(user.id)
+    assert "严重程度：一般不合格" in (setup.content or "")
+    await bot.tap(user, "严重不合格")
+    edited = bot.keyboard(user.id)
+    assert edited.message_id == setup.message_id
+    assert "严重程度：严重不合格" in (edited.content or "")
+    await bot.tap(user, "确认创建")
+    async with bot.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+    assert task.severity is Severity.SERIOUS
+    created = task.created_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert (task.due_date - created).days == 3

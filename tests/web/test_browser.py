@@ -10,7 +10,7 @@ from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.core.messages import Outgoing
 from bot.handlers.web.links import revoke_logins
-from storage.records import OutboxKind
+from storage.records import OutboxKind, Severity
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
 from tests.web.helpers import png
@@ -204,3 +204,23 @@ async def test_ill_formed_text_is_refused_with_a_polite_line(
     await expect(page.locator("#toast")).to_contain_text("无法识别的字符，未能保存")
     await inspector.say("/help")
     await expect(inspector.bot_messages().last).to_contain_text("可用命令")
+
+
+async def test_severity_chosen_in_the_task_set_up(browser: Browser, web_bot: WebBot) -> None:
+    inspector = await ChatPage.open(browser, web_bot, "王检查")
+    await inspector.command("开始检查")
+    await inspector.tap("阳光花园")
+    await inspector.tap("0分")
+    setup = inspector.bot_messages().last
+    await expect(setup.locator(".key", has_text="确认创建")).to_be_visible()
+    await expect(setup).to_contain_text("严重程度：一般不合格")
+    setup_id = await setup.get_attribute("data-id")
+    await inspector.tap("严重不合格")
+    edited = inspector.page.locator(f'#log article[data-id="{setup_id}"]')
+    await expect(edited).to_contain_text("严重程度：严重不合格")
+    await expect(edited.locator(".key", has_text="✓ 严重不合格")).to_have_count(1)
+    await inspector.tap("确认创建")
+    await expect(edited).to_contain_text("整改任务 #1 已创建")
+    async with web_bot.runtime.db.read() as tx:
+        (task,) = await tx.tasks.open_created_by((await web_bot.person("王检查")).id)
+    assert task.severity is Severity.SERIOUS

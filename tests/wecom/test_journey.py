@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from standards.loader import BUILTIN_DIR, load_file
-from storage.records import Channel, InspectionStatus
+from storage.records import Channel, InspectionStatus, Severity
 from tests.fakes.wecom_api import FakeWeComAPI, SentMessage
 from tests.wecom.runner import AES_KEY, SECRET, Member, WeComRunner
 
@@ -138,3 +139,16 @@ async def test_section_summary_reaches_the_manager(bot: WeComRunner, fake: FakeW
     uploaded = responsible[0].body["image"]["media_id"]
     assert fake.media[uploaded].data == JPEG
     assert_within_member_limit(fake, "wangjiancha", "zhaojingli", "zhangsan")
+
+
+async def test_severity_chosen_in_the_task_set_up(bot: WeComRunner, fake: FakeWeComAPI) -> None:
+    inspector = await start_inspection(bot)
+    await inspector.tap("0分")
+    await inspector.tap("严重不合格")
+    await inspector.tap("✅ 确认创建")
+    async with bot.db.read() as tx:
+        (task,) = await tx.tasks.for_inspection(1)
+    assert task.severity is Severity.SERIOUS
+    created = task.created_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert (task.due_date - created).days == 3
+    assert_within_member_limit(fake, "wangjiancha")

@@ -104,7 +104,7 @@ async def test_fix_sent_back_then_verified(bot: WeComRunner, fake: FakeWeComAPI)
     assert seen(bot, zhang) == ["[照片 整改前]", f"新的整改任务 {TASK_BUTTONS}"]
     task_card = card_with(zhang, "新的整改任务")
     assert task_card.body["sub_title_text"].splitlines()[:2] == [
-        "整改任务 #1　待整改",
+        "整改任务 #1　待整改　一般不合格",
         "项目：阳光花园",
     ]
     assert "达标时间：2026-11-09" in task_card.text
@@ -418,7 +418,7 @@ async def test_details_show_the_photos_before_and_after(bot: WeComRunner) -> Non
     assert seen(bot, zhang)[2:] == [
         "[照片 整改前]",
         "整改任务 #1 · 整改前照片 1 张",
-        f"整改任务 #1　待整改 {TASK_BUTTONS}",
+        f"整改任务 #1　待整改　一般不合格 {TASK_BUTTONS}",
     ]
     await fix(zhang, card_with(zhang, "新的整改任务"), FIXED)
     await inspector.text("任务")
