@@ -420,6 +420,7 @@ class EvidenceRepo(Repo):
         inspection_id: int | None = None,
         item_no: int | None = None,
         task_id: int | None = None,
+        taken_at: datetime | None = None,
     ) -> Evidence:
         _target(inspection_id, item_no, task_id)
         row = await self._insert(
@@ -438,6 +439,7 @@ class EvidenceRepo(Repo):
                 "task_id": task_id,
                 "created_by": created_by,
                 "created_at": self._now(),
+                "taken_at": taken_at,
             },
         )
         return to_record(Evidence, row)

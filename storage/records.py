@@ -312,6 +312,9 @@ class Evidence:
     task_id: int | None
     created_by: int
     created_at: datetime
+    taken_at: datetime | None
+    """The camera's capture time from EXIF, its own wall clock with no zone; None (无拍摄时间)
+    when the file carried none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

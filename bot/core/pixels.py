@@ -8,6 +8,7 @@ silenced because `open_image` refuses those images itself)."""
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -41,3 +42,24 @@ def too_many_pixels(source: Path | IO[bytes]) -> bool:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return False
     return False
+
+
+_EXIF_IFD = 0x8769
+_DATE_TIME_ORIGINAL = 0x9003
+
+
+def capture_time(source: Path | IO[bytes]) -> datetime | None:
+    """When the camera says the photo was taken (EXIF DateTimeOriginal), as the camera's own
+    wall-clock time with no zone; None when the file carries no such time (chat apps that
+    recompress photos drop EXIF) or anything about it is unreadable."""
+    try:
+        with open_image(source) as image:
+            raw = image.getexif().get_ifd(_EXIF_IFD).get(_DATE_TIME_ORIGINAL)
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None

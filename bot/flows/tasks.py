@@ -368,6 +368,7 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
             caption=ctx.event.text or None,
             created_by=ctx.person.id,
             task_id=task.id,
+            taken_at=file.taken_at,
         )
         count += 1
     if ctx.event.text:
