@@ -13,7 +13,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core import duties, payload
+from bot.core import duties, payload, photo_time
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date, shown
 from bot.core.events import StoredFile
@@ -78,6 +78,21 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
     return [e.sha256 for e in await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)]
 
 
+async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
+    """What the fix photos' capture times show the verifier (docs/EVIDENCE.md)."""
+    zone = (await _site(ctx, task)).timezone
+    fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+    return [
+        render(
+            "photo_flag_before_task",
+            taken=shown(taken_at, zone, year=False),
+            created=shown(task.created_at, zone, year=False),
+        ).strip()
+        for photo in photo_time.fixes_taken_before(fixes, task.created_at, zone)
+        if (taken_at := photo_time.taken(photo, zone)) is not None
+    ]
+
+
 async def card(
     ctx: FlowContext, task: Task, heading: str | None = None, history: bool = False
 ) -> dict[str, Any]:
@@ -90,6 +105,7 @@ async def card(
         for event in await ctx.tx.tasks.events(task.id):
             who = await _name(ctx, event.actor_id) or "系统"
             lines.append(f"{shown(event.at, zone, year=False)} {who} {_event_text(event)}")
+        lines.extend(await photo_flags(ctx, task))
     return {
         "heading": heading,
         "task": task,
@@ -445,6 +461,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         "notes": notes,
         "before": len(before),
         "after": len(after),
+        "flags": await photo_flags(ctx, updated),
     }
     if not verifiers:
         _nobody_else(updated, await _site(ctx, updated), "verify the fix")

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.scheduler import ReminderSweeper
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
+from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness, User
 
 
@@ -302,3 +303,36 @@ async def test_task_details_show_the_photos_before_and_after(harness: Harness) -
     assert len(before.photos) == 1 and before.text == "整改任务 #1 · 整改前照片 1 张"
     assert len(after.photos) == 2 and after.text == "整改任务 #1 · 整改后照片 2 张"
     assert "<b>整改任务 #1</b>" in card.text and "整改前 1 张，整改后 2 张" in card.text
+
+
+async def test_a_fix_photo_taken_before_the_task_is_flagged_to_the_verifier(
+    harness: Harness,
+) -> None:
+    """The task is created 11-02 10:00 (Asia/Shanghai); a fix photo whose EXIF says 10-28 is
+    flagged in the review request and the task's history, one taken after it and one without
+    EXIF are not, and nothing is blocked."""
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(photo("2026:10:28 09:00:00"))
+    await responsible.photo(photo("2026:11:02 11:30:00"))
+    await responsible.photo(photo())
+    await responsible.tap("提交复查")
+    assert await task_status(harness) is TaskStatus.REVIEW
+    review = inspector.chat.with_buttons()
+    flag = "⚠️ 整改后照片拍摄于 10-28 09:00，早于任务创建时间 11-02 10:00，请核实是否为旧照片。"
+    assert flag in review.text
+    assert review.text.count("⚠️") == 1
+    await s["manager"].command("tasks")
+    await s["manager"].tap("#1")
+    history = s["manager"].chat.last.text
+    assert "记录：" in history and f"· {flag}" in history
+
+
+async def test_fix_photos_taken_after_the_task_raise_no_flag(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(photo("2026:11:02 10:01:00"))
+    await responsible.tap("提交复查")
+    assert "⚠️" not in inspector.chat.with_buttons().text
