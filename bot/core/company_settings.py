@@ -199,6 +199,15 @@ class CompanySettings(BaseModel):
         default=False,
         json_schema_extra=_key("检查员可以把整改任务指派给自己", "true 或 false", per_site=True),
     )
+    photo_max_age_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        json_schema_extra=_key(
+            "检查照片的拍摄时间最多可早于检查开始几小时，超过则在报告中标注（不阻止提交）",
+            "1–720 的整数",
+        ),
+    )
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",
         json_schema_extra=_key(

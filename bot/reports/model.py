@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.core import company_settings
+from bot.core import company_settings, photo_time
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.flows.catalog import pinned
@@ -226,10 +226,21 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         if note.item_no is not None:
             notes[note.item_no].append(note.text)
     photos: dict[int, list[Photo]] = defaultdict(list)
-    for ev in await tx.evidence.for_inspection(inspection_id):
-        finding = ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
-        if ev.item_no is not None and finding:
+    max_age = (await company_settings.for_site(tx.settings, site)).photo_max_age_hours
+    findings = [
+        ev
+        for ev in await tx.evidence.for_inspection(inspection_id)
+        if ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
+    ]
+    for ev in findings:
+        if ev.item_no is not None:
             photos[ev.item_no].append(Photo(ev.sha256, ev.caption or ""))
+    old = photo_time.findings_taken_before(findings, inspection.started_at, zone, max_age)
+    for ev in old:
+        if ev.item_no is not None and (at := photo_time.taken(ev, zone)) is not None:
+            notes[ev.item_no].append(
+                f"照片拍摄于 {shown(at, zone)}，早于检查开始 {max_age} 小时以上"
+            )
     today = local(tx.now(), zone).date()
     by_item = {t.item_no: t for t in tasks if t.item_no is not None}
     fixes: dict[int, tuple[Photo, ...]] = {}
@@ -238,6 +249,9 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
             shots = [e for e in fix if e.kind is EvidenceKind.PHOTO]
             fixes[no] = tuple(Photo(e.sha256, e.caption or "") for e in shots)
+            for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
+                if (at := photo_time.taken(ev, zone)) is not None:
+                    notes[no].append(f"整改后照片拍摄于 {shown(at, zone)}，早于整改任务创建")
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:
