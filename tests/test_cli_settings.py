@@ -57,7 +57,7 @@ def test_show_lists_every_setting_with_its_value_source_and_description(
         for line in out
     )
     rows = shown(capsys)
-    assert len(rows) == 15
+    assert len(rows) == 17
     assert rows["photo_required"] == {
         "key": "photo_required",
         "value": False,

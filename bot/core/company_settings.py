@@ -208,6 +208,19 @@ class CompanySettings(BaseModel):
             "1–720 的整数",
         ),
     )
+    reuse_max_distance: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        json_schema_extra=_key(
+            "整改后照片与之前的照片感知哈希相差不超过几位即视为几乎相同，提示复查人（不阻止提交）",
+            "0–20 的整数（共 64 位）",
+        ),
+    )
+    reuse_days: Day = Field(
+        default=90,
+        json_schema_extra=_key("与本项目多少天内的照片比对是否重复使用", "1–365 的整数"),
+    )
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",
         json_schema_extra=_key(

@@ -35,6 +35,8 @@ class StoredFile:
     too_many_pixels: bool = False
     taken_at: datetime | None = None
     """The camera's capture time (EXIF, no zone), when the file carries one."""
+    phash: str | None = None
+    """The perceptual hash (bot.core.pixels.perceptual_hash)."""
 
     @property
     def is_image(self) -> bool:

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import imagehash
 from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 64_000_000
@@ -63,3 +64,20 @@ def capture_time(source: Path | IO[bytes]) -> datetime | None:
         return datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+
+
+def perceptual_hash(source: Path | IO[bytes]) -> str | None:
+    """The photo's perceptual hash (ImageHash's pHash, 64 bits as 16 hex digits): a re-sent,
+    resized or recompressed copy lands within a few bits of it, a different scene far away
+    (figures in docs/EVIDENCE.md); None for what cannot be read."""
+    try:
+        with open_image(source) as image:
+            image.draft("L", (256, 256))
+            return str(imagehash.phash(image))
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def hash_distance(a: str, b: str) -> int:
+    """How many of the 64 bits two perceptual hashes differ in."""
+    return imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b)

@@ -13,9 +13,9 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core import duties, payload, photo_time
+from bot.core import duties, payload, photo_reuse, photo_time
 from bot.core import tasks as lifecycle
-from bot.core.dates import DateError, parse_due_date, shown
+from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.core.texts import render
@@ -25,6 +25,7 @@ from bot.flows.task_items import TaskItems
 from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
+    Evidence,
     EvidenceKind,
     EvidenceRole,
     ExtensionRequest,
@@ -78,11 +79,36 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
     return [e.sha256 for e in await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)]
 
 
+async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]]:
+    """Each fix photo nearly the same as an earlier photo (the task's finding, or any photo of
+    the site within `reuse_days`), with that photo."""
+    site = await _site(ctx, task)
+    values = await ctx.settings_at(site)
+    fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+    since = ctx.now - timedelta(days=values.reuse_days)
+    before = []
+    if task.inspection_id is not None and task.item_no is not None:
+        before = await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)
+    earlier = [
+        e
+        for e in {
+            e.id: e for e in [*before, *await ctx.tx.evidence.hashed_at_site(site.id, since)]
+        }.values()
+        if not (e.task_id == task.id and e.role is EvidenceRole.FIX)
+    ]
+    pairs = []
+    for photo in fixes:
+        match = photo_reuse.earlier_match(photo, earlier, values.reuse_max_distance)
+        if match is not None:
+            pairs.append((photo, match))
+    return pairs
+
+
 async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
-    """What the fix photos' capture times show the verifier (docs/EVIDENCE.md)."""
+    """What the fix photos' capture times and hashes show the verifier (docs/EVIDENCE.md)."""
     zone = (await _site(ctx, task)).timezone
     fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
-    return [
+    flags = [
         render(
             "photo_flag_before_task",
             taken=shown(taken_at, zone, year=False),
@@ -91,6 +117,16 @@ async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
         for photo in photo_time.fixes_taken_before(fixes, task.created_at, zone)
         if (taken_at := photo_time.taken(photo, zone)) is not None
     ]
+    for _, earlier in await reused(ctx, task):
+        flags.append(
+            render(
+                "photo_flag_reused",
+                day=local(earlier.created_at, zone).strftime("%m-%d"),
+                item_no=earlier.item_no,
+                task_id=earlier.task_id,
+            ).strip()
+        )
+    return flags
 
 
 async def card(
@@ -385,6 +421,7 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
             created_by=ctx.person.id,
             task_id=task.id,
             taken_at=file.taken_at,
+            phash=file.phash,
         )
         count += 1
     if ctx.event.text:
@@ -471,6 +508,9 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         (render("photo_album", after=False, count=len(before)), before),
         (render("photo_album", after=True, count=len(after)), after),
     ]
+    matched = list(dict.fromkeys(e.sha256 for _, e in await reused(ctx, updated)))
+    if matched:
+        albums.append((render("photo_album_reused", count=len(matched)), matched))
     for person_id in verifiers:
         await ctx.notify(
             person_id, "review_request", [_review_buttons(updated)], albums=albums, **view

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from PIL import Image
 
 from bot.scheduler import ReminderSweeper
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
 from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness, User
+from tests.reports.data import jpeg
 
 
 async def setup_task(harness: Harness, *, bind_responsible: bool = True) -> dict[str, Any]:
@@ -334,5 +338,56 @@ async def test_fix_photos_taken_after_the_task_raise_no_flag(harness: Harness) -
     responsible, inspector = s["responsible"], s["inspector"]
     await responsible.press(task_message(responsible).button("已整改"))
     await responsible.photo(photo("2026:11:02 10:01:00"))
+    await responsible.tap("提交复查")
+    assert "⚠️" not in inspector.chat.with_buttons().text
+
+
+def _variant(data: bytes, *, side: int | None = None, quality: int = 90) -> bytes:
+    """The same photo resized and/or recompressed (what a chat app does when it is re-sent)."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    if side:
+        image.thumbnail((side, side))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+async def test_a_fix_photo_that_is_the_finding_photo_again_is_flagged(harness: Harness) -> None:
+    """The before-photo re-sent smaller and recompressed as the "after" photo is flagged to the
+    verifier (message, album beside it, history); a different scene is not; nothing blocks."""
+    seeded = await harness.seed()
+    inspector = harness.user(101)
+    await inspector.command("start", seeded["codes"]["王检查"])
+    responsible = harness.user(102)
+    await responsible.command("start", seeded["codes"]["张三"])
+    await inspector.command("inspect")
+    await inspector.tap("阳光花园")
+    before = jpeg(1, (1280, 960), noise=10)
+    await inspector.photo(before)
+    await inspector.tap("0分")
+    await inspector.tap("确认创建")
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(jpeg(2, (1280, 960), noise=10))
+    await responsible.photo(_variant(before, side=640, quality=60))
+    await responsible.tap("提交复查")
+    assert await task_status(harness) is TaskStatus.REVIEW
+    review = inspector.chat.with_buttons()
+    flag = "⚠️ 整改后照片与 11-02 第 1 项的照片几乎相同，请核实是否重复使用。"
+    assert flag in review.text and review.text.count("⚠️") == 1
+    at = inspector.chat.messages.index(review)
+    assert (inspector.chat.messages[at - 1].text, len(inspector.chat.messages[at - 1].photos)) == (
+        "几乎相同的原照片（1 张）",
+        1,
+    )
+    await responsible.command("tasks")
+    await responsible.tap("#1")
+    assert f"· {flag}" in responsible.chat.last.text
+
+
+async def test_a_new_photo_of_another_scene_is_not_flagged(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(jpeg(3, (1280, 960), noise=10))
     await responsible.tap("提交复查")
     assert "⚠️" not in inspector.chat.with_buttons().text

@@ -1,4 +1,5 @@
-"""Evidence keeps the capture time its photo's EXIF carries (the camera's wall clock, no zone).
+"""Evidence keeps the capture time its photo's EXIF carries (the camera's wall clock, no zone)
+and the photo's perceptual hash.
 
 Revision ID: 0008
 Revises: 0007
@@ -19,8 +20,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("evidence") as batch:
         batch.add_column(sa.Column("taken_at", sa.DateTime(timezone=False), nullable=True))
+        batch.add_column(sa.Column("phash", sa.String(16), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("evidence") as batch:
+        batch.drop_column("phash")
         batch.drop_column("taken_at")
