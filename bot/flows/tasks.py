@@ -13,7 +13,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core import duties, payload, photo_reuse, photo_time
+from bot.core import duties, payload
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
@@ -22,6 +22,7 @@ from bot.core.texts import render
 from bot.flows import reminding
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
+from bot.reports import photo_reuse, photo_time
 from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
@@ -80,28 +81,14 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
 
 
 async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]]:
-    """Each fix photo nearly the same as an earlier photo (the task's finding, or any photo of
-    the site within `reuse_days`), with that photo."""
-    site = await _site(ctx, task)
-    values = await ctx.settings_at(site)
-    fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
-    since = ctx.now - timedelta(days=values.reuse_days)
-    before = []
-    if task.inspection_id is not None and task.item_no is not None:
-        before = await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)
-    earlier = [
-        e
-        for e in {
-            e.id: e for e in [*before, *await ctx.tx.evidence.hashed_at_site(site.id, since)]
-        }.values()
-        if not (e.task_id == task.id and e.role is EvidenceRole.FIX)
-    ]
-    pairs = []
-    for photo in fixes:
-        match = photo_reuse.earlier_match(photo, earlier, values.reuse_max_distance)
-        if match is not None:
-            pairs.append((photo, match))
-    return pairs
+    values = await ctx.settings_at(await _site(ctx, task))
+    return await photo_reuse.reused(
+        ctx.tx,
+        task,
+        max_distance=values.reuse_max_distance,
+        days=values.reuse_days,
+        now=ctx.now,
+    )
 
 
 async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:

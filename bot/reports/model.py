@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.core import company_settings, photo_time
+from bot.core import company_settings
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.flows.catalog import pinned
+from bot.reports import photo_reuse, photo_time
 from storage.db import Database, Tx
 from storage.records import (
     Evidence,
@@ -230,7 +231,8 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         if note.item_no is not None:
             notes[note.item_no].append(note.text)
     photos: dict[int, list[Photo]] = defaultdict(list)
-    max_age = (await company_settings.for_site(tx.settings, site)).photo_max_age_hours
+    values = await company_settings.for_site(tx.settings, site)
+    max_age = values.photo_max_age_hours
     findings = [
         ev
         for ev in await tx.evidence.for_inspection(inspection_id)
@@ -266,6 +268,21 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
                 if (at := photo_time.taken(ev, zone)) is not None:
                     notes[no].append(f"整改后照片拍摄于 {shown(at, zone)}，早于整改任务创建")
+            pairs = await photo_reuse.reused(
+                tx,
+                task,
+                max_distance=values.reuse_max_distance,
+                days=values.reuse_days,
+                now=tx.now(),
+            )
+            for _, earlier in pairs:
+                where = (
+                    f"第 {earlier.item_no} 项"
+                    if earlier.item_no
+                    else f"整改任务 #{earlier.task_id}"
+                )
+                day = local(earlier.created_at, zone).strftime("%m-%d")
+                notes[no].append(f"整改后照片与 {day} {where}的照片几乎相同")
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:

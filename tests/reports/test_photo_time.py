@@ -12,6 +12,7 @@ from datetime import datetime
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from bot.core.pixels import perceptual_hash
 from bot.reports.excel import render_xlsx
 from bot.reports.model import ReportModel, load_report
 from bot.reports.pdf import render_pdf
@@ -92,3 +93,31 @@ async def test_the_age_limit_is_a_company_setting(built: Built) -> None:
         await tx.settings.set("photo_max_age_hours", 48)
     remark = _remark(await load_report(built.db, built.inspection_id), 1)
     assert remark == "照片拍摄于 2026-10-30 08:00，早于检查开始 48 小时以上"
+
+
+async def test_a_reused_fix_photo_is_noted_in_the_report(built: Built) -> None:
+    """Item 13's fix photo is its finding photo re-sent (the same perceptual hash)."""
+    data = jpeg(500)
+    digest = perceptual_hash(io.BytesIO(data))
+    stored = await built.db.files.put(data)
+    async with built.db.transaction() as tx:
+        task = next(
+            t for t in await tx.tasks.for_inspection(built.inspection_id) if t.item_no == 13
+        )
+        for role, target in (
+            (EvidenceRole.FINDING, {"inspection_id": built.inspection_id, "item_no": 13}),
+            (EvidenceRole.FIX, {"task_id": task.id}),
+        ):
+            await tx.evidence.add(
+                stored.sha256,
+                stored.size,
+                mime="image/jpeg",
+                kind=EvidenceKind.PHOTO,
+                role=role,
+                created_by=built.people["王检查"],
+                phash=digest,
+                **target,  # type: ignore[arg-type]
+            )
+    model = await load_report(built.db, built.inspection_id)
+    assert "整改后照片与 11-02 第 13 项的照片几乎相同" in _remark(model, 13)
+    assert "几乎相同" not in _remark(model, 7)
