@@ -401,6 +401,20 @@ class NoteRepo(Repo):
         )
         return to_records(Evidence, await self._all(stmt))
 
+    async def fixes_between(self, start: datetime, end: datetime) -> list[Evidence]:
+        """The fix photos received in [start, end), oldest first."""
+        stmt = (
+            sa.select(evidence)
+            .where(
+                evidence.c.role == EvidenceRole.FIX,
+                evidence.c.task_id.is_not(None),
+                evidence.c.created_at >= start,
+                evidence.c.created_at < end,
+            )
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of notes per item of an inspection."""
         result = await self._run(
@@ -499,6 +513,20 @@ class EvidenceRepo(Repo):
         stmt = (
             sa.select(evidence)
             .where(evidence.c.phash.is_not(None), evidence.c.created_at >= since, at_site)
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
+    async def fixes_between(self, start: datetime, end: datetime) -> list[Evidence]:
+        """The fix photos received in [start, end), oldest first."""
+        stmt = (
+            sa.select(evidence)
+            .where(
+                evidence.c.role == EvidenceRole.FIX,
+                evidence.c.task_id.is_not(None),
+                evidence.c.created_at >= start,
+                evidence.c.created_at < end,
+            )
             .order_by(evidence.c.id)
         )
         return to_records(Evidence, await self._all(stmt))
