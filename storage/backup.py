@@ -245,7 +245,7 @@ def _decode(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
         value = row.get(column.name)
         if value is None:
             continue
-        if isinstance(column.type, UtcDateTime):
+        if isinstance(column.type, UtcDateTime | sa.DateTime):
             row[column.name] = datetime.fromisoformat(value)
         elif isinstance(column.type, sa.Date):
             row[column.name] = date.fromisoformat(value)

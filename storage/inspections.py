@@ -32,6 +32,7 @@ from storage.tables import (
     notes,
     section_summaries,
     standards,
+    tasks,
 )
 
 _OPEN = (InspectionStatus.IN_PROGRESS, InspectionStatus.PAUSED)
@@ -384,6 +385,36 @@ class NoteRepo(Repo):
     async def for_item(self, inspection_id: int, item_no: int) -> list[Note]:
         return to_records(Note, await self._item_rows(notes, inspection_id, item_no))
 
+    async def hashed_at_site(self, site_id: int, since: datetime) -> list[Evidence]:
+        """The photos with a perceptual hash received at a site (its inspections' and tasks')
+        since a moment, oldest first: what a new fix photo is compared with for reuse."""
+        at_site = sa.or_(
+            evidence.c.inspection_id.in_(
+                sa.select(inspections.c.id).where(inspections.c.site_id == site_id)
+            ),
+            evidence.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.site_id == site_id)),
+        )
+        stmt = (
+            sa.select(evidence)
+            .where(evidence.c.phash.is_not(None), evidence.c.created_at >= since, at_site)
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
+    async def fixes_between(self, start: datetime, end: datetime) -> list[Evidence]:
+        """The fix photos received in [start, end), oldest first."""
+        stmt = (
+            sa.select(evidence)
+            .where(
+                evidence.c.role == EvidenceRole.FIX,
+                evidence.c.task_id.is_not(None),
+                evidence.c.created_at >= start,
+                evidence.c.created_at < end,
+            )
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of notes per item of an inspection."""
         result = await self._run(
@@ -420,6 +451,8 @@ class EvidenceRepo(Repo):
         inspection_id: int | None = None,
         item_no: int | None = None,
         task_id: int | None = None,
+        taken_at: datetime | None = None,
+        phash: str | None = None,
     ) -> Evidence:
         _target(inspection_id, item_no, task_id)
         row = await self._insert(
@@ -438,6 +471,8 @@ class EvidenceRepo(Repo):
                 "task_id": task_id,
                 "created_by": created_by,
                 "created_at": self._now(),
+                "taken_at": taken_at,
+                "phash": phash,
             },
         )
         return to_record(Evidence, row)
@@ -465,6 +500,36 @@ class EvidenceRepo(Repo):
             params["b_role"] = role
         result = await self._run(("evidence.for_task", role is not None), build, params)
         return to_records(Evidence, result.all())
+
+    async def hashed_at_site(self, site_id: int, since: datetime) -> list[Evidence]:
+        """The photos with a perceptual hash received at a site (its inspections' and tasks')
+        since a moment, oldest first: what a new fix photo is compared with for reuse."""
+        at_site = sa.or_(
+            evidence.c.inspection_id.in_(
+                sa.select(inspections.c.id).where(inspections.c.site_id == site_id)
+            ),
+            evidence.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.site_id == site_id)),
+        )
+        stmt = (
+            sa.select(evidence)
+            .where(evidence.c.phash.is_not(None), evidence.c.created_at >= since, at_site)
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
+
+    async def fixes_between(self, start: datetime, end: datetime) -> list[Evidence]:
+        """The fix photos received in [start, end), oldest first."""
+        stmt = (
+            sa.select(evidence)
+            .where(
+                evidence.c.role == EvidenceRole.FIX,
+                evidence.c.task_id.is_not(None),
+                evidence.c.created_at >= start,
+                evidence.c.created_at < end,
+            )
+            .order_by(evidence.c.id)
+        )
+        return to_records(Evidence, await self._all(stmt))
 
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""

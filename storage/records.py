@@ -315,6 +315,11 @@ class Evidence:
     task_id: int | None
     created_by: int
     created_at: datetime
+    taken_at: datetime | None
+    """The camera's capture time from EXIF, its own wall clock with no zone; None (无拍摄时间)
+    when the file carried none."""
+    phash: str | None
+    """The perceptual hash (16 hex digits); None for a file that is no readable image."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

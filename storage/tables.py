@@ -311,6 +311,8 @@ evidence = sa.Table(
     _fk("task_id", "tasks.id", nullable=True),
     _fk("created_by", "people.id"),
     _at("created_at"),
+    sa.Column("taken_at", sa.DateTime(timezone=False)),
+    sa.Column("phash", sa.String(16)),
     sa.Index(None, "inspection_id", "item_no"),
     sa.Index(None, "task_id"),
     sa.Index(None, "sha256"),

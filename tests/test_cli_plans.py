@@ -7,12 +7,14 @@ import asyncio
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.cli import main
 from storage import Database, Tx
+from storage.records import EvidenceKind, EvidenceRole
 from tests.cliquery import query
 from tests.storage.helpers import snapshot
 from tests.test_cli_structure import refused
@@ -162,3 +164,69 @@ def test_kpi_plan_rates_per_site_region_and_inspector(
     assert main(["kpi", "--month", "2026-09", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["company"]["plan_completion_rate"] is None
     refused(capsys, ["kpi", "--month", "2026-13"], "YYYY-MM")
+
+
+async def flagged_photos(data_dir: Path) -> None:
+    """张三's task gets three fix photos in October: one taken (EXIF) before the task, one the
+    finding photo re-sent (same perceptual hash), one in order."""
+    db = Database(
+        f"sqlite+aiosqlite:///{(data_dir / 'pinjian.db').resolve()}",
+        clock=lambda: at("2026-10-10T09:00"),
+    )
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            sites = {s.name: s.id for s in await tx.sites.all()}
+            people = {p.name: p.id for p in await tx.people.all()}
+            std = await tx.standards.ensure(STD, "1", "社区文化管理", "h1", snapshot())
+            inspection = await tx.inspections.start(sites["阳光花园"], std.id, people["王检查"])
+            task = await tx.tasks.create(
+                sites["阳光花园"],
+                "方案缺失",
+                created_by=people["王检查"],
+                due_date=None,
+                responsible_person_id=people["张三"],
+                inspection_id=inspection.id,
+                item_no=1,
+            )
+            photo: dict[str, Any] = {"mime": "image/jpeg", "kind": EvidenceKind.PHOTO}
+            await tx.evidence.add(
+                "a" * 64,
+                1,
+                **photo,
+                created_by=people["王检查"],
+                inspection_id=inspection.id,
+                item_no=1,
+                phash="ffff0000ffff0000",
+            )
+            fix: dict[str, Any] = {**photo, "role": EvidenceRole.FIX, "task_id": task.id}
+            await tx.evidence.add(
+                "b" * 64, 1, **fix, created_by=people["张三"], taken_at=datetime(2026, 9, 1, 8)
+            )
+            await tx.evidence.add(
+                "c" * 64, 1, **fix, created_by=people["张三"], phash="ffff0000ffff0001"
+            )
+            await tx.evidence.add(
+                "d" * 64,
+                1,
+                **fix,
+                created_by=people["张三"],
+                phash="0f0f0f0f0f0f0f0f",
+                taken_at=datetime(2026, 10, 10, 10),
+            )
+    finally:
+        await db.close()
+
+
+def test_kpi_counts_flagged_fix_photos_per_responsible(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(flagged_photos(data_dir))
+    capsys.readouterr()
+    assert main(["kpi", "--month", "2026-10", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["responsibles"]
+    assert [(r["name"], r["flagged_fix_photos"]) for r in rows] == [("张三", 2)]
+    assert main(["kpi", "--month", "2026-10"]) == 0
+    assert "责任人 张三\t照片提示 2" in capsys.readouterr().out
+    assert main(["kpi", "--month", "2026-11", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["responsibles"] == []

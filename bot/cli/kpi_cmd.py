@@ -6,7 +6,10 @@ measure a key of its own, so further measures (整改完成率, 整改及时率 
 - plan_on_time_rate (按时完成率): occurrences completed inside their window ÷ due;
 with the counts behind them (plan_due, plan_completed, plan_on_time). An occurrence belongs
 to the month its period begins in; it is due once its window has closed or it is completed.
-A rate with nothing due is null. A plan's occurrences count for each inspector assigned."""
+A rate with nothing due is null. A plan's occurrences count for each inspector assigned.
+`responsibles` counts flagged_fix_photos per 责任人: fix photos received in the month that
+docs/EVIDENCE.md flags (taken before the task was created, or nearly the same as an earlier
+photo)."""
 
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ from zoneinfo import ZoneInfo
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
+from bot.core import company_settings
 from bot.core.plans import MONTH, OccurrenceStatus, next_period
 from bot.flows.plans import occurrence_status
+from bot.reports import photo_reuse, photo_time
 from storage.base import utc_now
 from storage.db import Database, Tx
 
@@ -111,6 +116,40 @@ async def plan_measures(tx: Tx, first: date, now: datetime) -> dict[str, Any]:
     }
 
 
+async def flagged_fix_photos(
+    tx: Tx, first: date, now: datetime, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Per 责任人 of the task: how many of the month's fix photos (the month in `zone`) raise
+    a flag."""
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
+    last = next_period(first, MONTH)
+    end = datetime(last.year, last.month, last.day, tzinfo=zone)
+    received = await tx.evidence.fixes_between(start, end)
+    tasks = await tx.tasks.get_many({e.task_id for e in received if e.task_id is not None})
+    sites = {s.id: s for s in await tx.sites.all(include_inactive=True)}
+    counts: dict[int, int] = defaultdict(int)
+    for task in tasks.values():
+        if task.responsible_person_id is None or task.site_id not in sites:
+            continue
+        site = sites[task.site_id]
+        values = await company_settings.for_site(tx.settings, site)
+        mine = [e for e in received if e.task_id == task.id]
+        flagged = {
+            e.id for e in photo_time.fixes_taken_before(mine, task.created_at, site.timezone)
+        }
+        pairs = await photo_reuse.reused(
+            tx, task, max_distance=values.reuse_max_distance, days=values.reuse_days, now=now
+        )
+        flagged |= {photo.id for photo, _ in pairs if photo in mine}
+        counts[task.responsible_person_id] += len(flagged)
+    people = {p.id: p for p in await tx.people.get_many(counts)}
+    return [
+        {"id": person_id, "name": people[person_id].name, "flagged_fix_photos": count}
+        for person_id, count in sorted(counts.items())
+        if person_id in people
+    ]
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -121,7 +160,9 @@ def _kpi(args: argparse.Namespace) -> int:
         first = parse_month(args.month, now.astimezone(ZoneInfo(settings.timezone)).date())
         async with db.read() as tx:
             measures = await plan_measures(tx, first, now)
-        return {"month": f"{first:%Y-%m}", **measures}
+            zone = ZoneInfo(settings.timezone)
+            responsibles = await flagged_fix_photos(tx, first, now, zone)
+        return {"month": f"{first:%Y-%m}", **measures, "responsibles": responsibles}
 
     result = run_with_db(work)
     if args.json:
@@ -134,6 +175,8 @@ def _kpi(args: argparse.Namespace) -> int:
                 f"{title} {row['name']}\t{_percent(row['plan_completion_rate'])}"
                 f"\t{_percent(row['plan_on_time_rate'])}\t{row['plan_due']}"
             )
+    for row in result["responsibles"]:
+        print(f"责任人 {row['name']}\t照片提示 {row['flagged_fix_photos']}")
     company = result["company"]
     print(
         f"全公司\t{_percent(company['plan_completion_rate'])}"

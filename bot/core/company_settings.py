@@ -238,6 +238,28 @@ class CompanySettings(BaseModel):
         default=False,
         json_schema_extra=_key("检查员可以把整改任务指派给自己", "true 或 false", per_site=True),
     )
+    photo_max_age_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        json_schema_extra=_key(
+            "检查照片的拍摄时间最多可早于检查开始几小时，超过则在报告中标注（不阻止提交）",
+            "1–720 的整数",
+        ),
+    )
+    reuse_max_distance: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        json_schema_extra=_key(
+            "整改后照片与之前的照片感知哈希相差不超过几位即视为几乎相同，提示复查人（不阻止提交）",
+            "0–20 的整数（共 64 位）",
+        ),
+    )
+    reuse_days: Day = Field(
+        default=90,
+        json_schema_extra=_key("与本项目多少天内的照片比对是否重复使用", "1–365 的整数"),
+    )
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",
         json_schema_extra=_key(

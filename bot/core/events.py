@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from storage.records import Channel
@@ -32,6 +33,10 @@ class StoredFile:
     file_name: str | None = None
     too_large: bool = False
     too_many_pixels: bool = False
+    taken_at: datetime | None = None
+    """The camera's capture time (EXIF, no zone), when the file carries one."""
+    phash: str | None = None
+    """The perceptual hash (bot.core.pixels.perceptual_hash)."""
 
     @property
     def is_image(self) -> bool:

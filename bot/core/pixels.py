@@ -8,9 +8,11 @@ silenced because `open_image` refuses those images itself)."""
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import imagehash
 from PIL import Image, UnidentifiedImageError
 
 MAX_PIXELS = 64_000_000
@@ -41,3 +43,41 @@ def too_many_pixels(source: Path | IO[bytes]) -> bool:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return False
     return False
+
+
+_EXIF_IFD = 0x8769
+_DATE_TIME_ORIGINAL = 0x9003
+
+
+def capture_time(source: Path | IO[bytes]) -> datetime | None:
+    """When the camera says the photo was taken (EXIF DateTimeOriginal), as the camera's own
+    wall-clock time with no zone; None when the file carries no such time (chat apps that
+    recompress photos drop EXIF) or anything about it is unreadable."""
+    try:
+        with open_image(source) as image:
+            raw = image.getexif().get_ifd(_EXIF_IFD).get(_DATE_TIME_ORIGINAL)
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def perceptual_hash(source: Path | IO[bytes]) -> str | None:
+    """The photo's perceptual hash (ImageHash's pHash, 64 bits as 16 hex digits): a re-sent,
+    resized or recompressed copy lands within a few bits of it, a different scene far away
+    (figures in docs/EVIDENCE.md); None for what cannot be read."""
+    try:
+        with open_image(source) as image:
+            image.draft("L", (256, 256))
+            return str(imagehash.phash(image))
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+
+
+def hash_distance(a: str, b: str) -> int:
+    """How many of the 64 bits two perceptual hashes differ in."""
+    return imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b)

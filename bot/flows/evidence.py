@@ -52,6 +52,8 @@ async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: Stored
         created_by=ctx.person.id,
         inspection_id=loaded.inspection.id,
         item_no=item.no,
+        taken_at=file.taken_at,
+        phash=file.phash,
     )
     if ctx.event.text:
         await ctx.tx.notes.add(

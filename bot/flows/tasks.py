@@ -15,16 +15,18 @@ from typing import Any
 
 from bot.core import duties, payload
 from bot.core import tasks as lifecycle
-from bot.core.dates import DateError, parse_due_date, shown
+from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.core.texts import render
 from bot.flows import reminding
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
+from bot.reports import photo_reuse, photo_time
 from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
+    Evidence,
     EvidenceKind,
     EvidenceRole,
     ExtensionRequest,
@@ -80,6 +82,42 @@ async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
     return [e.sha256 for e in await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)]
 
 
+async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]]:
+    values = await ctx.settings_at(await _site(ctx, task))
+    return await photo_reuse.reused(
+        ctx.tx,
+        task,
+        max_distance=values.reuse_max_distance,
+        days=values.reuse_days,
+        now=ctx.now,
+    )
+
+
+async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
+    """What the fix photos' capture times and hashes show the verifier (docs/EVIDENCE.md)."""
+    zone = (await _site(ctx, task)).timezone
+    fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+    flags = [
+        render(
+            "photo_flag_before_task",
+            taken=shown(taken_at, zone, year=False),
+            created=shown(task.created_at, zone, year=False),
+        ).strip()
+        for photo in photo_time.fixes_taken_before(fixes, task.created_at, zone)
+        if (taken_at := photo_time.taken(photo, zone)) is not None
+    ]
+    for _, earlier in await reused(ctx, task):
+        flags.append(
+            render(
+                "photo_flag_reused",
+                day=local(earlier.created_at, zone).strftime("%m-%d"),
+                item_no=earlier.item_no,
+                task_id=earlier.task_id,
+            ).strip()
+        )
+    return flags
+
+
 async def card(
     ctx: FlowContext, task: Task, heading: str | None = None, history: bool = False
 ) -> dict[str, Any]:
@@ -93,6 +131,7 @@ async def card(
         for event in await ctx.tx.tasks.events(task.id):
             who = await _name(ctx, event.actor_id) or "系统"
             lines.append(f"{shown(event.at, zone, year=False)} {who} {_event_text(event)}")
+        lines.extend(await photo_flags(ctx, task))
     return {
         "heading": heading,
         "task": task,
@@ -403,6 +442,8 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
             caption=ctx.event.text or None,
             created_by=ctx.person.id,
             task_id=task.id,
+            taken_at=file.taken_at,
+            phash=file.phash,
         )
         count += 1
     if ctx.event.text:
@@ -479,6 +520,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         "notes": notes,
         "before": len(before),
         "after": len(after),
+        "flags": await photo_flags(ctx, updated),
     }
     if not verifiers:
         _nobody_else(updated, await _site(ctx, updated), "verify the fix")
@@ -488,6 +530,9 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         (render("photo_album", after=False, count=len(before)), before),
         (render("photo_album", after=True, count=len(after)), after),
     ]
+    matched = list(dict.fromkeys(e.sha256 for _, e in await reused(ctx, updated)))
+    if matched:
+        albums.append((render("photo_album_reused", count=len(matched)), matched))
     for person_id in verifiers:
         await ctx.notify(
             person_id, "review_request", [_review_buttons(updated)], albums=albums, **view

@@ -21,7 +21,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
-from bot.core.pixels import too_many_pixels
+from bot.core.pixels import capture_time, perceptual_hash, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
@@ -411,7 +411,11 @@ class TelegramChannel:
             if "too big" in str(exc).lower():
                 return StoredFile(None, size, mime, file.file_id, name, too_large=True)
             raise
-        return StoredFile(stored.sha256, stored.size, mime, file.file_id, name)
+        taken_at = capture_time(io.BytesIO(data))
+        phash = perceptual_hash(io.BytesIO(data))
+        return StoredFile(
+            stored.sha256, stored.size, mime, file.file_id, name, taken_at=taken_at, phash=phash
+        )
 
     async def _download(self, file_id: str) -> bytes:
         """getFile and the download, asked for again after a network or server error."""

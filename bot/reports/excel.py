@@ -242,7 +242,7 @@ def _embed(
     for offset, photo in enumerate(group):
         cell = sheet.cell(row=row, column=column + offset)
         cell.border = BORDER
-        scaled = scale(photos[photo.sha256]) if photo.sha256 in photos else None
+        scaled = scale(photos[photo.sha256], band=photo.band) if photo.sha256 in photos else None
         if scaled is None:
             write(sheet, row, column + offset, "照片无法读取")
             continue

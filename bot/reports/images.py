@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from bot.core.pixels import open_image
+from bot.reports.watermark import stamp
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,12 @@ class Scaled:
     height: int
 
 
-def scale(data: bytes, max_side: int = REPORT_SIDE, quality: int = 80) -> Scaled | None:
-    """A JPEG no larger than max_side × max_side, upright; None if the bytes are no image or
-    one over the pixel limit (bot.core.pixels: it is not decoded at all)."""
+def scale(
+    data: bytes, max_side: int = REPORT_SIDE, quality: int = 80, band: str = ""
+) -> Scaled | None:
+    """A JPEG no larger than max_side × max_side, upright, with the watermark `band` across its
+    bottom when one is given; None if the bytes are no image or one over the pixel limit
+    (bot.core.pixels: it is not decoded at all)."""
     try:
         with open_image(io.BytesIO(data)) as opened:
             # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale directly: much faster than
@@ -53,6 +57,8 @@ def scale(data: bytes, max_side: int = REPORT_SIDE, quality: int = 80) -> Scaled
     image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
+    if band:
+        image = stamp(image, band)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return Scaled(out.getvalue(), image.width, image.height)

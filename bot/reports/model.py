@@ -21,8 +21,10 @@ from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.flows.catalog import pinned
+from bot.reports import photo_reuse, photo_time
 from storage.db import Database, Tx
 from storage.records import (
+    Evidence,
     EvidenceKind,
     EvidenceRole,
     Inspection,
@@ -46,6 +48,9 @@ class ReportError(Exception):
 class Photo:
     sha256: str
     caption: str
+    band: str = ""
+    """The watermark printed across the photo (bot.reports.watermark): 项目 · 第 N 项 · 拍摄 or
+    接收 time · who took it."""
 
 
 @dataclass(frozen=True)
@@ -226,10 +231,29 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         if note.item_no is not None:
             notes[note.item_no].append(note.text)
     photos: dict[int, list[Photo]] = defaultdict(list)
-    for ev in await tx.evidence.for_inspection(inspection_id):
-        finding = ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
-        if ev.item_no is not None and finding:
-            photos[ev.item_no].append(Photo(ev.sha256, ev.caption or ""))
+    values = await company_settings.for_site(tx.settings, site)
+    max_age = values.photo_max_age_hours
+    findings = [
+        ev
+        for ev in await tx.evidence.for_inspection(inspection_id)
+        if ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
+    ]
+    takers = {p.id: p.name for p in await tx.people.get_many({ev.created_by for ev in findings})}
+
+    def band(ev: Evidence, no: int) -> str:
+        at = photo_time.taken(ev, zone)
+        when = f"拍摄 {shown(at, zone)}" if at else f"接收 {shown(ev.created_at, zone)}"
+        return f"{site.name} · 第 {no} 项 · {when} · {_name(takers, ev.created_by)}"
+
+    for ev in findings:
+        if ev.item_no is not None:
+            photos[ev.item_no].append(Photo(ev.sha256, ev.caption or "", band(ev, ev.item_no)))
+    old = photo_time.findings_taken_before(findings, inspection.started_at, zone, max_age)
+    for ev in old:
+        if ev.item_no is not None and (at := photo_time.taken(ev, zone)) is not None:
+            notes[ev.item_no].append(
+                f"照片拍摄于 {shown(at, zone)}，早于检查开始 {max_age} 小时以上"
+            )
     today = local(tx.now(), zone).date()
     by_item = {t.item_no: t for t in tasks if t.item_no is not None}
     fixes: dict[int, tuple[Photo, ...]] = {}
@@ -237,7 +261,28 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         if no is not None and task.status in FIXED:
             fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
             shots = [e for e in fix if e.kind is EvidenceKind.PHOTO]
-            fixes[no] = tuple(Photo(e.sha256, e.caption or "") for e in shots)
+            takers |= {
+                p.id: p.name for p in await tx.people.get_many({e.created_by for e in shots})
+            }
+            fixes[no] = tuple(Photo(e.sha256, e.caption or "", band(e, no)) for e in shots)
+            for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
+                if (at := photo_time.taken(ev, zone)) is not None:
+                    notes[no].append(f"整改后照片拍摄于 {shown(at, zone)}，早于整改任务创建")
+            pairs = await photo_reuse.reused(
+                tx,
+                task,
+                max_distance=values.reuse_max_distance,
+                days=values.reuse_days,
+                now=tx.now(),
+            )
+            for _, earlier in pairs:
+                where = (
+                    f"第 {earlier.item_no} 项"
+                    if earlier.item_no
+                    else f"整改任务 #{earlier.task_id}"
+                )
+                day = local(earlier.created_at, zone).strftime("%m-%d")
+                notes[no].append(f"整改后照片与 {day} {where}的照片几乎相同")
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:

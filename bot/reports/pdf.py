@@ -293,7 +293,9 @@ def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> 
     width = (pdf.epw - PHOTO_GAP * (PHOTO_COLUMNS - 1)) / PHOTO_COLUMNS
     pdf.set_font(BODY, size=7)
     for row in rows:
-        images = [scale(photos[p.sha256]) if p.sha256 in photos else None for _, p, _ in row]
+        images = [
+            scale(photos[p.sha256], band=p.band) if p.sha256 in photos else None for _, p, _ in row
+        ]
         height = _photo_height(images, width)
         if pdf.will_page_break(height + CAPTION_H + 2):
             pdf.add_page()

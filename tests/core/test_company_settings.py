@@ -30,6 +30,9 @@ INVALID: dict[str, list[Any]] = {
     "due_choices": [[], [3, 3], [0, 7], [1, 2, 3, 4, 5, 6, 7]],
     "manager_summaries": ["all", ""],
     "inspector_self_assign": ["yes", 1],
+    "photo_max_age_hours": [0, 721, "day", 1.5],
+    "reuse_max_distance": [-1, 21, "near"],
+    "reuse_days": [0, 366, "month"],
     "digest_day": ["monday", "周一"],
     "digest_time": ["9", "24:00"],
 }

@@ -4,6 +4,7 @@ chat would display, by running the real outbox worker with a recording sender.""
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.events import EventKind, Incoming, StoredFile
+from bot.core.pixels import capture_time, perceptual_hash
 from bot.delivery import Delivery, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
@@ -182,7 +184,14 @@ class User:
 
     async def photo(self, data: bytes, caption: str = "") -> Incoming:
         stored = await self.h.files.put(data)
-        file = StoredFile(stored.sha256, stored.size, "image/jpeg", f"file-{stored.sha256[:8]}")
+        file = StoredFile(
+            stored.sha256,
+            stored.size,
+            "image/jpeg",
+            f"file-{stored.sha256[:8]}",
+            taken_at=capture_time(io.BytesIO(data)),
+            phash=perceptual_hash(io.BytesIO(data)),
+        )
         event = self._event(EventKind.PHOTO, text=caption, file=file)
         await self.h.send(event)
         return event

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.core.findings import MAX_FINDING
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Channel, InspectionStatus, TaskStatus
+from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness, User
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
@@ -125,6 +127,17 @@ async def test_the_item_is_shown_again_below_a_photo_or_note(harness: Harness) -
     async with harness.db.read() as tx:
         assert len(await tx.evidence.for_item(1, 1)) == 1
         assert [n.text for n in await tx.notes.for_item(1, 1)] == ["消防通道有杂物"]
+
+
+async def test_a_photo_keeps_its_exif_capture_time_or_none(harness: Harness) -> None:
+    """A file with EXIF keeps the camera's time; a recompressed one (no EXIF) is 无拍摄时间."""
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.photo(photo("2026:11:03 09:41:07"))
+    await user.photo(photo())
+    async with harness.db.read() as tx:
+        kept = await tx.evidence.for_item(1, 1)
+    assert [e.taken_at for e in kept] == [datetime(2026, 11, 3, 9, 41, 7), None]
 
 
 async def test_the_task_set_up_is_shown_again_below_a_photo(harness: Harness) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from PIL import Image
 
 from bot.scheduler import ReminderSweeper
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
+from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness, User
+from tests.reports.data import jpeg
 
 
 async def setup_task(harness: Harness, *, bind_responsible: bool = True) -> dict[str, Any]:
@@ -302,3 +307,87 @@ async def test_task_details_show_the_photos_before_and_after(harness: Harness) -
     assert len(before.photos) == 1 and before.text == "整改任务 #1 · 整改前照片 1 张"
     assert len(after.photos) == 2 and after.text == "整改任务 #1 · 整改后照片 2 张"
     assert "<b>整改任务 #1</b>" in card.text and "整改前 1 张，整改后 2 张" in card.text
+
+
+async def test_a_fix_photo_taken_before_the_task_is_flagged_to_the_verifier(
+    harness: Harness,
+) -> None:
+    """The task is created 11-02 10:00 (Asia/Shanghai); a fix photo whose EXIF says 10-28 is
+    flagged in the review request and the task's history, one taken after it and one without
+    EXIF are not, and nothing is blocked."""
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(photo("2026:10:28 09:00:00"))
+    await responsible.photo(photo("2026:11:02 11:30:00"))
+    await responsible.photo(photo())
+    await responsible.tap("提交复查")
+    assert await task_status(harness) is TaskStatus.REVIEW
+    review = inspector.chat.with_buttons()
+    flag = "⚠️ 整改后照片拍摄于 10-28 09:00，早于任务创建时间 11-02 10:00，请核实是否为旧照片。"
+    assert flag in review.text
+    assert review.text.count("⚠️") == 1
+    await s["manager"].command("tasks")
+    await s["manager"].tap("#1")
+    history = s["manager"].chat.last.text
+    assert "记录：" in history and f"· {flag}" in history
+
+
+async def test_fix_photos_taken_after_the_task_raise_no_flag(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(photo("2026:11:02 10:01:00"))
+    await responsible.tap("提交复查")
+    assert "⚠️" not in inspector.chat.with_buttons().text
+
+
+def _variant(data: bytes, *, side: int | None = None, quality: int = 90) -> bytes:
+    """The same photo resized and/or recompressed (what a chat app does when it is re-sent)."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    if side:
+        image.thumbnail((side, side))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+async def test_a_fix_photo_that_is_the_finding_photo_again_is_flagged(harness: Harness) -> None:
+    """The before-photo re-sent smaller and recompressed as the "after" photo is flagged to the
+    verifier (message, album beside it, history); a different scene is not; nothing blocks."""
+    seeded = await harness.seed()
+    inspector = harness.user(101)
+    await inspector.command("start", seeded["codes"]["王检查"])
+    responsible = harness.user(102)
+    await responsible.command("start", seeded["codes"]["张三"])
+    await inspector.command("inspect")
+    await inspector.tap("阳光花园")
+    before = jpeg(1, (1280, 960), noise=10)
+    await inspector.photo(before)
+    await inspector.tap("0分")
+    await inspector.tap("确认创建")
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(jpeg(2, (1280, 960), noise=10))
+    await responsible.photo(_variant(before, side=640, quality=60))
+    await responsible.tap("提交复查")
+    assert await task_status(harness) is TaskStatus.REVIEW
+    review = inspector.chat.with_buttons()
+    flag = "⚠️ 整改后照片与 11-02 第 1 项的照片几乎相同，请核实是否重复使用。"
+    assert flag in review.text and review.text.count("⚠️") == 1
+    at = inspector.chat.messages.index(review)
+    assert (inspector.chat.messages[at - 1].text, len(inspector.chat.messages[at - 1].photos)) == (
+        "几乎相同的原照片（1 张）",
+        1,
+    )
+    await responsible.command("tasks")
+    await responsible.tap("#1")
+    assert f"· {flag}" in responsible.chat.last.text
+
+
+async def test_a_new_photo_of_another_scene_is_not_flagged(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(jpeg(3, (1280, 960), noise=10))
+    await responsible.tap("提交复查")
+    assert "⚠️" not in inspector.chat.with_buttons().text

@@ -4,11 +4,13 @@ the fake Bot API server on loopback, asserting what users see and what is stored
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Channel, InspectionStatus, Severity
+from tests.core.test_capture_time import photo
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 from tests.telegram.botrunner import BotRunner
 
@@ -263,6 +265,19 @@ async def test_text_sticker_and_document_get_clear_answers(
     async with bot.db.read() as tx:
         assert len(await tx.evidence.for_inspection(1)) == 1
         assert await tx.answers.for_inspection(1) == []
+
+
+async def test_a_photo_sent_as_a_file_keeps_its_exif_capture_time(
+    bot: BotRunner, fake: FakeTelegramAPI
+) -> None:
+    user, _ = await bound_inspector(bot, fake)
+    await bot.act(user.send_command("inspect"))
+    await bot.tap(user, "阳光花园")
+    await bot.act(user.send_document(photo("2026:11:03 09:41:07"), "IMG_0001.jpg", "image/jpeg"))
+    await bot.act(user.send_document(JPEG, "现场.jpg", "image/jpeg"))
+    async with bot.db.read() as tx:
+        kept = await tx.evidence.for_inspection(1)
+    assert [e.taken_at for e in kept] == [datetime(2026, 11, 3, 9, 41, 7), None]
 
 
 async def test_taps_as_fast_as_items_arrive_turn_each_answered_item_into_its_record(

@@ -8,6 +8,7 @@ import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,7 @@ from bot.core.messages import Outgoing
 from bot.handlers.web.links import issue_login, revoke_logins
 from storage.records import Channel, OutboxKind
 from storage.tables import evidence
+from tests.core.test_capture_time import photo
 from tests.security.rawhttp import row_counts
 from tests.web.conftest import WebBot
 from tests.web.helpers import ApiClient, png, read_event, wait_until
@@ -238,6 +240,20 @@ async def test_photo_uploads_go_into_the_evidence_store_and_refusals_say_why(
     headers = {**inspector.headers, "X-Message-Id": "bad id!"}
     async with http.post(f"{web_bot.base}/api/upload", data=b"", headers=headers) as response:
         assert response.status == 400
+
+
+async def test_an_uploaded_photo_keeps_its_exif_capture_time(
+    web_bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    inspector = client(web_bot, http, "王检查")
+    await open_first_item(web_bot, inspector)
+    assert await inspector.upload(photo("2026:11:03 09:41:07"), name="IMG_0001.jpg") == 200
+    await settle(web_bot)
+    assert await inspector.upload(photo(), name="IMG_0002.jpg") == 200
+    await settle(web_bot)
+    async with web_bot.runtime.db.read() as tx:
+        kept = await tx.evidence.for_item(1, 1)
+    assert [e.taken_at for e in kept] == [datetime(2026, 11, 3, 9, 41, 7), None]
 
 
 async def test_files_are_served_only_to_people_whose_chat_shows_them(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.handlers.wecom.xmlmsg import WeComIncoming, build_event, build_image, build_text
+from tests.core.test_capture_time import photo
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.wecom.runner import AGENT_ID, CORP_ID, Member, WeComRunner
 
@@ -82,6 +85,15 @@ async def test_image_files_are_evidence_and_other_files_are_not_downloaded(
     async with bot.db.read() as tx:
         evidence = await tx.evidence.for_item(1, 1)
     assert [(e.channel_file_ref, e.mime) for e in evidence] == [(media_id, "image/jpeg")]
+
+
+async def test_a_photo_file_keeps_its_exif_capture_time(bot: WeComRunner) -> None:
+    inspector = await inspecting(bot)
+    await inspector.file(photo("2026:11:03 09:41:07"), "IMG_0001.jpg", "image/jpeg")
+    await inspector.image(JPEG)
+    async with bot.db.read() as tx:
+        kept = await tx.evidence.for_item(1, 1)
+    assert [e.taken_at for e in kept] == [datetime(2026, 11, 3, 9, 41, 7), None]
 
 
 async def test_too_large_photo_is_refused_without_storing(

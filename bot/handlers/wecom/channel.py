@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
-from bot.core.pixels import too_many_pixels
+from bot.core.pixels import capture_time, perceptual_hash, too_many_pixels
 from bot.core.unicode import well_formed
 from bot.delivery import Delivery, DeliveryError
 from bot.flows import commands
@@ -304,7 +304,11 @@ class WeComChannel:
             return None
         if media.content_type.startswith("image/"):
             mime = media.content_type
-        return StoredFile(stored.sha256, stored.size, mime, media_id, name)
+        taken_at = capture_time(io.BytesIO(media.data))
+        phash = perceptual_hash(io.BytesIO(media.data))
+        return StoredFile(
+            stored.sha256, stored.size, mime, media_id, name, taken_at=taken_at, phash=phash
+        )
 
     # -- sending ----------------------------------------------------------------------------
 
