@@ -385,36 +385,6 @@ class NoteRepo(Repo):
     async def for_item(self, inspection_id: int, item_no: int) -> list[Note]:
         return to_records(Note, await self._item_rows(notes, inspection_id, item_no))
 
-    async def hashed_at_site(self, site_id: int, since: datetime) -> list[Evidence]:
-        """The photos with a perceptual hash received at a site (its inspections' and tasks')
-        since a moment, oldest first: what a new fix photo is compared with for reuse."""
-        at_site = sa.or_(
-            evidence.c.inspection_id.in_(
-                sa.select(inspections.c.id).where(inspections.c.site_id == site_id)
-            ),
-            evidence.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.site_id == site_id)),
-        )
-        stmt = (
-            sa.select(evidence)
-            .where(evidence.c.phash.is_not(None), evidence.c.created_at >= since, at_site)
-            .order_by(evidence.c.id)
-        )
-        return to_records(Evidence, await self._all(stmt))
-
-    async def fixes_between(self, start: datetime, end: datetime) -> list[Evidence]:
-        """The fix photos received in [start, end), oldest first."""
-        stmt = (
-            sa.select(evidence)
-            .where(
-                evidence.c.role == EvidenceRole.FIX,
-                evidence.c.task_id.is_not(None),
-                evidence.c.created_at >= start,
-                evidence.c.created_at < end,
-            )
-            .order_by(evidence.c.id)
-        )
-        return to_records(Evidence, await self._all(stmt))
-
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of notes per item of an inspection."""
         result = await self._run(
