@@ -1,4 +1,4 @@
-"""The standards an inspection can use, and the pinned snapshots of running inspections."""
+"""The standards an inspection can use."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from pathlib import Path
 
 from standards.loader import load_all, standard_dirs
 from standards.schema import Standard
-from storage.records import StoredStandard
-
-_PINNED: dict[str, Standard] = {}
 
 
 class StandardsCatalog:
@@ -26,12 +23,3 @@ class StandardsCatalog:
 
     def get(self, std_id: str) -> Standard | None:
         return self._standards.get(std_id)
-
-
-def pinned(stored: StoredStandard) -> Standard:
-    """The exact standard an inspection was scored against, parsed once per content hash."""
-    standard = _PINNED.get(stored.content_hash)
-    if standard is None:
-        standard = Standard.model_validate(stored.snapshot)
-        _PINNED[stored.content_hash] = standard
-    return standard

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from bot.core import payload
 from bot.core.messages import Button
 from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_from_samples
-from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
+from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
 from storage.records import AnswerMark, Inspection, Site
 

@@ -14,10 +14,10 @@ from bot.core.messages import Button
 from bot.core.scoring import grade_for
 from bot.core.tasks import days_overdue
 from bot.flows import notify
-from bot.flows.catalog import pinned
 from bot.flows.context import FlowContext
 from bot.flows.summaries import change, queue_report_files
 from bot.flows.task_items import TaskItems
+from standards.pinned import pinned
 from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 

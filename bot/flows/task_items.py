@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flows.catalog import pinned
+from standards.pinned import pinned
 from standards.schema import Item
 from storage.db import Tx
 from storage.records import StoredStandard, Task

@@ -20,8 +20,8 @@ from bot.core import company_settings
 from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
-from bot.flows.catalog import pinned
 from bot.reports import photo_reuse, photo_time
+from standards.pinned import pinned
 from storage.db import Database, Tx
 from storage.records import (
     Evidence,

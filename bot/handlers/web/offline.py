@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.catalog import pinned
 from bot.flows.inspection_view import Loaded, item_buttons
 from bot.flows.queued import answer_code
+from standards.pinned import pinned
 from storage.db import Tx
 
 
