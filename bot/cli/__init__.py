@@ -11,6 +11,7 @@ from bot.cli import (
     admin_cmd,
     audit_cmd,
     db_cmd,
+    demo_cmd,
     kpi_cmd,
     plan_cmd,
     reminders_cmd,
@@ -23,7 +24,6 @@ from bot.cli import (
 from bot.cli.common import CliError
 from bot.config import ConfigError
 from bot.core.unicode import well_formed
-from bot.handlers.web import demo
 
 GROUPS = (
     run_cmd,
@@ -37,7 +37,7 @@ GROUPS = (
     report_cmd,
     settings_cmd,
     audit_cmd,
-    demo,
+    demo_cmd,
 )
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from bot import app
 from bot.config import Settings
 from bot.core.texts import render
-from bot.handlers.web.demo import seed_demo
+from bot.demo import seed_demo
 from storage import upgrade
 from storage.records import Channel, OutboxStatus
 from storage.tables import evidence, notes, outbox

@@ -16,8 +16,8 @@ import pytest
 
 from bot import app
 from bot.config import Settings
+from bot.demo import seed_demo
 from bot.handlers.telegram import webhook_secret_for
-from bot.handlers.web.demo import seed_demo
 from bot.handlers.wecom.crypto import WeComCrypto
 from storage import upgrade
 from tests.fakes.telegram_api import FakeTelegramAPI

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, async_playwright
 from bot import app
 from bot.config import Settings
 from bot.core.messages import Outgoing
-from bot.handlers.web.demo import seed_demo
+from bot.demo import seed_demo
 from bot.handlers.web.links import login_link
 from storage import upgrade
 from storage.records import Channel, OutboxStatus, Person

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, expect
 
-from bot.handlers.web.demo import seed_demo_plans
+from bot.demo import seed_demo_plans
 from bot.plan_notices import PlanSweeper
 from storage import utc_now
 from storage.records import Channel

@@ -1,26 +1,19 @@
-"""`pinjian demo`: on an empty database, a demo company to try the web chat with at once.
+"""The demo company: on an empty database, people and sites to try the web chat with at once.
 
 Two regions of two sites each; at 阳光花园 an inspector, two responsible staff and a manager;
 a manager of the region 华东 and a company-wide (品质部) inspector; each person with a
-personal web link; the built-in standard is used as it is. `pinjian demo` adds inspection
-plans (:func:`seed_demo_plans`): a 周检 at every site and a monthly 交叉检查, so the plans'
-notices arrive in the chats. On a database that already has
-people or sites it changes nothing (so `make run` can call it every time) and says how to
-get links instead.
+personal web link; the built-in standard is used as it is. `pinjian demo` (bot/cli/demo_cmd.py)
+adds inspection plans (:func:`seed_demo_plans`): a 周检 at every site and a monthly 交叉检查, so
+the plans' notices arrive in the chats. On a database that already has people or sites it
+changes nothing (so `make run` can call it every time).
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
-from bot.cli.common import SubParsers
-from bot.cli.dbctx import run_with_db
-from bot.config import Settings
-from bot.flows.access import ROLE_NAMES
-from bot.flows.catalog import StandardsCatalog
-from bot.handlers.web.links import chat_url, issue_login, login_link
-from storage.db import Database, Tx
+from bot.handlers.web.links import issue_login
+from storage.db import Tx
 from storage.records import PlanEvery, PlanKind, Role
 
 DEMO_SITE = "阳光花园"
@@ -112,51 +105,3 @@ async def seed_demo_plans(tx: Tx, std_id: str) -> int:
         inspector_ids=[inspector.id],
     )
     return made + 1
-
-
-def register(commands: SubParsers) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="空数据库时创建演示公司并打印每人的网页链接 (seed a demo on an empty database)",
-        description=(
-            "数据库为空时，创建演示公司：华东区域（阳光花园、翠湖苑）和华南区域（金色家园、碧水湾）；"
-            "阳光花园的检查员 王检查、责任人 张三 和 李四、经理 赵经理，华东区域经理 孙区域，"
-            "全公司（品质部）检查员 钱品质；每个项目的周检，翠湖苑每月 20–28 日的交叉检查"
-            "（王检查）；并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
-        ),
-    )
-    demo.set_defaults(handler=_demo)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    async def work(db: Database, settings: Settings) -> tuple[list[DemoLogin] | None, Settings]:
-        standards = StandardsCatalog.load(settings.data_dir).available()
-        async with db.transaction() as tx:
-            logins = await seed_demo(tx, settings.timezone)
-            if logins is not None and standards:
-                await seed_demo_plans(tx, standards[0].id)
-            return logins, settings
-
-    logins, settings = run_with_db(work)
-    host, port = settings.http_host, settings.http_port
-    if logins is None:
-        print("已有数据，未创建演示数据 (existing data kept; no demo created).")
-        print(f"网页聊天 web chat: {chat_url(host, port, settings.public_url)}")
-        print("为某人生成登录链接 (a sign-in link): pinjian invite create 姓名 --channel web")
-        return 0
-    standards = StandardsCatalog.load(settings.data_dir).available()
-    titles = "、".join(f"{s.title}（{len(s.items)} 项）" for s in standards)
-    regions = "；".join(f"{region}区域：{'、'.join(sites)}" for region, sites in DEMO_REGIONS)
-    print(f"已创建演示公司 (demo company created)：{regions}；检查标准 {titles}")
-    print(
-        f"检查计划 (plans)：每个项目每周一次周检；{DEMO_CROSS_SITE}每月 20–28 日由 王检查 交叉检查"
-        "（pinjian plan list 查看）"
-    )
-    print(
-        "在浏览器中打开各人的专属链接；链接即登录凭证，请勿外传 (each link signs that person in):"
-    )
-    for login in logins:
-        link = login_link(host, port, login.token, settings.public_url)
-        where = f"，{login.where}" if login.where else ""
-        print(f"  {login.name}（{ROLE_NAMES[login.role]}{where}）：{link}")
-    return 0
