@@ -27,8 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.core.report_request import ReportFormat
 from bot.reports.model import ReportModel, load_report
-from bot.reports.request import ReportFormat
 from bot.reports.service import ReportService, load_photos
 from tests.reports.data import build
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.reports.request import requested
+from bot.core.report_request import requested
 from storage.db import Database, Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
 
@@ -53,7 +53,7 @@ class Delivery:
 Sender = Callable[[Delivery], Awaitable[str | None]]
 Prepare = Callable[[OutboxMessage], Awaitable[dict[str, Any]]]
 """Turns a row's payload into the one to send just before sending; a row that asks for a
-report file (bot.reports.request) gets the rendered file's sha256 this way."""
+report file (bot.core.report_request) gets the rendered file's sha256 this way."""
 
 
 @dataclass(frozen=True)

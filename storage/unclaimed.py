@@ -23,7 +23,7 @@ from storage.tables import evidence, outbox
 
 BATCH = 500
 REPORT_KEY = "report"
-"""The payload key of an outbox row that sends a rendered report (bot.reports.request)."""
+"""The payload key of an outbox row that sends a rendered report (bot.core.report_request)."""
 
 
 class UnclaimedSweeper:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.core.report_request import ReportFormat, report_request
 from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, Handoff, NotReady, OutboxWorker
-from bot.reports.request import ReportFormat, report_request
 from storage import Database, upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 from tests.flows.harness import Clock

@@ -22,8 +22,8 @@ from bot.config import Settings
 from bot.core import company_settings
 from bot.core import tasks as lifecycle
 from bot.core.dates import local
+from bot.core.report_request import ReportFormat
 from bot.reports.model import OVERDUE, ReportError, load_report
-from bot.reports.request import ReportFormat
 from bot.reports.service import filename, load_photos
 from bot.reports.sheet_text import csv_field, write
 from standards.pinned import pinned

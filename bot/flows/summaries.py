@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.dates import shown
 from bot.core.messages import Outgoing
+from bot.core.report_request import ReportFormat, report_request
 from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import render
 from bot.flows.context import FlowContext
-from bot.reports.request import ReportFormat, report_request
 from standards.pinned import pinned
 from standards.schema import Item, Section
 from storage.db import Tx

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.core.report_request import ReportFormat
 from bot.reports.chart import render_png
 from bot.reports.excel import render_xlsx
 from bot.reports.model import ReportModel
 from bot.reports.pdf import render_pdf
-from bot.reports.request import ReportFormat
 
 
 def render(fmt: ReportFormat, model: ReportModel, photos: Mapping[str, bytes]) -> bytes:

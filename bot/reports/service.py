@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.dates import local
+from bot.core.report_request import ReportFormat, requested
 from bot.delivery import DeliveryError, NotReady
 from bot.reports.model import ReportError, ReportModel, load_report
-from bot.reports.request import ReportFormat, requested
 from storage.db import Database
 from storage.errors import EvidenceMissing
 from storage.evidence import EvidenceStore

@@ -6,8 +6,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from bot.core.report_request import requested
 from bot.flows.manager import weekly_digest
-from bot.reports.request import requested
 from standards.loader import BUILTIN_DIR, load_file
 from storage.records import Role
 from storage.tables import outbox

@@ -11,8 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from bot.core.report_request import ReportFormat
 from bot.reports.images import scale
-from bot.reports.request import ReportFormat
 from bot.reports.service import ReportService
 from storage.records import EvidenceKind
 from tests.reports.data import Built

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from bot.core.report_request import ReportFormat, report_request
 from bot.delivery import Delivery, DeliveryError, NotReady
-from bot.reports.request import ReportFormat, report_request
 from bot.reports.service import RENDER_NICENESS, RenderedFile, ReportService
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus, TaskStatus
 from tests.flows.harness import Harness

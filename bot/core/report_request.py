@@ -2,7 +2,8 @@
 
 Flows cannot render (that would hold the inspection's transaction for seconds), so they queue a
 row whose payload names the inspection and the format; the outbox worker's `prepare` hook turns
-it into a stored file just before sending. This module is all the flows import from reports.
+it into a stored file just before sending. It sits in core so that the flows, the outbox
+worker and the reports all read the same request without importing one another.
 """
 
 from __future__ import annotations
