@@ -308,8 +308,8 @@ class FlowEngine:
             await task_setup.choose_days(ctx, loaded, item, payload.as_int(rest[0]))
         elif action == "TM":
             await task_setup.ask_remark(ctx)
-        elif action == "TOK":
-            await task_setup.confirm(ctx, loaded, item)
+        elif action == "TOK" and await task_setup.confirm(ctx, loaded, item):
+            await inspection.after_answer(ctx, loaded, item)
 
     async def _start_planned(self, ctx: FlowContext, occurrence_id: int) -> None:
         """[开始检查] under an occurrence's notice (any time while its window is open)."""

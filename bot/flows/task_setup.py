@@ -17,6 +17,7 @@ from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
 from bot.core.texts import render
+from bot.flows import tasks
 from bot.flows.context import FlowContext
 from standards.schema import Item
 from storage.records import Person, Role, Severity, Site
@@ -248,22 +249,21 @@ async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: Da
     await ctx.reply(problem.template, buttons, **problem.values)
 
 
-async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
-    from bot.flows import inspection, tasks
-
+async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> bool:
+    """确认创建: create the task; True when the inspection goes on past this item (the router
+    then shows what comes next), False when the set-up stays open."""
     task = _task_state(ctx)
     photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
     if (await ctx.settings_at(loaded.site)).photo_required and photos == 0:
         await ctx.toast("photo_required", alert=True)
-        return
+        return False
     if item.no in loaded.task_items:
         await ctx.toast("already_answered_callback")
-        await inspection.after_answer(ctx, loaded, item)
-        return
+        return True
     responsible = task.get("resp")
     if isinstance(responsible, int) and not await _may_assign(ctx, loaded.site, responsible):
         await ctx.toast("responsible_self", alert=True)
-        return
+        return False
     await ctx.toast()
     notes = await ctx.tx.notes.for_item(loaded.inspection.id, item.no)
     level = item.level_for(float(task.get("score", 0))) or item.levels[-1]
@@ -296,4 +296,4 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     )
     ctx.state.pop("task", None)
     await tasks.on_created(ctx, created)
-    await inspection.after_answer(ctx, loaded, item)
+    return True
