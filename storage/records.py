@@ -2,7 +2,8 @@
 
 Field names equal the column names of the matching table, so a row maps onto a record
 directly. Every datetime is timezone-aware UTC; `date` fields are calendar dates in the
-site's own time zone.
+site's own time zone. The enums the rules of bot/core speak in (channels, outbox kinds, task
+states, severities and events) are defined there; storage names them here too.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.core.events import Channel as Channel
+from bot.core.messages import OutboxKind as OutboxKind
+from bot.core.task_types import OPEN_TASK_STATUSES as OPEN_TASK_STATUSES
+from bot.core.task_types import Severity as Severity
+from bot.core.task_types import TaskEventKind as TaskEventKind
+from bot.core.task_types import TaskStatus as TaskStatus
+
 JsonDict = dict[str, Any]
-
-
-class Channel(StrEnum):
-    TELEGRAM = "telegram"
-    WECOM = "wecom"
-    WEB = "web"
 
 
 class Role(StrEnum):
@@ -49,63 +51,10 @@ class EvidenceRole(StrEnum):
     FIX = "fix"
 
 
-class Severity(StrEnum):
-    """A finding's severity, mildest first; its name is a company setting (`severity_names`)."""
-
-    OBSERVATION = "observation"
-    GENERAL = "general"
-    SERIOUS = "serious"
-
-
-class TaskStatus(StrEnum):
-    """Stored task states; 逾期 (overdue) is derived from due_date and never stored.
-    WITHDRAWN (已撤销): the item's answer no longer loses points; the task is closed."""
-
-    OPEN = "open"
-    REVIEW = "review"
-    DONE = "done"
-    WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return _TASK_LABELS[self]
-
-
-_TASK_LABELS = {
-    TaskStatus.OPEN: "待整改",
-    TaskStatus.REVIEW: "待复查",
-    TaskStatus.DONE: "已完成",
-    TaskStatus.WITHDRAWN: "已撤销",
-}
-OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.REVIEW)
-
-
-class TaskEventKind(StrEnum):
-    CREATED = "created"
-    STATUS = "status"
-    DUE_CHANGED = "due_changed"
-    REASSIGNED = "reassigned"
-    REMARK = "remark"
-    EXTENSION_REQUESTED = "extension_requested"
-    EXTENSION_APPROVED = "extension_approved"
-    EXTENSION_REJECTED = "extension_rejected"
-    REMINDER_SENT = "reminder_sent"
-    ESCALATED = "escalated"
-    RESCORED = "rescored"
-
-
 class ExtensionStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
-
-
-class OutboxKind(StrEnum):
-    SEND = "send"
-    EDIT = "edit"
-    ANSWER_CALLBACK = "answer_callback"
-    SEND_PHOTO = "send_photo"
-    SEND_DOCUMENT = "send_document"
 
 
 class OutboxStatus(StrEnum):

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from storage.records import Channel
 
-__all__ = ["Channel", "EventKind", "Incoming", "StoredFile"]
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    WECOM = "wecom"
+    WEB = "web"
 
 
 class EventKind(StrEnum):

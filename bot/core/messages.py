@@ -7,9 +7,16 @@ Telegram renders directly, the web chat shows as HTML and WeCom turns into markd
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from storage.records import OutboxKind
+
+class OutboxKind(StrEnum):
+    SEND = "send"
+    EDIT = "edit"
+    ANSWER_CALLBACK = "answer_callback"
+    SEND_PHOTO = "send_photo"
+    SEND_DOCUMENT = "send_document"
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,22 @@ its score and 问题, a full mark or 不适用 withdraws it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from bot.core import duties
 from bot.core.company_settings import CompanySettings
+from bot.core.task_types import (
+    OPEN_TASK_STATUSES,
+    Severity,
+    TaskEventKind,
+    TaskEventView,
+    TaskStatus,
+    TaskView,
+)
 from standards.schema import Item, Level
-from storage.db import Tx
-from storage.records import OPEN_TASK_STATUSES, Severity, Task, TaskEventKind, TaskStatus
 
 
 class TransitionError(Exception):
@@ -39,7 +46,7 @@ WITHDRAW = {(status, TaskStatus.WITHDRAWN) for status in OPEN_TASK_STATUSES}
 ALLOWED = {SUBMIT, APPROVE, REJECT, *WITHDRAW}
 
 
-def may_verify(task: Task, actor: Actor, submitted_by: int | None) -> bool:
+def may_verify(task: TaskView, actor: Actor, submitted_by: int | None) -> bool:
     return duties.may_verify(
         actor.person_id,
         responsible_id=task.responsible_person_id,
@@ -50,7 +57,11 @@ def may_verify(task: Task, actor: Actor, submitted_by: int | None) -> bool:
 
 
 def check(
-    task: Task, to: TaskStatus, actor: Actor, reason: str | None, submitted_by: int | None = None
+    task: TaskView,
+    to: TaskStatus,
+    actor: Actor,
+    reason: str | None,
+    submitted_by: int | None = None,
 ) -> None:
     move = (task.status, to)
     if move not in ALLOWED:
@@ -69,21 +80,12 @@ def check(
         raise TransitionError("撤销需要说明原因")
 
 
-async def transition(
-    tx: Tx, task: Task, to: TaskStatus, actor: Actor, reason: str | None = None
-) -> Task:
-    """Validate and apply a status change; the storage layer records who, when, from, to, why."""
-    check(task, to, actor, reason, await submitted_by(tx, task))
-    return await tx.tasks.transition(
-        task.id, task.version, to, actor_id=actor.person_id, reason=reason
-    )
-
-
-async def submitted_by(tx: Tx, task: Task) -> int | None:
-    """Who submitted the fix now under review (None while the task is not 待复查)."""
+def submitter(task: TaskView, events: Sequence[TaskEventView]) -> int | None:
+    """Who submitted the fix now under review (None while the task is not 待复查), from the
+    task's events, oldest first."""
     if task.status is not TaskStatus.REVIEW:
         return None
-    for event in reversed(await tx.tasks.events(task.id)):
+    for event in reversed(events):
         if event.kind is TaskEventKind.STATUS and event.to_status is TaskStatus.REVIEW:
             return event.actor_id
     return None
@@ -97,7 +99,7 @@ class Follow(StrEnum):
     WITHDRAW = "withdraw"
 
 
-def follow(task: Task, item: Item, score: float | None, not_applicable: bool) -> Follow:
+def follow(task: TaskView, item: Item, score: float | None, not_applicable: bool) -> Follow:
     """Full marks or 不适用 withdraw the task; another losing level rescores it."""
     if task.status not in OPEN_TASK_STATUSES:
         return Follow.KEEP
@@ -124,21 +126,21 @@ def written_for(finding: str, item: Item, score: float | None) -> bool:
     return finding in (finding_for(item, level), f"{level.score:g}分 {level.label}")
 
 
-def level_of(task: Task, item: Item | None) -> Level | None:
+def level_of(task: TaskView, item: Item | None) -> Level | None:
     """The task's own level of its item (the result it was created or rescored with)."""
     if item is None or task.score is None:
         return None
     return item.level_for(task.score)
 
 
-def status_label(task: Task, today: date) -> str:
+def status_label(task: TaskView, today: date) -> str:
     label = task.status.label
     if task.is_overdue(today):
         return f"{label}（逾期）"
     return label
 
 
-def days_overdue(task: Task, today: date) -> int:
+def days_overdue(task: TaskView, today: date) -> int:
     if task.due_date is None or not task.is_overdue(today):
         return 0
     return (today - task.due_date).days

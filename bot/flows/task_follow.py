@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core import tasks as lifecycle
 from bot.core.texts import render
-from bot.flows import reminding, tasks
+from bot.flows import reminding, task_moves, tasks
 from bot.flows.context import FlowContext
 from standards.schema import Item
 from storage.records import OPEN_TASK_STATUSES, AnswerMark, Role, Task, TaskStatus
@@ -60,7 +60,7 @@ async def _withdraw(
     ctx: FlowContext, loaded: Loaded, item: Item, task: Task, answer: AnswerMark
 ) -> None:
     reason = render("task_follow_reason", **_result(answer))
-    withdrawn = await lifecycle.transition(
+    withdrawn = await task_moves.transition(
         ctx.tx, task, TaskStatus.WITHDRAWN, await _actor(ctx, task), reason
     )
     await reminding.replan(ctx.tx, withdrawn, ctx.now)

@@ -19,7 +19,7 @@ from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.core.texts import render
-from bot.flows import reminding
+from bot.flows import reminding, task_moves
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
 from bot.reports import photo_reuse, photo_time
@@ -343,7 +343,7 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
         await ctx.toast("not_allowed", alert=True)
         return
     if action in ("OK", "RJ"):
-        submitter = await lifecycle.submitted_by(ctx.tx, task)
+        submitter = await task_moves.submitted_by(ctx.tx, task)
         if not lifecycle.may_verify(task, actor, submitter):
             own = ctx.person.id in (task.responsible_person_id, submitter)
             await ctx.toast("own_fix" if own else "not_allowed", alert=True)
@@ -380,7 +380,7 @@ async def _waiting(ctx: FlowContext, task: Task, actor: lifecycle.Actor) -> list
     """The decisions on this task that wait for this person: a fix to verify, an extension
     request to decide (also those that went to nobody because nobody else might decide)."""
     rows: list[list[Button]] = []
-    submitter = await lifecycle.submitted_by(ctx.tx, task)
+    submitter = await task_moves.submitted_by(ctx.tx, task)
     if task.status is TaskStatus.REVIEW and lifecycle.may_verify(task, actor, submitter):
         rows.append(_review_buttons(task))
     for request in await ctx.tx.tasks.extensions(task.id):
@@ -468,7 +468,7 @@ async def _task_in_mode(ctx: FlowContext) -> Task | None:
 async def _verifiers(ctx: FlowContext, task: Task) -> list[int]:
     """The inspector who found it; the site's managers if the inspector cannot be reached or
     may not verify it (they are its 责任人); never the person who submitted the fix."""
-    submitter = await lifecycle.submitted_by(ctx.tx, task)
+    submitter = await task_moves.submitted_by(ctx.tx, task)
     inspector = await ctx.tx.people.get(task.created_by) if task.created_by else None
     if (
         inspector is not None
@@ -503,7 +503,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         await ctx.toast("fix_need_photo", alert=True)
         return
     await ctx.toast()
-    updated = await lifecycle.transition(
+    updated = await task_moves.transition(
         ctx.tx, task, TaskStatus.REVIEW, lifecycle.Actor(ctx.person.id, False)
     )
     await reminding.replan(ctx.tx, updated, ctx.now)
@@ -548,7 +548,7 @@ async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    done = await lifecycle.transition(ctx.tx, task, TaskStatus.DONE, actor)
+    done = await task_moves.transition(ctx.tx, task, TaskStatus.DONE, actor)
     await reminding.replan(ctx.tx, done, ctx.now)
     item = await item_of(ctx, done)
     await ctx.reply("task_approved_ack", task_id=task.id, item=item)
@@ -693,7 +693,7 @@ async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
         await ctx.reply("stale_button")
         return
     actor = lifecycle.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
-    reopened = await lifecycle.transition(ctx.tx, task, TaskStatus.OPEN, actor, reason)
+    reopened = await task_moves.transition(ctx.tx, task, TaskStatus.OPEN, actor, reason)
     await reminding.replan(ctx.tx, reopened, ctx.now)
     _leave(ctx)
     item = await item_of(ctx, reopened)
