@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from storage.base import Repo, lease, lease_until, to_record, to_records
 from storage.errors import NotFound
@@ -309,6 +310,77 @@ class OutboxRepo(Repo):
             await self._conn.execute(sa.delete(outbox).where(outbox.c.id.in_(gone)))
         return len(gone), len(rows) - len(gone)
 
+    async def delivered(
+        self,
+        channel: Channel,
+        chat_id: str,
+        kinds: Collection[OutboxKind],
+        *,
+        after: int = 0,
+        limit: int,
+    ) -> list[OutboxMessage]:
+        """The chat's messages of `kinds` after row `after` that were delivered or are being
+        delivered now (`_delivered`), newest first, at most `limit` of them."""
+        stmt = (
+            sa.select(outbox)
+            .where(_delivered(channel, chat_id), outbox.c.id > after, outbox.c.kind.in_(kinds))
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        return to_records(OutboxMessage, await self._all(stmt))
+
+    async def delivered_file(
+        self, channel: Channel, chat_id: str, sha256: str
+    ) -> OutboxMessage | None:
+        """The newest photo or document message of the chat, delivered or being delivered, that
+        shows the stored file `sha256` (as its document or one of its photos)."""
+        stmt = (
+            sa.select(outbox)
+            .where(
+                _delivered(channel, chat_id),
+                sa.or_(
+                    sa.and_(
+                        outbox.c.kind == OutboxKind.SEND_DOCUMENT,
+                        outbox.c.payload["document"].as_string() == sha256,
+                    ),
+                    sa.and_(
+                        outbox.c.kind == OutboxKind.SEND_PHOTO,
+                        self._photos_hold(sha256),
+                    ),
+                ),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        rows = await self._all(stmt)
+        return to_record(OutboxMessage, rows[0]) if rows else None
+
+    def _photos_hold(self, sha256: str) -> sa.ColumnElement[bool]:
+        """Whether the row's payload lists `sha256` among its "photos" (a JSON array)."""
+        if self._ctx.dialect == "postgresql":
+            return sa.type_coerce(outbox.c.payload, JSONB)["photos"].contains([sha256])
+        photos = sa.func.json_each(outbox.c.payload, "$.photos").table_valued("value")
+        return sa.exists(sa.select(1).select_from(photos).where(photos.c.value == sha256))
+
+    async def newest_sent_named(
+        self, channel: Channel, chat_id: str, prefixes: Collection[str]
+    ) -> OutboxMessage | None:
+        """The chat's newest sent message whose channel message id starts with one of
+        `prefixes` (a channel that encodes what it showed in the id finds it again)."""
+        stmt = (
+            sa.select(outbox)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.chat_id == chat_id,
+                outbox.c.status == OutboxStatus.SENT,
+                sa.or_(*(outbox.c.channel_message_id.startswith(p) for p in prefixes)),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        rows = await self._all(stmt)
+        return to_record(OutboxMessage, rows[0]) if rows else None
+
     async def pending_count(self, channel: Channel | None = None) -> int:
         stmt = (
             sa.select(sa.func.count())
@@ -318,6 +390,18 @@ class OutboxRepo(Repo):
         if channel is not None:
             stmt = stmt.where(outbox.c.channel == channel)
         return int(await self._conn.scalar(stmt) or 0)
+
+
+def _delivered(channel: Channel, chat_id: str) -> sa.ColumnElement[bool]:
+    """Messages of the chat that were delivered, or are being delivered right now."""
+    return sa.and_(
+        outbox.c.channel == channel,
+        outbox.c.chat_id == chat_id,
+        sa.or_(
+            outbox.c.status == OutboxStatus.SENT,
+            sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.claimed_by.is_not(None)),
+        ),
+    )
 
 
 def _claim() -> sa.Update:

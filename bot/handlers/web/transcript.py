@@ -11,12 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
-from storage.base import to_records
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
-from storage.tables import outbox
+from storage.records import Channel, OutboxKind, OutboxMessage
 
 SHOWN = (OutboxKind.SEND, OutboxKind.EDIT, OutboxKind.SEND_PHOTO, OutboxKind.SEND_DOCUMENT)
 FROM_PERSON = "web_from_person"
@@ -56,29 +52,11 @@ def view(message: OutboxMessage, shown_id: str) -> dict[str, Any]:
     return result
 
 
-def _visible(chat_id: str) -> sa.ColumnElement[bool]:
-    """Rows of the chat that were delivered, or are being delivered right now."""
-    return sa.and_(
-        outbox.c.channel == Channel.WEB,
-        outbox.c.chat_id == chat_id,
-        sa.or_(
-            outbox.c.status == OutboxStatus.SENT,
-            sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.claimed_by.is_not(None)),
-        ),
-    )
-
-
 async def transcript(
     tx: Tx, chat_id: str, after: int, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """The chat's messages after row `after`, at most the newest `limit`; True if cut short."""
-    stmt = (
-        sa.select(outbox)
-        .where(_visible(chat_id), outbox.c.id > after, outbox.c.kind.in_(SHOWN))
-        .order_by(outbox.c.id.desc())
-        .limit(limit + 1)
-    )
-    rows = to_records(OutboxMessage, (await tx.connection.execute(stmt)).all())
+    rows = await tx.outbox.delivered(Channel.WEB, chat_id, SHOWN, after=after, limit=limit + 1)
     truncated = len(rows) > limit
     views = []
     for row in reversed(rows[:limit]):
@@ -102,14 +80,9 @@ class SharedFile:
 
 async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
     """The file if it was shown in this chat; a person sees only their own chat's files."""
-    stmt = sa.select(outbox.c.kind, outbox.c.payload).where(
-        _visible(chat_id),
-        outbox.c.kind.in_((OutboxKind.SEND_PHOTO, OutboxKind.SEND_DOCUMENT)),
-        sa.cast(outbox.c.payload, sa.Text).contains(sha256),
-    )
-    for kind, payload in (await tx.connection.execute(stmt)).all():
-        if kind is OutboxKind.SEND_DOCUMENT and payload.get("document") == sha256:
-            return SharedFile(sha256, payload.get("document_name") or "文件")
-        if sha256 in (payload.get("photos") or []):
-            return SharedFile(sha256, None)
-    return None
+    message = await tx.outbox.delivered_file(Channel.WEB, chat_id, sha256)
+    if message is None:
+        return None
+    if message.kind is OutboxKind.SEND_DOCUMENT:
+        return SharedFile(sha256, message.payload.get("document_name") or "文件")
+    return SharedFile(sha256, None)

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
@@ -54,8 +53,7 @@ from bot.handlers.wecom.xmlmsg import WeComIncoming
 from storage.db import Database
 from storage.errors import EvidenceMissing, EvidenceTooLarge
 from storage.evidence import EvidenceStore
-from storage.records import OutboxKind, OutboxStatus
-from storage.tables import outbox
+from storage.records import OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -257,22 +255,8 @@ class WeComChannel:
     async def _numbered_options(self, chat_id: str) -> list[str]:
         """Payloads of the numbered options, if the chat's newest message with buttons had
         them numbered (the outbox keeps every sent message with its payload)."""
-        stmt = (
-            sa.select(outbox.c.channel_message_id, outbox.c.payload)
-            .where(
-                outbox.c.channel == Channel.WECOM,
-                outbox.c.chat_id == chat_id,
-                outbox.c.status == OutboxStatus.SENT,
-                sa.or_(
-                    outbox.c.channel_message_id.startswith(NUMBERED),
-                    outbox.c.channel_message_id.startswith(CARD),
-                ),
-            )
-            .order_by(outbox.c.id.desc())
-            .limit(1)
-        )
         async with self.db.read() as tx:
-            row = (await tx.connection.execute(stmt)).first()
+            row = await tx.outbox.newest_sent_named(Channel.WECOM, chat_id, (NUMBERED, CARD))
         if row is None or not str(row.channel_message_id).startswith(NUMBERED):
             return []
         return [key for line in row.payload.get("buttons", []) for _, key in line]
