@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.core import task_rules
 from bot.core import tasks as lifecycle
 from bot.core.texts import render
 from bot.flows import reminding, task_moves, tasks
@@ -29,16 +30,16 @@ async def follow_answer(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     for task in await ctx.tx.tasks.for_inspection(loaded.inspection.id):
         if task.item_no != item.no or task.status not in OPEN_TASK_STATUSES:
             continue
-        move = lifecycle.follow(task, item, answer.score, answer.not_applicable)
-        if move is lifecycle.Follow.WITHDRAW:
+        move = task_rules.follow(task, item, answer.score, answer.not_applicable)
+        if move is task_rules.Follow.WITHDRAW:
             await _withdraw(ctx, loaded, item, task, answer)
-        elif move is lifecycle.Follow.RESCORE:
+        elif move is task_rules.Follow.RESCORE:
             await _rescore(ctx, item, task, answer)
 
 
-async def _actor(ctx: FlowContext, task: Task) -> lifecycle.Actor:
+async def _actor(ctx: FlowContext, task: Task) -> task_rules.Actor:
     manager = await ctx.tx.roles.has(ctx.person.id, task.site_id, Role.MANAGER)
-    return lifecycle.Actor(ctx.person.id, manager)
+    return task_rules.Actor(ctx.person.id, manager)
 
 
 def _result(answer: AnswerMark) -> dict[str, Any]:

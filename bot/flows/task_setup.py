@@ -4,7 +4,7 @@ Defaults (the severity following the score, `CompanySettings.default_severity`; 
 chosen in this inspection, or the site's first; today + the severity's days) make it two taps:
 the level, then 确认创建. Choosing a severity moves the proposed 达标时间 to its days unless
 the inspector already chose a date. The inspector is offered as 责任人
-only where the company lets inspectors assign themselves (`bot.core.duties`).
+only where the company lets inspectors assign themselves (`bot.core.task_rules`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.core import duties, findings, payload
+from bot.core import findings, payload, task_rules
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
@@ -30,12 +30,14 @@ async def _staff(ctx: FlowContext, site: Site) -> list[Person]:
     """The site's 责任人 this inspector may choose."""
     staff = await ctx.tx.roles.people_with_role(site.id, Role.RESPONSIBLE)
     allowed = (await ctx.settings_at(site)).inspector_self_assign
-    return [p for p in staff if duties.may_assign(ctx.person.id, p.id, self_assign_allowed=allowed)]
+    return [
+        p for p in staff if task_rules.may_assign(ctx.person.id, p.id, self_assign_allowed=allowed)
+    ]
 
 
 async def _may_assign(ctx: FlowContext, site: Site, person_id: int) -> bool:
     allowed = (await ctx.settings_at(site)).inspector_self_assign
-    return duties.may_assign(ctx.person.id, person_id, self_assign_allowed=allowed)
+    return task_rules.may_assign(ctx.person.id, person_id, self_assign_allowed=allowed)
 
 
 def _task_state(ctx: FlowContext) -> dict[str, Any]:

@@ -1,19 +1,20 @@
 """The responsible staff's side of a rectification task, and its verification and extension.
 
 Task buttons carry the task id and its version (`K:ACTION:TASK:VERSION[:ARG]`): any change to
-the task makes older buttons stale. Every press is checked against who pressed it, and against
-the separation of duties (`bot.core.duties`): a fix or an extension request goes only to people
-who may decide it; when nobody else may, it waits, and whoever may later finds its buttons on
-the task's details (查看详情).
+the task makes older buttons stale. Every press is checked by the task rules before anything is
+done (`bot.core.task_rules.refusal`: who pressed it, the separation of duties, the task's state).
+A fix or an extension request goes only to people who may decide it; when nobody else may, it
+waits, and whoever may later finds its buttons on the task's details (查看详情).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core import duties, payload
+from bot.core import payload, task_rules
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
@@ -321,16 +322,15 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
     if task is None:
         await ctx.toast("stale_button", alert=True)
         return
-    is_manager = await _is_manager(ctx, task.site_id, ctx.person.id)
-    is_responsible = task.responsible_person_id == ctx.person.id
-    actor = lifecycle.Actor(ctx.person.id, is_manager)
+    actor = task_rules.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
     if action == "D":
-        if not (is_responsible or is_manager or task.created_by == ctx.person.id):
+        if task_rules.refusal(task_rules.Action.VIEW, task, actor) is not None:
             await ctx.toast("not_allowed", alert=True)
             return
         await ctx.toast()
         await _reply_photos(ctx, task)
-        buttons = responsible_buttons(task) if is_responsible else await _waiting(ctx, task, actor)
+        mine = task_rules.may_fix(task, actor)
+        buttons = responsible_buttons(task) if mine else await _waiting(ctx, task, actor)
         await ctx.reply("task_card", buttons, **await card(ctx, task, history=True))
         return
     # An extension decision is bound to its request (decided once), not to the task's
@@ -339,33 +339,35 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
         closed = {TaskStatus.DONE: "task_closed", TaskStatus.WITHDRAWN: "task_withdrawn_button"}
         await ctx.toast(closed.get(task.status, "stale_button"), alert=True)
         return
-    if action in ("F", "E", "FS", "ED") and not is_responsible:
-        await ctx.toast("not_allowed", alert=True)
-        return
-    if action in ("OK", "RJ"):
-        submitter = await task_moves.submitted_by(ctx.tx, task)
-        if not lifecycle.may_verify(task, actor, submitter):
-            own = ctx.person.id in (task.responsible_person_id, submitter)
-            await ctx.toast("own_fix" if own else "not_allowed", alert=True)
-            return
-    if action in ("EA", "ER") and not is_manager:
-        await ctx.toast("not_allowed", alert=True)
-        return
-    handlers = {
-        "F": start_fix,
-        "FS": submit_fix,
-        "OK": approve,
-        "RJ": ask_reject_reason,
-        "E": start_extension,
-        "ED": extension_days,
-        "EA": decide_extension,
-        "ER": decide_extension,
-    }
-    handler = handlers.get(action)
+    handler = HANDLERS.get(action)
     if handler is None:
         await ctx.toast("stale_button", alert=True)
         return
-    await handler(ctx, task, action, arg)
+    rule, act = handler
+    facts = await _facts(ctx, task, action, rule, arg)
+    refused = task_rules.refusal(rule, task, actor, **facts)
+    if refused is not None:
+        await ctx.toast(refused.value, alert=True, task_id=task.id)
+        return
+    await act(ctx, task, action, arg)
+
+
+async def _facts(
+    ctx: FlowContext, task: Task, action: str, rule: task_rules.Action, arg: str
+) -> dict[str, Any]:
+    """What the task rules need to know beyond the task and the presser, for this press."""
+    if rule in task_rules.VERIFY_ACTIONS:
+        return {"submitted_by": await task_moves.submitted_by(ctx.tx, task)}
+    if rule is task_rules.Action.SUBMIT_FIX:
+        return {"fix_photos": len(await _after_photos(ctx, task))}
+    if rule in task_rules.DECIDE_ACTIONS:
+        request = await ctx.tx.tasks.get_extension(payload.as_int(arg))
+        waiting = request is not None and request.task_id == task.id
+        return {"requested_by": request.requested_by if request and waiting else None}
+    if action == "E":
+        requests = await ctx.tx.tasks.extensions(task.id)
+        return {"extension_pending": any(e.status is ExtensionStatus.PENDING for e in requests)}
+    return {}
 
 
 def _review_buttons(task: Task) -> list[Button]:
@@ -376,18 +378,16 @@ def _extension_buttons(task: Task, request: ExtensionRequest) -> list[Button]:
     return [_button("批准", "EA", task, request.id), _button("驳回", "ER", task, request.id)]
 
 
-async def _waiting(ctx: FlowContext, task: Task, actor: lifecycle.Actor) -> list[list[Button]]:
+async def _waiting(ctx: FlowContext, task: Task, actor: task_rules.Actor) -> list[list[Button]]:
     """The decisions on this task that wait for this person: a fix to verify, an extension
     request to decide (also those that went to nobody because nobody else might decide)."""
     rows: list[list[Button]] = []
     submitter = await task_moves.submitted_by(ctx.tx, task)
-    if task.status is TaskStatus.REVIEW and lifecycle.may_verify(task, actor, submitter):
+    if task.status is TaskStatus.REVIEW and task_rules.may_verify(task, actor, submitter):
         rows.append(_review_buttons(task))
     for request in await ctx.tx.tasks.extensions(task.id):
-        if request.status is ExtensionStatus.PENDING and duties.may_decide_extension(
-            actor.person_id,
-            requested_by=request.requested_by,
-            is_site_manager=actor.is_site_manager,
+        if request.status is ExtensionStatus.PENDING and task_rules.may_decide_extension(
+            actor, request.requested_by
         ):
             rows.append(_extension_buttons(task, request))
     return rows
@@ -414,9 +414,6 @@ def _leave(ctx: FlowContext) -> None:
 
 
 async def start_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
-    if task.status is not TaskStatus.OPEN:
-        await ctx.toast("stale_button", alert=True)
-        return
     await ctx.toast()
     _mode(ctx, "fix", task)
     item = await item_of(ctx, task)
@@ -459,7 +456,7 @@ async def _task_in_mode(ctx: FlowContext) -> Task | None:
     if mode not in TASK_MODES or not isinstance(task_id, int):
         return None
     task = await ctx.tx.tasks.get(task_id)
-    if task is not None and mode != "reject_reason" and task.status is not TaskStatus.OPEN:
+    if task is not None and mode != "reject_reason" and not task_rules.fix_open(task):
         _leave(ctx)
         return None
     return task
@@ -473,13 +470,15 @@ async def _verifiers(ctx: FlowContext, task: Task) -> list[int]:
     if (
         inspector is not None
         and inspector.active
-        and lifecycle.may_verify(task, lifecycle.Actor(inspector.id, False), submitter)
+        and task_rules.may_verify(task, task_rules.Actor(inspector.id, False), submitter)
         and await ctx.tx.identities.for_person(inspector.id)
     ):
         return [inspector.id]
     managers = await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
     return [
-        m.id for m in managers if lifecycle.may_verify(task, lifecycle.Actor(m.id, True), submitter)
+        m.id
+        for m in managers
+        if task_rules.may_verify(task, task_rules.Actor(m.id, True), submitter)
     ]
 
 
@@ -495,16 +494,10 @@ def _nobody_else(task: Task, site: Site, what: str) -> None:
 
 
 async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
-    if task.status is not TaskStatus.OPEN:
-        await ctx.toast("stale_button", alert=True)
-        return
     after = await _after_photos(ctx, task)
-    if not after:
-        await ctx.toast("fix_need_photo", alert=True)
-        return
     await ctx.toast()
     updated = await task_moves.transition(
-        ctx.tx, task, TaskStatus.REVIEW, lifecycle.Actor(ctx.person.id, False)
+        ctx.tx, task, TaskStatus.REVIEW, task_rules.Actor(ctx.person.id, False)
     )
     await reminding.replan(ctx.tx, updated, ctx.now)
     _leave(ctx)
@@ -543,10 +536,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
 
 
 async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
-    actor = lifecycle.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
-    if task.status is not TaskStatus.REVIEW:
-        await ctx.toast("stale_button", alert=True)
-        return
+    actor = task_rules.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
     await ctx.toast()
     done = await task_moves.transition(ctx.tx, task, TaskStatus.DONE, actor)
     await reminding.replan(ctx.tx, done, ctx.now)
@@ -563,24 +553,12 @@ async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
 
 
 async def ask_reject_reason(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
-    if task.status is not TaskStatus.REVIEW:
-        await ctx.toast("stale_button", alert=True)
-        return
     await ctx.toast()
     _mode(ctx, "reject_reason", task, task_version=task.version)
     await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
 
 
 async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
-    if task.status is not TaskStatus.OPEN:
-        await ctx.toast("stale_button", alert=True)
-        return
-    pending = [
-        e for e in await ctx.tx.tasks.extensions(task.id) if e.status is ExtensionStatus.PENDING
-    ]
-    if pending:
-        await ctx.toast("ext_pending", alert=True, task_id=task.id)
-        return
     await ctx.toast()
     _mode(ctx, "ext_date", task)
     buttons = [[_button(f"+{d}天", "ED", task, d) for d in EXTENSION_DAYS]]
@@ -611,21 +589,10 @@ async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None
 
 
 async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
-    # The request must be this task's: the presser was checked as a manager of its site only.
-    pending = await ctx.tx.tasks.get_extension(payload.as_int(arg))
-    waiting = task.status is TaskStatus.OPEN or action == "ER"
-    if pending is None or pending.task_id != task.id or not waiting:
-        await ctx.toast("stale_button", alert=True)
-        return
-    is_manager = await _is_manager(ctx, task.site_id, ctx.person.id)
-    if not duties.may_decide_extension(
-        ctx.person.id, requested_by=pending.requested_by, is_site_manager=is_manager
-    ):
-        await ctx.toast("own_extension", alert=True)
-        return
+    request_id = payload.as_int(arg)
     try:
         request, updated = await ctx.tx.tasks.decide_extension(
-            pending.id, approve=action == "EA", decided_by=ctx.person.id
+            request_id, approve=action == "EA", decided_by=ctx.person.id
         )
     except StateConflict:
         await ctx.toast("stale_button", alert=True)
@@ -692,7 +659,7 @@ async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
         _leave(ctx)
         await ctx.reply("stale_button")
         return
-    actor = lifecycle.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
+    actor = task_rules.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
     reopened = await task_moves.transition(ctx.tx, task, TaskStatus.OPEN, actor, reason)
     await reminding.replan(ctx.tx, reopened, ctx.now)
     _leave(ctx)
@@ -721,9 +688,7 @@ async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
     managers = [
         m
         for m in await ctx.tx.roles.people_with_role(task.site_id, Role.MANAGER)
-        if duties.may_decide_extension(
-            m.id, requested_by=request.requested_by, is_site_manager=True
-        )
+        if task_rules.may_decide_extension(task_rules.Actor(m.id, True), request.requested_by)
     ]
     if not managers:
         _nobody_else(task, await _site(ctx, task), "decide the extension request")
@@ -743,3 +708,17 @@ async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
     for manager in managers:
         await ctx.notify(manager.id, "ext_request", [_extension_buttons(task, request)], **view)
     await ctx.reply("ext_requested", task_id=task.id, due=due.isoformat(), item=item)
+
+
+Handler = Callable[[FlowContext, Task, str, str], Awaitable[None]]
+HANDLERS: dict[str, tuple[task_rules.Action, Handler]] = {
+    "F": (task_rules.Action.START_FIX, start_fix),
+    "FS": (task_rules.Action.SUBMIT_FIX, submit_fix),
+    "OK": (task_rules.Action.APPROVE, approve),
+    "RJ": (task_rules.Action.REJECT, ask_reject_reason),
+    "E": (task_rules.Action.REQUEST_EXTENSION, start_extension),
+    "ED": (task_rules.Action.REQUEST_EXTENSION, extension_days),
+    "EA": (task_rules.Action.APPROVE_EXTENSION, decide_extension),
+    "ER": (task_rules.Action.REJECT_EXTENSION, decide_extension),
+}
+"""Each task button's action: the rule that decides whether a press is allowed, and its step."""

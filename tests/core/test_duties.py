@@ -1,4 +1,4 @@
-"""The separation-of-duties rules (bot/core/duties.py), one test per rule, and the task
+"""The separation-of-duties rules (bot/core/task_rules.py), one test per rule, and the task
 lifecycle applying them whatever roles the actor holds."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.core import company_settings, duties
-from bot.core import tasks as lifecycle
+from bot.core import company_settings
+from bot.core import task_rules as lifecycle
 from storage.records import Severity, Task, TaskStatus
 
 INSPECTOR, RESPONSIBLE, MANAGER, OTHER = 1, 2, 3, 4
@@ -38,12 +38,8 @@ def task(status: TaskStatus = TaskStatus.REVIEW, responsible: int = RESPONSIBLE)
 
 
 def verify(person: int, *, manager: bool, responsible: int, submitted_by: int | None) -> bool:
-    return duties.may_verify(
-        person,
-        responsible_id=responsible,
-        created_by=INSPECTOR,
-        submitted_by=submitted_by,
-        is_site_manager=manager,
+    return lifecycle.may_verify(
+        task(responsible=responsible), lifecycle.Actor(person, manager), submitted_by
     )
 
 
@@ -63,15 +59,15 @@ def test_nobody_verifies_a_fix_they_submitted() -> None:
 
 
 def test_nobody_decides_their_own_extension_request() -> None:
-    assert duties.may_decide_extension(MANAGER, requested_by=RESPONSIBLE, is_site_manager=True)
-    assert not duties.may_decide_extension(MANAGER, requested_by=MANAGER, is_site_manager=True)
-    assert not duties.may_decide_extension(OTHER, requested_by=RESPONSIBLE, is_site_manager=False)
+    assert lifecycle.may_decide_extension(lifecycle.Actor(MANAGER, True), RESPONSIBLE)
+    assert not lifecycle.may_decide_extension(lifecycle.Actor(MANAGER, True), MANAGER)
+    assert not lifecycle.may_decide_extension(lifecycle.Actor(OTHER, False), RESPONSIBLE)
 
 
 def test_an_inspector_assigns_themself_only_when_the_company_allows_it() -> None:
-    assert duties.may_assign(INSPECTOR, RESPONSIBLE, self_assign_allowed=False)
-    assert not duties.may_assign(INSPECTOR, INSPECTOR, self_assign_allowed=False)
-    assert duties.may_assign(INSPECTOR, INSPECTOR, self_assign_allowed=True)
+    assert lifecycle.may_assign(INSPECTOR, RESPONSIBLE, self_assign_allowed=False)
+    assert not lifecycle.may_assign(INSPECTOR, INSPECTOR, self_assign_allowed=False)
+    assert lifecycle.may_assign(INSPECTOR, INSPECTOR, self_assign_allowed=True)
 
 
 def test_self_assignment_setting_defaults_to_no_and_a_site_overrides_the_company() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.core import payload as payloads
-from bot.core.tasks import ALLOWED
+from bot.core.task_rules import ALLOWED
 from bot.core.texts import render
 from standards.schema import Standard
 from storage.db import Database
