@@ -7,11 +7,9 @@ bare python-telegram-bot echo bot handles the same number of updates from the sa
 users against the same fake server. Each user waits for the bot's answer before the next step,
 as a person does. Before measuring, one more user completes a whole inspection unmeasured (for
 the echo bot, as many messages): one-time costs — statements compiled on first use, templates,
-caches — are not throughput, and at N = 1 (76 updates in under a second) they made the
-slowest answers (bot-side p99 41 ms without the warm-up, 18–19 ms with it). Measuring begins
-once the warm-up's report files have arrived: rendering them (a second or two of CPU in the
-render process) overlapped the whole measured run at N = 1 and took a quarter of its
-throughput.
+caches — are not throughput, and at small N they made the slowest answers. Measuring begins
+once the warm-up's report files have arrived: rendering them (CPU in the render process)
+would otherwise overlap a short measured run.
 
 Two latencies are measured per update. End-to-end runs from the moment the user's update is
 queued at the fake server to the moment the bot's answer for that step arrives there (a new
@@ -21,9 +19,9 @@ the update waited at the server for the next poll.
 
 With --rounds R each bot is measured R times, alternately (the echo bot, then Pinjian, then
 the echo bot again …) with both processes up throughout, and the figures cover all rounds:
-the machine's speed drifts by a third within minutes, which at N = 1 (76 updates, under half
-a second) made single runs' ratios range from 0.3 to 0.5; alternating gives both bots the
-same machine. Between rounds Pinjian's report files are rendered, unmeasured.
+the machine's speed drifts within minutes, which makes single short runs' ratios vary
+widely; alternating gives both bots the same machine. Between rounds Pinjian's report files
+are rendered, unmeasured.
 
 Each N runs twice. "capacity": every user acts again as soon as the answer arrives (no
 thinking time), which measures the most updates a second the bot can take; latency there is
@@ -172,7 +170,9 @@ async def inspector(
     screen = await step.press(menu, SITE)
     for item in STANDARD.items:
         if item.no % 10 == 0:
-            await step.answer(user.send_photo(JPEG + bytes([item.no])), buttons=False, kind="photo")
+            # The item is shown again below the photo, its buttons at hand.
+            photo = user.send_photo(JPEG + bytes([item.no]))
+            screen = await step.answer(photo, buttons=True, kind="photo")
         if item.no % 15 == 7:
             setup = await step.press(screen, "0分")
             screen = await step.press(setup, "确认创建")

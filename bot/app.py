@@ -249,7 +249,7 @@ async def serve(settings: Settings) -> int:
         return 2
     # What start-up loaded (libraries, templates, the standards) lives as long as the
     # process: keep it out of the cyclic collector's full passes, which otherwise stopped
-    # every chat for 50-200 ms at a time under load (docs/BENCHMARKS.md).
+    # every chat at a time under load (docs/BENCHMARKS.md).
     gc.freeze()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -409,8 +409,8 @@ class Handoff:
     Inside the transaction (`lease`) each worker leases its channel's new messages, chat by
     chat, when nothing older of the chat is pending; once the transaction has committed
     (`committed`) those chats are sent at once. The worker's own claim transaction and the
-    wait for it to wake are left out of the path between a tap and the bot's answer (~1.3 ms
-    of a ~5 ms answer on the benchmark machine). Messages not handed over (a chat with older
+    wait for it to wake are left out of the path between a tap and the bot's answer (about a
+    quarter of it, docs/BENCHMARKS.md). Messages not handed over (a chat with older
     messages pending, a message not due yet, a channel without a worker in this process)
     stay for the workers' claims: their channels' workers are woken.
     """

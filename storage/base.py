@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from storage.direct import plan
 from storage.records import OutboxMessage
 
 Clock = Callable[[], datetime]
@@ -48,8 +46,7 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
 
 
 class Rows(Protocol):
-    """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result, or
-    :class:`storage.direct.DirectResult` on SQLite)."""
+    """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result)."""
 
     @property
     def rowcount(self) -> int: ...
@@ -65,13 +62,11 @@ class Rows(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ctx:
-    """One open transaction: its connection, the clock and the dialect name; on SQLite also
-    the sqlite3 connection underneath, for :mod:`storage.direct`."""
+    """One open transaction: its connection, the clock and the dialect name."""
 
     conn: AsyncConnection
     clock: Clock
     dialect: str
-    raw: sqlite3.Connection | None = None
     queued: list[OutboxMessage] = field(default_factory=list)
     """The outbox messages this transaction queued, in order."""
 
@@ -98,14 +93,8 @@ class Repo:
         self, key: Hashable, build: Callable[[], Executable], params: Mapping[str, Any]
     ) -> Rows:
         """Run the statement `build` makes (built once per `key`, see :func:`prepared`) with
-        bound `params`; on SQLite directly on the connection (:mod:`storage.direct`)."""
-        stmt = prepared(key, build)
-        raw = self._ctx.raw
-        if raw is not None:
-            direct = plan(key, stmt, params, self._conn.dialect)
-            if direct is not None:
-                return direct.run(raw, params)
-        return await self._conn.execute(stmt, dict(params))
+        bound `params`."""
+        return await self._conn.execute(prepared(key, build), dict(params))
 
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> AnyRow:
         result = await self._run(

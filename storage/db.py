@@ -17,7 +17,6 @@ from storage.admin import AuditRepo, SettingsRepo
 from storage.base import Clock, Ctx, utc_now
 from storage.conversations import ConversationRepo
 from storage.engine import (
-    BUSY_TIMEOUT_MS,
     WRITE_OPTION,
     checkpoint,
     create_engine,
@@ -35,7 +34,6 @@ from storage.people import IdentityRepo, InviteRepo, PersonRepo, RegionRepo, Rol
 from storage.plans import OccurrenceRepo, PlanRepo
 from storage.records import Channel
 from storage.reminders import ReminderRepo
-from storage.sqlite_inline import begin_immediate_async
 from storage.standards import StandardRepo
 from storage.tasks import TaskRepo
 
@@ -113,7 +111,6 @@ class Database:
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._read_engine: AsyncEngine | None = None
-        self._writer: tuple[AsyncConnection, sqlite3.Connection] | None = None
         self._checkpointer: asyncio.Task[None] | None = None
         self._write_lock: asyncio.Lock | None = None
 
@@ -144,7 +141,7 @@ class Database:
         """Connect; with `check`, refuse (SchemaMismatch) a schema this program does not know."""
         path = sqlite_path(self._url)
         # A file database is checkpointed by this process in a thread (_checkpoints), not
-        # by whichever commit fills the WAL: that commit held up every chat for ~25 ms.
+        # by whichever commit fills the WAL: this process's other writers would wait for it.
         autocheckpoint = path is None
         engine = create_engine(self._url, pool_size=self._pool_size, autocheckpoint=autocheckpoint)
         try:
@@ -162,8 +159,9 @@ class Database:
                 self._url, pool_size=self._pool_size, autocheckpoint=autocheckpoint
             )
             self._checkpointer = asyncio.create_task(self._checkpoints(path))
-        # SQLite has one writer at a time anyway: queue this process's writers here instead
-        # of in SQLite's busy handler; other processes still wait in the busy handler.
+        # SQLite has one writer at a time anyway: queue this process's writers here, in
+        # order, instead of in SQLite's busy handler (which polls with growing sleeps);
+        # other processes still wait in the busy handler, in aiosqlite's thread.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         log.info("database open: %s", mask_url(self._url))
 
@@ -173,7 +171,6 @@ class Database:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
-        await self._drop_writer()
         if self._read_engine is not None and self._read_engine is not self._engine:
             await self._read_engine.dispose()
         self._read_engine = None
@@ -192,66 +189,11 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, event_key: str | None = None) -> AsyncIterator[Tx]:
-        if self._write_lock is None:
-            async with self._begin(write=True, event_key=event_key) as tx:
-                yield tx
-            return
-        async with self._write_lock:
-            if self._read_engine is self._engine:  # in-memory SQLite: one shared connection
-                async with self._begin(write=True, event_key=event_key) as tx:
-                    yield tx
-                return
-            async with self._write_directly(event_key) as tx:
-                yield tx
-
-    @asynccontextmanager
-    async def _write_directly(self, event_key: str | None) -> AsyncIterator[Tx]:
-        """A write transaction on this process's one SQLite writer connection, begun and
-        committed on it directly: writers take turns anyway (the write lock), and checking a
-        connection out of the pool and SQLAlchemy's begin and commit cost more than a short
-        transaction itself. Statements SQLAlchemy runs join the transaction."""
-        conn, raw = await self._writer_connection()
-        await begin_immediate_async(raw, BUSY_TIMEOUT_MS / 1000)
-        try:
-            tx = Tx(Ctx(conn, self._clock, self.dialect, raw))
-            if event_key is not None:
-                await tx.events.record(event_key)
+        async with (
+            self._write_lock or contextlib.nullcontext(),
+            self._begin(write=True, event_key=event_key) as tx,
+        ):
             yield tx
-        except BaseException:
-            await self._end(conn, raw, commit=False)
-            raise
-        await self._end(conn, raw, commit=True)
-
-    async def _writer_connection(self) -> tuple[AsyncConnection, sqlite3.Connection]:
-        if self._writer is None:
-            conn = await self.engine.connect()
-            await conn.execution_options(**{WRITE_OPTION: True})
-            async with conn.begin():  # sets the connection up for writing (storage.engine)
-                pass
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert isinstance(raw, sqlite3.Connection)
-            self._writer = (conn, raw)
-        return self._writer
-
-    async def _end(self, conn: AsyncConnection, raw: sqlite3.Connection, *, commit: bool) -> None:
-        try:
-            if conn.in_transaction():
-                await (conn.commit() if commit else conn.rollback())
-            if raw.in_transaction:
-                raw.execute("COMMIT" if commit else "ROLLBACK")
-        except BaseException:
-            # Nothing of a failed COMMIT is kept, and a connection in doubt is not reused.
-            with contextlib.suppress(sqlite3.Error):
-                if raw.in_transaction:
-                    raw.execute("ROLLBACK")
-            await self._drop_writer()
-            raise
-
-    async def _drop_writer(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                await writer[0].close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -267,10 +209,7 @@ class Database:
                 options["postgresql_readonly"] = True
             await conn.execution_options(**options)
             async with conn.begin():
-                raw = None
-                if self.dialect == "sqlite":
-                    raw = (await conn.get_raw_connection()).driver_connection
-                tx = Tx(Ctx(conn, self._clock, self.dialect, raw))
+                tx = Tx(Ctx(conn, self._clock, self.dialect))
                 if event_key is not None:
                     await tx.events.record(event_key)
                 yield tx

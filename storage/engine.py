@@ -8,16 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage.sqlite_inline import BUSY_SLICE_MS, DRIVER, begin_immediate
-
+SQLITE_DRIVER = "aiosqlite"
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "pinjian_write"
-
-registry.register(f"sqlite.{DRIVER}", "storage.sqlite_inline", "InlineSQLiteDialect")
 
 
 def mask_url(url: str) -> str:
@@ -39,32 +35,37 @@ def sqlite_path(url: str) -> Path | None:
 def create_engine(
     url: str, *, foreign_keys: bool = True, autocheckpoint: bool = True, **kwargs: Any
 ) -> AsyncEngine:
-    """An async engine; on SQLite (any ``sqlite`` URL runs on the inline driver of
-    :mod:`storage.sqlite_inline`) with WAL, foreign keys, a busy timeout, and BEGIN emitted
-    by us instead of by the driver (SQLAlchemy's documented recipe).
+    """An async engine. SQLite runs on aiosqlite (``sqlite+aiosqlite://`` as given; a bare
+    ``sqlite://`` names no driver and gets aiosqlite), with these guarantees:
 
-    Write transactions begin with BEGIN IMMEDIATE (pass execution option
-    ``pinjian_write=False`` for a read-only one): taking the write lock up front means a
-    writer waits up to the busy timeout instead of failing on a lock upgrade, which is how
-    SQLite writers deadlock. Read-only transactions also set ``query_only`` so a stray write
-    fails loudly instead of upgrading its lock.
+    - WAL, foreign keys (unless `foreign_keys` is False), ``synchronous = NORMAL``, and a
+      busy timeout of BUSY_TIMEOUT_MS: a connection waiting for another process's write
+      lock waits in aiosqlite's thread, so the event loop stays free, and gives up after
+      the timeout with SQLite's own "database is locked".
+    - BEGIN is emitted by us, not by the driver (SQLAlchemy's documented recipe). Write
+      transactions begin with BEGIN IMMEDIATE (execution option ``pinjian_write=False``
+      makes a read-only one): taking the write lock up front means a writer waits for it
+      instead of failing on a lock upgrade, which is how SQLite writers deadlock.
+    - Read-only transactions set ``query_only``, so a stray write fails loudly instead of
+      taking the write lock.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
-    if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername=f"sqlite+{DRIVER}")
+    if parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername=f"sqlite+{SQLITE_DRIVER}")
     if sqlite_path(url) is not None and "poolclass" not in kwargs:
         kwargs.setdefault("pool_use_lifo", True)
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name != "sqlite":
         return engine
     pragmas = (
-        f"PRAGMA busy_timeout = {BUSY_SLICE_MS}",
+        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
         "PRAGMA journal_mode = WAL",
         f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}",
         "PRAGMA synchronous = NORMAL",
-        # Without: the commit that fills the WAL copies it into the database on the loop.
+        # Without: the commit that fills the WAL copies it into the database while this
+        # process's other writers wait (storage.db checkpoints in a thread instead).
         *(() if autocheckpoint else ("PRAGMA wal_autocheckpoint = 0",)),
     )
 
@@ -79,20 +80,13 @@ def create_engine(
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, True)
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        if raw.in_transaction:
-            return  # begun directly by storage.db's SQLite writer: SQLAlchemy joins it
-        # Setting the pragma expires every prepared statement of the connection (SQLite
-        # compiles them again, about 0.1 ms each), so it is only set when it changes.
+        # Setting the pragma expires every prepared statement of the connection, so it is
+        # only set when it changes (storage.db gives reads connections of their own).
         info = conn.connection.info
         if info.get("query_only") is not (not write):
-            raw.execute("PRAGMA query_only = " + ("0" if write else "1"))
+            conn.exec_driver_sql("PRAGMA query_only = " + ("0" if write else "1"))
             info["query_only"] = not write
-        if write:
-            begin_immediate(raw, BUSY_TIMEOUT_MS / 1000)  # type: ignore[arg-type]
-        else:
-            raw.execute("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

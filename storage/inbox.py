@@ -30,11 +30,7 @@ class InboxRepo(Repo):
             {"channel": channel, "key": key, "payload": payload, "received_at": now}
             for key, payload in updates
         ]
-        if self._ctx.raw is None:
-            await self._conn.execute(prepared(("inbox.add", self._ctx.dialect), build), rows)
-            return
-        for row in rows:  # on SQLite each row directly costs less than one executemany
-            await self._run(("inbox.add", self._ctx.dialect), build, row)
+        await self._conn.execute(prepared(("inbox.add", self._ctx.dialect), build), rows)
 
     async def pending(self, channel: Channel) -> list[tuple[str, JsonDict]]:
         """What is still stored, oldest first."""
@@ -49,20 +45,9 @@ class InboxRepo(Repo):
         """Forget handled updates; returns how many rows went."""
         wanted = sorted(set(keys))
         removed = 0
-        if self._ctx.raw is not None:
-            for key in wanted:
-                params = {"b_channel": channel, "b_key": key}
-                removed += (await self._run("inbox.remove", _remove_one, params)).rowcount
-            return removed
         for start in range(0, len(wanted), 500):
             stmt = sa.delete(inbox).where(
                 inbox.c.channel == channel, inbox.c.key.in_(wanted[start : start + 500])
             )
             removed += (await self._conn.execute(stmt)).rowcount
         return removed
-
-
-def _remove_one() -> sa.Delete:
-    return sa.delete(inbox).where(
-        inbox.c.channel == sa.bindparam("b_channel"), inbox.c.key == sa.bindparam("b_key")
-    )

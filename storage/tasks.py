@@ -257,8 +257,8 @@ class TaskRepo(Repo):
 
     async def items_with_tasks(self, inspection_id: int) -> set[int]:
         """The numbers of the inspection's items that have a rectification task (one that was
-        withdrawn does not count): all a tap needs to know of them (the tasks themselves, read
-        on every tap, cost ~8 µs each)."""
+        withdrawn does not count): all a tap needs to know of them (reading the tasks
+        themselves on every tap cost more)."""
         params = {"b_inspection": inspection_id, "b_withdrawn": TaskStatus.WITHDRAWN}
         return {no for (no,) in (await self._run("tasks.items", _task_items, params)).all()}
 

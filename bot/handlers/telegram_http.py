@@ -1,8 +1,8 @@
 """python-telegram-bot's Bot API requests carried by aiohttp instead of httpx.
 
 python-telegram-bot talks to the Bot API through a replaceable ``BaseRequest``; its default,
-httpx on anyio, cost about 4 ms of CPU per call on the benchmark machine, and every answered
-item is three calls (docs/BENCHMARKS.md). aiohttp, which the bot already runs for the web chat,
+httpx on anyio, cost several times more CPU per call, and every answered item is three calls
+(docs/BENCHMARKS.md). aiohttp, which the bot already runs for the web chat,
 does the same call for a fraction of that. Everything above the transport (parameters, files,
 error mapping, the rate limiter, retries) stays python-telegram-bot's own.
 """

@@ -1,8 +1,8 @@
 """Reading a Bot API ``Update`` (JSON) for the fields the bot uses.
 
 python-telegram-bot's ``Update.de_json`` builds the whole object graph of an update; for a
-button press that includes the pressed message with its text, entities and keyboard, ~150 µs
-on the benchmark machine, the largest cost of a tap before the flows. The adapter needs a
+button press that includes the pressed message with its text, entities and keyboard, the
+largest cost of a tap before the flows (docs/BENCHMARKS.md). The adapter needs a
 dozen fields, read here straight from the JSON. python-telegram-bot still makes every Bot API
 call.
 """
