@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.core.reminders import ReminderPolicy, plan
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage import Channel, Database, FileEvidenceStore, Role, upgrade
 from storage.records import TaskStatus
 from storage.tables import identities, people, reminders, roles, sites, tasks

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import Role
 from tests import seeding
 from tests.flows.harness import Harness, User

@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from tests.flows.harness import Harness, User
 from tests.flows.test_tasks import setup_task, task_message
 

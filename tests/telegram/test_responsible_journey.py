@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import TaskStatus
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
 from tests.telegram.botrunner import BotRunner, Clock

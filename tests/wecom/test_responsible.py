@@ -10,8 +10,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.flows.reminder_sweep import ReminderSweeper
 from bot.handlers.wecom.render import ZERO_WIDTH_SPACE
-from bot.scheduler import ReminderSweeper
 from storage.records import (
     Channel,
     EvidenceRole,
