@@ -13,13 +13,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core import ladder
 from bot.core import reminders as policy
+from bot.core.ladder import Level
 from bot.core.tasks import days_overdue
 from bot.core.texts import render
 from bot.flows import notify, reminding
 from bot.flows.task_items import TaskItems
 from storage.db import Database, Tx
-from storage.records import Reminder, Role, Site, Task, TaskEventKind, TaskStatus
+from storage.records import Reminder, Site, Task, TaskEventKind, TaskStatus
 
 Clock = Callable[[], datetime]
 
@@ -29,6 +31,8 @@ class Due:
     reminder: Reminder
     task: Task
     site: Site
+    level: Level | None = None
+    """A rung's level as told now; None for the 责任人's own reminder."""
 
 
 @dataclass
@@ -106,8 +110,8 @@ class ReminderSweeper:
         policies = {
             site_id: await reminding.policy_for(tx, site) for site_id, site in sites.items()
         }
-        managers: dict[int, set[int]] = {}
         per_person: dict[int, list[Due]] = defaultdict(list)
+        rungs: list[Due] = []
         for reminder in claimed:
             task = tasks.get(reminder.task_id)
             site = sites.get(task.site_id) if task is not None else None
@@ -115,10 +119,8 @@ class ReminderSweeper:
                 await tx.reminders.cancel(reminder.id)
                 report.dropped += 1
                 continue
-            if reminder.kind == policy.ESCALATE and site.id not in managers:
-                staff = await tx.roles.people_with_role(site.id, Role.MANAGER)
-                managers[site.id] = {p.id for p in staff}
-            if not self._still_wanted(reminder, task, managers.get(site.id, set())):
+            due = await self._still_wanted(tx, Due(reminder, task, site), rungs)
+            if due is None:
                 await tx.reminders.cancel(reminder.id)
                 report.dropped += 1
                 continue
@@ -128,74 +130,105 @@ class ReminderSweeper:
                 await tx.reminders.schedule(task.id, reminder.person_id, reminder.kind, until)
                 report.deferred += 1
                 continue
-            per_person[reminder.person_id].append(Due(reminder, task, site))
-        if not per_person:
-            return
-        people = {p.id: p for p in await tx.people.get_many(per_person)}
-        items = TaskItems(tx)
-        for person_id, due in per_person.items():
-            person = people.get(person_id)
-            if person is not None:
-                report.messages[person_id] = await self._send(
-                    tx, items, person.name, person_id, due, now
-                )
-        await self._after_send(tx, per_person, policies, now, report)
+            if due.level is None:
+                assert reminder.person_id is not None
+                per_person[reminder.person_id].append(due)
+                continue
+            rungs.append(due)
+            for person_id in await reminding.managers_at(tx, site, due.level):
+                per_person[person_id].append(due)
+        if per_person:
+            people = {p.id: p for p in await tx.people.get_many(per_person)}
+            items = TaskItems(tx)
+            for person_id, dues in per_person.items():
+                person = people.get(person_id)
+                if person is not None:
+                    report.messages[person_id] = await self._send(
+                        tx, items, person.name, person_id, dues, now
+                    )
+        await self._after_send(tx, per_person, rungs, policies, now, report)
 
-    def _still_wanted(self, reminder: Reminder, task: Task, managers: set[int]) -> bool:
-        """A task completed, moved or reassigned since planning makes its reminder moot."""
+    async def _still_wanted(self, tx: Tx, due: Due, rungs: list[Due]) -> Due | None:
+        """The reminder as it stands now, or None when it is moot: the task was completed,
+        withdrawn, moved or reassigned since planning, or (a rung) its level was told already.
+        A rung's level is the one told now (a site that left its region skips to the
+        company)."""
+        task, reminder = due.task, due.reminder
         if task.status is not TaskStatus.OPEN:
-            return False
-        if reminder.kind == policy.ESCALATE:
-            return reminder.person_id in managers
-        return task.responsible_person_id == reminder.person_id
+            return None
+        level = ladder.level_of(reminder.kind)
+        if level is None:
+            return due if task.responsible_person_id == reminder.person_id else None
+        told = ladder.effective(level, has_region=due.site.region_id is not None)
+        so_far = await reminding.reached(tx, task.id)
+        done = [so_far.level] if so_far else []
+        done += [r.level for r in rungs if r.task.id == task.id and r.level is not None]
+        top = ladder.highest(done)
+        if top is not None and ladder.rank(told) <= ladder.rank(top):
+            return None
+        return Due(reminder, task, due.site, told)
 
     async def _send(
         self, tx: Tx, items: TaskItems, name: str, person_id: int, due: list[Due], now: datetime
     ) -> list[str]:
-        """One combined message per person (and one for escalations to a manager)."""
-        own = [d for d in due if d.reminder.kind != policy.ESCALATE]
-        escalations = [d for d in due if d.reminder.kind == policy.ESCALATE]
-        texts: list[str] = []
-        if own:
-            rows = [await self._row(items, d, now) for d in _one_per_task(own)]
-            await notify.to_person(tx, person_id, "reminder", name=name, rows=rows)
-            texts.extend(render("reminder_line", row=r) for r in rows)
-        if escalations:
-            rows = []
-            for d in _one_per_task(escalations):
-                row = await self._row(items, d, now)
-                responsible = d.task.responsible_person_id
-                owner = await tx.people.get(responsible) if responsible is not None else None
-                row["responsible"] = owner.name if owner else None
-                rows.append(row)
-            await notify.to_person(tx, person_id, "escalation", rows=rows)
-            texts.extend(render("escalation_line", row=r) for r in rows)
+        """One combined message per person: their own tasks, then the tasks escalated to
+        them."""
+        own = [await self._row(items, d, now) for d in _one_per_task(due, rung=False)]
+        escalations = []
+        for d in _one_per_task(due, rung=True):
+            row = await self._row(items, d, now)
+            responsible = d.task.responsible_person_id
+            owner = await tx.people.get(responsible) if responsible is not None else None
+            row["responsible"] = owner.name if owner else None
+            row["level"] = d.level
+            escalations.append(row)
+        await notify.to_person(
+            tx, person_id, "daily_reminder", name=name, rows=own, escalations=escalations
+        )
+        texts = [render("reminder_line", row=r) for r in own]
+        texts.extend(render("escalation_line", row=r) for r in escalations)
         return texts
 
     async def _after_send(
         self,
         tx: Tx,
         per_person: dict[int, list[Due]],
+        rungs: list[Due],
         policies: dict[int, policy.ReminderPolicy],
         now: datetime,
         report: SweepReport,
     ) -> None:
-        """Mark sent, record each in its task's history, and plan the repeats."""
-        due = [d for entries in per_person.values() for d in entries]
-        sent = await tx.reminders.mark_sent_many(d.reminder.id for d in due)
+        """Mark sent, record each in its task's history (a rung: its level and who was told),
+        and plan the repeats."""
+        told: dict[int, list[int]] = defaultdict(list)
+        for person_id, entries in per_person.items():
+            for d in entries:
+                if d.level is not None:
+                    told[d.reminder.id].append(person_id)
+        own = [d for entries in per_person.values() for d in entries if d.level is None]
+        sent = await tx.reminders.mark_sent_many(d.reminder.id for d in [*own, *rungs])
         report.sent += len(sent)
         events = []
-        for d in due:
+        for d in own:
             if d.reminder.id not in sent:
                 continue
-            escalated = d.reminder.kind == policy.ESCALATE
-            kind = TaskEventKind.ESCALATED if escalated else TaskEventKind.REMINDER_SENT
-            events.append((d.task.id, kind, {"kind": d.reminder.kind, "to": d.reminder.person_id}))
+            sent_to = {"kind": d.reminder.kind, "to": d.reminder.person_id}
+            events.append((d.task.id, TaskEventKind.REMINDER_SENT, sent_to))
             repeat = policy.following(d.reminder.kind, now, policies[d.site.id], d.site.timezone)
             if repeat is not None:
                 await tx.reminders.schedule(
                     d.task.id, d.reminder.person_id, repeat.kind, repeat.due_at
                 )
+        for d in rungs:
+            if d.reminder.id in sent:
+                today = now.astimezone(ZoneInfo(d.site.timezone)).date()
+                data: dict[str, Any] = {
+                    "kind": d.reminder.kind,
+                    "level": d.level,
+                    "days": days_overdue(d.task, today),
+                    "to": sorted(told[d.reminder.id]),
+                }
+                events.append((d.task.id, TaskEventKind.ESCALATED, data))
         await tx.tasks.record_system_events(events)
 
     async def _row(self, items: TaskItems, due: Due, now: datetime) -> dict[str, Any]:
@@ -211,8 +244,18 @@ class ReminderSweeper:
         }
 
 
-def _one_per_task(due: list[Due]) -> list[Due]:
+def _one_per_task(due: list[Due], *, rung: bool) -> list[Due]:
+    """The person's entries of one kind (own or escalated), one per task (the highest level
+    of a task escalated twice at once)."""
     seen: dict[int, Due] = {}
     for entry in due:
-        seen.setdefault(entry.task.id, entry)
+        if (entry.level is not None) is not rung:
+            continue
+        kept = seen.get(entry.task.id)
+        if kept is None or (
+            entry.level is not None
+            and kept.level is not None
+            and ladder.rank(entry.level) > ladder.rank(kept.level)
+        ):
+            seen[entry.task.id] = entry
     return list(seen.values())
