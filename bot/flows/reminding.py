@@ -16,10 +16,11 @@ from storage.records import Role, Site, Task, TaskEventKind, TaskStatus
 
 @dataclass(frozen=True)
 class Reached:
-    """The highest level told of a task so far, and when."""
+    """The highest level told of a task so far, when, and how many managers it had then."""
 
     level: Level
     at: datetime
+    told: int
 
 
 async def policy_for(tx: Tx, site: Site) -> ReminderPolicy:
@@ -34,7 +35,8 @@ async def reached(tx: Tx, task_id: int) -> Reached | None:
         if level not in tuple(Level):
             continue
         if found is None or ladder.rank(Level(level)) > ladder.rank(found.level):
-            found = Reached(Level(level), event.at)
+            to = event.data.get("to")
+            found = Reached(Level(level), event.at, len(to) if isinstance(to, list) else 1)
     return found
 
 

@@ -131,7 +131,11 @@ async def card(
     if history:
         reached = await reminding.reached(ctx.tx, task.id)
         if reached is not None:
-            escalated = {"level": reached.level, "when": shown(reached.at, zone, year=False)}
+            escalated = {
+                "level": reached.level,
+                "when": shown(reached.at, zone, year=False),
+                "told": reached.told,
+            }
         for event in await ctx.tx.tasks.events(task.id):
             who = await _name(ctx, event.actor_id) or "系统"
             lines.append(f"{shown(event.at, zone, year=False)} {who} {_event_text(event)}")

@@ -185,11 +185,24 @@ async def test_a_manager_who_is_also_the_responsible_gets_one_message_a_morning(
     assert "逾期督办" in morning and "督办至项目" in morning
 
 
-async def test_details_show_nothing_of_the_ladder_before_the_first_rung(
+async def test_details_show_the_ladder_state_and_a_level_without_managers(
     harness: Harness,
 ) -> None:
+    """Nothing before the first rung; the company's rung of a region-less site is reached on
+    day 3 even with nobody to tell (and says so)."""
     s = await setup_task(harness)
-    responsible = s["responsible"]
+    responsible, manager = s["responsible"], s["manager"]
     await responsible.press(task_message(responsible).button("查看详情"))
     assert "整改任务 #1" in responsible.chat.last.text
     assert "逾期督办：" not in responsible.chat.last.text
+    sweeper = ReminderSweeper(harness.db, harness.clock)
+    await run_until(harness, sweeper, local("2026-11-10T10:00"), timedelta(hours=1))
+    await manager.press(task_message(responsible).button("查看详情"))
+    assert "逾期督办：已督办至项目（11-10 09:00）" in manager.chat.last.text
+    await run_until(harness, sweeper, local("2026-11-13T10:00"), timedelta(hours=1))
+    await responsible.press(task_message(responsible).button("查看详情"))
+    assert "逾期督办：已督办至公司（11-12 09:00，该级暂无经理）" in responsible.chat.last.text
+    assert [(level, to) for level, to, _ in await escalations(harness)] == [
+        ("site", [s["people"]["赵经理"].id]),
+        ("company", []),
+    ]
