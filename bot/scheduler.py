@@ -64,8 +64,6 @@ class Scheduler:
             partial(self._guard, self._reconcile),
             CronTrigger(hour=0, minute=30),
             id="daily-overdue-check",
-            # Also at start: tasks left without reminders (e.g. by a migration) get them now.
-            next_run_time=datetime.now(ZoneInfo(timezone)),
             max_instances=1,
             coalesce=True,
         )
