@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.core.reminders import ReminderPolicy, plan
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage import Channel, Database, FileEvidenceStore, Role, upgrade
 from storage.records import TaskStatus
 from storage.tables import identities, people, reminders, roles, sites, tasks
@@ -129,9 +129,9 @@ async def load(db: Database, count: int, due_now: int, rng: random.Random) -> No
     policy = ReminderPolicy()
     reminder_rows = []
     for task_id, row in enumerate(task_rows, start=1):
-        manager = (row["site_id"] - 1) * PEOPLE_PER_SITE + PEOPLE_PER_SITE
         for planned in plan(row["due_date"], policy, "Asia/Shanghai", NOW):
-            person = manager if planned.to_managers else row["responsible_person_id"]
+            # A rung of the escalation ladder has no person: its managers are found when due.
+            person = None if planned.rung else row["responsible_person_id"]
             due_at = NOW if task_id <= due_now and planned.kind == "before3" else planned.due_at
             reminder_rows.append(
                 {

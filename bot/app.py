@@ -19,6 +19,7 @@ from bot.delivery import Handoff, OutboxWorker, Sender
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
+from bot.flows.reminder_sweep import ReminderSweeper
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import INDEPENDENT as TELEGRAM_INDEPENDENT
 from bot.handlers.telegram import TelegramChannel
@@ -30,7 +31,7 @@ from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
 from bot.plan_notices import PlanSweeper
 from bot.reports.service import ReportService
 from bot.retention import Retention
-from bot.scheduler import UNCLAIMED_GRACE_MINUTES, ReminderSweeper, Scheduler
+from bot.scheduler import UNCLAIMED_GRACE_MINUTES, Scheduler
 from standards.loader import StandardError
 from storage.db import Database
 from storage.errors import SchemaMismatch

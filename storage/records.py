@@ -338,9 +338,12 @@ class ExtensionRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reminder:
+    """A due time to tell the task's 责任人 (person_id), or a rung of the escalation ladder
+    (no person: the level's managers are looked up when it is due)."""
+
     id: int
     task_id: int
-    person_id: int
+    person_id: int | None
     kind: str
     due_at: datetime
     sent_at: datetime | None

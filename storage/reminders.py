@@ -18,16 +18,21 @@ class ReminderRepo(Repo):
     __slots__ = ()
 
     async def schedule(
-        self, task_id: int, person_id: int, kind: str, due_at: datetime
+        self, task_id: int, person_id: int | None, kind: str, due_at: datetime
     ) -> Reminder | None:
-        """Plan a reminder. Planning a pending (task, person, kind, due_at) again is a no-op
-        that returns None, so a policy can re-plan freely; planning one that was cancelled
-        brings it back (a moved deadline may return to an earlier plan)."""
+        """Plan a reminder (person None: a rung of the escalation ladder). Planning a pending
+        (task, person, kind, due_at) again is a no-op that returns None, so a policy can
+        re-plan freely; planning one that was cancelled brings it back (a moved deadline may
+        return to an earlier plan)."""
+        rung = person_id is None
 
         def build() -> sa.Insert:
             insert = self._dialect_insert(reminders)
             return insert.on_conflict_do_update(
-                index_elements=["task_id", "person_id", "kind", "due_at"],
+                index_elements=["task_id", "kind", "due_at"]
+                if rung
+                else ["task_id", "person_id", "kind", "due_at"],
+                index_where=reminders.c.person_id.is_(None) if rung else None,
                 set_={"cancelled_at": None, "claimed_by": None, "claim_expires_at": None},
                 where=reminders.c.cancelled_at.is_not(None) & reminders.c.sent_at.is_(None),
             ).returning(reminders)
@@ -40,7 +45,7 @@ class ReminderRepo(Repo):
             "attempts": 0,
             "created_at": self._now(),
         }
-        result = await self._run(("reminders.schedule", self._ctx.dialect), build, values)
+        result = await self._run(("reminders.schedule", self._ctx.dialect, rung), build, values)
         row = result.one_or_none()
         return to_record(Reminder, row) if row else None
 

@@ -436,7 +436,8 @@ reminders = sa.Table(
     metadata,
     _id(),
     _fk("task_id", "tasks.id"),
-    _fk("person_id", "people.id"),
+    # NULL for a rung of the escalation ladder: its managers are looked up when it is due.
+    _fk("person_id", "people.id", nullable=True),
     sa.Column("kind", sa.String(32), nullable=False),
     _at("due_at"),
     _at("sent_at", nullable=True),
@@ -446,6 +447,15 @@ reminders = sa.Table(
     _at("cancelled_at", nullable=True),
     _at("created_at"),
     sa.UniqueConstraint("task_id", "person_id", "kind", "due_at"),
+    sa.Index(
+        "uq_reminders_rung",
+        "task_id",
+        "kind",
+        "due_at",
+        unique=True,
+        sqlite_where=sa.text("person_id IS NULL"),
+        postgresql_where=sa.text("person_id IS NULL"),
+    ),
     sa.Index(
         "ix_reminders_due",
         "due_at",

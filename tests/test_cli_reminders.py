@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.flows.reminder_sweep import ReminderSweeper
 from bot.flows.reminding import replan
 from bot.retention import Retention
-from bot.scheduler import ReminderSweeper, Scheduler
+from bot.scheduler import Scheduler
 from storage import Channel, Database, Role
 
 

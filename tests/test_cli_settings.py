@@ -57,7 +57,8 @@ def test_show_lists_every_setting_with_its_value_source_and_description(
         for line in out
     )
     rows = shown(capsys)
-    assert len(rows) == 21
+    assert len(rows) == 20
+    assert rows["reminders.ladder"]["value"] == [[1, "site"], [3, "region"], [7, "company"]]
     assert rows["severity_names"]["value"] == ["观察项", "一般不合格", "严重不合格"]
     assert rows["photo_required"] == {
         "key": "photo_required",
@@ -162,6 +163,17 @@ def test_every_change_goes_to_the_audit_log(data_dir: Path) -> None:
             ["digest_day", "monday"],
             'digest_day：不能设为 "monday"；允许：mon tue wed thu fri sat sun 之一',
         ),
+        (
+            ["reminders.ladder", '[[3, "site"], [1, "region"]]'],
+            'reminders.ladder：不能设为 [[3, "site"], [1, "region"]]；'
+            '允许：[[逾期天数, "级别"], …]，级别为 site（项目）、region（区域）、'
+            "company（公司），可写中文；1–3 级，天数 1–365 且递增，级别由低到高",
+        ),
+        (
+            ["reminders.ladder", '[[1, "区域"], [3, "项目"]]', "--site", "阳光花园"],
+            'reminders.ladder：不能设为 [[1, "区域"], [3, "项目"]]；允许：',
+        ),
+        (["reminders.ladder", "7"], "reminders.ladder：不能设为 7；允许："),
         (["colour", "red"], "没有设置项 colour；可用：grade_bands、"),
         (
             ["grade_bands", '[[90, "A"]]', "--site", "阳光花园"],
@@ -234,3 +246,15 @@ def test_a_new_site_gets_the_company_quiet_hours_and_follows_them(
     assert main(["person", "import", str(sheet)]) == 0
     _, sites, _ = stored(data_dir)
     assert (sites["新月苑"].quiet_start, sites["新月苑"].quiet_end) == ("21:30", "07:30")
+
+
+def test_the_ladder_is_set_with_chinese_level_names_and_stored_in_one_form(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ladder = '[[2, "项目"], [5, "公司"]]'
+    assert main(["settings", "set", "reminders.ladder", ladder, "--site", "阳光花园"]) == 0
+    _, sites, _ = stored(data_dir)
+    assert sites["阳光花园"].settings == {"reminders": {"ladder": [[2, "site"], [5, "company"]]}}
+    rows = shown(capsys, "--site", "阳光花园")
+    assert rows["reminders.ladder"]["source"] == "site"
+    assert rows["reminders.ladder"]["per_site"] is True

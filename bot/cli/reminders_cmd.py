@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
-from bot.scheduler import ReminderSweeper, SweepReport
+from bot.flows.reminder_sweep import ReminderSweeper, SweepReport
 from storage.db import Database
 
 

@@ -29,6 +29,8 @@ from pydantic import (
     ValidationError,
 )
 
+from bot.core import ladder
+from bot.core.ladder import Level, Rung
 from bot.core.scoring import DEFAULT_GRADE_BANDS, GradeBands
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,22 @@ def _severity_names(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def _ladder_before(value: object) -> object:
+    """Levels may be named in Chinese: [[3, "区域"]] is read as [[3, "region"]]."""
+    if isinstance(value, list | tuple):
+        return [
+            [rung[0], ladder.NAMES.get(rung[1], rung[1])]
+            if isinstance(rung, list | tuple) and len(rung) == 2 and isinstance(rung[1], str)
+            else rung
+            for rung in value
+        ]
+    return value
+
+
+def _ladder_check(rungs: tuple[Rung, ...]) -> tuple[Rung, ...]:
+    return ladder.check(rungs)
+
+
 def _hours_before(value: object) -> object:
     """ "21:00-08:00" is read as ["21:00", "08:00"]."""
     if isinstance(value, str):
@@ -104,6 +122,12 @@ BeforeDays = Annotated[
     tuple[Annotated[int, Field(ge=1, le=30)], ...],
     Field(max_length=5),
     AfterValidator(_distinct_days),
+]
+Ladder = Annotated[
+    tuple[tuple[Annotated[int, Field(ge=1, le=365, strict=True)], Level], ...],
+    Field(min_length=1, max_length=len(Level)),
+    BeforeValidator(_ladder_before),
+    AfterValidator(_ladder_check),
 ]
 DueChoices = Annotated[tuple[Day, ...], Field(max_length=6), AfterValidator(_choices)]
 QuietHours = Annotated[tuple[Clock, Clock], BeforeValidator(_hours_before)]
@@ -144,17 +168,16 @@ class ReminderSettings(BaseModel):
             "每天发提醒的时间（项目当地时间）", "24 小时制时间，如 09:00", per_site=True
         ),
     )
-    escalate_after_days: int = Field(
-        default=1,
-        ge=0,
-        le=30,
-        json_schema_extra=_key("逾期几天后上报经理", "0–30 的整数", per_site=True),
-    )
-    escalate_every_days: int = Field(
-        default=7,
-        ge=1,
-        le=30,
-        json_schema_extra=_key("上报后每隔几天再次上报", "1–30 的整数", per_site=True),
+    ladder: Ladder = Field(
+        default=ladder.DEFAULT_LADDER,
+        json_schema_extra=_key(
+            "逾期督办：逾期满几天通知哪一级的经理（每级每个任务只通知一次；"
+            "没有区域的项目，区域一级改为通知公司）",
+            '[[逾期天数, "级别"], …]，级别为 site（项目）、region（区域）、company（公司），'
+            "可写中文；1–3 级，天数 1–365 且递增，级别由低到高，"
+            '如 [[1, "site"], [3, "region"], [7, "company"]]',
+            per_site=True,
+        ),
     )
 
 

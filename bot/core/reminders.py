@@ -1,9 +1,9 @@
 """When to remind: a pure policy over a task's target date, the site's time zone and quiet hours.
 
 Default (company settings `reminders` and `quiet_hours`, overridable per site): 3 days and 1
-day before the 达标时间 and on the day, at 09:00 site time; daily at 09:00 while overdue;
-escalate to the site's managers after one full day overdue and again weekly. Nothing goes out
-in quiet hours (default 21:00–08:00).
+day before the 达标时间 and on the day, at 09:00 site time; daily at 09:00 while overdue; the
+escalation ladder's rungs (bot.core.ladder) at 09:00 on their day overdue, each once. Nothing
+goes out in quiet hours (default 21:00–08:00).
 """
 
 from __future__ import annotations
@@ -12,20 +12,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core import ladder
 from bot.core.company_settings import CompanySettings
+from bot.core.ladder import Level, Rung
 
 BEFORE = "before"
 DUE = "due"
 OVERDUE = "overdue"
-ESCALATE = "escalate"
 
 
 @dataclass(frozen=True)
 class ReminderPolicy:
     before_days: tuple[int, ...] = (3, 1)
     at: time = time(9, 0)
-    escalate_after_days: int = 1
-    escalate_every_days: int = 7
+    ladder: tuple[Rung, ...] = ladder.DEFAULT_LADDER
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
 
@@ -36,8 +36,7 @@ class ReminderPolicy:
         return cls(
             before_days=reminders.before_days,
             at=time.fromisoformat(reminders.at),
-            escalate_after_days=reminders.escalate_after_days,
-            escalate_every_days=reminders.escalate_every_days,
+            ladder=reminders.ladder,
             quiet_start=time.fromisoformat(settings.quiet_hours[0]),
             quiet_end=time.fromisoformat(settings.quiet_hours[1]),
         )
@@ -47,7 +46,11 @@ class ReminderPolicy:
 class Planned:
     kind: str
     due_at: datetime
-    to_managers: bool = False
+
+    @property
+    def rung(self) -> bool:
+        """A rung of the ladder: planned without a person, its managers looked up when due."""
+        return ladder.level_of(self.kind) is not None
 
 
 def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
@@ -61,8 +64,18 @@ def next_daily(now: datetime, moment: time, zone: ZoneInfo) -> datetime:
     return candidate if candidate > now else _at(local.date() + timedelta(days=1), moment, zone)
 
 
-def plan(due: date, policy: ReminderPolicy, timezone: str, now: datetime) -> list[Planned]:
-    """Every reminder a task with this target date needs from now on (not yet the repeats)."""
+def plan(
+    due: date,
+    policy: ReminderPolicy,
+    timezone: str,
+    now: datetime,
+    *,
+    has_region: bool = True,
+    reached: Level | None = None,
+) -> list[Planned]:
+    """Every reminder a task with this target date needs from now on (not yet the repeats):
+    the 责任人's, and the ladder's rungs above the level `reached` already (a rung whose day
+    has passed goes out at the next reminder time)."""
     zone = ZoneInfo(timezone)
     planned = [
         Planned(f"{BEFORE}{days}", _at(due - timedelta(days=days), policy.at, zone))
@@ -72,21 +85,16 @@ def plan(due: date, policy: ReminderPolicy, timezone: str, now: datetime) -> lis
     planned = [p for p in planned if p.due_at > now]
     first_overdue = _at(due + timedelta(days=1), policy.at, zone)
     planned.append(Planned(OVERDUE, max(first_overdue, next_daily(now, policy.at, zone))))
-    escalate = _at(due + timedelta(days=1 + policy.escalate_after_days), policy.at, zone)
-    planned.append(
-        Planned(ESCALATE, max(escalate, next_daily(now, policy.at, zone)), to_managers=True)
-    )
+    for days, level in ladder.to_climb(policy.ladder, has_region=has_region, reached=reached):
+        rung = _at(due + timedelta(days=days), policy.at, zone)
+        planned.append(Planned(ladder.kind(level), max(rung, next_daily(now, policy.at, zone))))
     return planned
 
 
 def following(kind: str, now: datetime, policy: ReminderPolicy, timezone: str) -> Planned | None:
-    """The repeat after a reminder went out: daily while overdue, weekly escalation."""
-    zone = ZoneInfo(timezone)
+    """The repeat after a reminder went out: daily while overdue (each rung goes out once)."""
     if kind == OVERDUE:
-        return Planned(OVERDUE, next_daily(now, policy.at, zone))
-    if kind == ESCALATE:
-        later = now + timedelta(days=policy.escalate_every_days - 1)
-        return Planned(ESCALATE, next_daily(later, policy.at, zone), to_managers=True)
+        return Planned(OVERDUE, next_daily(now, policy.at, ZoneInfo(timezone)))
     return None
 
 

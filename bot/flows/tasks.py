@@ -128,7 +128,15 @@ async def card(
     item = await item_of(ctx, task)
     level = lifecycle.level_of(task, item)
     lines: list[str] = []
+    escalated = None
     if history:
+        reached = await reminding.reached(ctx.tx, task.id)
+        if reached is not None:
+            escalated = {
+                "level": reached.level,
+                "when": shown(reached.at, zone, year=False),
+                "told": reached.told,
+            }
         for event in await ctx.tx.tasks.events(task.id):
             who = await _name(ctx, event.actor_id) or "系统"
             lines.append(f"{shown(event.at, zone, year=False)} {who} {_event_text(event)}")
@@ -143,6 +151,7 @@ async def card(
         "level": level.label if level else None,
         "due": task.due_date.isoformat() if task.due_date else "—",
         "overdue_days": lifecycle.days_overdue(task, today),
+        "escalated": escalated,
         "responsible": await _name(ctx, task.responsible_person_id),
         "inspector": await _name(ctx, task.created_by),
         "photo_count": len(await _before_photos(ctx, task)),

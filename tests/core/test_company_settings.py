@@ -17,8 +17,19 @@ INVALID: dict[str, list[Any]] = {
     "grade_bands": [[], [[90, "A"], [90, "B"]], [[120, "A"]], [[90, ""]], [[90, "A"], [80, "A"]]],
     "reminders.before_days": [[0], [3, 3], [1, 2, 3, 4, 5, 6], "soon"],
     "reminders.at": ["25:00", "9:00", "noon"],
-    "reminders.escalate_after_days": [-1, 31, "x"],
-    "reminders.escalate_every_days": [0, 31],
+    "reminders.ladder": [
+        [],
+        "x",
+        [[0, "site"]],
+        [[1.5, "site"]],
+        [[1, "town"]],
+        [[3, "site"], [1, "region"]],
+        [[1, "site"], [1, "region"]],
+        [[1, "region"], [3, "site"]],
+        [[1, "site"], [3, "site"]],
+        [[1, "site"], [2, "region"], [3, "company"], [4, "company"]],
+        [[1, "site", "x"]],
+    ],
     "quiet_hours": ["21:00", ["21:00"], "21:00-24:00", ["a", "b"]],
     "timezone": ["Mars/Olympus", ""],
     "photo_required": ["yes", 1, "maybe"],
@@ -53,6 +64,7 @@ def test_every_setting_has_a_default_a_chinese_description_and_what_it_allows() 
         assert defaults.sources[key.name] is Source.DEFAULT
         assert validate(key.name, key.default) == key.default
     assert defaults.value("reminders.before_days") == [3, 1]
+    assert defaults.value("reminders.ladder") == [[1, "site"], [3, "region"], [7, "company"]]
     assert defaults.values.quiet_hours == ("21:00", "08:00")
 
 
@@ -71,6 +83,7 @@ def test_values_are_stored_in_one_form() -> None:
     assert validate("quiet_hours", "22:00-07:00") == ["22:00", "07:00"]
     assert validate("reminders.before_days", [1, 3]) == [3, 1]
     assert validate("due_choices", [30, 3]) == [3, 30]
+    assert validate("reminders.ladder", [[2, "项目"], [5, "公司"]]) == [[2, "site"], [5, "company"]]
     with pytest.raises(SettingError, match="没有设置项 nope；可用：grade_bands、"):
         validate("nope", 1)
 
@@ -83,7 +96,7 @@ def test_a_site_value_overrides_the_company_value_which_overrides_the_default() 
     assert resolved.sources["reminders.at"] is Source.SITE
     assert resolved.values.reminders.before_days == (5,)
     assert resolved.sources["reminders.before_days"] is Source.COMPANY
-    assert resolved.sources["reminders.escalate_every_days"] is Source.DEFAULT
+    assert resolved.sources["reminders.ladder"] is Source.DEFAULT
     assert resolved.values.quiet_hours == ("22:00", "06:00")
     assert resolved.sources["quiet_hours"] is Source.SITE
     assert resolved.values.manager_summaries == "final"

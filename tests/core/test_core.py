@@ -139,15 +139,18 @@ def test_reminder_plan_quiet_hours_and_repeats() -> None:
         "before1": datetime(2026, 12, 4, 1, 0, tzinfo=UTC),
         "due": datetime(2026, 12, 5, 1, 0, tzinfo=UTC),
         "overdue": datetime(2026, 12, 6, 1, 0, tzinfo=UTC),
-        "escalate": datetime(2026, 12, 7, 1, 0, tzinfo=UTC),
+        "escalate:site": datetime(2026, 12, 6, 1, 0, tzinfo=UTC),
+        "escalate:region": datetime(2026, 12, 8, 1, 0, tzinfo=UTC),
+        "escalate:company": datetime(2026, 12, 12, 1, 0, tzinfo=UTC),
     }
     late = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
     assert quiet_until(late, policy, "Asia/Shanghai") == datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
     assert quiet_until(now, policy, "Asia/Shanghai") is None
     early = ReminderPolicy(at=time(7, 0))
     assert quiet_until(late, early, "Asia/Shanghai") == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
-    repeat = following("escalate", datetime(2026, 12, 7, 1, 0, tzinfo=UTC), policy, "Asia/Shanghai")
-    assert repeat is not None and repeat.due_at == datetime(2026, 12, 14, 1, 0, tzinfo=UTC)
+    assert following("escalate:site", now, policy, "Asia/Shanghai") is None
+    repeat = following("overdue", datetime(2026, 12, 6, 1, 0, tzinfo=UTC), policy, "Asia/Shanghai")
+    assert repeat is not None and repeat.due_at == datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
     assert following("before3", now, policy, "Asia/Shanghai") is None
     site = OwnValues("Asia/Shanghai", "22:00", "07:00", {"reminders": {"at": "08:30"}})
     company = {"reminders": {"before_days": [5], "at": "10:00"}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.flows.reminder_sweep import ReminderSweeper
 from bot.reports.model import load_report
-from bot.scheduler import ReminderSweeper
 from storage.records import Channel, TaskEventKind, TaskStatus
 from tests.flows.harness import Harness, User
 from tests.flows.test_inspection import STANDARD, current_item

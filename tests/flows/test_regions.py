@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import Role
 from tests import seeding
 from tests.flows.harness import Harness, User
@@ -62,9 +62,15 @@ async def test_welcome_names_the_level_of_each_role(harness: Harness) -> None:
 async def test_an_overdue_task_escalates_to_the_managers_of_its_region_and_the_company(
     harness: Harness,
 ) -> None:
+    """Up the default ladder: the site's manager on day 1, the region's on day 3, the
+    company's on day 7 overdue; never a manager of another region."""
     s, users = await task_below_regions(harness)
     sweeper = ReminderSweeper(harness.db, harness.clock)
     await run_until(harness, sweeper, local("2026-11-11T10:00"), timedelta(hours=1))
+    told = {name: len(received(user, "逾期督办")) for name, user in users.items()}
+    assert told == {"孙区域": 0, "周华南": 0, "郑总部": 0}
+    assert len(received(s["manager"], "逾期督办")) == 1
+    await run_until(harness, sweeper, local("2026-11-17T10:00"), timedelta(hours=1))
     told = {name: len(received(user, "逾期督办")) for name, user in users.items()}
     assert told == {"孙区域": 1, "周华南": 0, "郑总部": 1}
     assert len(received(s["manager"], "逾期督办")) == 1

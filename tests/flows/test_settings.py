@@ -75,7 +75,8 @@ async def test_manager_sees_the_settings_in_plain_chinese(harness: Harness) -> N
     assert "评级：优秀 ≥ 90%，良好 ≥ 80%，合格 ≥ 70%，低于 70% 为待改进" in text
     assert "整改期限：默认 7 天，可选 3、7、15、30 天" in text
     assert "<b>阳光花园</b>" in text
-    assert "提醒：达标前 3 天、1 天和当天 09:00；逾期 1 天后上报经理，之后每 7 天再报" in text
+    assert "提醒：达标前 3 天、1 天和当天 09:00\n" in text
+    assert "逾期督办：逾期 1 天通知项目经理，逾期 3 天通知区域经理，逾期 7 天通知公司经理" in text
     assert "免打扰 21:00–08:00（Asia/Shanghai）" in text
     assert "每周汇总：每周一 09:00" in text
 
@@ -83,10 +84,13 @@ async def test_manager_sees_the_settings_in_plain_chinese(harness: Harness) -> N
         await pinjian("settings", "set", "reminders.before_days", "[2]", "--site", "阳光花园") == 0
     )
     assert await pinjian("settings", "set", "quiet_hours", "22:00-07:00") == 0
+    ladder = '[[2, "项目"], [5, "公司"]]'
+    assert await pinjian("settings", "set", "reminders.ladder", ladder, "--site", "阳光花园") == 0
     assert await pinjian("settings", "set", "manager_summaries", "final") == 0
     await manager.command("settings")
     text = manager.chat.last.text
     assert "提醒：达标前 2 天和当天 09:00" in text
+    assert "逾期督办：逾期 2 天通知项目经理，逾期 5 天通知公司经理" in text
     assert "免打扰 22:00–07:00" in text
     assert "经理收到：只收最终结果" in text
     assert "管理员" in text

@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
 from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness, User

@@ -95,14 +95,24 @@ async def test_schema_at_head_matches_the_table_definitions(urls: Urls) -> None:
 
 async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> None:
     url = await urls.new(migrated=False)
-    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert known_revisions() == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0009",
+    ]
     await upgrade(url, "0001")
     await _execute(url, *ROWS_0001)
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "database schema 0001 is older than this program (0008)" in str(caught.value)
+    assert "database schema 0001 is older than this program (0009)" in str(caught.value)
     assert "pinjian db upgrade" in str(caught.value)
-    assert await upgrade(url) == ("0001", "0008")
+    assert await upgrade(url) == ("0001", "0009")
     db = await _open(url)
     try:
         async with db.transaction() as tx:
@@ -146,7 +156,7 @@ async def test_unknown_schema_is_refused(urls: Urls) -> None:
     await _execute(url, "UPDATE alembic_version SET version_num = '0099_future'")
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "0099_future is newer than this program (0008)" in str(caught.value)
+    assert "0099_future is newer than this program (0009)" in str(caught.value)
     with pytest.raises(SchemaMismatch):
         await upgrade(url)
 
@@ -160,4 +170,44 @@ async def test_downgrade_to_0001_and_back(urls: Urls) -> None:
             await conn.commit()
     finally:
         await engine.dispose()
-    assert await upgrade(url) == ("0001", "0008")
+    assert await upgrade(url) == ("0001", "0009")
+
+
+ROWS_0008 = [
+    "INSERT INTO settings (key, value, updated_at) VALUES ('reminders',"
+    f' \'{{"at": "08:30", "escalate_after_days": 2, "escalate_every_days": 5}}\', \'{T0}\')',
+    'UPDATE sites SET settings = \'{"reminders": {"escalate_every_days": 3}}\' WHERE id = 1',
+    "INSERT INTO tasks (site_id, finding, status, due_date, version, created_at, updated_at,"
+    f" severity) VALUES (1, '墙面污渍', 'open', '2024-05-08', 1, '{T0}', '{T0}', 'general')",
+    "INSERT INTO task_events (task_id, at, kind, data) VALUES"
+    f" (1, '{T0}', 'escalated', '{{\"kind\": \"escalate\", \"to\": 1}}')",
+    "INSERT INTO reminders (task_id, person_id, kind, due_at, attempts, created_at) VALUES"
+    f" (1, 1, 'overdue', '{T0}', 0, '{T0}'), (1, 1, 'escalate', '{T0}', 0, '{T0}')",
+]
+
+
+async def test_0009_turns_the_escalation_settings_into_the_ladder(urls: Urls) -> None:
+    """escalate_after_days 2 (first told on day 3 overdue) starts the ladder on day 3; the
+    weekly repeat goes; an earlier escalation counts as reached up to the company; the task's
+    old-style reminders are cancelled for the daily check to plan anew."""
+    url = await urls.new(migrated=False)
+    await upgrade(url, "0008")
+    await _execute(url, *ROWS_0001, *ROWS_0008)
+    assert await upgrade(url) == ("0008", "0009")
+    db = await _open(url)
+    try:
+        async with db.read() as tx:
+            company = await tx.settings.all()
+            site = await tx.sites.get(1)
+            (event,) = await tx.tasks.events(1)
+            reminders = await tx.reminders.for_task(1)
+            replan = await tx.tasks.open_without_pending_reminders(limit=10)
+    finally:
+        await db.close()
+    assert company == {
+        "reminders": {"at": "08:30", "ladder": [[3, "site"], [5, "region"], [9, "company"]]}
+    }
+    assert site is not None and site.settings == {"reminders": {}}
+    assert event.data == {"kind": "escalate", "to": 1, "level": "company"}
+    assert all(r.cancelled_at is not None for r in reminders)
+    assert [t.id for t in replan] == [1]

@@ -346,6 +346,22 @@ async def test_reminders_schedule_claim_and_cancel(
         assert await tx.reminders.schedule(task.id, world.responsible, "due_in_3d", now) is None
 
 
+async def test_a_rung_is_a_reminder_without_a_person_planned_once(
+    db: Database, world: World, clock: FakeClock
+) -> None:
+    task = await _task(db, world, TODAY)
+    at = clock.now + timedelta(days=1)
+    async with db.transaction() as tx:
+        rung = await tx.reminders.schedule(task.id, None, "escalate:region", at)
+        assert rung is not None and rung.person_id is None
+        assert await tx.reminders.schedule(task.id, None, "escalate:region", at) is None
+        assert await tx.reminders.cancel_for_task(task.id) == 1
+        revived = await tx.reminders.schedule(task.id, None, "escalate:region", at)
+        assert revived is not None and revived.id == rung.id and revived.cancelled_at is None
+        assert await tx.reminders.schedule(task.id, world.manager, "escalate:region", at)
+        assert len(await tx.reminders.for_task(task.id)) == 2
+
+
 async def test_concurrent_reminder_claims_never_share(
     db: Database, db_url: str, world: World, clock: FakeClock
 ) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.scheduler import ReminderSweeper
+from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import TaskStatus
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
 from tests.telegram.botrunner import BotRunner, Clock
@@ -141,11 +141,14 @@ async def test_task_lifecycle_and_a_month_of_reminders(
     await bot.act(li.press(stale, next(d for t, d in stale.buttons() if d), strict=False))
 
     before = len(texts(fake, zhang, "整改提醒"))
+    escalated = len(texts(fake, manager, "逾期督办"))
     await run_until(datetime(2026, 12, 2, 12, 0, tzinfo=SHANGHAI))
     assert len(texts(fake, zhang, "整改提醒")) == before
     assert texts(fake, li, "整改提醒")
-    escalations = texts(fake, manager, "逾期督办")
-    assert all("#1 " not in e for e in escalations[-2:])
+    everything = texts(fake, manager, "逾期督办")
+    assert all("#1 " not in e for e in everything[escalated:])
+    # Each task's first rung (the site's manager) once: #1 on 11-17, #2 on 11-18.
+    assert [sum(f"#{n} " in e for e in everything) for n in (1, 2)] == [1, 1]
     async with bot.db.read() as tx:
         events = await tx.tasks.events(1)
     kinds = [e.kind.value for e in events]

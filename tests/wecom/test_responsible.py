@@ -10,8 +10,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.flows.reminder_sweep import ReminderSweeper
 from bot.handlers.wecom.render import ZERO_WIDTH_SPACE
-from bot.scheduler import ReminderSweeper
 from storage.records import (
     Channel,
     EvidenceRole,
@@ -205,8 +205,10 @@ def reminder(when: str, *tasks: int) -> str:
 
 
 def escalation(days: int, *tasks: int) -> str:
+    """The site manager's 逾期督办 (the first rung of the ladder) for tasks #n on item n."""
     rows = "".join(
-        f"· #{n} 阳光花园 第{n}项 {ITEMS[n]} · 责任人 张三 · 已逾期 {days} 天\n" for n in tasks
+        f"· #{n} 阳光花园 第{n}项 {ITEMS[n]} · 责任人 张三 · 已逾期 {days} 天 · 督办至项目\n"
+        for n in tasks
     )
     return (
         f"🚨 **逾期督办**　以下整改任务已逾期未完成：\n{rows}"
@@ -233,17 +235,18 @@ async def test_reminders_combine_escalate_and_stop_when_done(bot: WeComRunner) -
     assert await morning(7) == ([], [])
     assert await morning(8) == ([reminder("明天到期（11-09）", 1, 2)], [])
     assert await morning(9) == ([reminder("今天到期（11-09）", 1, 2)], [])
-    # A day overdue 张三 is reminded; the manager hears after one full day overdue.
-    assert await morning(10) == ([reminder("已逾期 1 天（11-09）", 1, 2)], [])
-    assert await morning(11) == ([reminder("已逾期 2 天（11-09）", 1, 2)], [escalation(2, 1, 2)])
+    # A day overdue 张三 is reminded and the site's manager told, once (the ladder's first
+    # rung; the site has no region and the company no manager for the rungs above).
+    assert await morning(10) == ([reminder("已逾期 1 天（11-09）", 1, 2)], [escalation(1, 1, 2)])
+    assert await morning(11) == ([reminder("已逾期 2 天（11-09）", 1, 2)], [])
 
-    # Task #1 is fixed and verified: from then on only #2 is reminded and escalated.
+    # Task #1 is fixed and verified: from then on only #2 is reminded.
     await fix(zhang, card_with(zhang, "整改任务 #1"), FIXED)
     await s.inspector.tap("✅ 通过")
     assert await morning(12) == ([reminder("已逾期 3 天（11-09）", 2)], [])
     for day in range(13, 18):
         assert (await morning(day))[1] == []
-    assert await morning(18) == ([reminder("已逾期 9 天（11-09）", 2)], [escalation(9, 2)])
+    assert await morning(18) == ([reminder("已逾期 9 天（11-09）", 2)], [])
     async with bot.db.read() as tx:
         done = await tx.reminders.for_task(1)
         first_kinds = [e.kind for e in await tx.tasks.events(1)]
