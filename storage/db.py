@@ -28,6 +28,7 @@ from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
 from storage.inbox import InboxRepo
+from storage.jobs import JobRunRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
@@ -70,6 +71,7 @@ class Tx:
         self.outbox = OutboxRepo(ctx)
         self.audit = AuditRepo(ctx)
         self.settings = SettingsRepo(ctx)
+        self.jobs = JobRunRepo(ctx)
 
     @property
     def connection(self) -> AsyncConnection:
