@@ -28,8 +28,8 @@ from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
 from storage.inbox import InboxRepo
-from storage.jobs import JobRunRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
+from storage.jobs import JobRunRepo
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
 from storage.people import IdentityRepo, InviteRepo, PersonRepo, RegionRepo, RoleRepo, SiteRepo

@@ -168,7 +168,7 @@ async def _items(tx: Tx, inspections: list[Inspection]) -> list[dict[str, Any]]:
         findings[key] += 1
         lost[key] += points
         if key not in contents:
-            contents[key] = await _content(tx, inspection.standard_id, item_no)
+            contents[key] = await item_content(tx, inspection.standard_id, item_no)
     rows: list[dict[str, Any]] = [
         {
             "standard": std_id,
@@ -183,7 +183,8 @@ async def _items(tx: Tx, inspections: list[Inspection]) -> list[dict[str, Any]]:
     return rows
 
 
-async def _content(tx: Tx, standard_id: int, item_no: int) -> str:
+async def item_content(tx: Tx, standard_id: int, item_no: int) -> str:
+    """The item's 标准内容 in the standard an inspection was scored against."""
     stored = await tx.standards.get(standard_id)
     if stored is None:
         return ""
