@@ -15,12 +15,13 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import company_settings
 from bot.core.kpi import Period, parse_month
+from bot.core.schedule import last_monthly
 from bot.delivery import DeliveryError
 from bot.flows.bulletin import bulletin_model, person_chats, queue_bulletin
 from bot.reports.bulletin_model import BulletinModel
@@ -29,6 +30,7 @@ from storage.db import Database
 from storage.records import OutboxMessage, Role
 
 JOB = "monthly-bulletin"
+CACHE_SIZE = 32
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 Render = Callable[[BulletinModel, ReportFormat], Awaitable[bytes]]
@@ -82,17 +84,6 @@ async def bulletin_file(
     return BulletinFile(file_name(model, fmt), await draw(model, fmt), fmt.mime)
 
 
-def last_due(now: datetime, zone: ZoneInfo, day: int, at: str) -> datetime:
-    """The latest moment the monthly send was due at or before `now` (day `day` at `at`)."""
-    local = now.astimezone(zone)
-    clock = time(int(at[:2]), int(at[3:]))
-    due = datetime.combine(local.date().replace(day=day), clock, zone)
-    if due > local:
-        previous = local.date().replace(day=1) - timedelta(days=1)
-        due = datetime.combine(previous.replace(day=day), clock, zone)
-    return due
-
-
 class BulletinService:
     def __init__(self, db: Database, *, draw: Render = render_inline) -> None:
         self.db = db
@@ -115,7 +106,9 @@ class BulletinService:
         if found is None or not await self.db.files.exists(found[0]):
             stored = await self.db.files.put(await self.draw(model, fmt))
             found = (stored.sha256, file_name(model, fmt))
-            self._done = {(fmt, model): found}
+            if len(self._done) >= CACHE_SIZE:
+                del self._done[next(iter(self._done))]
+            self._done[(fmt, model)] = found
         return {**payload, "document": found[0], "document_name": found[1]}
 
     async def send_monthly(self, now: datetime | None = None) -> int:
@@ -126,8 +119,11 @@ class BulletinService:
         async with self.db.read() as tx:
             settings = await company_settings.for_site(tx.settings)
         zone = ZoneInfo(settings.timezone)
-        due = last_due(moment, zone, settings.bulletin_day, settings.bulletin_time)
+        due = last_monthly(moment, zone, settings.bulletin_day, settings.bulletin_time)
         period = Period.month(due.date()).previous()
+        async with self.db.read() as tx:
+            if await tx.jobs.claimed(JOB, period.label):
+                return 0
         sent = 0
         async with self.db.transaction() as tx:
             if not await tx.jobs.claim(JOB, period.label):

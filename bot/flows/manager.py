@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.core import company_settings, payload
 from bot.core.dates import local
 from bot.core.messages import Button
+from bot.core.schedule import last_weekly, week_label
 from bot.core.scoring import grade_for
 from bot.core.tasks import days_overdue
 from bot.flows import notify
@@ -22,6 +23,7 @@ from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
 LOSS_WINDOW = timedelta(days=90)
+DIGEST_JOB = "weekly-digest"
 
 
 def percent(inspection: Inspection | None) -> float | None:
@@ -156,12 +158,24 @@ async def _losses(tx: Tx, since: datetime) -> list[dict[str, Any]]:
 
 
 async def weekly_digest(db: Database, clock: Callable[[], datetime], timezone: str) -> int:
-    """Monday's digest to every manager: their sites' scores and trend, open and overdue
-    tasks per 责任人, and the items most often losing points across the company."""
+    """The week's digest to every manager (on `digest_day` at `digest_time`): their sites'
+    scores and trend, open and overdue tasks per 责任人, and the items most often losing
+    points across the company. Run every minute: the week of the latest due moment is
+    claimed once (job_runs), whatever the number of processes, also when the bot was down
+    at that moment; returns how many managers got it (0 when it went before)."""
     now = clock()
-    today = now.astimezone(ZoneInfo(timezone)).date()
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    async with db.read() as tx:
+        settings = await company_settings.for_site(tx.settings)
+    week = week_label(last_weekly(now, zone, settings.digest_day, settings.digest_time))
+    async with db.read() as tx:
+        if await tx.jobs.claimed(DIGEST_JOB, week):
+            return 0
     sent = 0
     async with db.transaction() as tx:
+        if not await tx.jobs.claim(DIGEST_JOB, week):
+            return 0
         losses = await _losses(tx, now - LOSS_WINDOW)
         managers: dict[int, list[Site]] = defaultdict(list)
         for site in await tx.sites.all():

@@ -91,6 +91,8 @@ async def test_weekly_digest_reaches_each_manager(harness: Harness) -> None:
     sent = await weekly_digest(harness.db, harness.clock, "Asia/Shanghai")
     await harness.flush()
     assert sent == 1
+    # The week is claimed: asking again (another process, a restart) sends nothing.
+    assert await weekly_digest(harness.db, harness.clock, "Asia/Shanghai") == 0
     digest = manager.chat.last.text
     assert "<b>品质周报</b>" in digest
     assert "阳光花园</b>：最近得分率 85.0%" in digest
