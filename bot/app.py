@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from bot.bulletins import BulletinService
 from bot.config import Settings
-from bot.delivery import Handoff, OutboxWorker, Sender
+from bot.delivery import Handoff, OutboxWorker, Prepare, Sender
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
@@ -70,25 +70,29 @@ class Runtime:
         independent: frozenset[OutboxKind] = frozenset(),
     ) -> OutboxWorker:
         """The channel's outbox worker; report files are rendered on the way out."""
-        assert self.reports is not None
+        assert self.reports is not None and self.bulletins is not None
         worker = OutboxWorker(
             self.db,
             channel,
             send,
             clock=utc_now,
-            prepare=self.prepare,
+            prepare=file_renderer(self.reports, self.bulletins),
             independent=independent,
         )
         self.workers[channel] = worker
         worker.start()
         return worker
 
-    async def prepare(self, message: OutboxMessage) -> dict[str, Any]:
-        """Render the file an outbox row asks for: a 通报 or an inspection report."""
-        assert self.reports is not None and self.bulletins is not None
+
+def file_renderer(reports: ReportService, bulletins: BulletinService) -> Prepare:
+    """The outbox hook that renders the file a row asks for: a 通报 or an inspection report."""
+
+    async def prepare(message: OutboxMessage) -> dict[str, Any]:
         if bulletin_requested(message.payload) is not None:
-            return await self.bulletins.prepare(message)
-        return await self.reports.prepare(message)
+            return await bulletins.prepare(message)
+        return await reports.prepare(message)
+
+    return prepare
 
 
 def flow_settings(settings: Settings) -> FlowSettings:

@@ -24,6 +24,7 @@ from bot.core.kpi import Period, parse_month
 from bot.core.schedule import last_monthly
 from bot.delivery import DeliveryError
 from bot.flows.bulletin import bulletin_model, person_chats, queue_bulletin
+from bot.flows.claims import claim_run
 from bot.reports.bulletin_model import BulletinModel
 from bot.reports.request import ReportFormat, bulletin_requested
 from storage.db import Database
@@ -126,7 +127,7 @@ class BulletinService:
                 return 0
         sent = 0
         async with self.db.transaction() as tx:
-            if not await tx.jobs.claim(JOB, period.label):
+            if not await claim_run(tx, JOB, period.label):
                 return 0
             grants = await tx.roles.grants_of(Role.MANAGER)
             scopes: dict[int | None, set[int]] = {}

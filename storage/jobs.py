@@ -27,3 +27,8 @@ class JobRunRepo(Repo):
             job_runs.select().where(job_runs.c.job == job, job_runs.c.period == period)
         )
         return row is not None
+
+    async def ever(self, job: str) -> bool:
+        """Whether the job has claimed any period yet."""
+        row = await self._one(job_runs.select().where(job_runs.c.job == job).limit(1))
+        return row is not None

@@ -70,8 +70,9 @@ def test_due_moments() -> None:
 async def test_two_schedulers_send_each_period_once(url: str, tmp_path: Path) -> None:
     """Two bot processes' schedulers on one database, started at 09:00 on December 1st:
     November's 通报 and the week's digest go out once; October's, missed while the bot was
-    down, was caught up on November 20th and is not sent again."""
-    clock = {"now": at("2026-11-20T02:00")}
+    down, was caught up on November 20th and is not sent again. On the first start (October
+    20th) nothing that fell due before is sent."""
+    clock = {"now": at("2026-10-20T02:00")}
 
     def now() -> datetime:
         return clock["now"]
@@ -82,6 +83,9 @@ async def test_two_schedulers_send_each_period_once(url: str, tmp_path: Path) ->
         await db.open()
     try:
         services = [BulletinService(db, draw=fake_draw) for db in bases]
+        assert [await s.send_monthly() for s in services] == [0, 0]
+        assert await weekly_digest(bases[0], now, ZONE) == 0
+        clock["now"] = at("2026-11-20T02:00")
         assert sorted([await s.send_monthly() for s in services]) == [0, 2]
         clock["now"] = at("2026-12-01T00:59")
         assert [await s.send_monthly() for s in services] == [0, 0]
@@ -139,6 +143,8 @@ async def test_the_file_is_drawn_once_when_the_row_is_sent(url: str, tmp_path: P
 
     try:
         service = BulletinService(db, draw=draw)
+        async with db.transaction() as tx:
+            await tx.jobs.claim("monthly-bulletin", "2026-10")  # it has run before
         assert await service.send_monthly() == 2
         async with db.read() as tx:
             queued = await tx.connection.execute(sa.select(outbox).order_by(outbox.c.id))

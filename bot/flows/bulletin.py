@@ -16,11 +16,12 @@ from bot.core.messages import Outgoing
 from bot.core.scoring import grade_for
 from bot.core.tasks import severity_name
 from bot.core.texts import render
+from bot.flows.context import FlowContext
 from bot.flows.kpis import completed_in, item_content, month_kpis
 from bot.reports.bulletin_model import BulletinModel, FindingRow, KpiRow, LossRow, RankRow
 from bot.reports.request import BULLETIN_FORMATS, bulletin_request
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Region, Task
+from storage.records import Channel, OutboxKind, Region, Role, Task
 
 COMPANY = "全公司"
 LOSSES_SHOWN = 10
@@ -180,3 +181,35 @@ def month_of(text: str, today: date) -> Period | None:
     if not text.strip():
         return Period.month(today).previous()
     return parse_month(text)
+
+
+async def ask(ctx: FlowContext) -> None:
+    """/通报 [月份]: the 通报 of the month (default last month) for the manager's scope: the
+    whole company for a company-wide manager, else each region they manage."""
+    grants = [g for g in await ctx.tx.roles.for_person(ctx.person.id) if g.role is Role.MANAGER]
+    if not grants:
+        await ctx.reply("not_allowed")
+        return
+    today = ctx.today()
+    period = month_of(ctx.event.args, today)
+    if period is None:
+        await ctx.reply("bulletin_bad_month", text=ctx.event.args.strip())
+        return
+    if period.first > today:
+        await ctx.reply("bulletin_future", month=period.title)
+        return
+    regions: list[Region | None] = []
+    if any(g.company_wide for g in grants):
+        regions.append(None)
+    else:
+        for grant in grants:
+            region = await ctx.tx.regions.get(grant.region_id) if grant.region_id else None
+            if region is not None and region not in regions:
+                regions.append(region)
+    if not regions:
+        await ctx.reply("bulletin_no_scope")
+        return
+    chats: list[Chat] = [(ctx.channel, ctx.event.chat_id, ctx.person.id)]
+    for region in regions:
+        model = await bulletin_model(ctx.tx, period, ctx.now, region)
+        await queue_bulletin(ctx.tx, chats, model, region.id if region else None)
