@@ -4,7 +4,9 @@ Two regions of two sites each; at 阳光花园 an inspector, two responsible sta
 a manager of the region 华东 and a company-wide (品质部) inspector; each person with a
 personal web link; the built-in standard is used as it is. `pinjian demo` adds inspection
 plans (:func:`seed_demo_plans`): a 周检 at every site and a monthly 交叉检查, so the plans'
-notices arrive in the chats. On a database that already has
+notices arrive in the chats, and writes the previous months' history
+(bot/handlers/web/demo_history.py: inspections and tasks fixed on time, late or not at all)
+so that the KPIs and the monthly 通报 have something to show. On a database that already has
 people or sites it changes nothing (so `make run` can call it every time) and says how to
 get links instead.
 """
@@ -13,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from bot.cli.common import SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.config import Settings
+from bot.core.kpi import Period
 from bot.flows.access import ROLE_NAMES
 from bot.flows.catalog import StandardsCatalog
+from bot.handlers.web.demo_history import MONTHS, seed_demo_history
 from bot.handlers.web.links import chat_url, issue_login, login_link
+from storage.base import utc_now
 from storage.db import Database, Tx
 from storage.records import PlanEvery, PlanKind, Role
 
@@ -114,6 +120,16 @@ async def seed_demo_plans(tx: Tx, std_id: str) -> int:
     return made + 1
 
 
+async def demo_inspectors(tx: Tx) -> dict[str, int]:
+    """Who inspects each demo site: 王检查 阳光花园, 钱品质 of 品质部 the others."""
+    inspector = (await tx.people.find_by_name(DEMO_PEOPLE[0][0]))[0]
+    quality = (await tx.people.find_by_name(DEMO_QUALITY_INSPECTOR))[0]
+    return {
+        site.name: (inspector if site.name == DEMO_SITE else quality).id
+        for site in await tx.sites.all()
+    }
+
+
 def register(commands: SubParsers) -> None:
     demo = commands.add_parser(
         "demo",
@@ -122,7 +138,8 @@ def register(commands: SubParsers) -> None:
             "数据库为空时，创建演示公司：华东区域（阳光花园、翠湖苑）和华南区域（金色家园、碧水湾）；"
             "阳光花园的检查员 王检查、责任人 张三 和 李四、经理 赵经理，华东区域经理 孙区域，"
             "全公司（品质部）检查员 钱品质；每个项目的周检，翠湖苑每月 20–28 日的交叉检查"
-            "（王检查）；并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
+            "（王检查）；前两个月的检查与整改记录（供统计和月度通报）；"
+            "并为每人打印网页聊天的专属链接。已有数据时什么也不改。"
         ),
     )
     demo.set_defaults(handler=_demo)
@@ -133,9 +150,13 @@ def _demo(args: argparse.Namespace) -> int:
         standards = StandardsCatalog.load(settings.data_dir).available()
         async with db.transaction() as tx:
             logins = await seed_demo(tx, settings.timezone)
-            if logins is not None and standards:
-                await seed_demo_plans(tx, standards[0].id)
-            return logins, settings
+            if logins is None or not standards:
+                return logins, settings
+            await seed_demo_plans(tx, standards[0].id)
+            inspectors = await demo_inspectors(tx)
+        today = utc_now().astimezone(ZoneInfo(settings.timezone)).date()
+        await seed_demo_history(settings.resolved_database_url, standards[0], inspectors, today)
+        return logins, settings
 
     logins, settings = run_with_db(work)
     host, port = settings.http_host, settings.http_port
@@ -151,6 +172,12 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"检查计划 (plans)：每个项目每周一次周检；{DEMO_CROSS_SITE}每月 20–28 日由 王检查 交叉检查"
         "（pinjian plan list 查看）"
+    )
+    last = Period.month(utc_now().astimezone(ZoneInfo(settings.timezone)).date()).previous()
+    print(
+        f"历史数据 (history)：前 {MONTHS} 个月每个项目各一次检查，"
+        "整改任务有按时完成、逾期完成和未完成的；"
+        f"月度通报：pinjian bulletin --month {last.label} --format pdf"
     )
     print(
         "在浏览器中打开各人的专属链接；链接即登录凭证，请勿外传 (each link signs that person in):"
