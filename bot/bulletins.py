@@ -136,7 +136,10 @@ class BulletinService:
                     scopes.setdefault(None, set()).add(grant.person_id)
                 elif grant.region_id is not None:
                     scopes.setdefault(grant.region_id, set()).add(grant.person_id)
+            company = scopes.get(None, set())
             for region_id, people in scopes.items():
+                if region_id is not None:
+                    people = people - company  # the company's 通报 has every region in it
                 region = await tx.regions.get(region_id) if region_id is not None else None
                 if region_id is not None and region is None:
                     continue

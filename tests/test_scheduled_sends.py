@@ -19,7 +19,7 @@ from bot.reports.bulletin_model import BulletinModel
 from bot.reports.request import ReportFormat, bulletin_requested
 from bot.scheduler import ReminderSweeper, Scheduler
 from storage import Database, FileEvidenceStore, upgrade
-from storage.records import OutboxMessage
+from storage.records import OutboxMessage, Role
 from storage.tables import outbox
 from tests.reports.bulletin_data import at, build_history
 
@@ -82,6 +82,12 @@ async def test_two_schedulers_send_each_period_once(url: str, tmp_path: Path) ->
     for db in bases:
         await db.open()
     try:
+        async with bases[0].transaction() as tx:
+            # 赵总 manages 华东 too: the company's 通报, which has it, is all 赵总 gets.
+            boss = (await tx.people.find_by_name("赵总"))[0]
+            region = await tx.regions.by_name("华东")
+            assert region is not None
+            await tx.roles.grant(boss.id, None, Role.MANAGER, region_id=region.id)
         services = [BulletinService(db, draw=fake_draw) for db in bases]
         assert [await s.send_monthly() for s in services] == [0, 0]
         assert await weekly_digest(bases[0], now, ZONE) == 0
