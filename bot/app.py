@@ -9,13 +9,15 @@ import signal
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from telegram.error import TelegramError
 
+from bot.bulletins import BulletinService
 from bot.config import Settings
-from bot.core import company_settings
-from bot.delivery import Handoff, OutboxWorker, Sender
+from bot.core.report_request import bulletin_requested
+from bot.delivery import Handoff, OutboxWorker, Prepare, Sender
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
@@ -36,7 +38,7 @@ from standards.loader import StandardError
 from storage.db import Database
 from storage.errors import SchemaMismatch
 from storage.evidence import FileEvidenceStore
-from storage.records import Channel, OutboxKind
+from storage.records import Channel, OutboxKind, OutboxMessage
 from storage.unclaimed import UnclaimedSweeper
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class Runtime:
     wecom: WeComChannel | None = None
     scheduler: Scheduler | None = None
     reports: ReportService | None = None
+    bulletins: BulletinService | None = None
 
     def worker(
         self,
@@ -68,18 +71,29 @@ class Runtime:
         independent: frozenset[OutboxKind] = frozenset(),
     ) -> OutboxWorker:
         """The channel's outbox worker; report files are rendered on the way out."""
-        assert self.reports is not None
+        assert self.reports is not None and self.bulletins is not None
         worker = OutboxWorker(
             self.db,
             channel,
             send,
             clock=utc_now,
-            prepare=self.reports.prepare,
+            prepare=file_renderer(self.reports, self.bulletins),
             independent=independent,
         )
         self.workers[channel] = worker
         worker.start()
         return worker
+
+
+def file_renderer(reports: ReportService, bulletins: BulletinService) -> Prepare:
+    """The outbox hook that renders the file a row asks for: a 通报 or an inspection report."""
+
+    async def prepare(message: OutboxMessage) -> dict[str, Any]:
+        if bulletin_requested(message.payload) is not None:
+            return await bulletins.prepare(message)
+        return await reports.prepare(message)
+
+    return prepare
 
 
 def flow_settings(settings: Settings) -> FlowSettings:
@@ -105,8 +119,15 @@ async def start(settings: Settings) -> Runtime:
                 worker.wake()
 
     engine = FlowEngine(db, catalog, flow_settings(settings), utc_now, outbox=Handoff(workers))
+    reports = ReportService(db)
+    bulletins = BulletinService(db, draw=reports.render_bulletin)
     runtime = Runtime(
-        settings=settings, db=db, engine=engine, workers=workers, reports=ReportService(db)
+        settings=settings,
+        db=db,
+        engine=engine,
+        workers=workers,
+        reports=reports,
+        bulletins=bulletins,
     )
     if settings.telegram_enabled:
         assert settings.telegram_token is not None
@@ -143,15 +164,12 @@ async def start(settings: Settings) -> Runtime:
         )
         runtime.worker(Channel.WEB, runtime.web.send)
     runtime.http = await _start_http(settings, runtime)
-    async with db.read() as tx:
-        company = await company_settings.for_site(tx.settings)
     runtime.scheduler = Scheduler(
         ReminderSweeper(db, utc_now),
         settings.timezone,
         on_sent=wake_workers,
         digest=lambda: weekly_digest(db, utc_now, settings.timezone),
-        digest_day=company.digest_day,
-        digest_time=company.digest_time,
+        bulletin=bulletins.send_monthly,
         retention=Retention(db, utc_now),
         unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
         plans=PlanSweeper(db, utc_now, catalog),

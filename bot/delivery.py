@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.report_request import requested
+from bot.core.report_request import to_render
 from storage.db import Database, Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
 
@@ -292,10 +292,10 @@ class OutboxWorker:
         """Send one message; returns (its channel id,) once sent, None if it was not."""
         prepared: dict[str, Any] | None = None
         try:
-            if self.prepare is not None and requested(message.payload) is not None:
+            if self.prepare is not None and to_render(message.payload):
                 prepared = await self.prepare(message)
                 message = replace(message, payload=prepared)
-            elif requested(message.payload) is not None:
+            elif to_render(message.payload):
                 raise DeliveryError("no report renderer for a report file", permanent=True)
             sent_id = await self.send(Delivery(message, target))
         except NotReady as exc:

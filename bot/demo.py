@@ -4,8 +4,10 @@ Two regions of two sites each; at 阳光花园 an inspector, two responsible sta
 a manager of the region 华东 and a company-wide (品质部) inspector; each person with a
 personal web link; the built-in standard is used as it is. `pinjian demo` (bot/cli/demo_cmd.py)
 adds inspection plans (:func:`seed_demo_plans`): a 周检 at every site and a monthly 交叉检查, so
-the plans' notices arrive in the chats. On a database that already has people or sites it
-changes nothing (so `make run` can call it every time).
+the plans' notices arrive in the chats, and writes the previous months' history
+(bot/demo_history.py: inspections and tasks fixed on time, late or not at all) so that the
+KPIs and the monthly 通报 have something to show. On a database that already has people or
+sites it changes nothing (so `make run` can call it every time).
 """
 
 from __future__ import annotations
@@ -105,3 +107,13 @@ async def seed_demo_plans(tx: Tx, std_id: str) -> int:
         inspector_ids=[inspector.id],
     )
     return made + 1
+
+
+async def demo_inspectors(tx: Tx) -> dict[str, int]:
+    """Who inspects each demo site: 王检查 阳光花园, 钱品质 of 品质部 the others."""
+    inspector = (await tx.people.find_by_name(DEMO_PEOPLE[0][0]))[0]
+    quality = (await tx.people.find_by_name(DEMO_QUALITY_INSPECTOR))[0]
+    return {
+        site.name: (inspector if site.name == DEMO_SITE else quality).id
+        for site in await tx.sites.all()
+    }

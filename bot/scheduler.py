@@ -1,7 +1,8 @@
 """Periodic work, scheduled only: the reminder sweep (bot/flows/reminder_sweep.py) and the
 plans' notices (bot/plan_notices.py) every minute, the daily overdue check, the hourly
-retention job (bot/retention.py), the removal of unclaimed uploads and the weekly digest hook.
-The rules live with the jobs' owners; the database holds every due time."""
+retention job (bot/retention.py), the removal of unclaimed uploads, and the weekly digest and
+monthly 通报 (each claims its week or month once, in job_runs: bot/flows/manager.weekly_digest,
+bot/bulletins.py). The rules live with the jobs' owners; the database holds every due time."""
 
 from __future__ import annotations
 
@@ -38,8 +39,7 @@ class Scheduler:
         *,
         on_sent: Callable[[], None],
         digest: Callable[[], Awaitable[object]] | None = None,
-        digest_day: str = "mon",
-        digest_time: str = "09:00",
+        bulletin: Callable[[], Awaitable[object]] | None = None,
         retention: Retention | None = None,
         unclaimed: UnclaimedSweeper | None = None,
         plans: PlanSweeper | None = None,
@@ -48,6 +48,7 @@ class Scheduler:
         self.plans = plans
         self.on_sent = on_sent
         self.digest = digest
+        self.bulletin = bulletin
         self.retention = retention
         self.unclaimed = unclaimed
         self._running: set[asyncio.Task[Any]] = set()
@@ -76,15 +77,20 @@ class Scheduler:
                 max_instances=1,
                 coalesce=True,
             )
-        if digest is not None:
+        # The weekly digest and the monthly 通报 look every minute (and at start, to catch up
+        # after downtime) whether their latest due moment's period is claimed yet.
+        claimed = (
+            ("weekly-digest", digest, self._digest),
+            ("monthly-bulletin", bulletin, self._bulletin),
+        )
+        for job_id, hook, job in claimed:
+            if hook is None:
+                continue
             self.scheduler.add_job(
-                partial(self._guard, self._digest),
-                CronTrigger(
-                    day_of_week=digest_day,
-                    hour=int(digest_time[:2]),
-                    minute=int(digest_time[3:]),
-                ),
-                id="weekly-digest",
+                partial(self._guard, job),
+                IntervalTrigger(minutes=1),
+                id=job_id,
+                next_run_time=datetime.now(ZoneInfo(timezone)),
                 max_instances=1,
                 coalesce=True,
             )
@@ -192,7 +198,21 @@ class Scheduler:
     async def _digest(self) -> None:
         assert self.digest is not None
         try:
-            await self.digest()
+            sent = await self.digest()
         except Exception:
-            log.exception("weekly digest failed")
-        self.on_sent()
+            log.exception("weekly digest failed; it is tried again in a minute")
+            return
+        if sent:
+            log.info("weekly digest sent to %s managers", sent)
+            self.on_sent()
+
+    async def _bulletin(self) -> None:
+        assert self.bulletin is not None
+        try:
+            sent = await self.bulletin()
+        except Exception:
+            log.exception("monthly bulletin failed; it is tried again in a minute")
+            return
+        if sent:
+            log.info("monthly bulletin sent to %s managers", sent)
+            self.on_sent()

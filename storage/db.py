@@ -28,6 +28,7 @@ from storage.events import EventRepo
 from storage.evidence import EvidenceStore
 from storage.inbox import InboxRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
+from storage.jobs import JobRunRepo
 from storage.migrate import check_schema
 from storage.outbox import OutboxRepo
 from storage.people import IdentityRepo, InviteRepo, PersonRepo, RegionRepo, RoleRepo, SiteRepo
@@ -68,6 +69,7 @@ class Tx:
         self.outbox = OutboxRepo(ctx)
         self.audit = AuditRepo(ctx)
         self.settings = SettingsRepo(ctx)
+        self.jobs = JobRunRepo(ctx)
 
     @property
     def connection(self) -> AsyncConnection:

@@ -232,9 +232,15 @@ class InspectionRepo(Repo):
         return to_records(Inspection, await self._all(stmt))
 
     async def item_losses(
-        self, since: datetime, *, site_ids: Iterable[int] | None = None, limit: int = 20
+        self,
+        since: datetime,
+        *,
+        until: datetime | None = None,
+        site_ids: Iterable[int] | None = None,
+        limit: int = 20,
     ) -> list[ItemLoss]:
-        """Items most often losing points in inspections completed since `since`."""
+        """Items most often losing points in inspections completed since `since` (and before
+        `until`, if given)."""
         times = sa.func.count().label("times")
         stmt = (
             sa.select(
@@ -255,6 +261,8 @@ class InspectionRepo(Repo):
             .order_by(times.desc(), inspections.c.std_id, answers.c.item_no)
             .limit(limit)
         )
+        if until is not None:
+            stmt = stmt.where(inspections.c.completed_at < until)
         if site_ids is not None:
             stmt = stmt.where(inspections.c.site_id.in_(list(site_ids)))
         return [
@@ -270,6 +278,28 @@ class InspectionRepo(Repo):
 
 class AnswerRepo(Repo):
     __slots__ = ()
+
+    async def losing(self, inspection_ids: Iterable[int]) -> list[tuple[int, int, float]]:
+        """(inspection, item, points lost) of every current answer below its maximum (不适用
+        excluded) in the inspections: the findings the KPIs count per inspector and item."""
+        ids = sorted(set(inspection_ids))
+        found: list[tuple[int, int, float]] = []
+        for start in range(0, len(ids), 900):
+            stmt = (
+                sa.select(
+                    answers.c.inspection_id,
+                    answers.c.item_no,
+                    answers.c.max_score - answers.c.score,
+                )
+                .where(
+                    answers.c.inspection_id.in_(ids[start : start + 900]),
+                    answers.c.not_applicable.is_(False),
+                    answers.c.score < answers.c.max_score,
+                )
+                .order_by(answers.c.inspection_id, answers.c.item_no)
+            )
+            found += [(row[0], row[1], float(row[2])) for row in await self._all(stmt)]
+        return found
 
     async def set(
         self,

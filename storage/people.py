@@ -288,6 +288,16 @@ class RoleRepo(Repo):
         )
         return to_records(RoleGrant, await self._all(stmt))
 
+    async def grants_of(self, role: Role) -> list[RoleGrant]:
+        """Every active grant of the role, at whatever level, by person (who gets what a
+        level is sent: the company's managers, each region's)."""
+        stmt = (
+            sa.select(roles)
+            .where(roles.c.role == role, roles.c.active.is_(True))
+            .order_by(roles.c.person_id, roles.c.id)
+        )
+        return to_records(RoleGrant, await self._all(stmt))
+
     async def has(self, person_id: int, site_id: int, role: Role) -> bool:
         """Whether the person holds the role at the site, or at its region, or company-wide."""
         result = await self._run(

@@ -532,4 +532,15 @@ plan_occurrences = sa.Table(
 )
 
 # Parents before children: the order backups are written and restored in.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    _at("claimed_at"),
+    sa.PrimaryKeyConstraint("job", "period"),
+)
+"""Scheduled jobs that ran, one row per job and period (the weekly digest of a week, the
+monthly 通报 of a month): whichever process inserts the row first does the job, once."""
+
 TABLES_IN_ORDER: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)

@@ -327,6 +327,55 @@ class TaskRepo(Repo):
         )
         return to_records(Task, await self._all(stmt))
 
+    async def due_between(
+        self, first: date, last: date, *, site_ids: Iterable[int] | None = None
+    ) -> list[Task]:
+        """Tasks whose current target date is in [first, last), 已撤销 excluded: the tasks a
+        KPI period counts (docs/KPI.md)."""
+        stmt = (
+            sa.select(tasks)
+            .where(
+                tasks.c.due_date >= first,
+                tasks.c.due_date < last,
+                tasks.c.status != TaskStatus.WITHDRAWN,
+            )
+            .order_by(tasks.c.due_date, tasks.c.id)
+        )
+        if site_ids is not None:
+            stmt = stmt.where(tasks.c.site_id.in_(list(site_ids)))
+        return to_records(Task, await self._all(stmt))
+
+    async def open_due_before(
+        self, last: date, *, site_ids: Iterable[int] | None = None
+    ) -> list[Task]:
+        """Not-done tasks whose target date is before `last`, oldest first (逾期未整改 of a
+        KPI period, whatever period they were due in)."""
+        stmt = (
+            sa.select(tasks)
+            .where(tasks.c.due_date < last, tasks.c.status.in_(OPEN_TASK_STATUSES))
+            .order_by(tasks.c.due_date, tasks.c.id)
+        )
+        if site_ids is not None:
+            stmt = stmt.where(tasks.c.site_id.in_(list(site_ids)))
+        return to_records(Task, await self._all(stmt))
+
+    async def for_inspections(self, inspection_ids: Iterable[int]) -> list[Task]:
+        """The tasks of the inspections, 已撤销 excluded, by inspection and item (the
+        不合格项 of a 通报)."""
+        ids = sorted(set(inspection_ids))
+        found: list[Task] = []
+        for start in range(0, len(ids), 900):
+            stmt = (
+                sa.select(tasks)
+                .where(
+                    tasks.c.inspection_id.in_(ids[start : start + 900]),
+                    tasks.c.status != TaskStatus.WITHDRAWN,
+                )
+                .order_by(tasks.c.inspection_id, tasks.c.item_no, tasks.c.id)
+            )
+            found += to_records(Task, await self._all(stmt))
+        return found
+
     async def counts(self, site_ids: Iterable[int], today: date) -> dict[int, TaskCounts]:
         """Per site: tasks per status and how many are overdue (for /stats and KPIs)."""
 

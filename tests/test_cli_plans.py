@@ -144,12 +144,12 @@ def test_kpi_plan_rates_per_site_region_and_inspector(
     result = json.loads(capsys.readouterr().out)
     assert result["month"] == "2026-10"
     rates = {
-        (scope, row["name"]): (
+        (scope, row[key]): (
             row["plan_completion_rate"],
             row["plan_on_time_rate"],
             row["plan_due"],
         )
-        for scope in ("sites", "regions", "inspectors")
+        for scope, key in (("sites", "site"), ("regions", "region"), ("inspectors", "person"))
         for row in result[scope]
     }
     assert rates == {
@@ -160,10 +160,28 @@ def test_kpi_plan_rates_per_site_region_and_inspector(
         ("inspectors", "钱品质"): (1.0, 1.0, 1),
     }
     assert main(["kpi", "--month", "2026-10"]) == 0
-    assert "区域 华东\t75.0%\t50.0%\t4" in capsys.readouterr().out
+    assert "区域 华东\t100.0%\t—\t—\t0\t75.0%" in capsys.readouterr().out
     assert main(["kpi", "--month", "2026-09", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["company"]["plan_completion_rate"] is None
     refused(capsys, ["kpi", "--month", "2026-13"], "YYYY-MM")
+    assert main(["kpi", "--month", "2026-10", "--site", "翠湖苑", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert set(one) == {
+        "month",
+        "sites",
+        "regions",
+        "responsible",
+        "inspectors",
+        "items",
+        "company",
+    }
+    assert [(r["site"], r["region"], r["plan_due"]) for r in one["sites"]] == [
+        ("翠湖苑", "华东", 1)
+    ]
+    assert [r["person"] for r in one["inspectors"]] == ["钱品质"]
+    assert main(["kpi", "--month", "2026-10", "--region", "华东", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["sites"]) == 2
+    refused(capsys, ["kpi", "--site", "无此项目"], "没有这个项目")
 
 
 async def flagged_photos(data_dir: Path) -> None:
@@ -224,9 +242,7 @@ def test_kpi_counts_flagged_fix_photos_per_responsible(
     asyncio.run(flagged_photos(data_dir))
     capsys.readouterr()
     assert main(["kpi", "--month", "2026-10", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["responsibles"]
-    assert [(r["name"], r["flagged_fix_photos"]) for r in rows] == [("张三", 2)]
-    assert main(["kpi", "--month", "2026-10"]) == 0
-    assert "责任人 张三\t照片提示 2" in capsys.readouterr().out
+    rows = json.loads(capsys.readouterr().out)["responsible"]
+    assert [(r["person"], r["flagged_fix_photos"], r["tasks"]) for r in rows] == [("张三", 2, 0)]
     assert main(["kpi", "--month", "2026-11", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["responsibles"] == []
+    assert json.loads(capsys.readouterr().out)["responsible"] == []

@@ -79,12 +79,12 @@ async def test_scheduler_has_the_sweep_the_daily_check_retention_and_the_digest(
         "Asia/Shanghai",
         on_sent=lambda: None,
         digest=digest,
-        digest_day="fri",
-        digest_time="17:30",
+        bulletin=digest,
         retention=Retention(db, lambda: datetime.now(UTC)),
     )
     jobs = {job.id: str(job.trigger) for job in scheduler.scheduler.get_jobs()}
     assert jobs["reminder-sweep"] == "interval[0:01:00]"
     assert "hour='0', minute='30'" in jobs["daily-overdue-check"]
     assert jobs["retention"] == "interval[1:00:00]"
-    assert "day_of_week='fri', hour='17', minute='30'" in jobs["weekly-digest"]
+    assert jobs["weekly-digest"] == "interval[0:01:00]"
+    assert jobs["monthly-bulletin"] == "interval[0:01:00]"

@@ -57,8 +57,8 @@ def test_show_lists_every_setting_with_its_value_source_and_description(
         for line in out
     )
     rows = shown(capsys)
-    assert len(rows) == 20
     assert rows["reminders.ladder"]["value"] == [[1, "site"], [3, "region"], [7, "company"]]
+    assert len(rows) == 22
     assert rows["severity_names"]["value"] == ["观察项", "一般不合格", "严重不合格"]
     assert rows["photo_required"] == {
         "key": "photo_required",

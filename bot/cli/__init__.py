@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.cli import (
     admin_cmd,
     audit_cmd,
+    bulletin_cmd,
     db_cmd,
     demo_cmd,
     kpi_cmd,
@@ -32,6 +33,7 @@ GROUPS = (
     structure_cmd,
     plan_cmd,
     kpi_cmd,
+    bulletin_cmd,
     reminders_cmd,
     standards_cmd,
     report_cmd,

@@ -285,13 +285,23 @@ class CompanySettings(BaseModel):
     )
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",
-        json_schema_extra=_key(
-            "每周汇总发给经理的日子（改后重启品检生效）", "mon tue wed thu fri sat sun 之一"
-        ),
+        json_schema_extra=_key("每周汇总发给经理的日子", "mon tue wed thu fri sat sun 之一"),
     )
     digest_time: Clock = Field(
         default="09:00",
-        json_schema_extra=_key("每周汇总的发送时间（改后重启品检生效）", "24 小时制时间，如 09:00"),
+        json_schema_extra=_key("每周汇总的发送时间", "24 小时制时间，如 09:00"),
+    )
+    bulletin_day: int = Field(
+        default=1,
+        ge=1,
+        le=28,
+        json_schema_extra=_key(
+            "每月几号自动发送上月品质检查通报（给公司和区域经理）", "1–28 的整数"
+        ),
+    )
+    bulletin_time: Clock = Field(
+        default="09:00",
+        json_schema_extra=_key("月度通报的发送时间", "24 小时制时间，如 09:00"),
     )
 
 

@@ -28,8 +28,13 @@ _MIME = {
     ReportFormat.PNG: "image/png",
 }
 
+BULLETIN_FORMATS = (ReportFormat.XLSX, ReportFormat.PDF)
+"""The files of a 通报, in the order they are sent."""
+
 REPORT_KEY = "report"
 FORMAT_KEY = "format"
+BULLETIN_KEY = "bulletin"
+REGION_KEY = "region"
 
 
 def report_request(inspection_id: int, fmt: ReportFormat) -> dict[str, Any]:
@@ -43,3 +48,22 @@ def requested(payload: dict[str, Any]) -> tuple[int, ReportFormat] | None:
     if not isinstance(inspection_id, int):
         return None
     return inspection_id, ReportFormat(payload[FORMAT_KEY])
+
+
+def bulletin_request(month: str, region_id: int | None, fmt: ReportFormat) -> dict[str, Any]:
+    """The payload keys that mark an outbox row as "render the month's 通报, then send it"."""
+    return {BULLETIN_KEY: month, REGION_KEY: region_id, FORMAT_KEY: fmt.value}
+
+
+def bulletin_requested(payload: dict[str, Any]) -> tuple[str, int | None, ReportFormat] | None:
+    """The (month, region or None, format) of a 通报 an outbox payload asks for."""
+    month = payload.get(BULLETIN_KEY)
+    if not isinstance(month, str):
+        return None
+    region = payload.get(REGION_KEY)
+    return month, region if isinstance(region, int) else None, ReportFormat(payload[FORMAT_KEY])
+
+
+def to_render(payload: dict[str, Any]) -> bool:
+    """Whether an outbox row asks for a file to be rendered before it is sent."""
+    return requested(payload) is not None or bulletin_requested(payload) is not None

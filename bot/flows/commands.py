@@ -34,6 +34,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("stats", "统计", "项目排名与整改统计", MANAGER),
     Command("overdue", "逾期", "逾期整改任务", MANAGER),
     Command("report", "报告", "最近一次检查报告", MANAGER),
+    Command("bulletin", "通报", "月度品质检查通报", MANAGER),
     Command("plans", "计划", "本期检查计划", frozenset({Role.INSPECTOR, Role.MANAGER})),
     Command("settings", "设置", "查看公司设置", MANAGER),
     Command("help", "帮助", "查看帮助", EVERYONE),

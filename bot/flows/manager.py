@@ -1,4 +1,5 @@
-"""What managers ask for on demand (/stats, /overdue) and the weekly digest they receive."""
+"""What managers ask for on demand (/stats with their scope's KPIs of this month and last,
+/overdue, /report) and the weekly digest they receive."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from zoneinfo import ZoneInfo
 
 from bot.core import company_settings, payload
 from bot.core.dates import local
+from bot.core.kpi import Period
 from bot.core.messages import Button
+from bot.core.schedule import last_weekly, week_label
 from bot.core.scoring import grade_for
 from bot.core.tasks import days_overdue
 from bot.flows import notify
+from bot.flows.claims import claim_run
 from bot.flows.context import FlowContext
+from bot.flows.kpis import month_kpis
 from bot.flows.summaries import change, queue_report_files
 from bot.flows.task_items import TaskItems
 from standards.pinned import pinned
@@ -22,6 +27,7 @@ from storage.db import Database, Tx
 from storage.records import Inspection, Role, Site
 
 LOSS_WINDOW = timedelta(days=90)
+DIGEST_JOB = "weekly-digest"
 
 
 def percent(inspection: Inspection | None) -> float | None:
@@ -75,7 +81,21 @@ async def stats(ctx: FlowContext) -> None:
     if not sites:
         await ctx.reply("not_allowed")
         return
-    await ctx.reply("stats", rows=await site_rows(ctx.tx, sites, ctx.today()), std_title="")
+    rows = await site_rows(ctx.tx, sites, ctx.today())
+    this = Period.month(ctx.today())
+    kpis = []
+    for period in (this, this.previous()):
+        measures = await month_kpis(ctx.tx, period, ctx.now, site_ids={s.id for s in sites})
+        kpis.append({"month": period.title, **_as_percent(measures["company"])})
+    await ctx.reply("stats", rows=rows, std_title="", kpis=kpis)
+
+
+def _as_percent(measures: dict[str, Any]) -> dict[str, Any]:
+    """The KPI rates (0–1) as percentages, the way the chat shows them."""
+    return {
+        key: value * 100 if key.endswith("rate") and value is not None else value
+        for key, value in measures.items()
+    }
 
 
 async def report(ctx: FlowContext) -> None:
@@ -156,12 +176,24 @@ async def _losses(tx: Tx, since: datetime) -> list[dict[str, Any]]:
 
 
 async def weekly_digest(db: Database, clock: Callable[[], datetime], timezone: str) -> int:
-    """Monday's digest to every manager: their sites' scores and trend, open and overdue
-    tasks per 责任人, and the items most often losing points across the company."""
+    """The week's digest to every manager (on `digest_day` at `digest_time`): their sites'
+    scores and trend, open and overdue tasks per 责任人, and the items most often losing
+    points across the company. Run every minute: the week of the latest due moment is
+    claimed once (bot/flows/claims.py), whatever the number of processes, also when the bot
+    was down at that moment; returns how many managers got it (0 when it went before)."""
     now = clock()
-    today = now.astimezone(ZoneInfo(timezone)).date()
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    async with db.read() as tx:
+        settings = await company_settings.for_site(tx.settings)
+    week = week_label(last_weekly(now, zone, settings.digest_day, settings.digest_time))
+    async with db.read() as tx:
+        if await tx.jobs.claimed(DIGEST_JOB, week):
+            return 0
     sent = 0
     async with db.transaction() as tx:
+        if not await claim_run(tx, DIGEST_JOB, week):
+            return 0
         losses = await _losses(tx, now - LOSS_WINDOW)
         managers: dict[int, list[Site]] = defaultdict(list)
         for site in await tx.sites.all():

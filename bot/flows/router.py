@@ -19,6 +19,7 @@ from bot.core.texts import render
 from bot.delivery import Handoff
 from bot.flows import (
     access,
+    bulletin,
     commands,
     evidence,
     inspection,
@@ -187,6 +188,8 @@ class FlowEngine:
             await manager.overdue(ctx)
         elif command == "report":
             await manager.report(ctx)
+        elif command == "bulletin":
+            await bulletin.ask(ctx)
         elif command == "settings":
             await settings_view.show(ctx)
         elif command == "plans":

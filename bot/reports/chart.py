@@ -29,7 +29,7 @@ def font() -> font_manager.FontProperties:
     return font_manager.FontProperties(family=[LATIN_FAMILY, CJK_FAMILY], size=10)
 
 
-def _label(text: str) -> str:
+def tick_label(text: str) -> str:
     return "\n".join(textwrap.wrap(text, 7)) or text
 
 
@@ -79,7 +79,7 @@ def render_png(model: ReportModel) -> bytes:
             va="center",
             transform=axes.get_yaxis_transform(),
         )
-    axes.set_xticks(positions, [_label(name) for name, _, _ in groups], fontproperties=fp)
+    axes.set_xticks(positions, [tick_label(name) for name, _, _ in groups], fontproperties=fp)
     axes.set_ylim(0, 124)
     axes.set_ylabel("得分率 %", fontproperties=fp)
     axes.set_yticks(range(0, 101, 20))

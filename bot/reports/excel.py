@@ -55,7 +55,7 @@ def render_xlsx(model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def _print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str) -> None:
+def print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str) -> None:
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape" if landscape else "portrait"
     sheet.page_setup.fitToWidth = 1
@@ -68,12 +68,12 @@ def _print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str) -> None:
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
-def _widths(sheet: Worksheet, widths: Sequence[float]) -> None:
+def set_widths(sheet: Worksheet, widths: Sequence[float]) -> None:
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
 
 
-def _put(
+def put_row(
     sheet: Worksheet,
     row: int,
     values: Iterable[Any],
@@ -91,7 +91,7 @@ def _put(
             cell.fill = fill
 
 
-def _merged(
+def merged(
     sheet: Worksheet, row: int, first: int, last: int, value: Any, font: Font = BODY_FONT
 ) -> None:
     cell = write(sheet, row, first, value)
@@ -112,11 +112,11 @@ def totals_line(model: ReportModel) -> str:
 
 def _form(sheet: Worksheet, model: ReportModel) -> None:
     last = len(HEADERS)
-    _widths(sheet, WIDTHS)
-    _merged(sheet, 1, 1, last, f"{model.title}　检查表", Font(name=FONT_NAME, size=16, bold=True))
+    set_widths(sheet, WIDTHS)
+    merged(sheet, 1, 1, last, f"{model.title}　检查表", Font(name=FONT_NAME, size=16, bold=True))
     sheet.cell(row=1, column=1).alignment = CENTER
     sheet.row_dimensions[1].height = 30
-    _merged(
+    merged(
         sheet,
         2,
         1,
@@ -124,12 +124,12 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
         f"项目：{model.site}　检查员：{model.inspector}　检查时间：{model.started} 至 "
         f"{model.completed}　标准版本：{model.std_version}　报告日期：{model.report_date}",
     )
-    _merged(sheet, 3, 1, last, totals_line(model), BOLD_FONT)
-    _put(sheet, HEADER_ROW, HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    merged(sheet, 3, 1, last, totals_line(model), BOLD_FONT)
+    put_row(sheet, HEADER_ROW, HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
     row = HEADER_ROW + 1
     for section in model.sections:
-        _put(sheet, row, [""] * last, font=BOLD_FONT, fill=SECTION_FILL)
+        put_row(sheet, row, [""] * last, font=BOLD_FONT, fill=SECTION_FILL)
         write(sheet, row, 1, section.heading)
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
         write(sheet, row, 4, section.applicable_max)
@@ -141,7 +141,7 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
         for item in section.items:
             _item(sheet, row, item)
             row += 1
-    _put(
+    put_row(
         sheet,
         row,
         ["合计", "", "", model.applicable_max, model.score, "", "", "", ""],
@@ -152,18 +152,18 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
     row += 1
     percent = None if model.percent is None else model.percent / 100
-    _put(sheet, row, ["得分率", "", "", percent, "", "", "", "", ""], font=BOLD_FONT)
+    put_row(sheet, row, ["得分率", "", "", percent, "", "", "", "", ""], font=BOLD_FONT)
     sheet.cell(row=row, column=4).number_format = "0.0%"
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
     row += 1
     bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
-    _put(sheet, row, ["等级", "", "", model.grade or "—", "", "", "", "", ""], font=BOLD_FONT)
+    put_row(sheet, row, ["等级", "", "", model.grade or "—", "", "", "", "", ""], font=BOLD_FONT)
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
     write(sheet, row, 6, f"等级划分：{bands}，其下为{BELOW_BANDS}")
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
-    _print_setup(sheet, landscape=True, title_rows=f"{HEADER_ROW}:{HEADER_ROW}")
+    print_setup(sheet, landscape=True, title_rows=f"{HEADER_ROW}:{HEADER_ROW}")
 
 
 def _item(sheet: Worksheet, row: int, item: ItemRow) -> None:
@@ -179,7 +179,7 @@ def _item(sheet: Worksheet, row: int, item: ItemRow) -> None:
         item.due,
         item.remark,
     )
-    _put(sheet, row, values)
+    put_row(sheet, row, values)
     for column in (1, 4, 5, 6, 7, 8):
         sheet.cell(row=row, column=column).alignment = CENTER
     sheet.cell(row=row, column=8).number_format = "yyyy-mm-dd"
@@ -193,9 +193,9 @@ def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -
     fixed = any(item.fix_photos for item in model.items)
     column_width = (PHOTO_PX - 5) / 7
     stages = 2 if fixed else 1
-    _widths(sheet, (6, 30, *([column_width] * PHOTOS_PER_ROW * stages)))
+    set_widths(sheet, (6, 30, *([column_width] * PHOTOS_PER_ROW * stages)))
     headings = ("整改前", "整改后") if fixed else ("照片",)
-    _put(sheet, 1, ("序号", "标准内容 / 照片说明"), font=BOLD_FONT, fill=HEADER_FILL)
+    put_row(sheet, 1, ("序号", "标准内容 / 照片说明"), font=BOLD_FONT, fill=HEADER_FILL)
     for stage, heading in enumerate(headings):
         first = 3 + stage * PHOTOS_PER_ROW
         cell = sheet.cell(row=1, column=first, value=heading)
@@ -210,7 +210,7 @@ def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -
         for start in range(0, rows, PHOTOS_PER_ROW):
             before = item.photos[start : start + PHOTOS_PER_ROW]
             after = item.fix_photos[start : start + PHOTOS_PER_ROW]
-            _put(sheet, row, (item.no, _photo_text(item, before, after)))
+            put_row(sheet, row, (item.no, _photo_text(item, before, after)))
             sheet.cell(row=row, column=1).alignment = CENTER
             tallest = max(
                 _embed(sheet, row, 3, before, photos),
@@ -219,8 +219,8 @@ def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -
             sheet.row_dimensions[row].height = tallest * 0.75 + 6
             row += 1
     if row == 2:
-        _put(sheet, row, ("", "本次检查没有照片"))
-    _print_setup(sheet, landscape=fixed, title_rows="1:1")
+        put_row(sheet, row, ("", "本次检查没有照片"))
+    print_setup(sheet, landscape=fixed, title_rows="1:1")
 
 
 def _photo_text(item: ItemRow, before: Sequence[Photo], after: Sequence[Photo]) -> str:
@@ -256,8 +256,8 @@ def _embed(
 
 def _tasks(sheet: Worksheet, model: ReportModel) -> None:
     headers = ("任务编号", "序号", "问题", "严重程度", "责任人", "状态", "达标时间", "备注")
-    _widths(sheet, (9, 6, 50, 11, 10, 9, 12, 30))
-    _put(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    set_widths(sheet, (9, 6, 50, 11, 10, 9, 12, 30))
+    put_row(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     sheet.freeze_panes = "A2"
     for row, task in enumerate(model.tasks, start=2):
         values = (
@@ -270,23 +270,23 @@ def _tasks(sheet: Worksheet, model: ReportModel) -> None:
             task.due,
             task.remark,
         )
-        _put(sheet, row, values)
+        put_row(sheet, row, values)
         sheet.cell(row=row, column=7).number_format = "yyyy-mm-dd"
     if model.tasks:
         sheet.auto_filter.ref = f"A1:H{len(model.tasks) + 1}"
     else:
-        _put(sheet, 2, ("", "", "没有整改任务"))
-    _print_setup(sheet, landscape=True, title_rows="1:1")
+        put_row(sheet, 2, ("", "", "没有整改任务"))
+    print_setup(sheet, landscape=True, title_rows="1:1")
 
 
 def _sections(sheet: Worksheet, model: ReportModel) -> None:
     previous = model.previous
-    _widths(sheet, (26, 10, 10, 10, 12, 16))
+    set_widths(sheet, (26, 10, 10, 10, 12, 16))
     headers = ("章节", "得分", "适用满分", "得分率", "上次得分率", "较上次")
-    _put(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    put_row(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     row = 2
     for section in model.sections:
-        _put(
+        put_row(
             sheet,
             row,
             (
@@ -299,7 +299,7 @@ def _sections(sheet: Worksheet, model: ReportModel) -> None:
             ),
         )
         row += 1
-    _put(
+    put_row(
         sheet,
         row,
         (
@@ -318,4 +318,4 @@ def _sections(sheet: Worksheet, model: ReportModel) -> None:
         else "本项目此前没有同一标准的已完成检查，无法对比。"
     )
     write(sheet, row + 2, 1, note).font = BODY_FONT
-    _print_setup(sheet, landscape=False, title_rows="1:1")
+    print_setup(sheet, landscape=False, title_rows="1:1")

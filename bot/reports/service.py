@@ -29,6 +29,7 @@ from typing import Any
 from bot.core.dates import local
 from bot.core.report_request import ReportFormat, requested
 from bot.delivery import DeliveryError, NotReady
+from bot.reports.bulletin_model import BulletinModel
 from bot.reports.model import ReportError, ReportModel, load_report
 from storage.db import Database
 from storage.errors import EvidenceMissing
@@ -75,6 +76,12 @@ def _render_in_worker(fmt: str, model: ReportModel, photos: Mapping[str, bytes])
     from bot.reports.render import render
 
     return render(ReportFormat(fmt), model, photos)
+
+
+def _bulletin_in_worker(fmt: str, model: BulletinModel) -> bytes:
+    from bot.reports.bulletin_render import render_bulletin
+
+    return render_bulletin(fmt, model)
 
 
 def _worker_start(parent: int) -> None:
@@ -160,6 +167,13 @@ class ReportService:
         return await loop.run_in_executor(
             self._executor, _render_in_worker, fmt.value, model, photos
         )
+
+    async def render_bulletin(self, model: BulletinModel, fmt: ReportFormat) -> bytes:
+        """A 通报 file, drawn in the same worker process as the reports."""
+        if self._executor is None:
+            self._executor = process_pool()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, _bulletin_in_worker, fmt.value, model)
 
     async def prepare(self, message: OutboxMessage) -> dict[str, Any]:
         """The outbox worker's hook: a row that asks for a report file gets the stored file."""

@@ -46,6 +46,8 @@ INVALID: dict[str, list[Any]] = {
     "reuse_days": [0, 366, "month"],
     "digest_day": ["monday", "周一"],
     "digest_time": ["9", "24:00"],
+    "bulletin_day": [0, 29, "first", 1.5],
+    "bulletin_time": ["9", "25:00"],
 }
 
 

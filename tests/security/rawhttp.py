@@ -52,10 +52,13 @@ async def send(port: int, raw: bytes) -> Answer:
 
 
 async def row_counts(db: Database) -> dict[str, int]:
-    """How many rows every table has: a refused request changes none of them."""
+    """How many rows every table has: a refused request changes none of them. job_runs is
+    left out: the scheduler writes it on its own (its first look at start-up)."""
     counts = {}
     async with db.read() as tx:
         for table in metadata.sorted_tables:
+            if table.name == "job_runs":
+                continue
             value = await tx.connection.scalar(sa.select(sa.func.count()).select_from(table))
             counts[table.name] = int(value or 0)
     return counts

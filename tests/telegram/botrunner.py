@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.app import file_renderer
+from bot.bulletins import BulletinService
 from bot.delivery import Handoff, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
@@ -64,7 +66,9 @@ class BotRunner:
                 Channel.TELEGRAM,
                 self.channel.send,
                 clock=self.clock,
-                prepare=self.reports.prepare,
+                prepare=file_renderer(
+                    self.reports, BulletinService(self.db, draw=self.reports.render_bulletin)
+                ),
                 independent=INDEPENDENT,
             )
             self.worker.start()

@@ -33,13 +33,14 @@ async def test_each_chat_gets_the_menu_of_its_persons_roles(
     assert menus == {
         5001: ["inspect", "resume", "pause", "status", "tasks", "plans", "help"],
         5002: ["tasks", "help"],
-        5004: ["tasks", "stats", "overdue", "report", "plans", "settings", "help"],
+        5004: ["tasks", "stats", "overdue", "report", "bulletin", "plans", "settings", "help"],
     }
     described = fake.commands_for({"type": "chat", "chat_id": 5004})
-    assert [c["description"] for c in described][1:6] == [
+    assert [c["description"] for c in described][1:7] == [
         "项目排名与整改统计",
         "逾期整改任务",
         "最近一次检查报告",
+        "月度品质检查通报",
         "本期检查计划",
         "查看公司设置",
     ]
@@ -69,7 +70,8 @@ async def test_a_changed_role_changes_the_menu_when_the_chat_is_checked_again(
     assert "项目排名" in fake.texts(5002)[-1]
     await fake.wait_for(
         lambda: (
-            menu(fake, 5002) == ["tasks", "stats", "overdue", "report", "plans", "settings", "help"]
+            menu(fake, 5002)
+            == ["tasks", "stats", "overdue", "report", "bulletin", "plans", "settings", "help"]
         )
     )
 

@@ -133,6 +133,7 @@ async def test_signed_in_person_gets_their_chat_with_edits_and_a_welcome(
             "stats",
             "overdue",
             "report",
+            "bulletin",
             "plans",
             "settings",
             "help",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.core.kpi import Period
 from storage import Tx, web_external_id
 from storage.records import Channel, Role
 from tests.cliquery import query
@@ -94,7 +99,8 @@ def test_demo_seeds_once_and_prints_a_link_per_person(
     again = capsys.readouterr().out
     assert "已有数据" in again and "pinjian invite create 姓名 --channel web" in again
     assert not LINK.search(again)
-    assert len(query(data_dir, lambda tx: tx.people.all())) == 6
+    # The six with links, and a 责任人 of each other site who owns its demo tasks.
+    assert len(query(data_dir, lambda tx: tx.people.all())) == 9
 
     async def plans(tx: Tx) -> list[tuple[str | None, str, str, tuple[str, ...]]]:
         names = {p.id: p.name for p in await tx.people.all()}
@@ -147,3 +153,28 @@ def test_web_link_replaces_the_old_one_and_can_be_revoked(
 
     actions = query(data_dir, audit)
     assert actions.count("web.link") == 2 and "web.revoke" in actions
+
+
+def test_demo_history_makes_last_months_bulletin_meaningful(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo"]) == 0
+    last = Period.month(datetime.now(ZoneInfo("Asia/Shanghai")).date()).previous()
+    assert f"pinjian bulletin --month {last.label} --format pdf" in capsys.readouterr().out
+    out = tmp_path / "last.xlsx"
+    args = ["bulletin", "--month", last.label, "--format", "xlsx", "--out", str(out)]
+    assert main(args) == 0
+    book = load_workbook(out)
+    lines = [[c for c in row if c is not None] for row in book["通报"].iter_rows(values_only=True)]
+    ranking = [r for r in lines if r and r[0] in ("1", "2", "3", "4")]
+    assert sorted(r[1] for r in ranking) == ["碧水湾", "翠湖苑", "金色家园", "阳光花园"]
+    rates = [float(str(r[4]).rstrip("%")) for r in ranking]
+    assert rates == sorted(rates, reverse=True) and len(set(rates)) == 4
+    assert all(r[5] != "未检查" and "个百分点" in str(r[7]) for r in ranking), ranking
+    statuses = {row[6] for row in book["不合格项汇总表"].iter_rows(min_row=2, values_only=True)}
+    assert {"已完成", "待整改（逾期）"} <= statuses
+    capsys.readouterr()
+    assert main(["kpi", "--month", last.label, "--json"]) == 0
+    company = json.loads(capsys.readouterr().out)["company"]
+    assert company["tasks"] > 0 and company["completed_on_time"] > 0
+    assert 0 < company["timely_rate"] < company["completion_rate"] < 1

@@ -1,0 +1,142 @@
+"""The monthly 通报 as an A4 PDF, in the order a 品质部 sends it: title and scope, summary,
+the projects ranked by 得分率, the chart, the KPI tables per project and region, the items
+most often lost, and the 不合格项汇总表. Fonts as pdf.py embeds them (CJK from the shipped
+font)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from fpdf import FPDF, FontFace
+from fpdf.enums import WrapMode
+
+from bot.reports.bulletin_chart import render_bulletin_png
+from bot.reports.bulletin_model import (
+    FINDING_HEADERS,
+    KPI_HEADERS,
+    LOSS_HEADERS,
+    RANK_HEADERS,
+    BulletinModel,
+    KpiRow,
+)
+from bot.reports.fonts import cjk_font, latin_font
+from bot.reports.pdf import BODY, CJK, GREY, HEAD_FILL, printed
+
+HEADINGS = FontFace(emphasis="BOLD", fill_color=HEAD_FILL)
+
+
+class _Document(FPDF):
+    def __init__(self, model: BulletinModel) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.model = model
+        self.add_font(BODY, "", str(latin_font()))
+        self.add_font(BODY, "B", str(latin_font(bold=True)))
+        self.add_font(CJK, "", str(cjk_font()))
+        self.set_fallback_fonts([CJK], exact_match=False)
+        self.set_auto_page_break(auto=True, margin=15)
+        self.set_margins(10, 14, 10)
+        self.set_title(f"{model.title}（{model.scope}）")
+        self.set_creator("品检 Pinjian")
+
+    def header(self) -> None:
+        self.set_font(BODY, size=7.5)
+        self.set_text_color(*GREY)
+        self.set_y(7)
+        self.cell(0, 4, f"{self.model.title} · {self.model.scope}", align="L")
+        self.set_text_color(0, 0, 0)
+        self.set_y(14)
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font(BODY, size=7.5)
+        self.set_text_color(*GREY)
+        self.cell(0, 4, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
+        self.set_text_color(0, 0, 0)
+
+    def heading(self, text: str) -> None:
+        if self.will_page_break(24):
+            self.add_page()
+        self.ln(3)
+        self.set_font(BODY, "B", 11)
+        self.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        self.set_font(BODY, size=8)
+
+
+def render_bulletin_pdf(model: BulletinModel) -> bytes:
+    pdf = _Document(model)
+    pdf.add_page()
+    pdf.set_font(BODY, "B", 16)
+    pdf.cell(0, 10, model.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(BODY, size=9)
+    pdf.cell(0, 6, model.heading, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.multi_cell(0, 5, model.summary(), wrapmode=WrapMode.CHAR, new_x="LMARGIN", new_y="NEXT")
+    pdf.heading("一、项目得分排名")
+    _table(pdf, (14, 38, 24, 18, 20, 20, 26, 30), RANK_HEADERS, [r.cells() for r in model.ranking])
+    bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
+    pdf.set_font(BODY, size=8)
+    pdf.cell(0, 6, f"等级划分：{bands}", new_x="LMARGIN", new_y="NEXT")
+    if model.ranking:
+        if pdf.will_page_break(108):
+            pdf.add_page()
+        pdf.image(io.BytesIO(render_bulletin_png(model)), w=190)
+    pdf.heading("二、各项目整改指标")
+    _kpis(pdf, "项目", model.sites, model.total)
+    if model.regions:
+        pdf.heading("三、各区域整改指标")
+        _kpis(pdf, "区域", model.regions, None)
+    pdf.heading("四、失分最多的检查项")
+    losses = [
+        (
+            str(n),
+            loss.standard,
+            str(loss.no),
+            printed(loss.content),
+            str(loss.findings),
+            f"{loss.points_lost:g}",
+        )
+        for n, loss in enumerate(model.losses, start=1)
+    ]
+    _table(
+        pdf,
+        (12, 34, 12, 92, 20, 20),
+        LOSS_HEADERS,
+        losses or [("—", "本月无失分项", "", "", "", "")],
+    )
+    pdf.heading("五、不合格项汇总表")
+    findings = [(*r.cells()[:2], printed(r.content), *r.cells()[3:]) for r in model.findings]
+    _table(
+        pdf,
+        (28, 10, 72, 18, 20, 20, 22),
+        FINDING_HEADERS,
+        findings or [("本月无不合格项", "", "", "", "", "", "")],
+    )
+    return bytes(pdf.output())
+
+
+def _kpis(pdf: _Document, title: str, rows: Sequence[KpiRow], total: KpiRow | None) -> None:
+    body = [(r.name, *r.cells()) for r in rows]
+    if total is not None:
+        body.append((total.name, *total.cells()))
+    _table(pdf, (36, 20, 20, 20, 22, 24, 24, 24), (title, *KPI_HEADERS), body)
+
+
+def _table(
+    pdf: _Document,
+    widths: Sequence[float],
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+) -> None:
+    pdf.set_font(BODY, size=7.5)
+    with pdf.table(
+        col_widths=tuple(widths),
+        headings_style=HEADINGS,
+        line_height=4.2,
+        text_align="CENTER",
+        wrapmode=WrapMode.CHAR,
+        padding=0.8,
+    ) as table:
+        table.row(tuple(headers))
+        for row in rows:
+            table.row(tuple(row))
