@@ -27,6 +27,7 @@ from storage.engine import (
 from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
+from storage.groups import GroupRepo
 from storage.inbox import InboxRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
 from storage.migrate import check_schema
@@ -68,6 +69,7 @@ class Tx:
         self.occurrences = OccurrenceRepo(ctx)
         self.conversations = ConversationRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.groups = GroupRepo(ctx)
         self.audit = AuditRepo(ctx)
         self.settings = SettingsRepo(ctx)
 
