@@ -28,7 +28,7 @@ from storage import (
 from storage.backup import BackupError, Manifest, _dump_jsonl, backup, restore
 from storage.engine import create_engine
 from storage.migrate import current_revision
-from storage.records import PlanEvery, PlanKind
+from storage.records import GroupKind, PlanEvery, PlanKind
 from storage.tables import TABLES_IN_ORDER
 from tests.storage.conftest import PgServer, Urls
 from tests.storage.helpers import FakeClock, World
@@ -130,6 +130,10 @@ async def populate(db: Database, world: World, clock: FakeClock) -> None:
             plan.id, world.site_a, date(2025, 3, 3), clock.now, clock.now + timedelta(days=5)
         )
         await tx.occurrences.take_up((await tx.occurrences.to_open(clock.now))[0].id, inspection.id)
+        await tx.groups.add(
+            GroupKind.WECOM, site_id=world.site_a, webhook_key="k-1", title="项目群"
+        )
+        await tx.groups.create_code(region_id=region.id)
 
 
 async def dump(url: str) -> dict[str, list[dict[str, Any]]]:
