@@ -7,6 +7,7 @@ it into a stored file just before sending. This module is all the flows import f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -42,3 +43,20 @@ def requested(payload: dict[str, Any]) -> tuple[int, ReportFormat] | None:
     if not isinstance(inspection_id, int):
         return None
     return inspection_id, ReportFormat(payload[FORMAT_KEY])
+
+
+WATERMARK_KEY = "watermark"
+
+
+def watermark_request(photos: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The payload key that asks for the photos (sha256, band) to be sent as watermarked
+    renditions (bot.reports.watermark): the rule for any photo shown to other people."""
+    return {WATERMARK_KEY: [[sha256, band] for sha256, band in photos]}
+
+
+def watermarks(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (sha256, band) pairs a payload asks to watermark; empty for an ordinary row."""
+    pairs = payload.get(WATERMARK_KEY)
+    if not isinstance(pairs, list):
+        return []
+    return [(str(sha), str(band)) for sha, band in pairs]
