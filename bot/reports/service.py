@@ -29,6 +29,7 @@ from typing import Any
 from bot.core.dates import local
 from bot.delivery import DeliveryError, NotReady
 from bot.reports.model import ReportError, ReportModel, load_report
+from bot.reports.renditions import watermarked
 from bot.reports.request import ReportFormat, requested
 from storage.db import Database
 from storage.errors import EvidenceMissing
@@ -166,7 +167,7 @@ class ReportService:
         payload = message.payload
         wanted = requested(payload)
         if wanted is None:
-            return payload
+            return await watermarked(self.db.files, payload)
         try:
             found = await self._start(*wanted)
             if not isinstance(found, RenderedFile):
