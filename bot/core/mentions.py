@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from storage.records import GroupKind
-
 
 @dataclass(frozen=True)
 class Who:
@@ -39,11 +37,11 @@ class Mentions:
             self.mobiles.append(who.mobile)
 
 
-def inline(kind: GroupKind, who: Who, mentions: Mentions | None = None) -> str:
-    """The person's name as HTML for the post's text (a mention link in Telegram); in WeCom the
-    mention itself goes to `mentions` and the text keeps the name."""
+def inline(telegram: bool, who: Who, mentions: Mentions | None = None) -> str:
+    """The person's name as HTML for the post's text: a mention link in a Telegram group; in a
+    WeCom group the mention itself goes to `mentions` and the text keeps the name."""
     name = html.escape(who.name, quote=False)
-    if kind is GroupKind.TELEGRAM:
+    if telegram:
         if who.telegram_id and who.telegram_id.isdigit():
             return f'<a href="tg://user?id={who.telegram_id}">{name}</a>'
         return name

@@ -177,7 +177,7 @@ async def serious_finding(tx: Tx, task: Task) -> None:
             task=task,
             severity=severity_name(settings, task.severity),
             due=task.due_date.isoformat() if task.due_date else "未定",
-            responsible=Markup(inline(group.kind, responsible, mentions)),
+            responsible=Markup(inline(group.kind is GroupKind.TELEGRAM, responsible, mentions)),
         )
 
 
@@ -218,7 +218,7 @@ async def overdue_list(tx: Tx, site: Site, group: ChatGroup, now: datetime) -> i
         person = await who(tx, person_id)
         people.append(
             {
-                "mention": Markup(inline(group.kind, person, mentions)),
+                "mention": Markup(inline(group.kind is GroupKind.TELEGRAM, person, mentions)),
                 "tasks": [
                     {
                         "id": t.id,
