@@ -135,7 +135,8 @@ class WeComGroupChannel:
         return bodies
 
     async def _upload(self, key: str, data: bytes, filename: str) -> str:
-        form = aiohttp.FormData()
+        # WeCom reads the file name as raw UTF-8 (filename="通报.pdf"), not percent-encoded.
+        form = aiohttp.FormData(quote_fields=False)
         form.add_field("media", data, filename=filename, content_type="application/octet-stream")
         answer = await self._post(key, "upload_media", params={"type": "file"}, form=form)
         media = answer.get("media_id")
