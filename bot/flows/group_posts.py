@@ -38,9 +38,13 @@ from storage.records import (
     Severity,
     Site,
     Task,
+    TaskStatus,
 )
 
 log = logging.getLogger(__name__)
+
+COUNTED_STATUSES = frozenset({TaskStatus.OPEN, TaskStatus.REVIEW, TaskStatus.DONE})
+"""A finding counts in the result unless its task was withdrawn (已撤销)."""
 
 GROUP_KEY = "group"
 """The payload key naming the chat_groups row a post goes to."""
@@ -124,7 +128,9 @@ async def inspection_result(tx: Tx, site: Site, inspection: Inspection, title: s
     if not groups:
         return
     settings = await company_settings.for_site(tx.settings, site)
-    tasks = await tx.tasks.for_inspection(inspection.id)
+    tasks = [
+        t for t in await tx.tasks.for_inspection(inspection.id) if t.status in COUNTED_STATUSES
+    ]
     counts = {severity: 0 for severity in Severity}
     for task in tasks:
         counts[task.severity] += 1
