@@ -23,12 +23,14 @@ from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
 from bot.flows.reminder_sweep import ReminderSweeper
 from bot.flows.router import FlowEngine
+from bot.group_sweeper import GroupSweeper
 from bot.handlers.telegram import INDEPENDENT as TELEGRAM_INDEPENDENT
 from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.limits import UploadLimit
 from bot.handlers.web.links import chat_url
 from bot.handlers.wecom.channel import WeComChannel
+from bot.handlers.wecom.webhook import WeComGroupChannel
 from bot.logs import MALFORMED_REQUESTS, redact, setup_logging
 from bot.plan_notices import PlanSweeper
 from bot.reports.service import ReportService
@@ -60,6 +62,7 @@ class Runtime:
     telegram: TelegramChannel | None = None
     web: WebChannel | None = None
     wecom: WeComChannel | None = None
+    wecom_groups: WeComGroupChannel | None = None
     scheduler: Scheduler | None = None
     reports: ReportService | None = None
     bulletins: BulletinService | None = None
@@ -163,6 +166,9 @@ async def start(settings: Settings) -> Runtime:
             ),
         )
         runtime.worker(Channel.WEB, runtime.web.send)
+    runtime.wecom_groups = WeComGroupChannel(db, db.files, settings.wecom_api_url)
+    await runtime.wecom_groups.start()
+    runtime.worker(Channel.WECOM_GROUP, runtime.wecom_groups.send)
     runtime.http = await _start_http(settings, runtime)
     runtime.scheduler = Scheduler(
         ReminderSweeper(db, utc_now),
@@ -173,6 +179,7 @@ async def start(settings: Settings) -> Runtime:
         retention=Retention(db, utc_now),
         unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
         plans=PlanSweeper(db, utc_now, catalog),
+        groups=GroupSweeper(db, utc_now),
     )
     runtime.scheduler.start()
     return runtime
@@ -234,6 +241,8 @@ async def stop(runtime: Runtime) -> None:
         await telegram.close()
     if runtime.wecom is not None:
         await runtime.wecom.close()
+    if runtime.wecom_groups is not None:
+        await runtime.wecom_groups.close()
     if runtime.reports is not None:
         await runtime.reports.close()
     if runtime.http is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.report_request import to_render
+from bot.core.report_request import to_render, watermarks
 from storage.db import Database, Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
 
@@ -28,10 +28,19 @@ MARK_AFTER = 0.002
 class DeliveryError(Exception):
     """A send that failed; `permanent` gives up, `retry_after` overrides the back-off."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        logged: bool = False,
+    ):
         super().__init__(reason)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.logged = logged
+        """The sender already said why (a group that removed the bot): no warning here."""
 
 
 class NotReady(Exception):
@@ -292,7 +301,9 @@ class OutboxWorker:
         """Send one message; returns (its channel id,) once sent, None if it was not."""
         prepared: dict[str, Any] | None = None
         try:
-            if self.prepare is not None and to_render(message.payload):
+            if self.prepare is not None and (
+                to_render(message.payload) or watermarks(message.payload)
+            ):
                 prepared = await self.prepare(message)
                 message = replace(message, payload=prepared)
             elif to_render(message.payload):
@@ -376,15 +387,16 @@ class OutboxWorker:
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:
         dead = error.permanent or message.attempts >= MAX_ATTEMPTS
         delay = error.retry_after if error.retry_after is not None else 2**message.attempts
-        log.warning(
-            "outbox message %s to %s chat %s failed (attempt %s%s): %s",
-            message.id,
-            message.channel.value,
-            message.chat_id,
-            message.attempts,
-            ", giving up" if dead else "",
-            error,
-        )
+        if not error.logged:
+            log.warning(
+                "outbox message %s to %s chat %s failed (attempt %s%s): %s",
+                message.id,
+                message.channel.value,
+                message.chat_id,
+                message.attempts,
+                ", giving up" if dead else "",
+                error,
+            )
         async with self.db.transaction() as tx:
             await tx.outbox.mark_failed(
                 message.id,

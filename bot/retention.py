@@ -41,7 +41,7 @@ MESSAGE_KINDS = (
     OutboxKind.SEND_DOCUMENT,
 )
 # The web chat's transcript is its outbox: its messages are not forgotten.
-MESSAGE_CHANNELS = (Channel.TELEGRAM, Channel.WECOM)
+MESSAGE_CHANNELS = (Channel.TELEGRAM, Channel.WECOM, Channel.WECOM_GROUP)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.flows.reminder_sweep import ReminderSweeper
+from bot.group_sweeper import GroupSweeper
 from bot.plan_notices import PlanSweeper
 from bot.retention import Retention
 from storage.unclaimed import UnclaimedSweeper
@@ -43,9 +44,11 @@ class Scheduler:
         retention: Retention | None = None,
         unclaimed: UnclaimedSweeper | None = None,
         plans: PlanSweeper | None = None,
+        groups: GroupSweeper | None = None,
     ) -> None:
         self.sweeper = sweeper
         self.plans = plans
+        self.groups = groups
         self.on_sent = on_sent
         self.digest = digest
         self.bulletin = bulletin
@@ -104,6 +107,15 @@ class Scheduler:
                 max_instances=1,
                 coalesce=True,
             )
+        if groups is not None:
+            self.scheduler.add_job(
+                partial(self._guard, self._group_posts),
+                IntervalTrigger(minutes=1),
+                id="group-posts",
+                next_run_time=datetime.now(ZoneInfo(timezone)),
+                max_instances=1,
+                coalesce=True,
+            )
         if unclaimed is not None:
             self.scheduler.add_job(
                 partial(self._guard, self._remove_unclaimed),
@@ -156,6 +168,21 @@ class Scheduler:
                 report.reminded,
                 report.missed,
                 report.late,
+            )
+            self.on_sent()
+
+    async def _group_posts(self) -> None:
+        assert self.groups is not None
+        try:
+            report = await self.groups.sweep()
+        except Exception:
+            log.exception("project group posts failed; they run again in a minute")
+            return
+        if report.sent:
+            log.info(
+                "project groups: %s overdue lists, %s verified-fix posts",
+                report.overdue_posts,
+                report.fixes_posts,
             )
             self.on_sent()
 

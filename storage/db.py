@@ -26,6 +26,7 @@ from storage.engine import (
 from storage.errors import StorageError
 from storage.events import EventRepo
 from storage.evidence import EvidenceStore
+from storage.groups import GroupRepo
 from storage.inbox import InboxRepo
 from storage.inspections import AnswerRepo, EvidenceRepo, InspectionRepo, NoteRepo
 from storage.jobs import JobRunRepo
@@ -67,6 +68,7 @@ class Tx:
         self.occurrences = OccurrenceRepo(ctx)
         self.conversations = ConversationRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.groups = GroupRepo(ctx)
         self.audit = AuditRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.jobs = JobRunRepo(ctx)

@@ -8,7 +8,7 @@ states, severities and events) are defined there; storage names them here too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -21,6 +21,13 @@ from bot.core.task_types import TaskEventKind as TaskEventKind
 from bot.core.task_types import TaskStatus as TaskStatus
 
 JsonDict = dict[str, Any]
+
+
+class GroupKind(StrEnum):
+    """The kind of a project group chat the bot posts into (bot/flows/groups.py)."""
+
+    TELEGRAM = "telegram"
+    WECOM = "wecom"
 
 
 class Role(StrEnum):
@@ -459,3 +466,35 @@ class Occurrence:
     reminded_at: datetime | None
     closed_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatGroup:
+    """A project group (项目群) bound to a site or a region: a Telegram group chat
+    (`chat_id`) or a WeCom group robot (`webhook_key`, a secret: never shown in a repr)."""
+
+    id: int
+    site_id: int | None
+    region_id: int | None
+    kind: GroupKind
+    chat_id: str | None
+    webhook_key: str | None = field(repr=False)
+    title: str
+    active: bool
+    created_at: datetime
+    inactive_at: datetime | None
+    removed_at: datetime | None
+    fixes_posted_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupCode:
+    """A one-use code that binds a Telegram group to a site or region (`/bind CODE`)."""
+
+    id: int
+    code: str
+    site_id: int | None
+    region_id: int | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None

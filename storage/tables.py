@@ -15,6 +15,7 @@ from storage.records import (
     EvidenceKind,
     EvidenceRole,
     ExtensionStatus,
+    GroupKind,
     InspectionStatus,
     OutboxKind,
     OutboxStatus,
@@ -529,6 +530,55 @@ plan_occurrences = sa.Table(
     sa.Index(None, "site_id", "window_start"),
     sa.Index(None, "window_end"),
     sa.Index(None, "inspection_id"),
+)
+
+chat_groups = sa.Table(
+    "chat_groups",
+    metadata,
+    _id(),
+    _fk("site_id", "sites.id", nullable=True),
+    _fk("region_id", "regions.id", nullable=True),
+    sa.Column("kind", enum(GroupKind), nullable=False),
+    sa.Column("chat_id", sa.String(128)),
+    sa.Column("webhook_key", sa.String(200)),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _at("created_at"),
+    _at("inactive_at", nullable=True),
+    _at("removed_at", nullable=True),
+    _at("fixes_posted_until", nullable=True),
+    sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="one_scope"),
+    sa.Index(
+        "uq_chat_groups_site_kind",
+        "site_id",
+        "kind",
+        unique=True,
+        sqlite_where=sa.text("removed_at IS NULL AND site_id IS NOT NULL"),
+        postgresql_where=sa.text("removed_at IS NULL AND site_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_chat_groups_region_kind",
+        "region_id",
+        "kind",
+        unique=True,
+        sqlite_where=sa.text("removed_at IS NULL AND region_id IS NOT NULL"),
+        postgresql_where=sa.text("removed_at IS NULL AND region_id IS NOT NULL"),
+    ),
+    sa.Index(None, "kind", "chat_id"),
+)
+"""A project group chat the bot posts into; at most one of each kind per site or region."""
+
+group_codes = sa.Table(
+    "group_codes",
+    metadata,
+    _id(),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    _fk("site_id", "sites.id", nullable=True),
+    _fk("region_id", "regions.id", nullable=True),
+    _at("created_at"),
+    _at("expires_at"),
+    _at("used_at", nullable=True),
+    sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="one_scope"),
 )
 
 # Parents before children: the order backups are written and restored in.

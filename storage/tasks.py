@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -375,6 +375,20 @@ class TaskRepo(Repo):
             )
             found += to_records(Task, await self._all(stmt))
         return found
+
+    async def done_between(self, site_id: int, after: datetime, until: datetime) -> list[Task]:
+        """The site's tasks that became 已完成 in (after, until], in that order."""
+        stmt = (
+            sa.select(tasks)
+            .where(
+                tasks.c.site_id == site_id,
+                tasks.c.status == TaskStatus.DONE,
+                tasks.c.closed_at > after,
+                tasks.c.closed_at <= until,
+            )
+            .order_by(tasks.c.closed_at, tasks.c.id)
+        )
+        return to_records(Task, await self._all(stmt))
 
     async def counts(self, site_ids: Iterable[int], today: date) -> dict[int, TaskCounts]:
         """Per site: tasks per status and how many are overdue (for /stats and KPIs)."""

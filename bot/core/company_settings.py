@@ -181,6 +181,37 @@ class ReminderSettings(BaseModel):
     )
 
 
+class GroupPostSettings(BaseModel):
+    """What a site's project group (项目群) is sent (`bot.flows.group_posts`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inspection_result: StrictBool = Field(
+        default=True,
+        json_schema_extra=_key("检查提交后在项目群发检查结果", "true 或 false", per_site=True),
+    )
+    serious_findings: StrictBool = Field(
+        default=True,
+        json_schema_extra=_key(
+            "发现严重不合格时立即在项目群发出（附照片）", "true 或 false", per_site=True
+        ),
+    )
+    overdue_daily: StrictBool = Field(
+        default=True,
+        json_schema_extra=_key(
+            "每天提醒时间在项目群发逾期清单并 @ 责任人（无逾期不发）",
+            "true 或 false",
+            per_site=True,
+        ),
+    )
+    fixes_verified: StrictBool = Field(
+        default=True,
+        json_schema_extra=_key(
+            "整改通过复查后在项目群发出（每条一行，合并发送）", "true 或 false", per_site=True
+        ),
+    )
+
+
 class CompanySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -193,6 +224,7 @@ class CompanySettings(BaseModel):
         ),
     )
     reminders: ReminderSettings = ReminderSettings()
+    group_posts: GroupPostSettings = GroupPostSettings()
     quiet_hours: QuietHours = Field(
         default=("21:00", "08:00"),
         json_schema_extra=_key(

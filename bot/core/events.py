@@ -11,6 +11,8 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     WECOM = "wecom"
     WEB = "web"
+    WECOM_GROUP = "wecom_group"
+    """Posts to WeCom group robots (webhooks); the chat id is `g<chat_groups.id>`."""
 
 
 class EventKind(StrEnum):

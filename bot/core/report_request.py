@@ -8,6 +8,7 @@ worker and the reports all read the same request without importing one another.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -67,3 +68,20 @@ def bulletin_requested(payload: dict[str, Any]) -> tuple[str, int | None, Report
 def to_render(payload: dict[str, Any]) -> bool:
     """Whether an outbox row asks for a file to be rendered before it is sent."""
     return requested(payload) is not None or bulletin_requested(payload) is not None
+
+
+WATERMARK_KEY = "watermark"
+
+
+def watermark_request(photos: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The payload key that asks for the photos (sha256, band) to be sent as watermarked
+    renditions (bot.reports.watermark): the rule for any photo shown to other people."""
+    return {WATERMARK_KEY: [[sha256, band] for sha256, band in photos]}
+
+
+def watermarks(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (sha256, band) pairs a payload asks to watermark; empty for an ordinary row."""
+    pairs = payload.get(WATERMARK_KEY)
+    if not isinstance(pairs, list):
+        return []
+    return [(str(sha), str(band)) for sha, band in pairs]

@@ -22,6 +22,7 @@ from bot.flows import (
     bulletin,
     commands,
     evidence,
+    group_binding,
     inspection,
     manager,
     measure,
@@ -68,13 +69,17 @@ class FlowEngine:
         self.outbox = outbox or Handoff({})
         self.standards_cache: dict[int, StoredStandard] = {}
 
-    async def handle(self, event: Incoming) -> bool:
+    async def handle(self, event: Incoming, *, group: bool = False) -> bool:
         """Handle one event; False if it was a redelivery and changed nothing. The messages it
-        queued go to the outbox workers as it commits (`Handoff`)."""
+        queued go to the outbox workers as it commits (`Handoff`). `group`: a command sent in
+        a group chat (`/bind`, `/unbind`: bot.flows.group_binding)."""
         key = f"{event.channel.value}:{event.key}"
         try:
             async with self.db.transaction(event_key=key) as tx:
-                await self._dispatch(tx, event)
+                if group:
+                    await group_binding.handle(tx, event)
+                else:
+                    await self._dispatch(tx, event)
                 handed = await self.outbox.lease(tx)
         except DuplicateEvent:
             log.info("duplicate event %s ignored", key)

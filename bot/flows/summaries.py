@@ -13,6 +13,7 @@ from bot.core.messages import Outgoing
 from bot.core.report_request import ReportFormat, report_request
 from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import render
+from bot.flows import group_posts
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
 from standards.schema import Item, Section
@@ -135,6 +136,9 @@ async def complete(ctx: FlowContext, loaded: Loaded) -> None:
     await ctx.reply("completion", **view)
     await notify_managers(ctx, loaded, "completion", view)
     await send_report_files(ctx, loaded)
+    completed = await ctx.tx.inspections.get(loaded.inspection.id)
+    if completed is not None:
+        await group_posts.inspection_result(ctx.tx, loaded.site, completed, loaded.standard.title)
 
 
 async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float | None]:

@@ -20,7 +20,7 @@ from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.core.texts import render
-from bot.flows import reminding, task_moves
+from bot.flows import group_posts, reminding, task_moves
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
 from bot.reports import photo_reuse, photo_time
@@ -234,6 +234,7 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
     await reminding.replan(ctx.tx, task, ctx.now)
     if task.severity is Severity.SERIOUS:
         await _send_serious(ctx, task)
+        await group_posts.serious_finding(ctx.tx, task)
     if await send_to_responsible(ctx, task, "新的整改任务"):
         return
     name = await _name(ctx, task.responsible_person_id)

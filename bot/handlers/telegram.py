@@ -25,6 +25,9 @@ from bot.core.pixels import capture_time, perceptual_hash, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
+from bot.flows import group_posts
+from bot.flows.group_binding import GROUP_COMMANDS
+from bot.flows.group_posts import GROUP_KEY
 from bot.flows.router import FlowEngine
 from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
 from bot.handlers.per_chat import PerChat
@@ -264,6 +267,11 @@ class TelegramChannel:
         """Translate and handle one update, then count it handled. One that fails stays in
         the inbox and is tried again after a restart; its event key keeps it from being done
         twice."""
+        group_command = self._group_command(update)
+        if group_command is not None:
+            await self.engine.handle(group_command, group=True)
+            self._handled.append(update.key)
+            return
         event = await self.translate(update)
         if event is not None:
             await self.engine.handle(event)
@@ -380,6 +388,27 @@ class TelegramChannel:
             return Incoming(kind=kind, text=update.caption, file=stored, **base)
         return Incoming(kind=EventKind.OTHER, **base)
 
+    @staticmethod
+    def _group_command(update: TelegramUpdate) -> Incoming | None:
+        """`/bind CODE` or `/unbind` sent in a group chat (bot.flows.group_binding)."""
+        if update.private or update.user_id is None or update.callback_id is not None:
+            return None
+        text = update.text or ""
+        head, _, args = text.partition(" ")
+        command = head[1:].split("@", 1)[0].lower() if head.startswith("/") else ""
+        if command not in GROUP_COMMANDS:
+            return None
+        return Incoming(
+            channel=Channel.TELEGRAM,
+            user_id=str(update.user_id),
+            chat_id=str(update.chat_id),
+            key=update.key,
+            kind=EventKind.COMMAND,
+            command=command,
+            args=args.strip(),
+            display_name=update.chat_title,
+        )
+
     async def _refuse_group(self, update: TelegramUpdate) -> None:
         """Inspections are personal: group chats get one polite line and nothing else (a
         button pressed there gets nothing)."""
@@ -438,7 +467,11 @@ class TelegramChannel:
                 await asyncio.sleep(pause)
 
     async def send(self, delivery: Delivery) -> str | None:
-        """Render one outbox message; returns Telegram's message id."""
+        """Render one outbox message; returns Telegram's message id. A post to a project
+        group that removed the bot marks the group inactive (bot.flows.group_posts.gone)."""
+        group_id = delivery.message.payload.get(GROUP_KEY)
+        if isinstance(group_id, int) and not await self._group_active(group_id):
+            raise DeliveryError("group inactive", permanent=True, logged=True)
         try:
             return await self._send(delivery)
         except RetryAfter as exc:
@@ -446,11 +479,19 @@ class TelegramChannel:
             seconds = retry if isinstance(retry, int | float) else retry.total_seconds()
             raise DeliveryError("rate limited", retry_after=float(seconds)) from None
         except Forbidden as exc:
+            if isinstance(group_id, int):
+                await group_posts.gone(self.db, group_id, f"telegram: {exc.message}")
+                raise DeliveryError("group removed the bot", permanent=True, logged=True) from None
             raise DeliveryError(f"forbidden: {exc.message}", permanent=True) from None
         except BadRequest as exc:
             raise DeliveryError(f"bad request: {exc.message}", permanent=True) from None
         except (TimedOut, NetworkError) as exc:
             raise DeliveryError(f"network: {exc.__class__.__name__}") from None
+
+    async def _group_active(self, group_id: int) -> bool:
+        async with self.db.read() as tx:
+            group = await tx.groups.get(group_id)
+        return group is not None and group.active
 
     async def _send(self, delivery: Delivery) -> str | None:
         message = delivery.message

@@ -44,6 +44,8 @@ class TelegramUpdate:
     text: str | None = None
     caption: str = ""
     file: TelegramFile | None = None
+    chat_title: str = ""
+    """A group chat's title."""
 
     @property
     def key(self) -> str:
@@ -94,6 +96,7 @@ def _parse(data: dict[str, Any]) -> TelegramUpdate:
         text=_str(text) if text is not None else None,
         caption=_str(message.get("caption") or ""),
         file=_file(message),
+        chat_title=_str(chat.get("title") or ""),
     )
 
 

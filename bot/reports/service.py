@@ -31,6 +31,7 @@ from bot.core.report_request import ReportFormat, requested
 from bot.delivery import DeliveryError, NotReady
 from bot.reports.bulletin_model import BulletinModel
 from bot.reports.model import ReportError, ReportModel, load_report
+from bot.reports.renditions import watermarked
 from storage.db import Database
 from storage.errors import EvidenceMissing
 from storage.evidence import EvidenceStore
@@ -180,7 +181,7 @@ class ReportService:
         payload = message.payload
         wanted = requested(payload)
         if wanted is None:
-            return payload
+            return await watermarked(self.db.files, payload)
         try:
             found = await self._start(*wanted)
             if not isinstance(found, RenderedFile):

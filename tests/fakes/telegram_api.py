@@ -269,6 +269,10 @@ class FakeTelegramAPI:
         chat.title, chat.username = title, username
         return chat
 
+    def remove_bot(self, chat_id: int) -> None:
+        """The bot is removed from a group: sends to it get 403 Forbidden (kicked)."""
+        self.store.chats[chat_id].blocked = True
+
     def chat(self, chat_id: int) -> FakeChat:
         """A known chat (KeyError if none)."""
         return self.store.chats[chat_id]

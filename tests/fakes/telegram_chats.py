@@ -267,6 +267,8 @@ class ChatStore:
             chat = next((c for c in named if c.username == chat_id[1:]), None)
         if chat is None:
             raise bad_request("chat not found")
+        if chat.blocked and chat.type != "private":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
         if chat.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat

@@ -271,6 +271,9 @@ def _parse_attributes(source: str, j: int, name: str, begin: int) -> tuple[dict[
         attrs[attr] = value
 
 
+_MENTION_HREF = re.compile(r"tg://user\?id=(\d+)")
+
+
 def _entity_for(tag: _OpenTag, source: str, begin: int) -> dict[str, Any] | None:
     """The entity a start tag opens (without offset/length); may raise for bad attributes."""
     kind = _HTML_TAGS[tag.name]
@@ -280,6 +283,11 @@ def _entity_for(tag: _OpenTag, source: str, begin: int) -> dict[str, Any] | None
         )
     if tag.name == "a":
         href = tag.attrs.get("href")
+        mentioned = _MENTION_HREF.fullmatch(href or "")
+        if mentioned is not None:
+            # Telegram turns a link to a user into a mention of them.
+            user = {"id": int(mentioned.group(1)), "is_bot": False, "first_name": ""}
+            return {"type": "text_mention", "user": user}
         return {"type": "text_link", "url": href} if href else None
     if tag.name == "tg-emoji":
         emoji_id = tag.attrs.get("emoji-id")

@@ -2,7 +2,11 @@
 
 Covers what a self-built app's bot calls: ``gettoken``, ``message/send`` (text, markdown,
 image, file, template_card), ``message/update_template_card``, ``media/upload`` and
-``media/get``. Errors use WeCom's shape ``{"errcode": N, "errmsg": "..."}`` with HTTP 200,
+``media/get``; and a group robot's webhook: ``webhook/send`` (text with ``mentioned_list`` /
+``mentioned_mobile_list``, markdown, image as base64 + md5, file) and ``webhook/upload_media``,
+keyed by the robot's ``key`` instead of an access token, at most 20 messages a minute per
+robot (``45009`` beyond), ``93000`` for a key no robot has (removed from its group).
+Errors use WeCom's shape ``{"errcode": N, "errmsg": "..."}`` with HTTP 200,
 and the codes of WeCom's global error-code page (developer.work.weixin.qq.com/document/
 path/90313, as mirrored in xen0n/go-workwx errcodes/mod.go). Where that page has no exact
 code the fake's choice is marked "fake's choice" below.
@@ -15,6 +19,8 @@ Usage::
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import time
@@ -27,6 +33,9 @@ from typing import Any, Self
 from aiohttp import BodyPartReader, hdrs, web
 
 TOKEN_TTL = 7200
+ROBOT_LIMIT_PER_MINUTE = 20
+MAX_ROBOT_IMAGE_BYTES = 2 * 1024 * 1024
+MAX_ROBOT_FILE_BYTES = 20 * 1024 * 1024
 MEMBER_LIMIT_PER_MINUTE = 30
 # WeCom truncates text and markdown content beyond this many UTF-8 bytes.
 MAX_CONTENT_BYTES = 2048
@@ -75,6 +84,7 @@ ERRMSG = {
     45001: "media size out of limit",
     45009: "api freq out of limit",
     60140: "invalid response_code",
+    93000: "invalid webhook url",
 }
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -115,6 +125,21 @@ class SentMessage:
     task_id: str | None
     response_code: str | None
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RobotMessage:
+    """One message a group robot posted, as the fake received it."""
+
+    key: str
+    msgtype: str
+    at: float
+    content: str | None
+    mentioned: tuple[str, ...]
+    mentioned_mobiles: tuple[str, ...]
+    data: bytes | None
+    """An image's bytes or a file's."""
+    filename: str | None
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,10 @@ class FakeWeComAPI:
         self.media: dict[str, Media] = {}
         self.card_updates: list[CardUpdate] = []
         self.calls: list[str] = []  # request paths, in order
+        self._robots: set[str] = set()
+        self.robot_messages: list[RobotMessage] = []
+        self.robot_refusals: list[tuple[str, int]] = []  # (key, errcode) of refused sends
+        self._robot_sends: defaultdict[str, deque[float]] = defaultdict(deque)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -172,6 +201,8 @@ class FakeWeComAPI:
         app.router.add_post("/cgi-bin/message/update_template_card", self._update_card)
         app.router.add_post("/cgi-bin/media/upload", self._upload)
         app.router.add_get("/cgi-bin/media/get", self._get_media)
+        app.router.add_post("/cgi-bin/webhook/send", self._robot_send)
+        app.router.add_post("/cgi-bin/webhook/upload_media", self._robot_upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -215,6 +246,18 @@ class FakeWeComAPI:
         """Messages addressed to ``userid`` (dropped ones included, ``dropped=True``)."""
         return [m for m in self._sent if m.userid == userid]
 
+    def add_robot(self, key: str) -> None:
+        """A group robot with this webhook key."""
+        self._robots.add(key)
+
+    def remove_robot(self, key: str) -> None:
+        """The robot was removed from its group: its key is invalid from now on (93000)."""
+        self._robots.discard(key)
+
+    def posted(self, key: str) -> list[RobotMessage]:
+        """What the robot with ``key`` posted, in order."""
+        return [m for m in self.robot_messages if m.key == key]
+
     def add_media(self, data: bytes, content_type: str, filename: str = "media") -> str:
         """Store media as if a member had sent it; returns its media_id."""
         media_id = "media_" + secrets.token_hex(12)
@@ -234,7 +277,10 @@ class FakeWeComAPI:
         self.calls.append(request.path)
         if self._failures:
             return _error(*self._failures.popleft())
-        if request.path != "/cgi-bin/gettoken":
+        if request.path.startswith("/cgi-bin/webhook/"):
+            if request.query.get("key", "") not in self._robots:
+                return _error(93000)
+        elif request.path != "/cgi-bin/gettoken":
             token = request.query.get("access_token", "")
             if not token:
                 return _error(41001)
@@ -438,3 +484,84 @@ class FakeWeComAPI:
                 hdrs.CONTENT_DISPOSITION: f'attachment; filename="{media.filename}"',
             },
         )
+
+    # -- group robots (webhook) -------------------------------------------------------------
+
+    async def _robot_send(self, request: web.Request) -> web.Response:
+        key = request.query["key"]
+        body = await self._json_body(request)
+        now = self._clock()
+        window = self._robot_sends[key]
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= ROBOT_LIMIT_PER_MINUTE:
+            self.robot_refusals.append((key, 45009))
+            raise _Rejected(45009)
+        msgtype = body.get("msgtype")
+        section = _section(body, str(msgtype))
+        content: str | None = None
+        data: bytes | None = None
+        filename: str | None = None
+        if msgtype in ("text", "markdown"):
+            content = str(section.get("content") or "")
+            if not content:
+                raise _Rejected(44004)
+            if len(content.encode()) > (2048 if msgtype == "text" else 4096):
+                raise _Rejected(40058)  # fake's choice: the robot refuses over-long content
+        elif msgtype == "image":
+            try:
+                data = base64.b64decode(str(section.get("base64", "")), validate=True)
+            except ValueError:
+                raise _Rejected(40058) from None
+            if not data or hashlib.md5(data).hexdigest() != section.get("md5"):
+                raise _Rejected(40058)
+            if len(data) > MAX_ROBOT_IMAGE_BYTES:
+                raise _Rejected(45001)
+        elif msgtype == "file":
+            media = self.media.get(str(section.get("media_id", "")))
+            if media is None:
+                raise _Rejected(40007)
+            data, filename = media.data, media.filename
+        else:
+            raise _Rejected(40008)
+        window.append(now)
+        mentioned = section.get("mentioned_list") or []
+        mobiles = section.get("mentioned_mobile_list") or []
+        self.robot_messages.append(
+            RobotMessage(
+                key=key,
+                msgtype=str(msgtype),
+                at=now,
+                content=content,
+                mentioned=tuple(str(m) for m in mentioned),
+                mentioned_mobiles=tuple(str(m) for m in mobiles),
+                data=data,
+                filename=filename,
+            )
+        )
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def _robot_upload(self, request: web.Request) -> web.Response:
+        if request.query.get("type") not in ("file", "voice"):
+            raise _Rejected(40005)
+        if request.content_type != "multipart/form-data":
+            raise _Rejected(44001)
+        async for part in await request.multipart():
+            if isinstance(part, BodyPartReader) and part.name == "media":
+                data = await part.read()
+                if len(data) <= 5:
+                    raise _Rejected(44001)
+                if len(data) > MAX_ROBOT_FILE_BYTES:
+                    raise _Rejected(45001)
+                content_type = part.headers.get(hdrs.CONTENT_TYPE, "application/octet-stream")
+                media_id = self.add_media(bytes(data), content_type, part.filename or "media")
+                return web.json_response(
+                    {
+                        "errcode": 0,
+                        "errmsg": "ok",
+                        "type": "file",
+                        "media_id": media_id,
+                        "created_at": str(int(self._clock())),
+                    }
+                )
+        raise _Rejected(44001)
