@@ -527,9 +527,7 @@ plan_occurrences = sa.Table(
 confirmations = sa.Table(
     "confirmations",
     metadata,
-    sa.Column(
-        "inspection_id", sa.Integer, sa.ForeignKey("inspections.id"), primary_key=True
-    ),
+    sa.Column("inspection_id", sa.Integer, sa.ForeignKey("inspections.id"), primary_key=True),
     _fk("site_id", "sites.id"),
     sa.Column("status", enum(ResultStatus), nullable=False),
     _at("deadline"),

@@ -13,8 +13,6 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from storage.records import ResultStatus
-
 REMIND_AT = time(9, 0)
 
 
@@ -41,13 +39,6 @@ def window(
     deadline = datetime.combine(last + timedelta(days=1), time(0), tz).astimezone(UTC)
     remind_at = datetime.combine(last, REMIND_AT, tz).astimezone(UTC)
     return deadline, max(remind_at, submitted)
-
-
-def status(*, open_appeals: int, signed: bool) -> ResultStatus:
-    """申诉中 while an appeal is undecided; else 已确认 once signed off; else 待确认."""
-    if open_appeals:
-        return ResultStatus.APPEALED
-    return ResultStatus.CONFIRMED if signed else ResultStatus.PENDING
 
 
 def paused_days(filed: datetime, decided: datetime, zone: str) -> int:

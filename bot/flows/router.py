@@ -19,7 +19,9 @@ from bot.core.texts import render
 from bot.delivery import Handoff
 from bot.flows import (
     access,
+    appeals,
     commands,
+    confirm,
     evidence,
     inspection,
     manager,
@@ -214,6 +216,9 @@ class FlowEngine:
             if parts[0] == "K":
                 await tasks.press(ctx, parts[1:])
                 return
+            if parts[0] == "A":
+                await confirm.press(ctx, parts[1:])
+                return
             if parts[0] == "Q":
                 await self._queued(ctx, parts[1:])
                 return
@@ -354,6 +359,9 @@ class FlowEngine:
         if ctx.state.get("mode") == "fix":
             await tasks.on_file(ctx, file)
             return
+        if ctx.state.get("mode") in confirm.MODES:
+            await confirm.on_file(ctx, file)
+            return
         opened = await self._open_item(ctx)
         if opened is None:
             await ctx.reply("photo_no_item")
@@ -363,6 +371,10 @@ class FlowEngine:
 
     async def _text(self, ctx: FlowContext) -> None:
         if ctx.state.get("mode") in tasks.TASK_MODES and await tasks.on_text(ctx, ctx.event.text):
+            return
+        if ctx.state.get("mode") in confirm.MODES and await confirm.on_text(ctx, ctx.event.text):
+            return
+        if ctx.state.get("mode") in appeals.MODES and await appeals.on_text(ctx, ctx.event.text):
             return
         opened = await self._open_item(ctx)
         mode = ctx.state.get("mode")

@@ -95,7 +95,17 @@ async def test_schema_at_head_matches_the_table_definitions(urls: Urls) -> None:
 
 async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> None:
     url = await urls.new(migrated=False)
-    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0011"]
+    assert known_revisions() == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0011",
+    ]
     await upgrade(url, "0001")
     await _execute(url, *ROWS_0001)
     with pytest.raises(SchemaMismatch) as caught:

@@ -44,9 +44,7 @@ def upgrade() -> None:
         _at("created_at"),
         sa.PrimaryKeyConstraint("inspection_id", name="pk_confirmations"),
     )
-    op.create_index(
-        "ix_confirmations_status_deadline", "confirmations", ["status", "deadline"]
-    )
+    op.create_index("ix_confirmations_status_deadline", "confirmations", ["status", "deadline"])
     op.create_index("ix_confirmations_site_id_status", "confirmations", ["site_id", "status"])
     op.create_table(
         "appeals",
