@@ -5,20 +5,29 @@ an appeal on the last day of the window."""
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, date, datetime
 from typing import Any
 
+import sqlalchemy as sa
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
 from bot.core.events import EventKind, Incoming
+from bot.reports.excel import render_xlsx
 from bot.reports.model import load_report
+from bot.reports.pdf import render_pdf
 from storage.records import (
     AppealDecision,
     Channel,
     ConfirmHow,
+    OutboxKind,
     ResultStatus,
     Role,
     TaskEventKind,
     TaskStatus,
 )
+from storage.tables import outbox
 from tests.flows.harness import Harness, User
 from tests.flows.test_inspection import STANDARD, current_item
 
@@ -207,7 +216,9 @@ async def test_upheld_keeps_the_answer_and_the_task_gets_back_the_days_of_the_ap
     assert task.due_date == date.fromordinal(due.toordinal() + 2)
     assert events[-1].kind is TaskEventKind.DUE_CHANGED and events[-1].reason == "申诉期间暂停 2 天"
     assert answer is not None and answer.score == 0 and answer.revision == 1
-    assert appeal.decision is AppealDecision.UPHELD and appeal.decided_by == s["people"]["王检查"].id
+    assert (
+        appeal.decision is AppealDecision.UPHELD and appeal.decided_by == s["people"]["王检查"].id
+    )
     assert pending, "reminders resume after the decision"
     # The result is still 待确认: the site has not signed it.
     assert await status(harness) == (ResultStatus.PENDING, None)
@@ -372,3 +383,54 @@ async def test_a_reason_typed_after_the_window_closed_is_refused(harness: Harnes
     assert manager.chat.last.text == "申诉期已过，不能再申诉。"
     async with harness.db.read() as tx:
         assert await tx.confirmations.appeals(1) == []
+
+
+def _sheet_lines(model: Any) -> list[str]:
+    workbook = load_workbook(io.BytesIO(render_xlsx(model, {})))
+    sheet = workbook["检查表"]
+    return [str(row[0]) for row in sheet.iter_rows(values_only=True) if row and row[0]]
+
+
+def _pdf_text(model: Any) -> str:
+    reader = PdfReader(io.BytesIO(render_pdf(model, {})))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+async def test_the_reports_carry_the_sign_off_and_a_decision_makes_a_new_revision(
+    harness: Harness,
+) -> None:
+    s = await submitted(harness)
+    manager, above = s["manager"], s["above"]
+    first = await load_report(harness.db, 1)
+    assert first.signoff is not None and first.signoff.revision == 1
+    lines = _sheet_lines(first)
+    assert "签字确认（第 1 版）" in lines
+    assert "检查员：王检查　提交时间：2026-11-02 10:00" in lines
+    assert any(line.startswith("项目负责人：待确认（申诉期至 2026-11-06 00:00") for line in lines)
+    await file_appeal(harness, manager)
+    harness.clock.advance(hours=3)
+    await manager.press(entry(manager, "检查结果待确认").button("全部确认"))
+    await above.press(entry(above, "申诉待裁决").button("改判"))
+    await above.tap("0.5分")
+    await above.text("档案齐全")
+    second = await load_report(harness.db, 1)
+    assert second.signoff is not None and second.signoff.revision == 2
+    assert second.content_hash() != first.content_hash()
+    lines = _sheet_lines(second)
+    assert "签字确认（第 2 版）" in lines
+    assert "项目负责人：赵经理　确认时间：2026-11-02 13:00" in lines
+    assert "结果状态：已确认" in lines
+    appeal = next(line for line in lines if line.startswith("申诉 第 1 项"))
+    assert "理由：记录在档案室，检查时未调阅" in appeal
+    assert "裁决：改判 0分 → 0.5分（孙区域 2026-11-02 13:00，理由：档案齐全）" in appeal
+    text = _pdf_text(second).replace("\n", "")
+    assert "签字确认（第 2 版）" in text
+    assert "项目负责人：赵经理" in text and "裁决：改判" in text
+    # The decision sent the reports again to the inspector and the site's managers.
+    async with harness.db.read() as tx:
+        documents = await tx.connection.scalar(
+            sa.select(sa.func.count()).where(
+                outbox.c.chat_id == "101", outbox.c.kind == OutboxKind.SEND_DOCUMENT
+            )
+        )
+    assert documents == 4, "Excel and PDF at submission, and again after the decision"
