@@ -14,6 +14,7 @@ from aiohttp import web
 from telegram.error import TelegramError
 
 from bot.config import Settings
+from bot.confirm_notices import ConfirmSweeper
 from bot.core import company_settings
 from bot.delivery import Handoff, OutboxWorker, Sender
 from bot.flows.catalog import StandardsCatalog
@@ -154,6 +155,7 @@ async def start(settings: Settings) -> Runtime:
         retention=Retention(db, utc_now),
         unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
         plans=PlanSweeper(db, utc_now, catalog),
+        confirmations=ConfirmSweeper(db, utc_now),
     )
     runtime.scheduler.start()
     return runtime

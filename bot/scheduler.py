@@ -1,4 +1,5 @@
-"""Periodic work: the reminder sweep and the plans' notices (every minute, bot/plan_notices.py),
+"""Periodic work: the reminder sweep, the plans' notices (every minute, bot/plan_notices.py) and
+the 项目确认 window's reminder and automatic confirmation (every minute, bot/confirm_notices.py),
 the daily overdue check, the hourly
 retention job (bot/retention.py), the removal of unclaimed uploads and the weekly digest hook.
 The database holds every due time; each sweep claims due reminders atomically, so several bot
@@ -21,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.confirm_notices import ConfirmSweeper
 from bot.core import reminders as policy
 from bot.core.tasks import days_overdue
 from bot.flows import notify, reminding
@@ -256,9 +258,11 @@ class Scheduler:
         retention: Retention | None = None,
         unclaimed: UnclaimedSweeper | None = None,
         plans: PlanSweeper | None = None,
+        confirmations: ConfirmSweeper | None = None,
     ) -> None:
         self.sweeper = sweeper
         self.plans = plans
+        self.confirmations = confirmations
         self.on_sent = on_sent
         self.digest = digest
         self.retention = retention
@@ -307,6 +311,15 @@ class Scheduler:
                 partial(self._guard, self._plans),
                 IntervalTrigger(minutes=1),
                 id="plan-notices",
+                next_run_time=datetime.now(ZoneInfo(timezone)),
+                max_instances=1,
+                coalesce=True,
+            )
+        if confirmations is not None:
+            self.scheduler.add_job(
+                partial(self._guard, self._confirm),
+                IntervalTrigger(minutes=1),
+                id="confirmations",
                 next_run_time=datetime.now(ZoneInfo(timezone)),
                 max_instances=1,
                 coalesce=True,
@@ -363,6 +376,21 @@ class Scheduler:
                 report.reminded,
                 report.missed,
                 report.late,
+            )
+            self.on_sent()
+
+    async def _confirm(self) -> None:
+        assert self.confirmations is not None
+        try:
+            report = await self.confirmations.sweep()
+        except Exception:
+            log.exception("项目确认 sweep failed; it runs again in a minute")
+            return
+        if report.sent:
+            log.info(
+                "项目确认: %s reminded, %s confirmed automatically",
+                report.reminded,
+                report.confirmed,
             )
             self.on_sent()
 

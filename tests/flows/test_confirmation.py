@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from bot.confirm_notices import ConfirmSweeper
 from bot.core.events import EventKind, Incoming
 from bot.reports.excel import render_xlsx
 from bot.reports.model import load_report
@@ -434,3 +435,61 @@ async def test_the_reports_carry_the_sign_off_and_a_decision_makes_a_new_revisio
             )
         )
     assert documents == 4, "Excel and PDF at submission, and again after the decision"
+
+
+async def test_the_window_passing_confirms_automatically_after_one_reminder(
+    harness: Harness,
+) -> None:
+    async with harness.db.transaction() as tx:
+        await tx.settings.set("holidays", ["2026-11-04"])
+    s = await submitted(harness)
+    manager, inspector = s["manager"], s["inspector"]
+    sweeper = ConfirmSweeper(harness.db, harness.clock)
+    # Submitted Mon 11-02; Wed 11-04 is a holiday: the window is Tue, Thu, Fri; 11-07/08 are
+    # the weekend. The reminder goes Fri 09:00, the result is confirmed at Sat 00:00.
+    async with harness.db.read() as tx:
+        when = await tx.confirmations.get(1)
+    assert when is not None
+    assert when.deadline == datetime(2026, 11, 6, 16, 0, tzinfo=UTC)
+    assert when.remind_at == datetime(2026, 11, 6, 1, 0, tzinfo=UTC)
+    harness.clock.now = datetime(2026, 11, 6, 0, 59, tzinfo=UTC)
+    assert (await sweeper.sweep()).sent == 0
+    harness.clock.now = datetime(2026, 11, 6, 1, 0, tzinfo=UTC)
+    assert (await sweeper.sweep()).reminded == 1
+    assert (await sweeper.sweep()).reminded == 0, "reminded once"
+    await harness.flush()
+    reminder = manager.chat.last.text
+    assert "<b>⏰ 今天是确认检查结果的最后一天</b>" in reminder
+    assert "2026-11-07 00:00" in reminder
+    assert "今天是确认" in s["second"].chat.last.text
+    assert not any("今天是确认" in t for t in inspector.chat.texts())
+    # Still on the last day: an appeal is taken.
+    harness.clock.now = datetime(2026, 11, 6, 15, 0, tzinfo=UTC)
+    await manager.press(entry(manager, "不合格项 第 2 项").button("申诉"))
+    assert "<b>申诉 第 2 项</b>" in manager.chat.last.text
+    await manager.text("已整改完毕")
+    harness.clock.now = datetime(2026, 11, 6, 16, 0, tzinfo=UTC)
+    assert (await sweeper.sweep()).confirmed == 1
+    assert (await sweeper.sweep()).confirmed == 0, "confirmed once"
+    await harness.flush()
+    assert await status(harness) == (ResultStatus.APPEALED, ConfirmHow.AUTO)
+    told = inspector.chat.last.text
+    assert "<b>检查结果已逾期自动确认：阳光花园</b>" in told and "2026-11-07 00:00" in told
+    await manager.press(entry(manager, "检查结果待确认").button("全部确认"))
+    assert manager.chat.toasts[-1] == ("该检查结果已确认，不能再申诉。", True)
+    await inspector.press(entry(inspector, "申诉待裁决").button("维持"))
+    assert await status(harness) == (ResultStatus.CONFIRMED, ConfirmHow.AUTO)
+    report = await load_report(harness.db, 1)
+    assert report.signoff is not None
+    assert "项目负责人：—　逾期自动确认：2026-11-07 00:00" in _sheet_lines(report)
+
+
+async def test_two_sweepers_at_once_confirm_once(harness: Harness) -> None:
+    s = await submitted(harness)
+    harness.clock.now = datetime(2026, 11, 6, 0, 0, tzinfo=UTC)
+    one, two = ConfirmSweeper(harness.db, harness.clock), ConfirmSweeper(harness.db, harness.clock)
+    reports = await asyncio.gather(one.sweep(), two.sweep())
+    assert sum(r.confirmed for r in reports) == 1
+    assert sum(r.reminded for r in reports) == 0, "the window had passed: no reminder"
+    await harness.flush()
+    assert sum("检查结果已逾期自动确认" in t for t in s["manager"].chat.texts()) == 1
