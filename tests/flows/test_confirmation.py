@@ -493,3 +493,25 @@ async def test_two_sweepers_at_once_confirm_once(harness: Harness) -> None:
     assert sum(r.reminded for r in reports) == 0, "the window had passed: no reminder"
     await harness.flush()
     assert sum("检查结果已逾期自动确认" in t for t in s["manager"].chat.texts()) == 1
+
+
+async def test_stats_show_the_result_status_of_each_sites_latest_inspection(
+    harness: Harness,
+) -> None:
+    s = await submitted(harness)
+    manager = s["manager"]
+    await manager.command("stats")
+    assert "阳光花园：" in manager.chat.last.text
+    assert "（2026-11-02，待确认）" in manager.chat.last.text
+    await file_appeal(harness, manager)
+    await manager.command("stats")
+    assert "（2026-11-02，申诉中）" in manager.chat.last.text
+    await s["inspector"].press(entry(s["inspector"], "申诉待裁决").button("维持"))
+    await manager.press(entry(manager, "检查结果待确认").button("全部确认"))
+    await manager.command("stats")
+    assert "（2026-11-02，已确认）" in manager.chat.last.text
+    async with harness.db.read() as tx:
+        assert await tx.confirmations.statuses([1, 99]) == {
+            1: ResultStatus.CONFIRMED,
+            99: ResultStatus.CONFIRMED,
+        }
