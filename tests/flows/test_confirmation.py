@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from bot.cli import main
 from bot.confirm_notices import ConfirmSweeper
 from bot.core.events import EventKind, Incoming
 from bot.reports.excel import render_xlsx
@@ -515,3 +517,29 @@ async def test_stats_show_the_result_status_of_each_sites_latest_inspection(
             1: ResultStatus.CONFIRMED,
             99: ResultStatus.CONFIRMED,
         }
+
+
+async def test_pinjian_inspection_show_prints_status_findings_and_appeals(
+    harness: Harness, monkeypatch: Any, capsys: Any
+) -> None:
+    s = await submitted(harness)
+    await file_appeal(harness, s["manager"])
+    await s["inspector"].press(entry(s["inspector"], "申诉待裁决").button("维持"))
+    monkeypatch.setenv("PINJIAN_DATA_DIR", str(harness.tmp / "data"))
+    monkeypatch.setenv("PINJIAN_DATABASE_URL", harness.url)
+    monkeypatch.delenv("PINJIAN_TELEGRAM_TOKEN", raising=False)
+    assert await asyncio.to_thread(main, ["inspection", "show", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["inspection"] == 1 and data["site"] == "阳光花园"
+    assert data["status"] == "待确认"
+    assert [f["no"] for f in data["findings"]] == [ZERO_ITEM, HALF_ITEM]
+    assert data["findings"][0]["task"] in ("待整改", "逾期")  # the CLI reads the real clock
+    assert data["appeals"][0]["decision"] == "维持"
+    assert data["appeals"][0]["decided_by"] == "王检查"
+    assert data["confirmation"]["how"] is None and data["confirmation"]["revision"] == 2
+    assert await asyncio.to_thread(main, ["inspection", "show", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "结果状态：待确认" in text and "不合格项 2 项：" in text
+    assert "申诉 第 1 项：赵经理" in text and "裁决：维持" in text
+    assert await asyncio.to_thread(main, ["inspection", "show", "99"]) != 0
+    assert "没有编号为 99 的检查" in capsys.readouterr().err
