@@ -79,7 +79,10 @@ async def on_submitted(ctx: FlowContext, loaded: Loaded) -> None:
     photos = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
     notes = await ctx.tx.notes.count_by_item(loaded.inspection.id)
     due = deadline_text(when, site)
-    for manager in await site_managers(ctx, site):
+    managers = await site_managers(ctx, site)
+    names = "、".join(m.name for m in managers if m.id != ctx.person.id)
+    await ctx.reply("confirm_sent", managers=names, deadline=due)
+    for manager in managers:
         if manager.id == ctx.person.id:
             continue
         for no in lost:
