@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 
 from bot.bulletins import BulletinService
 from bot.config import Settings
+from bot.confirm_notices import ConfirmSweeper
 from bot.core.report_request import bulletin_requested
 from bot.delivery import Handoff, OutboxWorker, Prepare, Sender
 from bot.flows.catalog import StandardsCatalog
@@ -180,6 +181,7 @@ async def start(settings: Settings) -> Runtime:
         unclaimed=UnclaimedSweeper(db, db.files, grace_seconds=UNCLAIMED_GRACE_MINUTES * 60),
         plans=PlanSweeper(db, utc_now, catalog),
         groups=GroupSweeper(db, utc_now),
+        confirmations=ConfirmSweeper(db, utc_now),
     )
     runtime.scheduler.start()
     return runtime

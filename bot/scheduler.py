@@ -1,8 +1,10 @@
-"""Periodic work, scheduled only: the reminder sweep (bot/flows/reminder_sweep.py) and the
-plans' notices (bot/plan_notices.py) every minute, the daily overdue check, the hourly
-retention job (bot/retention.py), the removal of unclaimed uploads, and the weekly digest and
-monthly 通报 (each claims its week or month once, in job_runs: bot/flows/manager.weekly_digest,
-bot/bulletins.py). The rules live with the jobs' owners; the database holds every due time."""
+"""Periodic work, scheduled only: the reminder sweep (bot/flows/reminder_sweep.py), the plans'
+notices (bot/plan_notices.py), the 项目确认 window's reminder and automatic confirmation
+(bot/confirm_notices.py) and the project groups' posts (bot/group_sweeper.py) every minute, the
+daily overdue check, the hourly retention job (bot/retention.py), the removal of unclaimed
+uploads, and the weekly digest and monthly 通报 (each claims its week or month once, in
+job_runs: bot/flows/manager.weekly_digest, bot/bulletins.py). The rules live with the jobs'
+owners; the database holds every due time."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.confirm_notices import ConfirmSweeper
 from bot.flows.reminder_sweep import ReminderSweeper
 from bot.group_sweeper import GroupSweeper
 from bot.plan_notices import PlanSweeper
@@ -45,10 +48,12 @@ class Scheduler:
         unclaimed: UnclaimedSweeper | None = None,
         plans: PlanSweeper | None = None,
         groups: GroupSweeper | None = None,
+        confirmations: ConfirmSweeper | None = None,
     ) -> None:
         self.sweeper = sweeper
         self.plans = plans
         self.groups = groups
+        self.confirmations = confirmations
         self.on_sent = on_sent
         self.digest = digest
         self.bulletin = bulletin
@@ -112,6 +117,15 @@ class Scheduler:
                 partial(self._guard, self._group_posts),
                 IntervalTrigger(minutes=1),
                 id="group-posts",
+                next_run_time=datetime.now(ZoneInfo(timezone)),
+                max_instances=1,
+                coalesce=True,
+            )
+        if confirmations is not None:
+            self.scheduler.add_job(
+                partial(self._guard, self._confirm),
+                IntervalTrigger(minutes=1),
+                id="confirmations",
                 next_run_time=datetime.now(ZoneInfo(timezone)),
                 max_instances=1,
                 coalesce=True,
@@ -183,6 +197,21 @@ class Scheduler:
                 "project groups: %s overdue lists, %s verified-fix posts",
                 report.overdue_posts,
                 report.fixes_posts,
+            )
+            self.on_sent()
+
+    async def _confirm(self) -> None:
+        assert self.confirmations is not None
+        try:
+            report = await self.confirmations.sweep()
+        except Exception:
+            log.exception("项目确认 sweep failed; it runs again in a minute")
+            return
+        if report.sent:
+            log.info(
+                "项目确认: %s reminded, %s confirmed automatically",
+                report.reminded,
+                report.confirmed,
             )
             self.on_sent()
 

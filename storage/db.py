@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.admin import AuditRepo, SettingsRepo
 from storage.base import Clock, Ctx, utc_now
+from storage.confirmations import ConfirmationRepo
 from storage.conversations import ConversationRepo
 from storage.engine import (
     WRITE_OPTION,
@@ -63,6 +64,7 @@ class Tx:
         self.notes = NoteRepo(ctx)
         self.evidence = EvidenceRepo(ctx)
         self.tasks = TaskRepo(ctx)
+        self.confirmations = ConfirmationRepo(ctx)
         self.reminders = ReminderRepo(ctx)
         self.plans = PlanRepo(ctx)
         self.occurrences = OccurrenceRepo(ctx)

@@ -126,6 +126,11 @@ class InspectionRepo(Repo):
         }
         return await self._change(inspection_id, _OPEN, values)
 
+    async def rescore(self, inspection_id: int, *, score: float, max_score: float) -> Inspection:
+        """A completed inspection's total after an appeal's decision changed an answer."""
+        values = {"score": score, "max_score": max_score}
+        return await self._change(inspection_id, (InspectionStatus.COMPLETED,), values)
+
     async def cancel(self, inspection_id: int) -> Inspection:
         values = {"status": InspectionStatus.CANCELLED, "cancelled_at": self._now()}
         return await self._change(inspection_id, _OPEN, values)
@@ -482,7 +487,14 @@ class EvidenceRepo(Repo):
         return to_record(Evidence, row) if row else None
 
     async def for_item(self, inspection_id: int, item_no: int) -> list[Evidence]:
-        return to_records(Evidence, await self._item_rows(evidence, inspection_id, item_no))
+        """The item's finding photos and files (not those sent with an appeal)."""
+        rows = to_records(Evidence, await self._item_rows(evidence, inspection_id, item_no))
+        return [e for e in rows if e.role is not EvidenceRole.APPEAL]
+
+    async def for_appeal(self, inspection_id: int, item_no: int) -> list[Evidence]:
+        """The files sent with the appeal against the item's finding."""
+        rows = to_records(Evidence, await self._item_rows(evidence, inspection_id, item_no))
+        return [e for e in rows if e.role is EvidenceRole.APPEAL]
 
     async def for_inspection(self, inspection_id: int) -> list[Evidence]:
         rows = await self._rows_by(evidence, "inspection_id", inspection_id, ("item_no", "id"))
@@ -534,7 +546,9 @@ class EvidenceRepo(Repo):
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""
         result = await self._run(
-            "evidence.count_by_item", lambda: _counted(evidence), {"b_inspection": inspection_id}
+            "evidence.count_by_item",
+            lambda: _counted(evidence).where(evidence.c.role != EvidenceRole.APPEAL),
+            {"b_inspection": inspection_id},
         )
         rows = result.all()
         return {row[0]: row[1] for row in rows}

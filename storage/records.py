@@ -56,12 +56,48 @@ class EvidenceRole(StrEnum):
 
     FINDING = "finding"
     FIX = "fix"
+    APPEAL = "appeal"
+    """Sent with an appeal against the item's finding (申诉材料): not a finding photo."""
 
 
 class ExtensionStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class ResultStatus(StrEnum):
+    """Whether an inspection's result is binding: 待确认 until the site confirms it (or its
+    window passes), 申诉中 while an appeal against one of its findings is undecided."""
+
+    PENDING = "pending"
+    APPEALED = "appealed"
+    CONFIRMED = "confirmed"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待确认", "appealed": "申诉中", "confirmed": "已确认"}[self.value]
+
+
+class ConfirmHow(StrEnum):
+    """How the site signed the result off: a manager's 确认, or the window passing."""
+
+    CONFIRMED = "confirmed"
+    AUTO = "auto"
+
+    @property
+    def label(self) -> str:
+        return {"confirmed": "确认", "auto": "逾期自动确认"}[self.value]
+
+
+class AppealDecision(StrEnum):
+    UPHELD = "upheld"
+    CHANGED = "changed"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return {"upheld": "维持", "changed": "改判", "withdrawn": "撤销"}[self.value]
 
 
 class OutboxStatus(StrEnum):
@@ -498,3 +534,39 @@ class GroupCode:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None
+
+
+class Confirmation:
+    """The site's sign-off of a submitted inspection. `how`/`confirmed_by`/`confirmed_at`
+    are the 项目负责人's signature (set once); `status` is 已确认 once signed and no appeal
+    is undecided."""
+
+    inspection_id: int
+    site_id: int
+    status: ResultStatus
+    deadline: datetime
+    remind_at: datetime
+    reminded_at: datetime | None
+    how: ConfirmHow | None
+    confirmed_by: int | None
+    confirmed_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Appeal:
+    """An appeal against one finding (one per item) and its decision."""
+
+    id: int
+    inspection_id: int
+    item_no: int
+    reason: str
+    filed_by: int
+    filed_at: datetime
+    decision: AppealDecision | None
+    decided_by: int | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    score_before: float | None
+    score_after: float | None
+    label_after: str | None

@@ -11,7 +11,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 from storage.records import (
+    AppealDecision,
     Channel,
+    ConfirmHow,
     EvidenceKind,
     EvidenceRole,
     ExtensionStatus,
@@ -21,6 +23,7 @@ from storage.records import (
     OutboxStatus,
     PlanEvery,
     PlanKind,
+    ResultStatus,
     Role,
     Severity,
     TaskEventKind,
@@ -580,6 +583,43 @@ group_codes = sa.Table(
     _at("used_at", nullable=True),
     sa.CheckConstraint("site_id IS NULL OR region_id IS NULL", name="one_scope"),
 )
+confirmations = sa.Table(
+    "confirmations",
+    metadata,
+    sa.Column("inspection_id", sa.Integer, sa.ForeignKey("inspections.id"), primary_key=True),
+    _fk("site_id", "sites.id"),
+    sa.Column("status", enum(ResultStatus), nullable=False),
+    _at("deadline"),
+    _at("remind_at"),
+    _at("reminded_at", nullable=True),
+    sa.Column("how", enum(ConfirmHow)),
+    _fk("confirmed_by", "people.id", nullable=True),
+    _at("confirmed_at", nullable=True),
+    _at("created_at"),
+    sa.Index(None, "status", "deadline"),
+    sa.Index(None, "site_id", "status"),
+)
+"""A submitted inspection's sign-off by its site (项目确认), one row per inspection."""
+
+appeals = sa.Table(
+    "appeals",
+    metadata,
+    _id(),
+    _fk("inspection_id", "inspections.id"),
+    sa.Column("item_no", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    _fk("filed_by", "people.id"),
+    _at("filed_at"),
+    sa.Column("decision", enum(AppealDecision)),
+    _fk("decided_by", "people.id", nullable=True),
+    _at("decided_at", nullable=True),
+    sa.Column("decision_reason", sa.Text),
+    sa.Column("score_before", sa.Float),
+    sa.Column("score_after", sa.Float),
+    sa.Column("label_after", sa.String(64)),
+    sa.UniqueConstraint("inspection_id", "item_no"),
+)
+"""Appeals against findings (申诉) and their decisions; one per item of an inspection."""
 
 # Parents before children: the order backups are written and restored in.
 job_runs = sa.Table(

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Protocol
@@ -129,6 +130,7 @@ Ladder = Annotated[
     BeforeValidator(_ladder_before),
     AfterValidator(_ladder_check),
 ]
+Holidays = Annotated[tuple[date, ...], Field(max_length=100)]
 DueChoices = Annotated[tuple[Day, ...], Field(max_length=6), AfterValidator(_choices)]
 QuietHours = Annotated[tuple[Clock, Clock], BeforeValidator(_hours_before)]
 TimeZone = Annotated[str, AfterValidator(_zone)]
@@ -314,6 +316,22 @@ class CompanySettings(BaseModel):
     reuse_days: Day = Field(
         default=90,
         json_schema_extra=_key("与本项目多少天内的照片比对是否重复使用", "1–365 的整数"),
+    )
+    appeal_window_days: int = Field(
+        default=3,
+        ge=1,
+        le=30,
+        json_schema_extra=_key(
+            "检查提交后项目可在几个工作日内确认或申诉（周六、周日及节假日不计），逾期自动确认",
+            "1–30 的整数",
+        ),
+    )
+    holidays: Holidays = Field(
+        default=(),
+        json_schema_extra=_key(
+            "节假日（不计入申诉期的工作日）",
+            '日期列表，如 ["2026-10-01", "2026-10-02"]，最多 100 个',
+        ),
     )
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",

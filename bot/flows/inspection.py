@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core import payload
 from bot.core.messages import Button
-from bot.flows import plans, summaries, task_follow, task_setup
+from bot.flows import confirm, plans, summaries, task_follow, task_setup
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import Loaded, close_item_message, load, show_item
 from standards.schema import Item
@@ -338,6 +338,7 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
     if isinstance(ref, str):
         await ctx.edit(ref, "submitted", total=len(loaded.standard.items))
     await summaries.complete(ctx, loaded)
+    await confirm.on_submitted(ctx, loaded)
     ctx.next_screen()
     for key in ("insp", "no", "task", "sample", "figures", "item_ref"):
         ctx.state.pop(key, None)

@@ -41,10 +41,12 @@ def trend(latest: Inspection | None, previous: Inspection | None) -> str:
 
 
 async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, Any]]:
-    """Per site: latest score, trend and task counts, ranked by score (no score last)."""
+    """Per site: latest score, its result status (待确认 / 申诉中 / 已确认), trend and task
+    counts, ranked by score (no score last)."""
     bands = await company_settings.grade_bands(tx.settings)
     latest = await tx.inspections.latest_scores([s.id for s in sites])
     counts = await tx.tasks.counts([s.id for s in sites], today)
+    statuses = await tx.confirmations.statuses(i.id for i in latest.values())
     rows = []
     for site in sites:
         current = latest.get(site.id)
@@ -63,6 +65,7 @@ async def site_rows(tx: Tx, sites: list[Site], today: date) -> list[dict[str, An
                 "date": local(current.completed_at, site.timezone).date().isoformat()
                 if current and current.completed_at
                 else "",
+                "status": statuses[current.id].label if current else "",
                 "open": (count.open + count.review) if count else 0,
                 "overdue": count.overdue if count else 0,
             }

@@ -51,12 +51,22 @@ async def managers_at(tx: Tx, site: Site, level: Level) -> list[int]:
     return [person.id for person in people]
 
 
+async def under_appeal(tx: Tx, task: Task) -> bool:
+    """Whether an appeal against the task's finding is undecided."""
+    if task.inspection_id is None or task.item_no is None:
+        return False
+    return await tx.confirmations.open_appeal(task.inspection_id, task.item_no) is not None
+
+
 async def replan(tx: Tx, task: Task, now: datetime) -> int:
-    """Drop the task's pending reminders and plan them anew; only 待整改 tasks get any. The
-    ladder's rungs are planned without a person (their managers are looked up when due), and
-    only those above the level already reached."""
+    """Drop the task's pending reminders and plan them anew; only 待整改 tasks get any, and
+    none while an appeal against its finding is undecided (申诉中). The ladder's rungs are
+    planned without a person (their managers are looked up when due), and only those above
+    the level already reached."""
     await tx.reminders.cancel_for_task(task.id)
     if task.status is not TaskStatus.OPEN or task.due_date is None:
+        return 0
+    if await under_appeal(tx, task):
         return 0
     site = await tx.sites.get(task.site_id)
     if site is None:

@@ -19,8 +19,10 @@ from bot.core.texts import render
 from bot.delivery import Handoff
 from bot.flows import (
     access,
+    appeals,
     bulletin,
     commands,
+    confirm,
     evidence,
     group_binding,
     inspection,
@@ -222,6 +224,9 @@ class FlowEngine:
             if parts[0] == "K":
                 await tasks.press(ctx, parts[1:])
                 return
+            if parts[0] == "A":
+                await confirm.press(ctx, parts[1:])
+                return
             if parts[0] == "Q":
                 await self._queued(ctx, parts[1:])
                 return
@@ -362,6 +367,9 @@ class FlowEngine:
         if ctx.state.get("mode") == "fix":
             await tasks.on_file(ctx, file)
             return
+        if ctx.state.get("mode") in confirm.MODES:
+            await confirm.on_file(ctx, file)
+            return
         opened = await self._open_item(ctx)
         if opened is None:
             await ctx.reply("photo_no_item")
@@ -371,6 +379,10 @@ class FlowEngine:
 
     async def _text(self, ctx: FlowContext) -> None:
         if ctx.state.get("mode") in tasks.TASK_MODES and await tasks.on_text(ctx, ctx.event.text):
+            return
+        if ctx.state.get("mode") in confirm.MODES and await confirm.on_text(ctx, ctx.event.text):
+            return
+        if ctx.state.get("mode") in appeals.MODES and await appeals.on_text(ctx, ctx.event.text):
             return
         opened = await self._open_item(ctx)
         mode = ctx.state.get("mode")

@@ -3,7 +3,8 @@
 Full marks or 不适用 withdraw the task (已撤销, its reminders cancelled); another losing level
 changes its score and, when it was written from the level, its 问题. The 责任人 is told in every
 chat they are bound to. Answers change only while the inspection is unfinished, from whichever
-chat the inspector continues it in (a submitted inspection is final: see docs/ARCHITECTURE.md).
+chat the inspector continues it in; after submission, only an appeal's decision changes one
+(`bot.flows.appeals`, docs/CONFIRMATION.md).
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ async def card(
     return {
         "heading": heading,
         "task": task,
-        "status": lifecycle.status_label(task, today),
+        "status": await status_label(ctx, task, today),
         "severity": lifecycle.severity_name(await ctx.settings_at(site), task.severity),
         "site": site.name,
         "item": item,
@@ -158,6 +158,13 @@ async def card(
         "fix_photo_count": len(await _after_photos(ctx, task)),
         "history": lines,
     }
+
+
+async def status_label(ctx: FlowContext, task: Task, today: date) -> str:
+    """待整改, 待复查 (逾期), …, or 申诉中 while an appeal against its finding is undecided."""
+    if task.status is TaskStatus.OPEN and await reminding.under_appeal(ctx.tx, task):
+        return "申诉中"
+    return lifecycle.status_label(task, today)
 
 
 def _event_text(event: Any) -> str:
@@ -310,7 +317,7 @@ async def list_tasks(ctx: FlowContext) -> None:
                     "item_no": task.item_no,
                     "content": item.content if item else None,
                     "severity": lifecycle.severity_name(await ctx.settings_at(site), task.severity),
-                    "status": lifecycle.status_label(task, today),
+                    "status": await status_label(ctx, task, today),
                     "due": task.due_date.isoformat() if task.due_date else "—",
                     "responsible": await _name(ctx, task.responsible_person_id)
                     if show_responsible

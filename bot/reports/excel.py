@@ -19,8 +19,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.core.scoring import BELOW_BANDS
+from bot.reports import signoff
 from bot.reports.images import scale
-from bot.reports.model import ItemRow, Photo, ReportModel, change_text, percent_text
+from bot.reports.model import ItemRow, Photo, ReportModel, SignOff, change_text, percent_text
 from bot.reports.sheet_text import write
 
 FONT_NAME = "宋体"
@@ -163,7 +164,21 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
     write(sheet, row, 6, f"等级划分：{bands}，其下为{BELOW_BANDS}")
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
+    if model.signoff is not None:
+        _signoff(sheet, row + 2, model.signoff, last)
     print_setup(sheet, landscape=True, title_rows=f"{HEADER_ROW}:{HEADER_ROW}")
+
+
+def _signoff(sheet: Worksheet, row: int, block: SignOff, last: int) -> None:
+    """检查员, 项目负责人 and the appeals under the form, each line across the page."""
+    for index, text in enumerate([signoff.heading(block), *signoff.lines(block)]):
+        cell = write(sheet, row + index, 1, text)
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        if index == 0:
+            cell.font = BOLD_FONT
+        sheet.merge_cells(
+            start_row=row + index, start_column=1, end_row=row + index, end_column=last
+        )
 
 
 def _item(sheet: Worksheet, row: int, item: ItemRow) -> None:

@@ -129,6 +129,40 @@ class Previous:
 
 
 @dataclass(frozen=True)
+class AppealRow:
+    item_no: int
+    filed_by: str
+    filed_at: str
+    reason: str
+    decision: str
+    """维持 / 改判 / 撤销, or 待裁决."""
+    decided_by: str
+    decided_at: str
+    decision_reason: str
+    score_before: float | None
+    score_after: float | None
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """The result's signatures: the inspector's at submission, the 项目负责人's (确认 or
+    逾期自动确认), and the appeals with their decisions. Each decision makes a new revision."""
+
+    inspector: str
+    submitted: str
+    status: str
+    responsible: str
+    confirmed: str
+    how: str
+    deadline: str
+    appeals: tuple[AppealRow, ...]
+
+    @property
+    def revision(self) -> int:
+        return 1 + sum(1 for a in self.appeals if a.decided_at)
+
+
+@dataclass(frozen=True)
 class ReportModel:
     inspection_id: int
     title: str
@@ -150,6 +184,8 @@ class ReportModel:
     tasks: tuple[TaskRow, ...]
     previous: Previous | None
     bands: GradeBands
+    signoff: SignOff | None = None
+    """None for an inspection submitted before 项目确认 existed."""
 
     @property
     def items(self) -> list[ItemRow]:
@@ -354,6 +390,41 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         ),
         previous=previous,
         bands=bands,
+        signoff=await _signoff(tx, inspection, zone),
+    )
+
+
+async def _signoff(tx: Tx, inspection: Inspection, zone: str) -> SignOff | None:
+    when = await tx.confirmations.get(inspection.id)
+    if when is None or inspection.completed_at is None:
+        return None
+    appeals = await tx.confirmations.appeals(inspection.id)
+    ids = {inspection.inspector_id, *(a.filed_by for a in appeals)}
+    ids |= {p for p in (when.confirmed_by, *(a.decided_by for a in appeals)) if p is not None}
+    people = {p.id: p.name for p in await tx.people.get_many(ids)}
+    return SignOff(
+        inspector=_name(people, inspection.inspector_id),
+        submitted=shown(inspection.completed_at, zone),
+        status=when.status.label,
+        responsible=_name(people, when.confirmed_by),
+        confirmed=shown(when.confirmed_at, zone) if when.confirmed_at else "",
+        how=when.how.label if when.how else "",
+        deadline=shown(when.deadline, zone),
+        appeals=tuple(
+            AppealRow(
+                item_no=a.item_no,
+                filed_by=_name(people, a.filed_by),
+                filed_at=shown(a.filed_at, zone),
+                reason=a.reason,
+                decision=a.decision.label if a.decision else "待裁决",
+                decided_by=_name(people, a.decided_by),
+                decided_at=shown(a.decided_at, zone) if a.decided_at else "",
+                decision_reason=a.decision_reason or "",
+                score_before=a.score_before,
+                score_after=a.score_after,
+            )
+            for a in appeals
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode
 
 from bot.core.scoring import BELOW_BANDS
+from bot.reports import signoff
 from bot.reports.fonts import cjk_font, latin_font
 from bot.reports.images import Scaled, scale
 from bot.reports.model import ItemRow, Photo, ReportModel, change_text, percent_text
@@ -98,6 +99,7 @@ def render_pdf(model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
     _sections(pdf, model)
     _items(pdf, model)
     _tasks(pdf, model)
+    _signoff(pdf, model)
     _photos(pdf, model, photos)
     data = bytes(pdf.output())
     for key, font in pdf.fonts.items():
@@ -280,6 +282,15 @@ def _tasks(pdf: _Document, model: ReportModel) -> None:
                     task.remark,
                 )
             )
+
+
+def _signoff(pdf: _Document, model: ReportModel) -> None:
+    if model.signoff is None:
+        return
+    pdf.heading(signoff.heading(model.signoff))
+    pdf.set_font(BODY, size=9)
+    for line in signoff.lines(model.signoff):
+        pdf.multi_cell(0, 5.5, printed(line), new_x="LMARGIN", new_y="NEXT")
 
 
 def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> None:

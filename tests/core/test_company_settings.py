@@ -44,6 +44,8 @@ INVALID: dict[str, list[Any]] = {
     "photo_max_age_hours": [0, 721, "day", 1.5],
     "reuse_max_distance": [-1, 21, "near"],
     "reuse_days": [0, 366, "month"],
+    "appeal_window_days": [0, 31, "three"],
+    "holidays": ["2026-10-01", ["2026-13-01"], ["十一"]],
     "digest_day": ["monday", "周一"],
     "digest_time": ["9", "24:00"],
     "bulletin_day": [0, 29, "first", 1.5],
@@ -125,3 +127,10 @@ def test_a_stored_value_changed_by_hand_into_nonsense_is_skipped_and_logged(
     assert resolved.sources["grade_bands"] is Source.DEFAULT
     assert resolved.values.reminders.at == "09:00"
     assert "grade_bands" in caplog.text and "reminders.at" in caplog.text
+
+
+def test_the_appeal_window_and_holidays_validate_and_default() -> None:
+    assert resolve({}).values.appeal_window_days == 3
+    assert resolve({}).values.holidays == ()
+    assert validate("holidays", ["2026-10-01", "2026-10-02"]) == ["2026-10-01", "2026-10-02"]
+    assert validate("appeal_window_days", 5) == 5

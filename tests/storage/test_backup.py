@@ -85,6 +85,12 @@ async def populate(db: Database, world: World, clock: FakeClock) -> None:
             )
         await tx.inspections.first_section_summary(inspection.id, "一")
         await tx.inspections.complete(inspection.id, score=1, max_score=2)
+        await tx.confirmations.open(
+            inspection.id, world.site_a, deadline=clock.now, remind_at=clock.now
+        )
+        await tx.confirmations.file_appeal(
+            inspection.id, 2, reason="已有记录", filed_by=world.manager, score_before=0
+        )
         task = await tx.tasks.create(
             world.site_a,
             "缺记录",

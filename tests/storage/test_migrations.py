@@ -106,6 +106,7 @@ async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> Non
         "0008",
         "0009",
         "0010",
+        "0011",
         "0012",
     ]
     await upgrade(url, "0001")
