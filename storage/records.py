@@ -536,6 +536,7 @@ class GroupCode:
     used_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Confirmation:
     """The site's sign-off of a submitted inspection. `how`/`confirmed_by`/`confirmed_at`
     are the 项目负责人's signature (set once); `status` is 已确认 once signed and no appeal
