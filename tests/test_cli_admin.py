@@ -289,7 +289,8 @@ def test_a_leaver_is_deactivated_only_with_their_open_tasks_handed_to_a_colleagu
             zhang,
             {label: t.responsible_person_id for label, t in tasks.items() if t},
             events[-1],
-            {r.person_id for r in reminders if r.cancelled_at is None},
+            # The 责任人's pending reminders (the ladder's rungs have no person).
+            {r.person_id for r in reminders if r.cancelled_at is None and r.person_id is not None},
             await tx.roles.for_person(seeded["张三"]),
             await tx.identities.for_person(seeded["张三"]),
             await tx.identities.resolve(Channel.TELEGRAM, "501"),
