@@ -254,6 +254,12 @@ async def stop(runtime: Runtime) -> None:
 
 async def serve(settings: Settings) -> int:
     setup_logging(settings.log_level)
+    # Before start-up, which answers /healthz before it has finished: a SIGTERM meanwhile
+    # stops the bot cleanly once it has started.
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
     try:
         runtime = await start(settings)
     except SchemaMismatch as exc:
@@ -281,10 +287,6 @@ async def serve(settings: Settings) -> int:
     # process: keep it out of the cyclic collector's full passes, which otherwise stopped
     # every chat at a time under load (docs/BENCHMARKS.md).
     gc.freeze()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
     channels = (
         (["web"] if runtime.web else [])
         + (["telegram"] if runtime.telegram else [])

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
+from storage.direct import plan
 from storage.records import OutboxMessage
 
 Clock = Callable[[], datetime]
@@ -46,7 +48,8 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
 
 
 class Rows(Protocol):
-    """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result)."""
+    """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result, or
+    :class:`storage.direct.DirectResult` on SQLite)."""
 
     @property
     def rowcount(self) -> int: ...
@@ -62,11 +65,13 @@ class Rows(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ctx:
-    """One open transaction: its connection, the clock and the dialect name."""
+    """One open transaction: its connection, the clock and the dialect name; on SQLite also
+    the aiosqlite connection underneath, for :mod:`storage.direct`."""
 
     conn: AsyncConnection
     clock: Clock
     dialect: str
+    raw: aiosqlite.Connection | None = None
     queued: list[OutboxMessage] = field(default_factory=list)
     """The outbox messages this transaction queued, in order."""
 
@@ -93,8 +98,14 @@ class Repo:
         self, key: Hashable, build: Callable[[], Executable], params: Mapping[str, Any]
     ) -> Rows:
         """Run the statement `build` makes (built once per `key`, see :func:`prepared`) with
-        bound `params`."""
-        return await self._conn.execute(prepared(key, build), dict(params))
+        bound `params`; on SQLite through aiosqlite directly (:mod:`storage.direct`)."""
+        stmt = prepared(key, build)
+        raw = self._ctx.raw
+        if raw is not None:
+            direct = plan(key, stmt, params, self._conn.dialect)
+            if direct is not None:
+                return await direct.run(raw, params)
+        return await self._conn.execute(stmt, dict(params))
 
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> AnyRow:
         result = await self._run(

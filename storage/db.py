@@ -215,7 +215,10 @@ class Database:
                 options["postgresql_readonly"] = True
             await conn.execution_options(**options)
             async with conn.begin():
-                tx = Tx(Ctx(conn, self._clock, self.dialect))
+                raw = None
+                if self.dialect == "sqlite":
+                    raw = (await conn.get_raw_connection()).driver_connection
+                tx = Tx(Ctx(conn, self._clock, self.dialect, raw))
                 if event_key is not None:
                     await tx.events.record(event_key)
                 yield tx

@@ -201,7 +201,9 @@ async def test_concurrent_claims_never_share_a_message(db: Database, db_url: str
             for message in batch:
                 async with database.transaction() as tx:
                     await tx.outbox.mark_sent(message.id, f"m{message.id}")
-                del in_flight[message.chat_id]
+                    # Before the commit: another sender may claim the chat's next message
+                    # once it has committed (the commit's own awaits come after it).
+                    del in_flight[message.chat_id]
 
     for database in senders:
         await database.open()

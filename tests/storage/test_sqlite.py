@@ -1,13 +1,16 @@
 """SQLite through SQLAlchemy's aiosqlite dialect: the settings every connection gets, write
 transactions that take the write lock up front, waiting for another process's lock with the
-event loop free (and giving up after the busy timeout), and WAL checkpoints off the loop."""
+event loop free (and giving up after the busy timeout), WAL checkpoints off the loop, and hot
+statements through aiosqlite's own API."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 import sqlalchemy as sa
 
@@ -15,7 +18,7 @@ import storage.db
 import storage.engine
 from storage import Channel, Database, OutboxKind, Role, upgrade
 from storage.engine import create_engine
-from storage.tables import roles
+from storage.tables import people, roles
 
 
 @pytest.fixture
@@ -169,3 +172,45 @@ async def test_the_wal_is_copied_into_the_database_file_off_the_event_loop(
         assert rows_in_the_file() == 40
     finally:
         await db.close()
+
+
+async def test_hot_statements_run_through_aiosqlite_with_sqlalchemys_sql(
+    sqlite_db: tuple[Database, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """storage.direct runs a repository's hot statements through aiosqlite's own connection
+    API, with the SQL text SQLAlchemy compiles for them, in the transaction SQLAlchemy began."""
+    db, _ = sqlite_db
+    await db.open()
+    seen: list[str] = []
+    fetchall = aiosqlite.Connection.execute_fetchall
+
+    async def spy(self: aiosqlite.Connection, sql: str, parameters: Any = None) -> Any:
+        seen.append(sql)
+        return await fetchall(self, sql, parameters)
+
+    monkeypatch.setattr(aiosqlite.Connection, "execute_fetchall", spy)
+    try:
+
+        async def roll_back() -> None:
+            async with db.transaction() as tx:
+                await tx.people.create("回滚")
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            await roll_back()
+        async with db.transaction() as tx:
+            kept = await tx.people.create("直连")
+        async with db.read() as tx:
+            assert await tx.people.find_by_name("回滚") == []
+            person = await tx.people.get(kept.id)
+            assert person is not None
+            assert person.name == "直连"
+            assert person.created_at == kept.created_at
+    finally:
+        await db.close()
+    by_id = sa.select(people).where(people.c.id == sa.bindparam("b_id"))
+    assert str(by_id.compile(dialect=db_dialect())) in seen
+
+
+def db_dialect() -> sa.Dialect:
+    return create_engine("sqlite+aiosqlite://").dialect

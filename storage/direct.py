@@ -1,0 +1,179 @@
+"""Hot statements executed through aiosqlite's own connection API.
+
+Kept for the speed goal "capacity at N = 50 at least 0.5 of the echo bot" (docs/BENCHMARKS.md):
+SQLAlchemy's aiosqlite adapter hands a statement to aiosqlite's thread several times
+(cursor, execute, fetch, close) and adds its execution context and result metadata, and a
+button press runs about twenty statements. A statement the repositories run often is
+therefore compiled once by SQLAlchemy for the SQLite dialect — SQL text, the order of its
+parameters, their bind processors and the result columns' result processors — and executed
+with the same SQL text by aiosqlite on the transaction's own connection (the one SQLAlchemy
+began, so it commits or rolls back with everything else), in one hand-over to its thread.
+The values stored and read are exactly the ones SQLAlchemy would produce: the same compiled
+statement and the same type processors do the work, only the per-call bookkeeping is skipped.
+
+Statements this cannot run as they are (expanding IN lists, Python-side defaults) and every
+other dialect go through SQLAlchemy as before (:meth:`storage.base.Repo._run`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_Processor = Callable[[Any], Any] | None
+
+
+class DirectRow:
+    """A result row: by position (``row[0]``, slices), by column key (``row.id``) and as
+    ``row._mapping``, like SQLAlchemy's Row for the uses the repositories make of it."""
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, values: tuple[Any, ...], keys: tuple[str, ...]) -> None:
+        self._values = values
+        self._keys = keys
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._keys, self._values, strict=True))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._values[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[self._keys.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
+
+
+class DirectResult:
+    """The rows of one executed statement (fetched at once) and its row count."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[DirectRow], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def all(self) -> Sequence[DirectRow]:
+        return self._rows
+
+    def one(self) -> DirectRow:
+        if len(self._rows) != 1:
+            raise LookupError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def one_or_none(self) -> DirectRow | None:
+        if len(self._rows) > 1:
+            raise LookupError(f"expected at most one row, got {len(self._rows)}")
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[_Processor, ...]
+    constants: Mapping[str, Any]
+    keys: tuple[str, ...]
+    dml: bool
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """The result processors there are, by column position (most columns have none)."""
+
+    async def run(
+        self, connection: aiosqlite.Connection, params: Mapping[str, Any]
+    ) -> DirectResult:
+        args = []
+        for name, bind in zip(self.names, self.binds, strict=True):
+            value = params[name] if name in params else self.constants[name]
+            args.append(value if bind is None else bind(value))
+        try:
+            if self.keys:
+                fetched: list[Any] = list(await connection.execute_fetchall(self.sql, args))
+                rowcount = len(fetched) if self.dml else -1
+            else:
+                cursor = await connection.execute(self.sql, args)
+                fetched, rowcount = [], cursor.rowcount
+                await cursor.close()
+        except sqlite3.Error as error:
+            # The exception SQLAlchemy would raise (IntegrityError, OperationalError, …).
+            raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from error
+        results, keys = self.results, self.keys
+        if not results:
+            return DirectResult([DirectRow(raw, keys) for raw in fetched], rowcount)
+        rows = []
+        for raw in fetched:
+            values = list(raw)
+            for index, process in results:
+                values[index] = process(values[index])
+            rows.append(DirectRow(tuple(values), keys))
+        return DirectResult(rows, rowcount)
+
+
+_PLANS: dict[Hashable, _Plan | None] = {}
+
+
+def plan(
+    key: Hashable, stmt: Executable, params: Mapping[str, Any], dialect: Dialect
+) -> _Plan | None:
+    """The direct plan of `stmt` for parameters named like `params` (None: not eligible)."""
+    cache_key = (key, tuple(params))
+    if cache_key not in _PLANS:
+        _PLANS[cache_key] = _build(stmt, sorted(params), dialect)
+    return _PLANS[cache_key]
+
+
+def _build(stmt: Executable, names: list[str], dialect: Dialect) -> _Plan | None:
+    if not isinstance(stmt, ClauseElement):
+        return None
+    compiled = stmt.compile(dialect=dialect, column_keys=names)
+    if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+        return None
+    if (
+        compiled.literal_execute_params
+        or compiled.post_compile_params
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+    ):
+        return None
+    order = tuple(compiled.positiontup)
+    binds: list[_Processor] = []
+    for name in order:
+        processor = compiled._bind_processors.get(name)
+        if processor is not None and not callable(processor):
+            return None  # a tuple-valued parameter
+        binds.append(processor)
+    constants = {
+        name: bind.effective_value
+        for name, bind in compiled.binds.items()
+        if not bind.required and bind.callable is None
+    }
+    columns = compiled._result_columns
+    processors = (column.type._cached_result_processor(dialect, None) for column in columns)
+    return _Plan(
+        sql=compiled.string,
+        names=order,
+        binds=tuple(binds),
+        constants=constants,
+        keys=tuple(column.keyname for column in columns),
+        dml=bool(compiled.isinsert or compiled.isupdate or compiled.isdelete),
+        results=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+    )
