@@ -17,12 +17,12 @@ from bot.core import duties, payload
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
-from bot.core.messages import Button
+from bot.core.messages import Button, Stamped
 from bot.core.texts import render
 from bot.flows import reminding
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
-from bot.reports import photo_reuse, photo_time
+from bot.reports import photo_reuse, photo_time, renditions
 from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
@@ -72,14 +72,17 @@ async def item_of(ctx: FlowContext, task: Task) -> Item | None:
     return await TaskItems(ctx.tx, ctx.standards_cache).of(task)
 
 
-async def _before_photos(ctx: FlowContext, task: Task) -> list[str]:
+async def _before_photos(ctx: FlowContext, task: Task) -> list[Stamped]:
+    """The finding's photos, watermarked (whoever is shown them is not who took them)."""
     if task.inspection_id is None or task.item_no is None:
         return []
-    return [e.sha256 for e in await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)]
+    photos = await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)
+    return await renditions.stamped(ctx.tx, photos)
 
 
-async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
-    return [e.sha256 for e in await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)]
+async def _after_photos(ctx: FlowContext, task: Task) -> list[Stamped]:
+    photos = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+    return await renditions.stamped(ctx.tx, photos)
 
 
 async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]]:
@@ -530,7 +533,8 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         (render("photo_album", after=False, count=len(before)), before),
         (render("photo_album", after=True, count=len(after)), after),
     ]
-    matched = list(dict.fromkeys(e.sha256 for _, e in await reused(ctx, updated)))
+    earlier = {e.id: e for _, e in await reused(ctx, updated)}
+    matched = await renditions.stamped(ctx.tx, list(earlier.values()))
     if matched:
         albums.append((render("photo_album_reused", count=len(matched)), matched))
     for person_id in verifiers:

@@ -21,7 +21,7 @@ from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.flows.catalog import pinned
-from bot.reports import photo_reuse, photo_time
+from bot.reports import photo_reuse, photo_time, renditions
 from storage.db import Database, Tx
 from storage.records import (
     Evidence,
@@ -241,9 +241,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     takers = {p.id: p.name for p in await tx.people.get_many({ev.created_by for ev in findings})}
 
     def band(ev: Evidence, no: int) -> str:
-        at = photo_time.taken(ev, zone)
-        when = f"拍摄 {shown(at, zone)}" if at else f"接收 {shown(ev.created_at, zone)}"
-        return f"{site.name} · 第 {no} 项 · {when} · {_name(takers, ev.created_by)}"
+        return renditions.band(ev, site.name, f"第 {no} 项", zone, _name(takers, ev.created_by))
 
     for ev in findings:
         if ev.item_no is not None:

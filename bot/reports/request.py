@@ -1,8 +1,9 @@
-"""Which report file an outbox row asks for.
+"""Which report file, or which watermarked photos, an outbox row asks for.
 
 Flows cannot render (that would hold the inspection's transaction for seconds), so they queue a
-row whose payload names the inspection and the format; the outbox worker's `prepare` hook turns
-it into a stored file just before sending. This module is all the flows import from reports.
+row whose payload names the inspection and the format, or the photos with their watermark
+bands (`bot.core.messages.Stamped`); the outbox worker's `prepare` hook turns it into stored
+files just before sending.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ _MIME = {
 
 REPORT_KEY = "report"
 FORMAT_KEY = "format"
+BANDS_KEY = "bands"
+"""One watermark band per photo of the row ("" for a photo sent as stored), until prepared."""
+STAMPED_KEY = "stamped"
+"""Once prepared: the originals the row's photos are renditions of (the evidence shown)."""
 
 
 def report_request(inspection_id: int, fmt: ReportFormat) -> dict[str, Any]:
@@ -42,3 +47,14 @@ def requested(payload: dict[str, Any]) -> tuple[int, ReportFormat] | None:
     if not isinstance(inspection_id, int):
         return None
     return inspection_id, ReportFormat(payload[FORMAT_KEY])
+
+
+def bands(payload: dict[str, Any]) -> list[str] | None:
+    """The watermark bands a row's photos still need, or None (none, or already made)."""
+    found = payload.get(BANDS_KEY)
+    return [str(b) for b in found] if isinstance(found, list) and any(found) else None
+
+
+def needs_preparing(payload: dict[str, Any]) -> bool:
+    """Whether the row's files are made just before sending (a report, watermarked photos)."""
+    return requested(payload) is not None or bands(payload) is not None

@@ -17,6 +17,7 @@ from bot.delivery import Delivery, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
+from bot.reports.service import ReportService
 from storage import Database, FileEvidenceStore, upgrade
 from storage.records import Channel, OutboxKind, Role
 from tests import seeding
@@ -86,10 +87,21 @@ class Harness:
         await upgrade(self.url)
         await self.db.open()
         self.engine = FlowEngine(self.db, StandardsCatalog.load(None), self.settings, self.clock)
-        self.worker = OutboxWorker(self.db, Channel.TELEGRAM, self._record, clock=self.clock)
-        self.web_worker = OutboxWorker(self.db, Channel.WEB, self._record, clock=self.clock)
+        self.start_workers()
+
+    def start_workers(self) -> None:
+        """The outbox workers, with the app's `prepare` hook (watermarked photos, reports)."""
+        self.reports = ReportService(self.db)
+        prepare = self.reports.prepare
+        self.worker = OutboxWorker(
+            self.db, Channel.TELEGRAM, self._record, clock=self.clock, prepare=prepare
+        )
+        self.web_worker = OutboxWorker(
+            self.db, Channel.WEB, self._record, clock=self.clock, prepare=prepare
+        )
 
     async def close(self) -> None:
+        await self.reports.close()
         await self.db.close()
 
     def chat(self, chat_id: str | int, channel: Channel = Channel.TELEGRAM) -> Chat:

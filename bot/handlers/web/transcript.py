@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.reports.request import needs_preparing
 from storage.base import to_records
 from storage.db import Tx
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
@@ -82,6 +83,8 @@ async def transcript(
     truncated = len(rows) > limit
     views = []
     for row in reversed(rows[:limit]):
+        if needs_preparing(row.payload):
+            break  # its files are being made: the page gets it live, or on its next visit
         shown_id = row.channel_message_id
         if shown_id is None:
             target = None
@@ -108,6 +111,8 @@ async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
         sa.cast(outbox.c.payload, sa.Text).contains(sha256),
     )
     for kind, payload in (await tx.connection.execute(stmt)).all():
+        if needs_preparing(payload):
+            continue  # the originals of photos being watermarked are not what is shown
         if kind is OutboxKind.SEND_DOCUMENT and payload.get("document") == sha256:
             return SharedFile(sha256, payload.get("document_name") or "文件")
         if sha256 in (payload.get("photos") or []):
