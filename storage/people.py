@@ -112,6 +112,15 @@ class SiteRepo(Repo):
             raise NotFound(f"site {site_id}")
         return to_record(Site, row)
 
+    async def set_position(self, site_id: int, position: tuple[float, float] | None) -> Site:
+        """Where the site is (latitude, longitude in degrees); None: not known."""
+        latitude, longitude = position if position else (None, None)
+        values = {"latitude": latitude, "longitude": longitude}
+        row = await self._update_by_id(sites, site_id, values)
+        if row is None:
+            raise NotFound(f"site {site_id}")
+        return to_record(Site, row)
+
     async def get(self, site_id: int) -> Site | None:
         row = await self._by_id(sites, site_id)
         return to_record(Site, row) if row else None

@@ -22,7 +22,7 @@ from bot.core.texts import render
 from bot.flows import reminding
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
-from bot.reports import photo_reuse, photo_time, renditions
+from bot.reports import photo_place, photo_reuse, photo_time, renditions
 from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
@@ -97,8 +97,10 @@ async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]
 
 
 async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
-    """What the fix photos' capture times and hashes show the verifier (docs/EVIDENCE.md)."""
-    zone = (await _site(ctx, task)).timezone
+    """What the fix photos' capture times, hashes and positions show the verifier
+    (docs/EVIDENCE.md)."""
+    site = await _site(ctx, task)
+    zone = site.timezone
     fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
     flags = [
         render(
@@ -116,6 +118,13 @@ async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
                 day=local(earlier.created_at, zone).strftime("%m-%d"),
                 item_no=earlier.item_no,
                 task_id=earlier.task_id,
+            ).strip()
+        )
+    radius = (await ctx.settings_at(site)).photo_max_distance_m
+    for _, metres in photo_place.far_from_site(fixes, site, radius):
+        flags.append(
+            render(
+                "photo_flag_far", distance=photo_place.shown_distance(metres), radius=radius
             ).strip()
         )
     return flags
@@ -446,6 +455,7 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
             created_by=ctx.person.id,
             task_id=task.id,
             taken_at=file.taken_at,
+            position=file.position,
             phash=file.phash,
         )
         count += 1

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.events import EventKind, Incoming, StoredFile
-from bot.core.pixels import capture_time, perceptual_hash
+from bot.core.pixels import capture_time, gps_position, perceptual_hash
 from bot.delivery import Delivery, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
@@ -203,6 +203,7 @@ class User:
             f"file-{stored.sha256[:8]}",
             taken_at=capture_time(io.BytesIO(data)),
             phash=perceptual_hash(io.BytesIO(data)),
+            position=gps_position(io.BytesIO(data)),
         )
         event = self._event(EventKind.PHOTO, text=caption, file=file)
         await self.h.send(event)

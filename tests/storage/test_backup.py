@@ -163,7 +163,7 @@ async def test_round_trip_keeps_every_table_and_file(
     original = await dump(db_url)
     assert all(original[table.name] for table in TABLES_IN_ORDER), "populate misses a table"
     manifest = await backup(db_url, db.files, tmp_path / "backup")
-    assert manifest.schema_revision == "0008"
+    assert manifest.schema_revision == "0013"
     assert manifest.tables == {name: len(rows) for name, rows in original.items()}
     assert sorted(e.sha256 for e in manifest.evidence) == sorted(await _files_of(db.files))  # type: ignore[arg-type]
 
@@ -318,13 +318,13 @@ async def test_cli_db_commands(
     assert "pinjian db upgrade" in out
     code, out = await asyncio.to_thread(run, "upgrade")
     assert code == 0
-    assert "数据库已升级到最新版本 (schema 0008)" in out
+    assert "数据库已升级到最新版本 (schema 0013)" in out
     code, out = await asyncio.to_thread(run, "status")
     assert (code, "up to date" in out) == (0, True)
     code, out = await asyncio.to_thread(run, "backup", str(tmp_path / "bk"))
     assert code == 0
     assert "备份完成" in out
-    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0008"
+    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0013"
     code, out = await asyncio.to_thread(run, "restore", str(tmp_path / "bk"))
     assert code == 0
     assert "恢复完成" in out

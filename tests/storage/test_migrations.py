@@ -95,14 +95,24 @@ async def test_schema_at_head_matches_the_table_definitions(urls: Urls) -> None:
 
 async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> None:
     url = await urls.new(migrated=False)
-    assert known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+    assert known_revisions() == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+        "0007",
+        "0008",
+        "0013",
+    ]
     await upgrade(url, "0001")
     await _execute(url, *ROWS_0001)
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "database schema 0001 is older than this program (0008)" in str(caught.value)
+    assert "database schema 0001 is older than this program (0013)" in str(caught.value)
     assert "pinjian db upgrade" in str(caught.value)
-    assert await upgrade(url) == ("0001", "0008")
+    assert await upgrade(url) == ("0001", "0013")
     db = await _open(url)
     try:
         async with db.transaction() as tx:
@@ -146,7 +156,7 @@ async def test_unknown_schema_is_refused(urls: Urls) -> None:
     await _execute(url, "UPDATE alembic_version SET version_num = '0099_future'")
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "0099_future is newer than this program (0008)" in str(caught.value)
+    assert "0099_future is newer than this program (0013)" in str(caught.value)
     with pytest.raises(SchemaMismatch):
         await upgrade(url)
 
@@ -160,4 +170,4 @@ async def test_downgrade_to_0001_and_back(urls: Urls) -> None:
             await conn.commit()
     finally:
         await engine.dispose()
-    assert await upgrade(url) == ("0001", "0008")
+    assert await upgrade(url) == ("0001", "0013")
