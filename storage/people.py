@@ -537,10 +537,6 @@ class InviteRepo(Repo):
         row = await self._one(sa.select(invites).where(invites.c.code == code))
         return to_record(Invite, row) if row else None
 
-    async def for_person(self, person_id: int) -> list[Invite]:
-        stmt = sa.select(invites).where(invites.c.person_id == person_id).order_by(invites.c.id)
-        return to_records(Invite, await self._all(stmt))
-
     async def redeem(self, code: str, now: datetime) -> Redemption:
         """Use the code once. The caller then binds the identity and grants the role in the
         same transaction; a concurrent second redemption finds the code used."""

@@ -112,26 +112,6 @@ class TaskRepo(Repo):
         )
         return task
 
-    async def change_due_date(
-        self,
-        task_id: int,
-        expected_version: int,
-        due_date: date,
-        *,
-        actor_id: int | None,
-        reason: str | None = None,
-    ) -> Task:
-        current = await self._expect(task_id, expected_version)
-        task = await self._bump(current, {"due_date": due_date})
-        await self.record_event(
-            task_id,
-            TaskEventKind.DUE_CHANGED,
-            actor_id=actor_id,
-            reason=reason,
-            data={"from": _iso(current.due_date), "to": due_date.isoformat()},
-        )
-        return task
-
     async def reassign(
         self,
         task_id: int,
@@ -177,20 +157,6 @@ class TaskRepo(Repo):
                 "finding_from": current.finding,
                 "finding_to": finding,
             },
-        )
-        return task
-
-    async def set_remark(
-        self, task_id: int, expected_version: int, remark: str | None, *, actor_id: int | None
-    ) -> Task:
-        """Set 备注; the earlier remark stays in the event history."""
-        current = await self._expect(task_id, expected_version)
-        task = await self._bump(current, {"remark": remark})
-        await self.record_event(
-            task_id,
-            TaskEventKind.REMARK,
-            actor_id=actor_id,
-            data={"from": current.remark, "to": remark},
         )
         return task
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
-from storage import Database, Tx
+from storage.db import Database, Tx
 from storage.records import EvidenceKind, EvidenceRole
 from tests.cliquery import query
 from tests.core.test_photo_gps import SITE, offset

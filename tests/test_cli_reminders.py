@@ -13,7 +13,8 @@ from bot.cli import main
 from bot.flows.reminding import replan
 from bot.retention import Retention
 from bot.scheduler import ReminderSweeper, Scheduler
-from storage import Channel, Database, Role
+from storage.db import Database
+from storage.records import Channel, Role
 
 
 @pytest.fixture

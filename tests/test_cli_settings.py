@@ -14,7 +14,7 @@ import pytest
 from bot import app
 from bot.cli import main
 from bot.config import Settings
-from storage import Tx
+from storage.db import Tx
 from tests.cliquery import query
 
 

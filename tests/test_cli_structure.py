@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from storage import Tx
+from storage.db import Tx
 from storage.records import Channel
 from tests.cliquery import query
 

@@ -18,7 +18,9 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.reports.service import ReportService
-from storage import Database, FileEvidenceStore, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import Channel, OutboxKind, Role
 from tests import seeding
 

@@ -14,21 +14,22 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from bot.cli import main as cli
-from storage import (
+from storage.backup import BackupError, Manifest, _dump_jsonl, backup, restore
+from storage.db import Database
+from storage.engine import create_engine
+from storage.evidence import FileEvidenceStore
+from storage.migrate import current_revision
+from storage.people import web_external_id
+from storage.records import (
     Channel,
-    Database,
     EvidenceKind,
     EvidenceRole,
-    FileEvidenceStore,
     OutboxKind,
+    PlanEvery,
+    PlanKind,
     Role,
     TaskStatus,
-    web_external_id,
 )
-from storage.backup import BackupError, Manifest, _dump_jsonl, backup, restore
-from storage.engine import create_engine
-from storage.migrate import current_revision
-from storage.records import PlanEvery, PlanKind
 from storage.tables import TABLES_IN_ORDER
 from tests.storage.conftest import PgServer, Urls
 from tests.storage.helpers import FakeClock, World

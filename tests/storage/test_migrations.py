@@ -11,9 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
-from storage import Database, InspectionStatus, Role, SchemaMismatch, head_revision, upgrade
+from storage.db import Database
 from storage.engine import create_engine
-from storage.migrate import _config, known_revisions
+from storage.errors import SchemaMismatch
+from storage.migrate import _config, head_revision, known_revisions, upgrade
+from storage.records import InspectionStatus, Role
 from storage.tables import metadata, section_summaries
 from tests.storage.conftest import Urls
 

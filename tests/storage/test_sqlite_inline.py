@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import storage.db
-from storage import Channel, Database, OutboxKind, upgrade
+from storage.db import Database
 from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.records import Channel, OutboxKind
 from storage.sqlite_inline import DRIVER, begin_immediate
 
 

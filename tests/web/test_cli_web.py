@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from storage import Tx, web_external_id
+from storage.db import Tx
+from storage.people import web_external_id
 from storage.records import Channel, Role
 from tests.cliquery import query
 
