@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
+from bot.core.messages import Outgoing, Stamped, album
+from storage.records import Channel, OutboxKind
+from storage.tables import outbox
 from tests.bands import banded
 from tests.reports.data import jpeg
 from tests.web.conftest import WebBot
@@ -47,8 +52,8 @@ async def test_the_verifier_sees_watermarked_photos(
     albums = [m for m in messages[:review] if m["kind"] == "photo"][-2:]
     assert [m["text"] for m in albums] == ["整改前（1 张）", "整改后（1 张）"]
     url = f"{web_bot.base}/api/files/"
-    for album, original in zip(albums, (finding, fixed), strict=True):
-        (sha,) = album["photos"]
+    for shown, original in zip(albums, (finding, fixed), strict=True):
+        (sha,) = shown["photos"]
         async with http.get(url + sha, headers=inspector.headers) as response:
             assert response.status == 200
             assert banded(await response.read(), original)
@@ -56,3 +61,50 @@ async def test_the_verifier_sees_watermarked_photos(
     async with http.get(url + original_fix, headers=inspector.headers) as response:
         assert response.status == 404  # only the rendition was shown to the verifier
     assert await web_bot.runtime.db.files.get(original_fix) == fixed
+
+
+async def test_a_photo_row_being_watermarked_shows_nothing_of_the_original(
+    web_bot: WebBot, http: aiohttp.ClientSession
+) -> None:
+    """While the worker makes the renditions (the row claimed, its photos still the originals
+    with their bands), a page loading the chat stops before that row, and the originals are
+    not served; once sent, the row shows the rendition."""
+    inspector = ApiClient(http, web_bot.base, web_bot.tokens["王检查"])
+    original = jpeg(3, (640, 480))
+    stored = await web_bot.runtime.db.files.put(original)
+    person = await web_bot.person("王检查")
+    await web_bot.send_to("王检查", Outgoing(kind=OutboxKind.SEND, text="之前的消息"))
+    await wait_until(web_bot.delivered)
+    stamped = album("整改后（1 张）", [Stamped(stored.sha256, "阳光花园 · 第 1 项 · 张三")])
+    async with web_bot.runtime.db.transaction() as tx:
+        queued = await tx.outbox.enqueue(
+            Channel.WEB, str(person.id), stamped.kind, stamped.to_payload(), person_id=person.id
+        )
+        row = queued.id
+        await tx.connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == row)
+            .values(claimed_by="another-worker", claim_expires_at=datetime(2999, 1, 1, tzinfo=UTC))
+        )
+    shown = await inspector.messages()
+    assert shown[-1]["text"] == "之前的消息"
+    url = f"{web_bot.base}/api/files/{stored.sha256}"
+    async with http.get(url, headers=inspector.headers) as response:
+        assert response.status == 404
+
+    async with web_bot.runtime.db.transaction() as tx:
+        await tx.connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == row)
+            .values(claimed_by=None, claim_expires_at=None)
+        )
+    web_bot.runtime.workers[Channel.WEB].wake()
+    await wait_until(web_bot.delivered)
+    last = (await inspector.messages())[-1]
+    assert last["text"] == "整改后（1 张）"
+    (rendition,) = last["photos"]
+    async with http.get(f"{web_bot.base}/api/files/{rendition}", headers=inspector.headers) as r:
+        assert r.status == 200
+        assert banded(await r.read(), original)
+    async with http.get(url, headers=inspector.headers) as response:
+        assert response.status == 404
