@@ -57,7 +57,7 @@ def test_show_lists_every_setting_with_its_value_source_and_description(
         for line in out
     )
     rows = shown(capsys)
-    assert len(rows) == 21
+    assert len(rows) == 22
     assert rows["severity_names"]["value"] == ["观察项", "一般不合格", "严重不合格"]
     assert rows["photo_required"] == {
         "key": "photo_required",

@@ -33,6 +33,7 @@ INVALID: dict[str, list[Any]] = {
     "photo_max_age_hours": [0, 721, "day", 1.5],
     "reuse_max_distance": [-1, 21, "near"],
     "reuse_days": [0, 366, "month"],
+    "photo_max_distance_m": [49, 50_001, "far", 1.5],
     "digest_day": ["monday", "周一"],
     "digest_time": ["9", "24:00"],
 }
