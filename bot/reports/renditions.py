@@ -17,12 +17,16 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 from bot.core.dates import shown
 from bot.core.messages import Stamped
+from bot.delivery import DeliveryError
 from bot.reports import photo_time
 from bot.reports.images import scale
+from bot.reports.request import BANDS_KEY, STAMPED_KEY, bands
 from storage.db import Tx
+from storage.errors import EvidenceMissing
 from storage.evidence import EvidenceStore
 from storage.records import Evidence
 
@@ -88,3 +92,21 @@ async def watermarked(files: EvidenceStore, sha256: str, band: str) -> str:
     if len(_made) > CACHE_SIZE:
         _made.popitem(last=False)
     return stored.sha256
+
+
+async def prepare(files: EvidenceStore, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The outbox worker's `prepare` step for a row with watermark bands: the payload with the
+    renditions in `photos` and the originals in `stamped`; None for a row without bands."""
+    stamps = bands(payload)
+    if stamps is None:
+        return None
+    originals = [str(sha) for sha in payload.get("photos") or []]
+    try:
+        photos = [
+            await watermarked(files, sha, band) if band else sha
+            for sha, band in zip(originals, stamps, strict=True)
+        ]
+    except (EvidenceMissing, ValueError) as exc:
+        raise DeliveryError(f"a photo to watermark: {exc.__class__.__name__}") from None
+    rest = {k: v for k, v in payload.items() if k != BANDS_KEY}
+    return {**rest, "photos": photos, STAMPED_KEY: originals}

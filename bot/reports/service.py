@@ -28,9 +28,9 @@ from typing import Any
 
 from bot.core.dates import local
 from bot.delivery import DeliveryError, NotReady
+from bot.reports import renditions
 from bot.reports.model import ReportError, ReportModel, load_report
-from bot.reports.renditions import watermarked
-from bot.reports.request import BANDS_KEY, STAMPED_KEY, ReportFormat, bands, requested
+from bot.reports.request import ReportFormat, requested
 from storage.db import Database
 from storage.errors import EvidenceMissing
 from storage.evidence import EvidenceStore
@@ -166,9 +166,9 @@ class ReportService:
         """The outbox worker's hook: a row that asks for a report file gets the stored file,
         one with watermark bands the stamped renditions of its photos."""
         payload = message.payload
-        stamps = bands(payload)
-        if stamps is not None:
-            return await self._watermark(payload, stamps)
+        stamped = await renditions.prepare(self.db.files, payload)
+        if stamped is not None:
+            return stamped
         wanted = requested(payload)
         if wanted is None:
             return payload
@@ -187,18 +187,6 @@ class ReportService:
         if message.kind is OutboxKind.SEND_PHOTO:
             return {**payload, "photos": [rendered.sha256]}
         return {**payload, "document": rendered.sha256, "document_name": rendered.filename}
-
-    async def _watermark(self, payload: dict[str, Any], stamps: list[str]) -> dict[str, Any]:
-        originals = [str(sha) for sha in payload.get("photos") or []]
-        try:
-            photos = [
-                await watermarked(self.db.files, sha, band) if band else sha
-                for sha, band in zip(originals, stamps, strict=True)
-            ]
-        except (EvidenceMissing, ValueError) as exc:
-            raise DeliveryError(f"a photo to watermark: {exc.__class__.__name__}") from None
-        rest = {k: v for k, v in payload.items() if k != BANDS_KEY}
-        return {**rest, "photos": photos, STAMPED_KEY: originals}
 
     async def _render_and_store(
         self, model: ReportModel, fmt: ReportFormat, key: tuple[int, ReportFormat, str]

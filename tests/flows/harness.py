@@ -13,15 +13,15 @@ from typing import Any
 
 from bot.core.events import EventKind, Incoming, StoredFile
 from bot.core.pixels import capture_time, gps_position, perceptual_hash
-from bot.delivery import Delivery, OutboxWorker
+from bot.delivery import Delivery, DeliveryError, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
-from bot.reports.service import ReportService
+from bot.reports import renditions
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
 from storage.migrate import upgrade
-from storage.records import Channel, OutboxKind, Role
+from storage.records import Channel, OutboxKind, OutboxMessage, Role
 from tests import seeding
 
 
@@ -92,9 +92,15 @@ class Harness:
         self.start_workers()
 
     def start_workers(self) -> None:
-        """The outbox workers, with the app's `prepare` hook (watermarked photos, reports)."""
-        self.reports = ReportService(self.db)
-        prepare = self.reports.prepare
+        """The outbox workers; their `prepare` hook makes watermarked photos, and gives up a
+        report file at once (the flows' tests render no reports)."""
+
+        async def prepare(message: OutboxMessage) -> dict[str, Any]:
+            stamped = await renditions.prepare(self.files, message.payload)
+            if stamped is None:
+                raise DeliveryError("no report renderer in the harness", permanent=True)
+            return stamped
+
         self.worker = OutboxWorker(
             self.db, Channel.TELEGRAM, self._record, clock=self.clock, prepare=prepare
         )
@@ -103,7 +109,6 @@ class Harness:
         )
 
     async def close(self) -> None:
-        await self.reports.close()
         await self.db.close()
 
     def chat(self, chat_id: str | int, channel: Channel = Channel.TELEGRAM) -> Chat:
