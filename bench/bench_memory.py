@@ -24,8 +24,9 @@ from pathlib import Path
 
 from bench.bench_reminders import NOW, _insert, load, start_bot
 from standards.loader import BUILTIN_DIR, load_file
-from storage import Channel, Database, upgrade
-from storage.records import InspectionStatus
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.records import Channel, InspectionStatus
 from storage.tables import answers, conversations, inspections
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")

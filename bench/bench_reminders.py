@@ -32,8 +32,10 @@ import sqlalchemy as sa
 
 from bot.core.reminders import ReminderPolicy, plan
 from bot.flows.reminder_sweep import ReminderSweeper
-from storage import Channel, Database, FileEvidenceStore, Role, upgrade
-from storage.records import TaskStatus
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
+from storage.records import Channel, Role, TaskStatus
 from storage.tables import identities, people, reminders, roles, sites, tasks
 
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)

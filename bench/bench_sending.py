@@ -30,7 +30,10 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import TelegramChannel
-from storage import Channel, Database, FileEvidenceStore, OutboxKind, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
+from storage.records import Channel, OutboxKind
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 FIRST_CHAT = 300_000

@@ -35,13 +35,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from storage import Channel, Database, OutboxKind, Role, Tx, upgrade
 from storage.base import Ctx
+from storage.db import Database, Tx
+from storage.migrate import upgrade
 from storage.records import (
+    Channel,
     EvidenceKind,
     EvidenceRole,
     InspectionStatus,
+    OutboxKind,
     OutboxStatus,
+    Role,
     Severity,
     TaskEventKind,
     TaskStatus,

@@ -63,7 +63,9 @@ from typing import Any
 from PIL import Image
 
 from standards.loader import BUILTIN_DIR, load_file
-from storage import Database, Role, upgrade
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.records import Role
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI, FakeUser
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.report_request import to_render, watermarks
+from bot.core.report_request import needs_preparing
 from storage.db import Database, Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
 
@@ -62,7 +62,8 @@ class Delivery:
 Sender = Callable[[Delivery], Awaitable[str | None]]
 Prepare = Callable[[OutboxMessage], Awaitable[dict[str, Any]]]
 """Turns a row's payload into the one to send just before sending; a row that asks for a
-report file (bot.core.report_request) gets the rendered file's sha256 this way."""
+report file, a 通报 or watermarked photos (bot.core.report_request) gets the rendered files'
+sha256 this way."""
 
 
 @dataclass(frozen=True)
@@ -301,13 +302,11 @@ class OutboxWorker:
         """Send one message; returns (its channel id,) once sent, None if it was not."""
         prepared: dict[str, Any] | None = None
         try:
-            if self.prepare is not None and (
-                to_render(message.payload) or watermarks(message.payload)
-            ):
+            if self.prepare is not None and needs_preparing(message.payload):
                 prepared = await self.prepare(message)
                 message = replace(message, payload=prepared)
-            elif to_render(message.payload):
-                raise DeliveryError("no report renderer for a report file", permanent=True)
+            elif needs_preparing(message.payload):
+                raise DeliveryError("no renderer for a report file, 通报 or photo", permanent=True)
             sent_id = await self.send(Delivery(message, target))
         except NotReady as exc:
             async with self.db.transaction() as tx:

@@ -1,133 +1,15 @@
 """Pinjian storage: one schema on SQLite and PostgreSQL, spoken to in domain records.
 
-Usage::
+Import what you use from its module (the package re-exports nothing)::
+
+    from storage.db import Database
+    from storage.evidence import FileEvidenceStore
 
     db = Database(url, files=FileEvidenceStore(evidence_dir, max_bytes=...))
     await db.open()                      # SchemaMismatch if `pinjian db upgrade` is needed
     async with db.transaction(event_key="tg:update:42") as tx:
         person = await tx.people.get(7)
         await tx.outbox.enqueue(...)
+
+storage/API.md lists the repositories and their methods.
 """
-
-from storage.base import Clock, utc_now
-from storage.db import Database, Tx
-from storage.engine import mask_url
-from storage.errors import (
-    ConcurrentUpdate,
-    DuplicateEvent,
-    EvidenceMissing,
-    EvidenceTooLarge,
-    IdentityInUse,
-    NotFound,
-    SchemaMismatch,
-    StateConflict,
-    StorageError,
-)
-from storage.evidence import EvidenceStore, FileEvidenceStore, StoredFile
-from storage.migrate import check_schema, current_revision, head_revision, upgrade
-from storage.people import web_external_id
-from storage.records import (
-    OPEN_TASK_STATUSES,
-    Answer,
-    AnswerRevision,
-    AuditEntry,
-    Channel,
-    ChatGroup,
-    Conversation,
-    Evidence,
-    EvidenceKind,
-    EvidenceRole,
-    ExtensionRequest,
-    ExtensionStatus,
-    GroupCode,
-    GroupKind,
-    Identity,
-    Inspection,
-    InspectionStatus,
-    Invite,
-    InviteProblem,
-    ItemLoss,
-    JsonDict,
-    Note,
-    OutboxKind,
-    OutboxMessage,
-    OutboxStatus,
-    Person,
-    Redemption,
-    Region,
-    Reminder,
-    Role,
-    RoleGrant,
-    Severity,
-    Site,
-    StoredStandard,
-    Task,
-    TaskCounts,
-    TaskEvent,
-    TaskEventKind,
-    TaskStatus,
-)
-
-__all__ = [
-    "OPEN_TASK_STATUSES",
-    "Answer",
-    "AnswerRevision",
-    "AuditEntry",
-    "Channel",
-    "ChatGroup",
-    "Clock",
-    "ConcurrentUpdate",
-    "Conversation",
-    "Database",
-    "DuplicateEvent",
-    "Evidence",
-    "EvidenceKind",
-    "EvidenceMissing",
-    "EvidenceRole",
-    "EvidenceStore",
-    "EvidenceTooLarge",
-    "ExtensionRequest",
-    "ExtensionStatus",
-    "FileEvidenceStore",
-    "GroupCode",
-    "GroupKind",
-    "Identity",
-    "IdentityInUse",
-    "Inspection",
-    "InspectionStatus",
-    "Invite",
-    "InviteProblem",
-    "ItemLoss",
-    "JsonDict",
-    "NotFound",
-    "Note",
-    "OutboxKind",
-    "OutboxMessage",
-    "OutboxStatus",
-    "Person",
-    "Redemption",
-    "Region",
-    "Reminder",
-    "Role",
-    "RoleGrant",
-    "SchemaMismatch",
-    "Severity",
-    "Site",
-    "StateConflict",
-    "StorageError",
-    "StoredFile",
-    "StoredStandard",
-    "Task",
-    "TaskCounts",
-    "TaskEvent",
-    "TaskEventKind",
-    "TaskStatus",
-    "Tx",
-    "check_schema",
-    "current_revision",
-    "head_revision",
-    "mask_url",
-    "upgrade",
-    "utc_now",
-    "web_external_id",
-]

@@ -458,6 +458,7 @@ class EvidenceRepo(Repo):
         task_id: int | None = None,
         taken_at: datetime | None = None,
         phash: str | None = None,
+        position: tuple[float, float] | None = None,
     ) -> Evidence:
         _target(inspection_id, item_no, task_id)
         row = await self._insert(
@@ -478,6 +479,8 @@ class EvidenceRepo(Repo):
                 "created_at": self._now(),
                 "taken_at": taken_at,
                 "phash": phash,
+                "latitude": position[0] if position else None,
+                "longitude": position[1] if position else None,
             },
         )
         return to_record(Evidence, row)

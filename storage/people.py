@@ -112,6 +112,15 @@ class SiteRepo(Repo):
             raise NotFound(f"site {site_id}")
         return to_record(Site, row)
 
+    async def set_position(self, site_id: int, position: tuple[float, float] | None) -> Site:
+        """Where the site is (latitude, longitude in degrees); None: not known."""
+        latitude, longitude = position if position else (None, None)
+        values = {"latitude": latitude, "longitude": longitude}
+        row = await self._update_by_id(sites, site_id, values)
+        if row is None:
+            raise NotFound(f"site {site_id}")
+        return to_record(Site, row)
+
     async def get(self, site_id: int) -> Site | None:
         row = await self._by_id(sites, site_id)
         return to_record(Site, row) if row else None
@@ -537,10 +546,6 @@ class InviteRepo(Repo):
     async def get(self, code: str) -> Invite | None:
         row = await self._one(sa.select(invites).where(invites.c.code == code))
         return to_record(Invite, row) if row else None
-
-    async def for_person(self, person_id: int) -> list[Invite]:
-        stmt = sa.select(invites).where(invites.c.person_id == person_id).order_by(invites.c.id)
-        return to_records(Invite, await self._all(stmt))
 
     async def redeem(self, code: str, now: datetime) -> Redemption:
         """Use the code once. The caller then binds the identity and grants the role in the

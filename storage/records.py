@@ -137,6 +137,10 @@ class Site:
     active: bool
     created_at: datetime
     region_id: int | None
+    latitude: float | None = None
+    longitude: float | None = None
+    """Where the site is (WGS 84 degrees), if set: photos farther than the company's
+    `photo_max_distance_m` are flagged."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -312,6 +316,9 @@ class Evidence:
     when the file carried none."""
     phash: str | None
     """The perceptual hash (16 hex digits); None for a file that is no readable image."""
+    latitude: float | None = None
+    longitude: float | None = None
+    """Where the photo was taken, from its EXIF GPS (WGS 84 degrees); None when absent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, to_record
 from storage.records import JsonDict, StoredStandard
 from storage.tables import standards
 
@@ -52,15 +52,3 @@ class StandardRepo(Repo):
         )
         row = await self._one(stmt)
         return to_record(StoredStandard, row) if row else None
-
-    async def versions(self, std_id: str) -> list[StoredStandard]:
-        stmt = sa.select(standards).where(standards.c.std_id == std_id).order_by(standards.c.id)
-        return to_records(StoredStandard, await self._all(stmt))
-
-    async def all_latest(self) -> list[StoredStandard]:
-        """The latest stored content of every standard, by std_id."""
-        newest = (
-            sa.select(sa.func.max(standards.c.id)).group_by(standards.c.std_id).scalar_subquery()
-        )
-        stmt = sa.select(standards).where(standards.c.id.in_(newest)).order_by(standards.c.std_id)
-        return to_records(StoredStandard, await self._all(stmt))

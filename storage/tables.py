@@ -115,6 +115,8 @@ sites = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     _at("created_at"),
     _fk("region_id", "regions.id", nullable=True),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
     sa.Index(None, "region_id"),
 )
 
@@ -317,6 +319,8 @@ evidence = sa.Table(
     _at("created_at"),
     sa.Column("taken_at", sa.DateTime(timezone=False)),
     sa.Column("phash", sa.String(16)),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
     sa.Index(None, "inspection_id", "item_no"),
     sa.Index(None, "task_id"),
     sa.Index(None, "sha256"),

@@ -180,20 +180,6 @@ class TaskRepo(Repo):
         )
         return task
 
-    async def set_remark(
-        self, task_id: int, expected_version: int, remark: str | None, *, actor_id: int | None
-    ) -> Task:
-        """Set 备注; the earlier remark stays in the event history."""
-        current = await self._expect(task_id, expected_version)
-        task = await self._bump(current, {"remark": remark})
-        await self.record_event(
-            task_id,
-            TaskEventKind.REMARK,
-            actor_id=actor_id,
-            data={"from": current.remark, "to": remark},
-        )
-        return task
-
     async def record_event(
         self,
         task_id: int,

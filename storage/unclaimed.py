@@ -2,7 +2,8 @@
 has decided to keep it (a flow gets the stored file with the event), so a photo a flow refused
 ("照片未保存"), or one sent by someone with nothing open, would stay for good. A file is
 claimed when an evidence row names it (a flow attached it) or when the bot itself sent it as a
-file (a rendered report: the only files the bot sends that are not evidence); a file nothing
+file (a rendered report, a watermarked photo: the only files the bot sends that are not
+evidence); a file nothing
 claims is removed once it has gone unclaimed for the grace period, whichever channel brought
 it. Only files go: no database row is ever deleted (a person's own message showing the photo
 stays; the page shows it as not loaded).
@@ -24,6 +25,8 @@ from storage.tables import evidence, outbox
 BATCH = 500
 REPORT_KEY = "report"
 """The payload key of an outbox row that sends a rendered report (bot.core.report_request)."""
+STAMPED_KEY = "stamped"
+"""The payload key of an outbox row that sent watermarked photos (bot.core.report_request)."""
 
 
 class UnclaimedSweeper:
@@ -80,15 +83,18 @@ async def _attached(tx: Tx, hashes: Sequence[str]) -> set[str]:
 
 
 async def _sent_as_files(tx: Tx) -> set[str]:
-    """Every file a document row or a report row of the outbox names (reports are few: a
-    handful of rows per finished inspection)."""
+    """Every file a document row, a report row or a watermarked photo row of the outbox names
+    (a handful of rows per finished inspection or fix)."""
     payload = outbox.c.payload
     stmt = sa.select(payload).where(
         sa.or_(
             outbox.c.kind == OutboxKind.SEND_DOCUMENT,
             sa.and_(
                 outbox.c.kind == OutboxKind.SEND_PHOTO,
-                payload[REPORT_KEY].as_string().is_not(None),
+                sa.or_(
+                    payload[REPORT_KEY].as_string().is_not(None),
+                    payload[STAMPED_KEY].as_string().is_not(None),
+                ),
             ),
         )
     )

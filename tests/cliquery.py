@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from storage import Database, Tx
+from storage.db import Database, Tx
 
 
 def query(data_dir: Path, work: Callable[[Tx], Awaitable[Any]], *, write: bool = False) -> Any:

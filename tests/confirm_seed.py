@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from standards.loader import BUILTIN_DIR, load_file
-from storage import Tx
+from storage.db import Tx
 from storage.records import Person, Site
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")

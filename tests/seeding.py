@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import Tx
+from storage.db import Tx
 from storage.records import Person, Role, Site
 
 STAFF = (

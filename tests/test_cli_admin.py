@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.cli.admin_cmd import parse_staff
 from bot.flows import reminding
 from bot.handlers.web.links import issue_login
-from storage import Tx
+from storage.db import Tx
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
 from storage.tables import outbox
 from tests.cliquery import query

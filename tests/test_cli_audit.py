@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli import main
-from storage import Tx
+from storage.db import Tx
 from storage.tables import audit_log
 from tests.cliquery import query
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from storage import Tx
+from storage.db import Tx
 from storage.records import ChatGroup, GroupKind
 from tests.cliquery import query
 

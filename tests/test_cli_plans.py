@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import main
-from storage import Database, Tx
+from storage.db import Database, Tx
 from storage.records import EvidenceKind, EvidenceRole
 from tests.cliquery import query
+from tests.core.test_photo_gps import SITE, offset
 from tests.storage.helpers import snapshot
 from tests.test_cli_structure import refused
 
@@ -185,8 +186,9 @@ def test_kpi_plan_rates_per_site_region_and_inspector(
 
 
 async def flagged_photos(data_dir: Path) -> None:
-    """张三's task gets three fix photos in October: one taken (EXIF) before the task, one the
-    finding photo re-sent (same perceptual hash), one in order."""
+    """张三's task gets five fix photos in October: one taken (EXIF) before the task, one the
+    finding photo re-sent (same perceptual hash), one taken 5 km from the site, two in order
+    (one of them 200 m from the site)."""
     db = Database(
         f"sqlite+aiosqlite:///{(data_dir / 'pinjian.db').resolve()}",
         clock=lambda: at("2026-10-10T09:00"),
@@ -232,6 +234,13 @@ async def flagged_photos(data_dir: Path) -> None:
                 phash="0f0f0f0f0f0f0f0f",
                 taken_at=datetime(2026, 10, 10, 10),
             )
+            await tx.sites.set_position(sites["阳光花园"], SITE)
+            await tx.evidence.add(
+                "e" * 64, 1, **fix, created_by=people["张三"], position=offset(5000)
+            )
+            await tx.evidence.add(
+                "f" * 64, 1, **fix, created_by=people["张三"], position=offset(200)
+            )
     finally:
         await db.close()
 
@@ -243,6 +252,6 @@ def test_kpi_counts_flagged_fix_photos_per_responsible(
     capsys.readouterr()
     assert main(["kpi", "--month", "2026-10", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["responsible"]
-    assert [(r["person"], r["flagged_fix_photos"], r["tasks"]) for r in rows] == [("张三", 2, 0)]
+    assert [(r["person"], r["flagged_fix_photos"], r["tasks"]) for r in rows] == [("张三", 3, 0)]
     assert main(["kpi", "--month", "2026-11", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["responsible"] == []

@@ -14,7 +14,8 @@ from bot.flows.reminder_sweep import ReminderSweeper
 from bot.flows.reminding import replan
 from bot.retention import Retention
 from bot.scheduler import Scheduler
-from storage import Channel, Database, Role
+from storage.db import Database
+from storage.records import Channel, Role
 
 
 @pytest.fixture

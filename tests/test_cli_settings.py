@@ -14,7 +14,7 @@ import pytest
 from bot import app
 from bot.cli import main
 from bot.config import Settings
-from storage import Tx
+from storage.db import Tx
 from tests.cliquery import query
 
 
@@ -58,7 +58,7 @@ def test_show_lists_every_setting_with_its_value_source_and_description(
     )
     rows = shown(capsys)
     assert rows["reminders.ladder"]["value"] == [[1, "site"], [3, "region"], [7, "company"]]
-    assert len(rows) == 28
+    assert len(rows) == 29
     assert rows["group_posts.overdue_daily"]["value"] is True
     assert rows["group_posts.overdue_daily"]["per_site"] is True
     assert rows["severity_names"]["value"] == ["观察项", "一般不合格", "严重不合格"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from storage import Tx
+from storage.db import Tx
 from storage.records import Channel
 from tests.cliquery import query
 
@@ -374,3 +374,38 @@ def test_staff_sheet_with_regions_and_levels_updates_the_people_it_knows(
         refused(capsys, ["person", "import", str(bad)], problem)
     assert audit_actions(data_dir) == before
     assert "新人" not in query(data_dir, people)
+
+
+def site_position(data_dir: Path, name: str) -> tuple[float | None, float | None]:
+    async def work(tx: Tx) -> tuple[float | None, float | None]:
+        site = await tx.sites.by_name(name)
+        assert site is not None
+        return site.latitude, site.longitude
+
+    result: tuple[float | None, float | None] = query(data_dir, work)
+    return result
+
+
+def test_site_coordinates(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["site", "add", "阳光花园"]) == 0
+    capsys.readouterr()
+    assert main(["site", "set", "阳光花园", "--coords", "31.2304,121.4737"]) == 0
+    assert capsys.readouterr().out.strip() == "项目 阳光花园 坐标：31.2304,121.4737"
+    assert site_position(data_dir, "阳光花园") == (31.2304, 121.4737)
+    assert "site.coords" in audit_actions(data_dir)
+    for bad, says in (
+        ("31.2304", "坐标格式应为 纬度,经度"),
+        ("北纬31,东经121", "坐标格式应为 纬度,经度"),
+        ("121.4737,31.2304,0", "坐标格式应为 纬度,经度"),
+        ("121.4737,231.2304", "坐标超出范围"),
+        ("91,121", "坐标超出范围"),
+        ("0,0", "坐标超出范围"),
+    ):
+        refused(capsys, ["site", "set", "阳光花园", "--coords", bad], says)
+    assert site_position(data_dir, "阳光花园") == (31.2304, 121.4737)  # unchanged
+    refused(capsys, ["site", "set", "不存在", "--coords", "31,121"], "没有这个项目")
+    assert main(["site", "set", "阳光花园", "--coords", "31.23，121.47"]) == 0  # a CJK comma
+    assert site_position(data_dir, "阳光花园") == (31.23, 121.47)
+    assert main(["site", "set", "阳光花园", "--coords", "无"]) == 0
+    assert "已清除坐标" in capsys.readouterr().out
+    assert site_position(data_dir, "阳光花园") == (None, None)

@@ -14,7 +14,8 @@ import pytest
 
 from bot.core.report_request import ReportFormat, report_request
 from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, Handoff, NotReady, OutboxWorker
-from storage import Database, upgrade
+from storage.db import Database
+from storage.migrate import upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 from tests.flows.harness import Clock
 

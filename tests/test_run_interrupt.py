@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.handlers.web.links import issue_login
-from storage import Database, FileEvidenceStore
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
 from tests.reports import data
 from tests.test_run_process import _env, _pinjian
 

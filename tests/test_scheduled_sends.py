@@ -16,9 +16,12 @@ from bot.bulletins import BulletinService
 from bot.core.report_request import ReportFormat, bulletin_requested
 from bot.core.schedule import last_monthly, last_weekly, week_label
 from bot.flows.manager import weekly_digest
+from bot.flows.reminder_sweep import ReminderSweeper
 from bot.reports.bulletin_model import BulletinModel
-from bot.scheduler import ReminderSweeper, Scheduler
-from storage import Database, FileEvidenceStore, upgrade
+from bot.scheduler import Scheduler
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import OutboxMessage, Role
 from storage.tables import outbox
 from tests.reports.bulletin_data import at, build_history

@@ -1,5 +1,7 @@
-"""Reading Bot API updates (bot.handlers.telegram_update) against what python-telegram-bot
-itself reads from the same JSON, and refusing what the bot cannot act on."""
+"""Reading Bot API updates (bot.handlers.telegram_update: python-telegram-bot's
+``Update.de_json``, then the fields the adapter acts on) against what python-telegram-bot's own
+objects say for the same JSON, and refusing what the bot cannot act on (PTB builds objects
+without checking the JSON's types; the reader checks them)."""
 
 from __future__ import annotations
 

@@ -17,21 +17,23 @@ from bot.handlers.wecom.crypto import (
     BadPayload,
     BadSignature,
     BadTimestamp,
-    WeComCrypto,
     WeComCryptoError,
 )
 from bot.handlers.wecom.xmlmsg import (
     MAX_XML_BYTES,
     WeComXMLError,
+    parse_envelope,
+    parse_message,
+    parse_xml,
+)
+from tests.wecom.callbacks import (
+    CallbackCrypto,
     build_envelope,
     build_event,
     build_file,
     build_image,
     build_template_card_event,
     build_text,
-    parse_envelope,
-    parse_message,
-    parse_xml,
 )
 
 # --- Published known-answer vectors ---------------------------------------------------------
@@ -115,8 +117,8 @@ RANDOM16 = bytes(range(16))
 
 
 @pytest.fixture
-def crypto() -> WeComCrypto:
-    return WeComCrypto(TOKEN, KEY, CORP_ID)
+def crypto() -> CallbackCrypto:
+    return CallbackCrypto(TOKEN, KEY, CORP_ID)
 
 
 def aes_key(encoding_aes_key: str) -> bytes:
@@ -139,7 +141,7 @@ def first_block_plaintext(encoding_aes_key: str, encrypted: str) -> bytes:
 
 
 def signed_body(
-    crypto: WeComCrypto, encrypted: str, timestamp: str = str(NOW)
+    crypto: CallbackCrypto, encrypted: str, timestamp: str = str(NOW)
 ) -> tuple[str, bytes]:
     return crypto.signature(timestamp, "nonce1", encrypted), build_envelope(encrypted)
 
@@ -152,7 +154,7 @@ def reply_fields(reply_xml: str) -> dict[str, str]:
 
 
 def test_published_vector_signature_and_message() -> None:
-    crypto = WeComCrypto(A_TOKEN, A_KEY, A_CORP_ID)
+    crypto = CallbackCrypto(A_TOKEN, A_KEY, A_CORP_ID)
     assert crypto.signature(A_TIMESTAMP, A_NONCE, A_ENCRYPT) == A_SIGNATURE
     body = build_envelope(A_ENCRYPT, to_user=A_CORP_ID, agent_id=218)
     plaintext = crypto.decrypt_message(
@@ -166,19 +168,19 @@ def test_published_vector_signature_and_message() -> None:
 
 
 def test_published_vector_encrypts_to_published_ciphertext() -> None:
-    crypto = WeComCrypto(A_TOKEN, A_KEY, A_CORP_ID)
+    crypto = CallbackCrypto(A_TOKEN, A_KEY, A_CORP_ID)
     random16 = first_block_plaintext(A_KEY, A_ENCRYPT)
     assert crypto.encrypt(A_PLAINTEXT, random16=random16) == A_ENCRYPT
 
 
 def test_published_url_verification() -> None:
-    crypto = WeComCrypto(A_TOKEN, A_KEY, A_CORP_ID)
+    crypto = CallbackCrypto(A_TOKEN, A_KEY, A_CORP_ID)
     echo = crypto.verify_url(A_VERIFY_SIGNATURE, A_VERIFY_TIMESTAMP, A_VERIFY_NONCE, A_ECHOSTR)
     assert echo == "1616140317555161061"
 
 
 def test_official_python_sample_vector() -> None:
-    crypto = WeComCrypto(B_TOKEN, B_KEY, B_CORP_ID)
+    crypto = CallbackCrypto(B_TOKEN, B_KEY, B_CORP_ID)
     plaintext = crypto.decrypt_message(
         B_SIGNATURE, B_TIMESTAMP, B_NONCE, B_BODY, now=int(B_TIMESTAMP)
     )
@@ -194,7 +196,7 @@ def test_official_python_sample_vector() -> None:
 
 
 def test_published_vector_rejects_other_corp_id() -> None:
-    crypto = WeComCrypto(A_TOKEN, A_KEY, "wx0000000000000000")
+    crypto = CallbackCrypto(A_TOKEN, A_KEY, "wx0000000000000000")
     with pytest.raises(BadCorpId):
         crypto.decrypt(A_ENCRYPT)
 
@@ -204,7 +206,7 @@ def test_published_vector_rejects_other_corp_id() -> None:
 
 @given(message=st.binary(max_size=2000), random16=st.binary(min_size=16, max_size=16))
 def test_encrypt_decrypt_round_trip(message: bytes, random16: bytes) -> None:
-    crypto = WeComCrypto(TOKEN, KEY, CORP_ID)
+    crypto = CallbackCrypto(TOKEN, KEY, CORP_ID)
     encrypted = crypto.encrypt(message, random16=random16)
     assert len(base64.b64decode(encrypted)) % 32 == 0
     assert crypto.decrypt(encrypted) == message
@@ -218,7 +220,7 @@ XML_TEXT = st.text(
 
 @given(text=st.text(max_size=500), nonce=XML_TEXT)
 def test_encrypt_message_round_trip(text: str, nonce: str) -> None:
-    crypto = WeComCrypto(TOKEN, KEY, CORP_ID)
+    crypto = CallbackCrypto(TOKEN, KEY, CORP_ID)
     reply = build_text("corp", text, to_user="inspector1")
     reply_xml = crypto.encrypt_message(reply, nonce, str(NOW))
     fields = reply_fields(reply_xml)
@@ -229,11 +231,11 @@ def test_encrypt_message_round_trip(text: str, nonce: str) -> None:
     assert got == reply
 
 
-def test_random_prefix_differs_between_encryptions(crypto: WeComCrypto) -> None:
+def test_random_prefix_differs_between_encryptions(crypto: CallbackCrypto) -> None:
     assert crypto.encrypt("same") != crypto.encrypt("same")
 
 
-def test_random16_must_be_16_bytes(crypto: WeComCrypto) -> None:
+def test_random16_must_be_16_bytes(crypto: CallbackCrypto) -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         crypto.encrypt("x", random16=b"short")
 
@@ -241,7 +243,7 @@ def test_random16_must_be_16_bytes(crypto: WeComCrypto) -> None:
 # --- Rejections ----------------------------------------------------------------------------
 
 
-def test_bad_signature(crypto: WeComCrypto) -> None:
+def test_bad_signature(crypto: CallbackCrypto) -> None:
     encrypted = crypto.encrypt("hello")
     signature, body = signed_body(crypto, encrypted)
     wrong = "0" * 40
@@ -253,13 +255,13 @@ def test_bad_signature(crypto: WeComCrypto) -> None:
         crypto.verify_url(wrong, str(NOW), "nonce1", encrypted)
     with pytest.raises(BadSignature):
         crypto.verify_signature("签名", str(NOW), "nonce1", encrypted)
-    other_token = WeComCrypto("another-token", KEY, CORP_ID)
+    other_token = CallbackCrypto("another-token", KEY, CORP_ID)
     with pytest.raises(BadSignature):
         other_token.decrypt_message(signature, str(NOW), "nonce1", body, now=NOW)
 
 
 @pytest.mark.parametrize("offset", [-301, 301, -86_400])
-def test_timestamp_outside_window(crypto: WeComCrypto, offset: int) -> None:
+def test_timestamp_outside_window(crypto: CallbackCrypto, offset: int) -> None:
     timestamp = str(NOW + offset)
     signature, body = signed_body(crypto, crypto.encrypt("hello"), timestamp)
     with pytest.raises(BadTimestamp):
@@ -267,28 +269,28 @@ def test_timestamp_outside_window(crypto: WeComCrypto, offset: int) -> None:
 
 
 @pytest.mark.parametrize("offset", [-300, 0, 300])
-def test_timestamp_inside_window(crypto: WeComCrypto, offset: int) -> None:
+def test_timestamp_inside_window(crypto: CallbackCrypto, offset: int) -> None:
     timestamp = str(NOW + offset)
     signature, body = signed_body(crypto, crypto.encrypt("hello"), timestamp)
     assert crypto.decrypt_message(signature, timestamp, "nonce1", body, now=NOW) == b"hello"
 
 
 @pytest.mark.parametrize("timestamp", ["", "abc", "-5", "1e9", "١٢٣"])
-def test_timestamp_not_an_integer(crypto: WeComCrypto, timestamp: str) -> None:
+def test_timestamp_not_an_integer(crypto: CallbackCrypto, timestamp: str) -> None:
     signature, body = signed_body(crypto, crypto.encrypt("hello"), timestamp)
     with pytest.raises(BadTimestamp):
         crypto.decrypt_message(signature, timestamp, "nonce1", body, now=NOW)
 
 
-def test_wrong_corp_id(crypto: WeComCrypto) -> None:
-    other = WeComCrypto(TOKEN, KEY, "ww_other_corp")
+def test_wrong_corp_id(crypto: CallbackCrypto) -> None:
+    other = CallbackCrypto(TOKEN, KEY, "ww_other_corp")
     encrypted = other.encrypt("hello")
     signature, body = signed_body(crypto, encrypted)
     with pytest.raises(BadCorpId):
         crypto.decrypt_message(signature, str(NOW), "nonce1", body, now=NOW)
     # A CorpID that is a prefix of ours must not match either.
     with pytest.raises(BadCorpId):
-        crypto.decrypt(WeComCrypto(TOKEN, KEY, CORP_ID[:-1]).encrypt("hello"))
+        crypto.decrypt(CallbackCrypto(TOKEN, KEY, CORP_ID[:-1]).encrypt("hello"))
 
 
 def _tamper_last_plaintext_byte(encrypted: str, new_value: int, old_value: int) -> str:
@@ -300,7 +302,7 @@ def _tamper_last_plaintext_byte(encrypted: str, new_value: int, old_value: int) 
 
 
 @pytest.mark.parametrize("new_pad", [0, 33, 255])
-def test_bad_padding_value(crypto: WeComCrypto, new_pad: int) -> None:
+def test_bad_padding_value(crypto: CallbackCrypto, new_pad: int) -> None:
     # 16 + 4 + 5 + len(CORP_ID)=15 = 40 bytes -> 24 bytes of padding.
     encrypted = crypto.encrypt("hello", random16=RANDOM16)
     tampered = _tamper_last_plaintext_byte(encrypted, new_pad, 24)
@@ -309,20 +311,20 @@ def test_bad_padding_value(crypto: WeComCrypto, new_pad: int) -> None:
         crypto.decrypt_message(signature, str(NOW), "nonce1", body, now=NOW)
 
 
-def test_bad_padding_bytes_not_all_equal(crypto: WeComCrypto) -> None:
+def test_bad_padding_bytes_not_all_equal(crypto: CallbackCrypto) -> None:
     encrypted = crypto.encrypt("hello", random16=RANDOM16)
     with pytest.raises(BadPadding):
         crypto.decrypt(_tamper_last_plaintext_byte(encrypted, 25, 24))
 
 
-def test_tampered_last_block_is_rejected(crypto: WeComCrypto) -> None:
+def test_tampered_last_block_is_rejected(crypto: CallbackCrypto) -> None:
     raw = bytearray(base64.b64decode(crypto.encrypt("hello", random16=RANDOM16)))
     raw[-1] ^= 0x01
     with pytest.raises(WeComCryptoError):
         crypto.decrypt(base64.b64encode(bytes(raw)).decode())
 
 
-def test_padding_longer_than_plaintext(crypto: WeComCrypto) -> None:
+def test_padding_longer_than_plaintext(crypto: CallbackCrypto) -> None:
     with pytest.raises(BadPadding):
         crypto.decrypt(raw_encrypt(KEY, b"\x00" * 15 + b"\x20"))
 
@@ -336,7 +338,7 @@ def test_padding_longer_than_plaintext(crypto: WeComCrypto) -> None:
         b"short" + bytes([27]) * 27,
     ],
 )
-def test_bad_structure(crypto: WeComCrypto, plaintext: bytes) -> None:
+def test_bad_structure(crypto: CallbackCrypto, plaintext: bytes) -> None:
     with pytest.raises(BadPayload):
         crypto.decrypt(raw_encrypt(KEY, plaintext))
 
@@ -352,18 +354,18 @@ def test_bad_structure(crypto: WeComCrypto, plaintext: bytes) -> None:
         "",
     ],
 )
-def test_malformed_base64(crypto: WeComCrypto, encrypted: str) -> None:
+def test_malformed_base64(crypto: CallbackCrypto, encrypted: str) -> None:
     with pytest.raises(BadPayload):
         crypto.decrypt(encrypted)
 
 
 @pytest.mark.parametrize("size", [1, 15, 20, 33])
-def test_ciphertext_not_multiple_of_16(crypto: WeComCrypto, size: int) -> None:
+def test_ciphertext_not_multiple_of_16(crypto: CallbackCrypto, size: int) -> None:
     with pytest.raises(BadPayload, match="multiple of 16"):
         crypto.decrypt(base64.b64encode(b"\x01" * size).decode())
 
 
-def test_echostr_must_be_utf8(crypto: WeComCrypto) -> None:
+def test_echostr_must_be_utf8(crypto: CallbackCrypto) -> None:
     echostr = crypto.encrypt(b"\xff\xfe")
     signature = crypto.signature("1", "n", echostr)
     with pytest.raises(BadPayload):
@@ -375,11 +377,11 @@ def test_echostr_must_be_utf8(crypto: WeComCrypto) -> None:
 )
 def test_bad_encoding_aes_key(key: str) -> None:
     with pytest.raises(BadKey, match="43 base64 characters") as excinfo:
-        WeComCrypto(TOKEN, key, CORP_ID)
+        CallbackCrypto(TOKEN, key, CORP_ID)
     assert not key or key not in str(excinfo.value)
 
 
-def test_errors_carry_no_secrets(crypto: WeComCrypto) -> None:
+def test_errors_carry_no_secrets(crypto: CallbackCrypto) -> None:
     raised: list[WeComCryptoError] = []
     encrypted = crypto.encrypt("secret message body", random16=RANDOM16)
     signature, body = signed_body(crypto, encrypted)
@@ -387,7 +389,7 @@ def test_errors_carry_no_secrets(crypto: WeComCrypto) -> None:
         lambda: crypto.decrypt_message("0" * 40, str(NOW), "nonce1", body, now=NOW),
         lambda: crypto.decrypt_message(signature, str(NOW), "nonce1", body, now=NOW + 999),
         lambda: crypto.decrypt(_tamper_last_plaintext_byte(encrypted, 0, 24)),
-        lambda: WeComCrypto(TOKEN, KEY, "ww_x").decrypt(encrypted),
+        lambda: CallbackCrypto(TOKEN, KEY, "ww_x").decrypt(encrypted),
         lambda: crypto.decrypt("%%%"),
         lambda: crypto.decrypt_message(signature, str(NOW), "n", b"<xml/>", now=NOW),
     ]
@@ -418,7 +420,7 @@ DOCTYPE_ONLY = b'<?xml version="1.0"?><!DOCTYPE xml><xml><Encrypt>abc</Encrypt><
 
 
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY, DOCTYPE_ONLY])
-def test_xml_with_dtd_or_entities_is_refused(crypto: WeComCrypto, body: bytes) -> None:
+def test_xml_with_dtd_or_entities_is_refused(crypto: CallbackCrypto, body: bytes) -> None:
     with pytest.raises(WeComXMLError, match="DOCTYPE"):
         parse_envelope(body)
     with pytest.raises(WeComXMLError):
@@ -427,7 +429,7 @@ def test_xml_with_dtd_or_entities_is_refused(crypto: WeComCrypto, body: bytes) -
         crypto.decrypt_message("0" * 40, str(NOW), "n", body, now=NOW)
 
 
-def test_oversized_body(crypto: WeComCrypto) -> None:
+def test_oversized_body(crypto: CallbackCrypto) -> None:
     body = build_envelope("A" * MAX_XML_BYTES)
     with pytest.raises(WeComXMLError, match="larger than"):
         parse_envelope(body)
@@ -443,7 +445,7 @@ def test_oversized_body(crypto: WeComCrypto) -> None:
         b"<xml><Encrypt><Nested>x</Nested></Encrypt></xml>",
     ],
 )
-def test_missing_encrypt_element(crypto: WeComCrypto, body: bytes) -> None:
+def test_missing_encrypt_element(crypto: CallbackCrypto, body: bytes) -> None:
     with pytest.raises(WeComXMLError, match="missing Encrypt"):
         parse_envelope(body)
     with pytest.raises(BadPayload, match="missing Encrypt"):

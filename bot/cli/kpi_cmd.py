@@ -9,7 +9,7 @@ to the month its period begins in; it is due once its window has closed or it is
 A rate with nothing due is null. A plan's occurrences count for each inspector assigned.
 Each `responsible` row carries flagged_fix_photos: fix photos received in the month that
 docs/EVIDENCE.md flags (taken before the task was created, or nearly the same as an earlier
-photo)."""
+photo, or taken farther from the site than the company's radius)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from bot.core.kpi import Period, TaskTally
 from bot.core.plans import MONTH, OccurrenceStatus, next_period
 from bot.flows.kpis import month_kpis
 from bot.flows.plans import occurrence_status
-from bot.reports import photo_reuse, photo_time
+from bot.reports import photo_place, photo_reuse, photo_time
 from storage.base import utc_now
 from storage.db import Database, Tx
 
@@ -155,6 +155,8 @@ async def flagged_fix_photos(
             tx, task, max_distance=values.reuse_max_distance, days=values.reuse_days, now=now
         )
         flagged |= {photo.id for photo, _ in pairs if photo in mine}
+        far = photo_place.far_from_site(mine, site, values.photo_max_distance_m)
+        flagged |= {photo.id for photo, _ in far}
         counts[task.responsible_person_id] += len(flagged)
     people = {p.id: p for p in await tx.people.get_many(counts)}
     return [

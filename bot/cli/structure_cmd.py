@@ -39,9 +39,16 @@ def register(commands: SubParsers) -> None:
 
 def register_site(site_sub: SubParsers) -> None:
     """`site set` (under the `site` command of bot.cli.admin_cmd)."""
-    change = site_sub.add_parser("set", help="调整项目所属区域 (move a site into a region)")
+    change = site_sub.add_parser(
+        "set", help="调整项目所属区域或坐标 (move a site into a region, set its coordinates)"
+    )
     change.add_argument("name", help="项目名称或编号")
-    change.add_argument("--region", required=True, help="区域名称或编号")
+    change.add_argument("--region", help="区域名称或编号")
+    change.add_argument(
+        "--coords",
+        metavar="纬度,经度",
+        help="项目坐标（WGS 84 度，如 31.2304,121.4737；“无”清除），用于标注远离项目拍摄的照片",
+    )
     change.set_defaults(handler=_site_set)
 
 
@@ -130,7 +137,37 @@ def _region_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_coords(text: str) -> tuple[float, float] | None:
+    """纬度,经度 in degrees (WGS 84, as a phone's GPS gives them); 无 / none: no coordinates."""
+    if text.strip().lower() in ("无", "none", "-"):
+        return None
+    parts = text.replace("，", ",").split(",")
+    try:
+        latitude, longitude = (float(part) for part in parts)
+    except ValueError:
+        raise CliError(
+            f"坐标格式应为 纬度,经度（如 31.2304,121.4737）: {text} "
+            "(coordinates must be LAT,LON in degrees)"
+        ) from None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180) or (latitude, longitude) == (
+        0,
+        0,
+    ):
+        raise CliError(
+            f"坐标超出范围：纬度应在 -90 到 90 之间，经度应在 -180 到 180 之间: {text} "
+            "(latitude -90..90, longitude -180..180)"
+        )
+    return latitude, longitude
+
+
 def _site_set(args: argparse.Namespace) -> int:
+    if args.region is None and args.coords is None:
+        raise CliError("请指定 --region 或 --coords (give --region or --coords)")
+    if args.coords is not None:
+        position = parse_coords(args.coords)
+        if args.region is None:
+            return _site_position(args.name, position)
+
     async def work(db: Database, settings: Settings) -> tuple[Site, Region, str | None]:
         async with db.transaction() as tx:
             site = await find_site(tx, args.name)
@@ -151,6 +188,29 @@ def _site_set(args: argparse.Namespace) -> int:
     site, region, before = run_with_db(work)
     moved = f"（原属 {before}）" if before else ""
     print(f"项目 {site.name} 现属于 {region.name} 区域{moved}")
+    if args.coords is not None:
+        return _site_position(args.name, parse_coords(args.coords))
+    return 0
+
+
+def _site_position(name: str, position: tuple[float, float] | None) -> int:
+    async def work(db: Database, settings: Settings) -> Site:
+        async with db.transaction() as tx:
+            site = await find_site(tx, name)
+            placed = await tx.sites.set_position(site.id, position)
+            await tx.audit.record(
+                "cli",
+                "site.coords",
+                target=f"site:{site.id}",
+                details={"coords": list(position) if position else None},
+            )
+        return placed
+
+    site = run_with_db(work)
+    if site.latitude is None or site.longitude is None:
+        print(f"项目 {site.name} 已清除坐标")
+    else:
+        print(f"项目 {site.name} 坐标：{site.latitude},{site.longitude}")
     return 0
 
 

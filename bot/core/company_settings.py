@@ -333,6 +333,19 @@ class CompanySettings(BaseModel):
             '日期列表，如 ["2026-10-01", "2026-10-02"]，最多 100 个',
         ),
     )
+    photo_max_distance_m: int = Field(
+        default=500,
+        ge=50,
+        le=50_000,
+        json_schema_extra=_key(
+            "照片的 GPS 位置离项目坐标超过多少米即标注，提示复查人（不阻止提交；项目需设坐标）",
+            "50–50000 的整数（米）",
+        ),
+    )
+    """500 m: a phone's GPS is off by 5–20 m in the open and by 50–100 m or more between
+    buildings or indoors, and the site's coordinates are one point (its gate) of an estate
+    that can stretch several hundred metres; 500 m flags a photo from another estate, not one
+    from the far corner of this one (docs/EVIDENCE.md)."""
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",
         json_schema_extra=_key("每周汇总发给经理的日子", "mon tue wed thu fri sat sun 之一"),

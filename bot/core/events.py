@@ -41,6 +41,8 @@ class StoredFile:
     """The camera's capture time (EXIF, no zone), when the file carries one."""
     phash: str | None = None
     """The perceptual hash (bot.core.pixels.perceptual_hash)."""
+    position: tuple[float, float] | None = None
+    """Where it was taken (EXIF GPS latitude, longitude), when the file carries it."""
 
     @property
     def is_image(self) -> bool:

@@ -6,6 +6,7 @@ Telegram renders directly, the web chat shows as HTML and WeCom turns into markd
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,6 +27,19 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Stamped:
+    """An evidence photo shown to someone with its watermark band (项目 · 第 N 项 · time · who):
+    the outbox worker sends the stamped rendition, never the stored original."""
+
+    sha256: str
+    band: str
+
+
+Photo = str | Stamped
+"""An evidence photo to send: its sha256 (sent as stored) or Stamped."""
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """A message for one chat.
 
@@ -39,6 +53,8 @@ class Outgoing:
     ref: str | None = None
     edit_ref: str | None = None
     photos: tuple[str, ...] = ()
+    bands: tuple[str, ...] = ()
+    """One watermark band per photo ("" for none); the rendition is made on the way out."""
     document: str | None = None
     document_name: str | None = None
     callback_id: str | None = None
@@ -50,9 +66,20 @@ class Outgoing:
             "text": self.text,
             "buttons": [[[b.text, b.payload] for b in row] for row in self.buttons],
             "photos": list(self.photos),
+            **({"bands": list(self.bands)} if any(self.bands) else {}),
             "document": self.document,
             "document_name": self.document_name,
             "callback_id": self.callback_id,
             "alert": self.alert,
             **({"extra": self.extra} if self.extra else {}),
         }
+
+
+def album(caption: str, photos: Sequence[Photo]) -> Outgoing:
+    """The photos as one album with its caption; stamped ones carry their bands."""
+    return Outgoing(
+        kind=OutboxKind.SEND_PHOTO,
+        text=caption,
+        photos=tuple(p.sha256 if isinstance(p, Stamped) else p for p in photos),
+        bands=tuple(p.band if isinstance(p, Stamped) else "" for p in photos),
+    )

@@ -66,6 +66,41 @@ def capture_time(source: Path | IO[bytes]) -> datetime | None:
         return None
 
 
+_GPS_IFD = 0x8825
+_LATITUDE_REF, _LATITUDE, _LONGITUDE_REF, _LONGITUDE = 1, 2, 3, 4
+
+
+def gps_position(source: Path | IO[bytes]) -> tuple[float, float] | None:
+    """Where the photo was taken (EXIF GPS, degrees: latitude north +, longitude east +);
+    None when the file carries no position or an unreadable or impossible one (0, 0 included:
+    a phone without a fix writes that)."""
+    try:
+        with open_image(source) as image:
+            gps = image.getexif().get_ifd(_GPS_IFD)
+        latitude = _degrees(gps.get(_LATITUDE), gps.get(_LATITUDE_REF), "S")
+        longitude = _degrees(gps.get(_LONGITUDE), gps.get(_LONGITUDE_REF), "W")
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    except (TypeError, ZeroDivisionError):
+        return None
+    if latitude is None or longitude is None or (latitude, longitude) == (0.0, 0.0):
+        return None
+    if abs(latitude) > 90 or abs(longitude) > 180:
+        return None
+    return latitude, longitude
+
+
+def _degrees(value: object, ref: object, negative: str) -> float | None:
+    """Degrees from EXIF's (degrees, minutes, seconds) rationals and its N/S or E/W letter."""
+    if not isinstance(value, tuple) or len(value) != 3:
+        return None
+    degrees, minutes, seconds = (float(part) for part in value)
+    result = degrees + minutes / 60 + seconds / 3600
+    if result != result:  # NaN: a rational with a zero denominator
+        return None
+    return -result if isinstance(ref, str) and ref.strip("\x00 ").upper() == negative else result
+
+
 def perceptual_hash(source: Path | IO[bytes]) -> str | None:
     """The photo's perceptual hash (ImageHash's pHash, 64 bits as 16 hex digits): a re-sent,
     resized or recompressed copy lands within a few bits of it, a different scene far away

@@ -1,14 +1,14 @@
-"""Which report file an outbox row asks for.
+"""Which report file, 通报 or watermarked photos an outbox row asks for.
 
 Flows cannot render (that would hold the inspection's transaction for seconds), so they queue a
-row whose payload names the inspection and the format; the outbox worker's `prepare` hook turns
-it into a stored file just before sending. It sits in core so that the flows, the outbox
+row whose payload names the inspection and the format (or the month of a 通报, or the photos
+with their watermark bands, `bot.core.messages.Stamped`); the outbox worker's `prepare` hook
+turns it into stored files just before sending. It sits in core so that the flows, the outbox
 worker and the reports all read the same request without importing one another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +34,10 @@ BULLETIN_FORMATS = (ReportFormat.XLSX, ReportFormat.PDF)
 
 REPORT_KEY = "report"
 FORMAT_KEY = "format"
+BANDS_KEY = "bands"
+"""One watermark band per photo of the row ("" for a photo sent as stored), until prepared."""
+STAMPED_KEY = "stamped"
+"""Once prepared: the originals the row's photos are renditions of (the evidence shown)."""
 BULLETIN_KEY = "bulletin"
 REGION_KEY = "region"
 
@@ -65,23 +69,17 @@ def bulletin_requested(payload: dict[str, Any]) -> tuple[str, int | None, Report
     return month, region if isinstance(region, int) else None, ReportFormat(payload[FORMAT_KEY])
 
 
-def to_render(payload: dict[str, Any]) -> bool:
-    """Whether an outbox row asks for a file to be rendered before it is sent."""
-    return requested(payload) is not None or bulletin_requested(payload) is not None
+def bands(payload: dict[str, Any]) -> list[str] | None:
+    """The watermark bands a row's photos still need, or None (none, or already made)."""
+    found = payload.get(BANDS_KEY)
+    return [str(b) for b in found] if isinstance(found, list) and any(found) else None
 
 
-WATERMARK_KEY = "watermark"
-
-
-def watermark_request(photos: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """The payload key that asks for the photos (sha256, band) to be sent as watermarked
-    renditions (bot.reports.watermark): the rule for any photo shown to other people."""
-    return {WATERMARK_KEY: [[sha256, band] for sha256, band in photos]}
-
-
-def watermarks(payload: dict[str, Any]) -> list[tuple[str, str]]:
-    """The (sha256, band) pairs a payload asks to watermark; empty for an ordinary row."""
-    pairs = payload.get(WATERMARK_KEY)
-    if not isinstance(pairs, list):
-        return []
-    return [(str(sha), str(band)) for sha, band in pairs]
+def needs_preparing(payload: dict[str, Any]) -> bool:
+    """Whether the row's files are made just before sending (a report, a 通报, watermarked
+    photos)."""
+    return (
+        requested(payload) is not None
+        or bulletin_requested(payload) is not None
+        or bands(payload) is not None
+    )

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.core import company_settings
 from bot.core.company_settings import DEFAULT_TIMEZONE, CompanySettings
 from bot.core.events import Incoming
-from bot.core.messages import Button, Outgoing
+from bot.core.messages import Button, Outgoing, Photo, album
 from bot.core.texts import render
 from bot.flows import notify
 from bot.flows.catalog import StandardsCatalog
@@ -98,10 +98,9 @@ class FlowContext:
         message = Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows, ref=ref)
         await self._enqueue(message, self.event.chat_id, self.channel)
 
-    async def reply_photos(self, photos: Sequence[str], caption: str = "") -> None:
-        """Evidence photos (by sha256) to this chat, as one album (with a rendered caption)."""
-        message = Outgoing(kind=OutboxKind.SEND_PHOTO, text=caption, photos=tuple(photos))
-        await self._enqueue(message, self.event.chat_id, self.channel)
+    async def reply_photos(self, photos: Sequence[Photo], caption: str = "") -> None:
+        """Evidence photos to this chat, as one album (with a rendered caption)."""
+        await self._enqueue(album(caption, photos), self.event.chat_id, self.channel)
 
     async def edit(self, ref: str, template: str, buttons: Keyboard = (), **values: Any) -> None:
         text = render(template, **values)
@@ -127,7 +126,7 @@ class FlowContext:
         person_id: int,
         template: str,
         buttons: Keyboard = (),
-        photos: Sequence[str] = (),
+        photos: Sequence[Photo] = (),
         albums: Sequence[notify.Album] = (),
         **values: Any,
     ) -> int:

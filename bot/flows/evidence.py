@@ -54,6 +54,7 @@ async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: Stored
         item_no=item.no,
         taken_at=file.taken_at,
         phash=file.phash,
+        position=file.position,
     )
     if ctx.event.text:
         await ctx.tx.notes.add(

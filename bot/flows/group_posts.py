@@ -21,11 +21,12 @@ from bot.core import company_settings
 from bot.core.dates import local, shown
 from bot.core.mentions import Mentions, Who, inline
 from bot.core.messages import Outgoing
-from bot.core.report_request import ReportFormat, report_request, watermark_request
+from bot.core.report_request import ReportFormat, report_request
 from bot.core.scoring import grade_for
 from bot.core.tasks import severity_name
 from bot.core.texts import render
 from bot.flows import notify
+from bot.reports import renditions
 from storage.db import Database, Tx
 from storage.records import (
     Channel,
@@ -103,8 +104,12 @@ async def queue(
         tag["mentioned_mobile_list"] = mentions.mobiles
     rows: list[tuple[OutboxKind, dict[str, Any]]] = []
     if photos:
-        album = Outgoing(kind=OutboxKind.SEND_PHOTO, photos=tuple(sha for sha, _ in photos))
-        rows.append((album.kind, album.to_payload() | watermark_request(photos)))
+        album = Outgoing(
+            kind=OutboxKind.SEND_PHOTO,
+            photos=tuple(sha for sha, _ in photos),
+            bands=tuple(band for _, band in photos),
+        )
+        rows.append((album.kind, album.to_payload()))
     if report is not None:
         kind = OutboxKind.SEND_PHOTO if report[1] is ReportFormat.PNG else OutboxKind.SEND_DOCUMENT
         message = Outgoing(kind=kind, text=text)
@@ -196,16 +201,7 @@ async def finding_photos(tx: Tx, site: Site, task: Task) -> list[tuple[str, str]
         for e in await tx.evidence.for_item(task.inspection_id, task.item_no)
         if e.kind is EvidenceKind.PHOTO
     ]
-    names = {p.id: p.name for p in await tx.people.get_many({e.created_by for e in shots})}
-    photos = []
-    for shot in shots:
-        if shot.taken_at is not None:
-            when = f"拍摄 {shot.taken_at:%Y-%m-%d %H:%M}"
-        else:
-            when = f"接收 {shown(shot.created_at, site.timezone)}"
-        band = f"{site.name} · 第 {task.item_no} 项 · {when} · {names.get(shot.created_by, '')}"
-        photos.append((shot.sha256, band))
-    return photos
+    return [(stamp.sha256, stamp.band) for stamp in await renditions.stamped(tx, shots)]
 
 
 async def overdue_list(tx: Tx, site: Site, group: ChatGroup, now: datetime) -> int:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.messages import Button, Outgoing
+from bot.core.messages import Button, Outgoing, Photo, album
 from bot.core.texts import render
 from storage.db import Tx
 from storage.records import OutboxKind
 
 Keyboard = Sequence[Sequence[Button]]
-Album = tuple[str, Sequence[str]]
+Album = tuple[str, Sequence[Photo]]
 """A caption (e.g. 整改前（2 张）) and the photos it labels, sent as one album."""
 
 
@@ -21,7 +21,7 @@ async def to_person(
     person_id: int,
     template: str,
     buttons: Keyboard = (),
-    photos: Sequence[str] = (),
+    photos: Sequence[Photo] = (),
     albums: Sequence[Album] = (),
     **values: Any,
 ) -> int:
@@ -34,11 +34,7 @@ async def to_person(
     for identity in await tx.identities.for_person(person_id):
         if identity.chat_id is None:
             continue
-        messages = [
-            Outgoing(kind=OutboxKind.SEND_PHOTO, text=caption, photos=tuple(album))
-            for caption, album in shown
-            if album
-        ]
+        messages = [album(caption, photos) for caption, photos in shown if photos]
         messages.append(Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows))
         for message in messages:
             await tx.outbox.enqueue(

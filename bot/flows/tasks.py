@@ -18,12 +18,12 @@ from bot.core import payload, task_rules
 from bot.core import tasks as lifecycle
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
-from bot.core.messages import Button
+from bot.core.messages import Button, Stamped
 from bot.core.texts import render
 from bot.flows import group_posts, reminding, task_moves
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
-from bot.reports import photo_reuse, photo_time
+from bot.reports import photo_place, photo_reuse, photo_time, renditions
 from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
@@ -73,14 +73,17 @@ async def item_of(ctx: FlowContext, task: Task) -> Item | None:
     return await TaskItems(ctx.tx, ctx.standards_cache).of(task)
 
 
-async def _before_photos(ctx: FlowContext, task: Task) -> list[str]:
+async def _before_photos(ctx: FlowContext, task: Task) -> list[Stamped]:
+    """The finding's photos, watermarked (whoever is shown them is not who took them)."""
     if task.inspection_id is None or task.item_no is None:
         return []
-    return [e.sha256 for e in await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)]
+    photos = await ctx.tx.evidence.for_item(task.inspection_id, task.item_no)
+    return await renditions.stamped(ctx.tx, photos)
 
 
-async def _after_photos(ctx: FlowContext, task: Task) -> list[str]:
-    return [e.sha256 for e in await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)]
+async def _after_photos(ctx: FlowContext, task: Task) -> list[Stamped]:
+    photos = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+    return await renditions.stamped(ctx.tx, photos)
 
 
 async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]]:
@@ -95,8 +98,10 @@ async def reused(ctx: FlowContext, task: Task) -> list[tuple[Evidence, Evidence]
 
 
 async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
-    """What the fix photos' capture times and hashes show the verifier (docs/EVIDENCE.md)."""
-    zone = (await _site(ctx, task)).timezone
+    """What the fix photos' capture times, hashes and positions show the verifier
+    (docs/EVIDENCE.md)."""
+    site = await _site(ctx, task)
+    zone = site.timezone
     fixes = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
     flags = [
         render(
@@ -114,6 +119,13 @@ async def photo_flags(ctx: FlowContext, task: Task) -> list[str]:
                 day=local(earlier.created_at, zone).strftime("%m-%d"),
                 item_no=earlier.item_no,
                 task_id=earlier.task_id,
+            ).strip()
+        )
+    radius = (await ctx.settings_at(site)).photo_max_distance_m
+    for _, metres in photo_place.far_from_site(fixes, site, radius):
+        flags.append(
+            render(
+                "photo_flag_far", distance=photo_place.shown_distance(metres), radius=radius
             ).strip()
         )
     return flags
@@ -457,6 +469,7 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
             created_by=ctx.person.id,
             task_id=task.id,
             taken_at=file.taken_at,
+            position=file.position,
             phash=file.phash,
         )
         count += 1
@@ -540,7 +553,8 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
         (render("photo_album", after=False, count=len(before)), before),
         (render("photo_album", after=True, count=len(after)), after),
     ]
-    matched = list(dict.fromkeys(e.sha256 for _, e in await reused(ctx, updated)))
+    earlier = {e.id: e for _, e in await reused(ctx, updated)}
+    matched = await renditions.stamped(ctx.tx, list(earlier.values()))
     if matched:
         albums.append((render("photo_album_reused", count=len(matched)), matched))
     for person_id in verifiers:

@@ -21,7 +21,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
-from bot.core.pixels import capture_time, perceptual_hash, too_many_pixels
+from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
@@ -442,8 +442,16 @@ class TelegramChannel:
             raise
         taken_at = capture_time(io.BytesIO(data))
         phash = perceptual_hash(io.BytesIO(data))
+        position = gps_position(io.BytesIO(data))
         return StoredFile(
-            stored.sha256, stored.size, mime, file.file_id, name, taken_at=taken_at, phash=phash
+            stored.sha256,
+            stored.size,
+            mime,
+            file.file_id,
+            name,
+            taken_at=taken_at,
+            phash=phash,
+            position=position,
         )
 
     async def _download(self, file_id: str) -> bytes:

@@ -1,16 +1,15 @@
-"""Reading a Bot API ``Update`` (JSON) for the fields the bot uses.
-
-python-telegram-bot's ``Update.de_json`` builds the whole object graph of an update; for a
-button press that includes the pressed message with its text, entities and keyboard, the
-largest cost of a tap before the flows (docs/BENCHMARKS.md). The adapter needs a
-dozen fields, read here straight from the JSON. python-telegram-bot still makes every Bot API
-call.
+"""Reading a Bot API ``Update`` (JSON) as python-telegram-bot's ``telegram.Update``
+(``Update.de_json``), then taking the fields the adapter acts on, each checked for its type:
+PTB builds the objects without checking what the JSON holds, and an update the bot cannot act
+on safely is refused here rather than deep in a flow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from telegram import Bot, Message, Update, User
 
 
 class Unreadable(ValueError):
@@ -45,7 +44,7 @@ class TelegramUpdate:
     caption: str = ""
     file: TelegramFile | None = None
     chat_title: str = ""
-    """A group chat's title."""
+    """A group chat's title (a private chat has none)."""
 
     @property
     def key(self) -> str:
@@ -57,74 +56,74 @@ def update_key(update_id: int) -> str:
     return f"u{update_id}"
 
 
-def parse(data: Any) -> TelegramUpdate:
+def parse(data: Any, bot: Bot | None = None) -> TelegramUpdate:
     """Read an update; raises Unreadable when it is not one the bot can act on safely."""
+    if not isinstance(data, dict):
+        raise Unreadable(f"object expected, got {type(data).__name__}")
     try:
-        return _parse(data)
+        update = Update.de_json(data, bot)
+        return _read(update)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise Unreadable(f"{exc.__class__.__name__}: {exc}") from None
 
 
-def _parse(data: dict[str, Any]) -> TelegramUpdate:
-    update_id = _int(data["update_id"])
-    query = data.get("callback_query")
+def _read(update: Update) -> TelegramUpdate:
+    update_id = _int(update.update_id)
+    query = update.callback_query
     if query is not None:
-        user = query["from"]
-        message = query.get("message")
-        chat = message["chat"] if message is not None else None
+        user = _user(query.from_user)
+        chat = query.message.chat if query.message is not None else None
         return TelegramUpdate(
             update_id=update_id,
-            chat_id=_int(chat["id"]) if chat is not None else _int(user["id"]),
-            private=chat is None or chat["type"] == "private",
-            user_id=_int(user["id"]),
-            display_name=_full_name(user),
-            callback_id=_str(query["id"]),
-            callback_data=_str(query.get("data") or ""),
+            chat_id=_int(chat.id) if chat is not None else _int(user.id),
+            private=chat is None or chat.type == "private",
+            user_id=_int(user.id),
+            display_name=_str(user.full_name),
+            callback_id=_str(query.id),
+            callback_data=_str(query.data or ""),
         )
-    message = data.get("message")
+    message = update.message
     if message is None:
         return TelegramUpdate(update_id=update_id, chat_id=0, private=False)
-    chat = message["chat"]
-    user = message.get("from")
-    text = message.get("text")
+    chat = message.chat
+    sender = _user(message.from_user) if message.from_user is not None else None
     return TelegramUpdate(
         update_id=update_id,
-        chat_id=_int(chat["id"]),
-        private=chat["type"] == "private",
-        user_id=_int(user["id"]) if user is not None else None,
-        display_name=_full_name(user) if user is not None else "",
-        text=_str(text) if text is not None else None,
-        caption=_str(message.get("caption") or ""),
+        chat_id=_int(chat.id),
+        private=chat.type == "private",
+        user_id=_int(sender.id) if sender is not None else None,
+        display_name=_str(sender.full_name) if sender is not None else "",
+        text=_str(message.text) if message.text is not None else None,
+        caption=_str(message.caption or ""),
         file=_file(message),
-        chat_title=_str(chat.get("title") or ""),
+        chat_title=_str(chat.title or ""),
     )
 
 
-def _file(message: dict[str, Any]) -> TelegramFile | None:
-    photo = message.get("photo")
-    if photo:
-        largest = photo[-1]
-        size = _int(largest.get("file_size") or 0)
-        return TelegramFile(_str(largest["file_id"]), size, "image/jpeg", None, photo=True)
-    document = message.get("document")
+def _user(user: User | None) -> User:
+    if user is None:
+        raise TypeError("the sender is missing")
+    _str(user.first_name)
+    return user
+
+
+def _file(message: Message) -> TelegramFile | None:
+    if message.photo:
+        largest = message.photo[-1]
+        size = _int(largest.file_size or 0)
+        return TelegramFile(_str(largest.file_id), size, "image/jpeg", None, photo=True)
+    document = message.document
     if document:
-        mime = _str(document.get("mime_type") or "application/octet-stream")
-        name = document.get("file_name")
+        mime = _str(document.mime_type or "application/octet-stream")
+        name = document.file_name
         return TelegramFile(
-            _str(document["file_id"]),
-            _int(document.get("file_size") or 0),
+            _str(document.file_id),
+            _int(document.file_size or 0),
             mime,
             _str(name) if name is not None else None,
             photo=False,
         )
     return None
-
-
-def _full_name(user: dict[str, Any]) -> str:
-    """As python-telegram-bot's ``User.full_name``: first name, then the last name if any."""
-    first = _str(user["first_name"])
-    last = user.get("last_name")
-    return f"{first} {_str(last)}" if last else first
 
 
 def _int(value: Any) -> int:

@@ -20,7 +20,7 @@ from bot.core import company_settings
 from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
-from bot.reports import photo_reuse, photo_time
+from bot.reports import photo_place, photo_reuse, photo_time, renditions
 from standards.pinned import pinned
 from storage.db import Database, Tx
 from storage.records import (
@@ -277,13 +277,16 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     takers = {p.id: p.name for p in await tx.people.get_many({ev.created_by for ev in findings})}
 
     def band(ev: Evidence, no: int) -> str:
-        at = photo_time.taken(ev, zone)
-        when = f"拍摄 {shown(at, zone)}" if at else f"接收 {shown(ev.created_at, zone)}"
-        return f"{site.name} · 第 {no} 项 · {when} · {_name(takers, ev.created_by)}"
+        return renditions.band(ev, site.name, f"第 {no} 项", zone, _name(takers, ev.created_by))
 
     for ev in findings:
         if ev.item_no is not None:
             photos[ev.item_no].append(Photo(ev.sha256, ev.caption or "", band(ev, ev.item_no)))
+    radius = values.photo_max_distance_m
+    for ev, metres in photo_place.far_from_site(findings, site, radius):
+        if ev.item_no is not None:
+            far = photo_place.shown_distance(metres)
+            notes[ev.item_no].append(f"照片拍摄地点距项目 {far}（超过 {radius} 米）")
     old = photo_time.findings_taken_before(findings, inspection.started_at, zone, max_age)
     for ev in old:
         if ev.item_no is not None and (at := photo_time.taken(ev, zone)) is not None:
@@ -304,6 +307,9 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
                 if (at := photo_time.taken(ev, zone)) is not None:
                     notes[no].append(f"整改后照片拍摄于 {shown(at, zone)}，早于整改任务创建")
+            for _, metres in photo_place.far_from_site(shots, site, radius):
+                far = photo_place.shown_distance(metres)
+                notes[no].append(f"整改后照片拍摄地点距项目 {far}（超过 {radius} 米）")
             pairs = await photo_reuse.reused(
                 tx,
                 task,

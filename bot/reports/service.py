@@ -29,9 +29,9 @@ from typing import Any
 from bot.core.dates import local
 from bot.core.report_request import ReportFormat, requested
 from bot.delivery import DeliveryError, NotReady
+from bot.reports import renditions
 from bot.reports.bulletin_model import BulletinModel
 from bot.reports.model import ReportError, ReportModel, load_report
-from bot.reports.renditions import watermarked
 from storage.db import Database
 from storage.errors import EvidenceMissing
 from storage.evidence import EvidenceStore
@@ -177,11 +177,15 @@ class ReportService:
         return await loop.run_in_executor(self._executor, _bulletin_in_worker, fmt.value, model)
 
     async def prepare(self, message: OutboxMessage) -> dict[str, Any]:
-        """The outbox worker's hook: a row that asks for a report file gets the stored file."""
+        """The outbox worker's hook: a row that asks for a report file gets the stored file,
+        one with watermark bands the stamped renditions of its photos."""
         payload = message.payload
+        stamped = await renditions.prepare(self.db.files, payload)
+        if stamped is not None:
+            return stamped
         wanted = requested(payload)
         if wanted is None:
-            return await watermarked(self.db.files, payload)
+            return payload
         try:
             found = await self._start(*wanted)
             if not isinstance(found, RenderedFile):

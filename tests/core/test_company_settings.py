@@ -46,6 +46,7 @@ INVALID: dict[str, list[Any]] = {
     "reuse_days": [0, 366, "month"],
     "appeal_window_days": [0, 31, "three"],
     "holidays": ["2026-10-01", ["2026-13-01"], ["十一"]],
+    "photo_max_distance_m": [49, 50_001, "far", 1.5],
     "digest_day": ["monday", "周一"],
     "digest_time": ["9", "24:00"],
     "bulletin_day": [0, 29, "first", 1.5],

@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.events import EventKind, Incoming, StoredFile
-from bot.core.pixels import capture_time, perceptual_hash
-from bot.delivery import Delivery, OutboxWorker
+from bot.core.pixels import capture_time, gps_position, perceptual_hash
+from bot.delivery import Delivery, DeliveryError, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
-from storage import Database, FileEvidenceStore, upgrade
-from storage.records import Channel, OutboxKind, Role
+from bot.reports import renditions
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
+from storage.records import Channel, OutboxKind, OutboxMessage, Role
 from tests import seeding
 
 
@@ -86,8 +89,24 @@ class Harness:
         await upgrade(self.url)
         await self.db.open()
         self.engine = FlowEngine(self.db, StandardsCatalog.load(None), self.settings, self.clock)
-        self.worker = OutboxWorker(self.db, Channel.TELEGRAM, self._record, clock=self.clock)
-        self.web_worker = OutboxWorker(self.db, Channel.WEB, self._record, clock=self.clock)
+        self.start_workers()
+
+    def start_workers(self) -> None:
+        """The outbox workers; their `prepare` hook makes watermarked photos, and gives up a
+        report file at once (the flows' tests render no reports)."""
+
+        async def prepare(message: OutboxMessage) -> dict[str, Any]:
+            stamped = await renditions.prepare(self.files, message.payload)
+            if stamped is None:
+                raise DeliveryError("no report renderer in the harness", permanent=True)
+            return stamped
+
+        self.worker = OutboxWorker(
+            self.db, Channel.TELEGRAM, self._record, clock=self.clock, prepare=prepare
+        )
+        self.web_worker = OutboxWorker(
+            self.db, Channel.WEB, self._record, clock=self.clock, prepare=prepare
+        )
 
     async def close(self) -> None:
         await self.db.close()
@@ -191,6 +210,7 @@ class User:
             f"file-{stored.sha256[:8]}",
             taken_at=capture_time(io.BytesIO(data)),
             phash=perceptual_hash(io.BytesIO(data)),
+            position=gps_position(io.BytesIO(data)),
         )
         event = self._event(EventKind.PHOTO, text=caption, file=file)
         await self.h.send(event)

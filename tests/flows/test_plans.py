@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.core.texts import render
 from bot.flows.catalog import StandardsCatalog
 from bot.plan_notices import PlanSweeper
-from storage import Database
+from storage.db import Database
 from storage.records import PlanEvery, PlanKind, Role
 from tests.flows.harness import Harness, User
 

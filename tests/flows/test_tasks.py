@@ -10,6 +10,7 @@ from PIL import Image
 from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import Channel, Role, TaskEventKind, TaskStatus
 from tests.core.test_capture_time import photo
+from tests.core.test_photo_gps import SITE, gps_photo, offset
 from tests.flows.harness import Harness, User
 from tests.reports.data import jpeg
 
@@ -331,6 +332,48 @@ async def test_a_fix_photo_taken_before_the_task_is_flagged_to_the_verifier(
     await s["manager"].tap("#1")
     history = s["manager"].chat.last.text
     assert "记录：" in history and f"· {flag}" in history
+
+
+async def _place_site(harness: Harness, position: tuple[float, float] | None) -> None:
+    async with harness.db.transaction() as tx:
+        site = await tx.sites.by_name("阳光花园")
+        assert site is not None
+        await tx.sites.set_position(site.id, position)
+
+
+async def test_a_fix_photo_taken_far_from_the_site_is_flagged_to_the_verifier(
+    harness: Harness,
+) -> None:
+    """The site has coordinates; of three fix photos one was taken 3 km away (flagged in the
+    review request and the task's history), one 300 m away (within the default 500 m) and one
+    without GPS (not flagged); nothing is blocked."""
+    s = await setup_task(harness)
+    await _place_site(harness, SITE)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(gps_photo(offset(3000)))
+    await responsible.photo(gps_photo(offset(300)))
+    await responsible.photo(gps_photo(None))
+    await responsible.tap("提交复查")
+    assert await task_status(harness) is TaskStatus.REVIEW
+    review = inspector.chat.with_buttons()
+    flag = "⚠️ 整改后照片的拍摄地点距项目 3.0 公里（超过 500 米），请核实是否在本项目拍摄。"
+    assert flag in review.text
+    assert review.text.count("⚠️") == 1
+    await s["manager"].command("tasks")
+    await s["manager"].tap("#1")
+    history = s["manager"].chat.last.text
+    assert "记录：" in history and f"· {flag}" in history
+
+
+async def test_gps_is_not_judged_for_a_site_without_coordinates(harness: Harness) -> None:
+    s = await setup_task(harness)
+    responsible, inspector = s["responsible"], s["inspector"]
+    await responsible.press(task_message(responsible).button("已整改"))
+    await responsible.photo(gps_photo(offset(300_000)))
+    await responsible.tap("提交复查")
+    assert await task_status(harness) is TaskStatus.REVIEW
+    assert "⚠️" not in inspector.chat.with_buttons().text
 
 
 async def test_fix_photos_taken_after_the_task_raise_no_flag(harness: Harness) -> None:

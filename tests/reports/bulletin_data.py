@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from storage import Database, Tx
+from storage.db import Database, Tx
 from storage.records import Channel, Role, Severity, TaskStatus
 from tests.storage.helpers import FakeClock, snapshot
 

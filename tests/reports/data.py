@@ -15,9 +15,13 @@ from PIL import Image, ImageDraw
 
 from standards.loader import BUILTIN_DIR, load_file
 from standards.schema import Standard
-from storage import Database, FileEvidenceStore, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import EvidenceKind, TaskStatus
+from storage.tables import tasks as tasks_table
 from tests import seeding
+from tests.storage.helpers import set_columns
 
 STANDARD: Standard = load_file(BUILTIN_DIR / "community-culture.yaml")
 NOT_APPLICABLE = {15, 30, 45, 60}
@@ -229,7 +233,7 @@ async def plant_formulas(built: Built) -> None:
         )
         tasks = await tx.tasks.for_inspection(built.inspection_id)
         seventh = next(t for t in tasks if t.item_no == 7)
-        await tx.tasks.set_remark(seventh.id, seventh.version, FORMULAS["remark"], actor_id=None)
+        await set_columns(tx, tasks_table, seventh.id, remark=FORMULAS["remark"])
         await tx.tasks.create(
             built.site_id,
             FORMULAS["finding"],

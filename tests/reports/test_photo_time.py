@@ -18,6 +18,7 @@ from bot.reports.model import ReportModel, load_report
 from bot.reports.pdf import render_pdf
 from bot.reports.service import load_photos
 from storage.records import EvidenceKind, EvidenceRole
+from tests.core.test_photo_gps import SITE, offset
 from tests.reports.data import Built, jpeg
 
 OLD_FINDING = "照片拍摄于 2026-10-30 08:00，早于检查开始 24 小时以上"
@@ -121,3 +122,39 @@ async def test_a_reused_fix_photo_is_noted_in_the_report(built: Built) -> None:
     model = await load_report(built.db, built.inspection_id)
     assert "整改后照片与 11-02 第 13 项的照片几乎相同" in _remark(model, 13)
     assert "几乎相同" not in _remark(model, 7)
+
+
+async def test_photos_taken_far_from_the_site_are_noted_in_the_report(built: Built) -> None:
+    """The site has coordinates: a finding photo of item 1 taken 2 km away and a fix photo of
+    item 13 taken 12 km away are noted; one of item 2 taken 100 m away is not, nor any without
+    GPS."""
+    async with built.db.transaction() as tx:
+        await tx.sites.set_position(built.site_id, SITE)
+        task = next(
+            t for t in await tx.tasks.for_inspection(built.inspection_id) if t.item_no == 13
+        )
+        for index, (target, metres) in enumerate(
+            (
+                ({"inspection_id": built.inspection_id, "item_no": 1}, 2000),
+                ({"inspection_id": built.inspection_id, "item_no": 2}, 100),
+                ({"task_id": task.id, "role": EvidenceRole.FIX}, 12_000),
+            )
+        ):
+            stored = await built.db.files.put(jpeg(600 + index))
+            await tx.evidence.add(
+                stored.sha256,
+                stored.size,
+                mime="image/jpeg",
+                kind=EvidenceKind.PHOTO,
+                created_by=built.people["王检查"],
+                position=offset(metres),
+                **target,  # type: ignore[arg-type]
+            )
+    model = await load_report(built.db, built.inspection_id)
+    assert _remark(model, 1) == "照片拍摄地点距项目 2.0 公里（超过 500 米）"
+    assert _remark(model, 2) == ""
+    assert "整改后照片拍摄地点距项目 12.0 公里（超过 500 米）" in _remark(model, 13)
+    async with built.db.transaction() as tx:
+        await tx.sites.set_position(built.site_id, None)
+    model = await load_report(built.db, built.inspection_id)
+    assert _remark(model, 1) == "" and "拍摄地点" not in _remark(model, 13)

@@ -31,7 +31,9 @@ from random import Random
 
 import sqlalchemy as sa
 
-from storage import Database, FileEvidenceStore, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import Channel, ExtensionStatus, OutboxStatus, Role, TaskStatus
 from storage.tables import outbox, processed_events, tasks
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage

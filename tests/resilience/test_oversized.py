@@ -22,7 +22,7 @@ from bot import app
 from bot.config import Settings
 from bot.core.texts import render
 from bot.demo import seed_demo
-from storage import upgrade
+from storage.migrate import upgrade
 from storage.records import Channel, OutboxStatus
 from storage.tables import evidence, notes, outbox
 from tests.fakes.telegram_api import FakeTelegramAPI

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.events import EventKind, Incoming, StoredFile
-from bot.delivery import Delivery, OutboxWorker
+from bot.delivery import Delivery
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.router import FlowEngine
 from standards.loader import BUILTIN_DIR, load_file
@@ -103,8 +103,7 @@ class World(Harness):
             await super().start()
         else:
             await self.db.open()
-            self.worker = OutboxWorker(self.db, Channel.TELEGRAM, self._record, clock=self.clock)
-            self.web_worker = OutboxWorker(self.db, Channel.WEB, self._record, clock=self.clock)
+            self.start_workers()
         self.engine = FlowEngine(self.db, catalog(), self.settings, self.clock)
 
     async def send(self, event: Incoming, *, flush: bool = True) -> bool:

@@ -18,12 +18,12 @@ from bot import app
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.handlers.telegram import webhook_secret_for
-from bot.handlers.wecom.crypto import WeComCrypto
-from storage import upgrade
+from storage.migrate import upgrade
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.security.rawhttp import Answer, row_counts, send
 from tests.web.conftest import free_port
+from tests.wecom.callbacks import CallbackCrypto
 from tests.wecom.runner import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
 T = TypeVar("T")
@@ -39,7 +39,7 @@ class LiveBot:
     tokens: dict[str, str] = field(default_factory=dict)
     runtime: app.Runtime | None = None
     telegram_secret: str = ""
-    wecom: WeComCrypto = field(default_factory=lambda: WeComCrypto(TOKEN, AES_KEY, CORP_ID))
+    wecom: CallbackCrypto = field(default_factory=lambda: CallbackCrypto(TOKEN, AES_KEY, CORP_ID))
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)

@@ -10,10 +10,10 @@ from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.handlers.wecom.xmlmsg import build_envelope, build_template_card_event, build_text
 from tests.security.conftest import LiveBot, TracebackLog
 from tests.security.hostile import HOSTILE, encodable, encoded, header_values, queries, segments
 from tests.security.rawhttp import request_bytes
+from tests.wecom.callbacks import build_envelope, build_template_card_event, build_text
 from tests.wecom.runner import AGENT_ID, CORP_ID
 
 KEYS = ["msg_signature", "timestamp", "nonce", "echostr"]

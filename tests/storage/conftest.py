@@ -15,7 +15,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from storage import Database, FileEvidenceStore, Role, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
+from storage.records import Role
 from tests.storage.helpers import FakeClock, World, snapshot
 
 PG_ENV = "PINJIAN_TEST_POSTGRES_URL"

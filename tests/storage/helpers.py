@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.db import Tx
 
 
 @dataclass
@@ -59,3 +64,17 @@ class World:
     manager: int
     admin: int
     standard: int
+
+
+async def column(tx: Tx, table: sa.Table, name: str, **where: Any) -> list[Any]:
+    """The column's values of the rows matching `where`, by id (read straight from the table,
+    for what no product code asks the repositories)."""
+    stmt = sa.select(table.c[name]).order_by(table.c.id)
+    for key, value in where.items():
+        stmt = stmt.where(table.c[key] == value)
+    return list(await tx.connection.scalars(stmt))
+
+
+async def set_columns(tx: Tx, table: sa.Table, row_id: int, **values: Any) -> None:
+    """Write the row's columns directly (test data no product code writes this way)."""
+    await tx.connection.execute(sa.update(table).where(table.c.id == row_id).values(**values))

@@ -14,21 +14,23 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from bot.cli import main as cli
-from storage import (
+from storage.backup import BackupError, Manifest, _dump_jsonl, backup, restore
+from storage.db import Database
+from storage.engine import create_engine
+from storage.evidence import FileEvidenceStore
+from storage.migrate import current_revision
+from storage.people import web_external_id
+from storage.records import (
     Channel,
-    Database,
     EvidenceKind,
     EvidenceRole,
-    FileEvidenceStore,
+    GroupKind,
     OutboxKind,
+    PlanEvery,
+    PlanKind,
     Role,
     TaskStatus,
-    web_external_id,
 )
-from storage.backup import BackupError, Manifest, _dump_jsonl, backup, restore
-from storage.engine import create_engine
-from storage.migrate import current_revision
-from storage.records import GroupKind, PlanEvery, PlanKind
 from storage.tables import TABLES_IN_ORDER
 from tests.storage.conftest import PgServer, Urls
 from tests.storage.helpers import FakeClock, World
@@ -174,7 +176,7 @@ async def test_round_trip_keeps_every_table_and_file(
     original = await dump(db_url)
     assert all(original[table.name] for table in TABLES_IN_ORDER), "populate misses a table"
     manifest = await backup(db_url, db.files, tmp_path / "backup")
-    assert manifest.schema_revision == "0012"
+    assert manifest.schema_revision == "0013"
     assert manifest.tables == {name: len(rows) for name, rows in original.items()}
     assert sorted(e.sha256 for e in manifest.evidence) == sorted(await _files_of(db.files))  # type: ignore[arg-type]
 
@@ -329,13 +331,13 @@ async def test_cli_db_commands(
     assert "pinjian db upgrade" in out
     code, out = await asyncio.to_thread(run, "upgrade")
     assert code == 0
-    assert "数据库已升级到最新版本 (schema 0012)" in out
+    assert "数据库已升级到最新版本 (schema 0013)" in out
     code, out = await asyncio.to_thread(run, "status")
     assert (code, "up to date" in out) == (0, True)
     code, out = await asyncio.to_thread(run, "backup", str(tmp_path / "bk"))
     assert code == 0
     assert "备份完成" in out
-    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0012"
+    assert json.loads((tmp_path / "bk" / "manifest.json").read_text())["schema_revision"] == "0013"
     code, out = await asyncio.to_thread(run, "restore", str(tmp_path / "bk"))
     assert code == 0
     assert "恢复完成" in out

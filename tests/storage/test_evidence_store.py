@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import EvidenceMissing, EvidenceTooLarge, FileEvidenceStore
-from storage.evidence import CHUNK
+from storage.errors import EvidenceMissing, EvidenceTooLarge
+from storage.evidence import CHUNK, FileEvidenceStore
 
 
 async def test_same_content_is_stored_once(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from storage import Channel, Database
+from storage.db import Database
+from storage.records import Channel
 
 
 async def test_updates_are_kept_once_in_order_until_removed(db: Database) -> None:

@@ -6,17 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from storage import (
-    Channel,
-    Database,
-    EvidenceKind,
-    EvidenceRole,
-    InspectionStatus,
-    ItemLoss,
-    NotFound,
-    StateConflict,
-)
-from tests.storage.helpers import FakeClock, World, snapshot
+from storage.db import Database
+from storage.errors import NotFound, StateConflict
+from storage.records import Channel, EvidenceKind, EvidenceRole, InspectionStatus, ItemLoss
+from storage.tables import standards as standards_table
+from tests.storage.helpers import FakeClock, World, column, snapshot
 
 
 async def test_standard_ensure_is_idempotent_and_versions_are_kept(
@@ -34,8 +28,11 @@ async def test_standard_ensure_is_idempotent_and_versions_are_kept(
         assert latest is not None
         assert latest.id == newer.id
         assert latest.snapshot == edited
-        assert [s.id for s in await tx.standards.versions("culture")] == [world.standard, newer.id]
-        assert [s.id for s in await tx.standards.all_latest()] == [other.id, newer.id]
+        assert await column(tx, standards_table, "id", std_id="culture") == [
+            world.standard,
+            newer.id,
+        ]
+        assert await column(tx, standards_table, "id", std_id="cleaning") == [other.id]
         assert await tx.standards.latest("missing") is None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from storage import Database
+from storage.db import Database
 from tests.storage.conftest import Urls
 
 

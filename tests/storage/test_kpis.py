@@ -12,7 +12,8 @@ import pytest
 
 from bot.core.kpi import Period
 from bot.flows.kpis import month_kpis
-from storage import Database, TaskStatus
+from storage.db import Database
+from storage.records import TaskStatus
 from tests.storage.helpers import FakeClock, World
 
 MARCH = Period.month(date(2025, 3, 1))

@@ -11,9 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
-from storage import Database, InspectionStatus, Role, SchemaMismatch, head_revision, upgrade
+from storage.db import Database
 from storage.engine import create_engine
-from storage.migrate import _config, known_revisions
+from storage.errors import SchemaMismatch
+from storage.migrate import _config, head_revision, known_revisions, upgrade
+from storage.records import InspectionStatus, Role
 from storage.tables import metadata, section_summaries
 from tests.storage.conftest import Urls
 
@@ -108,14 +110,15 @@ async def test_older_database_with_data_upgrades_and_keeps_it(urls: Urls) -> Non
         "0010",
         "0011",
         "0012",
+        "0013",
     ]
     await upgrade(url, "0001")
     await _execute(url, *ROWS_0001)
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "database schema 0001 is older than this program (0012)" in str(caught.value)
+    assert "database schema 0001 is older than this program (0013)" in str(caught.value)
     assert "pinjian db upgrade" in str(caught.value)
-    assert await upgrade(url) == ("0001", "0012")
+    assert await upgrade(url) == ("0001", "0013")
     db = await _open(url)
     try:
         async with db.transaction() as tx:
@@ -159,7 +162,7 @@ async def test_unknown_schema_is_refused(urls: Urls) -> None:
     await _execute(url, "UPDATE alembic_version SET version_num = '0099_future'")
     with pytest.raises(SchemaMismatch) as caught:
         await _open(url)
-    assert "0099_future is newer than this program (0012)" in str(caught.value)
+    assert "0099_future is newer than this program (0013)" in str(caught.value)
     with pytest.raises(SchemaMismatch):
         await upgrade(url)
 
@@ -173,7 +176,7 @@ async def test_downgrade_to_0001_and_back(urls: Urls) -> None:
             await conn.commit()
     finally:
         await engine.dispose()
-    assert await upgrade(url) == ("0001", "0012")
+    assert await upgrade(url) == ("0001", "0013")
 
 
 ROWS_0008 = [
@@ -196,7 +199,7 @@ async def test_0009_turns_the_escalation_settings_into_the_ladder(urls: Urls) ->
     url = await urls.new(migrated=False)
     await upgrade(url, "0008")
     await _execute(url, *ROWS_0001, *ROWS_0008)
-    assert await upgrade(url) == ("0008", "0012")
+    assert await upgrade(url) == ("0008", "0013")
     db = await _open(url)
     try:
         async with db.read() as tx:

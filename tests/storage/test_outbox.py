@@ -7,14 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from storage import (
-    Channel,
-    ConcurrentUpdate,
-    Database,
-    NotFound,
-    OutboxKind,
-    OutboxStatus,
-)
+from storage.db import Database
+from storage.errors import ConcurrentUpdate, NotFound
+from storage.records import Channel, OutboxKind, OutboxStatus
 from tests.storage.helpers import FakeClock, World
 
 

@@ -8,17 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from storage import (
-    Channel,
-    Database,
-    IdentityInUse,
-    InviteProblem,
-    NotFound,
-    Role,
-    StateConflict,
-    web_external_id,
-)
-from tests.storage.helpers import FakeClock, World
+from storage.db import Database
+from storage.errors import IdentityInUse, NotFound, StateConflict
+from storage.people import web_external_id
+from storage.records import Channel, InviteProblem, Role
+from storage.tables import invites
+from tests.storage.helpers import FakeClock, World, column
 
 
 async def test_sites_create_find_update(db: Database, clock: FakeClock) -> None:
@@ -242,7 +237,7 @@ async def test_invites_are_one_use(db: Database, world: World, clock: FakeClock)
         assert (await tx.invites.redeem("CODE3", clock.now)).problem is InviteProblem.REVOKED
         late = await tx.invites.redeem("CODE2", expires)
         assert late.problem is InviteProblem.EXPIRED
-        assert [i.code for i in await tx.invites.for_person(world.responsible)] == [
+        assert await column(tx, invites, "code", person_id=world.responsible) == [
             "CODE1",
             "CODE2",
         ]

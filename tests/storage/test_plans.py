@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from storage import Database, NotFound
+from storage.db import Database
+from storage.errors import NotFound
 from storage.records import PlanEvery, PlanKind
 from tests.storage.helpers import FakeClock, World
 

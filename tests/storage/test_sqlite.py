@@ -16,8 +16,10 @@ import sqlalchemy as sa
 
 import storage.db
 import storage.engine
-from storage import Channel, Database, OutboxKind, Role, upgrade
+from storage.db import Database
 from storage.engine import create_engine
+from storage.migrate import upgrade
+from storage.records import Channel, OutboxKind, Role
 from storage.tables import people, roles
 
 

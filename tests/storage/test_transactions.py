@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from storage import Channel, Database, DuplicateEvent, OutboxKind, mask_url
+from storage.db import Database
+from storage.engine import mask_url
+from storage.errors import DuplicateEvent
+from storage.records import Channel, OutboxKind
 from storage.tables import outbox, people, processed_events
 from tests.storage.helpers import FakeClock, World
 

@@ -7,7 +7,8 @@ import time
 
 import sqlalchemy as sa
 
-from storage import Database, FileEvidenceStore
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
 from storage.records import Channel, EvidenceKind, OutboxKind
 from storage.tables import evidence, outbox
 from storage.unclaimed import UnclaimedSweeper

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from storage import Channel, Database, OutboxKind
+from storage.db import Database
+from storage.records import Channel, OutboxKind
 
 
 async def main(url: str, label: str, count: int) -> None:

@@ -14,7 +14,9 @@ from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import INDEPENDENT, TelegramChannel
 from bot.reports.service import ReportService
-from storage import Database, FileEvidenceStore, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import Channel
 from tests import seeding
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from storage import Database
+from storage.db import Database
 from storage.records import Channel
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram.botrunner import BotRunner

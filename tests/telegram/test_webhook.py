@@ -20,7 +20,9 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import TelegramChannel, webhook_secret_for
-from storage import Database, FileEvidenceStore, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import Channel
 from tests import seeding
 from tests.fakes.telegram_api import FakeTelegramAPI

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.core.messages import Outgoing
 from bot.demo import seed_demo
 from bot.handlers.web.links import login_link
-from storage import upgrade
+from storage.migrate import upgrade
 from storage.records import Channel, OutboxStatus, Person
 from storage.tables import outbox
 

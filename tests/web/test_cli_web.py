@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from bot.core.kpi import Period
-from storage import Tx, web_external_id
+from storage.db import Tx
+from storage.people import web_external_id
 from storage.records import Channel, Role
 from tests.cliquery import query
 

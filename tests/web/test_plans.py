@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 
 from bot.demo import seed_demo_plans
 from bot.plan_notices import PlanSweeper
-from storage import utc_now
+from storage.base import utc_now
 from storage.records import Channel
 from tests.web.browser import ChatPage
 from tests.web.conftest import WebBot

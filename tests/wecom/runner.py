@@ -26,9 +26,16 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.wecom.channel import WeComChannel
-from bot.handlers.wecom.crypto import WeComCrypto
 from bot.handlers.wecom.pacing import MemberPacer
-from bot.handlers.wecom.xmlmsg import (
+from bot.reports.service import ReportService
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
+from storage.records import Channel, OutboxStatus, Role
+from storage.tables import outbox
+from tests.fakes.wecom_api import FakeWeComAPI, SentMessage
+from tests.wecom.callbacks import (
+    CallbackCrypto,
     build_envelope,
     build_event,
     build_file,
@@ -36,11 +43,6 @@ from bot.handlers.wecom.xmlmsg import (
     build_template_card_event,
     build_text,
 )
-from bot.reports.service import ReportService
-from storage import Database, FileEvidenceStore, upgrade
-from storage.records import Channel, OutboxStatus, Role
-from storage.tables import outbox
-from tests.fakes.wecom_api import FakeWeComAPI, SentMessage
 
 CORP_ID = "wx5823bf96d3bd56c7"  # the CorpID of the published test vectors
 AGENT_ID = 1000002
@@ -265,7 +267,7 @@ class WeComRunner:
         self.data_dir = data_dir
         self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
         self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
-        self.crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+        self.crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
         self._msg_ids = itertools.count(7_000_000_000_000_000_001)
         self.step_seconds = 3.0
 

@@ -12,11 +12,10 @@ import aiohttp
 
 from bot import app
 from bot.config import Settings
-from bot.handlers.wecom.crypto import WeComCrypto
-from bot.handlers.wecom.xmlmsg import build_envelope, build_text
-from storage import upgrade
+from storage.migrate import upgrade
 from storage.records import Channel, Role
 from tests.fakes.wecom_api import FakeWeComAPI
+from tests.wecom.callbacks import CallbackCrypto, build_envelope, build_text
 from tests.wecom.runner import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
 
 
@@ -60,7 +59,7 @@ async def test_bot_serves_wecom_when_configured(tmp_path: Path) -> None:
                 person = await tx.people.create("王检查")
                 await tx.roles.grant(person.id, site.id, Role.INSPECTOR)
                 await tx.identities.bind(person.id, Channel.WECOM, "wang", chat_id="wang")
-            crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
+            crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
             url = f"http://127.0.0.1:{settings.http_port}/wecom/callback"
             encrypted = crypto.encrypt(build_text("wang", "/help", to_user=CORP_ID))
             timestamp, nonce = str(int(time.time())), "n1"

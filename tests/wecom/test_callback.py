@@ -9,8 +9,7 @@ import logging
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.handlers.wecom.crypto import WeComCrypto
-from bot.handlers.wecom.xmlmsg import MAX_XML_BYTES, build_envelope, build_text
+from bot.handlers.wecom.xmlmsg import MAX_XML_BYTES
 from storage.records import Channel
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.test_wecom_crypto import (
@@ -19,6 +18,7 @@ from tests.test_wecom_crypto import (
     A_VERIFY_SIGNATURE,
     A_VERIFY_TIMESTAMP,
 )
+from tests.wecom.callbacks import CallbackCrypto, build_envelope, build_text
 from tests.wecom.runner import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeClock, WeComRunner
 
 BOMB = (
@@ -63,7 +63,7 @@ def bad_requests(
     """Each kind of bad POST: (query, body, expected status)."""
     message = build_text("wangjiancha", "/inspect", to_user=CORP_ID, agent_id=AGENT_ID)
     good = bot.crypto.encrypt(message)
-    other_corp = WeComCrypto(TOKEN, AES_KEY, "wwSomeOtherCorp00").encrypt(message)
+    other_corp = CallbackCrypto(TOKEN, AES_KEY, "wwSomeOtherCorp00").encrypt(message)
     bad_pad = padded_wrong(AES_KEY, bytes(31) + b"\x00")
     not_xml = bot.crypto.encrypt(b"this is not xml")
     dtd_inside = bot.crypto.encrypt(BOMB)
@@ -153,7 +153,7 @@ async def test_bad_url_verifications_are_refused(
     echostr = bot.crypto.encrypt("42")
     good = {**bot.signed(echostr), "echostr": echostr}
     stale = str(int(clock()) - 3600)
-    other = WeComCrypto(TOKEN, AES_KEY, "wwSomeOtherCorp00").encrypt("42")
+    other = CallbackCrypto(TOKEN, AES_KEY, "wwSomeOtherCorp00").encrypt("42")
     cases = [
         ({**good, "msg_signature": "f" * 40}, 403),
         ({**bot.signed(echostr, stale), "echostr": echostr}, 403),

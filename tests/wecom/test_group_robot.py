@@ -19,7 +19,9 @@ from bot.flows import group_posts
 from bot.handlers.wecom.pacing import MemberPacer
 from bot.handlers.wecom.webhook import ROBOT_LIMIT, WeComGroupChannel
 from bot.reports.service import ReportService
-from storage import Database, FileEvidenceStore, upgrade
+from storage.db import Database
+from storage.evidence import FileEvidenceStore
+from storage.migrate import upgrade
 from storage.records import Channel, ChatGroup, GroupKind, OutboxStatus, Role, Site
 from storage.tables import outbox
 from tests.fakes.wecom_api import FakeWeComAPI, RobotMessage

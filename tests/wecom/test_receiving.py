@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.handlers.wecom.xmlmsg import WeComIncoming, build_event, build_image, build_text
+from bot.handlers.wecom.xmlmsg import WeComIncoming
 from tests.core.test_capture_time import photo
 from tests.fakes.wecom_api import FakeWeComAPI
+from tests.wecom.callbacks import build_event, build_image, build_text
 from tests.wecom.runner import AGENT_ID, CORP_ID, Member, WeComRunner
 
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 50

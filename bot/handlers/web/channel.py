@@ -29,7 +29,7 @@ from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
-from bot.core.pixels import capture_time, perceptual_hash, too_many_pixels
+from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
@@ -516,11 +516,14 @@ class WebChannel:
             return replace(refused, too_many_pixels=True)
         taken_at = await asyncio.to_thread(capture_time, upload.path)
         phash = await asyncio.to_thread(perceptual_hash, upload.path)
+        position = await asyncio.to_thread(gps_position, upload.path)
         try:
             stored = await self.files.put_file(upload.path)
         except EvidenceTooLarge:
             return replace(refused, too_large=True)
-        return replace(refused, sha256=stored.sha256, taken_at=taken_at, phash=phash)
+        return replace(
+            refused, sha256=stored.sha256, taken_at=taken_at, phash=phash, position=position
+        )
 
     # -- files ----------------------------------------------------------------------------
 

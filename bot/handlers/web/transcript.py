@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.report_request import needs_preparing
 from storage.db import Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
 
@@ -60,6 +61,8 @@ async def transcript(
     truncated = len(rows) > limit
     views = []
     for row in reversed(rows[:limit]):
+        if needs_preparing(row.payload):
+            break  # its files are being made: the page gets it live, or on its next visit
         shown_id = row.channel_message_id
         if shown_id is None:
             target = None
@@ -81,8 +84,8 @@ class SharedFile:
 async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
     """The file if it was shown in this chat; a person sees only their own chat's files."""
     message = await tx.outbox.delivered_file(Channel.WEB, chat_id, sha256)
-    if message is None:
-        return None
+    if message is None or needs_preparing(message.payload):
+        return None  # the originals of photos still being watermarked are not what is shown
     if message.kind is OutboxKind.SEND_DOCUMENT:
         return SharedFile(sha256, message.payload.get("document_name") or "文件")
     return SharedFile(sha256, None)

@@ -37,7 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
-from bot.core.pixels import capture_time, perceptual_hash, too_many_pixels
+from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
 from bot.core.unicode import well_formed
 from bot.delivery import Delivery, DeliveryError
 from bot.flows import commands
@@ -290,8 +290,16 @@ class WeComChannel:
             mime = media.content_type
         taken_at = capture_time(io.BytesIO(media.data))
         phash = perceptual_hash(io.BytesIO(media.data))
+        position = gps_position(io.BytesIO(media.data))
         return StoredFile(
-            stored.sha256, stored.size, mime, media_id, name, taken_at=taken_at, phash=phash
+            stored.sha256,
+            stored.size,
+            mime,
+            media_id,
+            name,
+            taken_at=taken_at,
+            phash=phash,
+            position=position,
         )
 
     # -- sending ----------------------------------------------------------------------------

@@ -15,13 +15,11 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import os
 import re
-from xml.sax.saxutils import escape
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.handlers.wecom.xmlmsg import WeComXMLError, cdata, parse_envelope
+from bot.handlers.wecom.xmlmsg import WeComXMLError, parse_envelope
 
 _PAD_BLOCK = 32
 # Unix seconds have 10 digits until the year 2286; anything much longer is not a timestamp
@@ -60,7 +58,8 @@ class BadPayload(WeComCryptoError):
 
 
 class WeComCrypto:
-    """Signs, verifies, encrypts and decrypts WeCom callback payloads for one app."""
+    """Signs, verifies and decrypts WeCom callback payloads for one app (the bot only
+    receives encrypted callbacks; what WeCom's side does is in tests/wecom/callbacks.py)."""
 
     def __init__(self, token: str, encoding_aes_key: str, corp_id: str) -> None:
         if not _KEY_RE.fullmatch(encoding_aes_key):
@@ -88,18 +87,6 @@ class WeComCrypto:
         expected = self.signature(timestamp, nonce, encrypted).encode()
         if not hmac.compare_digest(expected, msg_signature.encode()):
             raise BadSignature("msg_signature does not match")
-
-    def encrypt(self, plaintext: str | bytes, *, random16: bytes | None = None) -> str:
-        """Encrypt one message; ``random16`` fixes the random prefix (tests only)."""
-        message = plaintext.encode() if isinstance(plaintext, str) else plaintext
-        prefix = os.urandom(_AES_BLOCK) if random16 is None else random16
-        if len(prefix) != _AES_BLOCK:
-            raise ValueError("random16 must be exactly 16 bytes")
-        body = prefix + len(message).to_bytes(4, "big") + message + self._corp_id
-        pad = _PAD_BLOCK - len(body) % _PAD_BLOCK
-        encryptor = self._cipher().encryptor()
-        ciphertext = encryptor.update(body + bytes([pad]) * pad) + encryptor.finalize()
-        return binascii.b2a_base64(ciphertext, newline=False).decode("ascii")
 
     def decrypt(self, encrypted: str) -> bytes:
         """Decrypt and validate one base64 ciphertext; returns the message bytes.
@@ -169,16 +156,3 @@ class WeComCrypto:
         if abs(now - int(timestamp)) > max_skew:
             raise BadTimestamp(f"timestamp is more than {max_skew}s away from now")
         return self.decrypt(encrypted)
-
-    def encrypt_message(self, reply_xml: str | bytes, nonce: str, timestamp: str) -> str:
-        """Build the encrypted passive-reply XML (Encrypt, MsgSignature, TimeStamp, Nonce)."""
-        encrypted = self.encrypt(reply_xml)
-        signature = self.signature(timestamp, nonce, encrypted)
-        return (
-            "<xml>"
-            f"<Encrypt>{cdata(encrypted)}</Encrypt>"
-            f"<MsgSignature>{cdata(signature)}</MsgSignature>"
-            f"<TimeStamp>{escape(timestamp)}</TimeStamp>"
-            f"<Nonce>{cdata(nonce)}</Nonce>"
-            "</xml>"
-        )

@@ -1,4 +1,4 @@
-"""Hardened parsing of WeCom callback XML, plus builders for plaintext test messages.
+"""Hardened parsing of WeCom callback XML.
 
 Every callback body is attacker-controlled until its signature is checked, so parsing goes
 through defusedxml with DTDs, entity declarations and external references all forbidden,
@@ -7,7 +7,6 @@ and behind a size limit.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TypedDict
 from xml.etree.ElementTree import Element, ParseError
@@ -136,142 +135,4 @@ def parse_message(xml_bytes: bytes) -> WeComIncoming:
         card_type=_optional(fields, "CardType"),
         response_code=_optional(fields, "ResponseCode"),
         raw=fields,
-    )
-
-
-def cdata(text: str) -> str:
-    """Wrap ``text`` in CDATA, splitting any ``]]>`` so it cannot close the section."""
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def _build(elements: list[tuple[str, str | int]]) -> bytes:
-    parts = [
-        f"<{tag}>{value}</{tag}>" if isinstance(value, int) else f"<{tag}>{cdata(value)}</{tag}>"
-        for tag, value in elements
-    ]
-    return ("<xml>" + "".join(parts) + "</xml>").encode()
-
-
-def _head(
-    msg_type: str, from_user: str, to_user: str, create_time: int | None
-) -> list[tuple[str, str | int]]:
-    return [
-        ("ToUserName", to_user),
-        ("FromUserName", from_user),
-        ("CreateTime", int(time.time()) if create_time is None else create_time),
-        ("MsgType", msg_type),
-    ]
-
-
-def build_envelope(encrypt: str, *, to_user: str = "", agent_id: int | None = None) -> bytes:
-    """The encrypted POST body WeCom sends to the callback URL."""
-    elements: list[tuple[str, str | int]] = [("ToUserName", to_user), ("Encrypt", encrypt)]
-    if agent_id is not None:
-        elements.append(("AgentID", agent_id))
-    return _build(elements)
-
-
-def build_text(
-    from_user: str,
-    content: str,
-    *,
-    to_user: str = "corp",
-    agent_id: int = 1000002,
-    msg_id: int = 1,
-    create_time: int | None = None,
-) -> bytes:
-    return _build(
-        [
-            *_head("text", from_user, to_user, create_time),
-            ("Content", content),
-            ("MsgId", msg_id),
-            ("AgentID", agent_id),
-        ]
-    )
-
-
-def build_image(
-    from_user: str,
-    media_id: str,
-    *,
-    pic_url: str = "https://example.invalid/pic.jpg",
-    to_user: str = "corp",
-    agent_id: int = 1000002,
-    msg_id: int = 1,
-    create_time: int | None = None,
-) -> bytes:
-    return _build(
-        [
-            *_head("image", from_user, to_user, create_time),
-            ("PicUrl", pic_url),
-            ("MediaId", media_id),
-            ("MsgId", msg_id),
-            ("AgentID", agent_id),
-        ]
-    )
-
-
-def build_file(
-    from_user: str,
-    media_id: str,
-    file_name: str,
-    *,
-    to_user: str = "corp",
-    agent_id: int = 1000002,
-    msg_id: int = 1,
-    create_time: int | None = None,
-) -> bytes:
-    return _build(
-        [
-            *_head("file", from_user, to_user, create_time),
-            ("MediaId", media_id),
-            ("FileName", file_name),
-            ("MsgId", msg_id),
-            ("AgentID", agent_id),
-        ]
-    )
-
-
-def build_event(
-    from_user: str,
-    event: str,
-    *,
-    event_key: str = "",
-    to_user: str = "corp",
-    agent_id: int = 1000002,
-    create_time: int | None = None,
-) -> bytes:
-    """A plain event such as ``enter_agent`` or ``subscribe``."""
-    return _build(
-        [
-            *_head("event", from_user, to_user, create_time),
-            ("Event", event),
-            ("EventKey", event_key),
-            ("AgentID", agent_id),
-        ]
-    )
-
-
-def build_template_card_event(
-    from_user: str,
-    task_id: str,
-    event_key: str,
-    response_code: str,
-    *,
-    card_type: str = "button_interaction",
-    to_user: str = "corp",
-    agent_id: int = 1000002,
-    create_time: int | None = None,
-) -> bytes:
-    """The event WeCom sends when a member presses a template-card button."""
-    return _build(
-        [
-            *_head("event", from_user, to_user, create_time),
-            ("Event", "template_card_event"),
-            ("EventKey", event_key),
-            ("TaskId", task_id),
-            ("CardType", card_type),
-            ("ResponseCode", response_code),
-            ("AgentID", agent_id),
-        ]
     )
