@@ -16,6 +16,7 @@ from storage import Database, FileEvidenceStore, upgrade
 from storage.records import Channel
 from tests import seeding
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
+from tests.scratch_db import sqlite_url
 
 
 class Clock:
@@ -31,11 +32,18 @@ class Clock:
 class BotRunner:
     """One bot process: database, flows, the Telegram adapter and its outbox worker."""
 
-    def __init__(self, fake: FakeTelegramAPI, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegramAPI,
+        data_dir: Path,
+        clock: Clock | None = None,
+        *,
+        url: str | None = None,
+    ) -> None:
         self.clock = clock or Clock()
         self.fake = fake
         self.data_dir = data_dir
-        self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+        self.url = url or sqlite_url(data_dir)
         self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
         self.running = False
 

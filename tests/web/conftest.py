@@ -89,11 +89,15 @@ class WebBot:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[WebBot]:
-    """The bot with the demo company; `overrides` change its settings (e.g. upload limits)."""
+async def running_bot(
+    tmp_path: Path, database_url: str = "", **overrides: Any
+) -> AsyncIterator[WebBot]:
+    """The bot with the demo company on `database_url` (default: a SQLite file in the data
+    directory); `overrides` change its settings (e.g. upload limits)."""
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
+        database_url=database_url,
         http_host="127.0.0.1",
         http_port=free_port(),
         telegram_token=None,
@@ -115,8 +119,8 @@ async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[WebBot]
 
 
 @pytest.fixture
-async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
-    async with running_bot(tmp_path) as running:
+async def web_bot(tmp_path: Path, database_url: str) -> AsyncIterator[WebBot]:
+    async with running_bot(tmp_path, database_url) as running:
         yield running
 
 

@@ -41,6 +41,7 @@ from storage import Database, FileEvidenceStore, upgrade
 from storage.records import Channel, OutboxStatus, Role
 from storage.tables import outbox
 from tests.fakes.wecom_api import FakeWeComAPI, SentMessage
+from tests.scratch_db import sqlite_url
 
 CORP_ID = "wx5823bf96d3bd56c7"  # the CorpID of the published test vectors
 AGENT_ID = 1000002
@@ -259,11 +260,13 @@ class Member:
 class WeComRunner:
     """One bot process with the WeCom channel, its callback server and outbox worker."""
 
-    def __init__(self, fake: FakeWeComAPI, data_dir: Path, clock: FakeClock) -> None:
+    def __init__(
+        self, fake: FakeWeComAPI, data_dir: Path, clock: FakeClock, *, url: str | None = None
+    ) -> None:
         self.fake = fake
         self.clock = clock
         self.data_dir = data_dir
-        self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+        self.url = url or sqlite_url(data_dir)
         self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
         self.crypto = WeComCrypto(TOKEN, AES_KEY, CORP_ID)
         self._msg_ids = itertools.count(7_000_000_000_000_000_001)
