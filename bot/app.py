@@ -140,6 +140,7 @@ async def start(settings: Settings) -> Runtime:
                 minutes=settings.upload_window_minutes,
             ),
         )
+        await runtime.web.start()
         runtime.worker(Channel.WEB, runtime.web.send)
     runtime.http = await _start_http(settings, runtime)
     async with db.read() as tx:
@@ -211,6 +212,8 @@ async def stop(runtime: Runtime) -> None:
         await runtime.wecom.stop()
     for worker in runtime.workers.values():
         await worker.stop()
+    if runtime.web is not None:
+        await runtime.web.stop()
     if telegram is not None:
         await telegram.close()
     if runtime.wecom is not None:

@@ -90,10 +90,14 @@ class WebBot:
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, database_url: str = "", **overrides: Any
+    tmp_path: Path,
+    database_url: str = "",
+    tokens: dict[str, str] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[WebBot]:
     """The bot with the demo company on `database_url` (default: a SQLite file in the data
-    directory); `overrides` change its settings (e.g. upload limits)."""
+    directory); `overrides` change its settings (e.g. upload limits). Given the `tokens` of
+    a bot already running on the same database, it is a second process of that company."""
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
@@ -109,11 +113,13 @@ async def running_bot(
     runtime = await app.start(settings)
     assert runtime.web is not None
     runtime.web.heartbeat_seconds = 0.3
-    async with runtime.db.transaction() as tx:
-        logins = await seed_demo(tx, settings.timezone)
-    assert logins is not None
+    if tokens is None:
+        async with runtime.db.transaction() as tx:
+            logins = await seed_demo(tx, settings.timezone)
+        assert logins is not None
+        tokens = {login.name: login.token for login in logins}
     try:
-        yield WebBot(runtime, settings, {login.name: login.token for login in logins})
+        yield WebBot(runtime, settings, tokens)
     finally:
         await app.stop(runtime)
 
