@@ -78,6 +78,10 @@ class Leadership:
                 await conn.close()
             await asyncio.sleep(self.retry_seconds)
 
+    @property
+    def held(self) -> bool:
+        return self._conn is not None and not self.lost.is_set()
+
     async def release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

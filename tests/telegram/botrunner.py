@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.app import poll_leadership
 from bot.delivery import Handoff, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
@@ -13,6 +14,7 @@ from bot.flows.router import FlowEngine
 from bot.handlers.telegram import INDEPENDENT, TelegramChannel
 from bot.reports.service import ReportService
 from storage import Database, FileEvidenceStore, upgrade
+from storage.coordination import Leadership
 from storage.records import Channel
 from tests import seeding
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
@@ -39,6 +41,7 @@ class BotRunner:
         clock: Clock | None = None,
         *,
         url: str | None = None,
+        poll_lock: bool = False,
     ) -> None:
         self.clock = clock or Clock()
         self.fake = fake
@@ -46,6 +49,9 @@ class BotRunner:
         self.url = url or sqlite_url(data_dir)
         self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
         self.running = False
+        # As `pinjian run` polls on PostgreSQL: only while holding the poll lock.
+        self.poll_lock = poll_lock
+        self.leadership: Leadership | None = None
 
     async def start(self, *, deliver: bool = True) -> None:
         await upgrade(self.url)
@@ -77,7 +83,11 @@ class BotRunner:
             )
             self.worker.start()
             workers[Channel.TELEGRAM] = self.worker
-        await self.channel.start()
+        if self.poll_lock:
+            self.leadership = poll_leadership(self.db, self.fake.token)
+            assert self.leadership is not None, "the poll lock is PostgreSQL's"
+            self.leadership.retry_seconds = 0.5
+        await self.channel.start(leadership=self.leadership)
         self.running = True
 
     async def delivered(self) -> None:
