@@ -168,3 +168,57 @@ class Notifications:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+class LockSet:
+    """Session advisory locks this process takes and gives back by name, on one connection of
+    its own; all are gone when that connection is (then `try_lock` starts afresh). On SQLite
+    every lock is this process's."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.enabled = is_postgres(url)
+        self._conn: Any = None
+        self._held: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def try_lock(self, name: str) -> bool:
+        if not self.enabled:
+            return True
+        async with self._lock:
+            if self._conn is None or self._conn.is_closed():
+                self._held.clear()
+                try:
+                    self._conn = await _connect(self.url)
+                except (OSError, asyncpg.PostgresError):
+                    self._conn = None
+                    return False
+            if name in self._held:
+                return True
+            key = lock_key(f"{self.prefix}:{name}")
+            try:
+                taken = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                return False
+            if taken:
+                self._held.add(name)
+            return taken
+
+    async def unlock(self, name: str) -> None:
+        if not self.enabled:
+            return
+        async with self._lock:
+            if name not in self._held or self._conn is None:
+                return
+            self._held.discard(name)
+            key = lock_key(f"{self.prefix}:{name}")
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        self._held.clear()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()

@@ -27,7 +27,7 @@ from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.wecom.channel import WeComChannel
 from bot.handlers.wecom.crypto import WeComCrypto
-from bot.handlers.wecom.pacing import MemberPacer
+from bot.handlers.wecom.pacing import MemberPacer, member_locks
 from bot.handlers.wecom.xmlmsg import (
     build_envelope,
     build_event,
@@ -279,7 +279,9 @@ class WeComRunner:
         self.engine = FlowEngine(
             self.db, StandardsCatalog.load(None), FlowSettings(), self.clock.utc
         )
-        self.pacer = MemberPacer(clock=self.clock, sleep=self.clock.sleep)
+        self.pacer = MemberPacer(
+            clock=self.clock, sleep=self.clock.sleep, owners=member_locks(self.url)
+        )
         self.channel = WeComChannel(
             corp_id=CORP_ID,
             agent_id=AGENT_ID,
