@@ -36,8 +36,9 @@ see at that load.
     .venv/bin/python -m bench.bench_telegram --rate-limit    # with Telegram's 30 msg/s cap
     .venv/bin/python -m bench.bench_telegram --database-url postgresql+asyncpg://u@host/db
 
-With --database-url (a PostgreSQL server) the bot runs on a scratch database created beside
-the one named (`<name>_bench_<pid>`) and dropped afterwards, instead of a SQLite file.
+With --database-url (a PostgreSQL server) the bot runs on a scratch database, named after the
+URL's (`<name>_bench_<pid>`, created through the server's `postgres` database) and dropped
+afterwards, instead of a SQLite file.
 
 Without --rate-limit the bot runs with PINJIAN_TELEGRAM_RATE_LIMIT=false, like the bare echo
 bot, so the figures show the bot's own work; with it, each answered item (an edit and a new
@@ -308,11 +309,12 @@ async def database(data_dir: Path) -> AsyncIterator[str]:
         return
     server = make_url(DATABASE_URL)
     name = f"{server.database}_bench_{os.getpid()}"
-    await _admin(DATABASE_URL, f"CREATE DATABASE {name}")
+    admin = server.set(database="postgres").render_as_string(hide_password=False)
+    await _admin(admin, f"CREATE DATABASE {name}")
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        await _admin(DATABASE_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextlib.asynccontextmanager

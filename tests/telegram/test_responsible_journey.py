@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.scheduler import ReminderSweeper
 from storage.records import TaskStatus
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
@@ -40,6 +42,7 @@ def texts(fake: FakeTelegramAPI, user: FakeUser, marker: str) -> list[str]:
     return [t for t in fake.texts(user.id) if marker in t]
 
 
+@pytest.mark.database_neutral
 async def test_task_lifecycle_and_a_month_of_reminders(
     fake: FakeTelegramAPI, tmp_path: Path, database_url: str
 ) -> None:

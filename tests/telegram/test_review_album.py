@@ -3,9 +3,13 @@ two albums, captioned 整改前 / 整改后 (an album of several photos too)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram.botrunner import BotRunner
 from tests.telegram.test_responsible_journey import JPEG, card, press
+
+pytestmark = pytest.mark.database_neutral
 
 
 async def test_review_albums_are_labelled(bot: BotRunner, fake: FakeTelegramAPI) -> None:
