@@ -181,7 +181,9 @@ async def inspector(
     screen = await step.press(menu, SITE)
     for item in STANDARD.items:
         if item.no % 10 == 0:
-            await step.answer(user.send_photo(JPEG + bytes([item.no])), buttons=False, kind="photo")
+            # The open item is shown again below the photo's confirmation: its buttons now.
+            photo = user.send_photo(JPEG + bytes([item.no]))
+            screen = await step.answer(photo, buttons=True, kind="photo")
         if item.no % 15 == 7:
             setup = await step.press(screen, "0分")
             screen = await step.press(setup, "确认创建")
