@@ -32,6 +32,11 @@ see at that load.
     .venv/bin/python -m bench.bench_telegram                 # N = 1, 50, 200
     .venv/bin/python -m bench.bench_telegram --users 50      # one N
     .venv/bin/python -m bench.bench_telegram --rate-limit    # with Telegram's 30 msg/s cap
+    .venv/bin/python -m bench.bench_telegram --database-url postgresql+asyncpg://u@host/db
+
+With --database-url (a PostgreSQL server) the bot runs on a scratch database, named after the
+URL's (`<name>_bench_<pid>`, created through the server's `postgres` database) and dropped
+afterwards, instead of a SQLite file.
 
 Without --rate-limit the bot runs with PINJIAN_TELEGRAM_RATE_LIMIT=false, like the bare echo
 bot, so the figures show the bot's own work; with it, each answered item (an edit and a new
@@ -61,6 +66,9 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from standards.loader import BUILTIN_DIR, load_file
 from storage.db import Database
@@ -83,6 +91,7 @@ JPEG = _photo()
 STEP_TIMEOUT = 60.0
 RATE_LIMIT = False
 THINK = 0.0
+DATABASE_URL = ""
 SITE = "阳光花园"
 
 
@@ -196,8 +205,7 @@ async def echo_user(
         await step.answer(user.send_text(f"第{n}项 1分"), buttons=False, kind="text")
 
 
-async def seed(data_dir: Path, users: int) -> list[str]:
-    url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+async def seed(url: str, users: int) -> list[str]:
     await upgrade(url)
     db = Database(url)
     await db.open()
@@ -286,33 +294,64 @@ class PinjianRun:
             await reports_arrived(self.fake, user)
 
 
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def database(data_dir: Path) -> AsyncIterator[str]:
+    """A SQLite file in `data_dir`, or a scratch PostgreSQL database beside DATABASE_URL's."""
+    if not DATABASE_URL:
+        yield f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+        return
+    server = make_url(DATABASE_URL)
+    name = f"{server.database}_bench_{os.getpid()}"
+    admin = server.set(database="postgres").render_as_string(hide_password=False)
+    await _admin(admin, f"CREATE DATABASE {name}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @contextlib.asynccontextmanager
 async def pinjian(inspections: int) -> AsyncIterator[PinjianRun]:
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        codes = await seed(data_dir, inspections + 1)
-        async with FakeTelegramAPI(strict_html=False) as fake:
-            env = {
-                **os.environ,
-                "PINJIAN_DATA_DIR": str(data_dir),
-                "PINJIAN_HTTP_PORT": "0",
-                "PINJIAN_TELEGRAM_TOKEN": fake.token,
-                "PINJIAN_TELEGRAM_API_URL": fake.base_url,
-                "PINJIAN_TELEGRAM_FILE_URL": fake.base_file_url,
-                "PINJIAN_LOG_LEVEL": "WARNING",
-                "PINJIAN_TELEGRAM_RATE_LIMIT": "true" if RATE_LIMIT else "false",
-            }
-            process = await asyncio.to_thread(
-                subprocess.Popen, [sys.executable, "-m", "bot", "run"], env=env
-            )
-            try:
-                await wait_polling(fake)
-                warm_up = fake.user(99_999, "预热")
-                await inspector(fake, warm_up, codes[inspections], Stats(), think=0.0)
-                await reports_arrived(fake, warm_up)
-                yield PinjianRun(fake, codes)
-            finally:
-                await _stop(process)
+        async with database(Path(tmp)) as url, _pinjian(Path(tmp), url, inspections) as run:
+            yield run
+
+
+@contextlib.asynccontextmanager
+async def _pinjian(data_dir: Path, url: str, inspections: int) -> AsyncIterator[PinjianRun]:
+    codes = await seed(url, inspections + 1)
+    async with FakeTelegramAPI(strict_html=False) as fake:
+        env = {
+            **os.environ,
+            "PINJIAN_DATA_DIR": str(data_dir),
+            "PINJIAN_DATABASE_URL": url,
+            "PINJIAN_HTTP_PORT": "0",
+            "PINJIAN_TELEGRAM_TOKEN": fake.token,
+            "PINJIAN_TELEGRAM_API_URL": fake.base_url,
+            "PINJIAN_TELEGRAM_FILE_URL": fake.base_file_url,
+            "PINJIAN_LOG_LEVEL": "WARNING",
+            "PINJIAN_TELEGRAM_RATE_LIMIT": "true" if RATE_LIMIT else "false",
+        }
+        process = await asyncio.to_thread(
+            subprocess.Popen, [sys.executable, "-m", "bot", "run"], env=env
+        )
+        try:
+            await wait_polling(fake)
+            warm_up = fake.user(99_999, "预热")
+            await inspector(fake, warm_up, codes[inspections], Stats(), think=0.0)
+            await reports_arrived(fake, warm_up)
+            yield PinjianRun(fake, codes)
+        finally:
+            await _stop(process)
 
 
 class EchoRun:
@@ -387,12 +426,19 @@ async def main(argv: Sequence[str] | None = None) -> int:
         default=1,
         help="measure each bot this many times, alternately, and report the whole",
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL URL: run the bot on a scratch database beside it (default SQLite)",
+    )
     args = parser.parse_args(argv)
-    global RATE_LIMIT, THINK
+    global RATE_LIMIT, THINK, DATABASE_URL
     RATE_LIMIT = args.rate_limit
+    DATABASE_URL = args.database_url
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}; date {datetime.now(UTC):%Y-%m-%d}"
+        f"Python {platform.python_version()}; date {datetime.now(UTC):%Y-%m-%d}; "
+        f"database {'PostgreSQL' if DATABASE_URL else 'SQLite'}"
     )
     print()
     print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import logging
 import signal
 from collections.abc import Collection
@@ -38,6 +39,7 @@ from bot.reports.service import ReportService
 from bot.retention import Retention
 from bot.scheduler import UNCLAIMED_GRACE_MINUTES, Scheduler
 from standards.loader import StandardError
+from storage.coordination import Leadership, is_postgres
 from storage.db import Database
 from storage.errors import SchemaMismatch
 from storage.evidence import FileEvidenceStore
@@ -104,6 +106,15 @@ def flow_settings(settings: Settings) -> FlowSettings:
     return FlowSettings(timezone=settings.timezone, max_upload_mb=settings.max_upload_mb)
 
 
+def poll_leadership(db: Database, token: str) -> Leadership | None:
+    """On PostgreSQL, where several processes may run, the lock that lets one of them poll
+    this bot token (named by a digest: the token itself is a secret)."""
+    if not is_postgres(db.url):
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return Leadership(db.url, f"telegram-poll:{digest}")
+
+
 def build_database(settings: Settings) -> Database:
     files = FileEvidenceStore(settings.evidence_dir, max_bytes=settings.max_upload_mb * 1_048_576)
     return Database(settings.resolved_database_url, files=files)
@@ -147,7 +158,9 @@ async def start(settings: Settings) -> Runtime:
         runtime.worker(Channel.TELEGRAM, telegram.send, TELEGRAM_INDEPENDENT)
         secret = settings.telegram_webhook_secret
         await telegram.start(
-            settings.telegram_webhook_url, secret.get_secret_value() if secret else ""
+            settings.telegram_webhook_url,
+            secret.get_secret_value() if secret else "",
+            leadership=poll_leadership(db, settings.telegram_token.get_secret_value()),
         )
         runtime.telegram = telegram
     if settings.wecom_enabled:
@@ -166,6 +179,7 @@ async def start(settings: Settings) -> Runtime:
                 minutes=settings.upload_window_minutes,
             ),
         )
+        await runtime.web.start()
         runtime.worker(Channel.WEB, runtime.web.send)
     runtime.wecom_groups = WeComGroupChannel(db, db.files, settings.wecom_api_url)
     await runtime.wecom_groups.start()
@@ -239,6 +253,8 @@ async def stop(runtime: Runtime) -> None:
         await runtime.wecom.stop()
     for worker in runtime.workers.values():
         await worker.stop()
+    if runtime.web is not None:
+        await runtime.web.stop()
     if telegram is not None:
         await telegram.close()
     if runtime.wecom is not None:

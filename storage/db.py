@@ -124,6 +124,11 @@ class Database:
         return f"Database({mask_url(self._url)!r})"
 
     @property
+    def url(self) -> str:
+        """The URL this database was opened with (it may hold a password: never log it)."""
+        return self._url
+
+    @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
             raise StorageError("database is not open")

@@ -41,6 +41,7 @@ from bot.handlers.telegram_update import (
     parse,
     update_key,
 )
+from storage.coordination import Leadership
 from storage.db import Database
 from storage.errors import EvidenceTooLarge
 from storage.evidence import EvidenceStore
@@ -146,9 +147,16 @@ class TelegramChannel:
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.menus = ChatMenus(db, self.application.bot)
 
-    async def start(self, webhook_url: str = "", webhook_secret: str = "") -> None:
+    async def start(
+        self,
+        webhook_url: str = "",
+        webhook_secret: str = "",
+        *,
+        leadership: Leadership | None = None,
+    ) -> None:
         """Long polling by default; with a webhook URL, Telegram posts updates to our server,
-        always with a secret token (``webhook_secret``, or one derived from the bot token)."""
+        always with a secret token (``webhook_secret``, or one derived from the bot token).
+        With a `leadership`, this process polls only while it holds it (see `_lead`)."""
         await self.application.initialize()
         bot = self.application.bot
         await self.menus.set_default()
@@ -163,10 +171,40 @@ class TelegramChannel:
             await self._replay()
             log.info("telegram: webhook %s as @%s", webhook_url, bot.username)
             return
+        if leadership is not None:
+            self._poller = asyncio.create_task(self._lead(leadership), name="telegram-lead")
+            return
         await bot.delete_webhook(drop_pending_updates=False)
         await self._replay()
         self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         log.info("telegram: polling as @%s", bot.username)
+
+    async def _lead(self, leadership: Leadership) -> None:
+        """Poll while this process holds the poll lock. Telegram allows one getUpdates
+        consumer per bot token: of several processes one polls, and when it dies its lock
+        goes with its database connection and another takes over within seconds (updates it
+        had not confirmed are fetched again; the inbox and event keys drop the duplicates)."""
+        while True:
+            await leadership.acquire()
+            poller: asyncio.Task[None] | None = None
+            try:
+                await self.application.bot.delete_webhook(drop_pending_updates=False)
+                await self._replay()
+                log.info("telegram: polling as @%s", self.application.bot.username)
+                poller = asyncio.create_task(self._poll(), name="telegram-poll")
+                lost = asyncio.create_task(leadership.lost.wait())
+                await asyncio.wait({poller, lost}, return_when=asyncio.FIRST_COMPLETED)
+                lost.cancel()
+                log.warning("telegram: poll lock lost; stopped polling")
+            except Exception:
+                log.exception("telegram: could not start polling; trying again")
+                await asyncio.sleep(leadership.retry_seconds)
+            finally:
+                if poller is not None:
+                    poller.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await poller
+                await leadership.release()
 
     async def _poll(self) -> None:
         """Long polling that confirms updates to Telegram (the next call's offset) only once

@@ -9,8 +9,8 @@ from tests.flows.harness import Harness
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(tmp_path)
+async def harness(tmp_path: Path, database_url: str) -> AsyncIterator[Harness]:
+    h = Harness(tmp_path, url=database_url)
     await h.start()
     yield h
     await h.close()

@@ -23,6 +23,7 @@ from storage.evidence import FileEvidenceStore
 from storage.migrate import upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, Role
 from tests import seeding
+from tests.scratch_db import sqlite_url
 
 
 class Clock:
@@ -74,11 +75,13 @@ class Chat:
 
 
 class Harness:
-    def __init__(self, tmp: Path, settings: FlowSettings | None = None) -> None:
+    def __init__(
+        self, tmp: Path, settings: FlowSettings | None = None, *, url: str | None = None
+    ) -> None:
         self.tmp = tmp
         self.clock = Clock(datetime(2026, 11, 2, 2, 0, tzinfo=UTC))
         self.files = FileEvidenceStore(tmp / "evidence", max_bytes=20 * 1_048_576)
-        self.url = f"sqlite+aiosqlite:///{tmp / 'pinjian.db'}"
+        self.url = url or sqlite_url(tmp)
         self.db = Database(self.url, clock=self.clock, files=self.files)
         self.settings = settings or FlowSettings()
         self.chats: dict[tuple[Channel, str], Chat] = {}

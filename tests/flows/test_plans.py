@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.core.texts import render
 from bot.flows.catalog import StandardsCatalog
 from bot.plan_notices import PlanSweeper
@@ -67,6 +69,7 @@ async def open_inspection(harness: Harness, person_id: int) -> Any:
     return inspection
 
 
+@pytest.mark.database_neutral
 async def test_a_quarter_of_weekly_plans(harness: Harness) -> None:
     seeded = await harness.seed()
     people = seeded["people"]

@@ -6,6 +6,8 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.flows.reminder_sweep import ReminderSweeper
 from tests.flows.harness import Harness, User
 from tests.flows.test_tasks import setup_task, task_message
@@ -30,6 +32,7 @@ def received(user: User, marker: str) -> list[str]:
     return [m.text for m in user.chat.messages if marker in m.text]
 
 
+@pytest.mark.database_neutral
 async def test_a_month_of_reminders_and_escalations(harness: Harness) -> None:
     s = await setup_task(harness)
     sweeper = ReminderSweeper(harness.db, harness.clock)

@@ -18,6 +18,7 @@ from tests.flows.test_inspection import STANDARD, begin, inspector
 def data_dir(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The CLI works on the harness's database file."""
     monkeypatch.setenv("PINJIAN_DATA_DIR", str(harness.tmp))
+    monkeypatch.setenv("PINJIAN_DATABASE_URL", harness.url)
     return harness.tmp
 
 

@@ -18,6 +18,7 @@ from tests.flows.test_regions import above_the_sites
 @pytest.fixture(autouse=True)
 def data_dir(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PINJIAN_DATA_DIR", str(harness.tmp))
+    monkeypatch.setenv("PINJIAN_DATABASE_URL", harness.url)
     return harness.tmp
 
 

@@ -5,82 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
 from storage.migrate import upgrade
 from storage.records import Role
+from tests.scratch_db import PgServer, database_kinds
 from tests.storage.helpers import FakeClock, World, snapshot
 
-PG_ENV = "PINJIAN_TEST_POSTGRES_URL"
-PG_SKIP_REASON = (
-    f"PostgreSQL contract tests skipped: {PG_ENV} is not set "
-    "(e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)"
-)
 MAX_TEST_UPLOAD = 1_000_000
 _names = itertools.count()
-
-
-class PgServer:
-    """Creates and drops throwaway databases through an admin connection."""
-
-    def __init__(self, url: str) -> None:
-        self.url = make_url(url)
-        self.template = f"pj_tmpl_{os.getpid()}"
-        self.created: list[str] = []
-
-    async def _admin(self, *statements: str) -> None:
-        engine = create_async_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            async with engine.connect() as conn:
-                for statement in statements:
-                    await conn.exec_driver_sql(statement)
-        finally:
-            await engine.dispose()
-
-    def url_for(self, name: str) -> str:
-        return self.url.set(database=name).render_as_string(hide_password=False)
-
-    async def create(self, *, migrated: bool) -> str:
-        name = f"pj_{os.getpid()}_{next(_names)}"
-        template = f" TEMPLATE {self.template}" if migrated else ""
-        await self._admin(f"CREATE DATABASE {name}{template}")
-        self.created.append(name)
-        return self.url_for(name)
-
-    async def drop(self, name_or_url: str) -> None:
-        name = make_url(name_or_url).database if "://" in name_or_url else name_or_url
-        await self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    async def setup_template(self) -> None:
-        await self._admin(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
-        await self._admin(f"CREATE DATABASE {self.template}")
-        await upgrade(self.url_for(self.template))
-
-    async def teardown(self) -> None:
-        for name in [*self.created, self.template]:
-            await self.drop(name)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer | None]:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        yield None
-        return
-    server = PgServer(url)
-    asyncio.run(server.setup_template())
-    yield server
-    asyncio.run(server.teardown())
 
 
 @pytest.fixture(scope="session")
@@ -90,18 +29,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _kinds() -> list[object]:
-    return [
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param(
-            "postgres",
-            id="postgres",
-            marks=pytest.mark.skipif(not os.environ.get(PG_ENV), reason=PG_SKIP_REASON),
-        ),
-    ]
-
-
-@pytest.fixture(params=_kinds())
+@pytest.fixture(params=database_kinds())
 def dialect(request: pytest.FixtureRequest) -> str:
     kind: str = request.param
     return kind

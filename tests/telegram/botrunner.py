@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import file_renderer
+from bot.app import file_renderer, poll_leadership
 from bot.bulletins import BulletinService
 from bot.delivery import Handoff, OutboxWorker
 from bot.flows.catalog import StandardsCatalog
@@ -14,12 +14,14 @@ from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.telegram import INDEPENDENT, TelegramChannel
 from bot.reports.service import ReportService
+from storage.coordination import Leadership
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
 from storage.migrate import upgrade
 from storage.records import Channel
 from tests import seeding
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
+from tests.scratch_db import sqlite_url
 
 
 class Clock:
@@ -35,13 +37,24 @@ class Clock:
 class BotRunner:
     """One bot process: database, flows, the Telegram adapter and its outbox worker."""
 
-    def __init__(self, fake: FakeTelegramAPI, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegramAPI,
+        data_dir: Path,
+        clock: Clock | None = None,
+        *,
+        url: str | None = None,
+        poll_lock: bool = False,
+    ) -> None:
         self.clock = clock or Clock()
         self.fake = fake
         self.data_dir = data_dir
-        self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+        self.url = url or sqlite_url(data_dir)
         self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
         self.running = False
+        # As `pinjian run` polls on PostgreSQL: only while holding the poll lock.
+        self.poll_lock = poll_lock
+        self.leadership: Leadership | None = None
 
     async def start(self, *, deliver: bool = True) -> None:
         await upgrade(self.url)
@@ -75,7 +88,11 @@ class BotRunner:
             )
             self.worker.start()
             workers[Channel.TELEGRAM] = self.worker
-        await self.channel.start()
+        if self.poll_lock:
+            self.leadership = poll_leadership(self.db, self.fake.token)
+            assert self.leadership is not None, "the poll lock is PostgreSQL's"
+            self.leadership.retry_seconds = 0.5
+        await self.channel.start(leadership=self.leadership)
         self.running = True
 
     async def delivered(self) -> None:

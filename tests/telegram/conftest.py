@@ -16,8 +16,8 @@ async def fake() -> AsyncIterator[FakeTelegramAPI]:
 
 
 @pytest.fixture
-async def bot(fake: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[BotRunner]:
-    runner = BotRunner(fake, tmp_path)
+async def bot(fake: FakeTelegramAPI, tmp_path: Path, database_url: str) -> AsyncIterator[BotRunner]:
+    runner = BotRunner(fake, tmp_path, url=database_url)
     await runner.start()
     yield runner
     if runner.running:

@@ -11,6 +11,8 @@ from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 from tests.telegram.botrunner import BotRunner
 from tests.telegram.test_inspector_journey import JPEG, bound_inspector
 
+pytestmark = pytest.mark.database_neutral
+
 
 @pytest.fixture(autouse=True)
 def short_pauses(monkeypatch: pytest.MonkeyPatch) -> None:

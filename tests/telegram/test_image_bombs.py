@@ -3,10 +3,14 @@ refused with a clear answer, as a photo or as an image file, and nothing of it i
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.security.bombs import bomb_png
 from tests.telegram.botrunner import BotRunner
 from tests.telegram.test_file_failures import open_first_item, photos_on_item
+
+pytestmark = pytest.mark.database_neutral
 
 REFUSED = "图片像素过多（超过 6400 万像素），未保存。"
 

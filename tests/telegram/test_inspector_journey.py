@@ -300,6 +300,11 @@ async def test_taps_as_fast_as_items_arrive_turn_each_answered_item_into_its_rec
         item = fake.message(user.id, int(call.result["message_id"]))
         await user.press(item, next(d for t, d in item.buttons() if d and t.startswith("1分")))
         answered += 1
+
+    def twelfth_recorded() -> bool:
+        return any((m.content or "").startswith("✓ 12.") for m in fake.messages(user.id))
+
+    await fake.wait_for(twelfth_recorded, timeout=10)
     await bot.delivered()
     shown = fake.messages(user.id)
     records = [m for m in shown if (m.content or "").startswith("✓")]

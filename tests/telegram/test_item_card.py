@@ -3,10 +3,14 @@ and the standard's note in italics."""
 
 from __future__ import annotations
 
+import pytest
+
 from standards.loader import BUILTIN_DIR, load_file
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram.botrunner import BotRunner
 from tests.telegram.test_inspector_journey import bound_inspector
+
+pytestmark = pytest.mark.database_neutral
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
 

@@ -4,9 +4,13 @@ The Chinese command words work as typed text."""
 
 from __future__ import annotations
 
+import pytest
+
 from storage.records import Role
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram.botrunner import BotRunner
+
+pytestmark = pytest.mark.database_neutral
 
 
 def menu(fake: FakeTelegramAPI, chat_id: int) -> list[str]:

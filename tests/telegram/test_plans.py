@@ -18,11 +18,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def test_the_window_opens_and_the_tap_starts_the_inspection(
-    fake: FakeTelegramAPI, tmp_path: Path
+    fake: FakeTelegramAPI, tmp_path: Path, database_url: str
 ) -> None:
     clock = Clock()
     clock.now = datetime(2026, 11, 1, 20, 0, tzinfo=SHANGHAI)  # Sunday evening
-    bot = BotRunner(fake, tmp_path, clock)
+    bot = BotRunner(fake, tmp_path, clock, url=database_url)
     await bot.start()
     seeded = await bot.seed()
     inspector = fake.user(7001, "王检查")

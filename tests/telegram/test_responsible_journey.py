@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.flows.reminder_sweep import ReminderSweeper
 from storage.records import TaskStatus
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser, StoredMessage
@@ -40,12 +42,13 @@ def texts(fake: FakeTelegramAPI, user: FakeUser, marker: str) -> list[str]:
     return [t for t in fake.texts(user.id) if marker in t]
 
 
+@pytest.mark.database_neutral
 async def test_task_lifecycle_and_a_month_of_reminders(
-    fake: FakeTelegramAPI, tmp_path: Path
+    fake: FakeTelegramAPI, tmp_path: Path, database_url: str
 ) -> None:
     clock = Clock()
     clock.now = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
-    bot = BotRunner(fake, tmp_path, clock)
+    bot = BotRunner(fake, tmp_path, clock, url=database_url)
     await bot.start()
     seeded = await bot.seed()
     inspector, zhang, li, manager = (
@@ -159,13 +162,13 @@ async def test_task_lifecycle_and_a_month_of_reminders(
 
 
 async def test_a_changed_answer_and_the_inspectors_task_lists(
-    fake: FakeTelegramAPI, tmp_path: Path
+    fake: FakeTelegramAPI, tmp_path: Path, database_url: str
 ) -> None:
     """The 责任人 is told in Telegram when a task is withdrawn; an inspector's /tasks lists the
     fixes to verify, and 查看详情 sends the photos before and after, each album captioned."""
     clock = Clock()
     clock.now = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
-    bot = BotRunner(fake, tmp_path, clock)
+    bot = BotRunner(fake, tmp_path, clock, url=database_url)
     await bot.start()
     seeded = await bot.seed()
     inspector, zhang = fake.user(7101, "王检查"), fake.user(7102, "张三")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+import pytest
 from PIL import Image
 
 from tests.bands import banded
@@ -13,6 +14,8 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reports.data import jpeg
 from tests.telegram.botrunner import BotRunner
 from tests.telegram.test_responsible_journey import JPEG, card, press
+
+pytestmark = pytest.mark.database_neutral
 
 
 def recompressed(data: bytes) -> bytes:

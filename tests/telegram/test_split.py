@@ -6,11 +6,14 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.handlers.telegram_split import MAX_TEXT, first_piece, split_text, units
 from tests.fakes.telegram_limits import format_text, parse_html
+
+pytestmark = pytest.mark.database_neutral
 
 _CHARS = st.sampled_from(["检", "查", "a", "1", " ", "\n", "\n", "😀", "<", ">", "&", '"', "'"])
 _LEAF = st.text(alphabet=_CHARS, max_size=80).map(html.escape)

@@ -18,6 +18,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from bot.handlers.telegram_http import AiohttpRequest
 from tests.fakes.telegram_api import FakeTelegramAPI
 
+pytestmark = pytest.mark.database_neutral
+
 TOKEN = "123456:TRANSPORTtestTOKENabcdefghijklmnopq"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "品检 Test", "username": "pj_test_bot"}
 REPORT = bytes(range(256)) * 40 + b"PK\x03\x04\r\n\x00end"

@@ -89,11 +89,19 @@ class WebBot:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[WebBot]:
-    """The bot with the demo company; `overrides` change its settings (e.g. upload limits)."""
+async def running_bot(
+    tmp_path: Path,
+    database_url: str = "",
+    tokens: dict[str, str] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[WebBot]:
+    """The bot with the demo company on `database_url` (default: a SQLite file in the data
+    directory); `overrides` change its settings (e.g. upload limits). Given the `tokens` of
+    a bot already running on the same database, it is a second process of that company."""
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
+        database_url=database_url,
         http_host="127.0.0.1",
         http_port=free_port(),
         telegram_token=None,
@@ -105,18 +113,20 @@ async def running_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[WebBot]
     runtime = await app.start(settings)
     assert runtime.web is not None
     runtime.web.heartbeat_seconds = 0.3
-    async with runtime.db.transaction() as tx:
-        logins = await seed_demo(tx, settings.timezone)
-    assert logins is not None
+    if tokens is None:
+        async with runtime.db.transaction() as tx:
+            logins = await seed_demo(tx, settings.timezone)
+        assert logins is not None
+        tokens = {login.name: login.token for login in logins}
     try:
-        yield WebBot(runtime, settings, {login.name: login.token for login in logins})
+        yield WebBot(runtime, settings, tokens)
     finally:
         await app.stop(runtime)
 
 
 @pytest.fixture
-async def web_bot(tmp_path: Path) -> AsyncIterator[WebBot]:
-    async with running_bot(tmp_path) as running:
+async def web_bot(tmp_path: Path, database_url: str) -> AsyncIterator[WebBot]:
+    async with running_bot(tmp_path, database_url) as running:
         yield running
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.core.messages import Outgoing
@@ -14,6 +15,8 @@ from storage.records import OutboxKind, Severity
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
 from tests.web.helpers import png
+
+pytestmark = pytest.mark.database_neutral
 
 ITEMS = 62
 FIRST_SECTION = 23

@@ -4,10 +4,13 @@ typed text, and the welcome on a sign-in link does not claim an account was boun
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Browser, expect
 
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
+
+pytestmark = pytest.mark.database_neutral
 
 
 async def menu_of(chat: ChatPage, shot: str) -> list[str]:

@@ -10,6 +10,7 @@ import hashlib
 import json
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser, FilePayload, Response, expect
 
 from bot.handlers.web.transcript import transcript
@@ -17,6 +18,8 @@ from storage.records import InspectionStatus
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
 from tests.web.helpers import ApiClient, png, wait_until
+
+pytestmark = pytest.mark.database_neutral
 
 ITEMS = 62
 LOST = 7  # answered 0分 offline: its rectification task is set up once the server has it

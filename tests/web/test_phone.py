@@ -5,6 +5,7 @@ to test-artifacts/web/ (phone-*.png)."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Browser, FilePayload, expect
 
 from bot.core.messages import Outgoing
@@ -12,6 +13,8 @@ from storage.records import OutboxKind
 from tests.web.browser import BROKEN_DATES, LARGE_PHONE, ChatPage
 from tests.web.conftest import WebBot
 from tests.web.helpers import png
+
+pytestmark = pytest.mark.database_neutral
 
 ITEMS = 62
 ZERO = {7, 31}  # answered 0分: the task set-up comes, then 确认创建

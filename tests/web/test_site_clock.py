@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.async_api import Browser, expect
 
 from tests.web.browser import PHONE, ChatPage
 from tests.web.conftest import WebBot
+
+pytestmark = pytest.mark.database_neutral
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

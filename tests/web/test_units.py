@@ -9,6 +9,8 @@ from bot.handlers.web.links import chat_url, login_link
 from bot.handlers.web.uploads import sniff_image
 from tests.web.helpers import png
 
+pytestmark = pytest.mark.database_neutral
+
 
 @pytest.mark.parametrize(
     ("head", "mime"),

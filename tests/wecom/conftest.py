@@ -22,8 +22,10 @@ async def fake(clock: FakeClock) -> AsyncIterator[FakeWeComAPI]:
 
 
 @pytest.fixture
-async def bot(fake: FakeWeComAPI, tmp_path: Path, clock: FakeClock) -> AsyncIterator[WeComRunner]:
-    runner = WeComRunner(fake, tmp_path, clock)
+async def bot(
+    fake: FakeWeComAPI, tmp_path: Path, clock: FakeClock, database_url: str
+) -> AsyncIterator[WeComRunner]:
+    runner = WeComRunner(fake, tmp_path, clock, url=database_url)
     await runner.start()
     yield runner
     await runner.stop()

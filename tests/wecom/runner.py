@@ -26,7 +26,7 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.router import FlowEngine
 from bot.handlers.wecom.channel import WeComChannel
-from bot.handlers.wecom.pacing import MemberPacer
+from bot.handlers.wecom.pacing import MemberPacer, member_locks
 from bot.reports.service import ReportService
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
@@ -34,6 +34,7 @@ from storage.migrate import upgrade
 from storage.records import Channel, OutboxStatus, Role
 from storage.tables import outbox
 from tests.fakes.wecom_api import FakeWeComAPI, SentMessage
+from tests.scratch_db import sqlite_url
 from tests.wecom.callbacks import (
     CallbackCrypto,
     build_envelope,
@@ -261,11 +262,13 @@ class Member:
 class WeComRunner:
     """One bot process with the WeCom channel, its callback server and outbox worker."""
 
-    def __init__(self, fake: FakeWeComAPI, data_dir: Path, clock: FakeClock) -> None:
+    def __init__(
+        self, fake: FakeWeComAPI, data_dir: Path, clock: FakeClock, *, url: str | None = None
+    ) -> None:
         self.fake = fake
         self.clock = clock
         self.data_dir = data_dir
-        self.url = f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"
+        self.url = url or sqlite_url(data_dir)
         self.files = FileEvidenceStore(data_dir / "evidence", max_bytes=20 * 1_048_576)
         self.crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
         self._msg_ids = itertools.count(7_000_000_000_000_000_001)
@@ -278,7 +281,9 @@ class WeComRunner:
         self.engine = FlowEngine(
             self.db, StandardsCatalog.load(None), FlowSettings(), self.clock.utc
         )
-        self.pacer = MemberPacer(clock=self.clock, sleep=self.clock.sleep)
+        self.pacer = MemberPacer(
+            clock=self.clock, sleep=self.clock.sleep, owners=member_locks(self.url)
+        )
         self.channel = WeComChannel(
             corp_id=CORP_ID,
             agent_id=AGENT_ID,

@@ -12,6 +12,8 @@ from bot.handlers.wecom.api import MediaTooLarge, WeComAPI, WeComAPIError
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.wecom.runner import AGENT_ID, CORP_ID, SECRET, FakeClock
 
+pytestmark = pytest.mark.database_neutral
+
 TEXT = {"msgtype": "text", "text": {"content": "你好"}}
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot import app
 from bot.config import Settings
@@ -17,6 +18,8 @@ from storage.records import Channel, Role
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.wecom.callbacks import CallbackCrypto, build_envelope, build_text
 from tests.wecom.runner import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN
+
+pytestmark = pytest.mark.database_neutral
 
 
 def free_port() -> int:

@@ -21,6 +21,8 @@ from tests.test_wecom_crypto import (
 from tests.wecom.callbacks import CallbackCrypto, build_envelope, build_text
 from tests.wecom.runner import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeClock, WeComRunner
 
+pytestmark = pytest.mark.database_neutral
+
 BOMB = (
     b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
     b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Encrypt>&b;</Encrypt></xml>'

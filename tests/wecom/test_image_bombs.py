@@ -3,10 +3,14 @@ refused with a clear answer, as an image or as an image file, and nothing of it 
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.security.bombs import bomb_png
 from tests.wecom.runner import WeComRunner
 from tests.wecom.test_receiving import inspecting
+
+pytestmark = pytest.mark.database_neutral
 
 REFUSED = "图片像素过多（超过 6400 万像素），未保存。"
 

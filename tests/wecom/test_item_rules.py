@@ -4,9 +4,13 @@ buttons, and nothing of it is lost; a figure typed after 📏 录入数据 is on
 
 from __future__ import annotations
 
+import pytest
+
 from standards.loader import BUILTIN_DIR, load_file
 from tests.wecom.runner import WeComRunner
 from tests.wecom.test_receiving import inspecting
+
+pytestmark = pytest.mark.database_neutral
 
 STANDARD = load_file(BUILTIN_DIR / "community-culture.yaml")
 

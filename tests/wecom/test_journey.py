@@ -104,7 +104,7 @@ async def test_complete_inspection_with_cards_photos_and_an_expired_token(
             for m in fake.sent_to("zhaojingli")
             if m.msgtype == "file"
         ),
-        key=lambda media: media.filename,
+        key=lambda media: media.filename.rsplit(".", 1)[1],
     )
     assert [r.filename.rsplit(".", 1)[1] for r in reports] == ["pdf", "xlsx"]
     assert all(r.filename.startswith("检查报告_阳光花园_") for r in reports)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ from bot.handlers.wecom.render import (
     text_messages,
 )
 from tests.wecom.runner import FakeClock
+
+pytestmark = pytest.mark.database_neutral
 
 
 def row(*keys: str) -> list[tuple[str, str]]:

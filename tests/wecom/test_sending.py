@@ -13,6 +13,8 @@ from storage.records import Channel, OutboxKind, OutboxStatus
 from tests.fakes.wecom_api import FakeWeComAPI
 from tests.wecom.runner import FakeClock, WeComRunner
 
+pytestmark = pytest.mark.database_neutral
+
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 

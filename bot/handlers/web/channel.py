@@ -19,6 +19,7 @@ import math
 import mimetypes
 import re
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,6 +50,7 @@ from bot.handlers.web.transcript import (
     view,
 )
 from bot.handlers.web.uploads import BadUpload, Upload, received, sniff_image
+from storage.coordination import Notifications
 from storage.db import Database
 from storage.errors import DuplicateEvent, EvidenceMissing, EvidenceTooLarge
 from storage.evidence import EvidenceStore
@@ -56,6 +58,9 @@ from storage.people import web_external_id
 from storage.records import Identity, OutboxKind, Person, Role
 
 log = logging.getLogger(__name__)
+
+RELAY_CHANNEL = "pinjian_web"
+CATCH_UP: tuple[str, dict[str, Any]] = ("catch_up", {})
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 STATIC_FILES = {
@@ -159,6 +164,20 @@ class WebChannel:
         self.uploads = UploadGuard(upload_limit)
         self.sign_ins = SignInGuard(SIGN_IN_FAILURES, SIGN_IN_MINUTES)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._origin = uuid.uuid4().hex[:12]
+        self.relay = Notifications(
+            db.url,
+            RELAY_CHANNEL,
+            self._relayed,
+            lambda: self.hub.publish_all(CATCH_UP),
+        )
+
+    async def start(self) -> None:
+        """Hear the other processes' deliveries (on PostgreSQL)."""
+        await self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
 
     def setup(self, app: web.Application) -> None:
         """Add the page, its files and its API to the bot's HTTP server."""
@@ -191,10 +210,25 @@ class WebChannel:
             if text:
                 notice = {"text": text, "alert": bool(message.payload.get("alert"))}
                 self.hub.publish(message.chat_id, ("notice", notice))
+                await self._relay({"chat": message.chat_id, "notice": notice})
             return None
         shown_id = message_id(message, delivery.target_message_id)
         self.hub.publish(message.chat_id, ("message", view(message, shown_id)))
+        await self._relay({"chat": message.chat_id})
         return shown_id
+
+    async def _relay(self, note: dict[str, Any]) -> None:
+        """Tell the other processes: a page of the chat open there reads what is new from
+        the outbox (the row is claimed, so it is already in the transcript)."""
+        if self.relay.enabled:
+            await self.relay.publish(json.dumps({**note, "from": self._origin}))
+
+    def _relayed(self, payload: str) -> None:
+        note = json.loads(payload)
+        if note.get("from") == self._origin:
+            return
+        notice = note.get("notice")
+        self.hub.publish(str(note["chat"]), ("notice", notice) if notice else CATCH_UP)
 
     # -- sign-in --------------------------------------------------------------------------
 
@@ -362,11 +396,25 @@ class WebChannel:
                 await response.write(b": ping\n\n")
                 continue
             name, data = event
-            if name == "message" and data["seq"] <= last:
+            if name == "catch_up":
+                last = await self._catch_up(response, session.chat_id, last)
                 continue
+            if name == "message":
+                if data["seq"] <= last:
+                    continue
+                last = data["seq"]
             await response.write(_sse(name, data))
             if subscription.overflowed and queue.empty():
                 return
+
+    async def _catch_up(self, response: web.StreamResponse, chat_id: str, last: int) -> int:
+        """Send the messages after `last` that another process delivered; the newest seq."""
+        async with self.db.read() as tx:
+            views, _ = await transcript(tx, chat_id, last, self.history_limit)
+        for shown in views:
+            await response.write(_sse("message", shown))
+            last = shown["seq"]
+        return last
 
     async def _close_streams(self, app: web.Application) -> None:
         self.hub.close_all()

@@ -63,6 +63,11 @@ class Hub:
         for subscription in self._subscriptions.get(chat_id, ()):
             subscription.put(event)
 
+    def publish_all(self, event: Event) -> None:
+        for subscribers in self._subscriptions.values():
+            for subscription in subscribers:
+                subscription.put(event)
+
     def close_all(self) -> None:
         for subscribers in self._subscriptions.values():
             for subscription in subscribers:

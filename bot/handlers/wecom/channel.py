@@ -39,7 +39,7 @@ from aiohttp import web
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
 from bot.core.unicode import well_formed
-from bot.delivery import Delivery, DeliveryError
+from bot.delivery import Delivery, DeliveryError, NotReady
 from bot.flows import commands
 from bot.flows.router import FlowEngine
 from bot.handlers.per_chat import PerChat
@@ -48,7 +48,7 @@ from bot.handlers.wecom.api import MediaTooLarge, WeComAPI, WeComAPIError
 from bot.handlers.wecom.callback import CallbackEndpoint
 from bot.handlers.wecom.cards import CARD, MAX_ID_CHARS, MESSAGE, NUMBERED, CardBook, SentCards
 from bot.handlers.wecom.crypto import WeComCrypto
-from bot.handlers.wecom.pacing import MemberPacer
+from bot.handlers.wecom.pacing import MemberPacer, member_locks
 from bot.handlers.wecom.xmlmsg import WeComIncoming
 from storage.db import Database
 from storage.errors import EvidenceMissing, EvidenceTooLarge
@@ -73,6 +73,8 @@ MEMBER_EVENTS = frozenset(
 EVENT_COMMANDS = {"subscribe": "start", "enter_agent": "help"}
 MAX_KEY_CHARS = 190  # processed_events.key holds 200 with the "wecom:" prefix
 MAX_IMAGE_UPLOAD = 10 * 1024 * 1024
+# A member another process is sending to is tried again this much later.
+OTHER_OWNER_SECONDS = 3.0
 UPLOAD_TTL_SECONDS = 2.5 * 24 * 3600  # temporary media live 3 days
 _IMAGE_MAGIC = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG": ("image/png", "png")}
 
@@ -120,7 +122,7 @@ class WeComChannel:
         self.db = db
         self.files = files
         self.api = WeComAPI(api_url, corp_id, secret, agent_id)
-        self.pacer = pacer or MemberPacer()
+        self.pacer = pacer or MemberPacer(owners=member_locks(db.url))
         self.cards = CardBook(clock=clock)
         self.endpoint = CallbackEndpoint(
             WeComCrypto(token, aes_key, corp_id), agent_id, self._accept, clock
@@ -150,6 +152,8 @@ class WeComChannel:
     async def close(self) -> None:
         """Close the API client; call after the outbox worker has stopped."""
         await self.api.close()
+        if self.pacer.owners is not None:
+            await self.pacer.owners.close()
 
     async def drain(self) -> None:
         """Wait until every accepted callback has been handled."""
@@ -372,6 +376,8 @@ class WeComChannel:
         The whole message must fit the member's window before its first part goes out, so a
         paced message is never half sent; a retry after a failure resumes after what went out.
         """
+        if not await self.pacer.claim(member):
+            raise NotReady(OTHER_OWNER_SECONDS)
         progress = self._progress.setdefault(outbox_id, _Progress())
         files = attachments or []
         total = len(files) + rendered.sends

@@ -7,9 +7,14 @@ sends completed. A send is recorded when its request has finished, which is no e
 WeCom saw it, so network latency cannot make two sends look further apart to us than to WeCom;
 the default window adds one second of margin on top of WeCom's minute.
 
-The window is per process. One member's messages are sent one at a time (the outbox hands out
-only the oldest pending message of a chat, and a WeCom app chat is one member), so no lock is
-needed here; several bot processes sending to the same member would each need their share.
+One member's messages are sent one at a time (the outbox hands out only the oldest pending
+message of a chat, and a WeCom app chat is one member), so no lock is needed within a process.
+With several processes on one PostgreSQL, a process sends to a member only while it owns the
+member (`claim`: a session advisory lock per member, given back once the member's window is
+empty), so the one window that counts is the owner's; the others leave the member's messages
+queued for a few seconds. A process that dies takes its window with it: the next owner starts
+with an empty one, so right after a crash one member may get up to twice the limit in that
+minute.
 """
 
 from __future__ import annotations
@@ -20,8 +25,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from storage.coordination import LockSet, is_postgres
+
 MEMBER_LIMIT = 30
 WINDOW_SECONDS = 61.0
+
+
+def member_locks(url: str) -> LockSet | None:
+    """The per-member locks of a database several processes may share (PostgreSQL)."""
+    return LockSet(url, "wecom-member") if is_postgres(url) else None
 
 
 class MemberPacer:
@@ -34,8 +46,11 @@ class MemberPacer:
         window: float = WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        owners: LockSet | None = None,
     ) -> None:
         self.limit = limit
+        self.owners = owners
+        self._owned: set[str] = set()
         self.window = window
         self._clock = clock
         self._sleep = sleep
@@ -51,6 +66,19 @@ class MemberPacer:
         if not sent:
             del self._sent[member]
         return sent
+
+    async def claim(self, member: str) -> bool:
+        """Whether this process may send to `member` now (always, without `owners`); members
+        whose windows have emptied are given back first."""
+        if self.owners is None:
+            return True
+        for idle in [m for m in self._owned if m != member and not self._recent(m)]:
+            self._owned.discard(idle)
+            await self.owners.unlock(idle)
+        if await self.owners.try_lock(member):
+            self._owned.add(member)
+            return True
+        return False
 
     def delay(self, member: str, count: int = 1) -> float:
         """Seconds until ``count`` more sends to ``member`` fit (0 if they fit now).
