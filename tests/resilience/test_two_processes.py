@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from bot.handlers.web.demo import seed_demo
+from bot.demo import seed_demo
 
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
