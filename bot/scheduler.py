@@ -149,14 +149,18 @@ class Scheduler:
             await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _guard(self, job: Callable[[], Awaitable[None]]) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._running.add(task)
+        """Run `job` as a task of its own that `stop` waits for. APScheduler's shutdown cancels
+        the job's future; the run itself is shielded from that and finishes (a sweep cut off
+        mid-transaction would only be rolled back and logged as an error)."""
+        run = asyncio.ensure_future(job())
+        self._running.add(run)
+        run.add_done_callback(self._running.discard)
         try:
-            await job()
-        finally:
-            if task is not None:
-                self._running.discard(task)
+            await asyncio.shield(run)
+        except asyncio.CancelledError:
+            if not run.done():
+                return
+            raise
 
     async def _sweep(self) -> None:
         try:
