@@ -212,7 +212,11 @@ def test_reset_refuses_unknown_keys_and_company_wide_keys_per_site(
     assert stored(data_dir) == before
 
 
-async def test_the_bot_schedules_the_digest_at_the_day_and_time_set(data_dir: Path) -> None:
+async def test_the_bot_looks_for_the_digest_and_the_bulletin_every_minute(
+    data_dir: Path,
+) -> None:
+    """They read digest_day/digest_time and bulletin_day/bulletin_time at every look
+    (bot/core/schedule.py; tests/test_scheduled_sends.py)."""
     set_day = ["settings", "set", "digest_day", "fri"]
     assert await asyncio.to_thread(main, set_day) == 0
     assert await asyncio.to_thread(main, ["settings", "set", "digest_time", "17:30"]) == 0
@@ -224,7 +228,8 @@ async def test_the_bot_schedules_the_digest_at_the_day_and_time_set(data_dir: Pa
     try:
         assert runtime.scheduler is not None
         jobs = {job.id: str(job.trigger) for job in runtime.scheduler.scheduler.get_jobs()}
-        assert "day_of_week='fri', hour='17', minute='30'" in jobs["weekly-digest"]
+        assert jobs["weekly-digest"] == "interval[0:01:00]"
+        assert jobs["monthly-bulletin"] == "interval[0:01:00]"
     finally:
         await app.stop(runtime)
 

@@ -35,6 +35,7 @@ async def test_each_person_sees_exactly_their_commands_in_the_menu(
         "项目排名与整改统计统计",
         "逾期整改任务逾期",
         "最近一次检查报告报告",
+        "月度品质检查通报通报",
         "本期检查计划计划",
         "查看公司设置设置",
         "查看帮助帮助",
