@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from bot.demo import seed_demo
 
+from bot.demo import seed_demo
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
 from storage.records import Channel, OutboxKind, OutboxStatus

@@ -201,7 +201,8 @@ async def test_command_words_and_the_app_menu_are_commands(
     await manager.text("统计")
     assert "**项目排名**" in manager.texts()[-1]
     await manager.text("统计一下")
-    assert "可以发送这些命令词：任务、统计、逾期、报告、通报、计划、设置、帮助" in manager.texts()[-1]
+    words = "可以发送这些命令词：任务、统计、逾期、报告、通报、计划、设置、帮助"
+    assert words in manager.texts()[-1]
     await manager.post(
         build_event(
             manager.userid,
