@@ -195,12 +195,21 @@ async def start_appeal(ctx: FlowContext, inspection_id: int, item_no: int) -> No
     if when.how is not None or ctx.now >= when.deadline:
         await ctx.toast("confirm_closed", alert=True, signed=when.how is not None)
         return
-    if any(a.item_no == item_no for a in await ctx.tx.confirmations.appeals(inspection_id)):
-        await ctx.toast("appeal_exists", alert=True, no=item_no)
-        return
+    answer = await ctx.tx.answers.get(inspection_id, item_no)
     stored = await ctx.stored_standard(inspection.standard_id)
     assert stored is not None
     item = pinned(stored).item(item_no)
+    if (
+        answer is None
+        or answer.not_applicable
+        or answer.score is None
+        or answer.score >= item.max_score
+    ):
+        await ctx.toast("stale_button", alert=True)
+        return
+    if any(a.item_no == item_no for a in await ctx.tx.confirmations.appeals(inspection_id)):
+        await ctx.toast("appeal_exists", alert=True, no=item_no)
+        return
     await ctx.toast()
     ctx.next_screen()
     ctx.state.update(mode="appeal_reason", appeal_insp=inspection_id, appeal_item=item_no)

@@ -544,3 +544,18 @@ async def test_pinjian_inspection_show_prints_status_findings_and_appeals(
     assert "申诉 第 1 项：赵经理" in text and "裁决：维持" in text
     assert await asyncio.to_thread(main, ["inspection", "show", "99"]) != 0
     assert "没有编号为 99 的检查" in capsys.readouterr().err
+
+
+async def test_forged_and_broken_confirmation_buttons_change_nothing(harness: Harness) -> None:
+    s = await submitted(harness)
+    manager = s["manager"]
+    stale = ("这个按钮已失效，请使用最新的消息。", True)
+    for forged in ("A:AP:1:5", "A:AP:1:999", "A:AP:1", "A:OK", "A:UP:77", "A:ZZ:1", "A:AP:x:1"):
+        await manager.press(forged)
+        assert manager.chat.toasts[-1][1] is True, forged
+    await manager.press("A:AP:1:5")
+    assert manager.chat.toasts[-1] == stale, "item 5 has full marks: no finding to appeal"
+    async with harness.db.read() as tx:
+        assert await tx.confirmations.appeals(1) == []
+    assert await status(harness) == (ResultStatus.PENDING, None)
+    assert not any("出了点问题" in t for t in manager.chat.texts())
