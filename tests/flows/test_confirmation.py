@@ -126,7 +126,12 @@ async def test_the_site_managers_get_each_finding_and_confirm_all_in_one_tap(
     assert request.labels == ["✅ 全部确认"]
     assert entry(manager, "不合格项 第 1 项").labels == ["申诉 第1项"]
     assert not any("检查结果待确认" in t for t in inspector.chat.texts())
-    assert "结果状态：<b>待确认</b>。已发给项目经理周经理、赵经理确认" in inspector.chat.last.text
+    completion = inspector.chat.last.text
+    assert completion.startswith("<b>检查完成：阳光花园</b>")
+    assert "结果状态：<b>待确认</b>。待项目经理周经理、赵经理确认，申诉期至 2026-11-06 00:00" in (
+        completion
+    )
+    assert "结果状态：<b>待确认</b>" in manager.chat.texts()[-4]
     assert await status(harness) == (ResultStatus.PENDING, None)
     # The 责任人 is not a manager: the button is not theirs.
     await s["responsible"].press(request.button("全部确认"))
