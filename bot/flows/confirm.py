@@ -64,8 +64,8 @@ def deadline_text(when: Confirmation, site: Site) -> str:
     return f"{shown(when.deadline, site.timezone)}（{site.name}当地时间）"
 
 
-async def on_submitted(ctx: FlowContext, loaded: Loaded) -> None:
-    """Open the window and send the result to the site's managers to confirm."""
+async def open_window(ctx: FlowContext, loaded: Loaded) -> dict[str, Any]:
+    """Open the site's window (待确认); what the result summary says of it."""
     site = loaded.site
     settings = await ctx.settings_at(site)
     deadline, remind_at = confirmation.window(
@@ -74,15 +74,26 @@ async def on_submitted(ctx: FlowContext, loaded: Loaded) -> None:
     when = await ctx.tx.confirmations.open(
         loaded.inspection.id, site.id, deadline=deadline, remind_at=remind_at
     )
+    managers = await site_managers(ctx, site)
+    return {
+        "status": when.status.label,
+        "deadline": deadline_text(when, site),
+        "managers": "、".join(m.name for m in managers if m.id != ctx.person.id),
+    }
+
+
+async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
+    """The site's managers get each finding with [申诉] and the result with [全部确认]."""
+    site = loaded.site
+    when = await ctx.tx.confirmations.get(loaded.inspection.id)
+    assert when is not None
+    settings = await ctx.settings_at(site)
     result = totals(loaded.standard, loaded.marks, settings.grade_bands)
     lost = findings(loaded)
     photos = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
     notes = await ctx.tx.notes.count_by_item(loaded.inspection.id)
     due = deadline_text(when, site)
-    managers = await site_managers(ctx, site)
-    names = "、".join(m.name for m in managers if m.id != ctx.person.id)
-    await ctx.reply("confirm_sent", managers=names, deadline=due)
-    for manager in managers:
+    for manager in await site_managers(ctx, site):
         if manager.id == ctx.person.id:
             continue
         for no in lost:
@@ -195,12 +206,21 @@ async def start_appeal(ctx: FlowContext, inspection_id: int, item_no: int) -> No
     if when.how is not None or ctx.now >= when.deadline:
         await ctx.toast("confirm_closed", alert=True, signed=when.how is not None)
         return
-    if any(a.item_no == item_no for a in await ctx.tx.confirmations.appeals(inspection_id)):
-        await ctx.toast("appeal_exists", alert=True, no=item_no)
-        return
+    answer = await ctx.tx.answers.get(inspection_id, item_no)
     stored = await ctx.stored_standard(inspection.standard_id)
     assert stored is not None
     item = pinned(stored).item(item_no)
+    if (
+        answer is None
+        or answer.not_applicable
+        or answer.score is None
+        or answer.score >= item.max_score
+    ):
+        await ctx.toast("stale_button", alert=True)
+        return
+    if any(a.item_no == item_no for a in await ctx.tx.confirmations.appeals(inspection_id)):
+        await ctx.toast("appeal_exists", alert=True, no=item_no)
+        return
     await ctx.toast()
     ctx.next_screen()
     ctx.state.update(mode="appeal_reason", appeal_insp=inspection_id, appeal_item=item_no)

@@ -337,8 +337,8 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
     ref = ctx.state.pop("submit_ref", None)
     if isinstance(ref, str):
         await ctx.edit(ref, "submitted", total=len(loaded.standard.items))
-    await summaries.complete(ctx, loaded)
-    await confirm.on_submitted(ctx, loaded)
+    await summaries.complete(ctx, loaded, await confirm.open_window(ctx, loaded))
+    await confirm.send_for_confirmation(ctx, loaded)
     ctx.next_screen()
     for key in ("insp", "no", "task", "sample", "figures", "item_ref"):
         ctx.state.pop(key, None)

@@ -225,7 +225,7 @@ class FlowEngine:
                 await tasks.press(ctx, parts[1:])
                 return
             if parts[0] == "A":
-                await confirm.press(ctx, parts[1:])
+                await self._confirmation(ctx, parts[1:])
                 return
             if parts[0] == "Q":
                 await self._queued(ctx, parts[1:])
@@ -243,6 +243,13 @@ class FlowEngine:
             return
         try:
             await self._press(ctx, action, parts[2:])
+        except (payload.PayloadError, IndexError, KeyError):
+            await ctx.toast("stale_button", alert=True)
+
+    async def _confirmation(self, ctx: FlowContext, parts: list[str]) -> None:
+        """项目确认 and appeal buttons: they name what they act on, not a screen."""
+        try:
+            await confirm.press(ctx, parts)
         except (payload.PayloadError, IndexError, KeyError):
             await ctx.toast("stale_button", alert=True)
 

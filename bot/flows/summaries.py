@@ -114,7 +114,11 @@ async def notify_managers(
             await ctx.notify(manager.id, template, **view)
 
 
-async def complete(ctx: FlowContext, loaded: Loaded) -> None:
+async def complete(
+    ctx: FlowContext, loaded: Loaded, confirmation: dict[str, Any] | None = None
+) -> None:
+    """The result to the inspector and the site's managers, with its status (`confirmation`:
+    待确认 until when, from `bot.flows.confirm.open_window`), then the report files."""
     bands = (await ctx.settings_at(loaded.site)).grade_bands
     result = totals(loaded.standard, loaded.marks, bands)
     await ctx.tx.inspections.complete(
@@ -132,6 +136,7 @@ async def complete(ctx: FlowContext, loaded: Loaded) -> None:
         "tasks": await _task_rows(ctx, loaded, loaded.task_items),
         "changes": {s.code: change(s.percent, before.get(s.code)) for s in result.sections},
         "total_change": change(result.percent, before.get("")),
+        "confirmation": confirmation,
     }
     await ctx.reply("completion", **view)
     await notify_managers(ctx, loaded, "completion", view)

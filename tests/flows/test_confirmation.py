@@ -126,7 +126,12 @@ async def test_the_site_managers_get_each_finding_and_confirm_all_in_one_tap(
     assert request.labels == ["✅ 全部确认"]
     assert entry(manager, "不合格项 第 1 项").labels == ["申诉 第1项"]
     assert not any("检查结果待确认" in t for t in inspector.chat.texts())
-    assert "结果状态：<b>待确认</b>。已发给项目经理周经理、赵经理确认" in inspector.chat.last.text
+    completion = inspector.chat.last.text
+    assert completion.startswith("<b>检查完成：阳光花园</b>")
+    assert "结果状态：<b>待确认</b>。待项目经理周经理、赵经理确认，申诉期至 2026-11-06 00:00" in (
+        completion
+    )
+    assert "结果状态：<b>待确认</b>" in manager.chat.texts()[-4]
     assert await status(harness) == (ResultStatus.PENDING, None)
     # The 责任人 is not a manager: the button is not theirs.
     await s["responsible"].press(request.button("全部确认"))
@@ -544,3 +549,18 @@ async def test_pinjian_inspection_show_prints_status_findings_and_appeals(
     assert "申诉 第 1 项：赵经理" in text and "裁决：维持" in text
     assert await asyncio.to_thread(main, ["inspection", "show", "99"]) != 0
     assert "没有编号为 99 的检查" in capsys.readouterr().err
+
+
+async def test_forged_and_broken_confirmation_buttons_change_nothing(harness: Harness) -> None:
+    s = await submitted(harness)
+    manager = s["manager"]
+    stale = ("这个按钮已失效，请使用最新的消息。", True)
+    for forged in ("A:AP:1:5", "A:AP:1:999", "A:AP:1", "A:OK", "A:UP:77", "A:ZZ:1", "A:AP:x:1"):
+        await manager.press(forged)
+        assert manager.chat.toasts[-1][1] is True, forged
+    await manager.press("A:AP:1:5")
+    assert manager.chat.toasts[-1] == stale, "item 5 has full marks: no finding to appeal"
+    async with harness.db.read() as tx:
+        assert await tx.confirmations.appeals(1) == []
+    assert await status(harness) == (ResultStatus.PENDING, None)
+    assert not any("出了点问题" in t for t in manager.chat.texts())

@@ -24,4 +24,4 @@ async def test_stats_dates_an_inspection_by_the_sites_calendar(harness: Harness)
     harness.clock.advance(hours=17)  # 2026-11-02 19:00 UTC: already 11-03 03:00 in Shanghai
     await completed(harness, seeded["site"].id, people["王检查"].id, 54)
     await manager.command("stats")
-    assert "（2026-11-03）" in manager.chat.last.text
+    assert "（2026-11-03，已确认）" in manager.chat.last.text
