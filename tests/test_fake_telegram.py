@@ -597,3 +597,18 @@ def test_parse_html_errors_match_tdlib(markup: str, error: str) -> None:
 
 def test_bare_ampersand_is_kept_when_not_strict() -> None:
     assert parse_html("A & B &ge;", strict_ampersand=False) == ("A & B &ge;", [])
+
+
+async def test_a_group_mentions_by_user_link_and_a_removed_bot_is_forbidden(
+    fake: FakeTelegramAPI, bot: Bot
+) -> None:
+    fake.group(-1009, "项目群")
+    sent = await bot.send_message(
+        -1009, '请 <a href="tg://user?id=42">张三</a> 处理', parse_mode=ParseMode.HTML
+    )
+    (mention,) = sent.entities
+    assert (mention.type, mention.offset, mention.length) == ("text_mention", 2, 2)
+    assert mention.user is not None and mention.user.id == 42
+    fake.remove_bot(-1009)
+    with pytest.raises(Forbidden, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(-1009, "还在吗")

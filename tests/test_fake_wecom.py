@@ -322,3 +322,29 @@ async def test_member_limit_off_by_default(fake: FakeWeComAPI, http: aiohttp.Cli
 async def test_url_requires_running_server() -> None:
     with pytest.raises(RuntimeError):
         _ = FakeWeComAPI(CORP_ID, SECRET).url
+
+
+async def robot_send(
+    http: aiohttp.ClientSession, fake: FakeWeComAPI, key: str, body: dict[str, Any]
+) -> int:
+    async with http.post(f"{fake.url}/cgi-bin/webhook/send", params={"key": key}, json=body) as r:
+        assert r.status == 200
+        return int((await r.json())["errcode"])
+
+
+async def test_group_robot_webhook_limits_and_removed_robots(
+    fake: FakeWeComAPI, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    fake.add_robot("k1")
+    text = {"msgtype": "text", "text": {"content": "你好", "mentioned_list": ["zhangsan"]}}
+    for _ in range(20):
+        assert await robot_send(http, fake, "k1", text) == 0
+    assert await robot_send(http, fake, "k1", text) == 45009  # 20 a minute per robot
+    clock.now += 60
+    assert await robot_send(http, fake, "k1", text) == 0
+    assert len(fake.posted("k1")) == 21 and fake.posted("k1")[0].mentioned == ("zhangsan",)
+    bad_md5 = {"msgtype": "image", "image": {"base64": "aGk=", "md5": "0" * 32}}
+    assert await robot_send(http, fake, "k1", bad_md5) == 40058
+    fake.remove_robot("k1")
+    assert await robot_send(http, fake, "k1", text) == 93000
+    assert await robot_send(http, fake, "never", text) == 93000

@@ -20,7 +20,9 @@ from storage.records import Channel, ChatGroup, GroupKind, OutboxKind, Severity,
 from storage.tables import outbox
 from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness
+from tests.flows.test_answer_changes import answer_all_from, back_to_item_1
 from tests.flows.test_inspection import answer_all, begin, inspector
+from tests.flows.test_tasks import setup_task
 
 GROUP_CHAT = "-1001234"
 FOOTER = "请在与品检的私聊中处理"
@@ -276,3 +278,15 @@ async def test_a_file_goes_to_the_region_group(harness: Harness) -> None:
     assert row.payload["text"] == f"华东区域 11 月品质通报\n{FOOTER}"
     assert await harness.files.get(row.payload["document"]) == b"%PDF-1.4 bulletin"
     assert s["site"].region_id is None  # a region group, not the site's
+
+
+async def test_a_withdrawn_task_is_no_finding_of_the_posted_result(harness: Harness) -> None:
+    s = await setup_task(harness)
+    await groups(harness, s["site"].id)
+    inspector = s["inspector"]
+    await back_to_item_1(inspector)
+    await inspector.tap("1分")
+    await answer_all_from(inspector, 2)
+    await inspector.tap("提交检查")
+    (row,) = await group_rows(harness, Channel.TELEGRAM, GROUP_CHAT)
+    assert "没有发现问题。" in row.payload["text"]
