@@ -343,7 +343,9 @@ class OutboxWorker:
             marks, self._marks = self._marks, []
             try:
                 async with self.db.transaction() as tx:
-                    for mark in marks:
+                    # In id order, as every transaction that locks outbox rows takes them, so
+                    # two of them never wait for each other (a deadlock on PostgreSQL).
+                    for mark in sorted(marks, key=lambda m: m.message_id):
                         await tx.outbox.mark_sent(
                             mark.message_id, mark.channel_message_id, payload=mark.payload
                         )
@@ -364,7 +366,7 @@ class OutboxWorker:
                 await asyncio.sleep(1.0)
                 continue
             for mark in marks:
-                del self._unmarked[mark.message_id]
+                self._unmarked.pop(mark.message_id, None)
             if waiting:
                 self._wake.set()
 
