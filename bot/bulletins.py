@@ -24,7 +24,12 @@ from bot.core.kpi import Period, parse_month
 from bot.core.report_request import ReportFormat, bulletin_requested
 from bot.core.schedule import last_monthly
 from bot.delivery import DeliveryError
-from bot.flows.bulletin import bulletin_model, person_chats, queue_bulletin
+from bot.flows.bulletin import (
+    bulletin_model,
+    person_chats,
+    post_to_region_groups,
+    queue_bulletin,
+)
 from bot.flows.claims import claim_run
 from bot.reports.bulletin_model import BulletinModel
 from storage.db import Database
@@ -114,8 +119,8 @@ class BulletinService:
 
     async def send_monthly(self, now: datetime | None = None) -> int:
         """Queue last month's 通报 to the company's managers (the whole company) and each
-        region's (their region), once: returns how many people got it (0 if it went before
-        or was not due yet)."""
+        region's (their region), and into each region's project groups, once: returns how
+        many people got it (0 if it went before or was not due yet)."""
         moment = now or self.db.now()
         async with self.db.read() as tx:
             settings = await company_settings.for_site(tx.settings)
@@ -148,4 +153,8 @@ class BulletinService:
                     chats = await person_chats(tx, person_id)
                     await queue_bulletin(tx, chats, model, region_id)
                     sent += bool(chats)
+            for region in await tx.regions.all():
+                if await tx.groups.active_for(region_id=region.id):
+                    model = await bulletin_model(tx, period, moment, region)
+                    await post_to_region_groups(tx, model, region.id)
         return sent

@@ -22,7 +22,7 @@ from bot.scheduler import Scheduler
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
 from storage.migrate import upgrade
-from storage.records import OutboxMessage, Role
+from storage.records import GroupKind, OutboxMessage, Role
 from storage.tables import outbox
 from tests.reports.bulletin_data import at, build_history
 
@@ -173,5 +173,37 @@ async def test_the_file_is_drawn_once_when_the_row_is_sent(url: str, tmp_path: P
         assert drawn == ["xlsx", "pdf", "xlsx", "pdf"]
         await service.prepare(messages[2])
         assert len(drawn) == 4
+    finally:
+        await db.close()
+
+
+async def test_the_regions_project_group_gets_its_pdf_once(url: str, tmp_path: Path) -> None:
+    """A region with a WeCom group robot and one with none: the month's 通报 of 华东 goes into
+    华东's group as a PDF with the summary as its caption, once whatever the schedulers do."""
+    files = FileEvidenceStore(tmp_path / "evidence", max_bytes=10_000_000)
+    db = Database(url, clock=lambda: at("2026-12-01T01:00"), files=files)
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            await tx.jobs.claim("monthly-bulletin", "2026-10")
+            region = await tx.regions.by_name("华东")
+            assert region is not None
+            group = await tx.groups.add(
+                GroupKind.WECOM, region_id=region.id, webhook_key="k-east", title="华东群"
+            )
+        service = BulletinService(db, draw=fake_draw)
+        assert await service.send_monthly() == 2
+        assert await service.send_monthly() == 0
+        async with db.read() as tx:
+            queued = await tx.connection.execute(sa.select(outbox).order_by(outbox.c.id))
+            messages = [OutboxMessage(**r._mapping) for r in queued]
+        posts = [m for m in messages if m.chat_id == f"g{group.id}"]
+        assert [bulletin_requested(m.payload) for m in posts] == [
+            ("2026-11", region.id, ReportFormat.PDF)
+        ]
+        assert "2026年11月品质检查通报" in posts[0].payload["text"]
+        assert "请在与品检的私聊中处理" in posts[0].payload["text"]
+        prepared = await service.prepare(posts[0])
+        assert prepared["document_name"] == "品质检查通报_华东区域_2026-11.pdf"
     finally:
         await db.close()

@@ -17,6 +17,7 @@ from bot.core.report_request import BULLETIN_FORMATS, bulletin_request
 from bot.core.scoring import grade_for
 from bot.core.tasks import severity_name
 from bot.core.texts import render
+from bot.flows import group_posts
 from bot.flows.context import FlowContext
 from bot.flows.kpis import completed_in, item_content, month_kpis
 from bot.reports.bulletin_model import BulletinModel, FindingRow, KpiRow, LossRow, RankRow
@@ -213,3 +214,17 @@ async def ask(ctx: FlowContext) -> None:
     for region in regions:
         model = await bulletin_model(ctx.tx, period, ctx.now, region)
         await queue_bulletin(ctx.tx, chats, model, region.id if region else None)
+
+
+async def post_to_region_groups(tx: Tx, model: BulletinModel, region_id: int) -> int:
+    """The region's 通报 (its summary as the caption of the PDF) into the region's active
+    project groups; returns how many groups it was queued for."""
+    groups = await tx.groups.active_for(region_id=region_id)
+    summary = render(
+        "bulletin_summary", title=model.title, scope=model.scope, summary=model.summary()
+    )
+    for group in groups:
+        await group_posts.queue(
+            tx, group, "group_file", bulletin=(model.month, region_id), caption=summary
+        )
+    return len(groups)

@@ -21,7 +21,7 @@ from bot.core import company_settings
 from bot.core.dates import local, shown
 from bot.core.mentions import Mentions, Who, inline
 from bot.core.messages import Outgoing
-from bot.core.report_request import ReportFormat, report_request
+from bot.core.report_request import ReportFormat, bulletin_request, report_request
 from bot.core.scoring import grade_for
 from bot.core.tasks import severity_name
 from bot.core.texts import render
@@ -92,10 +92,12 @@ async def queue(
     photos: Sequence[tuple[str, str]] = (),
     report: tuple[int, ReportFormat] | None = None,
     document: tuple[str, str] | None = None,
+    bulletin: tuple[str, int | None] | None = None,
     **values: Any,
 ) -> None:
     """Queue one post to `group`: watermarked photos (sha256, band) first, then the text (or
-    the document / report file with the text as its caption)."""
+    the document / report file / a month's 通报 (month, region) as a PDF with the text as its
+    caption)."""
     channel, chat_id = chat_of(group)
     text = render(template, **values)
     tag: dict[str, Any] = {GROUP_KEY: group.id}
@@ -114,6 +116,10 @@ async def queue(
         kind = OutboxKind.SEND_PHOTO if report[1] is ReportFormat.PNG else OutboxKind.SEND_DOCUMENT
         message = Outgoing(kind=kind, text=text)
         rows.append((kind, message.to_payload() | report_request(*report)))
+    elif bulletin is not None:
+        message = Outgoing(kind=OutboxKind.SEND_DOCUMENT, text=text)
+        request = bulletin_request(bulletin[0], bulletin[1], ReportFormat.PDF)
+        rows.append((message.kind, message.to_payload() | request))
     elif document is not None:
         sha256, name = document
         message = Outgoing(
