@@ -17,7 +17,7 @@ from bot.core.events import EventKind, Incoming
 from bot.flows import group_posts
 from bot.group_sweeper import GroupSweeper
 from storage.records import Channel, ChatGroup, GroupKind, OutboxKind, Severity, TaskStatus
-from storage.tables import outbox
+from storage.tables import outbox, tasks
 from tests.core.test_capture_time import photo
 from tests.flows.harness import Harness
 from tests.flows.test_answer_changes import answer_all_from, back_to_item_1
@@ -159,8 +159,15 @@ async def test_a_serious_finding_goes_at_once_with_the_watermarked_photo(
     await user.press(user.chat.with_buttons().button("确认创建"))
     album, text = await group_rows(harness, Channel.TELEGRAM, GROUP_CHAT)
     assert album.kind is OutboxKind.SEND_PHOTO and len(album.payload["photos"]) == 1
-    ((sha, band),) = album.payload["watermark"]
-    assert sha == album.payload["photos"][0]
+    # Sent as the stamped rendition of the finding's photo; the band is the finding's.
+    (original,) = album.payload["stamped"]
+    assert album.payload["photos"] != [original]
+    async with harness.db.read() as tx:
+        (task_id,) = (await tx.connection.execute(sa.select(tasks.c.id))).scalars()
+        task = await tx.tasks.get(task_id)
+        assert task is not None
+        ((sha, band),) = await group_posts.finding_photos(tx, s["site"], task)
+    assert sha == original
     assert band == "阳光花园 · 第 1 项 · 拍摄 2026-11-02 09:30 · 王检查"
     assert "<b>⚠️ 严重不合格：阳光花园</b>" in text.payload["text"]
     assert '责任人：<a href="tg://user?id=102">张三</a>' in text.payload["text"]
