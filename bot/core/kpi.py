@@ -129,3 +129,21 @@ class ScoreTally:
 
     def measures(self) -> dict[str, Any]:
         return {"inspections": self.inspections, "score_rate": rate(self.score, self.maximum)}
+
+
+@dataclass
+class ResultTally:
+    """项目确认 of the inspections completed in the period: `confirmed` (已确认, including
+    results submitted before 项目确认 existed) and `unconfirmed` (待确认 or 申诉中)."""
+
+    confirmed: int = 0
+    unconfirmed: int = 0
+
+    def add(self, confirmed: bool) -> None:
+        if confirmed:
+            self.confirmed += 1
+        else:
+            self.unconfirmed += 1
+
+    def measures(self) -> dict[str, Any]:
+        return {"confirmed": self.confirmed, "unconfirmed": self.unconfirmed}

@@ -11,10 +11,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.dates import local
-from bot.core.kpi import Period, ScoreTally, TaskFact, TaskTally
+from bot.core.kpi import Period, ResultTally, ScoreTally, TaskFact, TaskTally
 from standards.pinned import pinned
 from storage.db import Tx
-from storage.records import OPEN_TASK_STATUSES, Inspection, Site, Task, TaskStatus
+from storage.records import (
+    OPEN_TASK_STATUSES,
+    Inspection,
+    ResultStatus,
+    Site,
+    Task,
+    TaskStatus,
+)
 
 UNASSIGNED = "未指定"
 
@@ -62,13 +69,21 @@ async def month_kpis(
     site_scores: dict[int, ScoreTally] = defaultdict(ScoreTally)
     region_scores: dict[int, ScoreTally] = defaultdict(ScoreTally)
     company_score = ScoreTally()
+    site_results: dict[int, ResultTally] = defaultdict(ResultTally)
+    region_results: dict[int, ResultTally] = defaultdict(ResultTally)
+    company_results = ResultTally()
+    statuses = await tx.confirmations.statuses(i.id for i in inspections)
     for inspection in inspections:
         region_id = by_id[inspection.site_id].region_id
         tallies = [site_scores[inspection.site_id], company_score]
+        results = [site_results[inspection.site_id], company_results]
         if region_id is not None:
             tallies.append(region_scores[region_id])
+            results.append(region_results[region_id])
         for tally in tallies:
             tally.add(inspection.score, inspection.max_score)
+        for result in results:
+            result.add(statuses[inspection.id] is ResultStatus.CONFIRMED)
 
     ids = list(by_id)
     tasks = {t.id: t for t in await tx.tasks.due_between(period.first, period.last, site_ids=ids)}
@@ -97,6 +112,7 @@ async def month_kpis(
                 "site": site.name,
                 "region": regions[site.region_id].name if site.region_id in regions else None,
                 **site_scores[site.id].measures(),
+                **site_results[site.id].measures(),
                 **site_tasks[site.id].measures(),
             }
             for site in sites
@@ -106,6 +122,7 @@ async def month_kpis(
                 "id": region_id,
                 "region": regions[region_id].name,
                 **region_scores[region_id].measures(),
+                **region_results[region_id].measures(),
                 **region_tasks[region_id].measures(),
             }
             for region_id in in_scope_regions
@@ -113,7 +130,11 @@ async def month_kpis(
         "responsible": await _responsible(tx, person_tasks),
         "inspectors": await _inspectors(tx, inspections),
         "items": await _items(tx, inspections),
-        "company": {**company_score.measures(), **company_tasks.measures()},
+        "company": {
+            **company_score.measures(),
+            **company_results.measures(),
+            **company_tasks.measures(),
+        },
     }
 
 

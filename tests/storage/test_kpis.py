@@ -54,7 +54,7 @@ async def _extend(db: Database, world: World, task_id: int, to: date) -> None:
 
 async def _inspection(
     db: Database, clock: FakeClock, world: World, when: str, answers: list[tuple[int, float | None]]
-) -> None:
+) -> int:
     async with db.transaction() as tx:
         inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
         for no, score in answers:
@@ -71,6 +71,7 @@ async def _inspection(
         score = sum(s for _, s in answers if s is not None)
         maximum = sum(1.0 for _, s in answers if s is not None)
         await tx.inspections.complete(inspection.id, score=score, max_score=maximum)
+    return inspection.id
 
 
 @pytest.fixture
@@ -148,6 +149,36 @@ async def test_a_month_per_site_region_responsible_inspector_and_item(
     company = result["company"]
     assert rates(company) == (4, 2, 1, 0.5, 0.25, 3)
     assert (company["inspections"], company["score_rate"]) == (2, 0.5)
+
+
+async def test_confirmed_and_unconfirmed_results(
+    db: Database, clock: FakeClock, month: World
+) -> None:
+    """A result 待确认 or 申诉中 is unconfirmed; 已确认 and results from before 项目确认 are
+    confirmed. 得分率 and the other measures are unchanged."""
+    waiting = await _inspection(db, clock, month, "2025-03-20T03:00", [(1, 1.0)])
+    appealed = await _inspection(db, clock, month, "2025-03-21T03:00", [(1, 0.0)])
+    deadline = at("2025-03-25T03:00")
+    async with db.transaction() as tx:
+        for inspection_id in (waiting, appealed):
+            await tx.confirmations.open(
+                inspection_id, month.site_a, deadline=deadline, remind_at=deadline
+            )
+        await tx.confirmations.file_appeal(
+            appealed, 1, reason="已整改", filed_by=month.responsible, score_before=0.0
+        )
+    clock.now = REPORTED
+    async with db.read() as tx:
+        statuses = await tx.confirmations.statuses([waiting, appealed])
+        result = await month_kpis(tx, MARCH, REPORTED)
+    assert [s.label for s in statuses.values()] == ["待确认", "申诉中"]
+    sites = {row["site"]: row for row in result["sites"]}
+    counts = ("inspections", "confirmed", "unconfirmed")
+    assert tuple(sites["阳光小区"][k] for k in counts) == (4, 2, 2)
+    assert tuple(sites["月亮花园"][k] for k in counts) == (0, 0, 0)
+    assert [tuple(r[k] for k in counts) for r in result["regions"]] == [(4, 2, 2)]
+    assert tuple(result["company"][k] for k in counts) == (4, 2, 2)
+    assert sites["阳光小区"]["score_rate"] == 0.5
 
 
 async def test_extension_counts_in_the_month_it_moved_to(db: Database, month: World) -> None:
