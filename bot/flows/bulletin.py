@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import company_settings
 from bot.core.dates import local
-from bot.core.kpi import Period, parse_month
+from bot.core.kpi import Period, ScoreTally, parse_month
 from bot.core.messages import Outgoing
 from bot.core.report_request import BULLETIN_FORMATS, bulletin_request
 from bot.core.scoring import grade_for
@@ -19,10 +19,10 @@ from bot.core.tasks import severity_name
 from bot.core.texts import render
 from bot.flows import group_posts
 from bot.flows.context import FlowContext
-from bot.flows.kpis import completed_in, item_content, month_kpis
+from bot.flows.kpis import completed_in, item_content, month_kpis, scope_sites
 from bot.reports.bulletin_model import BulletinModel, FindingRow, KpiRow, LossRow, RankRow
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Region, Role, Task
+from storage.records import Channel, OutboxKind, Region, ResultStatus, Role, Task
 
 COMPANY = "全公司"
 LOSSES_SHOWN = 10
@@ -50,6 +50,21 @@ def _kpi_row(name: str, row: dict[str, Any]) -> KpiRow:
     )
 
 
+async def _confirmed_percents(
+    tx: Tx, period: Period, site_ids: set[int] | None
+) -> dict[int, float | None]:
+    """Each site's 得分率 (in %) over its confirmed results of the month only: the ranking
+    does not count a result still 待确认 or 申诉中."""
+    inspections = await completed_in(tx, period, await scope_sites(tx, site_ids))
+    statuses = await tx.confirmations.statuses(i.id for i in inspections)
+    tallies: dict[int, ScoreTally] = {}
+    for inspection in inspections:
+        if statuses[inspection.id] is ResultStatus.CONFIRMED:
+            tally = tallies.setdefault(inspection.site_id, ScoreTally())
+            tally.add(inspection.score, inspection.max_score)
+    return {site: _percent(t.measures()["score_rate"]) for site, t in tallies.items()}
+
+
 async def bulletin_model(
     tx: Tx, period: Period, now: datetime, region: Region | None = None
 ) -> BulletinModel:
@@ -58,16 +73,16 @@ async def bulletin_model(
     if region is not None:
         site_ids = {s.id for s in await tx.sites.in_region(region.id)}
     this = await month_kpis(tx, period, now, site_ids=site_ids)
-    before = await month_kpis(tx, period.previous(), now, site_ids=site_ids)
     bands = await company_settings.grade_bands(tx.settings)
-    previous = {row["id"]: _percent(row["score_rate"]) for row in before["sites"]}
+    percents = await _confirmed_percents(tx, period, site_ids)
+    previous = await _confirmed_percents(tx, period.previous(), site_ids)
     ranked = sorted(
         this["sites"],
-        key=lambda r: (r["score_rate"] is None, -(r["score_rate"] or 0.0), r["site"]),
+        key=lambda r: (percents.get(r["id"]) is None, -(percents.get(r["id"]) or 0.0), r["site"]),
     )
     ranking = []
     for place, row in enumerate(ranked, start=1):
-        percent = _percent(row["score_rate"])
+        percent = percents.get(row["id"])
         earlier = previous.get(row["id"])
         ranking.append(
             RankRow(
@@ -75,6 +90,7 @@ async def bulletin_model(
                 site=row["site"],
                 region=row["region"] or "",
                 inspections=row["inspections"],
+                unconfirmed=row["unconfirmed"],
                 percent=percent,
                 grade=grade_for(percent, bands),
                 previous=earlier,

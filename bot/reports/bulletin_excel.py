@@ -18,6 +18,7 @@ from bot.reports.bulletin_model import (
     KPI_HEADERS,
     LOSS_HEADERS,
     RANK_HEADERS,
+    UNCONFIRMED_LEGEND,
     BulletinModel,
     KpiRow,
 )
@@ -87,6 +88,9 @@ def _main(sheet: Worksheet, model: BulletinModel) -> None:
         row += 1
     bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
     merged(sheet, row, 1, last, f"等级划分：{bands}")
+    if model.marked:
+        row += 1
+        merged(sheet, row, 1, last, UNCONFIRMED_LEGEND)
     row = _heading(sheet, row + 2, "二、各项目整改指标", last)
     row = _kpi_table(sheet, row, "项目", model.sites, model.total)
     if model.regions:

@@ -8,6 +8,8 @@ from datetime import date
 
 from bot.reports.model import change_text, percent_text
 
+UNCONFIRMED_MARK = "※"
+UNCONFIRMED_LEGEND = "※ 含未确认结果（待确认或申诉中），未确认的结果不计入排名得分率。"
 RANK_HEADERS = ("排名", "项目", "区域", "检查次数", "得分率", "等级", "上月得分率", "较上月")
 KPI_HEADERS = (
     "得分率",
@@ -29,23 +31,32 @@ def rate_text(value: float | None) -> str:
 
 @dataclass(frozen=True)
 class RankRow:
-    rank: int | None  # None: no inspection completed in the month
+    """A project in the ranking. `percent` is the 得分率 of its confirmed results only;
+    `unconfirmed` counts its results of the month still 待确认 or 申诉中 (marked ※)."""
+
+    rank: int | None  # None: no confirmed inspection completed in the month
     site: str
     region: str
     inspections: int
+    unconfirmed: int
     percent: float | None
     grade: str | None
     previous: float | None
     change: float | None
 
     def cells(self) -> tuple[str, ...]:
+        site, inspections, grade = self.site, str(self.inspections), self.grade or "未检查"
+        if self.unconfirmed:
+            site = f"{site}{UNCONFIRMED_MARK}"
+            inspections = f"{inspections}（含未确认 {self.unconfirmed}）"
+            grade = self.grade or "待确认"
         return (
             "—" if self.rank is None else str(self.rank),
-            self.site,
+            site,
             self.region or "—",
-            str(self.inspections),
+            inspections,
             percent_text(self.percent),
-            self.grade or "未检查",
+            grade,
             percent_text(self.previous),
             change_text(self.change),
         )
@@ -113,6 +124,11 @@ class BulletinModel:
     bands: tuple[tuple[float, str], ...]
 
     @property
+    def marked(self) -> bool:
+        """Whether a project in the ranking has unconfirmed results (the legend is shown)."""
+        return any(r.unconfirmed for r in self.ranking)
+
+    @property
     def title(self) -> str:
         return f"{self.period}品质检查通报"
 
@@ -123,7 +139,8 @@ class BulletinModel:
 
     def summary(self) -> str:
         """The opening paragraph, also the chat message the files go with."""
-        inspected = [r for r in self.ranking if r.rank is not None]
+        inspected = [r for r in self.ranking if r.inspections]
+        ranked = [r for r in self.ranking if r.rank is not None]
         total = self.total
         lines = [
             f"{self.period}，{self.scope}共完成检查 {sum(r.inspections for r in inspected)} 次，"
@@ -132,8 +149,11 @@ class BulletinModel:
             f"整改完成率 {rate_text(total.completion_rate)}，"
             f"整改及时率 {rate_text(total.timely_rate)}；逾期未整改 {total.overdue_open} 项。",
         ]
-        if inspected:
-            best, worst = inspected[0], inspected[-1]
+        unconfirmed = sum(r.unconfirmed for r in self.ranking)
+        if unconfirmed:
+            lines.append(f"其中未确认结果（待确认或申诉中）{unconfirmed} 次，不计入排名。")
+        if ranked:
+            best, worst = ranked[0], ranked[-1]
             lines.append(
                 f"得分率最高：{best.site}（{percent_text(best.percent)}）；"
                 f"最低：{worst.site}（{percent_text(worst.percent)}）。"

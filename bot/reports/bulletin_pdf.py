@@ -17,6 +17,7 @@ from bot.reports.bulletin_model import (
     KPI_HEADERS,
     LOSS_HEADERS,
     RANK_HEADERS,
+    UNCONFIRMED_LEGEND,
     BulletinModel,
     KpiRow,
 )
@@ -77,6 +78,8 @@ def render_bulletin_pdf(model: BulletinModel) -> bytes:
     bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
     pdf.set_font(BODY, size=8)
     pdf.cell(0, 6, f"等级划分：{bands}", new_x="LMARGIN", new_y="NEXT")
+    if model.marked:
+        pdf.cell(0, 6, UNCONFIRMED_LEGEND, new_x="LMARGIN", new_y="NEXT")
     if model.ranking:
         if pdf.will_page_break(108):
             pdf.add_page()

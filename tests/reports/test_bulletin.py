@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from bot.cli import main
-from tests.reports.bulletin_data import build_history
+from storage.db import Database
+from tests.reports.bulletin_data import at, build_history
+from tests.storage.helpers import FakeClock
 from tests.test_cli_structure import refused
 
 
@@ -71,6 +74,78 @@ def test_xlsx_reads_like_a_bulletin(data_dir: Path, tmp_path: Path) -> None:
         assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
         assert sheet.sheet_properties.pageSetUpPr.fitToPage
         assert sheet.page_setup.fitToWidth == 1
+
+
+async def _unconfirmed_november(url: str) -> None:
+    """翠湖苑's November result waits for the site (待确认); 金桂园 gets a second November
+    inspection (0 of 3) under appeal (申诉中) beside its confirmed 100%."""
+    clock = FakeClock(at("2026-11-25T02:00"))
+    db = Database(url, clock=clock)
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            sites = {s.name: s for s in await tx.sites.all()}
+            found = await tx.inspections.completed_between(at("2026-11-01T00:00"), clock.now)
+            lake = next(i for i in found if i.site_id == sites["翠湖苑"].id)
+            deadline = at("2026-11-30T02:00")
+            await tx.confirmations.open(
+                lake.id, lake.site_id, deadline=deadline, remind_at=deadline
+            )
+            osmanthus = sites["金桂园"].id
+            extra = await tx.inspections.start(osmanthus, lake.standard_id, lake.inspector_id)
+            await tx.inspections.complete(extra.id, score=0.0, max_score=3.0)
+            await tx.confirmations.open(extra.id, osmanthus, deadline=deadline, remind_at=deadline)
+            await tx.confirmations.file_appeal(
+                extra.id, 1, reason="已整改", filed_by=lake.inspector_id, score_before=0.0
+            )
+    finally:
+        await db.close()
+
+
+def test_unconfirmed_results_are_marked_and_not_ranked(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_unconfirmed_november(f"sqlite+aiosqlite:///{data_dir / 'pinjian.db'}"))
+    capsys.readouterr()
+    assert main(["kpi", "--month", "2026-11", "--json"]) == 0
+    kpis = json.loads(capsys.readouterr().out)
+    counts = {
+        row.get("site", row.get("region")): (
+            row["inspections"],
+            row["confirmed"],
+            row["unconfirmed"],
+        )
+        for row in kpis["sites"] + kpis["regions"]
+    }
+    assert counts == {
+        "阳光花园": (1, 1, 0),
+        "翠湖苑": (1, 0, 1),
+        "金桂园": (2, 1, 1),
+        "华东": (2, 1, 1),
+    }
+    legend = "※ 含未确认结果（待确认或申诉中），未确认的结果不计入排名得分率。"
+    out = tmp_path / "nov.xlsx"
+    assert main(["bulletin", "--month", "2026-11", "--format", "xlsx", "--out", str(out)]) == 0
+    lines = rows(load_workbook(out)["通报"])
+    assert "其中未确认结果（待确认或申诉中）2 次，不计入排名。" in str(lines[2][0])
+    ranking = [r for r in lines if r and r[0] in ("1", "2", "3", "—")]
+    assert ranking == [
+        ["1", "金桂园※", "—", "2（含未确认 1）", "100.0%", "优秀", "—", "—"],
+        ["2", "阳光花园", "华东", "1", "50.0%", "待改进", "66.7%", "↓ 16.7 个百分点"],
+        ["—", "翠湖苑※", "华东", "1（含未确认 1）", "—", "待确认", "100.0%", "—"],
+    ]
+    assert [legend] in lines
+    pdf = tmp_path / "nov.pdf"
+    assert main(["bulletin", "--month", "2026-11", "--format", "pdf", "--out", str(pdf)]) == 0
+    reader = PdfReader(io.BytesIO(pdf.read_bytes()))
+    text = re.sub(r"\s+", "", "\n".join(page.extract_text() for page in reader.pages))
+    for expected in (
+        "1金桂园※—2（含未确认1）100.0%优秀",
+        "2阳光花园华东150.0%待改进66.7%↓16.7个百分点",
+        "—翠湖苑※华东1（含未确认1）—待确认100.0%",
+        legend.replace(" ", ""),
+    ):
+        assert expected in text, expected
 
 
 def test_pdf_has_the_chinese_text_and_a_region_scope(data_dir: Path, tmp_path: Path) -> None:
