@@ -212,7 +212,8 @@ async def test_details_show_the_ladder_state_and_a_level_without_managers(
 async def test_a_rung_to_the_region_is_posted_once_in_the_regions_groups(
     harness: Harness,
 ) -> None:
-    """The region's Telegram group and WeCom robot get one post with 张三 @-mentioned; the
+    """Two tasks reach the region in one sweep: the region's Telegram group and WeCom robot
+    get one post listing both, 张三 @-mentioned (李四, unbound, named); the
     other region's group and the site's group get none; the company rung, a restart and a
     re-plan post nothing more."""
     s, _ = await task_below_regions(harness)
@@ -226,14 +227,25 @@ async def test_a_rung_to_the_region_is_posted_once_in_the_regions_groups(
         await tx.groups.add(GroupKind.TELEGRAM, region_id=other.region_id, chat_id="-1002")
         await tx.groups.add(GroupKind.TELEGRAM, site_id=site.id, chat_id="-1003")
         await tx.people.update(s["people"]["张三"].id, phone="13900000000")
+        first = await tx.tasks.get(1)
+        assert first is not None
+        second = await tx.tasks.create(
+            site.id,
+            "灯不亮",
+            created_by=s["people"]["王检查"].id,
+            due_date=first.due_date,
+            responsible_person_id=s["people"]["李四"].id,
+        )
+        await reminding.replan(tx, second, harness.clock.now)
     sweeper = ReminderSweeper(harness.db, harness.clock)
     await run_until(harness, sweeper, local("2026-11-11T10:00"), timedelta(hours=1))
     assert await group_rows(harness, Channel.TELEGRAM, "-1001") == []  # the site rung: none
     await run_until(harness, sweeper, local("2026-11-12T10:00"), timedelta(hours=1))
     (row,) = await group_rows(harness, Channel.TELEGRAM, "-1001")
     text = row.payload["text"]
-    assert text.startswith("<b>逾期督办至区域：华东</b>（共 1 项）")
+    assert text.startswith("<b>逾期督办至区域：华东</b>（共 2 项）")  # both rungs, one post
     assert '· 阳光花园 第 1 项 #1 · 责任人：<a href="tg://user?id=102">张三</a>' in text
+    assert f"· 阳光花园 #{second.id} · 责任人：李四 · 已逾期 3 天" in text
     assert "已逾期 3 天" in text and text.endswith(FOOTER)
     assert row.payload["buttons"] == []
     (wecom,) = await group_rows(harness, Channel.WECOM_GROUP, f"g{robot.id}")
