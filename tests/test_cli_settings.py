@@ -58,9 +58,10 @@ def test_show_lists_every_setting_with_its_value_source_and_description(
     )
     rows = shown(capsys)
     assert rows["reminders.ladder"]["value"] == [[1, "site"], [3, "region"], [7, "company"]]
-    assert len(rows) == 29
+    assert len(rows) == 30
     assert rows["group_posts.overdue_daily"]["value"] is True
     assert rows["group_posts.overdue_daily"]["per_site"] is True
+    assert rows["group_posts.region_escalations"]["per_site"] is False
     assert rows["severity_names"]["value"] == ["观察项", "一般不合格", "严重不合格"]
     assert rows["photo_required"] == {
         "key": "photo_required",

@@ -184,7 +184,9 @@ class ReminderSettings(BaseModel):
 
 
 class GroupPostSettings(BaseModel):
-    """What a site's project group (项目群) is sent (`bot.flows.group_posts`)."""
+    """What a site's project group (项目群) is sent, and a region's group its escalations
+    (`bot.flows.group_posts`). A region has no settings of its own, so `region_escalations`
+    is company-wide only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -210,6 +212,13 @@ class GroupPostSettings(BaseModel):
         default=True,
         json_schema_extra=_key(
             "整改通过复查后在项目群发出（每条一行，合并发送）", "true 或 false", per_site=True
+        ),
+    )
+    region_escalations: StrictBool = Field(
+        default=True,
+        json_schema_extra=_key(
+            "逾期督办至区域时在区域群发出并 @ 责任人（每次督办合并发送；全公司统一设置）",
+            "true 或 false",
         ),
     )
 

@@ -5,13 +5,15 @@ A post is outbox rows like any other message, queued in the transaction of what 
 Telegram groups on the Telegram channel (the group's chat id), WeCom group robots on
 `Channel.WECOM_GROUP` (chat id `g<group id>`). The payload's `group` names the group, so the
 sender can tell a group that removed the bot (`gone`). Which kinds of post a site's group gets
-is the company setting `group_posts` (per site).
+is the company setting `group_posts` (per site); a region's groups get the 通报 and its
+escalations (`region_escalations`, company-wide).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -275,6 +277,53 @@ async def fixes_verified(tx: Tx, site: Site, group: ChatGroup, now: datetime) ->
     ]
     await queue(tx, group, "group_fixes_verified", site=site.name, lines=lines)
     return len(done)
+
+
+@dataclass(frozen=True)
+class RegionEscalation:
+    """A task whose 逾期督办 reached its region's managers, and how many days overdue."""
+
+    task: Task
+    site: Site
+    days: int
+
+
+async def region_escalations(tx: Tx, region_id: int, rungs: Sequence[RegionEscalation]) -> int:
+    """The tasks escalated to the region in one sweep, one line each in one post to each of
+    the region's active groups, each 责任人 @-mentioned. Queued in the sweep's transaction, so
+    it goes once with the rungs. The setting `group_posts.region_escalations` is read
+    company-wide (a region has no settings of its own). Returns how many groups were posted."""
+    settings = await company_settings.for_site(tx.settings)
+    if not rungs or not settings.group_posts.region_escalations:
+        return 0
+    groups = await tx.groups.active_for(region_id=region_id)
+    region = await tx.regions.get(region_id)
+    if not groups or region is None:
+        return 0
+    ordered = sorted(rungs, key=lambda r: (r.site.name, r.task.item_no or 0, r.task.id))
+    people = {r.task.id: await who(tx, r.task.responsible_person_id) for r in ordered}
+    for group in groups:
+        mentions = Mentions()
+        telegram = group.kind is GroupKind.TELEGRAM
+        lines = [
+            {
+                "id": r.task.id,
+                "site": r.site.name,
+                "item_no": r.task.item_no,
+                "responsible": Markup(inline(telegram, people[r.task.id], mentions)),
+                "days": r.days,
+            }
+            for r in ordered
+        ]
+        await queue(
+            tx,
+            group,
+            "group_region_escalations",
+            mentions=mentions,
+            region=region.name,
+            lines=lines,
+        )
+    return len(groups)
 
 
 async def post_file(

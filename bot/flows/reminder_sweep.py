@@ -18,7 +18,7 @@ from bot.core import reminders as policy
 from bot.core.ladder import Level
 from bot.core.tasks import days_overdue
 from bot.core.texts import render
-from bot.flows import notify, reminding
+from bot.flows import group_posts, notify, reminding
 from bot.flows.task_items import TaskItems
 from storage.db import Database, Tx
 from storage.records import Reminder, Site, Task, TaskEventKind, TaskStatus
@@ -199,7 +199,7 @@ class ReminderSweeper:
         report: SweepReport,
     ) -> None:
         """Mark sent, record each in its task's history (a rung: its level and who was told),
-        and plan the repeats."""
+        post the rungs to a region into the region's groups, and plan the repeats."""
         told: dict[int, list[int]] = defaultdict(list)
         for person_id, entries in per_person.items():
             for d in entries:
@@ -219,17 +219,24 @@ class ReminderSweeper:
                 await tx.reminders.schedule(
                     d.task.id, d.reminder.person_id, repeat.kind, repeat.due_at
                 )
+        to_regions: dict[int, list[group_posts.RegionEscalation]] = defaultdict(list)
         for d in rungs:
             if d.reminder.id in sent:
                 today = now.astimezone(ZoneInfo(d.site.timezone)).date()
+                days = days_overdue(d.task, today)
                 data: dict[str, Any] = {
                     "kind": d.reminder.kind,
                     "level": d.level,
-                    "days": days_overdue(d.task, today),
+                    "days": days,
                     "to": sorted(told[d.reminder.id]),
                 }
                 events.append((d.task.id, TaskEventKind.ESCALATED, data))
+                if d.level is Level.REGION and d.site.region_id is not None:
+                    escalation = group_posts.RegionEscalation(d.task, d.site, days)
+                    to_regions[d.site.region_id].append(escalation)
         await tx.tasks.record_system_events(events)
+        for region_id, escalated in to_regions.items():
+            await group_posts.region_escalations(tx, region_id, escalated)
 
     async def _row(self, items: TaskItems, due: Due, now: datetime) -> dict[str, Any]:
         today = now.astimezone(ZoneInfo(due.site.timezone)).date()

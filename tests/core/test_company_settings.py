@@ -45,6 +45,7 @@ INVALID: dict[str, list[Any]] = {
     "group_posts.serious_findings": ["no", 0],
     "group_posts.overdue_daily": [None, "true"],
     "group_posts.fixes_verified": [[], 2],
+    "group_posts.region_escalations": ["on", 0],
     "photo_max_age_hours": [0, 721, "day", 1.5],
     "reuse_max_distance": [-1, 21, "near"],
     "reuse_days": [0, 366, "month"],

@@ -2,8 +2,8 @@
 once, at its day overdue, to the managers holding the role at that level when it is reached,
 in quiet hours deferred, never resent after a restart or a re-plan, stopped by completion or
 withdrawal; a site without a region skips to the company; the task's details show how far up
-it went. 阳光花园 is in 华东 (孙区域), 翠湖苑 in 华南 (周华南), 郑总部 manages the company;
-task #1 (张三's) is due 11-09."""
+it went; a rung to the region is posted once into the region's groups. 阳光花园 is in 华东
+(孙区域), 翠湖苑 in 华南 (周华南), 郑总部 manages the company; task #1 (张三's) is due 11-09."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 
 from bot.flows import reminding
 from bot.flows.reminder_sweep import ReminderSweeper
-from storage.records import Role, TaskEventKind, TaskStatus
+from storage.records import Channel, GroupKind, Role, TaskEventKind, TaskStatus
 from tests import seeding
 from tests.flows.harness import Harness, User
+from tests.flows.test_group_posts import FOOTER, group_rows
 from tests.flows.test_regions import task_below_regions
 from tests.flows.test_reminders import SHANGHAI, local, received, run_until
 from tests.flows.test_tasks import setup_task, task_message
@@ -206,3 +207,90 @@ async def test_details_show_the_ladder_state_and_a_level_without_managers(
         ("site", [s["people"]["赵经理"].id]),
         ("company", []),
     ]
+
+
+async def test_a_rung_to_the_region_is_posted_once_in_the_regions_groups(
+    harness: Harness,
+) -> None:
+    """Two tasks reach the region in one sweep: the region's Telegram group and WeCom robot
+    get one post listing both, 张三 @-mentioned (李四, unbound, named); the
+    other region's group and the site's group get none; the company rung, a restart and a
+    re-plan post nothing more."""
+    s, _ = await task_below_regions(harness)
+    async with harness.db.transaction() as tx:
+        site = await tx.sites.get(s["site"].id)
+        other = await tx.sites.get(s["other"].id)
+        assert site is not None and other is not None
+        assert site.region_id is not None and other.region_id is not None
+        await tx.groups.add(GroupKind.TELEGRAM, region_id=site.region_id, chat_id="-1001")
+        robot = await tx.groups.add(GroupKind.WECOM, region_id=site.region_id, webhook_key="k")
+        await tx.groups.add(GroupKind.TELEGRAM, region_id=other.region_id, chat_id="-1002")
+        await tx.groups.add(GroupKind.TELEGRAM, site_id=site.id, chat_id="-1003")
+        await tx.people.update(s["people"]["张三"].id, phone="13900000000")
+        first = await tx.tasks.get(1)
+        assert first is not None
+        second = await tx.tasks.create(
+            site.id,
+            "灯不亮",
+            created_by=s["people"]["王检查"].id,
+            due_date=first.due_date,
+            responsible_person_id=s["people"]["李四"].id,
+        )
+        await reminding.replan(tx, second, harness.clock.now)
+    sweeper = ReminderSweeper(harness.db, harness.clock)
+    await run_until(harness, sweeper, local("2026-11-11T10:00"), timedelta(hours=1))
+    assert await group_rows(harness, Channel.TELEGRAM, "-1001") == []  # the site rung: none
+    await run_until(harness, sweeper, local("2026-11-12T10:00"), timedelta(hours=1))
+    (row,) = await group_rows(harness, Channel.TELEGRAM, "-1001")
+    text = row.payload["text"]
+    assert text.startswith("<b>逾期督办至区域：华东</b>（共 2 项）")  # both rungs, one post
+    assert '· 阳光花园 第 1 项 #1 · 责任人：<a href="tg://user?id=102">张三</a>' in text
+    assert f"· 阳光花园 #{second.id} · 责任人：李四 · 已逾期 3 天" in text
+    assert "已逾期 3 天" in text and text.endswith(FOOTER)
+    assert row.payload["buttons"] == []
+    (wecom,) = await group_rows(harness, Channel.WECOM_GROUP, f"g{robot.id}")
+    assert wecom.payload["mentioned_mobile_list"] == ["13900000000"]
+    assert "责任人：张三" in wecom.payload["text"]
+    assert await group_rows(harness, Channel.TELEGRAM, "-1002") == []
+    assert await group_rows(harness, Channel.TELEGRAM, "-1003") == []
+
+    restarted = ReminderSweeper(harness.db, harness.clock)
+    async with harness.db.transaction() as tx:
+        task = await tx.tasks.get(1)
+        assert task is not None
+        await reminding.replan(tx, task, harness.clock.now)
+    await restarted.reconcile()
+    await run_until(harness, restarted, local("2026-12-02T10:00"), timedelta(hours=6))
+    assert [level for level, _, _ in await escalations(harness)] == ["site", "region", "company"]
+    assert len(await group_rows(harness, Channel.TELEGRAM, "-1001")) == 1
+    assert len(await group_rows(harness, Channel.WECOM_GROUP, f"g{robot.id}")) == 1
+
+
+async def test_no_region_group_or_the_setting_off_posts_nothing(harness: Harness) -> None:
+    """Without a group of its own the region gets no post (the site's group neither); with
+    `group_posts.region_escalations` off, a group the region has gets none; the managers are
+    told either way."""
+    s, above = await task_below_regions(harness)
+    async with harness.db.transaction() as tx:
+        await tx.groups.add(GroupKind.TELEGRAM, site_id=s["site"].id, chat_id="-1003")
+    sweeper = ReminderSweeper(harness.db, harness.clock)
+    await run_until(harness, sweeper, local("2026-11-12T10:00"), timedelta(hours=1))
+    assert len(received(above["孙区域"], "逾期督办")) == 1
+    assert await group_rows(harness, Channel.TELEGRAM, "-1003") == []
+
+    async with harness.db.transaction() as tx:
+        site = await tx.sites.get(s["site"].id)
+        assert site is not None and site.region_id is not None
+        await tx.groups.add(GroupKind.TELEGRAM, region_id=site.region_id, chat_id="-1001")
+        await tx.settings.set("group_posts", {"region_escalations": False})
+        task = await tx.tasks.create(
+            site.id,
+            "灯不亮",
+            created_by=s["people"]["王检查"].id,
+            due_date=harness.clock.now.date() - timedelta(days=1),
+            responsible_person_id=s["people"]["张三"].id,
+        )
+        await reminding.replan(tx, task, harness.clock.now)
+    await run_until(harness, sweeper, local("2026-11-16T10:00"), timedelta(hours=1))
+    assert "region" in [level for level, _, _ in await escalations(harness, task.id)]
+    assert await group_rows(harness, Channel.TELEGRAM, "-1001") == []
