@@ -125,7 +125,10 @@ async def test_the_inspection_result_goes_to_the_groups_with_the_chart(harness: 
         assert row.payload["buttons"] == []
 
 
-async def test_group_posts_are_a_setting_per_kind(harness: Harness) -> None:
+async def test_group_posts_are_a_setting_per_kind(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PINJIAN_DATABASE_URL", harness.url)
     user, seeded = await inspector(harness)
     await groups(harness, seeded["site"].id)
     args = ["settings", "set", "group_posts.inspection_result", "false", "--site", "阳光花园"]
