@@ -9,7 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bot.reports.bulletin_model import BulletinModel
-from bot.reports.chart import BAND_COLOUR, PREVIOUS_COLOUR, THIS_COLOUR, font, tick_label
+from bot.reports.chart import PREVIOUS_COLOUR, THIS_COLOUR, draw_bands, font, tick_label
 from bot.reports.model import percent_text
 
 
@@ -45,17 +45,7 @@ def render_bulletin_png(model: BulletinModel) -> bytes:
     axes.bar_label(
         before, labels=[percent_text(r.previous) for r in rows], padding=2, fontproperties=small
     )
-    for floor, name in model.bands:
-        axes.axhline(floor, color=BAND_COLOUR, linewidth=0.8, linestyle="--", zorder=0)
-        axes.text(
-            1.005,
-            floor,
-            f"{name} {floor:g}",
-            color=BAND_COLOUR,
-            fontproperties=small,
-            va="center",
-            transform=axes.get_yaxis_transform(),
-        )
+    draw_bands(axes, model.bands, small)
     axes.set_xticks(positions, [tick_label(r.site) for r in rows], fontproperties=fp)
     axes.set_ylim(0, 124)
     axes.set_ylabel("得分率 %", fontproperties=fp)

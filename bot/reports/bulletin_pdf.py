@@ -21,8 +21,7 @@ from bot.reports.bulletin_model import (
     BulletinModel,
     KpiRow,
 )
-from bot.reports.fonts import cjk_font, latin_font
-from bot.reports.pdf import BODY, CJK, GREY, HEAD_FILL, printed
+from bot.reports.pdf import BODY, GREY, HEAD_FILL, printed, set_up
 
 HEADINGS = FontFace(emphasis="BOLD", fill_color=HEAD_FILL)
 
@@ -31,14 +30,7 @@ class _Document(FPDF):
     def __init__(self, model: BulletinModel) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.model = model
-        self.add_font(BODY, "", str(latin_font()))
-        self.add_font(BODY, "B", str(latin_font(bold=True)))
-        self.add_font(CJK, "", str(cjk_font()))
-        self.set_fallback_fonts([CJK], exact_match=False)
-        self.set_auto_page_break(auto=True, margin=15)
-        self.set_margins(10, 14, 10)
-        self.set_title(f"{model.title}（{model.scope}）")
-        self.set_creator("品检 Pinjian")
+        set_up(self, f"{model.title}（{model.scope}）")
 
     def header(self) -> None:
         self.set_font(BODY, size=7.5)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Sequence
 from functools import cache
 
 from matplotlib import font_manager
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -31,6 +33,23 @@ def font() -> font_manager.FontProperties:
 
 def tick_label(text: str) -> str:
     return "\n".join(textwrap.wrap(text, 7)) or text
+
+
+def draw_bands(
+    axes: Axes, bands: Sequence[tuple[float, str]], small: font_manager.FontProperties
+) -> None:
+    """The grade bands as dashed lines across the plot, named at the right."""
+    for floor, name in bands:
+        axes.axhline(floor, color=BAND_COLOUR, linewidth=0.8, linestyle="--", zorder=0)
+        axes.text(
+            1.005,
+            floor,
+            f"{name} {floor:g}",
+            color=BAND_COLOUR,
+            fontproperties=small,
+            va="center",
+            transform=axes.get_yaxis_transform(),
+        )
 
 
 def render_png(model: ReportModel) -> bytes:
@@ -68,17 +87,7 @@ def render_png(model: ReportModel) -> bytes:
             padding=2,
             fontproperties=small,
         )
-    for floor, name in model.bands:
-        axes.axhline(floor, color=BAND_COLOUR, linewidth=0.8, linestyle="--", zorder=0)
-        axes.text(
-            1.005,
-            floor,
-            f"{name} {floor:g}",
-            color=BAND_COLOUR,
-            fontproperties=small,
-            va="center",
-            transform=axes.get_yaxis_transform(),
-        )
+    draw_bands(axes, model.bands, small)
     axes.set_xticks(positions, [tick_label(name) for name, _, _ in groups], fontproperties=fp)
     axes.set_ylim(0, 124)
     axes.set_ylabel("得分率 %", fontproperties=fp)

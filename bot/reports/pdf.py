@@ -51,20 +51,25 @@ ITEM_WIDTHS = (8, 48, 48, 9, 10, 15, 12, 18, 22)
 ITEM_ALIGN = ("C", "L", "L", "C", "C", "C", "C", "C", "L")
 
 
+def set_up(pdf: FPDF, title: str) -> None:
+    """The fonts, margins and metadata every Pinjian PDF (report, 通报) is set with."""
+    pdf.add_font(BODY, "", str(latin_font()))
+    pdf.add_font(BODY, "B", str(latin_font(bold=True)))
+    pdf.add_font(CJK, "", str(cjk_font()))
+    # Text is set in DejaVu Sans; characters it lacks (all of CJK) come from Droid Sans
+    # Fallback, also in bold text, which Droid has no face for.
+    pdf.set_fallback_fonts([CJK], exact_match=False)
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_margins(10, 14, 10)
+    pdf.set_title(title)
+    pdf.set_creator("品检 Pinjian")
+
+
 class _Document(FPDF):
     def __init__(self, model: ReportModel) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.model = model
-        self.add_font(BODY, "", str(latin_font()))
-        self.add_font(BODY, "B", str(latin_font(bold=True)))
-        self.add_font(CJK, "", str(cjk_font()))
-        # Text is set in DejaVu Sans; characters it lacks (all of CJK) come from Droid Sans
-        # Fallback, also in bold text, which Droid has no face for.
-        self.set_fallback_fonts([CJK], exact_match=False)
-        self.set_auto_page_break(auto=True, margin=15)
-        self.set_margins(10, 14, 10)
-        self.set_title(f"{model.site} {model.title} 检查报告")
-        self.set_creator("品检 Pinjian")
+        set_up(self, f"{model.site} {model.title} 检查报告")
 
     def header(self) -> None:
         self.set_font(BODY, size=7.5)
