@@ -16,4 +16,5 @@ PY
         echo "No PostgreSQL on 127.0.0.1:5432: storage tests run on SQLite only (PostgreSQL skipped)."
     fi
 fi
-exec .venv/bin/pytest -q "$@"
+# One worker per core (pytest-xdist): every test has its own files, ports and databases.
+exec .venv/bin/pytest -q -n auto "$@"

@@ -67,6 +67,7 @@ def test_requests_without_the_secret_are_refused(live: LiveBot, tracebacks: Trac
             return
         headers = [] if secret is None else [(HEADER, secret)]
         tracebacks.records.clear()
+        live.settle()  # what earlier requests started has finished
         before = live.counts()
         answer = live.send(request_bytes("POST", b"/telegram/webhook", headers, body))
         assert answer.status in (400, 403), answer  # 400: a header aiohttp cannot read
@@ -82,6 +83,7 @@ def test_bodies_with_the_secret(live: LiveBot, tracebacks: TracebackLog) -> None
     def run(body: bytes) -> None:
         headers = [(HEADER, live.telegram_secret.encode())]
         tracebacks.records.clear()
+        live.settle()  # what earlier requests started has finished
         before = live.counts()
         answer = live.send(request_bytes("POST", b"/telegram/webhook", headers, body))
         assert answer.status in (200, 400, 413), (body[:300], answer)

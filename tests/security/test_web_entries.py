@@ -58,6 +58,7 @@ def signed_in(live: LiveBot) -> list[tuple[bytes, bytes]]:
 def refused_without_trace(live: LiveBot, raw: bytes, tracebacks: TracebackLog) -> Answer:
     """Send ``raw``: never a 5xx; a 4xx leaves every table as it was."""
     tracebacks.records.clear()
+    live.settle()  # what earlier requests started has finished
     before = live.counts()
     answer = live.send(raw)
     assert answer.status < 500, (raw[:300], answer)
@@ -190,6 +191,7 @@ def test_requests_abandoned_halfway_leave_one_line(live: LiveBot, tracebacks: Tr
     line, not a traceback."""
     signed = b"Authorization: Bearer " + live.tokens["王检查"].encode()
     secret = b"X-Telegram-Bot-Api-Secret-Token: " + live.telegram_secret.encode()
+    live.settle()  # what earlier requests started has finished
     before = live.counts()
     for target, header in (
         (b"/api/send", signed),

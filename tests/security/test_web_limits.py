@@ -342,6 +342,10 @@ async def test_idle_event_streams_hold_no_database_connection(
     connections of the pool are checked out than before the streams were opened,
     and anyone's message is answered at once."""
     pool: Any = bot.runtime.db.engine.pool
+    for _ in range(100):  # the scheduler's start-up runs (retention, sweeps) let go first
+        if pool.checkedout() == 0:
+            break
+        await asyncio.sleep(0.1)
     before = pool.checkedout()
     streams = []
     try:
@@ -353,7 +357,7 @@ async def test_idle_event_streams_hold_no_database_connection(
                 streams.append(stream)
         assert bot.runtime.web is not None
         await asyncio.sleep(bot.runtime.web.heartbeat_seconds * 2)
-        assert pool.checkedout() == before, f"{len(streams)} idle streams"
+        assert pool.checkedout() <= before, f"{len(streams)} idle streams"
         started = time.monotonic()
         assert await client(bot, http, "赵经理").text("/help") == 200
         await settle(bot)

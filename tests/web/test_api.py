@@ -418,6 +418,7 @@ async def test_malformed_input_gets_a_4xx_never_a_500(
     web_bot: WebBot, http: aiohttp.ClientSession
 ) -> None:
     inspector = client(web_bot, http, "王检查")
+    await settle(web_bot)  # what signing in started has finished
     before = await row_counts(web_bot.runtime.db)
     deep = b"[" * 8000 + b"]" * 8000  # 16 KB, deeper than the JSON parser can follow
     for body in (deep, b'{"id": "m1", "kind": "text", "text": ' + deep[:-2] + b"}"):

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.core.report_request import needs_preparing
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, OutboxMessage
+from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 
 SHOWN = (OutboxKind.SEND, OutboxKind.EDIT, OutboxKind.SEND_PHOTO, OutboxKind.SEND_DOCUMENT)
 FROM_PERSON = "web_from_person"
@@ -53,6 +53,13 @@ def view(message: OutboxMessage, shown_id: str) -> dict[str, Any]:
     return result
 
 
+def being_prepared(row: OutboxMessage) -> bool:
+    """A row not sent yet whose files are made just before sending (a report, watermarked
+    photos): what it names now is not what the person will be shown. Once sent, its payload
+    is the prepared one."""
+    return row.status is not OutboxStatus.SENT and needs_preparing(row.payload)
+
+
 async def transcript(
     tx: Tx, chat_id: str, after: int, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
@@ -61,7 +68,7 @@ async def transcript(
     truncated = len(rows) > limit
     views = []
     for row in reversed(rows[:limit]):
-        if needs_preparing(row.payload):
+        if being_prepared(row):
             break  # its files are being made: the page gets it live, or on its next visit
         shown_id = row.channel_message_id
         if shown_id is None:
@@ -84,7 +91,7 @@ class SharedFile:
 async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
     """The file if it was shown in this chat; a person sees only their own chat's files."""
     message = await tx.outbox.delivered_file(Channel.WEB, chat_id, sha256)
-    if message is None or needs_preparing(message.payload):
+    if message is None or being_prepared(message):
         return None  # the originals of photos still being watermarked are not what is shown
     if message.kind is OutboxKind.SEND_DOCUMENT:
         return SharedFile(sha256, message.payload.get("document_name") or "文件")
