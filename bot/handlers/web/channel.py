@@ -20,7 +20,7 @@ import mimetypes
 import re
 import time
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from bot.handlers.web.offline import open_inspections
 from bot.handlers.web.transcript import (
     CLIENT_KEY,
     FROM_PERSON,
+    SharedFile,
     find_file,
     message_id,
     transcript,
@@ -141,6 +142,10 @@ def _sse(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {encoded}\n\n".encode("utf-8", "backslashreplace")
 
 
+PUSHED_FILES = 4096
+"""How many pushed files are remembered (a few seconds' worth at most is ever needed)."""
+
+
 class WebChannel:
     def __init__(
         self,
@@ -161,6 +166,9 @@ class WebChannel:
         self.heartbeat_seconds = heartbeat_seconds
         self.history_limit = history_limit
         self.hub = Hub()
+        self._pushed: OrderedDict[tuple[str, str], SharedFile] = OrderedDict()
+        """(chat, sha256) of the files this process pushed live, newest last: a page may ask
+        for one before the worker has marked its row sent (and stored its prepared payload)."""
         self.uploads = UploadGuard(upload_limit)
         self.sign_ins = SignInGuard(SIGN_IN_FAILURES, SIGN_IN_MINUTES)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -213,9 +221,21 @@ class WebChannel:
                 await self._relay({"chat": message.chat_id, "notice": notice})
             return None
         shown_id = message_id(message, delivery.target_message_id)
+        self._remember_files(message.chat_id, message.payload)
         self.hub.publish(message.chat_id, ("message", view(message, shown_id)))
         await self._relay({"chat": message.chat_id})
         return shown_id
+
+    def _remember_files(self, chat_id: str, payload: dict[str, Any]) -> None:
+        shown = [SharedFile(str(sha), None) for sha in payload.get("photos") or []]
+        if payload.get("document"):
+            name = payload.get("document_name") or "文件"
+            shown.append(SharedFile(str(payload["document"]), str(name)))
+        for shared in shown:
+            self._pushed[(chat_id, shared.sha256)] = shared
+            self._pushed.move_to_end((chat_id, shared.sha256))
+        while len(self._pushed) > PUSHED_FILES:
+            self._pushed.popitem(last=False)
 
     async def _relay(self, note: dict[str, Any]) -> None:
         """Tell the other processes: a page of the chat open there reads what is new from
@@ -584,6 +604,7 @@ class WebChannel:
             raise web.HTTPNotFound()
         async with self.db.read() as tx:
             shared = await find_file(tx, session.chat_id, sha256)
+        shared = shared or self._pushed.get((session.chat_id, sha256))
         if shared is None:
             raise web.HTTPNotFound()
         async with contextlib.aclosing(self.files.chunks(sha256)) as chunks:
