@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from fpdf import FPDF, FontFace
+from fpdf import FontFace
 from fpdf.enums import WrapMode
 
 from bot.reports.bulletin_chart import render_bulletin_png
@@ -21,12 +21,14 @@ from bot.reports.bulletin_model import (
     BulletinModel,
     KpiRow,
 )
-from bot.reports.pdf import BODY, GREY, HEAD_FILL, printed, set_up
+from bot.reports.pdf import BODY, GREY, HEAD_FILL, Document, printed, set_up
 
 HEADINGS = FontFace(emphasis="BOLD", fill_color=HEAD_FILL)
 
 
-class _Document(FPDF):
+class _Document(Document):
+    heading_keep = 24
+
     def __init__(self, model: BulletinModel) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.model = model
@@ -39,21 +41,6 @@ class _Document(FPDF):
         self.cell(0, 4, f"{self.model.title} · {self.model.scope}", align="L")
         self.set_text_color(0, 0, 0)
         self.set_y(14)
-
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font(BODY, size=7.5)
-        self.set_text_color(*GREY)
-        self.cell(0, 4, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
-        self.set_text_color(0, 0, 0)
-
-    def heading(self, text: str) -> None:
-        if self.will_page_break(24):
-            self.add_page()
-        self.ln(3)
-        self.set_font(BODY, "B", 11)
-        self.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(BODY, size=8)
 
 
 def render_bulletin_pdf(model: BulletinModel) -> bytes:

@@ -65,7 +65,29 @@ def set_up(pdf: FPDF, title: str) -> None:
     pdf.set_creator("品检 Pinjian")
 
 
-class _Document(FPDF):
+class Document(FPDF):
+    """What every Pinjian PDF (report, 通报) shares: page numbers below, section headings
+    kept with at least `heading_keep` mm of what follows them."""
+
+    heading_keep = 20
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font(BODY, size=7.5)
+        self.set_text_color(*GREY)
+        self.cell(0, 4, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
+        self.set_text_color(0, 0, 0)
+
+    def heading(self, text: str) -> None:
+        if self.will_page_break(self.heading_keep):
+            self.add_page()
+        self.ln(3)
+        self.set_font(BODY, "B", 11)
+        self.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        self.set_font(BODY, size=8)
+
+
+class _Document(Document):
     def __init__(self, model: ReportModel) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.model = model
@@ -80,21 +102,6 @@ class _Document(FPDF):
         self.cell(0, 4, f"检查报告 · 编号 {self.model.inspection_id}", align="R")
         self.set_text_color(0, 0, 0)
         self.set_y(14)
-
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font(BODY, size=7.5)
-        self.set_text_color(*GREY)
-        self.cell(0, 4, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
-        self.set_text_color(0, 0, 0)
-
-    def heading(self, text: str) -> None:
-        if self.will_page_break(20):
-            self.add_page()
-        self.ln(3)
-        self.set_font(BODY, "B", 11)
-        self.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(BODY, size=8)
 
 
 def render_pdf(model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
