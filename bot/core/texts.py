@@ -42,3 +42,10 @@ def _environment(locale: str) -> Environment:
 def render(name: str, /, **context: Any) -> str:
     """Render `name` (without .j2) to text; user values are HTML-escaped by autoescape."""
     return _environment(DEFAULT_LOCALE).get_template(f"{name}.j2").render(**context).strip()
+
+
+def label(group: str, key: str, /, **context: Any) -> str:
+    """A short text (a button label, a status or event name) kept as the macro `key` of
+    labels/<group>.j2, so that one file holds every label of a kind; user values are escaped."""
+    module = _environment(DEFAULT_LOCALE).get_template(f"labels/{group}.j2").module
+    return str(getattr(module, key)(**context)).strip()
