@@ -110,9 +110,10 @@ class _Plan:
                 fetched: list[Any] = list(await connection.execute_fetchall(self.sql, args))
                 rowcount = len(fetched) if self.dml else -1
             else:
+                # A statement without result rows has finished when execute returns: its
+                # cursor holds nothing to release, so it is not closed (a second hand-over).
                 cursor = await connection.execute(self.sql, args)
                 fetched, rowcount = [], cursor.rowcount
-                await cursor.close()
         except sqlite3.Error as error:
             # The exception SQLAlchemy would raise (IntegrityError, OperationalError, …).
             raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from error

@@ -2,7 +2,8 @@
 balancer: an inspection is driven through Telegram's webhook and the web chat alternating
 between them, one is killed with SIGKILL in the middle, and the survivor finishes it.
 Every answer and photo is stored once, every message is delivered once and in order, and the
-web page on the survivor shows what the dead process queued."""
+web page on the survivor shows what the dead process queued. Both start after a weekly digest
+fell due: it goes out once, from whichever claims the week."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ import pytest
 import sqlalchemy as sa
 
 from bot.demo import seed_demo
+from bot.flows.manager import DIGEST_JOB
 from storage.db import Database
 from storage.evidence import FileEvidenceStore
 from storage.records import Channel, OutboxKind, OutboxStatus
-from storage.tables import answers, evidence, outbox
+from storage.tables import answers, evidence, job_runs, outbox
 from tests.fakes.telegram_api import FakeTelegramAPI, FakeUser
 from tests.scratch_db import PG_SKIP_REASON, PgServer
 from tests.web.conftest import free_port
@@ -151,6 +153,8 @@ async def test_two_processes_one_killed_mid_inspection(
         await tx.identities.bind(
             inspector.id, Channel.TELEGRAM, str(TELEGRAM_USER), chat_id=str(TELEGRAM_USER)
         )
+        # The digest ran here before (an earlier week), so this week's is due at start.
+        assert await tx.jobs.claim(DIGEST_JOB, "2000-W01")
     tokens = {login.name: login.token for login in logins}
     async with FakeTelegramAPI() as fake:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PINJIAN_")}
@@ -217,6 +221,7 @@ async def run_the_inspection(company: Company, tokens: dict[str, str]) -> None:
         ], "each web message stored once, in order"
     await check_stored_once(company, photo_count=1)
     await check_delivered_once_in_order(company)
+    await check_digest_once(company)
 
 
 async def web_settled(company: Company) -> bool:
@@ -252,3 +257,25 @@ async def check_delivered_once_in_order(company: Company) -> None:
     ]
     assert len(queued) > ANSWERED_BEFORE_KILL + ANSWERED_AFTER_KILL, "a question per item"
     assert sent == queued, "every message delivered once, in order"
+
+
+async def check_digest_once(company: Company) -> None:
+    """Both processes looked for the due digest at start; one claimed the week and sent it."""
+    async with company.db.read() as tx:
+        conn = tx.connection
+        weeks = (
+            (await conn.execute(sa.select(job_runs.c.period).where(job_runs.c.job == DIGEST_JOB)))
+            .scalars()
+            .all()
+        )
+        digests = (
+            await conn.execute(
+                sa.select(outbox.c.channel, outbox.c.chat_id).where(
+                    outbox.c.kind == OutboxKind.SEND,
+                    outbox.c.payload["text"].as_string().startswith("<b>品质周报</b>"),
+                )
+            )
+        ).all()
+    assert len(weeks) == 2, f"this week claimed once beside the earlier one: {weeks}"
+    assert digests, "the digest due at start was sent"
+    assert len(digests) == len(set(digests)), "each manager got the digest once"
