@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core import confirmation, payload
+from bot.core.conversation import Mode
 from bot.core.dates import shown
 from bot.core.messages import Button
 from bot.core.scoring import totals
@@ -39,7 +40,7 @@ from storage.records import (
     Site,
 )
 
-MODES = {"appeal_decision"}
+MODES = frozenset({Mode.APPEAL_DECISION})
 APPEAL_SOURCE = "申诉改判"
 
 
@@ -164,9 +165,8 @@ async def press(ctx: FlowContext, action: str, args: list[str]) -> None:
         level = item.levels[index]
         decision = AppealDecision.CHANGED if action == "CL" else AppealDecision.WITHDRAWN
         ctx.next_screen()
-        ctx.state.update(
-            mode="appeal_decision", appeal_id=appeal.id, decision=decision.value, level=index
-        )
+        ctx.state.mode, ctx.state.appeal_id = Mode.APPEAL_DECISION, appeal.id
+        ctx.state.decision, ctx.state.level = decision.value, index
         await ctx.reply(
             "appeal_ask_decision_reason",
             withdrawn=decision is AppealDecision.WITHDRAWN,
@@ -217,15 +217,13 @@ async def _already(ctx: FlowContext, appeal: Appeal) -> None:
 
 
 def _leave(ctx: FlowContext) -> None:
-    for key in ("appeal_id", "decision", "level"):
-        ctx.state.pop(key, None)
-    ctx.state["mode"] = "idle"
+    ctx.state.leave_appeal_decision()
 
 
 async def on_text(ctx: FlowContext, text: str) -> bool:
     """The reason of a 改判 or 撤销: decides the appeal."""
-    appeal_id, decision, index = (ctx.state.get(k) for k in ("appeal_id", "decision", "level"))
-    if not isinstance(appeal_id, int) or not isinstance(index, int):
+    appeal_id, decision, index = ctx.state.appeal_id, ctx.state.decision, ctx.state.level
+    if appeal_id is None or index is None:
         return False
     reason = text.strip()
     if not reason:

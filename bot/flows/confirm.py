@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.core import confirmation, payload
+from bot.core.conversation import Mode
 from bot.core.dates import shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
@@ -34,7 +35,7 @@ from storage.records import (
 if TYPE_CHECKING:
     from bot.flows.inspection_view import Loaded
 
-MODES = {"appeal_reason"}
+MODES = frozenset({Mode.APPEAL_REASON})
 MAX_REASON = 1000
 
 
@@ -223,15 +224,16 @@ async def start_appeal(ctx: FlowContext, inspection_id: int, item_no: int) -> No
         return
     await ctx.toast()
     ctx.next_screen()
-    ctx.state.update(mode="appeal_reason", appeal_insp=inspection_id, appeal_item=item_no)
-    ctx.state["appeal_photos"] = 0
+    ctx.state.mode = Mode.APPEAL_REASON
+    ctx.state.appeal_insp, ctx.state.appeal_item = inspection_id, item_no
+    ctx.state.appeal_photos = 0
     await ctx.reply("appeal_ask_reason", site=site.name, no=item_no, content=item.content)
 
 
 async def on_file(ctx: FlowContext, file: StoredFile) -> None:
     """A photo before the reason: kept as the appeal's evidence (申诉材料)."""
-    inspection_id, item_no = ctx.state.get("appeal_insp"), ctx.state.get("appeal_item")
-    if not isinstance(inspection_id, int) or not isinstance(item_no, int) or not file.sha256:
+    inspection_id, item_no = ctx.state.appeal_insp, ctx.state.appeal_item
+    if inspection_id is None or item_no is None or not file.sha256:
         await ctx.reply("photo_no_item")
         return
     await ctx.tx.evidence.add(
@@ -248,21 +250,19 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
         taken_at=file.taken_at,
         phash=file.phash,
     )
-    count = int(ctx.state.get("appeal_photos", 0)) + 1
-    ctx.state["appeal_photos"] = count
+    count = ctx.state.appeal_photos + 1
+    ctx.state.appeal_photos = count
     await ctx.reply("appeal_photo_saved", count=count)
 
 
 def _leave(ctx: FlowContext) -> None:
-    for key in ("appeal_insp", "appeal_item", "appeal_photos"):
-        ctx.state.pop(key, None)
-    ctx.state["mode"] = "idle"
+    ctx.state.leave_appeal()
 
 
 async def on_text(ctx: FlowContext, text: str) -> bool:
     """The appeal's reason: files the appeal. False if the conversation is not in it."""
-    inspection_id, item_no = ctx.state.get("appeal_insp"), ctx.state.get("appeal_item")
-    if not isinstance(inspection_id, int) or not isinstance(item_no, int):
+    inspection_id, item_no = ctx.state.appeal_insp, ctx.state.appeal_item
+    if inspection_id is None or item_no is None:
         return False
     reason = text.strip()
     if not reason or len(reason) > MAX_REASON:
@@ -290,7 +290,7 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
         _leave(ctx)
         await ctx.reply("appeal_exists", no=item_no)
         return True
-    photos = int(ctx.state.get("appeal_photos", 0))
+    photos = ctx.state.appeal_photos
     _leave(ctx)
     deciders = await appeals.on_filed(ctx, inspection, appeal)
     await ctx.reply(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import company_settings
 from bot.core.company_settings import DEFAULT_TIMEZONE, CompanySettings
+from bot.core.conversation import ConversationState
 from bot.core.events import Incoming
 from bot.core.messages import Button, Outgoing, Photo, album
 from bot.core.texts import render
@@ -42,7 +43,7 @@ class FlowContext:
     catalog: StandardsCatalog
     settings: FlowSettings
     now: datetime
-    state: dict[str, Any]
+    state: ConversationState
     standards_cache: dict[int, StoredStandard] = field(default_factory=dict)
     company: dict[str, Any] | None = None
     """The company's stored settings, read once per event (`settings_at`)."""
@@ -71,13 +72,11 @@ class FlowContext:
 
     def next_screen(self) -> int:
         """A new screen makes the buttons of every earlier screen stale."""
-        screen = int(self.state.get("screen", 0)) + 1
-        self.state["screen"] = screen
-        return screen
+        return self.state.next_screen()
 
     @property
     def screen(self) -> int:
-        return int(self.state.get("screen", 0))
+        return self.state.screen
 
     async def _enqueue(self, message: Outgoing, chat_id: str, channel: Channel) -> None:
         await self.tx.outbox.enqueue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.conversation import Mode
 from bot.core.events import StoredFile
 from bot.core.pixels import MAX_PIXELS
 from bot.flows.context import FlowContext
@@ -70,9 +71,7 @@ async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: Stored
 
 async def ask_note(ctx: FlowContext, item: Item) -> None:
     await ctx.toast()
-    if ctx.state.get("mode") != "note":
-        ctx.state["return_mode"] = ctx.state.get("mode", "item")
-    ctx.state["mode"] = "note"
+    ctx.state.ask_note()
     await ctx.reply("ask_note", item=item)
 
 
@@ -88,7 +87,7 @@ async def save_note(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> 
         inspection_id=loaded.inspection.id,
         item_no=item.no,
     )
-    ctx.state["mode"] = ctx.state.pop("return_mode", "item")
+    ctx.state.note_saved()
     loaded.note_counts = None
     await ctx.reply("note_saved", item=item)
     await _refresh_open_message(ctx, loaded, item)
@@ -103,13 +102,13 @@ async def _refresh_open_message(ctx: FlowContext, loaded: Loaded, item: Item) ->
     is being typed the set-up is edited in place."""
     from bot.flows import task_setup
 
-    mode = ctx.state.get("mode")
-    task = ctx.state.get("task")
-    if mode == "task" and isinstance(task, dict):
-        await record_item_message(ctx, loaded, item, str(task["ref"]))
-        await task_setup.open_for(ctx, loaded, item, float(task["score"]), str(task["label"]))
-    elif mode == "task_remark":
+    mode = ctx.state.mode
+    task = ctx.state.task
+    if mode is Mode.TASK and task is not None:
+        await record_item_message(ctx, loaded, item, task.ref)
+        await task_setup.open_for(ctx, loaded, item, task.score, task.label)
+    elif mode is Mode.TASK_REMARK:
         await task_setup.refresh(ctx, loaded, item)
-    elif mode == "item" and isinstance(ctx.state.get("item_ref"), str):
+    elif mode is Mode.ITEM and ctx.state.item_ref is not None:
         await close_item_message(ctx, loaded, item)
         await show_item(ctx, loaded, item)

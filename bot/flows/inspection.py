@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core import payload
+from bot.core.conversation import Mode
 from bot.core.messages import Button
 from bot.flows import confirm, plans, summaries, task_follow, task_setup
 from bot.flows.context import FlowContext
@@ -25,11 +26,11 @@ async def start(ctx: FlowContext) -> None:
 async def choose_site(ctx: FlowContext) -> None:
     sites = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.INSPECTOR)
     if not sites:
-        ctx.state["mode"] = "idle"
+        ctx.state.mode = Mode.IDLE
         await ctx.reply("no_sites")
         return
     screen = ctx.next_screen()
-    ctx.state["mode"] = "choose_site"
+    ctx.state.mode = Mode.CHOOSE_SITE
     buttons = [[Button(site.name, payload.encode("S", screen, site.id))] for site in sites]
     await ctx.reply("choose_site", buttons)
 
@@ -46,7 +47,7 @@ async def on_site(ctx: FlowContext, site_id: int) -> None:
         await begin(ctx, site.id, standards[0].id)
         return
     screen = ctx.next_screen()
-    ctx.state.update(mode="choose_standard", site=site.id)
+    ctx.state.mode, ctx.state.site = Mode.CHOOSE_STANDARD, site.id
     buttons = [
         [Button(std.title, payload.encode("T", screen, site.id, index))]
         for index, std in enumerate(standards)
@@ -56,7 +57,7 @@ async def on_site(ctx: FlowContext, site_id: int) -> None:
 
 async def on_standard(ctx: FlowContext, site_id: int, index: int) -> None:
     standards = ctx.catalog.available()
-    if ctx.state.get("site") != site_id or not 0 <= index < len(standards):
+    if ctx.state.site != site_id or not 0 <= index < len(standards):
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
@@ -108,11 +109,11 @@ async def begin(
 async def offer_resume(ctx: FlowContext, include_new: bool = False) -> None:
     unfinished = await ctx.tx.inspections.open_for_inspector(ctx.person.id)
     if not unfinished:
-        ctx.state["mode"] = "idle"
+        ctx.state.mode = Mode.IDLE
         await ctx.reply("nothing_to_resume")
         return
     screen = ctx.next_screen()
-    ctx.state["mode"] = "resume"
+    ctx.state.mode = Mode.RESUME
     rows: list[list[Button]] = []
     for inspection in unfinished:
         loaded = await load(ctx, inspection.id)
@@ -152,8 +153,8 @@ async def continue_at_pending(ctx: FlowContext, loaded: Loaded, after: int) -> N
 
 async def pause(ctx: FlowContext) -> None:
     await ctx.toast()
-    inspection_id = ctx.state.get("insp")
-    loaded = await load(ctx, inspection_id) if isinstance(inspection_id, int) else None
+    inspection_id = ctx.state.insp
+    loaded = await load(ctx, inspection_id) if inspection_id is not None else None
     if loaded is None or loaded.inspection.status is not InspectionStatus.IN_PROGRESS:
         unfinished = await ctx.tx.inspections.open_for_inspector(ctx.person.id)
         running = [i for i in unfinished if i.status is InspectionStatus.IN_PROGRESS]
@@ -161,14 +162,12 @@ async def pause(ctx: FlowContext) -> None:
     if loaded is None:
         await ctx.reply("nothing_to_pause")
         return
-    item_no = ctx.state.get("no")
-    if isinstance(item_no, int) and ctx.state.get("mode") == "item":
+    item_no = ctx.state.no
+    if item_no is not None and ctx.state.mode is Mode.ITEM:
         await close_item_message(ctx, loaded, loaded.standard.item(item_no))
     await ctx.tx.inspections.pause(loaded.inspection.id)
     ctx.next_screen()
-    ctx.state.update(mode="idle")
-    for key in ("insp", "no", "task", "sample", "figures"):
-        ctx.state.pop(key, None)
+    ctx.state.pause_inspection()
     await ctx.reply(
         "paused",
         site=loaded.site.name,
@@ -242,20 +241,19 @@ async def not_applicable(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 
 def _measurement_details(ctx: FlowContext, item: Item) -> dict[str, object]:
     details: dict[str, object] = {}
-    sample = ctx.state.get("sample")
-    if isinstance(sample, dict) and sample.get("no") == item.no:
-        details["sample"] = {"passed": sample.get("p", 0), "failed": sample.get("f", 0)}
-    figures = ctx.state.get("figures")
-    if isinstance(figures, dict) and figures.get("no") == item.no:
-        details["figures"] = {k: v for k, v in figures.items() if k != "no"}
+    sample = ctx.state.sample
+    if sample is not None and sample.no == item.no:
+        details["sample"] = {"passed": sample.p, "failed": sample.f}
+    figures = ctx.state.figures
+    if figures is not None and figures.no == item.no:
+        details["figures"] = dict(figures.values)
     return details
 
 
 async def after_answer(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """Close the item message, send a section summary if the section just completed, go on."""
     await close_item_message(ctx, loaded, item)
-    for key in ("sample", "figures"):
-        ctx.state.pop(key, None)
+    ctx.state.clear_measures()
     await summaries.section_if_complete(ctx, loaded, item)
     position = [i.no for i in loaded.standard.items].index(item.no) + 1
     await continue_at_pending(ctx, loaded, after=position)
@@ -272,11 +270,11 @@ async def previous(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 
 async def table_of_contents(ctx: FlowContext, loaded: Loaded) -> None:
     await ctx.toast()
-    item_no = ctx.state.get("no")
-    if isinstance(item_no, int) and ctx.state.get("mode") == "item":
+    item_no = ctx.state.no
+    if item_no is not None and ctx.state.mode is Mode.ITEM:
         await close_item_message(ctx, loaded, loaded.standard.item(item_no))
     screen = ctx.next_screen()
-    ctx.state["mode"] = "toc"
+    ctx.state.mode = Mode.TOC
     rows = []
     for index, section in enumerate(loaded.standard.sections):
         done = sum(1 for i in section.items if i.no in loaded.answers)
@@ -293,7 +291,7 @@ async def toc_section(ctx: FlowContext, loaded: Loaded, index: int) -> None:
     await ctx.toast()
     section = sections[index]
     screen = ctx.next_screen()
-    ctx.state["mode"] = "toc"
+    ctx.state.mode = Mode.TOC
     buttons = [
         Button(
             f"{'✓' if item.no in loaded.answers else '·'}{item.no}",
@@ -318,14 +316,14 @@ async def jump(ctx: FlowContext, loaded: Loaded, item_no: int) -> None:
 
 async def ask_submit(ctx: FlowContext, loaded: Loaded) -> None:
     screen = ctx.next_screen()
-    ctx.state.update(mode="submit", insp=loaded.inspection.id)
-    ctx.state.pop("no", None)
+    ctx.state.mode, ctx.state.insp = Mode.SUBMIT, loaded.inspection.id
+    ctx.state.no = None
     rows = [
         [Button("✅ 提交检查", payload.encode("SUB", screen, loaded.inspection.id))],
         [Button("☰ 目录", payload.encode("C", screen, loaded.inspection.id))],
     ]
     ref = f"s{loaded.inspection.id}.{screen}"
-    ctx.state["submit_ref"] = ref
+    ctx.state.submit_ref = ref
     await ctx.reply("ready_to_submit", rows, ref=ref, total=len(loaded.standard.items))
 
 
@@ -334,12 +332,11 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    ref = ctx.state.pop("submit_ref", None)
-    if isinstance(ref, str):
+    ref = ctx.state.submit_ref
+    ctx.state.submit_ref = None
+    if ref is not None:
         await ctx.edit(ref, "submitted", total=len(loaded.standard.items))
     await summaries.complete(ctx, loaded, await confirm.open_window(ctx, loaded))
     await confirm.send_for_confirmation(ctx, loaded)
     ctx.next_screen()
-    for key in ("insp", "no", "task", "sample", "figures", "item_ref"):
-        ctx.state.pop(key, None)
-    ctx.state["mode"] = "idle"
+    ctx.state.end_inspection()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core import payload
+from bot.core.conversation import ConversationState, Mode
 from bot.core.messages import Button
 from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_from_samples
 from bot.flows.context import FlowContext
@@ -12,7 +13,9 @@ from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
 from storage.records import AnswerMark, Inspection, Site
 
-ITEM_MODES = {"item", "note", "task", "task_remark", "sample", "figure"}
+ITEM_MODES = frozenset(
+    {Mode.ITEM, Mode.NOTE, Mode.TASK, Mode.TASK_REMARK, Mode.SAMPLE, Mode.FIGURE}
+)
 """Conversation modes in which an item of the inspection is open."""
 
 
@@ -81,17 +84,17 @@ def item_ref(inspection_id: int, item_no: int, screen: int) -> str:
     return f"i{inspection_id}.{item_no}.{screen}"
 
 
-def proposal_for(item: Item, state: dict[str, object]) -> tuple[Level | None, str]:
+def proposal_for(item: Item, state: ConversationState) -> tuple[Level | None, str]:
     """A level proposed from a finished sample or from entered figures, with the reason."""
-    sample = state.get("sample")
-    if item.sample is not None and isinstance(sample, dict) and sample.get("no") == item.no:
-        passed, failed = int(sample.get("p", 0)), int(sample.get("f", 0))
+    sample = state.sample
+    if item.sample is not None and sample is not None and sample.no == item.no:
+        passed, failed = sample.p, sample.f
         if passed + failed >= item.sample.size:
             reason = f"抽样 {item.sample.pass_label} {passed}/{passed + failed}"
             return propose_from_samples(item, passed, passed + failed), reason
-    figures = state.get("figures")
-    if item.target is not None and isinstance(figures, dict) and figures.get("no") == item.no:
-        values = {k: float(v) for k, v in figures.items() if k != "no"}
+    figures = state.figures
+    if item.target is not None and figures is not None and figures.no == item.no:
+        values = figures.values
         level = propose_from_figures(item, values)
         if level is not None:
             shown = "，".join(f"{k} {v:g}" for k, v in values.items())
@@ -102,24 +105,24 @@ def proposal_for(item: Item, state: dict[str, object]) -> tuple[Level | None, st
 def rules_open(ctx: FlowContext) -> bool:
     """Whether item cards show the 评分细则 (and the standard's note): the person's choice,
     kept from item to item. Collapsed by default, to keep the card short on a phone."""
-    return ctx.state.get("rules") is True
+    return ctx.state.rules
 
 
-def entered_figures(item: Item, state: dict[str, object]) -> list[dict[str, object]]:
+def entered_figures(item: Item, state: ConversationState) -> list[dict[str, object]]:
     """The figures entered for the item so far (📏 录入数据, or a number typed on its card),
     each with its unit and whether it meets the item's target."""
-    figures = state.get("figures")
-    if item.target is None or not isinstance(figures, dict) or figures.get("no") != item.no:
+    figures = state.figures
+    if item.target is None or figures is None or figures.no != item.no:
         return []
     return [
         {
             "name": metric.name,
-            "value": float(figures[metric.name]),
+            "value": figures.values[metric.name],
             "unit": metric.unit,
-            "met": metric.met_by(float(figures[metric.name])),
+            "met": metric.met_by(figures.values[metric.name]),
         }
         for metric in item.target.metrics
-        if metric.name in figures
+        if metric.name in figures.values
     ]
 
 
@@ -164,7 +167,8 @@ async def show_item(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """Send the item as a new message with fresh buttons and make it the current screen."""
     screen = ctx.next_screen()
     ref = item_ref(loaded.inspection.id, item.no, screen)
-    ctx.state.update(mode="item", insp=loaded.inspection.id, no=item.no, item_ref=ref)
+    ctx.state.at_item(Mode.ITEM, loaded.inspection.id, item.no)
+    ctx.state.item_ref = ref
     await ctx.tx.inspections.move_cursor(loaded.inspection.id, item.no, channel=ctx.channel)
     buttons = item_buttons(loaded, item, screen, rules_open(ctx))
     await ctx.reply("item", buttons, ref=ref, **await item_view(ctx, loaded, item))
@@ -172,12 +176,12 @@ async def show_item(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 
 async def toggle_rules(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """「评分细则 ▸/▾」: show or hide the rule on the open item card, in place."""
-    ref = ctx.state.get("item_ref")
-    if not isinstance(ref, str):  # the card was closed (answered, or a task set up)
+    ref = ctx.state.item_ref
+    if ref is None:  # the card was closed (answered, or a task set up)
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    ctx.state["rules"] = not rules_open(ctx)
+    ctx.state.rules = not rules_open(ctx)
     buttons = item_buttons(loaded, item, ctx.screen, rules_open(ctx))
     await ctx.edit(ref, "item", buttons, **await item_view(ctx, loaded, item))
 
@@ -216,11 +220,11 @@ async def item_view(ctx: FlowContext, loaded: Loaded, item: Item) -> dict[str, o
 
 async def close_item_message(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """Turn the open item message into its one-line record (no buttons)."""
-    ref = ctx.state.get("item_ref")
-    if not isinstance(ref, str):
+    ref = ctx.state.item_ref
+    if ref is None:
         return
     await record_item_message(ctx, loaded, item, ref)
-    ctx.state.pop("item_ref", None)
+    ctx.state.item_ref = None
 
 
 async def record_item_message(ctx: FlowContext, loaded: Loaded, item: Item, ref: str) -> None:

@@ -4,6 +4,7 @@ level, the inspector still decides."""
 from __future__ import annotations
 
 from bot.core import payload
+from bot.core.conversation import Figures, Mode, Sample
 from bot.core.messages import Button
 from bot.core.scoring import propose_from_samples
 from bot.flows.context import FlowContext
@@ -18,20 +19,19 @@ async def start_sample(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    sample = ctx.state.get("sample")
-    if not isinstance(sample, dict) or sample.get("no") != item.no:
-        ctx.state["sample"] = {"no": item.no, "p": 0, "f": 0}
+    sample = ctx.state.sample
+    if sample is None or sample.no != item.no:
+        sample = ctx.state.sample = Sample(no=item.no)
     await close_item_message(ctx, loaded, item)
-    await _show_sample(ctx, loaded, item)
+    await _show_sample(ctx, loaded, item, sample)
 
 
-async def _show_sample(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
+async def _show_sample(ctx: FlowContext, loaded: Loaded, item: Item, sample: Sample) -> None:
     assert item.sample is not None
-    sample = ctx.state["sample"]
-    passed, failed = int(sample["p"]), int(sample["f"])
+    passed, failed = sample.p, sample.f
     taken = passed + failed
     screen = ctx.next_screen()
-    ctx.state.update(mode="sample", insp=loaded.inspection.id, no=item.no)
+    ctx.state.at_item(Mode.SAMPLE, loaded.inspection.id, item.no)
     insp = loaded.inspection.id
     rows: list[list[Button]] = []
     if taken < item.sample.size:
@@ -64,22 +64,20 @@ async def _show_sample(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
 
 
 async def on_sample(ctx: FlowContext, loaded: Loaded, item: Item, action: str) -> None:
-    sample = ctx.state.get("sample")
-    if item.sample is None or not isinstance(sample, dict) or sample.get("no") != item.no:
+    sample = ctx.state.sample
+    if item.sample is None or sample is None or sample.no != item.no:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    taken = int(sample["p"]) + int(sample["f"])
+    taken = sample.p + sample.f
     if action in ("p", "f") and taken < item.sample.size:
-        sample[action] = int(sample[action]) + 1
-        sample.setdefault("order", []).append(action)
-    elif action == "u" and sample.get("order"):
-        last = sample["order"].pop()
-        sample[last] = int(sample[last]) - 1
+        sample.add("p" if action == "p" else "f")
+    elif action == "u":
+        sample.undo()
     elif action == "d":
         await show_item(ctx, loaded, item)
         return
-    await _show_sample(ctx, loaded, item)
+    await _show_sample(ctx, loaded, item, sample)
 
 
 async def start_figures(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
@@ -88,8 +86,9 @@ async def start_figures(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         return
     await ctx.toast()
     await close_item_message(ctx, loaded, item)
-    ctx.state["figures"] = {"no": item.no}
-    ctx.state.update(mode="figure", insp=loaded.inspection.id, no=item.no, metric=0)
+    ctx.state.figures = Figures(no=item.no)
+    ctx.state.at_item(Mode.FIGURE, loaded.inspection.id, item.no)
+    ctx.state.metric = 0
     await ctx.reply("ask_figure", item=item, metric=item.target.metrics[0])
 
 
@@ -108,13 +107,13 @@ async def typed_on_card(ctx: FlowContext, loaded: Loaded, item: Item, text: str)
     figure, as if 📏 录入数据 had been tapped first; False for anything else."""
     if item.target is None or parse_figure(text) is None:
         return False
-    figures = ctx.state.get("figures")
-    if not isinstance(figures, dict) or figures.get("no") != item.no:
-        figures = ctx.state["figures"] = {"no": item.no}
-    missing = [i for i, m in enumerate(item.target.metrics) if m.name not in figures]
+    figures = ctx.state.figures
+    if figures is None or figures.no != item.no:
+        figures = ctx.state.figures = Figures(no=item.no)
+    missing = [i for i, m in enumerate(item.target.metrics) if m.name not in figures.values]
     await close_item_message(ctx, loaded, item)
-    ctx.state.update(mode="figure", insp=loaded.inspection.id, no=item.no)
-    ctx.state["metric"] = missing[0] if missing else 0
+    ctx.state.at_item(Mode.FIGURE, loaded.inspection.id, item.no)
+    ctx.state.metric = missing[0] if missing else 0
     await on_figure_text(ctx, loaded, item, text)
     return True
 
@@ -125,13 +124,14 @@ async def on_figure_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str
     if value is None:
         await ctx.reply("figure_bad")
         return
-    index = int(ctx.state.get("metric", 0))
+    index = ctx.state.metric or 0
     metrics = item.target.metrics
-    figures = ctx.state.setdefault("figures", {"no": item.no})
-    figures[metrics[index].name] = value
+    if ctx.state.figures is None:
+        ctx.state.figures = Figures(no=item.no)
+    ctx.state.figures.values[metrics[index].name] = value
     if index + 1 < len(metrics):
-        ctx.state["metric"] = index + 1
+        ctx.state.metric = index + 1
         await ctx.reply("ask_figure", item=item, metric=metrics[index + 1])
         return
-    ctx.state.pop("metric", None)
+    ctx.state.metric = None
     await show_item(ctx, loaded, item)

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import payload
+from bot.core.conversation import Mode
 from bot.core.messages import Button
 from bot.core.plans import EVERY_NAMES, OccurrenceStatus, next_period, status
 from bot.flows.context import FlowContext
@@ -59,7 +60,8 @@ async def ask_which(
     site = await ctx.tx.sites.get(site_id)
     assert site is not None
     screen = ctx.next_screen()
-    ctx.state.update(mode="choose_plan", site=site_id, std=std_id)
+    ctx.state.mode = Mode.CHOOSE_PLAN
+    ctx.state.site, ctx.state.std = site_id, std_id
     rows = []
     for occurrence in candidates:
         plan = await ctx.tx.plans.get(occurrence.plan_id)
@@ -72,11 +74,11 @@ async def ask_which(
 
 async def chosen(ctx: FlowContext, occurrence_id: int) -> tuple[int, str, int | None] | None:
     """The site, standard and occurrence (None: none) of a choice from :func:`ask_which`."""
-    site_id, std_id = ctx.state.get("site"), ctx.state.get("std")
-    if ctx.state.get("mode") != "choose_plan" or not isinstance(site_id, int):
+    site_id, std_id = ctx.state.site, ctx.state.std
+    if ctx.state.mode is not Mode.CHOOSE_PLAN or site_id is None:
         await ctx.toast("stale_button", alert=True)
         return None
-    assert isinstance(std_id, str)
+    assert std_id is not None
     if occurrence_id == 0:
         await ctx.toast()
         return site_id, std_id, None

@@ -70,17 +70,12 @@ async def _open(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     if loaded.inspection.status is InspectionStatus.PAUSED:
         await ctx.tx.inspections.resume(loaded.inspection.id, channel=ctx.channel)
     state = ctx.state
-    if (
-        state.get("insp") == loaded.inspection.id
-        and state.get("no") == item.no
-        and state.get("mode") in ITEM_MODES
-    ):
+    if state.insp == loaded.inspection.id and state.no == item.no and state.mode in ITEM_MODES:
         return
-    open_no = state.get("no")
-    if state.get("insp") == loaded.inspection.id and isinstance(open_no, int):
+    open_no = state.no
+    if state.insp == loaded.inspection.id and open_no is not None:
         await close_item_message(ctx, loaded, loaded.standard.item(open_no))
-    for key in ("task", "sample", "figures", "return_mode"):
-        state.pop(key, None)
+    state.leave_item()
     await show_item(ctx, loaded, item)
 
 

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.core import payload
+from bot.core.conversation import ConversationState, Mode
 from bot.core.events import Channel, EventKind, Incoming
 from bot.core.messages import Outgoing
 from bot.core.texts import render
@@ -45,14 +48,14 @@ from bot.flows.inspection_view import (
 )
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
-from storage.records import OutboxKind, StoredStandard
+from storage.records import Conversation, OutboxKind, StoredStandard
 
 log = logging.getLogger(__name__)
 
 ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "RU", "TR", "TS", "TD", "TM", "TOK"}
 INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
 # Item modes in which typed text is what the flow asked for (a note, a name or date, a figure).
-INPUT_MODES = {"note", "task", "task_remark", "figure"}
+INPUT_MODES = frozenset({Mode.NOTE, Mode.TASK, Mode.TASK_REMARK, Mode.FIGURE})
 
 
 class FlowEngine:
@@ -117,7 +120,6 @@ class FlowEngine:
         if identity.chat_id != event.chat_id and event.kind is not EventKind.BUTTON:
             await tx.identities.bind(person.id, event.channel, event.user_id, chat_id=event.chat_id)
         conversation = await tx.conversations.get(person.id, event.channel, event.chat_id)
-        state: dict[str, Any] = dict(conversation.state) if conversation else {}
         ctx = FlowContext(
             tx=tx,
             event=event,
@@ -125,7 +127,7 @@ class FlowEngine:
             catalog=self.catalog,
             settings=self.settings,
             now=self.clock(),
-            state=state,
+            state=_state_of(conversation),
             standards_cache=self.standards_cache,
         )
         await self._route(ctx)
@@ -135,7 +137,7 @@ class FlowEngine:
             person.id,
             event.channel,
             event.chat_id,
-            ctx.state,
+            ctx.state.dump(),
             expected_version=conversation.version if conversation else 0,
         )
 
@@ -149,7 +151,7 @@ class FlowEngine:
             self.catalog,
             self.settings,
             self.clock(),
-            {},
+            ConversationState(),
             standards_cache=self.standards_cache,
         )
         await ctx.reply(
@@ -158,7 +160,11 @@ class FlowEngine:
         await tasks.deliver_pending(ctx)
         if await tx.conversations.get(person.id, event.channel, event.chat_id) is None:
             await tx.conversations.save(
-                person.id, event.channel, event.chat_id, {}, expected_version=0
+                person.id,
+                event.channel,
+                event.chat_id,
+                ConversationState().dump(),
+                expected_version=0,
             )
 
     async def _route(self, ctx: FlowContext) -> None:
@@ -290,14 +296,14 @@ class FlowEngine:
         if loaded is None or loaded.inspection.status not in inspection.UNFINISHED:
             await ctx.toast("inspection_closed", alert=True)
             return
-        if ctx.state.get("insp") != inspection_id:
+        if ctx.state.insp != inspection_id:
             await ctx.toast("stale_button", alert=True)
             return
         if action in INSPECTION_ACTIONS:
             await self._inspection_action(ctx, loaded, action, args[1:])
             return
         item_no = payload.as_int(args[1])
-        if ctx.state.get("no") != item_no:
+        if ctx.state.no != item_no:
             await ctx.toast("stale_button", alert=True)
             return
         item = loaded.standard.item(item_no)
@@ -354,13 +360,13 @@ class FlowEngine:
 
     async def _open_item(self, ctx: FlowContext) -> tuple[Any, Any] | None:
         """The inspection and item the conversation currently has open, if any."""
-        inspection_id, item_no = ctx.state.get("insp"), ctx.state.get("no")
-        if ctx.state.get("mode") not in ITEM_MODES or not isinstance(inspection_id, int):
+        inspection_id, item_no = ctx.state.insp, ctx.state.no
+        if ctx.state.mode not in ITEM_MODES or inspection_id is None:
             return None
         loaded = await load(ctx, inspection_id)
         if loaded is None or loaded.inspection.status not in inspection.UNFINISHED:
             return None
-        if not isinstance(item_no, int):
+        if item_no is None:
             return None
         return loaded, loaded.standard.item(item_no)
 
@@ -371,10 +377,10 @@ class FlowEngine:
             return
         if await evidence.refuse_unusable(ctx, file):
             return
-        if ctx.state.get("mode") == "fix":
+        if ctx.state.mode is Mode.FIX:
             await tasks.on_file(ctx, file)
             return
-        if ctx.state.get("mode") in confirm.MODES:
+        if ctx.state.mode in confirm.MODES:
             await confirm.on_file(ctx, file)
             return
         opened = await self._open_item(ctx)
@@ -385,14 +391,14 @@ class FlowEngine:
         await evidence.attach_file(ctx, loaded, item, file)
 
     async def _text(self, ctx: FlowContext) -> None:
-        if ctx.state.get("mode") in tasks.TASK_MODES and await tasks.on_text(ctx, ctx.event.text):
+        if ctx.state.mode in tasks.TASK_MODES and await tasks.on_text(ctx, ctx.event.text):
             return
-        if ctx.state.get("mode") in confirm.MODES and await confirm.on_text(ctx, ctx.event.text):
+        if ctx.state.mode in confirm.MODES and await confirm.on_text(ctx, ctx.event.text):
             return
-        if ctx.state.get("mode") in appeals.MODES and await appeals.on_text(ctx, ctx.event.text):
+        if ctx.state.mode in appeals.MODES and await appeals.on_text(ctx, ctx.event.text):
             return
         opened = await self._open_item(ctx)
-        mode = ctx.state.get("mode")
+        mode = ctx.state.mode
         text = ctx.event.text
         word = commands.by_word(text)
         if word is not None and (opened is None or mode not in INPUT_MODES):
@@ -402,19 +408,35 @@ class FlowEngine:
             await ctx.reply("idle_hint", commands=await commands.for_person(ctx.tx, ctx.person.id))
             return
         loaded, item = opened
-        if mode == "note":
+        if mode is Mode.NOTE:
             await evidence.save_note(ctx, loaded, item, text)
-        elif mode in ("task", "task_remark"):
+        elif mode in (Mode.TASK, Mode.TASK_REMARK):
             await task_setup.on_text(ctx, loaded, item, text)
-        elif mode == "figure":
+        elif mode is Mode.FIGURE:
             await measure.on_figure_text(ctx, loaded, item, text)
-        elif not (mode == "item" and await measure.typed_on_card(ctx, loaded, item, text)):
+        elif not (mode is Mode.ITEM and await measure.typed_on_card(ctx, loaded, item, text)):
             await self._reshow(ctx)
 
     async def _reshow(self, ctx: FlowContext) -> None:
         opened = await self._open_item(ctx)
-        if opened is not None and ctx.state.get("mode") == "item":
+        if opened is not None and ctx.state.mode is Mode.ITEM:
             loaded, item = opened
             await close_item_message(ctx, loaded, item)
             await ctx.reply("text_hint", item=item)
             await show_item(ctx, loaded, item)
+
+
+def _state_of(conversation: Conversation | None) -> ConversationState:
+    """The stored state; one that does not validate (written by hand, or by a version that
+    stored something else) starts the conversation afresh instead of failing every event."""
+    if conversation is None:
+        return ConversationState()
+    try:
+        return ConversationState.model_validate(conversation.state)
+    except ValidationError as exc:
+        log.warning(
+            "conversation %s: stored state does not validate, starting afresh: %s",
+            conversation.id,
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+        )
+        return ConversationState.restart(conversation.state)

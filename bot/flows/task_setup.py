@@ -9,11 +9,12 @@ only where the company lets inspectors assign themselves (`bot.core.task_rules`)
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core import findings, payload, task_rules
 from bot.core import tasks as lifecycle
+from bot.core.conversation import Mode, TaskDraft
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
 from bot.core.texts import render
@@ -40,42 +41,42 @@ async def _may_assign(ctx: FlowContext, site: Site, person_id: int) -> bool:
     return task_rules.may_assign(ctx.person.id, person_id, self_assign_allowed=allowed)
 
 
-def _task_state(ctx: FlowContext) -> dict[str, Any]:
-    task = ctx.state.get("task")
-    return task if isinstance(task, dict) else {}
+def _draft(ctx: FlowContext) -> TaskDraft:
+    """The task being set up; a press on a set-up without one is stale (the router says so)."""
+    if ctx.state.task is None:
+        raise payload.PayloadError("no task is being set up")
+    return ctx.state.task
 
 
 async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, label: str) -> None:
     """Show the task set-up; choices already made for this item are kept."""
     staff = await _staff(ctx, loaded.site)
-    previous = _task_state(ctx)
+    previous = ctx.state.task
     screen = ctx.next_screen()
     ref = f"t{loaded.inspection.id}.{item.no}.{screen}"
-    if previous.get("key") == f"{loaded.inspection.id}:{item.no}":
-        previous.update(score=score, label=label, ref=ref)
+    key = f"{loaded.inspection.id}:{item.no}"
+    if previous is not None and previous.key == key:
+        previous.score, previous.label, previous.ref = score, label, ref
     else:
-        last = ctx.state.get("last_resp")
+        last = ctx.state.last_resp
         default = next((p.id for p in staff if p.id == last), staff[0].id if staff else None)
         settings = await ctx.settings_at(loaded.site)
         severity = lifecycle.default_severity(settings, score)
         due = ctx.today(loaded.site.timezone) + timedelta(
             days=lifecycle.severity_due_days(settings, severity)
         )
-        ctx.state["task"] = {
-            "key": f"{loaded.inspection.id}:{item.no}",
-            "score": score,
-            "label": label,
-            "sev": severity.value,
-            "resp": default,
-            "due": due.isoformat(),
-            "due_chosen": False,
-            "remark": None,
-            "ref": ref,
-            # How to type a date is shown on the inspection's first task set-up only.
-            "date_example": ctx.state.get("date_example") != loaded.inspection.id,
-        }
-        ctx.state["date_example"] = loaded.inspection.id
-    ctx.state.update(mode="task", insp=loaded.inspection.id, no=item.no)
+        ctx.state.task = TaskDraft(
+            key=key,
+            score=score,
+            label=label,
+            sev=severity,
+            resp=default,
+            due=due,
+            ref=ref,
+            date_example=ctx.state.date_example != loaded.inspection.id,
+        )
+        ctx.state.date_example = loaded.inspection.id
+    ctx.state.at_item(Mode.TASK, loaded.inspection.id, item.no)
     view, buttons = await _view(ctx, loaded, item, staff, screen)
     await ctx.tx.inspections.move_cursor(loaded.inspection.id, item.no, channel=ctx.channel)
     await ctx.reply("task_setup", buttons, ref=ref, **view)
@@ -84,15 +85,15 @@ async def open_for(ctx: FlowContext, loaded: Loaded, item: Item, score: float, l
 async def _view(
     ctx: FlowContext, loaded: Loaded, item: Item, staff: list[Person], screen: int
 ) -> tuple[dict[str, Any], list[list[Button]]]:
-    task = _task_state(ctx)
+    task = _draft(ctx)
     insp = loaded.inspection.id
-    chosen = task.get("resp")
-    due = date.fromisoformat(task["due"])
+    chosen = task.resp
+    due = task.due
     today = ctx.today(loaded.site.timezone)
     photos = (await ctx.tx.evidence.count_by_item(insp)).get(item.no, 0)
     settings = await ctx.settings_at(loaded.site)
     need_photo = settings.photo_required and photos == 0
-    severity = _severity(task)
+    severity = task.sev
     rows: list[list[Button]] = [
         [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))],
         [
@@ -129,31 +130,24 @@ async def _view(
     name = next((p.name for p in staff if p.id == chosen), None)
     view = {
         "item": item,
-        "score": task.get("score", 0),
-        "label": task.get("label", ""),
+        "score": task.score,
+        "label": task.label,
         "severity": lifecycle.severity_name(settings, severity),
         "responsible": name,
         "due": due.isoformat(),
-        "remark": task.get("remark"),
+        "remark": task.remark,
         "need_photo": need_photo,
-        "date_example": bool(task.get("date_example")),
+        "date_example": task.date_example,
     }
     return view, rows
 
 
-def _severity(task: dict[str, Any]) -> Severity:
-    try:
-        return Severity(str(task.get("sev")))
-    except ValueError:
-        return Severity.GENERAL
-
-
 async def refresh(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
     """Edit the task set-up message in place after a change."""
-    task = _task_state(ctx)
+    task = _draft(ctx)
     staff = await _staff(ctx, loaded.site)
     view, buttons = await _view(ctx, loaded, item, staff, ctx.screen)
-    await ctx.edit(str(task["ref"]), "task_setup", buttons, **view)
+    await ctx.edit(task.ref, "task_setup", buttons, **view)
 
 
 async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, person_id: int) -> None:
@@ -165,7 +159,7 @@ async def choose_responsible(ctx: FlowContext, loaded: Loaded, item: Item, perso
         await ctx.toast("not_allowed", alert=True)
         return
     await ctx.toast()
-    _task_state(ctx)["resp"] = person_id
+    _draft(ctx).resp = person_id
     await refresh(ctx, loaded, item)
 
 
@@ -175,40 +169,40 @@ async def choose_severity(ctx: FlowContext, loaded: Loaded, item: Item, index: i
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    task = _task_state(ctx)
+    task = _draft(ctx)
     severity = list(Severity)[index]
-    task["sev"] = severity.value
-    if not task.get("due_chosen"):
+    task.sev = severity
+    if not task.due_chosen:
         days = lifecycle.severity_due_days(await ctx.settings_at(loaded.site), severity)
-        task["due"] = (ctx.today(loaded.site.timezone) + timedelta(days=days)).isoformat()
+        task.due = ctx.today(loaded.site.timezone) + timedelta(days=days)
     await refresh(ctx, loaded, item)
 
 
 async def choose_days(ctx: FlowContext, loaded: Loaded, item: Item, days: int) -> None:
     """A +N天 button, or the button confirming a date proposed for a typed one."""
     due = ctx.today(loaded.site.timezone) + timedelta(days=days)
-    task = _task_state(ctx)
+    task = _draft(ctx)
     choices = (await ctx.settings_at(loaded.site)).due_choices
-    if days not in choices and due.isoformat() != task.get("offer"):
+    if days not in choices and due != task.offer:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    task.update(due=due.isoformat(), due_chosen=True)
+    task.due, task.due_chosen = due, True
     await refresh(ctx, loaded, item)
 
 
 async def ask_remark(ctx: FlowContext) -> None:
     await ctx.toast()
-    ctx.state["mode"] = "task_remark"
+    ctx.state.mode = Mode.TASK_REMARK
     await ctx.reply("ask_remark")
 
 
 async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> None:
     """Typed text in the task screen: a remark when asked, else a date or a person's name."""
-    task = _task_state(ctx)
-    if ctx.state.get("mode") == "task_remark":
-        task["remark"] = text.strip()[:500]
-        ctx.state["mode"] = "task"
+    task = _draft(ctx)
+    if ctx.state.mode is Mode.TASK_REMARK:
+        task.remark = text.strip()[:500]
+        ctx.state.mode = Mode.TASK
         await refresh(ctx, loaded, item)
         return
     try:
@@ -216,27 +210,27 @@ async def on_text(ctx: FlowContext, loaded: Loaded, item: Item, text: str) -> No
     except DateError as exc:
         date_problem = exc
     else:
-        task.update(due=due.isoformat(), due_chosen=True)
+        task.due, task.due_chosen = due, True
         await refresh(ctx, loaded, item)
         return
     staff = await _staff(ctx, loaded.site)
     name = text.strip()
     matches = [p for p in staff if p.name == name] or [p for p in staff if name and name in p.name]
     if len(matches) == 1:
-        task["resp"] = matches[0].id
+        task.resp = matches[0].id
         await refresh(ctx, loaded, item)
         return
     own = name and (name == ctx.person.name or name in ctx.person.name)
     if not matches and own and not await _may_assign(ctx, loaded.site, ctx.person.id):
         await ctx.reply("responsible_self")
-        await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
+        await open_for(ctx, loaded, item, task.score, task.label)
         return
     if not matches and any(ch.isdigit() for ch in name):
         await _refuse_date(ctx, loaded, item, date_problem)
         return
     template = "responsible_ambiguous" if matches else "responsible_unknown"
     await ctx.reply(template, name=name)
-    await open_for(ctx, loaded, item, float(task.get("score", 0)), str(task.get("label", "")))
+    await open_for(ctx, loaded, item, task.score, task.label)
 
 
 async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: DateError) -> None:
@@ -244,7 +238,7 @@ async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: Da
     buttons: list[list[Button]] = []
     if problem.proposed is not None:
         days = (problem.proposed - ctx.today(loaded.site.timezone)).days
-        _task_state(ctx)["offer"] = problem.proposed.isoformat()
+        _draft(ctx).offer = problem.proposed
         label = render("date_confirm_button", date=problem.proposed.isoformat())
         code = payload.encode("TD", ctx.screen, loaded.inspection.id, item.no, days)
         buttons.append([Button(label, code)])
@@ -254,7 +248,6 @@ async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: Da
 async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> bool:
     """确认创建: create the task; True when the inspection goes on past this item (the router
     then shows what comes next), False when the set-up stays open."""
-    task = _task_state(ctx)
     photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
     if (await ctx.settings_at(loaded.site)).photo_required and photos == 0:
         await ctx.toast("photo_required", alert=True)
@@ -262,40 +255,41 @@ async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> bool:
     if item.no in loaded.task_items:
         await ctx.toast("already_answered_callback")
         return True
-    responsible = task.get("resp")
-    if isinstance(responsible, int) and not await _may_assign(ctx, loaded.site, responsible):
+    task = _draft(ctx)
+    responsible = task.resp
+    if responsible is not None and not await _may_assign(ctx, loaded.site, responsible):
         await ctx.toast("responsible_self", alert=True)
         return False
     await ctx.toast()
     notes = await ctx.tx.notes.for_item(loaded.inspection.id, item.no)
-    level = item.level_for(float(task.get("score", 0))) or item.levels[-1]
+    level = item.level_for(task.score) or item.levels[-1]
     finding = findings.finding([n.text for n in notes], lifecycle.finding_for(item, level))
     created = await ctx.tx.tasks.create(
         site_id=loaded.site.id,
         inspection_id=loaded.inspection.id,
         item_no=item.no,
         finding=finding,
-        score=float(task.get("score", 0)),
-        severity=_severity(task),
-        responsible_person_id=responsible if isinstance(responsible, int) else None,
-        due_date=date.fromisoformat(task["due"]),
-        remark=task.get("remark"),
+        score=task.score,
+        severity=task.sev,
+        responsible_person_id=responsible,
+        due_date=task.due,
+        remark=task.remark,
         created_by=ctx.person.id,
     )
     loaded.task_items.add(item.no)
-    if isinstance(responsible, int):
-        ctx.state["last_resp"] = responsible
+    if responsible is not None:
+        ctx.state.last_resp = responsible
     staff = await _staff(ctx, loaded.site)
     name = next((p.name for p in staff if p.id == responsible), None)
     await ctx.edit(
-        str(task["ref"]),
+        task.ref,
         "task_created",
         task_id=created.id,
         item=item,
         responsible=name,
-        due=task["due"],
-        remark=task.get("remark"),
+        due=task.due.isoformat(),
+        remark=task.remark,
     )
-    ctx.state.pop("task", None)
+    ctx.state.task = None
     await tasks.on_created(ctx, created)
     return True

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.core import payload, task_rules
 from bot.core import tasks as lifecycle
+from bot.core.conversation import Mode
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button, Stamped
@@ -43,7 +44,7 @@ from storage.records import (
 
 log = logging.getLogger(__name__)
 
-TASK_MODES = {"fix", "reject_reason", "ext_date", "ext_reason"}
+TASK_MODES = frozenset({Mode.FIX, Mode.REJECT_REASON, Mode.EXT_DATE, Mode.EXT_REASON})
 EXTENSION_DAYS = (3, 7, 15)
 
 
@@ -431,20 +432,18 @@ async def _reply_photos(ctx: FlowContext, task: Task) -> None:
             await ctx.reply_photos(photos, caption)
 
 
-def _mode(ctx: FlowContext, mode: str, task: Task, **extra: Any) -> None:
+def _mode(ctx: FlowContext, mode: Mode, task: Task) -> None:
     ctx.next_screen()
-    ctx.state.update(mode=mode, task_id=task.id, **extra)
+    ctx.state.mode, ctx.state.task_id = mode, task.id
 
 
 def _leave(ctx: FlowContext) -> None:
-    for key in ("task_id", "ext_due", "ext_offer"):
-        ctx.state.pop(key, None)
-    ctx.state["mode"] = "idle"
+    ctx.state.leave_task_step()
 
 
 async def start_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
     await ctx.toast()
-    _mode(ctx, "fix", task)
+    _mode(ctx, Mode.FIX, task)
     item = await item_of(ctx, task)
     await ctx.reply("fix_start", [[_button("提交复查", "FS", task)]], task=task, item=item)
 
@@ -481,12 +480,12 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
 async def _task_in_mode(ctx: FlowContext) -> Task | None:
     """The task of the step the chat is in; a fix or extension step ends once the task is no
     longer 待整改 (it may have moved on from the person's other chat)."""
-    task_id = ctx.state.get("task_id")
-    mode = ctx.state.get("mode")
-    if mode not in TASK_MODES or not isinstance(task_id, int):
+    task_id = ctx.state.task_id
+    mode = ctx.state.mode
+    if mode not in TASK_MODES or task_id is None:
         return None
     task = await ctx.tx.tasks.get(task_id)
-    if task is not None and mode != "reject_reason" and not task_rules.fix_open(task):
+    if task is not None and mode is not Mode.REJECT_REASON and not task_rules.fix_open(task):
         _leave(ctx)
         return None
     return task
@@ -585,13 +584,14 @@ async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
 
 async def ask_reject_reason(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
     await ctx.toast()
-    _mode(ctx, "reject_reason", task, task_version=task.version)
+    _mode(ctx, Mode.REJECT_REASON, task)
+    ctx.state.task_version = task.version
     await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
 
 
 async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
     await ctx.toast()
-    _mode(ctx, "ext_date", task)
+    _mode(ctx, Mode.EXT_DATE, task)
     buttons = [[_button(f"+{d}天", "ED", task, d) for d in EXTENSION_DAYS]]
     due = task.due_date.isoformat() if task.due_date else "—"
     await ctx.reply("ext_ask_date", buttons, task=task, due=due, item=await item_of(ctx, task))
@@ -606,8 +606,8 @@ async def extension_days(ctx: FlowContext, task: Task, action: str, arg: str) ->
     """A +N天 button, or the button confirming a date proposed for a typed one."""
     days = payload.as_int(arg)
     due = await _extension_base(ctx, task) + timedelta(days=days)
-    offered = due.isoformat() == ctx.state.get("ext_offer")
-    if not (days in EXTENSION_DAYS or offered) or ctx.state.get("mode") != "ext_date":
+    offered = due == ctx.state.ext_offer
+    if not (days in EXTENSION_DAYS or offered) or ctx.state.mode is not Mode.EXT_DATE:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
@@ -615,7 +615,8 @@ async def extension_days(ctx: FlowContext, task: Task, action: str, arg: str) ->
 
 
 async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None:
-    _mode(ctx, "ext_reason", task, ext_due=due.isoformat())
+    _mode(ctx, Mode.EXT_REASON, task)
+    ctx.state.ext_due = due
     await ctx.reply("ext_ask_reason", due=due.isoformat())
 
 
@@ -653,15 +654,15 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
     task = await _task_in_mode(ctx)
     if task is None:
         return False
-    mode = ctx.state.get("mode")
-    if mode == "fix":
+    mode = ctx.state.mode
+    if mode is Mode.FIX:
         await ctx.tx.notes.add(text[:1000], created_by=ctx.person.id, task_id=task.id)
         await ctx.reply("fix_note_saved", [[_button("提交复查", "FS", task)]])
-    elif mode == "reject_reason" and not text.strip():
+    elif mode is Mode.REJECT_REASON and not text.strip():
         await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
-    elif mode == "reject_reason":
+    elif mode is Mode.REJECT_REASON:
         await _reject(ctx, task, text.strip()[:500])
-    elif mode == "ext_date":
+    elif mode is Mode.EXT_DATE:
         site = await _site(ctx, task)
         try:
             due = parse_due_date(text, ctx.today(site.timezone))
@@ -669,7 +670,7 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
             await _refuse_extension_date(ctx, task, exc)
             return True
         await _ask_extension_reason(ctx, task, due)
-    elif mode == "ext_reason":
+    elif mode is Mode.EXT_REASON:
         await _request_extension(ctx, task, text.strip()[:500])
     return True
 
@@ -679,14 +680,14 @@ async def _refuse_extension_date(ctx: FlowContext, task: Task, problem: DateErro
     buttons: list[list[Button]] = []
     days = (problem.proposed - await _extension_base(ctx, task)).days if problem.proposed else 0
     if problem.proposed is not None and days > 0:
-        ctx.state["ext_offer"] = problem.proposed.isoformat()
+        ctx.state.ext_offer = problem.proposed
         label = render("date_confirm_button", date=problem.proposed.isoformat())
         buttons.append([_button(label, "ED", task, days)])
     await ctx.reply(problem.template, buttons, **problem.values)
 
 
 async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
-    if task.status is not TaskStatus.REVIEW or task.version != ctx.state.get("task_version"):
+    if task.status is not TaskStatus.REVIEW or task.version != ctx.state.task_version:
         _leave(ctx)
         await ctx.reply("stale_button")
         return
@@ -709,7 +710,8 @@ async def _reject(ctx: FlowContext, task: Task, reason: str) -> None:
 
 
 async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
-    due = date.fromisoformat(str(ctx.state.get("ext_due")))
+    due = ctx.state.ext_due
+    assert due is not None  # set with the mode that asks for the reason
     _leave(ctx)
     try:
         request = await ctx.tx.tasks.request_extension(task.id, ctx.person.id, due, reason=reason)

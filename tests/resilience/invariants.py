@@ -10,8 +10,10 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from bot.core import payload as payloads
+from bot.core.conversation import ConversationState
 from bot.core.task_rules import ALLOWED
 from bot.core.texts import render
 from standards.schema import Standard
@@ -307,13 +309,17 @@ def _fixes(data: dict[str, Rows]) -> list[str]:
 
 
 def _conversations(data: dict[str, Rows]) -> list[str]:
+    """Every stored state is one the model reads and would write again exactly as stored."""
     problems = []
     for row in data["conversations"]:
         state = row["state"]
-        if not isinstance(state, dict):
-            problems.append(f"conversation {row['id']}: state is {type(state).__name__}")
-        elif not isinstance(state.get("screen", 0), int):
-            problems.append(f"conversation {row['id']}: screen {state['screen']!r}")
+        try:
+            parsed = ConversationState.model_validate(state)
+        except ValidationError as exc:
+            problems.append(f"conversation {row['id']}: state does not validate: {exc}")
+            continue
+        if parsed.dump() != state:
+            problems.append(f"conversation {row['id']}: state {state!r} is not the model's shape")
     return problems
 
 
