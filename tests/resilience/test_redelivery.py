@@ -80,7 +80,7 @@ async def test_every_event_twice_changes_nothing_twice(
             assert not await twice.send(due[1]), "a redelivered event was handled again"
     for _, event in pending:
         assert not await twice.send(event)
-    assert await snapshot(twice.db) == expected
+    assert without_message_ids(await snapshot(twice.db)) == without_message_ids(expected)
     assert chats(twice) == expected_chats
     assert await violations(twice.db) == []
     await twice.close()
@@ -134,6 +134,19 @@ async def lane_others(world: World) -> None:
 LANES = (lane_inspector_a, lane_site_b, lane_others)
 KEYED = {"sites", "people", "tasks", "inspections", "standards", "conversations", "identities"}
 DELIVERY = ("id", "channel_message_id", "sent_at", "claimed_by", "claim_expires_at")
+
+
+def without_message_ids(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The tables with the outbox's channel message ids left out: the fake platform numbers
+    messages across all chats, so they follow the order in which independent chats were
+    delivered (each chat's own messages are compared in order by `chats`)."""
+    return {
+        table: [
+            {k: v for k, v in row.items() if not (table == "outbox" and k == "channel_message_id")}
+            for row in entries
+        ]
+        for table, entries in rows.items()
+    }
 
 
 def canonical(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
