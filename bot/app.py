@@ -18,15 +18,14 @@ from telegram.error import TelegramError
 from bot.bulletins import BulletinService
 from bot.config import Settings
 from bot.confirm_notices import ConfirmSweeper
-from bot.core.report_request import bulletin_requested
-from bot.delivery import Handoff, OutboxWorker, Prepare, Sender
+from bot.delivery import Handoff, OutboxWorker, Prepare, outgoing
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
 from bot.flows.manager import weekly_digest
 from bot.flows.reminder_sweep import ReminderSweeper
 from bot.flows.router import FlowEngine
 from bot.group_sweeper import GroupSweeper
-from bot.handlers.telegram import INDEPENDENT as TELEGRAM_INDEPENDENT
+from bot.handlers import kit
 from bot.handlers.telegram import TelegramChannel
 from bot.handlers.web.channel import WebChannel
 from bot.handlers.web.limits import UploadLimit
@@ -43,7 +42,7 @@ from storage.coordination import Leadership, is_postgres
 from storage.db import Database
 from storage.errors import SchemaMismatch
 from storage.evidence import FileEvidenceStore
-from storage.records import Channel, OutboxKind, OutboxMessage
+from storage.records import Channel, OutboxMessage
 from storage.unclaimed import UnclaimedSweeper
 
 log = logging.getLogger(__name__)
@@ -61,41 +60,40 @@ class Runtime:
     db: Database
     engine: FlowEngine
     workers: dict[Channel, OutboxWorker] = field(default_factory=dict)
+    channels: list[kit.Channel] = field(default_factory=list)
+    """Every channel running, in the order they started."""
     http: web.AppRunner | None = None
     telegram: TelegramChannel | None = None
     web: WebChannel | None = None
     wecom: WeComChannel | None = None
-    wecom_groups: WeComGroupChannel | None = None
     scheduler: Scheduler | None = None
     reports: ReportService | None = None
     bulletins: BulletinService | None = None
 
-    def worker(
-        self,
-        channel: Channel,
-        send: Sender,
-        independent: frozenset[OutboxKind] = frozenset(),
-    ) -> OutboxWorker:
-        """The channel's outbox worker; report files are rendered on the way out."""
+    async def run(self, channel: kit.Channel) -> None:
+        """Start the channel and its outbox worker; report files are rendered on the way
+        out."""
         assert self.reports is not None and self.bulletins is not None
+        await channel.start()
         worker = OutboxWorker(
             self.db,
-            channel,
-            send,
+            channel.name,
+            channel.send,
             clock=utc_now,
             prepare=file_renderer(self.reports, self.bulletins),
-            independent=independent,
+            independent=channel.independent,
         )
-        self.workers[channel] = worker
+        self.workers[channel.name] = worker
         worker.start()
-        return worker
+        self.channels.append(channel)
 
 
 def file_renderer(reports: ReportService, bulletins: BulletinService) -> Prepare:
     """The outbox hook that renders the file a row asks for: a 通报 or an inspection report."""
 
     async def prepare(message: OutboxMessage) -> dict[str, Any]:
-        if bulletin_requested(message.payload) is not None:
+        request = outgoing(message).request
+        if request is not None and request.bulletin is not None:
             return await bulletins.prepare(message)
         return await reports.prepare(message)
 
@@ -145,26 +143,11 @@ async def start(settings: Settings) -> Runtime:
         bulletins=bulletins,
     )
     if settings.telegram_enabled:
-        assert settings.telegram_token is not None
-        telegram = TelegramChannel(
-            token=settings.telegram_token.get_secret_value(),
-            api_url=settings.telegram_api_url,
-            file_url=settings.telegram_file_url,
-            engine=runtime.engine,
-            db=db,
-            files=db.files,
-            rate_limit=settings.telegram_rate_limit,
-        )
-        runtime.worker(Channel.TELEGRAM, telegram.send, TELEGRAM_INDEPENDENT)
-        secret = settings.telegram_webhook_secret
-        await telegram.start(
-            settings.telegram_webhook_url,
-            secret.get_secret_value() if secret else "",
-            leadership=poll_leadership(db, settings.telegram_token.get_secret_value()),
-        )
-        runtime.telegram = telegram
+        runtime.telegram = _telegram(settings, runtime)
+        await runtime.run(runtime.telegram)
     if settings.wecom_enabled:
-        runtime.wecom = await _start_wecom(settings, runtime)
+        runtime.wecom = _wecom(settings, runtime)
+        await runtime.run(runtime.wecom)
     elif len(settings.wecom_missing) < 5:
         log.warning("WeCom channel off: %s not set", ", ".join(settings.wecom_missing))
     if settings.web_enabled:
@@ -179,11 +162,8 @@ async def start(settings: Settings) -> Runtime:
                 minutes=settings.upload_window_minutes,
             ),
         )
-        await runtime.web.start()
-        runtime.worker(Channel.WEB, runtime.web.send)
-    runtime.wecom_groups = WeComGroupChannel(db, db.files, settings.wecom_api_url)
-    await runtime.wecom_groups.start()
-    runtime.worker(Channel.WECOM_GROUP, runtime.wecom_groups.send)
+        await runtime.run(runtime.web)
+    await runtime.run(WeComGroupChannel(db, db.files, settings.wecom_api_url))
     runtime.http = await _start_http(settings, runtime)
     runtime.scheduler = Scheduler(
         ReminderSweeper(db, utc_now),
@@ -201,10 +181,28 @@ async def start(settings: Settings) -> Runtime:
     return runtime
 
 
-async def _start_wecom(settings: Settings, runtime: Runtime) -> WeComChannel:
+def _telegram(settings: Settings, runtime: Runtime) -> TelegramChannel:
+    assert settings.telegram_token is not None
+    token = settings.telegram_token.get_secret_value()
+    secret = settings.telegram_webhook_secret
+    return TelegramChannel(
+        token=token,
+        api_url=settings.telegram_api_url,
+        file_url=settings.telegram_file_url,
+        engine=runtime.engine,
+        db=runtime.db,
+        files=runtime.db.files,
+        rate_limit=settings.telegram_rate_limit,
+        webhook_url=settings.telegram_webhook_url,
+        webhook_secret=secret.get_secret_value() if secret else "",
+        leadership=poll_leadership(runtime.db, token),
+    )
+
+
+def _wecom(settings: Settings, runtime: Runtime) -> WeComChannel:
     secret, token, aes_key = settings.wecom_secret, settings.wecom_token, settings.wecom_aes_key
     assert secret and token and aes_key and settings.wecom_agent_id is not None
-    wecom = WeComChannel(
+    return WeComChannel(
         corp_id=settings.wecom_corp_id,
         agent_id=settings.wecom_agent_id,
         secret=secret.get_secret_value(),
@@ -215,9 +213,6 @@ async def _start_wecom(settings: Settings, runtime: Runtime) -> WeComChannel:
         db=runtime.db,
         files=runtime.db.files,
     )
-    await wecom.start()
-    runtime.worker(Channel.WECOM, wecom.send)
-    return wecom
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -228,12 +223,8 @@ async def _start_http(settings: Settings, runtime: Runtime) -> web.AppRunner:
     logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUESTS)
     app = web.Application(client_max_size=(settings.max_upload_mb + 1) * 1_048_576)
     app.router.add_get("/healthz", _health)
-    if runtime.telegram is not None and settings.telegram_webhook_url:
-        app.router.add_post("/telegram/webhook", runtime.telegram.webhook)
-    if runtime.web is not None:
-        runtime.web.setup(app)
-    if runtime.wecom is not None:
-        runtime.wecom.routes(app)
+    for channel in runtime.channels:
+        channel.routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -246,21 +237,12 @@ async def stop(runtime: Runtime) -> None:
     """Stop receiving first, then finish in-flight sends; queued messages stay in the outbox."""
     if runtime.scheduler is not None:
         await runtime.scheduler.stop()
-    telegram = runtime.telegram
-    if telegram is not None:
-        await telegram.stop()
-    if runtime.wecom is not None:
-        await runtime.wecom.stop()
+    for channel in runtime.channels:
+        await channel.stop()
     for worker in runtime.workers.values():
         await worker.stop()
-    if runtime.web is not None:
-        await runtime.web.stop()
-    if telegram is not None:
-        await telegram.close()
-    if runtime.wecom is not None:
-        await runtime.wecom.close()
-    if runtime.wecom_groups is not None:
-        await runtime.wecom_groups.close()
+    for channel in runtime.channels:
+        await channel.close()
     if runtime.reports is not None:
         await runtime.reports.close()
     if runtime.http is not None:
@@ -303,11 +285,10 @@ async def serve(settings: Settings) -> int:
     # process: keep it out of the cyclic collector's full passes, which otherwise stopped
     # every chat at a time under load (docs/BENCHMARKS.md).
     gc.freeze()
-    channels = (
-        (["web"] if runtime.web else [])
-        + (["telegram"] if runtime.telegram else [])
-        + (["wecom"] if runtime.wecom else [])
-    )
+    running = {channel.name for channel in runtime.channels}
+    channels = [
+        name.value for name in (Channel.WEB, Channel.TELEGRAM, Channel.WECOM) if name in running
+    ]
     print(
         f"品检已启动 Pinjian is running: http://{settings.http_host}:{settings.http_port}"
         f"  channels: {', '.join(channels) or 'none'}  (Ctrl-C 停止 to stop)",

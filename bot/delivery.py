@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
+from bot.core.messages import Outgoing
 from bot.core.report_request import needs_preparing
 from storage.db import Database, Tx
 from storage.records import Channel, OutboxKind, OutboxMessage
@@ -53,10 +55,22 @@ class NotReady(Exception):
         self.retry_after = retry_after
 
 
+def outgoing(message: OutboxMessage) -> Outgoing:
+    """An outbox row's message, typed."""
+    return Outgoing.from_payload(
+        message.payload, message.kind, ref=message.ref, edit_ref=message.edit_of_ref
+    )
+
+
 @dataclass(frozen=True)
 class Delivery:
     message: OutboxMessage
     target_message_id: str | None
+
+    @cached_property
+    def outgoing(self) -> Outgoing:
+        """The message to send, typed (as prepared, when the row's files were made)."""
+        return outgoing(self.message)
 
 
 Sender = Callable[[Delivery], Awaitable[str | None]]

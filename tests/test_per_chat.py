@@ -103,3 +103,44 @@ async def test_cancelled_work_leaves_nothing_in_hand() -> None:
     chats.submit("a", recorder(log, "a", 3, None))
     await chats.join()
     assert log[-2:] == [("a", 3), ("a", -3)]
+
+
+async def test_run_waits_in_the_chats_turn_and_hands_back_the_outcome(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chats = PerChat("test")
+    gate = asyncio.Event()
+    log: list[tuple[str, int]] = []
+    chats.submit("a", recorder(log, "a", 1, gate))
+
+    async def answer() -> int:
+        log.append(("a", 2))
+        return 42
+
+    async def boom() -> int:
+        raise RuntimeError("broken request")
+
+    waiting = asyncio.create_task(chats.run("a", answer))
+    await asyncio.sleep(0.01)
+    assert not waiting.done() and log == [("a", 1)]
+    gate.set()
+    assert await waiting == 42
+    assert log == [("a", 1), ("a", -1), ("a", 2)]
+    with pytest.raises(RuntimeError, match="broken request"):
+        await chats.run("a", boom)
+    assert "failed" not in caplog.text  # the caller was told; nothing to log
+    assert chats.in_hand == 0
+
+
+async def test_run_of_a_cancelled_chat_does_not_wait_for_ever() -> None:
+    chats = PerChat("test")
+    gate = asyncio.Event()
+    log: list[tuple[str, int]] = []
+    chats.submit("a", recorder(log, "a", 1, gate))
+    waiting = asyncio.create_task(chats.run("a", recorder(log, "a", 2, None)))
+    await asyncio.sleep(0)
+    for task in list(chats._tasks):
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 1)
+    assert chats.in_hand == 0

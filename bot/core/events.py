@@ -69,3 +69,8 @@ class Incoming:
     payload: str = ""
     callback_id: str = ""
     file: StoredFile | None = None
+
+    @property
+    def event_key(self) -> str:
+        """The key the event is recorded under once handled (unique across channels)."""
+        return f"{self.channel.value}:{self.key}"

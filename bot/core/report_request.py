@@ -9,6 +9,7 @@ worker and the reports all read the same request without importing one another.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -47,7 +48,7 @@ def report_request(inspection_id: int, fmt: ReportFormat) -> dict[str, Any]:
     return {REPORT_KEY: inspection_id, FORMAT_KEY: fmt.value}
 
 
-def requested(payload: dict[str, Any]) -> tuple[int, ReportFormat] | None:
+def requested(payload: Mapping[str, Any]) -> tuple[int, ReportFormat] | None:
     """The (inspection, format) an outbox payload asks for, or None for an ordinary row."""
     inspection_id = payload.get(REPORT_KEY)
     if not isinstance(inspection_id, int):
@@ -60,7 +61,7 @@ def bulletin_request(month: str, region_id: int | None, fmt: ReportFormat) -> di
     return {BULLETIN_KEY: month, REGION_KEY: region_id, FORMAT_KEY: fmt.value}
 
 
-def bulletin_requested(payload: dict[str, Any]) -> tuple[str, int | None, ReportFormat] | None:
+def bulletin_requested(payload: Mapping[str, Any]) -> tuple[str, int | None, ReportFormat] | None:
     """The (month, region or None, format) of a 通报 an outbox payload asks for."""
     month = payload.get(BULLETIN_KEY)
     if not isinstance(month, str):
@@ -69,13 +70,13 @@ def bulletin_requested(payload: dict[str, Any]) -> tuple[str, int | None, Report
     return month, region if isinstance(region, int) else None, ReportFormat(payload[FORMAT_KEY])
 
 
-def bands(payload: dict[str, Any]) -> list[str] | None:
+def bands(payload: Mapping[str, Any]) -> list[str] | None:
     """The watermark bands a row's photos still need, or None (none, or already made)."""
     found = payload.get(BANDS_KEY)
     return [str(b) for b in found] if isinstance(found, list) and any(found) else None
 
 
-def needs_preparing(payload: dict[str, Any]) -> bool:
+def needs_preparing(payload: Mapping[str, Any]) -> bool:
     """Whether the row's files are made just before sending (a report, a 通报, watermarked
     photos)."""
     return (

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from bot.core import company_settings
 from bot.core.dates import local, shown
 from bot.core.mentions import Mentions, Who, inline
-from bot.core.messages import Outgoing
+from bot.core.messages import GroupPost, Outgoing
 from bot.core.report_request import ReportFormat, bulletin_request, report_request
 from bot.core.scoring import grade_for
 from bot.core.tasks import severity_name
@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 
 COUNTED_STATUSES = frozenset({TaskStatus.OPEN, TaskStatus.REVIEW, TaskStatus.DONE})
 """A finding counts in the result unless its task was withdrawn (已撤销)."""
-
-GROUP_KEY = "group"
-"""The payload key naming the chat_groups row a post goes to."""
 
 
 def chat_of(group: ChatGroup) -> tuple[Channel, str]:
@@ -102,10 +99,8 @@ async def queue(
     caption)."""
     channel, chat_id = chat_of(group)
     text = render(template, **values)
-    tag: dict[str, Any] = {GROUP_KEY: group.id}
-    if mentions is not None and (mentions.userids or mentions.mobiles):
-        tag["mentioned_list"] = mentions.userids
-        tag["mentioned_mobile_list"] = mentions.mobiles
+    named = ((), ()) if mentions is None else (tuple(mentions.userids), tuple(mentions.mobiles))
+    tag = GroupPost(group.id, *named).to_payload()
     rows: list[tuple[OutboxKind, dict[str, Any]]] = []
     if photos:
         album = Outgoing(

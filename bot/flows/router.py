@@ -78,7 +78,7 @@ class FlowEngine:
         """Handle one event; False if it was a redelivery and changed nothing. The messages it
         queued go to the outbox workers as it commits (`Handoff`). `group`: a command sent in
         a group chat (`/bind`, `/unbind`: bot.flows.group_binding)."""
-        key = f"{event.channel.value}:{event.key}"
+        key = event.event_key
         try:
             async with self.db.transaction(event_key=key) as tx:
                 if group:

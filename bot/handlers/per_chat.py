@@ -7,10 +7,12 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 class PerChat:
@@ -21,6 +23,7 @@ class PerChat:
         self.name = name
         self._queues: dict[Hashable, deque[Work]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[Hashable, asyncio.Task[None]] = {}
         self._in_hand = 0
         self._below = asyncio.Event()
         self._below.set()
@@ -43,7 +46,28 @@ class PerChat:
         self._queues[chat] = deque([work])
         task = asyncio.create_task(self._drain(chat), name=f"{self.name}-{chat}")
         self._tasks.add(task)
+        self._running[chat] = task
         task.add_done_callback(self._tasks.discard)
+
+    async def run(self, chat: Hashable, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` in the chat's turn and wait for it: its result, or what it raised (the
+        caller is told, so nothing is logged here)."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        async def turn() -> None:
+            try:
+                result = await work()
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+            else:
+                if not done.done():
+                    done.set_result(result)
+
+        self.submit(chat, turn)
+        # Should the chat's task be cancelled before `work` ran, the caller is not left waiting.
+        self._running[chat].add_done_callback(lambda _: done.cancel())
+        return await done
 
     async def below(self, limit: int) -> None:
         """Wait until fewer than `limit` pieces of work are in hand (back-pressure for a
@@ -75,6 +99,7 @@ class PerChat:
         finally:
             self._in_hand -= len(queue)
             del self._queues[chat]
+            del self._running[chat]
             self._check()
 
     def _check(self) -> None:

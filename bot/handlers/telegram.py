@@ -21,16 +21,16 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
+from bot.core.messages import Button
 from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
 from bot.flows import group_posts
 from bot.flows.group_binding import GROUP_COMMANDS
-from bot.flows.group_posts import GROUP_KEY
 from bot.flows.router import FlowEngine
+from bot.handlers.gate import Arrival, Gate, parse_command
 from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
-from bot.handlers.per_chat import PerChat
 from bot.handlers.telegram_http import AiohttpRequest
 from bot.handlers.telegram_menus import ChatMenus
 from bot.handlers.telegram_split import MAX_TEXT, first_piece, split_text
@@ -90,18 +90,25 @@ def webhook_secret_for(token: str) -> str:
     return digest.hexdigest()
 
 
-def _markup(buttons: list[list[list[str]]]) -> dict[str, Any] | None:
+def _markup(buttons: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
     """The Bot API's InlineKeyboardMarkup as JSON-ready data (sent as is)."""
     if not buttons:
         return None
     return {
         "inline_keyboard": [
-            [{"text": text, "callback_data": data} for text, data in row] for row in buttons
+            [{"text": b.text, "callback_data": b.payload} for b in row] for row in buttons
         ]
     }
 
 
 class TelegramChannel:
+    """Long polling by default; with a webhook URL, Telegram posts updates to our server,
+    always with a secret token (``webhook_secret``, or one derived from the bot token). With a
+    `leadership`, this process polls only while it holds it (see `_lead`)."""
+
+    name = Channel.TELEGRAM
+    independent = INDEPENDENT
+
     def __init__(
         self,
         *,
@@ -113,18 +120,24 @@ class TelegramChannel:
         files: EvidenceStore,
         rate_limit: bool = True,
         poll_timeout: int = 10,
+        webhook_url: str = "",
+        webhook_secret: str = "",
+        leadership: Leadership | None = None,
     ) -> None:
         self.engine = engine
         self.db = db
         self.files = files
         self.poll_timeout = poll_timeout
+        self.webhook_url = webhook_url
+        self.leadership = leadership
         self._token = token
+        self._secret = webhook_secret or webhook_secret_for(token)
         self._webhook_secret = b""
         self._handled: list[str] = []
         # The keys of the updates stored in the inbox (and not yet forgotten).
         self._in_inbox: set[str] = set()
         self._poller: asyncio.Task[None] | None = None
-        self._chats = PerChat("telegram")
+        self.gate = Gate(Channel.TELEGRAM, engine, db)
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
             .token(token)
@@ -143,36 +156,26 @@ class TelegramChannel:
                 )
             )
         # The application holds the Bot API client (requests, rate limiter); updates do not
-        # go through its dispatcher but straight to `PerChat` (see `_queue`).
+        # go through its dispatcher but straight to the gate (see `_queue`).
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.menus = ChatMenus(db, self.application.bot)
 
-    async def start(
-        self,
-        webhook_url: str = "",
-        webhook_secret: str = "",
-        *,
-        leadership: Leadership | None = None,
-    ) -> None:
-        """Long polling by default; with a webhook URL, Telegram posts updates to our server,
-        always with a secret token (``webhook_secret``, or one derived from the bot token).
-        With a `leadership`, this process polls only while it holds it (see `_lead`)."""
+    async def start(self) -> None:
         await self.application.initialize()
         bot = self.application.bot
         await self.menus.set_default()
-        if webhook_url:
-            secret = webhook_secret or webhook_secret_for(self._token)
+        if self.webhook_url:
             await bot.set_webhook(
-                webhook_url,
-                secret_token=secret,
+                self.webhook_url,
+                secret_token=self._secret,
                 allowed_updates=list(ALLOWED_UPDATES),
             )
-            self._webhook_secret = secret.encode()
+            self._webhook_secret = self._secret.encode()
             await self._replay()
-            log.info("telegram: webhook %s as @%s", webhook_url, bot.username)
+            log.info("telegram: webhook %s as @%s", self.webhook_url, bot.username)
             return
-        if leadership is not None:
-            self._poller = asyncio.create_task(self._lead(leadership), name="telegram-lead")
+        if self.leadership is not None:
+            self._poller = asyncio.create_task(self._lead(self.leadership), name="telegram-lead")
             return
         await bot.delete_webhook(drop_pending_updates=False)
         await self._replay()
@@ -213,7 +216,7 @@ class TelegramChannel:
         offset = 0
         pause = 1.0
         while True:
-            await self._chats.below(MAX_IN_HAND)
+            await self.gate.chats.below(MAX_IN_HAND)
             try:
                 raw = await self.application.bot.do_api_request(
                     "get_updates",
@@ -236,7 +239,7 @@ class TelegramChannel:
             # answers go out before the next request is made. What is not handled within
             # STORE_AFTER is stored before the next call confirms the batch.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._chats.idle(), STORE_AFTER)
+                await asyncio.wait_for(self.gate.chats.idle(), STORE_AFTER)
             try:
                 await self._store(raw)
             except Exception as exc:
@@ -291,9 +294,9 @@ class TelegramChannel:
             return
         if not well_formed_json(data):
             self._handled.append(update.key)
-            self._chats.submit(update.chat_id, lambda: self._refuse_ill_formed(update))
+            self.gate.submit(update.chat_id, lambda: self._refuse_ill_formed(update))
             return
-        self._chats.submit(update.chat_id, lambda: self._handle(update))
+        self.gate.submit(update.chat_id, lambda: self._handle(update))
 
     async def _refuse_ill_formed(self, update: TelegramUpdate) -> None:
         """Text with a lone surrogate or a NUL character: one polite line, nothing stored."""
@@ -307,12 +310,11 @@ class TelegramChannel:
         twice."""
         group_command = self._group_command(update)
         if group_command is not None:
-            await self.engine.handle(group_command, group=True)
+            await self.gate.handle(Arrival(group_command), group=True)
             self._handled.append(update.key)
             return
-        event = await self.translate(update)
-        if event is not None:
-            await self.engine.handle(event)
+        arrival = await self.translate(update)
+        event = await self.gate.handle(arrival) if arrival is not None else None
         self._handled.append(update.key)
         if event is not None:
             await self.menus.check(int(event.user_id), update.chat_id)
@@ -352,15 +354,24 @@ class TelegramChannel:
         except (BadJSON, Unreadable):
             return web.Response(status=400)
         if not well_formed_json(data):
-            self._chats.submit(update.chat_id, lambda: self._refuse_ill_formed(update))
+            self.gate.submit(update.chat_id, lambda: self._refuse_ill_formed(update))
             return web.Response(status=200)
         try:
             await self._store([data])
         except Exception:
             log.exception("telegram: could not store a webhook update")
             return web.Response(status=500)
-        self._chats.submit(update.chat_id, lambda: self._handle(update))
+        self.gate.submit(update.chat_id, lambda: self._handle(update))
         return web.Response(status=200)
+
+    def routes(self, app: web.Application) -> None:
+        """The webhook endpoint, in webhook mode."""
+        if self.webhook_url:
+            app.router.add_post("/telegram/webhook", self.webhook)
+
+    async def drain(self) -> None:
+        """Wait until every update in hand has been handled."""
+        await self.gate.drain()
 
     async def stop(self) -> None:
         """Stop taking updates and let the ones in hand finish; sending still works (the
@@ -370,7 +381,7 @@ class TelegramChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
-        await self._chats.join()
+        await self.gate.drain()
 
     async def close(self) -> None:
         """Forget the updates handled since the last batch, then close the Bot API client."""
@@ -382,8 +393,8 @@ class TelegramChannel:
     def username(self) -> str:
         return str(self.application.bot.username)
 
-    async def translate(self, update: TelegramUpdate) -> Incoming | None:
-        """Turn an update into an Incoming event; files are downloaded into the evidence store."""
+    async def translate(self, update: TelegramUpdate) -> Arrival | None:
+        """Turn an update into an arrival for the gate (None: nothing for the flows)."""
         if update.user_id is None:
             return None
         if not update.private:
@@ -397,45 +408,51 @@ class TelegramChannel:
             "display_name": update.display_name,
         }
         if update.callback_id is not None:
-            return Incoming(
-                kind=EventKind.BUTTON,
-                payload=update.callback_data,
-                callback_id=update.callback_id,
-                **base | {"chat_id": str(update.user_id)},
+            return Arrival(
+                Incoming(
+                    kind=EventKind.BUTTON,
+                    payload=update.callback_data,
+                    callback_id=update.callback_id,
+                    **base | {"chat_id": str(update.user_id)},
+                )
             )
-        text = update.text
-        if text is not None and text.startswith("/"):
-            head, _, args = text.partition(" ")
-            command = head[1:].split("@", 1)[0].lower()
-            return Incoming(kind=EventKind.COMMAND, command=command, args=args.strip(), **base)
-        if text is not None:
-            return Incoming(kind=EventKind.TEXT, text=text, **base)
+        if update.text is not None:
+            return Arrival(Incoming(kind=EventKind.TEXT, text=update.text, **base))
         file = update.file
-        if file is not None:
+        if file is None:
+            return Arrival(Incoming(kind=EventKind.OTHER, **base))
+        kind = EventKind.PHOTO if file.photo else EventKind.DOCUMENT
+        unfetched = StoredFile(None, file.size, file.mime, file.file_id, file.name)
+        if not file.mime.startswith("image/"):
+            return Arrival(Incoming(kind=kind, text=update.caption, file=unfetched, **base))
+        if file.size > self.files.max_bytes:
+            too_large = replace(unfetched, too_large=True)
+            return Arrival(Incoming(kind=kind, text=update.caption, file=too_large, **base))
+
+        async def fetch(event: Incoming) -> Incoming | None:
             try:
-                stored = await self._store_file(file, base["user_id"], update.key)
+                return replace(event, file=await self._store_file(file))
             except NetworkError as exc:
                 log.warning(
                     "telegram: the file of update %s could not be fetched (%s)",
                     update.update_id,
                     exc.__class__.__name__,
                 )
-                await self.engine.tell(Channel.TELEGRAM, base["chat_id"], "media_failed")
+                await self.engine.tell(Channel.TELEGRAM, event.chat_id, "media_failed")
                 return None
-            kind = EventKind.PHOTO if file.photo else EventKind.DOCUMENT
-            return Incoming(kind=kind, text=update.caption, file=stored, **base)
-        return Incoming(kind=EventKind.OTHER, **base)
+
+        event = Incoming(kind=kind, text=update.caption, file=unfetched, **base)
+        return Arrival(event, fetch=fetch)
 
     @staticmethod
     def _group_command(update: TelegramUpdate) -> Incoming | None:
         """`/bind CODE` or `/unbind` sent in a group chat (bot.flows.group_binding)."""
         if update.private or update.user_id is None or update.callback_id is not None:
             return None
-        text = update.text or ""
-        head, _, args = text.partition(" ")
-        command = head[1:].split("@", 1)[0].lower() if head.startswith("/") else ""
-        if command not in GROUP_COMMANDS:
+        parsed = parse_command(update.text or "")
+        if parsed is None or parsed[0] not in GROUP_COMMANDS:
             return None
+        command, args = parsed
         return Incoming(
             channel=Channel.TELEGRAM,
             user_id=str(update.user_id),
@@ -443,30 +460,20 @@ class TelegramChannel:
             key=update.key,
             kind=EventKind.COMMAND,
             command=command,
-            args=args.strip(),
+            args=args,
             display_name=update.chat_title,
         )
 
     async def _refuse_group(self, update: TelegramUpdate) -> None:
         """Inspections are personal: group chats get one polite line and nothing else (a
         button pressed there gets nothing)."""
-        if update.callback_id is None and update.text and update.text.startswith("/"):
+        if update.callback_id is None and parse_command(update.text or "") is not None:
             await self.application.bot.send_message(update.chat_id, render("group_refused"))
 
-    async def _store_file(self, file: TelegramFile, user_id: str, key: str) -> StoredFile:
+    async def _store_file(self, file: TelegramFile) -> StoredFile:
+        """Download an image into the evidence store (or refuse it: too big, too many pixels)."""
         size, mime, name = file.size, file.mime, file.name
-        refused = StoredFile(
-            sha256=None, size=size, mime=mime, channel_ref=file.file_id, file_name=name
-        )
-        if not mime.startswith("image/"):
-            return refused
-        if size > self.files.max_bytes:
-            return StoredFile(None, size, mime, file.file_id, name, too_large=True)
-        async with self.db.read() as tx:
-            if await tx.identities.resolve(Channel.TELEGRAM, user_id) is None:
-                return refused
-            if await tx.events.seen(f"{Channel.TELEGRAM.value}:{key}"):
-                return refused  # a redelivered update: handled already, nothing to download
+        refused = StoredFile(None, size, mime, file.file_id, name)
         try:
             data = await self._download(file.file_id)
             if too_many_pixels(io.BytesIO(data)):
@@ -515,8 +522,9 @@ class TelegramChannel:
     async def send(self, delivery: Delivery) -> str | None:
         """Render one outbox message; returns Telegram's message id. A post to a project
         group that removed the bot marks the group inactive (bot.flows.group_posts.gone)."""
-        group_id = delivery.message.payload.get(GROUP_KEY)
-        if isinstance(group_id, int) and not await self._group_active(group_id):
+        group = delivery.outgoing.group
+        group_id = group.group_id if group is not None else None
+        if group_id is not None and not await self._group_active(group_id):
             raise DeliveryError("group inactive", permanent=True, logged=True)
         try:
             return await self._send(delivery)
@@ -525,7 +533,7 @@ class TelegramChannel:
             seconds = retry if isinstance(retry, int | float) else retry.total_seconds()
             raise DeliveryError("rate limited", retry_after=float(seconds)) from None
         except Forbidden as exc:
-            if isinstance(group_id, int):
+            if group_id is not None:
                 await group_posts.gone(self.db, group_id, f"telegram: {exc.message}")
                 raise DeliveryError("group removed the bot", permanent=True, logged=True) from None
             raise DeliveryError(f"forbidden: {exc.message}", permanent=True) from None
@@ -540,19 +548,18 @@ class TelegramChannel:
         return group is not None and group.active
 
     async def _send(self, delivery: Delivery) -> str | None:
-        message = delivery.message
-        payload = message.payload
+        message = delivery.outgoing
         bot = self.application.bot
-        chat_id = int(message.chat_id)
-        text: str = payload.get("text", "")
-        markup = _markup(payload.get("buttons", []))
+        chat_id = int(delivery.message.chat_id)
+        text = message.text
+        markup = _markup(message.buttons)
         if message.kind is OutboxKind.ANSWER_CALLBACK:
             try:
                 await self._call(
                     "answer_callback_query",
-                    callback_query_id=payload["callback_id"],
+                    callback_query_id=message.callback_id,
                     text=text[:200] or None,
-                    show_alert=payload["alert"],
+                    show_alert=message.alert,
                 )
             except BadRequest as exc:
                 if "query is too old" not in exc.message.lower():
@@ -576,13 +583,14 @@ class TelegramChannel:
                 if "message to edit not found" not in reason:
                     raise
         if message.kind is OutboxKind.SEND_PHOTO:
-            return await self._send_photos(chat_id, payload.get("photos", []), text)
+            return await self._send_photos(chat_id, message.photos, text)
         if message.kind is OutboxKind.SEND_DOCUMENT:
-            data = await self.files.get(payload["document"])
+            assert message.document is not None, "a document row names its file"
+            data = await self.files.get(message.document)
             sent = await bot.send_document(
                 chat_id,
                 document=data,
-                filename=payload.get("document_name") or "report",
+                filename=message.document_name or "report",
                 caption=first_piece(text, MAX_CAPTION) or None,
                 parse_mode=ParseMode.HTML,
             )
@@ -607,7 +615,7 @@ class TelegramChannel:
         api_kwargs = {key: value for key, value in params.items() if value is not None}
         return await self.application.bot.do_api_request(method, api_kwargs=api_kwargs)
 
-    async def _send_photos(self, chat_id: int, hashes: list[str], caption: str) -> str | None:
+    async def _send_photos(self, chat_id: int, hashes: tuple[str, ...], caption: str) -> str | None:
         bot = self.application.bot
         if len(hashes) == 1:
             data = await self.files.get(hashes[0])

@@ -58,7 +58,7 @@ class LiveBot:
         if wecom is not None:
             self.run(wecom.drain())
         if telegram is not None:
-            self.run(telegram._chats.join())
+            self.run(telegram.drain())
 
 
 class TracebackLog(logging.Handler):

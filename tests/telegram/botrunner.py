@@ -65,6 +65,10 @@ class BotRunner:
         engine = FlowEngine(
             self.db, StandardsCatalog.load(None), FlowSettings(), self.clock, Handoff(workers)
         )
+        if self.poll_lock:
+            self.leadership = poll_leadership(self.db, self.fake.token)
+            assert self.leadership is not None, "the poll lock is PostgreSQL's"
+            self.leadership.retry_seconds = 0.5
         self.channel = TelegramChannel(
             token=self.fake.token,
             api_url=self.fake.base_url,
@@ -73,6 +77,7 @@ class BotRunner:
             db=self.db,
             files=self.files,
             poll_timeout=1,
+            leadership=self.leadership,
         )
         self.reports = ReportService(self.db)
         if deliver:
@@ -88,11 +93,7 @@ class BotRunner:
             )
             self.worker.start()
             workers[Channel.TELEGRAM] = self.worker
-        if self.poll_lock:
-            self.leadership = poll_leadership(self.db, self.fake.token)
-            assert self.leadership is not None, "the poll lock is PostgreSQL's"
-            self.leadership.retry_seconds = 0.5
-        await self.channel.start(leadership=self.leadership)
+        await self.channel.start()
         self.running = True
 
     async def delivered(self) -> None:

@@ -43,8 +43,10 @@ async def test_webhook_registers_secret_and_rejects_wrong_secret(tmp_path: Path)
             engine=engine,
             db=db,
             files=db.files,
+            webhook_url="https://bot.example.invalid/telegram/webhook",
+            webhook_secret="s3cret-token",
         )
-        await channel.start("https://bot.example.invalid/telegram/webhook", "s3cret-token")
+        await channel.start()
         assert fake.webhook is not None
         assert fake.webhook["url"] == "https://bot.example.invalid/telegram/webhook"
         assert fake.webhook["secret_token"] == "s3cret-token"
@@ -137,11 +139,13 @@ async def webhook_bot(tmp_path: Path, secret: str = "") -> AsyncIterator[Webhook
             engine=engine,
             db=db,
             files=db.files,
+            webhook_url="https://bot.example.invalid/telegram/webhook",
+            webhook_secret=secret,
         )
         worker = OutboxWorker(db, Channel.TELEGRAM, channel.send, clock=clock)
         workers[Channel.TELEGRAM] = worker
         worker.start()
-        await channel.start("https://bot.example.invalid/telegram/webhook", secret)
+        await channel.start()
         app = web.Application()
         app.router.add_post("/telegram/webhook", channel.webhook)
         runner = web.AppRunner(app)

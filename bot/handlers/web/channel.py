@@ -20,7 +20,7 @@ import mimetypes
 import re
 import time
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,20 +36,13 @@ from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
 from bot.flows import commands
 from bot.flows.router import FlowEngine
+from bot.handlers.gate import Arrival, Gate
 from bot.handlers.json_body import BadJSON, TooLarge, loads, read_body
 from bot.handlers.web.hub import Hub, Subscription
 from bot.handlers.web.limits import SignInGuard, UploadGuard, UploadLimit
 from bot.handlers.web.links import chat_id_for
 from bot.handlers.web.offline import open_inspections
-from bot.handlers.web.transcript import (
-    CLIENT_KEY,
-    FROM_PERSON,
-    SharedFile,
-    find_file,
-    message_id,
-    transcript,
-    view,
-)
+from bot.handlers.web.transcript import SharedFile, find_file, message_id, transcript, view
 from bot.handlers.web.uploads import BadUpload, Upload, received, sniff_image
 from storage.coordination import Notifications
 from storage.db import Database
@@ -147,6 +140,9 @@ PUSHED_FILES = 4096
 
 
 class WebChannel:
+    name = Channel.WEB
+    independent: frozenset[OutboxKind] = frozenset()
+
     def __init__(
         self,
         *,
@@ -171,7 +167,7 @@ class WebChannel:
         for one before the worker has marked its row sent (and stored its prepared payload)."""
         self.uploads = UploadGuard(upload_limit)
         self.sign_ins = SignInGuard(SIGN_IN_FAILURES, SIGN_IN_MINUTES)
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.gate = Gate(Channel.WEB, engine, db)
         self._origin = uuid.uuid4().hex[:12]
         self.relay = Notifications(
             db.url,
@@ -185,9 +181,13 @@ class WebChannel:
         await self.relay.start()
 
     async def stop(self) -> None:
+        """Let the messages in hand finish (the HTTP server stops taking new ones last)."""
+        await self.gate.drain()
+
+    async def close(self) -> None:
         await self.relay.stop()
 
-    def setup(self, app: web.Application) -> None:
+    def routes(self, app: web.Application) -> None:
         """Add the page, its files and its API to the bot's HTTP server."""
         self.incoming.mkdir(parents=True, exist_ok=True)
         stale = time.time() - STALE_UPLOAD_SECONDS
@@ -212,25 +212,23 @@ class WebChannel:
 
     async def send(self, delivery: Delivery) -> str | None:
         """The OutboxWorker's sender: the row itself is the stored message; push it live."""
-        message = delivery.message
+        message, chat_id = delivery.outgoing, delivery.message.chat_id
         if message.kind is OutboxKind.ANSWER_CALLBACK:
-            text = message.payload.get("text") or ""
-            if text:
-                notice = {"text": text, "alert": bool(message.payload.get("alert"))}
-                self.hub.publish(message.chat_id, ("notice", notice))
-                await self._relay({"chat": message.chat_id, "notice": notice})
+            if message.text:
+                notice = {"text": message.text, "alert": message.alert}
+                self.hub.publish(chat_id, ("notice", notice))
+                await self._relay({"chat": chat_id, "notice": notice})
             return None
-        shown_id = message_id(message, delivery.target_message_id)
-        self._remember_files(message.chat_id, message.payload)
-        self.hub.publish(message.chat_id, ("message", view(message, shown_id)))
-        await self._relay({"chat": message.chat_id})
+        shown_id = message_id(delivery.message, delivery.target_message_id)
+        self._remember_files(chat_id, message)
+        self.hub.publish(chat_id, ("message", view(delivery.message, message, shown_id)))
+        await self._relay({"chat": chat_id})
         return shown_id
 
-    def _remember_files(self, chat_id: str, payload: dict[str, Any]) -> None:
-        shown = [SharedFile(str(sha), None) for sha in payload.get("photos") or []]
-        if payload.get("document"):
-            name = payload.get("document_name") or "文件"
-            shown.append(SharedFile(str(payload["document"]), str(name)))
+    def _remember_files(self, chat_id: str, message: Outgoing) -> None:
+        shown = [SharedFile(sha, None) for sha in message.photos]
+        if message.document:
+            shown.append(SharedFile(message.document, message.document_name or "文件"))
         for shared in shown:
             self._pushed[(chat_id, shared.sha256)] = shared
             self._pushed.move_to_end((chat_id, shared.sha256))
@@ -487,11 +485,6 @@ class WebChannel:
             raise _json_error(web.HTTPBadRequest, "bad_message")
         text = text.strip()[:MAX_TEXT]
         echo = self._echo(client_id, text=html.escape(text))
-        if text.startswith("/"):
-            head, _, args = text.partition(" ")
-            command = head[1:].lower()
-            event = session.event(client_id, EventKind.COMMAND, command=command, args=args.strip())
-            return event, echo
         return session.event(client_id, EventKind.TEXT, text=text), echo
 
     @staticmethod
@@ -501,29 +494,33 @@ class WebChannel:
             kind=OutboxKind.SEND_PHOTO if photo else OutboxKind.SEND,
             text=text,
             photos=(photo,) if photo else (),
-            extra={FROM_PERSON: True, CLIENT_KEY: client_id},
+            from_person=True,
+            client_key=client_id,
         )
 
     async def _handle(self, session: Session, event: Incoming, echo: Outgoing | None) -> None:
         """One chat's events in order: the person's own message first, then the flows."""
-        chat_id = session.chat_id
-        lock = self._locks[chat_id]
-        async with lock:
+
+        async def turn() -> None:
             if echo is not None:
-                try:
-                    async with self.db.transaction(event_key=f"web:echo:{event.key}") as tx:
-                        await tx.outbox.enqueue(
-                            Channel.WEB,
-                            chat_id,
-                            echo.kind,
-                            echo.to_payload(),
-                            person_id=session.person.id,
-                        )
-                except DuplicateEvent:
-                    pass
-            await self.engine.handle(event)
-        if not lock.locked() and not lock._waiters:
-            self._locks.pop(chat_id, None)
+                await self._keep_echo(session, event, echo)
+            await self.gate.handle(Arrival(event))
+
+        await self.gate.run(session.chat_id, turn)
+
+    async def _keep_echo(self, session: Session, event: Incoming, echo: Outgoing) -> None:
+        """The person's own message, into the chat's transcript once."""
+        try:
+            async with self.db.transaction(event_key=f"web:echo:{event.key}") as tx:
+                await tx.outbox.enqueue(
+                    Channel.WEB,
+                    session.chat_id,
+                    echo.kind,
+                    echo.to_payload(),
+                    person_id=session.person.id,
+                )
+        except DuplicateEvent:
+            pass
 
     async def _upload(self, request: web.Request) -> web.Response:
         """A photo from the page (multipart). A refused file is still a handled message: the

@@ -3,7 +3,7 @@ that were delivered (or are being delivered) to the chat, replayed in order.
 
 Each delivered row carries the message id the web channel gave it: a new message gets its own
 row id, an edit gets the id of the message it replaces. Messages the person typed or uploaded
-are queued to the same chat by the web channel (marked in `extra`), so they survive a reload.
+are queued to the same chat by the web channel (`Outgoing.from_person`), so they survive a reload.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.messages import Outgoing
 from bot.core.report_request import needs_preparing
+from bot.delivery import outgoing
 from storage.db import Tx
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 
 SHOWN = (OutboxKind.SEND, OutboxKind.EDIT, OutboxKind.SEND_PHOTO, OutboxKind.SEND_DOCUMENT)
-FROM_PERSON = "web_from_person"
-CLIENT_KEY = "web_key"
 
 
 def message_id(message: OutboxMessage, target_message_id: str | None) -> str:
@@ -27,29 +27,24 @@ def message_id(message: OutboxMessage, target_message_id: str | None) -> str:
     return str(message.id)
 
 
-def view(message: OutboxMessage, shown_id: str) -> dict[str, Any]:
+def view(row: OutboxMessage, message: Outgoing, shown_id: str) -> dict[str, Any]:
     """What the page gets for one row (text is the HTML subset; the page sanitises it)."""
-    payload = message.payload
-    extra = payload.get("extra") or {}
     kind = {OutboxKind.SEND_PHOTO: "photo", OutboxKind.SEND_DOCUMENT: "document"}
     result: dict[str, Any] = {
-        "seq": message.id,
+        "seq": row.id,
         "id": shown_id,
-        "kind": kind.get(message.kind, "text"),
-        "from": "me" if extra.get(FROM_PERSON) else "bot",
-        "text": payload.get("text") or "",
-        "buttons": payload.get("buttons") or [],
-        "at": (message.sent_at or message.created_at).isoformat(),
+        "kind": kind.get(row.kind, "text"),
+        "from": "me" if message.from_person else "bot",
+        "text": message.text,
+        "buttons": [[[b.text, b.payload] for b in line] for line in message.buttons],
+        "at": (row.sent_at or row.created_at).isoformat(),
     }
-    if payload.get("photos"):
-        result["photos"] = list(payload["photos"])
-    if payload.get("document"):
-        result["document"] = {
-            "sha256": payload["document"],
-            "name": payload.get("document_name") or "文件",
-        }
-    if extra.get(CLIENT_KEY):
-        result["key"] = extra[CLIENT_KEY]
+    if message.photos:
+        result["photos"] = list(message.photos)
+    if message.document:
+        result["document"] = {"sha256": message.document, "name": message.document_name or "文件"}
+    if message.client_key:
+        result["key"] = message.client_key
     return result
 
 
@@ -76,7 +71,7 @@ async def transcript(
             if row.kind is OutboxKind.EDIT and row.edit_of_ref:
                 target = await tx.outbox.message_id_for_ref(Channel.WEB, chat_id, row.edit_of_ref)
             shown_id = message_id(row, target)
-        views.append(view(row, shown_id))
+        views.append(view(row, outgoing(row), shown_id))
     return views, truncated
 
 
@@ -94,5 +89,5 @@ async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
     if message is None or being_prepared(message):
         return None  # the originals of photos still being watermarked are not what is shown
     if message.kind is OutboxKind.SEND_DOCUMENT:
-        return SharedFile(sha256, message.payload.get("document_name") or "文件")
+        return SharedFile(sha256, outgoing(message).document_name or "文件")
     return SharedFile(sha256, None)

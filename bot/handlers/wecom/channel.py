@@ -15,7 +15,7 @@ translated and handled in the background, one member's messages strictly in orde
 Idempotency keys: ``m<MsgId>`` for messages; ``c:<TaskId>:<EventKey>:<CreateTime>`` for card
 presses (a redelivered callback repeats all three; a press of a button that an in-place update
 brought back is a new press); ``e:<user>:<CreateTime>:<Event>`` for events. A redelivery is
-recognised before any download and changes nothing.
+recognised before any download and changes nothing (``bot.handlers.gate``).
 
 Sending: see ``render.py`` for the layout and ``cards.py`` for in-place edits. Sends to each
 member are paced (``pacing.py``): a message that does not fit the member's 30 per minute is
@@ -39,10 +39,10 @@ from aiohttp import web
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
 from bot.core.unicode import well_formed
-from bot.delivery import Delivery, DeliveryError, NotReady
+from bot.delivery import Delivery, DeliveryError, NotReady, outgoing
 from bot.flows import commands
 from bot.flows.router import FlowEngine
-from bot.handlers.per_chat import PerChat
+from bot.handlers.gate import Arrival, Gate
 from bot.handlers.wecom import render as layout
 from bot.handlers.wecom.api import MediaTooLarge, WeComAPI, WeComAPIError
 from bot.handlers.wecom.callback import CallbackEndpoint
@@ -103,6 +103,9 @@ class _Progress:
 
 
 class WeComChannel:
+    name = Channel.WECOM
+    independent: frozenset[OutboxKind] = frozenset()
+
     def __init__(
         self,
         *,
@@ -129,7 +132,7 @@ class WeComChannel:
         )
         self._clock = clock
         self._accepting = False
-        self._chats = PerChat("wecom")
+        self.gate = Gate(Channel.WECOM, engine, db)
         self._progress: dict[int, _Progress] = {}
         self._uploads: dict[str, tuple[str, float]] = {}
 
@@ -157,20 +160,20 @@ class WeComChannel:
 
     async def drain(self) -> None:
         """Wait until every accepted callback has been handled."""
-        await self._chats.join()
+        await self.gate.drain()
 
     # -- receiving --------------------------------------------------------------------------
 
     def _accept(self, message: WeComIncoming) -> bool:
         if not self._accepting:
             return False
-        self._chats.submit(message.from_user, lambda: self._process(message))
+        self.gate.submit(message.from_user, lambda: self._process(message))
         return True
 
     async def _process(self, message: WeComIncoming) -> None:
-        event = await self.translate(message)
-        if event is not None:
-            await self.engine.handle(event)
+        arrival = await self.translate(message)
+        if arrival is not None:
+            await self.gate.handle(arrival)
 
     @staticmethod
     def event_key(message: WeComIncoming) -> str:
@@ -185,13 +188,9 @@ class WeComChannel:
             key = f"m:{message.from_user}:{message.create_time}:{message.msg_type}"
         return _bounded_key(key)
 
-    async def translate(self, message: WeComIncoming) -> Incoming | None:
-        """The Incoming event for a callback; None for a redelivery or an ignored event."""
+    async def translate(self, message: WeComIncoming) -> Arrival | None:
+        """The arrival for a callback; None for an ignored event or unreadable text."""
         key = self.event_key(message)
-        async with self.db.read() as tx:
-            if await tx.events.seen(f"{Channel.WECOM.value}:{key}"):
-                log.info("wecom: redelivered callback %s ignored", key)
-                return None
         user = message.from_user
         base: dict[str, Any] = {
             "channel": Channel.WECOM,
@@ -206,35 +205,26 @@ class WeComChannel:
                 log.info("wecom: text with ill-formed characters from %s refused", user)
                 await self.engine.tell(Channel.WECOM, user, "text_invalid")
                 return None
-            return await self._text(text, base)
+            event = Incoming(kind=EventKind.TEXT, text=text, **base)
+            if _typed_number(text) is not None:
+                return Arrival(event, fetch=self._option)
+            return Arrival(event)
         if kind in ("image", "file"):
-            stored = await self._stored(message)
-            if stored is None:
-                return None
-            event_kind = EventKind.PHOTO if kind == "image" else EventKind.DOCUMENT
-            return Incoming(kind=event_kind, file=stored, **base)
+            return self._file(message, base)
         if kind == "event":
-            return self._event(message, base)
-        return Incoming(kind=EventKind.OTHER, **base)
+            event_or_none = self._event(message, base)
+            return Arrival(event_or_none) if event_or_none is not None else None
+        return Arrival(Incoming(kind=EventKind.OTHER, **base))
 
-    async def _text(self, text: str, base: dict[str, Any]) -> Incoming:
-        if text.startswith("/"):
-            head, _, args = text.partition(" ")
-            return Incoming(
-                kind=EventKind.COMMAND, command=head[1:].lower(), args=args.strip(), **base
-            )
-        number = _typed_number(text)
-        if number is not None:
-            options = await self._numbered_options(base["chat_id"])
-            if 1 <= number <= len(options):
-                return Incoming(
-                    kind=EventKind.BUTTON,
-                    payload=options[number - 1],
-                    callback_id=base["key"],
-                    text=text,
-                    **base,
-                )
-        return Incoming(kind=EventKind.TEXT, text=text, **base)
+    async def _option(self, event: Incoming) -> Incoming:
+        """A typed number that picks one of the numbered options the chat was shown."""
+        number = _typed_number(event.text)
+        options = await self._numbered_options(event.chat_id)
+        if number is None or not 1 <= number <= len(options):
+            return event
+        return replace(
+            event, kind=EventKind.BUTTON, payload=options[number - 1], callback_id=event.key
+        )
 
     def _event(self, message: WeComIncoming, base: dict[str, Any]) -> Incoming | None:
         event = message.event or ""
@@ -263,23 +253,32 @@ class WeComChannel:
             row = await tx.outbox.newest_sent_named(Channel.WECOM, chat_id, (NUMBERED, CARD))
         if row is None or not str(row.channel_message_id).startswith(NUMBERED):
             return []
-        return [key for line in row.payload.get("buttons", []) for _, key in line]
+        return [button.payload for line in outgoing(row).buttons for button in line]
 
-    async def _stored(self, message: WeComIncoming) -> StoredFile | None:
-        """Download an image into the evidence store; non-images and strangers' files are
-        not downloaded. None (after telling the member) when WeCom would not hand it over."""
+    def _file(self, message: WeComIncoming, base: dict[str, Any]) -> Arrival:
+        """An image or file; only an image is fetched (see `_stored`)."""
         media_id = message.media_id or ""
         name = message.file_name if message.msg_type == "file" else None
         if name is None:
             mime = "image/jpeg"
         else:
             mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        refused = StoredFile(None, 0, mime, media_id, name)
+        unfetched = StoredFile(None, 0, mime, media_id, name)
+        kind = EventKind.PHOTO if message.msg_type == "image" else EventKind.DOCUMENT
+        event = Incoming(kind=kind, file=unfetched, **base)
         if not mime.startswith("image/") or not media_id:
-            return refused
-        async with self.db.read() as tx:
-            if await tx.identities.resolve(Channel.WECOM, message.from_user) is None:
-                return refused
+            return Arrival(event)
+
+        async def fetch(event: Incoming) -> Incoming | None:
+            stored = await self._stored(message.from_user, unfetched)
+            return replace(event, file=stored) if stored is not None else None
+
+        return Arrival(event, fetch=fetch)
+
+    async def _stored(self, member: str, refused: StoredFile) -> StoredFile | None:
+        """Download an image into the evidence store. None (after telling the member) when
+        WeCom would not hand it over."""
+        media_id, mime, name = refused.channel_ref, refused.mime, refused.file_name
         try:
             media = await self.api.get_media(media_id, max_bytes=self.files.max_bytes)
             if too_many_pixels(io.BytesIO(media.data)):
@@ -288,7 +287,7 @@ class WeComChannel:
         except (MediaTooLarge, EvidenceTooLarge) as exc:
             return StoredFile(None, exc.size, mime, media_id, name, too_large=True)
         except WeComAPIError:
-            await self.engine.tell(Channel.WECOM, message.from_user, "media_failed")
+            await self.engine.tell(Channel.WECOM, member, "media_failed")
             return None
         if media.content_type.startswith("image/"):
             mime = media.content_type
@@ -333,24 +332,23 @@ class WeComChannel:
             del self._progress[outbox_id]
 
     async def _send(self, delivery: Delivery) -> str | None:
-        message = delivery.message
-        payload = message.payload
-        text: str = payload.get("text") or ""
-        outbox_id, member = message.id, message.chat_id
+        message = delivery.outgoing
+        text = message.text
+        outbox_id, member = delivery.message.id, delivery.message.chat_id
         if message.kind is OutboxKind.ANSWER_CALLBACK:
             # WeCom has no toast: only an alert is worth a message.
-            if not (payload.get("alert") and text):
+            if not (message.alert and text):
                 return None
             return await self._deliver(outbox_id, member, layout.rendering(text, []))
         if message.kind is OutboxKind.SEND_PHOTO:
-            photos = [str(sha256) for sha256 in payload.get("photos", [])]
+            photos = list(message.photos)
             return await self._deliver(outbox_id, member, layout.rendering(text, []), photos)
         if message.kind is OutboxKind.SEND_DOCUMENT:
-            name = str(payload.get("document_name") or "report")
-            document = [str(payload["document"])]
+            assert message.document is not None, "a document row names its file"
+            name = message.document_name or "report"
             rendered = layout.rendering(text, [])
-            return await self._deliver(outbox_id, member, rendered, document, name)
-        rows = [[(label, key) for label, key in row] for row in payload.get("buttons", [])]
+            return await self._deliver(outbox_id, member, rendered, [message.document], name)
+        rows = [[(b.text, b.payload) for b in row] for row in message.buttons]
         rendered = layout.rendering(text, rows)
         if message.kind is OutboxKind.EDIT and delivery.target_message_id is not None:
             target = self.cards.current(delivery.target_message_id)

@@ -17,15 +17,16 @@ import logging
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
+from bot.core.messages import Outgoing
 from bot.delivery import Delivery, DeliveryError, NotReady
 from bot.flows import group_posts
-from bot.flows.group_posts import GROUP_KEY
 from bot.handlers.wecom.pacing import MemberPacer
 from bot.handlers.wecom.render import split_utf8, text_content
 from storage.db import Database
 from storage.evidence import EvidenceStore
-from storage.records import ChatGroup, OutboxKind
+from storage.records import Channel, ChatGroup, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,11 @@ class WebhookFailed(Exception):
 
 
 class WeComGroupChannel:
-    """The sender of `Channel.WECOM_GROUP` rows (chat id `g<group id>`)."""
+    """The sender of `Channel.WECOM_GROUP` rows (chat id `g<group id>`); it receives
+    nothing."""
+
+    name = Channel.WECOM_GROUP
+    independent: frozenset[OutboxKind] = frozenset()
 
     def __init__(
         self,
@@ -67,21 +72,26 @@ class WeComGroupChannel:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
 
+    def routes(self, app: web.Application) -> None:
+        """None: a robot is only posted to."""
+
+    async def stop(self) -> None:
+        """Nothing to stop: a robot is only posted to."""
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     async def send(self, delivery: Delivery) -> str | None:
-        message = delivery.message
-        group_id = message.payload.get(GROUP_KEY)
-        group = await self._group(group_id)
+        message = delivery.outgoing
+        group = await self._group(message.group.group_id if message.group else None)
         if group is None or group.webhook_key is None:
             raise DeliveryError("group inactive", permanent=True, logged=True)
         robot = str(group.id)
         key = group.webhook_key
         try:
-            bodies = await self._bodies(message.kind, message.payload, key)
+            bodies = await self._bodies(message, key)
             wait = self.pacer.delay(robot, len(bodies))
             if wait > 0:
                 raise NotReady(wait)
@@ -97,40 +107,40 @@ class WeComGroupChannel:
             raise DeliveryError(f"group {group.id}: {exc}") from None
         return None
 
-    async def _group(self, group_id: object) -> ChatGroup | None:
-        if not isinstance(group_id, int):
+    async def _group(self, group_id: int | None) -> ChatGroup | None:
+        if group_id is None:
             return None
         async with self.db.read() as tx:
             group = await tx.groups.get(group_id)
         return group if group is not None and group.active else None
 
-    async def _bodies(
-        self, kind: OutboxKind, payload: dict[str, Any], key: str
-    ) -> list[dict[str, Any]]:
+    async def _bodies(self, message: Outgoing, key: str) -> list[dict[str, Any]]:
         """The webhook messages of one row, in order: photos, a file, then the text."""
         bodies: list[dict[str, Any]] = []
-        if kind is OutboxKind.SEND_PHOTO:
-            for sha256 in payload.get("photos", []):
+        if message.kind is OutboxKind.SEND_PHOTO:
+            for sha256 in message.photos:
                 data = await self.files.get(sha256)
                 if len(data) <= MAX_IMAGE_BYTES:
                     bodies.append(_image(data))
                 else:
                     media = await self._upload(key, data, f"{sha256[:12]}.jpg")
                     bodies.append({"msgtype": "file", "file": {"media_id": media}})
-        elif kind is OutboxKind.SEND_DOCUMENT and payload.get("document"):
-            data = await self.files.get(payload["document"])
-            name = payload.get("document_name") or "file"
+        elif message.kind is OutboxKind.SEND_DOCUMENT and message.document:
+            data = await self.files.get(message.document)
+            name = message.document_name or "file"
             media = await self._upload(key, data, name)
             bodies.append({"msgtype": "file", "file": {"media_id": media}})
-        text = str(payload.get("text") or "")
-        if text:
-            parts = split_utf8(text_content(text))
+        if message.text:
+            parts = split_utf8(text_content(message.text))
+            group = message.group
+            named = {
+                "mentioned_list": group.userids if group else (),
+                "mentioned_mobile_list": group.mobiles if group else (),
+            }
             for index, part in enumerate(parts):
                 content: dict[str, Any] = {"content": part}
                 if index == len(parts) - 1:
-                    for field in ("mentioned_list", "mentioned_mobile_list"):
-                        if payload.get(field):
-                            content[field] = list(payload[field])
+                    content |= {field: list(names) for field, names in named.items() if names}
                 bodies.append({"msgtype": "text", "text": content})
         return bodies
 
