@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.core import payload
 from bot.core.messages import Button
 from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_from_samples
+from bot.core.texts import plain
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
@@ -87,14 +88,20 @@ def proposal_for(item: Item, state: dict[str, object]) -> tuple[Level | None, st
     if item.sample is not None and isinstance(sample, dict) and sample.get("no") == item.no:
         passed, failed = int(sample.get("p", 0)), int(sample.get("f", 0))
         if passed + failed >= item.sample.size:
-            reason = f"抽样 {item.sample.pass_label} {passed}/{passed + failed}"
+            reason = plain(
+                "inspection",
+                "sample_reason",
+                pass_label=item.sample.pass_label,
+                passed=passed,
+                total=passed + failed,
+            )
             return propose_from_samples(item, passed, passed + failed), reason
     figures = state.get("figures")
     if item.target is not None and isinstance(figures, dict) and figures.get("no") == item.no:
         values = {k: float(v) for k, v in figures.items() if k != "no"}
         level = propose_from_figures(item, values)
         if level is not None:
-            shown = "，".join(f"{k} {v:g}" for k, v in values.items())
+            shown = plain("inspection", "figures", values=values)
             return level, shown
     return None, ""
 
