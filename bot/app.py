@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from bot.bulletins import BulletinService
 from bot.config import Settings
 from bot.confirm_notices import ConfirmSweeper
+from bot.core.texts import plain
 from bot.delivery import Handoff, OutboxWorker, Prepare, outgoing
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowSettings
@@ -265,42 +266,36 @@ async def serve(settings: Settings) -> int:
         print(f"pinjian: {exc}")
         return 2
     except StandardError as exc:
-        print(f"pinjian: 标准文件有误 (invalid standard file):\n{exc}")
+        print(plain("console", "bad_standard", error=exc))
         return 2
     except OSError as exc:
         address = f"{settings.http_host}:{settings.http_port}"
-        print(f"pinjian: 无法启动 HTTP 服务 (cannot listen on {address}): {exc.strerror}")
+        print(plain("console", "cannot_listen", address=address, reason=exc.strerror))
         return 2
     except TelegramError as exc:
-        print(
-            "pinjian: 无法连接 Telegram，请检查 PINJIAN_TELEGRAM_TOKEN / PINJIAN_TELEGRAM_API_URL"
-            f" 和网络 (cannot reach Telegram): {redact(str(exc))}"
-        )
+        print(plain("console", "no_telegram", error=redact(str(exc))))
         return 2
     except Exception as exc:
         log.debug("start-up failed", exc_info=True)
-        print(f"pinjian: 启动失败 (start-up failed): {exc.__class__.__name__}: {redact(str(exc))}")
+        error = redact(str(exc))
+        print(plain("console", "start_failed", kind=exc.__class__.__name__, error=error))
         return 2
     # What start-up loaded (libraries, templates, the standards) lives as long as the
     # process: keep it out of the cyclic collector's full passes, which otherwise stopped
     # every chat at a time under load (docs/BENCHMARKS.md).
     gc.freeze()
-    running = {channel.name for channel in runtime.channels}
+    names = {channel.name for channel in runtime.channels}
     channels = [
-        name.value for name in (Channel.WEB, Channel.TELEGRAM, Channel.WECOM) if name in running
+        name.value for name in (Channel.WEB, Channel.TELEGRAM, Channel.WECOM) if name in names
     ]
-    print(
-        f"品检已启动 Pinjian is running: http://{settings.http_host}:{settings.http_port}"
-        f"  channels: {', '.join(channels) or 'none'}  (Ctrl-C 停止 to stop)",
-        flush=True,
+    running = plain(
+        "console", "running", host=settings.http_host, port=settings.http_port, channels=channels
     )
+    print(running, flush=True)
     if runtime.web is not None:
         url = chat_url(settings.http_host, settings.http_port, settings.public_url)
-        print(
-            f"网页聊天 web chat: {url}  （用各人的专属链接登录 — open a personal sign-in link）",
-            flush=True,
-        )
+        print(plain("console", "web_chat", url=url), flush=True)
     await stopping.wait()
-    print("正在停止… stopping", flush=True)
+    print(plain("console", "stopping"), flush=True)
     await stop(runtime)
     return 0

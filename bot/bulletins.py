@@ -23,6 +23,7 @@ from bot.core import company_settings
 from bot.core.kpi import Period, parse_month
 from bot.core.report_request import ReportFormat, bulletin_requested
 from bot.core.schedule import last_monthly
+from bot.core.texts import plain
 from bot.delivery import DeliveryError
 from bot.flows.bulletin import (
     bulletin_model,
@@ -51,9 +52,9 @@ class BulletinFile:
 
 def file_name(model: BulletinModel, fmt: ReportFormat) -> str:
     """E.g. 品质检查通报_华东区域_2026-11.pdf."""
-    return "_".join(_UNSAFE.sub("-", p) for p in ("品质检查通报", model.scope, model.month)) + (
-        f".{fmt.value}"
-    )
+    return "_".join(
+        _UNSAFE.sub("-", p) for p in (plain("bulletin", "file_prefix"), model.scope, model.month)
+    ) + (f".{fmt.value}")
 
 
 async def render_inline(model: BulletinModel, fmt: ReportFormat) -> bytes:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core import payload
+from bot.core import payload, texts
 from bot.core.messages import Button
 from bot.core.plans import REMIND_BEFORE, OccurrenceStatus, period_start, window
 from bot.core.reminders import in_quiet_hours
@@ -26,8 +26,6 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.plans import label, occurrence_status
 from storage.db import Database, Tx
 from storage.records import Occurrence, Plan, Role, Site
-
-KIND_NOTES = {"cross": "交叉检查", "quality": "品质部检查"}
 
 
 @dataclass
@@ -122,7 +120,7 @@ class PlanSweeper:
         return {
             "label": label(plan, occurrence, site),
             "title": standard.title if standard else plan.std_id,
-            "kind": KIND_NOTES.get(plan.kind.value, ""),
+            "kind": texts.plain("plan_kind", "note", kind=plan.kind.value),
             "last_day": f"{last:%m-%d}",
         }
 
@@ -162,7 +160,11 @@ class PlanSweeper:
             names = [p.name for p in await tx.people.get_many(plan.inspector_ids)]
             for manager in managers:
                 await notify.to_person(
-                    tx, manager.id, "plan_missed", inspectors="、".join(names), **values
+                    tx,
+                    manager.id,
+                    "plan_missed",
+                    inspectors=texts.plain("common", "enumeration", items=names),
+                    **values,
                 )
             report.missed += 1
         elif state is OccurrenceStatus.IN_PROGRESS and inspection is not None:

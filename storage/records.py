@@ -19,6 +19,7 @@ from bot.core.task_types import OPEN_TASK_STATUSES as OPEN_TASK_STATUSES
 from bot.core.task_types import Severity as Severity
 from bot.core.task_types import TaskEventKind as TaskEventKind
 from bot.core.task_types import TaskStatus as TaskStatus
+from bot.core.texts import label
 
 JsonDict = dict[str, Any]
 
@@ -76,7 +77,7 @@ class ResultStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"pending": "待确认", "appealed": "申诉中", "confirmed": "已确认"}[self.value]
+        return label("result_status", self.value)
 
 
 class ConfirmHow(StrEnum):
@@ -87,7 +88,7 @@ class ConfirmHow(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"confirmed": "确认", "auto": "逾期自动确认"}[self.value]
+        return label("confirm_how", self.value)
 
 
 class AppealDecision(StrEnum):
@@ -97,7 +98,7 @@ class AppealDecision(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"upheld": "维持", "changed": "改判", "withdrawn": "撤销"}[self.value]
+        return label("appeal_decision", self.value)
 
 
 class OutboxStatus(StrEnum):

@@ -19,7 +19,7 @@ from bot.demo import (
     seed_demo_plans,
 )
 from bot.demo_history import MONTHS, seed_demo_history
-from bot.flows.access import ROLE_NAMES
+from bot.flows.access import role_name
 from bot.flows.catalog import StandardsCatalog
 from bot.handlers.web.links import chat_url, login_link
 from storage.base import utc_now
@@ -81,5 +81,5 @@ def _demo(args: argparse.Namespace) -> int:
     for login in logins:
         link = login_link(host, port, login.token, settings.public_url)
         where = f"，{login.where}" if login.where else ""
-        print(f"  {login.name}（{ROLE_NAMES[login.role]}{where}）：{link}")
+        print(f"  {login.name}（{role_name(login.role)}{where}）：{link}")
     return 0

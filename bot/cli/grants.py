@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.cli.common import CliError
-from bot.flows.access import ROLE_NAMES
+from bot.flows.access import role_name
 from storage.db import Tx
 from storage.records import Person, Region, Role, RoleGrant, Site
 
@@ -87,7 +87,7 @@ async def grant_role(
     `covered_ok`) and the scopes of the narrower grants it replaced. Raises CliError for a
     role already held there or covered from above (unless `covered_ok`)."""
     held = [g for g in await tx.roles.for_person(person.id) if g.role is role]
-    label = ROLE_NAMES[role]
+    label = role_name(role)
     for grant in held:
         if (grant.site_id, grant.region_id) == (scope.site_id, scope.region_id):
             if covered_ok:
@@ -114,7 +114,7 @@ async def remove_role(tx: Tx, person: Person, role: Role, scope: Scope) -> None:
     """Remove the role held at exactly that scope; raises CliError (before anything is
     kept) when it is not held there, or when a site would be left with extension requests
     that no manager could decide."""
-    label = ROLE_NAMES[role]
+    label = role_name(role)
     if not await tx.roles.revoke(person.id, scope.site_id, role, region_id=scope.region_id):
         elsewhere = [
             (await scope_of(tx, g)).label()

@@ -11,7 +11,7 @@ from bot.cli.common import CliError, SubParsers
 from bot.cli.dbctx import run_with_db
 from bot.cli.lookup import find_person, find_region, find_site
 from bot.config import Settings
-from bot.core.plans import EVERY_NAMES, WindowError, check_window
+from bot.core.plans import WindowError, check_window, every_name
 from bot.flows.catalog import StandardsCatalog
 from storage.db import Database, Tx
 from storage.errors import NotFound
@@ -132,7 +132,7 @@ async def _row(tx: Tx, plan: Plan) -> dict[str, Any]:
 
 def _line(row: dict[str, Any]) -> str:
     where = row["site"] or f"{row['region']}区域各项目"
-    every = EVERY_NAMES[PlanEvery(row["every"])]
+    every = every_name(PlanEvery(row["every"]))
     kind = KIND_NAMES[PlanKind(row["kind"])]
     return (
         f"{where}\t{every}（{row['from']}–{row['to']} 日）\t{kind}\t{row['standard']}"

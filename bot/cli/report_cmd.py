@@ -23,7 +23,8 @@ from bot.core import company_settings
 from bot.core import tasks as lifecycle
 from bot.core.dates import local
 from bot.core.report_request import ReportFormat
-from bot.reports.model import OVERDUE, ReportError, load_report
+from bot.core.texts import label
+from bot.reports.model import ReportError, load_report
 from bot.reports.service import filename, load_photos
 from bot.reports.sheet_text import csv_field, write
 from standards.pinned import pinned
@@ -243,7 +244,7 @@ async def collect(tx: Tx, since: datetime, until: datetime) -> Export:
                     lifecycle.severity_name(settings, task.severity),
                     await name(task.responsible_person_id),
                     task.status.label,
-                    OVERDUE if overdue else "",
+                    label("report", "overdue") if overdue else "",
                     task.due_date,
                     local(task.created_at, zone).replace(tzinfo=None),
                     closed,

@@ -19,7 +19,7 @@ from bot.cli.grants import (
 )
 from bot.cli.lookup import find_person, find_region, find_site
 from bot.config import Settings
-from bot.flows.access import ROLE_NAMES
+from bot.flows.access import role_name
 from storage.db import Database, Tx
 from storage.records import Channel, Person, Region, Role, Site, TaskStatus
 
@@ -235,7 +235,7 @@ def _role_add(args: argparse.Namespace) -> int:
         return person, scope, replaced
 
     person, scope, replaced = run_with_db(work)
-    print(f"{person.name}（#{person.id}）现为{scope.label()}的{ROLE_NAMES[role]}")
+    print(f"{person.name}（#{person.id}）现为{scope.label()}的{role_name(role)}")
     if replaced:
         print(f"取代了其原有的：{'、'.join(s.label() for s in replaced)}（已由上级角色覆盖）")
     return 0
@@ -258,7 +258,7 @@ def _role_remove(args: argparse.Namespace) -> int:
         return person, scope
 
     person, scope = run_with_db(work)
-    print(f"已移除 {person.name}（#{person.id}）在{scope.label()}的{ROLE_NAMES[role]}角色")
+    print(f"已移除 {person.name}（#{person.id}）在{scope.label()}的{role_name(role)}角色")
     return 0
 
 
@@ -318,7 +318,7 @@ def _person_show(args: argparse.Namespace) -> int:
     print(f"#{person.id} {person.name}\t手机 {person.phone or '-'}")
     print("角色：" if shown.roles else "角色：无")
     for row in shown.roles:
-        print(f"  {row['where']}\t{ROLE_NAMES[Role(row['role'])]}")
+        print(f"  {row['where']}\t{role_name(Role(row['role']))}")
     print("绑定：" if shown.bindings else "绑定：无（尚未绑定聊天账号）")
     for row in shown.bindings:
         print(f"  {row['channel']}\t{row['account'] or '网页链接'}\t{row['since'][:10]}")

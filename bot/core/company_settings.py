@@ -33,6 +33,7 @@ from pydantic import (
 from bot.core import ladder
 from bot.core.ladder import Level, Rung
 from bot.core.scoring import DEFAULT_GRADE_BANDS, GradeBands
+from bot.core.texts import label, plain
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +145,9 @@ SeverityNames = Annotated[
 ]
 
 
-def _key(description: str, allowed: str, *, per_site: bool = False, company: bool = True) -> Any:
-    return {
-        "description": description,
-        "allowed": allowed,
-        "per_site": per_site,
-        "company": company,
-    }
+def _key(*, per_site: bool = False, company: bool = True) -> Any:
+    """Where a setting may be set; what it does and allows is in labels/setting_*.j2."""
+    return {"per_site": per_site, "company": company}
 
 
 class ReminderSettings(BaseModel):
@@ -160,26 +157,15 @@ class ReminderSettings(BaseModel):
 
     before_days: BeforeDays = Field(
         default=(3, 1),
-        json_schema_extra=_key(
-            "达标时间前几天提醒责任人", "1–30 的天数列表，最多 5 个，如 [3, 1]", per_site=True
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     at: Clock = Field(
         default="09:00",
-        json_schema_extra=_key(
-            "每天发提醒的时间（项目当地时间）", "24 小时制时间，如 09:00", per_site=True
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     ladder: Ladder = Field(
         default=ladder.DEFAULT_LADDER,
-        json_schema_extra=_key(
-            "逾期督办：逾期满几天通知哪一级的经理（每级每个任务只通知一次；"
-            "没有区域的项目，区域一级改为通知公司）",
-            '[[逾期天数, "级别"], …]，级别为 site（项目）、region（区域）、company（公司），'
-            "可写中文；1–3 级，天数 1–365 且递增，级别由低到高，"
-            '如 [[1, "site"], [3, "region"], [7, "company"]]',
-            per_site=True,
-        ),
+        json_schema_extra=_key(per_site=True),
     )
 
 
@@ -192,34 +178,23 @@ class GroupPostSettings(BaseModel):
 
     inspection_result: StrictBool = Field(
         default=True,
-        json_schema_extra=_key("检查提交后在项目群发检查结果", "true 或 false", per_site=True),
+        json_schema_extra=_key(per_site=True),
     )
     serious_findings: StrictBool = Field(
         default=True,
-        json_schema_extra=_key(
-            "发现严重不合格时立即在项目群发出（附照片）", "true 或 false", per_site=True
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     overdue_daily: StrictBool = Field(
         default=True,
-        json_schema_extra=_key(
-            "每天提醒时间在项目群发逾期清单并 @ 责任人（无逾期不发）",
-            "true 或 false",
-            per_site=True,
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     fixes_verified: StrictBool = Field(
         default=True,
-        json_schema_extra=_key(
-            "整改通过复查后在项目群发出（每条一行，合并发送）", "true 或 false", per_site=True
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     region_escalations: StrictBool = Field(
         default=True,
-        json_schema_extra=_key(
-            "逾期督办至区域时在区域群发出并 @ 责任人（每次督办合并发送；全公司统一设置）",
-            "true 或 false",
-        ),
+        json_schema_extra=_key(),
     )
 
 
@@ -228,128 +203,87 @@ class CompanySettings(BaseModel):
 
     grade_bands: Bands = Field(
         default=DEFAULT_GRADE_BANDS,
-        json_schema_extra=_key(
-            "评级分档：得分率不低于分数线即得该评级，低于最低一档为「待改进」",
-            '[[分数线, "评级"], …]，分数线 0–100 且不重复，评级不为空、不重复，'
-            '如 [[90, "优秀"], [80, "良好"], [70, "合格"]]',
-        ),
+        json_schema_extra=_key(),
     )
     reminders: ReminderSettings = ReminderSettings()
     group_posts: GroupPostSettings = GroupPostSettings()
     quiet_hours: QuietHours = Field(
         default=("21:00", "08:00"),
-        json_schema_extra=_key(
-            "免打扰时段：此时段内不发提醒，顺延到时段之后",
-            '["开始", "结束"] 或 21:00-08:00；开始等于结束表示不设免打扰',
-            per_site=True,
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     timezone: TimeZone = Field(
         default=DEFAULT_TIMEZONE,
-        json_schema_extra=_key(
-            "项目所在时区（日期、提醒时间都按它）",
-            "IANA 时区名，如 Asia/Shanghai",
-            per_site=True,
-            company=False,
-        ),
+        json_schema_extra=_key(per_site=True, company=False),
     )
     photo_required: StrictBool = Field(
         default=False,
-        json_schema_extra=_key("创建整改任务前必须拍照", "true 或 false"),
+        json_schema_extra=_key(),
     )
     default_due_days: Day = Field(
         default=7,
-        json_schema_extra=_key("一般不合格的整改任务默认几天后达标", "1–365 的整数"),
+        json_schema_extra=_key(),
     )
     serious_due_days: Day = Field(
         default=3,
-        json_schema_extra=_key("严重不合格的整改任务默认几天后达标", "1–365 的整数"),
+        json_schema_extra=_key(),
     )
     observation_due_days: Day = Field(
         default=15,
-        json_schema_extra=_key("观察项的整改任务默认几天后达标", "1–365 的整数"),
+        json_schema_extra=_key(),
     )
     severity_names: SeverityNames = Field(
         default=("观察项", "一般不合格", "严重不合格"),
-        json_schema_extra=_key(
-            "三个严重程度的名称，由轻到重",
-            '三个不为空、不重复、不超过 10 字的名称，如 ["观察项", "一般不合格", "严重不合格"]',
-        ),
+        json_schema_extra=_key(),
     )
     observation_min_score: float = Field(
         default=0.5,
         gt=0,
         le=100,
-        json_schema_extra=_key(
-            "失分项得分不低于此分数时，默认定为观察项（否则默认一般不合格）",
-            "大于 0、不超过 100 的分数，如 0.5",
-        ),
+        json_schema_extra=_key(),
     )
     due_choices: DueChoices = Field(
         default=(3, 7, 15, 30),
-        json_schema_extra=_key(
-            "创建整改任务时可选的达标天数按钮",
-            "1–365 的天数列表，1–6 个，不重复，如 [3, 7, 15, 30]",
-        ),
+        json_schema_extra=_key(),
     )
     manager_summaries: Literal["section", "final"] = Field(
         default="section",
-        json_schema_extra=_key(
-            "经理收到哪些检查小结：section 每个分部小结都发，final 只发最终结果",
-            "section 或 final",
-            per_site=True,
-        ),
+        json_schema_extra=_key(per_site=True),
     )
     inspector_self_assign: StrictBool = Field(
         default=False,
-        json_schema_extra=_key("检查员可以把整改任务指派给自己", "true 或 false", per_site=True),
+        json_schema_extra=_key(per_site=True),
     )
     photo_max_age_hours: int = Field(
         default=24,
         ge=1,
         le=720,
-        json_schema_extra=_key(
-            "检查照片的拍摄时间最多可早于检查开始几小时，超过则在报告中标注（不阻止提交）",
-            "1–720 的整数",
-        ),
+        json_schema_extra=_key(),
     )
     reuse_max_distance: int = Field(
         default=3,
         ge=0,
         le=20,
-        json_schema_extra=_key(
-            "整改后照片与之前的照片感知哈希相差不超过几位即视为几乎相同，提示复查人（不阻止提交）",
-            "0–20 的整数（共 64 位）",
-        ),
+        json_schema_extra=_key(),
     )
     reuse_days: Day = Field(
         default=90,
-        json_schema_extra=_key("与本项目多少天内的照片比对是否重复使用", "1–365 的整数"),
+        json_schema_extra=_key(),
     )
     appeal_window_days: int = Field(
         default=3,
         ge=1,
         le=30,
-        json_schema_extra=_key(
-            "检查提交后项目可在几个工作日内确认或申诉（周六、周日及节假日不计），逾期自动确认",
-            "1–30 的整数",
-        ),
+        json_schema_extra=_key(),
     )
     holidays: Holidays = Field(
         default=(),
-        json_schema_extra=_key(
-            "节假日（不计入申诉期的工作日）",
-            '日期列表，如 ["2026-10-01", "2026-10-02"]，最多 100 个',
-        ),
+        json_schema_extra=_key(),
     )
     photo_max_distance_m: int = Field(
         default=500,
         ge=50,
         le=50_000,
-        json_schema_extra=_key(
-            "照片的 GPS 位置离项目坐标超过多少米即标注，提示复查人（不阻止提交；项目需设坐标）",
-            "50–50000 的整数（米）",
-        ),
+        json_schema_extra=_key(),
     )
     """500 m: a phone's GPS is off by 5–20 m in the open and by 50–100 m or more between
     buildings or indoors, and the site's coordinates are one point (its gate) of an estate
@@ -357,23 +291,21 @@ class CompanySettings(BaseModel):
     from the far corner of this one (docs/EVIDENCE.md)."""
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         default="mon",
-        json_schema_extra=_key("每周汇总发给经理的日子", "mon tue wed thu fri sat sun 之一"),
+        json_schema_extra=_key(),
     )
     digest_time: Clock = Field(
         default="09:00",
-        json_schema_extra=_key("每周汇总的发送时间", "24 小时制时间，如 09:00"),
+        json_schema_extra=_key(),
     )
     bulletin_day: int = Field(
         default=1,
         ge=1,
         le=28,
-        json_schema_extra=_key(
-            "每月几号自动发送上月品质检查通报（给公司和区域经理）", "1–28 的整数"
-        ),
+        json_schema_extra=_key(),
     )
     bulletin_time: Clock = Field(
         default="09:00",
-        json_schema_extra=_key("月度通报的发送时间", "24 小时制时间，如 09:00"),
+        json_schema_extra=_key(),
     )
 
 
@@ -384,7 +316,7 @@ class Source(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"default": "默认", "company": "公司", "site": "项目"}[self.value]
+        return label("setting_source", self.value)
 
 
 class SettingError(ValueError):
@@ -421,10 +353,11 @@ def _keys(model: type[BaseModel], prefix: str = "") -> Iterator[Key]:
             continue
         extra = info.json_schema_extra
         assert isinstance(extra, dict)
+        macro = f"{prefix}{name}".replace(".", "__")
         yield Key(
             name=f"{prefix}{name}",
-            description=str(extra["description"]),
-            allowed=str(extra["allowed"]),
+            description=plain("setting_descriptions", macro),
+            allowed=plain("setting_allowed", macro),
             per_site=bool(extra["per_site"]),
             company=bool(extra["company"]),
             default=defaults[name],
@@ -455,7 +388,7 @@ def _leaf(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 def key(name: str) -> Key:
     known = KEYS.get(name)
     if known is None:
-        raise SettingError(f"没有设置项 {name}；可用：{'、'.join(KEYS)}")
+        raise SettingError(plain("errors", "unknown_setting", name=name, known=list(KEYS)))
     return known
 
 
@@ -466,7 +399,9 @@ def validate(name: str, value: Any) -> Any:
         checked = CompanySettings.model_validate(_nest(setting.path, value))
     except ValidationError:
         shown = json.dumps(value, ensure_ascii=False)
-        raise SettingError(f"{name}：不能设为 {shown}；允许：{setting.allowed}") from None
+        raise SettingError(
+            plain("errors", "setting_not_allowed", name=name, shown=shown, allowed=setting.allowed)
+        ) from None
     return _leaf(checked.model_dump(mode="json"), setting.path)
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core.texts import render
+from bot.core.texts import plain, render
 
 _FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
@@ -70,7 +70,7 @@ def _parse(value: str, today: date) -> date | None:
         raise DateError(
             "date_passed_this_year",
             proposed,
-            typed=f"{candidate.month}月{candidate.day}日",
+            typed=plain("dates", "month_day", month=candidate.month, day=candidate.day),
             next_year=proposed.isoformat(),
         )
     return candidate

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.core.texts import plain
+
 MAX_FINDING = 1000
 ELLIPSIS = "…"
-SEPARATOR = "；"
 
 
 def finding(notes: Sequence[str], fallback: str) -> str:
     """The notes joined (or `fallback` when there are none), at most MAX_FINDING characters."""
-    text = SEPARATOR.join(notes) or fallback
+    text = plain("common", "semicolons", items=notes) or fallback
     if len(text) <= MAX_FINDING:
         return text
     return text[: MAX_FINDING - len(ELLIPSIS)].rstrip() + ELLIPSIS

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.core.texts import plain
+
 _MONTH = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*$")
 
 
@@ -39,7 +41,7 @@ class Period:
 
     @property
     def title(self) -> str:
-        return f"{self.first.year}年{self.first.month}月"
+        return plain("dates", "month", year=self.first.year, month=self.first.month)
 
 
 def parse_month(text: str) -> Period | None:

@@ -14,20 +14,30 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from bot.core.texts import label, plain
+
 WEEK, MONTH, QUARTER = "week", "month", "quarter"  # storage.records.PlanEvery's values
 # storage.records.InspectionStatus's values
 COMPLETED, OPEN_INSPECTION = "completed", frozenset({"in_progress", "paused"})
 LIMITS = {WEEK: 7, MONTH: 31, QUARTER: 92}
-EVERY_NAMES = {WEEK: "周检", MONTH: "月检", QUARTER: "季检"}
 REMIND_BEFORE = timedelta(days=1)
 
 
+def every_name(every: str) -> str:
+    """周检, 月检 or 季检."""
+    return label("plan_every", every)
+
+
 class OccurrenceStatus(StrEnum):
-    NOT_STARTED = "未开始"
-    IN_PROGRESS = "进行中"
-    DONE = "已完成"
-    DONE_LATE = "逾期完成"
-    MISSED = "漏检"
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DONE_LATE = "done_late"
+    MISSED = "missed"
+
+    @property
+    def label(self) -> str:
+        return label("plan_status", self.value)
 
 
 class WindowError(ValueError):
@@ -40,9 +50,9 @@ def check_window(every: str, first: int | None, last: int | None) -> tuple[int, 
     start = 1 if first is None else first
     end = limit if last is None else last
     if not 1 <= start <= limit or not 1 <= end <= limit:
-        raise WindowError(f"窗口日期须在 1–{limit} 之间 (window days are 1–{limit})")
+        raise WindowError(plain("errors", "window_out_of_range", limit=limit))
     if start > end:
-        raise WindowError(f"窗口为空：{start} 日晚于 {end} 日 (empty window)")
+        raise WindowError(plain("errors", "window_empty", start=start, end=end))
     return start, end
 
 

@@ -6,10 +6,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.core.texts import label
 from standards.schema import Item, Level, Section, Standard
 
 DEFAULT_GRADE_BANDS: tuple[tuple[float, str], ...] = ((90, "优秀"), (80, "良好"), (70, "合格"))
-BELOW_BANDS = "待改进"  # below the lowest band; not 不合格, which names a finding (不合格项)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def grade_for(percent: float | None, bands: Sequence[tuple[float, str]]) -> str 
     for floor, name in sorted(bands, reverse=True):
         if percent >= floor - 1e-9:
             return name
-    return BELOW_BANDS
+    return below_bands()
 
 
 def section_total(section: Section, marks: Mapping[int, Mark]) -> SectionTotal:
@@ -147,3 +147,8 @@ def progress_bar(done: int, total: int, width: int = 10) -> str:
     """Any progress shows at least one filled cell; only a finished run fills them all."""
     filled = 0 if total == 0 or done == 0 else min(width, math.ceil(width * done / total))
     return "▰" * filled + "▱" * (width - filled)
+
+
+def below_bands() -> str:
+    """The grade below the lowest band (待改进)."""
+    return label("grades", "below_bands")

@@ -32,6 +32,7 @@ from bot.core.task_types import (
     TaskStatus,
     TaskView,
 )
+from bot.core.texts import label, plain
 from standards.schema import Item
 
 
@@ -202,17 +203,19 @@ def check(
     """Raise TransitionError unless `actor` may move `task` to `to` (with `reason`)."""
     move = (task.status, to)
     if move not in ALLOWED:
-        raise TransitionError(f"{task.status.label} → {to.label} 不是允许的状态变化")
+        raise TransitionError(
+            plain("errors", "transition_not_allowed", source=task.status.label, target=to.label)
+        )
     if move == SUBMIT and not may_fix(task, actor):
-        raise TransitionError("只有责任人可以提交整改")
+        raise TransitionError(label("errors", "only_responsible_fixes"))
     if move in (APPROVE, REJECT) and not may_verify(task, actor, submitted_by):
-        raise TransitionError("只有检查员或项目经理可以复查，且不能复查自己负责或提交的整改")
+        raise TransitionError(label("errors", "verify_not_allowed"))
     if move == REJECT and not has_reason(reason):
-        raise TransitionError("退回需要说明原因")
+        raise TransitionError(label("errors", "reject_needs_reason"))
     if move in WITHDRAW and not may_withdraw(task, actor):
-        raise TransitionError("只有检查员或项目经理可以撤销整改任务")
+        raise TransitionError(label("errors", "withdraw_not_allowed"))
     if move in WITHDRAW and not has_reason(reason):
-        raise TransitionError("撤销需要说明原因")
+        raise TransitionError(label("errors", "withdraw_needs_reason"))
 
 
 def submitter(task: TaskView, events: Sequence[TaskEventView]) -> int | None:

@@ -6,6 +6,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
+from bot.core.texts import label
+
 
 class Severity(StrEnum):
     """A finding's severity, mildest first; its name is a company setting (`severity_names`)."""
@@ -26,15 +28,9 @@ class TaskStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return _TASK_LABELS[self]
+        return label("task_status", self.value)
 
 
-_TASK_LABELS = {
-    TaskStatus.OPEN: "待整改",
-    TaskStatus.REVIEW: "待复查",
-    TaskStatus.DONE: "已完成",
-    TaskStatus.WITHDRAWN: "已撤销",
-}
 OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.REVIEW)
 
 

@@ -11,14 +11,20 @@ from datetime import date
 
 from bot.core.company_settings import CompanySettings
 from bot.core.task_types import Severity, TaskView
+from bot.core.texts import plain
 from standards.schema import Item, Level
 
 
 def finding_for(item: Item, level: Level) -> str:
     """问题 of a task without a note: the level the item should reach and the one it got."""
     top = item.levels[0]
-    return (
-        f"未达标：应「{top.label}」，评为「{level.label}」（{level.score:g}/{item.max_score:g}分）"
+    return plain(
+        "task",
+        "finding",
+        top=top.label,
+        got=level.label,
+        score=level.score,
+        max_score=item.max_score,
     )
 
 
@@ -27,7 +33,10 @@ def written_for(finding: str, item: Item, score: float | None) -> bool:
     level = item.level_for(score) if score is not None else None
     if level is None:
         return False
-    return finding in (finding_for(item, level), f"{level.score:g}分 {level.label}")
+    return finding in (
+        finding_for(item, level),
+        plain("scores", "level", score=level.score, name=level.label),
+    )
 
 
 def level_of(task: TaskView, item: Item | None) -> Level | None:
@@ -38,10 +47,10 @@ def level_of(task: TaskView, item: Item | None) -> Level | None:
 
 
 def status_label(task: TaskView, today: date) -> str:
-    label = task.status.label
+    shown = task.status.label
     if task.is_overdue(today):
-        return f"{label}（逾期）"
-    return label
+        return plain("task_status", "overdue", status=shown)
+    return shown
 
 
 def days_overdue(task: TaskView, today: date) -> int:

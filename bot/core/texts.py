@@ -23,10 +23,10 @@ def _percent(value: float | None) -> str:
 
 
 @lru_cache(maxsize=4)
-def _environment(locale: str) -> Environment:
+def _environment(locale: str, escape: bool = True) -> Environment:
     env = Environment(
         loader=PackageLoader("bot", f"templates/{locale}"),
-        autoescape=True,
+        autoescape=escape,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
@@ -49,3 +49,16 @@ def label(group: str, key: str, /, **context: Any) -> str:
     labels/<group>.j2, so that one file holds every label of a kind; user values are escaped."""
     module = _environment(DEFAULT_LOCALE).get_template(f"labels/{group}.j2").module
     return str(getattr(module, key)(**context)).strip()
+
+
+def labels(group: str, /, *keys: str) -> tuple[str, ...]:
+    """Several labels of one group, in order (the column headers of a table)."""
+    return tuple(label(group, key) for key in keys)
+
+
+def plain(group: str, key: str, /, **context: Any) -> str:
+    """Like `label`, but user values stay as given, spaces at either end included: for text
+    that is escaped later, where a template shows it as a value, or never (PDF, Excel and
+    chart images are not HTML). The macro is written without surrounding whitespace."""
+    module = _environment(DEFAULT_LOCALE, escape=False).get_template(f"labels/{group}.j2").module
+    return str(getattr(module, key)(**context))

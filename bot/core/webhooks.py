@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from bot.core.texts import label
+
 
 class WebhookKeyError(ValueError):
     """Not a webhook key or URL."""
@@ -16,7 +18,7 @@ def webhook_key(key_or_url: str) -> str:
         keys = parse_qs(urlsplit(value).query).get("key", [])
         value = keys[0].strip() if keys else ""
     if not value or len(value) > 200 or not all(c.isalnum() or c in "-_" for c in value):
-        raise WebhookKeyError("不是群机器人的 Webhook 地址或 key")
+        raise WebhookKeyError(label("errors", "not_a_webhook"))
     return value
 
 

@@ -6,12 +6,15 @@ from collections import defaultdict
 
 from bot.core.events import Incoming
 from bot.core.messages import Outgoing
-from bot.core.texts import render
+from bot.core.texts import label, plain, render
 from storage.db import Tx
 from storage.errors import IdentityInUse
 from storage.records import OutboxKind, Person, Role
 
-ROLE_NAMES = {Role.INSPECTOR: "检查员", Role.RESPONSIBLE: "责任人", Role.MANAGER: "经理"}
+
+def role_name(role: Role) -> str:
+    """检查员, 责任人 or 经理."""
+    return label("roles", role)
 
 
 async def refuse(
@@ -83,8 +86,8 @@ async def role_rows(tx: Tx, person_id: int) -> list[dict[str, str]]:
         else:
             scope = ("company", "")
         if scope is not None:
-            by_scope[scope].append(ROLE_NAMES[grant.role])
+            by_scope[scope].append(role_name(grant.role))
     return [
-        {"level": level, "site": name, "roles": "、".join(names)}
+        {"level": level, "site": name, "roles": plain("common", "enumeration", items=names)}
         for (level, name), names in by_scope.items()
     ]

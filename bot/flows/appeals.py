@@ -24,6 +24,7 @@ from bot.core.conversation import Mode
 from bot.core.dates import shown
 from bot.core.messages import Button
 from bot.core.scoring import totals
+from bot.core.texts import plain
 from bot.flows import reminding, summaries, task_follow
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import Loaded
@@ -325,7 +326,7 @@ async def _resume_task(
                 task.version,
                 task.due_date + timedelta(days=days),
                 actor_id=None,
-                reason=f"申诉期间暂停 {days} 天",
+                reason=plain("events", "appeal_pause", days=days),
             )
         await reminding.replan(ctx.tx, task, ctx.now)
 

@@ -15,22 +15,23 @@ from bot.core.kpi import Period, ScoreTally, parse_month
 from bot.core.messages import Outgoing
 from bot.core.report_request import BULLETIN_FORMATS, bulletin_request
 from bot.core.scoring import grade_for
-from bot.core.tasks import severity_name
-from bot.core.texts import render
+from bot.core.tasks import severity_name, status_label
+from bot.core.texts import label, plain, render
 from bot.flows import group_posts
 from bot.flows.context import FlowContext
 from bot.flows.kpis import completed_in, item_content, month_kpis, scope_sites
 from bot.reports.bulletin_model import BulletinModel, FindingRow, KpiRow, LossRow, RankRow
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Region, ResultStatus, Role, Task
+from storage.records import Channel, OutboxKind, Region, ResultStatus, Role
 
-COMPANY = "全公司"
 LOSSES_SHOWN = 10
 Chat = tuple[Channel, str, int | None]
 
 
 def scope_name(region: Region | None) -> str:
-    return COMPANY if region is None else f"{region.name}区域"
+    return (
+        label("scope", "company") if region is None else plain("scope", "region", name=region.name)
+    )
 
 
 def _percent(rate: float | None) -> float | None:
@@ -111,7 +112,7 @@ async def bulletin_model(
         ranking=tuple(ranking),
         sites=tuple(_kpi_row(r["site"], r) for r in ranked),
         regions=tuple(_kpi_row(r["region"], r) for r in this["regions"]) if region is None else (),
-        total=_kpi_row("合计", this["company"]),
+        total=_kpi_row(label("common", "total"), this["company"]),
         findings=await _findings(tx, period, now, site_ids),
         losses=losses,
         bands=tuple(bands),
@@ -150,18 +151,14 @@ async def _findings(
                 no=task.item_no,
                 content=content or task.finding,
                 severity=severity_name(settings, task.severity),
-                responsible=people.get(task.responsible_person_id or 0, "未指定"),
+                responsible=people.get(
+                    task.responsible_person_id or 0, label("common", "unassigned")
+                ),
                 due=task.due_date.isoformat() if task.due_date else "—",
-                status=_status(task, local(now, site.timezone).date()),
+                status=status_label(task, local(now, site.timezone).date()),
             )
         )
     return tuple(rows)
-
-
-def _status(task: Task, today: date) -> str:
-    if task.is_overdue(today):
-        return f"{task.status.label}（逾期）"
-    return task.status.label
 
 
 async def queue_bulletin(

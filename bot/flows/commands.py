@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.core import texts
 from storage.db import Tx
 from storage.records import Channel, Role
 
@@ -15,8 +16,12 @@ from storage.records import Channel, Role
 class Command:
     name: str  # the /command
     word: str  # the Chinese command word, typed as the whole message
-    label: str  # what menus and the help text show
     roles: frozenset[Role]  # who may use it; every role for 帮助
+
+    @property
+    def label(self) -> str:
+        """What menus and the help text show."""
+        return texts.label("commands", self.name)
 
 
 INSPECTOR = frozenset({Role.INSPECTOR})
@@ -24,20 +29,18 @@ MANAGER = frozenset({Role.MANAGER})
 EVERYONE = frozenset(Role)
 
 COMMANDS: tuple[Command, ...] = (
-    Command("inspect", "检查", "开始检查", INSPECTOR),
-    Command("resume", "继续", "继续未完成的检查", INSPECTOR),
-    Command("pause", "暂停", "暂停当前检查", INSPECTOR),
-    Command("status", "进度", "查看检查进度", INSPECTOR),
-    Command(
-        "tasks", "任务", "整改任务", frozenset({Role.INSPECTOR, Role.RESPONSIBLE, Role.MANAGER})
-    ),
-    Command("stats", "统计", "项目排名与整改统计", MANAGER),
-    Command("overdue", "逾期", "逾期整改任务", MANAGER),
-    Command("report", "报告", "最近一次检查报告", MANAGER),
-    Command("bulletin", "通报", "月度品质检查通报", MANAGER),
-    Command("plans", "计划", "本期检查计划", frozenset({Role.INSPECTOR, Role.MANAGER})),
-    Command("settings", "设置", "查看公司设置", MANAGER),
-    Command("help", "帮助", "查看帮助", EVERYONE),
+    Command("inspect", "检查", INSPECTOR),
+    Command("resume", "继续", INSPECTOR),
+    Command("pause", "暂停", INSPECTOR),
+    Command("status", "进度", INSPECTOR),
+    Command("tasks", "任务", frozenset({Role.INSPECTOR, Role.RESPONSIBLE, Role.MANAGER})),
+    Command("stats", "统计", MANAGER),
+    Command("overdue", "逾期", MANAGER),
+    Command("report", "报告", MANAGER),
+    Command("bulletin", "通报", MANAGER),
+    Command("plans", "计划", frozenset({Role.INSPECTOR, Role.MANAGER})),
+    Command("settings", "设置", MANAGER),
+    Command("help", "帮助", EVERYONE),
 )
 # 复查 (verifying fixes) happens from the task list.
 WORDS: dict[str, str] = {c.word: c.name for c in COMMANDS} | {"复查": "tasks"}

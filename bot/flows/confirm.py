@@ -17,6 +17,7 @@ from bot.core.dates import shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
 from bot.core.scoring import totals
+from bot.core.texts import plain
 from bot.flows import appeals
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
@@ -62,7 +63,7 @@ async def site_managers(ctx: FlowContext, site: Site) -> list[Person]:
 
 def deadline_text(when: Confirmation, site: Site) -> str:
     """The last moment of the window, as people say it (the last day, 24:00)."""
-    return f"{shown(when.deadline, site.timezone)}（{site.name}当地时间）"
+    return plain("confirm", "deadline", when=shown(when.deadline, site.timezone), site=site.name)
 
 
 async def open_window(ctx: FlowContext, loaded: Loaded) -> dict[str, Any]:
@@ -79,7 +80,9 @@ async def open_window(ctx: FlowContext, loaded: Loaded) -> dict[str, Any]:
     return {
         "status": when.status.label,
         "deadline": deadline_text(when, site),
-        "managers": "、".join(m.name for m in managers if m.id != ctx.person.id),
+        "managers": plain(
+            "common", "enumeration", items=[m.name for m in managers if m.id != ctx.person.id]
+        ),
     }
 
 
@@ -103,7 +106,7 @@ async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
             note = ""
             if notes.get(no):
                 written = await ctx.tx.notes.for_item(loaded.inspection.id, no)
-                note = "；".join(n.text for n in written)
+                note = plain("common", "semicolons", items=[n.text for n in written])
             await ctx.notify(
                 manager.id,
                 "confirm_finding",
@@ -294,6 +297,9 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
     _leave(ctx)
     deciders = await appeals.on_filed(ctx, inspection, appeal)
     await ctx.reply(
-        "appeal_filed", no=item_no, photos=photos, deciders="、".join(p.name for p in deciders)
+        "appeal_filed",
+        no=item_no,
+        photos=photos,
+        deciders=plain("common", "enumeration", items=[p.name for p in deciders]),
     )
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.conversation import Mode
 from bot.core.events import StoredFile
 from bot.core.pixels import MAX_PIXELS
+from bot.core.texts import label
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import (
     Loaded,
@@ -30,7 +31,7 @@ async def refuse_unusable(ctx: FlowContext, file: StoredFile) -> bool:
         await ctx.reply("image_too_many_pixels", limit_wan=MAX_PIXELS // 10_000)
         return True
     if not file.is_image or file.sha256 is None:
-        await ctx.reply("file_not_image", name=file.file_name or "这个文件")
+        await ctx.reply("file_not_image", name=file.file_name or label("common", "this_file"))
         return True
     return False
 

@@ -26,7 +26,7 @@ from bot.core.messages import GroupPost, Outgoing
 from bot.core.report_request import ReportFormat, bulletin_request, report_request
 from bot.core.scoring import grade_for
 from bot.core.tasks import severity_name
-from bot.core.texts import render
+from bot.core.texts import label, render
 from bot.flows import notify
 from bot.reports import renditions
 from storage.db import Database, Tx
@@ -66,11 +66,11 @@ async def groups_for(tx: Tx, site: Site, kind: str) -> list[ChatGroup]:
     return await tx.groups.active_for(site_id=site.id)
 
 
-async def who(tx: Tx, person_id: int | None, fallback: str = "未指定") -> Who:
+async def who(tx: Tx, person_id: int | None) -> Who:
     """A person with what each kind of group can mention them by."""
     person = await tx.people.get(person_id) if person_id is not None else None
     if person is None:
-        return Who(name=fallback)
+        return Who(name=label("common", "unassigned"))
     found: dict[Channel, str] = {}
     for identity in await tx.identities.for_person(person.id):
         found.setdefault(identity.channel, identity.external_id)
@@ -190,7 +190,7 @@ async def serious_finding(tx: Tx, task: Task) -> None:
             site=site.name,
             task=task,
             severity=severity_name(settings, task.severity),
-            due=task.due_date.isoformat() if task.due_date else "未定",
+            due=task.due_date.isoformat() if task.due_date else label("common", "undecided"),
             responsible=Markup(inline(group.kind is GroupKind.TELEGRAM, responsible, mentions)),
         )
 
@@ -266,7 +266,7 @@ async def fixes_verified(tx: Tx, site: Site, group: ChatGroup, now: datetime) ->
             "id": t.id,
             "item_no": t.item_no,
             "finding": t.finding,
-            "responsible": names.get(t.responsible_person_id or 0, "未指定"),
+            "responsible": names.get(t.responsible_person_id or 0, label("common", "unassigned")),
         }
         for t in done
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core import payload
 from bot.core.conversation import Mode
 from bot.core.messages import Button
+from bot.core.texts import label
 from bot.flows import confirm, plans, summaries, task_follow, task_setup
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import Loaded, close_item_message, load, show_item
@@ -229,7 +230,7 @@ async def not_applicable(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
         score=None,
         max_score=item.max_score,
         not_applicable=True,
-        level_label="不适用",
+        level_label=label("common", "not_applicable"),
         details={},
         answered_by=ctx.person.id,
     )

@@ -8,6 +8,7 @@ from bot.core import payload
 from bot.core.conversation import ConversationState, Mode
 from bot.core.messages import Button
 from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_from_samples
+from bot.core.texts import plain
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
@@ -90,14 +91,20 @@ def proposal_for(item: Item, state: ConversationState) -> tuple[Level | None, st
     if item.sample is not None and sample is not None and sample.no == item.no:
         passed, failed = sample.p, sample.f
         if passed + failed >= item.sample.size:
-            reason = f"抽样 {item.sample.pass_label} {passed}/{passed + failed}"
+            reason = plain(
+                "inspection",
+                "sample_reason",
+                pass_label=item.sample.pass_label,
+                passed=passed,
+                total=passed + failed,
+            )
             return propose_from_samples(item, passed, passed + failed), reason
     figures = state.figures
     if item.target is not None and figures is not None and figures.no == item.no:
         values = figures.values
         level = propose_from_figures(item, values)
         if level is not None:
-            shown = "，".join(f"{k} {v:g}" for k, v in values.items())
+            shown = plain("inspection", "figures", values=values)
             return level, shown
     return None, ""
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.dates import local
 from bot.core.kpi import Period, ResultTally, ScoreTally, TaskFact, TaskTally
+from bot.core.texts import label
 from standards.pinned import pinned
 from storage.db import Tx
 from storage.records import (
@@ -22,8 +23,6 @@ from storage.records import (
     Task,
     TaskStatus,
 )
-
-UNASSIGNED = "未指定"
 
 
 def fact(task: Task, timezone: str) -> TaskFact:
@@ -143,7 +142,7 @@ async def _responsible(tx: Tx, tallies: dict[int | None, TaskTally]) -> list[dic
     rows = [
         {
             "id": person_id,
-            "person": UNASSIGNED if person_id is None else people[person_id],
+            "person": label("common", "unassigned") if person_id is None else people[person_id],
             **tally.measures(),
         }
         for person_id, tally in tallies.items()

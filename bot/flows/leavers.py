@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.texts import label, plain
 from bot.flows import notify, reminding
 from bot.flows.task_items import TaskItems
 from storage.db import Tx
 from storage.records import Person, Role, Task
-
-REASON = "原责任人停用"
 
 
 class CannotDeactivate(Exception):
@@ -33,7 +32,7 @@ async def deactivate(tx: Tx, person: Person, heir: Person | None, now: datetime)
     """Deactivate `person`, handing their open tasks to `heir`; raises CannotDeactivate
     before changing anything when that cannot be done."""
     if not person.active:
-        raise CannotDeactivate(f"{person.name} 已经停用")
+        raise CannotDeactivate(plain("leavers", "already_inactive", name=person.name))
     tasks = await tx.tasks.open_for_person(person.id)
     if tasks:
         await _check_heir(tx, person, heir, tasks)
@@ -41,7 +40,7 @@ async def deactivate(tx: Tx, person: Person, heir: Person | None, now: datetime)
     if heir is not None:
         for task in tasks:
             moved = await tx.tasks.reassign(
-                task.id, task.version, heir.id, actor_id=None, reason=REASON
+                task.id, task.version, heir.id, actor_id=None, reason=label("leavers", "reason")
             )
             await reminding.replan(tx, moved, now)
             handed.append(moved)
@@ -58,11 +57,9 @@ async def deactivate(tx: Tx, person: Person, heir: Person | None, now: datetime)
 
 async def _check_heir(tx: Tx, person: Person, heir: Person | None, tasks: list[Task]) -> None:
     if heir is None:
-        raise CannotDeactivate(
-            f"{person.name} 还有 {len(tasks)} 项未完成的整改任务，请用 --tasks-to 指定接手的责任人"
-        )
+        raise CannotDeactivate(plain("leavers", "tasks_left", name=person.name, count=len(tasks)))
     if heir.id == person.id or not heir.active:
-        raise CannotDeactivate(f"{heir.name} 不能接手：须是另一位在职人员")
+        raise CannotDeactivate(plain("leavers", "heir_invalid", name=heir.name))
     missing = []
     for site_id in sorted({task.site_id for task in tasks}):
         if not await tx.roles.has(heir.id, site_id, Role.RESPONSIBLE):
@@ -70,8 +67,7 @@ async def _check_heir(tx: Tx, person: Person, heir: Person | None, tasks: list[T
             missing.append(site.name if site else f"#{site_id}")
     if missing:
         raise CannotDeactivate(
-            f"{heir.name} 不是这些项目的责任人：{'、'.join(missing)}"
-            "（先用 pinjian person role add 授予 responsible 角色）"
+            plain("leavers", "heir_not_responsible", name=heir.name, sites=missing)
         )
 
 

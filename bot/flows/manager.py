@@ -16,6 +16,7 @@ from bot.core.messages import Button
 from bot.core.schedule import last_weekly, week_label
 from bot.core.scoring import grade_for
 from bot.core.tasks import days_overdue
+from bot.core.texts import label, plain
 from bot.flows import notify
 from bot.flows.claims import claim_run
 from bot.flows.context import FlowContext
@@ -219,11 +220,13 @@ async def weekly_digest(db: Database, clock: Callable[[], datetime], timezone: s
                 people: list[dict[str, Any]] = []
                 for person_id, counter in per_person.items():
                     owner = await tx.people.get(person_id) if person_id is not None else None
-                    people.append({"name": owner.name if owner else "未指定", **counter})
+                    people.append(
+                        {"name": owner.name if owner else label("common", "unassigned"), **counter}
+                    )
                 people.sort(key=lambda p: (-p["overdue"], -p["open"]))
                 row = rows[site.name]
                 entries.append({"name": site.name, **row, "people": people})
-            week = f"{today - timedelta(days=today.weekday()):%Y-%m-%d} 当周"
+            week = plain("dates", "week", monday=today - timedelta(days=today.weekday()))
             sent += await notify.to_person(
                 tx, manager_id, "digest", week=week, name=person.name, sites=entries, losses=losses
             )

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from bot.core import payload
 from bot.core.conversation import Mode
 from bot.core.messages import Button
-from bot.core.plans import EVERY_NAMES, OccurrenceStatus, next_period, status
+from bot.core.plans import OccurrenceStatus, every_name, next_period, status
+from bot.core.texts import plain
 from bot.flows.context import FlowContext
 from storage.db import Tx
 from storage.records import Inspection, Occurrence, Plan, Role, Site
@@ -25,7 +26,9 @@ def label(plan: Plan, occurrence: Occurrence, site: Site) -> str:
     zone = ZoneInfo(site.timezone)
     first = occurrence.window_start.astimezone(zone).date()
     last = (occurrence.window_end.astimezone(zone) - timedelta(seconds=1)).date()
-    return f"{EVERY_NAMES[plan.every]} {first:%m-%d}–{last:%m-%d} {site.name}"
+    return plain(
+        "plan", "occurrence", every=every_name(plan.every), first=first, last=last, site=site.name
+    )
 
 
 async def pinned_target(ctx: FlowContext, occurrence_id: int) -> tuple[int, str] | None:
@@ -106,7 +109,7 @@ async def rows_for(
             {
                 "label": label(plan, occurrence, site),
                 "title": catalog_title.get(plan.std_id, plan.std_id),
-                "status": state.value,
+                "status": state.label,
                 "inspector": inspector.name if inspector else None,
             }
         )

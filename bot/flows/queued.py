@@ -18,6 +18,7 @@ the person had reached it online; a paused inspection is resumed.
 from __future__ import annotations
 
 from bot.core import payload
+from bot.core.texts import label, plain
 from bot.flows import evidence, inspection
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import ITEM_MODES, Loaded, close_item_message, load, show_item
@@ -97,8 +98,8 @@ async def _answer(ctx: FlowContext, loaded: Loaded, item: Item, mine: str, base:
 
 def _shown(item: Item, code: str) -> str:
     if code == NOT_APPLICABLE:
-        return "不适用"
+        return label("common", "not_applicable")
     if code.isdigit() and int(code) < len(item.levels):
         level = item.levels[int(code)]
-        return f"{level.score:g}分 {level.label}"
-    return "已作答"
+        return plain("scores", "level", score=level.score, name=level.label)
+    return label("scores", "answered")

@@ -3,7 +3,7 @@ sites' staff; changing them is the administrator's (`pinjian settings`)."""
 
 from __future__ import annotations
 
-from bot.core.scoring import BELOW_BANDS
+from bot.core.scoring import below_bands
 from bot.flows.context import FlowContext
 from storage.records import Role
 
@@ -17,5 +17,5 @@ async def show(ctx: FlowContext) -> None:
         "settings",
         company=await ctx.settings_at(None),
         sites=[{"name": site.name, "in_force": await ctx.settings_at(site)} for site in sites],
-        below=BELOW_BANDS,
+        below=below_bands(),
     )

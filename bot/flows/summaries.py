@@ -12,7 +12,7 @@ from bot.core.dates import shown
 from bot.core.messages import Outgoing
 from bot.core.report_request import ReportFormat, report_request
 from bot.core.scoring import Mark, section_total, totals
-from bot.core.texts import render
+from bot.core.texts import label, plain, render
 from bot.flows import group_posts
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
@@ -73,7 +73,7 @@ async def section_view(ctx: FlowContext, loaded: Loaded, section: Section) -> di
                 "content": item.content,
                 "score": answer.score,
                 "label": answer.level_label,
-                "note": "；".join(n.text for n in notes),
+                "note": plain("common", "semicolons", items=[n.text for n in notes]),
                 "photos": photos.get(no, 0),
             }
         )
@@ -172,8 +172,8 @@ def change(now: float | None, before: float | None) -> str:
         return ""
     delta = now - before
     if abs(delta) < 0.05:
-        return "→ 持平"
-    return f"{'↑' if delta > 0 else '↓'} {abs(delta):.1f} 个百分点"
+        return label("scores", "unchanged_arrow")
+    return plain("scores", "change", delta=delta)
 
 
 async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core import task_rules
 from bot.core import tasks as lifecycle
-from bot.core.texts import render
+from bot.core.texts import label, render
 from bot.flows import reminding, task_moves, tasks
 from bot.flows.context import FlowContext
 from standards.schema import Item
@@ -99,7 +99,7 @@ async def _rescore(ctx: FlowContext, item: Item, task: Task, answer: AnswerMark)
         reason=render("task_follow_reason", **_result(answer)),
     )
     if updated.responsible_person_id is not None:
-        view = await tasks.card(ctx, updated, "检查结果已更改")
+        view = await tasks.card(ctx, updated, label("task", "heading_rescored"))
         await ctx.notify(
             updated.responsible_person_id,
             "task_card",

@@ -20,7 +20,7 @@ from bot.core.conversation import Mode
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button, Stamped
-from bot.core.texts import render
+from bot.core.texts import label, plain, render
 from bot.flows import group_posts, reminding, task_moves
 from bot.flows.context import FlowContext
 from bot.flows.task_items import TaskItems
@@ -151,7 +151,7 @@ async def card(
                 "told": reached.told,
             }
         for event in await ctx.tx.tasks.events(task.id):
-            who = await _name(ctx, event.actor_id) or "系统"
+            who = await _name(ctx, event.actor_id) or label("events", "system")
             lines.append(f"{shown(event.at, zone, year=False)} {who} {_event_text(event)}")
         lines.extend(await photo_flags(ctx, task))
     return {
@@ -176,28 +176,17 @@ async def card(
 async def status_label(ctx: FlowContext, task: Task, today: date) -> str:
     """待整改, 待复查 (逾期), …, or 申诉中 while an appeal against its finding is undecided."""
     if task.status is TaskStatus.OPEN and await reminding.under_appeal(ctx.tx, task):
-        return "申诉中"
+        return label("task_status", "under_appeal")
     return lifecycle.status_label(task, today)
 
 
 def _event_text(event: Any) -> str:
-    names = {
-        TaskEventKind.CREATED: "创建任务",
-        TaskEventKind.DUE_CHANGED: "修改达标时间",
-        TaskEventKind.REASSIGNED: "更换责任人",
-        TaskEventKind.REMARK: "修改备注",
-        TaskEventKind.EXTENSION_REQUESTED: "申请延期",
-        TaskEventKind.EXTENSION_APPROVED: "批准延期",
-        TaskEventKind.EXTENSION_REJECTED: "驳回延期",
-        TaskEventKind.REMINDER_SENT: "发送提醒",
-        TaskEventKind.ESCALATED: "逾期督办",
-        TaskEventKind.RESCORED: "更改检查结果",
-    }
     if event.kind is TaskEventKind.STATUS and event.to_status is not None:
-        text = f"{event.from_status.label if event.from_status else ''}→{event.to_status.label}"
+        source = event.from_status.label if event.from_status else ""
+        text = plain("events", "status", source=source, target=event.to_status.label)
     else:
-        text = names.get(event.kind, str(event.kind))
-    return f"{text}（{event.reason}）" if event.reason else text
+        text = label("events", event.kind)
+    return plain("events", "with_reason", text=text, reason=event.reason) if event.reason else text
 
 
 def responsible_buttons(task: Task) -> list[list[Button]]:
@@ -255,7 +244,7 @@ async def on_created(ctx: FlowContext, task: Task) -> None:
     if task.severity is Severity.SERIOUS:
         await _send_serious(ctx, task)
         await group_posts.serious_finding(ctx.tx, task)
-    if await send_to_responsible(ctx, task, "新的整改任务"):
+    if await send_to_responsible(ctx, task, label("task", "heading_new")):
         return
     name = await _name(ctx, task.responsible_person_id)
     if name is None:
@@ -289,7 +278,7 @@ async def deliver_pending(ctx: FlowContext, bound_at: datetime | None = None) ->
             photos = await _before_photos(ctx, task)
             if photos:
                 await ctx.reply_photos(photos)
-            view = await card(ctx, task, "待处理的整改任务")
+            view = await card(ctx, task, label("task", "heading_pending"))
             await ctx.reply("task_card", responsible_buttons(task), **view)
 
 
@@ -303,19 +292,19 @@ async def list_tasks(ctx: FlowContext) -> None:
     managed = await ctx.tx.roles.sites_with_role(ctx.person.id, Role.MANAGER)
     lists: list[tuple[str, list[Task], bool]] = []
     if own or Role.RESPONSIBLE in roles:
-        lists.append(("我的整改任务", own, False))
+        lists.append((label("task", "list_own"), own, False))
     if created or Role.INSPECTOR in roles:
         review = [t for t in created if t.status is TaskStatus.REVIEW]
         others = [t for t in created if t not in review]
         if review:
-            lists.append(("待我复查", review, False))
+            lists.append((label("task", "list_review"), review, False))
         if others or not review:
-            lists.append(("我发起的整改", others, True))
+            lists.append((label("task", "list_created"), others, True))
     if managed:
         site_tasks = [t for site in managed for t in await ctx.tx.tasks.open_for_site(site.id)]
-        lists.append(("项目整改任务", site_tasks, True))
+        lists.append((label("task", "list_site"), site_tasks, True))
     if not lists:
-        lists.append(("我的整改任务", own, False))
+        lists.append((label("task", "list_own"), own, False))
     items = TaskItems(ctx.tx, ctx.standards_cache)
     for title, tasks, show_responsible in lists:
         rows = []
@@ -530,7 +519,9 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
     )
     await reminding.replan(ctx.tx, updated, ctx.now)
     _leave(ctx)
-    notes = "；".join(n.text for n in await ctx.tx.notes.for_task(task.id))
+    notes = plain(
+        "common", "semicolons", items=[n.text for n in await ctx.tx.notes.for_task(task.id)]
+    )
     item = await item_of(ctx, updated)
     verifiers = await _verifiers(ctx, updated)
     before = await _before_photos(ctx, updated)
@@ -561,7 +552,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
             person_id, "review_request", [_review_buttons(updated)], albums=albums, **view
         )
     names = [await _name(ctx, p) for p in verifiers]
-    verifier = "、".join(n for n in names if n)
+    verifier = plain("common", "enumeration", items=[n for n in names if n])
     await ctx.reply("fix_submitted", task_id=task.id, verifier=verifier, item=item)
 
 
@@ -646,7 +637,7 @@ async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) 
         item=item,
     )
     if approved:
-        await send_to_responsible(ctx, updated, "达标时间已更新")
+        await send_to_responsible(ctx, updated, label("task", "heading_due_changed"))
 
 
 async def on_text(ctx: FlowContext, text: str) -> bool:

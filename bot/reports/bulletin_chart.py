@@ -8,6 +8,7 @@ import io
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bot.core.texts import label, plain
 from bot.reports.bulletin_model import BulletinModel
 from bot.reports.chart import PREVIOUS_COLOUR, THIS_COLOUR, draw_bands, font, tick_label
 from bot.reports.model import percent_text
@@ -40,7 +41,7 @@ def render_bulletin_png(model: BulletinModel) -> bytes:
         [r.previous or 0 for r in rows],
         width,
         color=PREVIOUS_COLOUR,
-        label="上月",
+        label=label("bulletin", "chart_previous"),
     )
     axes.bar_label(
         before, labels=[percent_text(r.previous) for r in rows], padding=2, fontproperties=small
@@ -48,12 +49,13 @@ def render_bulletin_png(model: BulletinModel) -> bytes:
     draw_bands(axes, model.bands, small)
     axes.set_xticks(positions, [tick_label(r.site) for r in rows], fontproperties=fp)
     axes.set_ylim(0, 124)
-    axes.set_ylabel("得分率 %", fontproperties=fp)
+    axes.set_ylabel(label("report", "chart_axis"), fontproperties=fp)
     axes.set_yticks(range(0, 101, 20))
     for tick in axes.get_yticklabels():
         tick.set_fontproperties(small)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.set_title(f"{model.title}（{model.scope}）· 各项目得分率", fontproperties=title_font)
+    title = plain("bulletin", "chart_title", title=model.title, scope=model.scope)
+    axes.set_title(title, fontproperties=title_font)
     axes.legend(prop=fp, loc="upper left", ncols=2, frameon=False)
     figure.tight_layout()
     out = io.BytesIO()

@@ -12,6 +12,7 @@ from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bot.core.texts import label, plain
 from bot.reports.bulletin_chart import render_bulletin_png
 from bot.reports.bulletin_model import (
     FINDING_HEADERS,
@@ -42,11 +43,11 @@ def render_bulletin_xlsx(model: BulletinModel) -> bytes:
     workbook = Workbook()
     main = workbook.active
     assert main is not None
-    main.title = "通报"
+    main.title = label("bulletin", "sheet_main")
     _main(main, model)
-    _findings(workbook.create_sheet("不合格项汇总表"), model)
-    _losses(workbook.create_sheet("失分项"), model)
-    _chart(workbook.create_sheet("图表"), model)
+    _findings(workbook.create_sheet(label("bulletin", "sheet_findings")), model)
+    _losses(workbook.create_sheet(label("bulletin", "sheet_losses")), model)
+    _chart(workbook.create_sheet(label("bulletin", "sheet_chart")), model)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -80,22 +81,22 @@ def _main(sheet: Worksheet, model: BulletinModel) -> None:
     merged(sheet, 2, 1, last, model.heading)
     merged(sheet, 3, 1, last, model.summary())
     sheet.row_dimensions[3].height = 15 * (model.summary().count("\n") + 2)
-    row = _heading(sheet, 5, "一、项目得分排名", last)
+    row = _heading(sheet, 5, label("bulletin", "ranking"), last)
     put_row(sheet, row, RANK_HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     row += 1
     for entry in model.ranking:
         put_row(sheet, row, entry.cells())
         row += 1
-    bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
-    merged(sheet, row, 1, last, f"等级划分：{bands}")
+    bands = plain("bulletin", "bands", bands=sorted(model.bands, reverse=True))
+    merged(sheet, row, 1, last, bands)
     if model.marked:
         row += 1
         merged(sheet, row, 1, last, UNCONFIRMED_LEGEND)
-    row = _heading(sheet, row + 2, "二、各项目整改指标", last)
-    row = _kpi_table(sheet, row, "项目", model.sites, model.total)
+    row = _heading(sheet, row + 2, label("bulletin", "site_kpis"), last)
+    row = _kpi_table(sheet, row, label("columns", "site"), model.sites, model.total)
     if model.regions:
-        row = _heading(sheet, row, "三、各区域整改指标", last)
-        _kpi_table(sheet, row, "区域", model.regions, None)
+        row = _heading(sheet, row, label("bulletin", "region_kpis"), last)
+        _kpi_table(sheet, row, label("columns", "region"), model.regions, None)
     print_setup(sheet, landscape=False, title_rows="1:1")
 
 
@@ -105,7 +106,7 @@ def _findings(sheet: Worksheet, model: BulletinModel) -> None:
     for row, entry in enumerate(model.findings, start=2):
         put_row(sheet, row, entry.cells())
     if not model.findings:
-        merged(sheet, 2, 1, len(FINDING_HEADERS), "本月无不合格项。")
+        merged(sheet, 2, 1, len(FINDING_HEADERS), label("bulletin", "no_findings_sentence"))
     sheet.freeze_panes = "A2"
     print_setup(sheet, landscape=True, title_rows="1:1")
 

@@ -6,22 +6,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bot.core.texts import label, labels, plain
 from bot.reports.model import change_text, percent_text
+from storage.records import ResultStatus
 
 UNCONFIRMED_MARK = "※"
-UNCONFIRMED_LEGEND = "※ 含未确认结果（待确认或申诉中），未确认的结果不计入排名得分率。"
-RANK_HEADERS = ("排名", "项目", "区域", "检查次数", "得分率", "等级", "上月得分率", "较上月")
-KPI_HEADERS = (
-    "得分率",
-    "整改任务",
-    "已完成",
-    "按时完成",
-    "整改完成率",
-    "整改及时率",
-    "逾期未整改",
+UNCONFIRMED_LEGEND = label("bulletin", "unconfirmed_legend")
+RANK_HEADERS = labels(
+    "columns",
+    "rank",
+    "site",
+    "region",
+    "inspections",
+    "percent",
+    "grade",
+    "previous_month_percent",
+    "month_change",
 )
-FINDING_HEADERS = ("项目", "序号", "标准内容", "严重程度", "责任人", "达标时间", "状态")
-LOSS_HEADERS = ("排名", "标准", "序号", "标准内容", "失分次数", "累计失分")
+KPI_HEADERS = labels(
+    "columns",
+    "percent",
+    "tasks",
+    "done",
+    "on_time",
+    "completion_rate",
+    "timeliness_rate",
+    "overdue_open",
+)
+FINDING_HEADERS = labels(
+    "columns", "site", "no", "content", "severity", "responsible", "due", "status"
+)
+LOSS_HEADERS = labels("columns", "rank", "standard", "no", "content", "losses", "lost_points")
 
 
 def rate_text(value: float | None) -> str:
@@ -45,11 +60,14 @@ class RankRow:
     change: float | None
 
     def cells(self) -> tuple[str, ...]:
-        site, inspections, grade = self.site, str(self.inspections), self.grade or "未检查"
+        site, inspections = self.site, str(self.inspections)
+        grade = self.grade or label("bulletin", "not_inspected")
         if self.unconfirmed:
             site = f"{site}{UNCONFIRMED_MARK}"
-            inspections = f"{inspections}（含未确认 {self.unconfirmed}）"
-            grade = self.grade or "待确认"
+            inspections = plain(
+                "bulletin", "with_unconfirmed", count=inspections, unconfirmed=self.unconfirmed
+            )
+            grade = self.grade or ResultStatus.PENDING.label
         return (
             "—" if self.rank is None else str(self.rank),
             site,
@@ -130,12 +148,12 @@ class BulletinModel:
 
     @property
     def title(self) -> str:
-        return f"{self.period}品质检查通报"
+        return plain("bulletin", "title", period=self.period)
 
     @property
     def heading(self) -> str:
         """The line under the title: who issues it, for which scope, when."""
-        return f"发文：品质部　范围：{self.scope}　发布日期：{self.issued:%Y-%m-%d}"
+        return plain("bulletin", "heading", scope=self.scope, issued=self.issued)
 
     def summary(self) -> str:
         """The opening paragraph, also the chat message the files go with."""
@@ -143,22 +161,43 @@ class BulletinModel:
         ranked = [r for r in self.ranking if r.rank is not None]
         total = self.total
         lines = [
-            f"{self.period}，{self.scope}共完成检查 {sum(r.inspections for r in inspected)} 次，"
-            f"涉及项目 {len(inspected)} 个，平均得分率 {rate_text(total.score_rate)}。",
-            f"本月应整改任务 {total.tasks} 项，已完成 {total.completed} 项，"
-            f"整改完成率 {rate_text(total.completion_rate)}，"
-            f"整改及时率 {rate_text(total.timely_rate)}；逾期未整改 {total.overdue_open} 项。",
+            plain(
+                "bulletin",
+                "summary_inspections",
+                period=self.period,
+                scope=self.scope,
+                inspections=sum(r.inspections for r in inspected),
+                sites=len(inspected),
+                rate=rate_text(total.score_rate),
+            ),
+            plain(
+                "bulletin",
+                "summary_tasks",
+                tasks=total.tasks,
+                completed=total.completed,
+                completion=rate_text(total.completion_rate),
+                timely=rate_text(total.timely_rate),
+                overdue=total.overdue_open,
+            ),
         ]
         unconfirmed = sum(r.unconfirmed for r in self.ranking)
         if unconfirmed:
-            lines.append(f"其中未确认结果（待确认或申诉中）{unconfirmed} 次，不计入排名。")
+            lines.append(plain("bulletin", "summary_unconfirmed", count=unconfirmed))
         if ranked:
             best, worst = ranked[0], ranked[-1]
             lines.append(
-                f"得分率最高：{best.site}（{percent_text(best.percent)}）；"
-                f"最低：{worst.site}（{percent_text(worst.percent)}）。"
+                plain(
+                    "bulletin",
+                    "summary_best",
+                    best=best.site,
+                    best_percent=percent_text(best.percent),
+                    worst=worst.site,
+                    worst_percent=percent_text(worst.percent),
+                )
             )
         if self.losses:
             top = self.losses[0]
-            lines.append(f"失分最多的检查项：{top.content or top.no}（{top.findings} 次）。")
+            lines.append(
+                plain("bulletin", "summary_loss", item=top.content or top.no, count=top.findings)
+            )
         return "\n".join(lines)

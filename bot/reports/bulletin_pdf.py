@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fpdf import FontFace
 from fpdf.enums import WrapMode
 
+from bot.core.texts import label, plain
 from bot.reports.bulletin_chart import render_bulletin_png
 from bot.reports.bulletin_model import (
     FINDING_HEADERS,
@@ -32,13 +33,14 @@ class _Document(Document):
     def __init__(self, model: BulletinModel) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.model = model
-        set_up(self, f"{model.title}（{model.scope}）")
+        set_up(self, plain("bulletin", "document_title", title=model.title, scope=model.scope))
 
     def header(self) -> None:
         self.set_font(BODY, size=7.5)
         self.set_text_color(*GREY)
         self.set_y(7)
-        self.cell(0, 4, f"{self.model.title} · {self.model.scope}", align="L")
+        header = plain("bulletin", "page_header", title=self.model.title, scope=self.model.scope)
+        self.cell(0, 4, header, align="L")
         self.set_text_color(0, 0, 0)
         self.set_y(14)
 
@@ -52,23 +54,23 @@ def render_bulletin_pdf(model: BulletinModel) -> bytes:
     pdf.cell(0, 6, model.heading, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.multi_cell(0, 5, model.summary(), wrapmode=WrapMode.CHAR, new_x="LMARGIN", new_y="NEXT")
-    pdf.heading("一、项目得分排名")
+    pdf.heading(label("bulletin", "ranking"))
     _table(pdf, (14, 38, 24, 18, 20, 20, 26, 30), RANK_HEADERS, [r.cells() for r in model.ranking])
-    bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
+    bands = plain("bulletin", "bands", bands=sorted(model.bands, reverse=True))
     pdf.set_font(BODY, size=8)
-    pdf.cell(0, 6, f"等级划分：{bands}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, bands, new_x="LMARGIN", new_y="NEXT")
     if model.marked:
         pdf.cell(0, 6, UNCONFIRMED_LEGEND, new_x="LMARGIN", new_y="NEXT")
     if model.ranking:
         if pdf.will_page_break(108):
             pdf.add_page()
         pdf.image(io.BytesIO(render_bulletin_png(model)), w=190)
-    pdf.heading("二、各项目整改指标")
-    _kpis(pdf, "项目", model.sites, model.total)
+    pdf.heading(label("bulletin", "site_kpis"))
+    _kpis(pdf, label("columns", "site"), model.sites, model.total)
     if model.regions:
-        pdf.heading("三、各区域整改指标")
-        _kpis(pdf, "区域", model.regions, None)
-    pdf.heading("四、失分最多的检查项")
+        pdf.heading(label("bulletin", "region_kpis"))
+        _kpis(pdf, label("columns", "region"), model.regions, None)
+    pdf.heading(label("bulletin", "losses"))
     losses = [
         (
             str(n),
@@ -84,15 +86,15 @@ def render_bulletin_pdf(model: BulletinModel) -> bytes:
         pdf,
         (12, 34, 12, 92, 20, 20),
         LOSS_HEADERS,
-        losses or [("—", "本月无失分项", "", "", "", "")],
+        losses or [("—", label("bulletin", "no_losses"), "", "", "", "")],
     )
-    pdf.heading("五、不合格项汇总表")
+    pdf.heading(label("bulletin", "findings"))
     findings = [(*r.cells()[:2], printed(r.content), *r.cells()[3:]) for r in model.findings]
     _table(
         pdf,
         (28, 10, 72, 18, 20, 20, 22),
         FINDING_HEADERS,
-        findings or [("本月无不合格项", "", "", "", "", "", "")],
+        findings or [(label("bulletin", "no_findings"), "", "", "", "", "", "")],
     )
     return bytes(pdf.output())
 

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bot.core.texts import label, plain
 from bot.reports.fonts import CJK_FAMILY, LATIN_FAMILY, cjk_font
 from bot.reports.model import ReportModel, percent_text
 
@@ -60,7 +61,7 @@ def render_png(model: ReportModel) -> bytes:
     title_font.set_size(13)
     groups = [(s.heading, s.percent, s.previous_percent) for s in model.sections]
     previous = model.previous
-    groups.append(("合计", model.percent, previous.percent if previous else None))
+    groups.append((label("common", "total"), model.percent, previous.percent if previous else None))
     figure = Figure(figsize=(10, 5.6), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -68,7 +69,11 @@ def render_png(model: ReportModel) -> bytes:
     width = 0.38 if previous else 0.55
     this_x = [x - width / 2 for x in positions] if previous else positions
     this_bars = axes.bar(
-        this_x, [p or 0 for _, p, _ in groups], width, color=THIS_COLOUR, label="本次"
+        this_x,
+        [p or 0 for _, p, _ in groups],
+        width,
+        color=THIS_COLOUR,
+        label=label("report", "chart_this"),
     )
     axes.bar_label(
         this_bars, labels=[percent_text(p) for _, p, _ in groups], padding=2, fontproperties=small
@@ -79,7 +84,7 @@ def render_png(model: ReportModel) -> bytes:
             [p or 0 for _, _, p in groups],
             width,
             color=PREVIOUS_COLOUR,
-            label=f"上次（{previous.completed[:10]}）",
+            label=plain("report", "chart_previous", completed=previous.completed[:10]),
         )
         axes.bar_label(
             before,
@@ -90,16 +95,20 @@ def render_png(model: ReportModel) -> bytes:
     draw_bands(axes, model.bands, small)
     axes.set_xticks(positions, [tick_label(name) for name, _, _ in groups], fontproperties=fp)
     axes.set_ylim(0, 124)
-    axes.set_ylabel("得分率 %", fontproperties=fp)
+    axes.set_ylabel(label("report", "chart_axis"), fontproperties=fp)
     axes.set_yticks(range(0, 101, 20))
     for tick in axes.get_yticklabels():
         tick.set_fontproperties(small)
     axes.spines[["top", "right"]].set_visible(False)
-    grade = f"　等级：{model.grade}" if model.grade else ""
-    axes.set_title(
-        f"{model.site} · {model.title}\n各章节得分率：本次 {percent_text(model.percent)}{grade}",
-        fontproperties=title_font,
+    title = plain(
+        "report",
+        "chart_title",
+        site=model.site,
+        title=model.title,
+        percent=percent_text(model.percent),
+        grade=model.grade,
     )
+    axes.set_title(title, fontproperties=title_font)
     axes.legend(prop=fp, loc="upper left", ncols=2, frameon=False)
     figure.tight_layout()
     out = io.BytesIO()

@@ -18,14 +18,26 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.core.scoring import BELOW_BANDS
+from bot.core.scoring import below_bands
+from bot.core.texts import label, labels, plain
 from bot.reports import signoff
 from bot.reports.images import scale
 from bot.reports.model import ItemRow, Photo, ReportModel, SignOff, change_text, percent_text
 from bot.reports.sheet_text import write
 
 FONT_NAME = "宋体"
-HEADERS = ("序号", "标准内容", "评分细则", "分值", "得分", "责任人", "状态", "达标时间", "备注")
+HEADERS = labels(
+    "columns",
+    "no",
+    "content",
+    "rule",
+    "max_score",
+    "score",
+    "responsible",
+    "status",
+    "due",
+    "remark",
+)
 WIDTHS = (6, 42, 42, 7, 8, 10, 9, 12, 28)
 HEADER_ROW = 4
 PHOTO_PX = 240
@@ -46,11 +58,11 @@ def render_xlsx(model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
     workbook = Workbook()
     form = workbook.active
     assert form is not None
-    form.title = "检查表"
+    form.title = label("report", "sheet_form")
     _form(form, model)
-    _photos(workbook.create_sheet("照片"), model, photos)
-    _tasks(workbook.create_sheet("整改任务"), model)
-    _sections(workbook.create_sheet("章节汇总"), model)
+    _photos(workbook.create_sheet(label("report", "sheet_photos")), model, photos)
+    _tasks(workbook.create_sheet(label("report", "sheet_tasks")), model)
+    _sections(workbook.create_sheet(label("report", "sheet_sections")), model)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -66,7 +78,7 @@ def print_setup(sheet: Worksheet, *, landscape: bool, title_rows: str) -> None:
     sheet.page_margins.left = sheet.page_margins.right = 0.4
     sheet.page_margins.top = sheet.page_margins.bottom = 0.6
     sheet.print_options.horizontalCentered = True
-    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
+    sheet.oddFooter.center.text = plain("report", "excel_footer")
 
 
 def set_widths(sheet: Worksheet, widths: Sequence[float]) -> None:
@@ -103,18 +115,23 @@ def merged(
 
 
 def totals_line(model: ReportModel) -> str:
-    grade = f"　等级：{model.grade}" if model.grade else ""
-    change = "" if model.change is None else f"　较上次 {change_text(model.change)}"
-    return (
-        f"总分：{model.score:g} / {model.applicable_max:g}（{percent_text(model.percent)}）"
-        f"{grade}{change}　不适用 {model.not_applicable} 项（不计入满分）"
+    return plain(
+        "report",
+        "excel_totals",
+        score=model.score,
+        max_score=model.applicable_max,
+        percent=percent_text(model.percent),
+        grade=model.grade,
+        change=None if model.change is None else change_text(model.change),
+        not_applicable=model.not_applicable,
     )
 
 
 def _form(sheet: Worksheet, model: ReportModel) -> None:
     last = len(HEADERS)
     set_widths(sheet, WIDTHS)
-    merged(sheet, 1, 1, last, f"{model.title}　检查表", Font(name=FONT_NAME, size=16, bold=True))
+    title = plain("report", "excel_title", title=model.title)
+    merged(sheet, 1, 1, last, title, Font(name=FONT_NAME, size=16, bold=True))
     sheet.cell(row=1, column=1).alignment = CENTER
     sheet.row_dimensions[1].height = 30
     merged(
@@ -122,8 +139,16 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
         2,
         1,
         last,
-        f"项目：{model.site}　检查员：{model.inspector}　检查时间：{model.started} 至 "
-        f"{model.completed}　标准版本：{model.std_version}　报告日期：{model.report_date}",
+        plain(
+            "report",
+            "excel_meta",
+            site=model.site,
+            inspector=model.inspector,
+            started=model.started,
+            completed=model.completed,
+            version=model.std_version,
+            date=model.report_date,
+        ),
     )
     merged(sheet, 3, 1, last, totals_line(model), BOLD_FONT)
     put_row(sheet, HEADER_ROW, HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
@@ -135,7 +160,12 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
         write(sheet, row, 4, section.applicable_max)
         write(sheet, row, 5, section.score)
-        change = f"得分率 {percent_text(section.percent)}　较上次 {section.change_text}"
+        change = plain(
+            "report",
+            "excel_section_change",
+            percent=percent_text(section.percent),
+            change=section.change_text,
+        )
         write(sheet, row, 6, change)
         sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
         row += 1
@@ -145,24 +175,30 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
     put_row(
         sheet,
         row,
-        ["合计", "", "", model.applicable_max, model.score, "", "", "", ""],
+        [label("common", "total"), "", "", model.applicable_max, model.score, "", "", "", ""],
         font=BOLD_FONT,
     )
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
-    write(sheet, row, 6, f"不适用 {model.not_applicable} 项，不计入满分")
+    write(sheet, row, 6, plain("report", "excel_not_applicable", count=model.not_applicable))
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
     row += 1
     percent = None if model.percent is None else model.percent / 100
-    put_row(sheet, row, ["得分率", "", "", percent, "", "", "", "", ""], font=BOLD_FONT)
+    put_row(
+        sheet,
+        row,
+        [label("columns", "percent"), "", "", percent, "", "", "", "", ""],
+        font=BOLD_FONT,
+    )
     sheet.cell(row=row, column=4).number_format = "0.0%"
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
     row += 1
-    bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
-    put_row(sheet, row, ["等级", "", "", model.grade or "—", "", "", "", "", ""], font=BOLD_FONT)
+    bands = sorted(model.bands, reverse=True)
+    grade = [label("columns", "grade"), "", "", model.grade or "—", "", "", "", "", ""]
+    put_row(sheet, row, grade, font=BOLD_FONT)
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
     sheet.merge_cells(start_row=row, start_column=4, end_row=row, end_column=5)
-    write(sheet, row, 6, f"等级划分：{bands}，其下为{BELOW_BANDS}")
+    write(sheet, row, 6, plain("report", "excel_bands", bands=bands, below=below_bands()))
     sheet.merge_cells(start_row=row, start_column=6, end_row=row, end_column=last)
     if model.signoff is not None:
         _signoff(sheet, row + 2, model.signoff, last)
@@ -182,7 +218,7 @@ def _signoff(sheet: Worksheet, row: int, block: SignOff, last: int) -> None:
 
 
 def _item(sheet: Worksheet, row: int, item: ItemRow) -> None:
-    score: float | str | None = "不适用" if item.not_applicable else item.score
+    score: float | str | None = item.score_text if item.not_applicable else item.score
     values = (
         item.no,
         item.content,
@@ -209,8 +245,8 @@ def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -
     column_width = (PHOTO_PX - 5) / 7
     stages = 2 if fixed else 1
     set_widths(sheet, (6, 30, *([column_width] * PHOTOS_PER_ROW * stages)))
-    headings = ("整改前", "整改后") if fixed else ("照片",)
-    put_row(sheet, 1, ("序号", "标准内容 / 照片说明"), font=BOLD_FONT, fill=HEADER_FILL)
+    headings = labels("columns", "before", "after") if fixed else labels("columns", "photos")
+    put_row(sheet, 1, labels("columns", "no", "content_captions"), font=BOLD_FONT, fill=HEADER_FILL)
     for stage, heading in enumerate(headings):
         first = 3 + stage * PHOTOS_PER_ROW
         cell = sheet.cell(row=1, column=first, value=heading)
@@ -234,18 +270,18 @@ def _photos(sheet: Worksheet, model: ReportModel, photos: Mapping[str, bytes]) -
             sheet.row_dimensions[row].height = tallest * 0.75 + 6
             row += 1
     if row == 2:
-        put_row(sheet, row, ("", "本次检查没有照片"))
+        put_row(sheet, row, ("", label("report", "no_photos")))
     print_setup(sheet, landscape=fixed, title_rows="1:1")
 
 
 def _photo_text(item: ItemRow, before: Sequence[Photo], after: Sequence[Photo]) -> str:
     text = item.content
-    captions = "；".join(p.caption for p in before if p.caption)
+    captions = [p.caption for p in before if p.caption]
     if captions:
-        text += f"\n照片说明：{captions}"
-    fix_captions = "；".join(p.caption for p in after if p.caption)
+        text += "\n" + plain("report", "photo_captions", captions=captions)
+    fix_captions = [p.caption for p in after if p.caption]
     if fix_captions:
-        text += f"\n整改说明：{fix_captions}"
+        text += "\n" + plain("report", "fix_captions", captions=fix_captions)
     return text
 
 
@@ -259,7 +295,7 @@ def _embed(
         cell.border = BORDER
         scaled = scale(photos[photo.sha256], band=photo.band) if photo.sha256 in photos else None
         if scaled is None:
-            write(sheet, row, column + offset, "照片无法读取")
+            write(sheet, row, column + offset, label("report", "photo_unreadable"))
             continue
         image = SheetImage(io.BytesIO(scaled.data))
         image.width = PHOTO_PX
@@ -270,7 +306,9 @@ def _embed(
 
 
 def _tasks(sheet: Worksheet, model: ReportModel) -> None:
-    headers = ("任务编号", "序号", "问题", "严重程度", "责任人", "状态", "达标时间", "备注")
+    headers = labels(
+        "columns", "task_id", "no", "finding", "severity", "responsible", "status", "due", "remark"
+    )
     set_widths(sheet, (9, 6, 50, 11, 10, 9, 12, 30))
     put_row(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     sheet.freeze_panes = "A2"
@@ -290,14 +328,16 @@ def _tasks(sheet: Worksheet, model: ReportModel) -> None:
     if model.tasks:
         sheet.auto_filter.ref = f"A1:H{len(model.tasks) + 1}"
     else:
-        put_row(sheet, 2, ("", "", "没有整改任务"))
+        put_row(sheet, 2, ("", "", label("report", "no_tasks")))
     print_setup(sheet, landscape=True, title_rows="1:1")
 
 
 def _sections(sheet: Worksheet, model: ReportModel) -> None:
     previous = model.previous
     set_widths(sheet, (26, 10, 10, 10, 12, 16))
-    headers = ("章节", "得分", "适用满分", "得分率", "上次得分率", "较上次")
+    headers = labels(
+        "columns", "section", "score", "applicable_max", "percent", "previous_percent", "change"
+    )
     put_row(sheet, 1, headers, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     row = 2
     for section in model.sections:
@@ -318,7 +358,7 @@ def _sections(sheet: Worksheet, model: ReportModel) -> None:
         sheet,
         row,
         (
-            "合计",
+            label("common", "total"),
             model.score,
             model.applicable_max,
             percent_text(model.percent),
@@ -328,9 +368,9 @@ def _sections(sheet: Worksheet, model: ReportModel) -> None:
         font=BOLD_FONT,
     )
     note = (
-        f"上次检查：{previous.completed}（编号 {previous.inspection_id}）"
+        plain("report", "excel_previous", completed=previous.completed, id=previous.inspection_id)
         if previous
-        else "本项目此前没有同一标准的已完成检查，无法对比。"
+        else label("report", "no_previous")
     )
     write(sheet, row + 2, 1, note).font = BODY_FONT
     print_setup(sheet, landscape=False, title_rows="1:1")

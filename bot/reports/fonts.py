@@ -13,6 +13,8 @@ from pathlib import Path
 
 import matplotlib
 
+from bot.core.texts import plain
+
 CJK_FAMILY = "Droid Sans Fallback"
 LATIN_FAMILY = "DejaVu Sans"
 
@@ -21,7 +23,7 @@ LATIN_FAMILY = "DejaVu Sans"
 def cjk_font() -> Path:
     path = Path(str(resources.files("bot.reports") / "fonts" / "DroidSansFallbackFull.ttf"))
     if not path.is_file():
-        raise FileNotFoundError(f"报告字体缺失 (report font missing): {path}")
+        raise FileNotFoundError(plain("report", "font_missing", path=path))
     return path
 
 

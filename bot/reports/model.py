@@ -20,6 +20,7 @@ from bot.core import company_settings
 from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
+from bot.core.texts import label, plain
 from bot.reports import photo_place, photo_reuse, photo_time, renditions
 from standards.pinned import pinned
 from storage.db import Database, Tx
@@ -35,7 +36,6 @@ from storage.records import (
 
 log = logging.getLogger(__name__)
 
-OVERDUE = "逾期"
 FIXED = {TaskStatus.REVIEW, TaskStatus.DONE}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -75,7 +75,7 @@ class ItemRow:
     @property
     def score_text(self) -> str:
         if self.not_applicable:
-            return "不适用"
+            return label("common", "not_applicable")
         return "" if self.score is None else f"{self.score:g}"
 
 
@@ -91,7 +91,7 @@ class SectionRow:
 
     @property
     def heading(self) -> str:
-        return f"{self.code}、{self.title}"
+        return plain("report", "section", code=self.code, title=self.title)
 
     @property
     def change(self) -> float | None:
@@ -213,8 +213,8 @@ def change_text(change: float | None) -> str:
     if change is None:
         return "—"
     if abs(change) < 0.05:
-        return "持平"
-    return f"{'↑' if change > 0 else '↓'} {abs(change):.1f} 个百分点"
+        return label("scores", "unchanged")
+    return plain("scores", "change", delta=change)
 
 
 def percent_text(percent: float | None) -> str:
@@ -230,16 +230,15 @@ async def load_report(db: Database, inspection_id: int) -> ReportModel:
 async def build(tx: Tx, inspection_id: int) -> ReportModel:
     inspection = await tx.inspections.get(inspection_id)
     if inspection is None:
-        raise ReportError(f"没有编号为 {inspection_id} 的检查 (no inspection {inspection_id})")
+        raise ReportError(plain("report", "no_inspection", id=inspection_id))
     if inspection.status is not InspectionStatus.COMPLETED or inspection.completed_at is None:
         raise ReportError(
-            f"检查 {inspection_id} 尚未完成，不能出报告"
-            f" (inspection {inspection_id} is {inspection.status.value}, not completed)"
+            plain("report", "not_completed", id=inspection_id, status=inspection.status.value)
         )
     site = await tx.sites.get(inspection.site_id)
     stored = await tx.standards.get(inspection.standard_id)
     if site is None or stored is None:
-        raise ReportError(f"检查 {inspection_id} 的数据不完整 (site or standard missing)")
+        raise ReportError(plain("report", "incomplete", id=inspection_id))
     zone = site.timezone
     standard = pinned(stored)
     bands = await company_settings.grade_bands(tx.settings)
@@ -277,7 +276,9 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     takers = {p.id: p.name for p in await tx.people.get_many({ev.created_by for ev in findings})}
 
     def band(ev: Evidence, no: int) -> str:
-        return renditions.band(ev, site.name, f"第 {no} 项", zone, _name(takers, ev.created_by))
+        return renditions.band(
+            ev, site.name, plain("report", "item", no=no), zone, _name(takers, ev.created_by)
+        )
 
     for ev in findings:
         if ev.item_no is not None:
@@ -286,12 +287,12 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     for ev, metres in photo_place.far_from_site(findings, site, radius):
         if ev.item_no is not None:
             far = photo_place.shown_distance(metres)
-            notes[ev.item_no].append(f"照片拍摄地点距项目 {far}（超过 {radius} 米）")
+            notes[ev.item_no].append(plain("report", "photo_far", distance=far, radius=radius))
     old = photo_time.findings_taken_before(findings, inspection.started_at, zone, max_age)
     for ev in old:
         if ev.item_no is not None and (at := photo_time.taken(ev, zone)) is not None:
             notes[ev.item_no].append(
-                f"照片拍摄于 {shown(at, zone)}，早于检查开始 {max_age} 小时以上"
+                plain("report", "photo_old", taken=shown(at, zone), hours=max_age)
             )
     today = local(tx.now(), zone).date()
     by_item = {t.item_no: t for t in tasks if t.item_no is not None}
@@ -306,10 +307,10 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             fixes[no] = tuple(Photo(e.sha256, e.caption or "", band(e, no)) for e in shots)
             for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
                 if (at := photo_time.taken(ev, zone)) is not None:
-                    notes[no].append(f"整改后照片拍摄于 {shown(at, zone)}，早于整改任务创建")
+                    notes[no].append(plain("report", "fix_photo_early", taken=shown(at, zone)))
             for _, metres in photo_place.far_from_site(shots, site, radius):
                 far = photo_place.shown_distance(metres)
-                notes[no].append(f"整改后照片拍摄地点距项目 {far}（超过 {radius} 米）")
+                notes[no].append(plain("report", "fix_photo_far", distance=far, radius=radius))
             pairs = await photo_reuse.reused(
                 tx,
                 task,
@@ -319,16 +320,16 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             )
             for _, earlier in pairs:
                 where = (
-                    f"第 {earlier.item_no} 项"
+                    plain("report", "item", no=earlier.item_no)
                     if earlier.item_no
-                    else f"整改任务 #{earlier.task_id}"
+                    else plain("report", "task", id=earlier.task_id)
                 )
                 day = local(earlier.created_at, zone).strftime("%m-%d")
-                notes[no].append(f"整改后照片与 {day} {where}的照片几乎相同")
+                notes[no].append(plain("report", "fix_photo_reused", day=day, where=where))
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:
-        return OVERDUE if task.is_overdue(today) else task.status.label
+        return label("report", "overdue") if task.is_overdue(today) else task.status.label
 
     def item_row(no: int) -> ItemRow:
         item = standard.item(no)
@@ -346,7 +347,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             responsible=_name(people, task.responsible_person_id) if task else "",
             status=task_status(task) if task else "",
             due=task.due_date if task else None,
-            remark="；".join(remark),
+            remark=plain("common", "semicolons", items=remark),
             photos=tuple(photos.get(no, [])),
             fix_photos=fixes.get(no, ()),
         )
@@ -422,7 +423,7 @@ async def _signoff(tx: Tx, inspection: Inspection, zone: str) -> SignOff | None:
                 filed_by=_name(people, a.filed_by),
                 filed_at=shown(a.filed_at, zone),
                 reason=a.reason,
-                decision=a.decision.label if a.decision else "待裁决",
+                decision=a.decision.label if a.decision else label("appeal_decision", "undecided"),
                 decided_by=_name(people, a.decided_by),
                 decided_at=shown(a.decided_at, zone) if a.decided_at else "",
                 decision_reason=a.decision_reason or "",

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode
 
-from bot.core.scoring import BELOW_BANDS
+from bot.core import texts
+from bot.core.scoring import below_bands
 from bot.reports import signoff
 from bot.reports.fonts import cjk_font, latin_font
 from bot.reports.images import Scaled, scale
@@ -36,16 +37,17 @@ PHOTO_GAP = 4.0
 PHOTO_MAX_H = 48.0
 CAPTION_H = 7.6
 CAPTION_CHARS = 24
-ITEM_HEADERS = (
-    "序号",
-    "标准内容",
-    "评分细则",
-    "分值",
-    "得分",
-    "责任人",
-    "状态",
-    "达标时间",
-    "备注",
+ITEM_HEADERS = texts.labels(
+    "columns",
+    "no",
+    "content",
+    "rule",
+    "max_score",
+    "score",
+    "responsible",
+    "status",
+    "due",
+    "remark",
 )
 ITEM_WIDTHS = (8, 48, 48, 9, 10, 15, 12, 18, 22)
 ITEM_ALIGN = ("C", "L", "L", "C", "C", "C", "C", "C", "L")
@@ -62,7 +64,7 @@ def set_up(pdf: FPDF, title: str) -> None:
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_margins(10, 14, 10)
     pdf.set_title(title)
-    pdf.set_creator("品检 Pinjian")
+    pdf.set_creator(texts.label("report", "creator"))
 
 
 class Document(FPDF):
@@ -75,7 +77,7 @@ class Document(FPDF):
         self.set_y(-11)
         self.set_font(BODY, size=7.5)
         self.set_text_color(*GREY)
-        self.cell(0, 4, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
+        self.cell(0, 4, texts.plain("report", "pdf_footer", page=self.page_no()), align="C")
         self.set_text_color(0, 0, 0)
 
     def heading(self, text: str) -> None:
@@ -91,7 +93,7 @@ class _Document(Document):
     def __init__(self, model: ReportModel) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.model = model
-        set_up(self, f"{model.site} {model.title} 检查报告")
+        set_up(self, texts.plain("report", "pdf_title", site=model.site, title=model.title))
 
     def header(self) -> None:
         self.set_font(BODY, size=7.5)
@@ -99,7 +101,7 @@ class _Document(Document):
         self.set_y(7)
         self.cell(0, 4, f"{self.model.site} · {self.model.title}", align="L")
         self.set_x(self.l_margin)
-        self.cell(0, 4, f"检查报告 · 编号 {self.model.inspection_id}", align="R")
+        self.cell(0, 4, texts.plain("report", "pdf_header", id=self.model.inspection_id), align="R")
         self.set_text_color(0, 0, 0)
         self.set_y(14)
 
@@ -123,22 +125,31 @@ def render_pdf(model: ReportModel, photos: Mapping[str, bytes]) -> bytes:
 
 def _summary(pdf: _Document, model: ReportModel) -> None:
     pdf.set_font(BODY, "B", 16)
-    pdf.multi_cell(0, 8, f"{model.title}\n检查报告", align="C", new_x="LMARGIN", new_y="NEXT")
+    title = texts.plain("report", "pdf_heading", title=model.title)
+    pdf.multi_cell(0, 8, title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     previous = model.previous
-    rows = [
-        ("项目", model.site),
-        ("检查员", model.inspector),
-        ("检查时间", f"{model.started} 至 {model.completed}"),
-        ("检查标准", f"{model.title}（{model.std_id} 版本 {model.std_version}）"),
-        ("报告日期", model.report_date.isoformat()),
-        (
-            "上次检查",
-            f"{previous.completed}，得分率 {percent_text(previous.percent)}"
-            if previous
-            else "无（本项目此前没有同一标准的已完成检查）",
+    values = [
+        model.site,
+        model.inspector,
+        texts.plain("report", "pdf_period", started=model.started, completed=model.completed),
+        texts.plain(
+            "report", "pdf_standard", title=model.title, id=model.std_id, version=model.std_version
         ),
+        model.report_date.isoformat(),
+        texts.plain(
+            "report",
+            "pdf_previous",
+            completed=previous.completed,
+            percent=percent_text(previous.percent),
+        )
+        if previous
+        else texts.label("report", "pdf_no_previous"),
     ]
+    headers = texts.labels(
+        "columns", "site", "inspector", "inspected", "standard_used", "report_date", "previous"
+    )
+    rows = list(zip(headers, values, strict=True))
     pdf.set_font(BODY, size=9)
     with pdf.table(
         col_widths=(25, 165),
@@ -153,32 +164,38 @@ def _summary(pdf: _Document, model: ReportModel) -> None:
             row.cell(value)
     pdf.ln(4)
     pdf.set_font(BODY, "B", 13)
-    grade = f"　等级：{model.grade}" if model.grade else ""
-    change = "" if model.change is None else f"　较上次 {change_text(model.change)}"
-    pdf.cell(
-        0,
-        8,
-        f"总分 {model.score:g} / {model.applicable_max:g}（{percent_text(model.percent)}）"
-        f"{grade}{change}",
-        new_x="LMARGIN",
-        new_y="NEXT",
+    totals = texts.plain(
+        "report",
+        "pdf_totals",
+        score=model.score,
+        max_score=model.applicable_max,
+        percent=percent_text(model.percent),
+        grade=model.grade,
+        change=None if model.change is None else change_text(model.change),
     )
+    pdf.cell(0, 8, totals, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(BODY, size=9)
-    bands = "，".join(f"{name} ≥ {floor:g}%" for floor, name in sorted(model.bands, reverse=True))
     pdf.multi_cell(
         0,
         5,
         align="L",
         wrapmode=WrapMode.CHAR,
-        text=f"共 {model.items_total} 项，不适用 {model.not_applicable} 项（不计入满分）；"
-        f"整改任务 {len(model.tasks)} 项。等级划分：{bands}，其下为{BELOW_BANDS}。",
+        text=texts.plain(
+            "report",
+            "pdf_counts",
+            items=model.items_total,
+            not_applicable=model.not_applicable,
+            tasks=len(model.tasks),
+            bands=sorted(model.bands, reverse=True),
+            below=below_bands(),
+        ),
         new_x="LMARGIN",
         new_y="NEXT",
     )
 
 
 def _sections(pdf: _Document, model: ReportModel) -> None:
-    pdf.heading("章节得分（与上次检查对比）")
+    pdf.heading(texts.label("report", "pdf_sections"))
     previous = model.previous
     with pdf.table(
         col_widths=(60, 22, 22, 26, 30, 30),
@@ -186,7 +203,17 @@ def _sections(pdf: _Document, model: ReportModel) -> None:
         line_height=5.5,
         text_align=("L", "C", "C", "C", "C", "C"),
     ) as table:
-        table.row(("章节", "得分", "适用满分", "得分率", "上次得分率", "较上次"))
+        table.row(
+            texts.labels(
+                "columns",
+                "section",
+                "score",
+                "applicable_max",
+                "percent",
+                "previous_percent",
+                "change",
+            )
+        )
         for s in model.sections:
             table.row(
                 (
@@ -200,7 +227,7 @@ def _sections(pdf: _Document, model: ReportModel) -> None:
             )
         table.row(
             (
-                "合计",
+                texts.label("common", "total"),
                 f"{model.score:g}",
                 f"{model.applicable_max:g}",
                 percent_text(model.percent),
@@ -218,7 +245,7 @@ def printed(text: str) -> str:
 
 
 def _items(pdf: _Document, model: ReportModel) -> None:
-    pdf.heading("检查明细")
+    pdf.heading(texts.label("report", "pdf_items"))
     pdf.set_font(BODY, size=7.5)
     with pdf.table(
         col_widths=ITEM_WIDTHS,
@@ -232,8 +259,15 @@ def _items(pdf: _Document, model: ReportModel) -> None:
         for section in model.sections:
             row = table.row(style=FontFace(emphasis="BOLD", fill_color=SECTION_FILL))
             row.cell(
-                f"{section.heading}　得分 {section.score:g} / {section.applicable_max:g}"
-                f"（{percent_text(section.percent)}）　较上次 {section.change_text}",
+                texts.plain(
+                    "report",
+                    "pdf_section_row",
+                    heading=section.heading,
+                    score=section.score,
+                    max_score=section.applicable_max,
+                    percent=percent_text(section.percent),
+                    change=section.change_text,
+                ),
                 colspan=len(ITEM_HEADERS),
                 align="L",
             )
@@ -256,20 +290,22 @@ def _items(pdf: _Document, model: ReportModel) -> None:
                 ):
                     row.cell(text)
         row = table.row(style=FontFace(emphasis="BOLD"))
-        row.cell("合计", colspan=3, align="L")
+        row.cell(texts.label("common", "total"), colspan=3, align="L")
         row.cell(f"{model.applicable_max:g}")
         row.cell(f"{model.score:g}")
         row.cell(
-            f"得分率 {percent_text(model.percent)}　等级 {model.grade or '—'}",
+            texts.plain(
+                "report", "pdf_total_grade", percent=percent_text(model.percent), grade=model.grade
+            ),
             colspan=4,
             align="L",
         )
 
 
 def _tasks(pdf: _Document, model: ReportModel) -> None:
-    pdf.heading(f"整改任务（{len(model.tasks)} 项）")
+    pdf.heading(texts.plain("report", "pdf_tasks", count=len(model.tasks)))
     if not model.tasks:
-        pdf.cell(0, 6, "没有整改任务。", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, texts.label("report", "pdf_no_tasks"), new_x="LMARGIN", new_y="NEXT")
         return
     pdf.set_font(BODY, size=7.5)
     with pdf.table(
@@ -280,7 +316,19 @@ def _tasks(pdf: _Document, model: ReportModel) -> None:
         wrapmode=WrapMode.CHAR,
         padding=0.8,
     ) as table:
-        table.row(("编号", "序号", "问题", "严重程度", "责任人", "状态", "达标时间", "备注"))
+        table.row(
+            texts.labels(
+                "columns",
+                "task_no",
+                "no",
+                "finding",
+                "severity",
+                "responsible",
+                "status",
+                "due",
+                "remark",
+            )
+        )
         for task in model.tasks:
             table.row(
                 (
@@ -288,7 +336,7 @@ def _tasks(pdf: _Document, model: ReportModel) -> None:
                     str(task.item_no or ""),
                     task.finding,
                     task.severity,
-                    task.responsible or "未指定",
+                    task.responsible or texts.label("common", "unassigned"),
                     task.status,
                     task.due.isoformat() if task.due else "",
                     task.remark,
@@ -312,7 +360,7 @@ def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> 
     if not rows:
         return
     pdf.add_page()
-    pdf.heading(f"照片（{model.photo_count} 张，按检查项序号排列）")
+    pdf.heading(texts.plain("report", "pdf_photos", count=model.photo_count))
     width = (pdf.epw - PHOTO_GAP * (PHOTO_COLUMNS - 1)) / PHOTO_COLUMNS
     pdf.set_font(BODY, size=7)
     for row in rows:
@@ -327,7 +375,9 @@ def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> 
             x = pdf.l_margin + offset * (width + PHOTO_GAP)
             if image is None:
                 pdf.set_xy(x, top)
-                pdf.cell(width, height, "照片无法读取", border=1, align="C")
+                pdf.cell(
+                    width, height, texts.label("report", "photo_unreadable"), border=1, align="C"
+                )
             else:
                 w = min(width, height * image.width / image.height)
                 pdf.image(io.BytesIO(image.data), x=x, y=top, w=w)
@@ -335,7 +385,9 @@ def _photos(pdf: _Document, model: ReportModel, photos: Mapping[str, bytes]) -> 
             pdf.cell(
                 width,
                 3.4,
-                f"第 {item.no} 项 · {label}" + (f" · {photo.caption}" if photo.caption else ""),
+                texts.plain(
+                    "report", "pdf_photo_caption", no=item.no, which=label, caption=photo.caption
+                ),
                 new_x="LEFT",
                 new_y="NEXT",
             )
@@ -353,18 +405,27 @@ def _photo_rows(model: ReportModel) -> list[list[PhotoCell]]:
     for item in model.items:
         if not item.fix_photos:
             count = len(item.photos)
-            flowing += [(item, p, f"照片 {i}/{count}") for i, p in enumerate(item.photos, 1)]
+            flowing += [(item, p, _count("photos", i, count)) for i, p in enumerate(item.photos, 1)]
             continue
         cells = [
-            *[(item, p, f"整改前 {i}/{len(item.photos)}") for i, p in enumerate(item.photos, 1)],
             *[
-                (item, p, f"整改后 {i}/{len(item.fix_photos)}")
+                (item, p, _count("before", i, len(item.photos)))
+                for i, p in enumerate(item.photos, 1)
+            ],
+            *[
+                (item, p, _count("after", i, len(item.fix_photos)))
                 for i, p in enumerate(item.fix_photos, 1)
             ],
         ]
         rows += _chunks(flowing) + _chunks(cells)
         flowing = []
     return rows + _chunks(flowing)
+
+
+def _count(which: str, index: int, count: int) -> str:
+    """照片 1/3, 整改前 1/2, 整改后 2/2."""
+    which_label = texts.label("columns", which)
+    return texts.plain("report", "photo_count", which=which_label, index=index, count=count)
 
 
 def _chunks(cells: list[PhotoCell]) -> list[list[PhotoCell]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from bot.core.texts import plain
 from storage.records import Evidence, Site
 
 EARTH_RADIUS_M = 6_371_000
@@ -45,4 +46,6 @@ def far_from_site(
 
 def shown_distance(metres: float) -> str:
     """1.2 公里 or 650 米, as a flag says it."""
-    return f"{metres / 1000:.1f} 公里" if metres >= 1000 else f"{round(metres)} 米"
+    if metres >= 1000:
+        return plain("report", "km", value=metres / 1000)
+    return plain("report", "metres", value=round(metres))

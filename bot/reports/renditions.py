@@ -22,6 +22,7 @@ from typing import Any
 from bot.core.dates import shown
 from bot.core.messages import Stamped
 from bot.core.report_request import BANDS_KEY, STAMPED_KEY, bands
+from bot.core.texts import plain
 from bot.delivery import DeliveryError
 from bot.reports import photo_time
 from bot.reports.images import scale
@@ -43,7 +44,10 @@ _made: OrderedDict[tuple[str, str], str] = OrderedDict()
 def band(photo: Evidence, site: str, place: str, zone: str, taker: str) -> str:
     """项目 · 第 N 项 · 拍摄 (or 接收) time · who took it."""
     at = photo_time.taken(photo, zone)
-    when = f"拍摄 {shown(at, zone)}" if at else f"接收 {shown(photo.created_at, zone)}"
+    if at:
+        when = plain("report", "taken", when=shown(at, zone))
+    else:
+        when = plain("report", "received", when=shown(photo.created_at, zone))
     return f"{site} · {place} · {when} · {taker}"
 
 
@@ -61,7 +65,11 @@ async def stamped(tx: Tx, photos: Sequence[Evidence]) -> list[Stamped]:
             inspection = await tx.inspections.get(photo.inspection_id)
             site_id = inspection.site_id if inspection is not None else None
         site = await tx.sites.get(site_id) if site_id is not None else None
-        place = f"第 {item_no} 项" if item_no else f"整改任务 #{photo.task_id}"
+        place = (
+            plain("report", "item", no=item_no)
+            if item_no
+            else plain("report", "task", id=photo.task_id)
+        )
         text = band(
             photo,
             site.name if site else "",

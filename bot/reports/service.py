@@ -28,6 +28,7 @@ from typing import Any
 
 from bot.core.dates import local
 from bot.core.report_request import ReportFormat, requested
+from bot.core.texts import label, plain
 from bot.delivery import DeliveryError, NotReady
 from bot.reports import renditions
 from bot.reports.bulletin_model import BulletinModel
@@ -67,8 +68,9 @@ def filename(model: ReportModel, fmt: ReportFormat, made: datetime) -> str:
     file system). A report is made again only when what it shows changed, and the moment it
     was made (site time) tells the two files apart: never two downloads of one name."""
     title = model.title.split("——")[-1]
-    version = f"生成{local(made, model.timezone):%Y%m%d-%H%M%S}"
-    parts = ("检查报告", model.site, title, model.completed[:10], str(model.inspection_id), version)
+    version = plain("report", "file_made", made=local(made, model.timezone))
+    prefix = label("report", "file_prefix")
+    parts = (prefix, model.site, title, model.completed[:10], str(model.inspection_id), version)
     return "_".join(_UNSAFE.sub("-", part) for part in parts) + f".{fmt.value}"
 
 
