@@ -18,6 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import payload, texts
+from bot.core.actions import Action
+from bot.core.buttons import button
 from bot.core.messages import Button
 from bot.core.plans import REMIND_BEFORE, OccurrenceStatus, period_start, window
 from bot.core.reminders import in_quiet_hours
@@ -125,7 +127,7 @@ class PlanSweeper:
         }
 
     async def _open(self, tx: Tx, occurrence: Occurrence, plan: Plan, site: Site) -> None:
-        start = Button("开始检查", payload.encode("O", occurrence.id))
+        start = button("start_inspection", payload.encode(Action.PLAN_START, occurrence.id))
         await self._to_inspectors(tx, "plan_open", occurrence, plan, site, [[start]])
 
     async def _to_inspectors(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from bot.core.actions import Action
+
 MAX_BYTES = 64
 _PART = re.compile(r"^[A-Za-z0-9_.+-]{1,24}$")
 
@@ -16,7 +18,9 @@ class PayloadError(ValueError):
     """Not a payload this bot made."""
 
 
-def encode(*parts: str | int) -> str:
+def encode(action: Action, *args: str | int) -> str:
+    """`action` first (bot.core.actions names them all), then what it acts on."""
+    parts = (action, *args)
     text = ":".join(str(p) for p in parts)
     if len(text.encode("utf-8")) > MAX_BYTES or not all(_PART.match(str(p)) for p in parts):
         raise PayloadError(f"payload does not fit: {text!r}")

@@ -20,6 +20,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core import confirmation, payload
+from bot.core.actions import Action, ConfirmAction
+from bot.core.buttons import button
 from bot.core.conversation import Mode
 from bot.core.dates import shown
 from bot.core.messages import Button
@@ -45,16 +47,17 @@ MODES = frozenset({Mode.APPEAL_DECISION})
 APPEAL_SOURCE = "申诉改判"
 
 
-def _button(text: str, *parts: str | int) -> Button:
-    return Button(text, payload.encode("A", *parts))
+def _button(key: str, action: ConfirmAction, *args: int, **values: object) -> Button:
+    """An appeal button labelled with the macro `key` of labels/buttons.j2."""
+    return button(key, payload.encode(Action.CONFIRMATION, action, *args), **values)
 
 
 def decision_buttons(appeal: Appeal) -> list[list[Button]]:
     return [
         [
-            _button("维持", "UP", appeal.id),
-            _button("改判", "CH", appeal.id),
-            _button("撤销", "WD", appeal.id),
+            _button("uphold", ConfirmAction.UPHOLD, appeal.id),
+            _button("change", ConfirmAction.CHANGE, appeal.id),
+            _button("withdraw", ConfirmAction.WITHDRAW, appeal.id),
         ]
     ]
 
@@ -128,9 +131,10 @@ async def on_filed(ctx: FlowContext, inspection: Inspection, appeal: Appeal) -> 
     return chosen
 
 
-async def press(ctx: FlowContext, action: str, args: list[str]) -> None:
+async def press(ctx: FlowContext, action: ConfirmAction, args: list[str]) -> None:
+    """A decider's button: UP, CH, CL or WD (`bot.flows.confirm` handles the site's)."""
     appeal = await ctx.tx.confirmations.appeal(payload.as_int(args[0]))
-    if appeal is None or action not in ("UP", "CH", "CL", "WD"):
+    if appeal is None:
         await ctx.toast("stale_button", alert=True)
         return
     found = await _may_decide(ctx, appeal)
@@ -138,15 +142,24 @@ async def press(ctx: FlowContext, action: str, args: list[str]) -> None:
         return
     inspection, _, standard = found
     item = standard.item(appeal.item_no)
-    if action == "UP":
+    if action is ConfirmAction.UPHOLD:
         await ctx.toast()
         await decide(ctx, appeal, AppealDecision.UPHELD, None, None)
-    elif action == "CH":
+    elif action is ConfirmAction.CHANGE:
         await ctx.toast()
         answer = await ctx.tx.answers.get(inspection.id, item.no)
         current = answer.score if answer else None
         buttons = [
-            [_button(f"{lv.score:g}分 {lv.label}", "CL", appeal.id, index)]
+            [
+                _button(
+                    "level",
+                    ConfirmAction.CHANGE_TO,
+                    appeal.id,
+                    index,
+                    score=lv.score,
+                    name=lv.label,
+                )
+            ]
             for index, lv in enumerate(item.levels)
             if lv.score != current
         ]
@@ -158,13 +171,14 @@ async def press(ctx: FlowContext, action: str, args: list[str]) -> None:
             label=(answer.level_label if answer else "") or "",
         )
     else:
-        index = payload.as_int(args[1]) if action == "CL" else 0
+        index = payload.as_int(args[1]) if action is ConfirmAction.CHANGE_TO else 0
         if not 0 <= index < len(item.levels):
             await ctx.toast("stale_button", alert=True)
             return
         await ctx.toast()
         level = item.levels[index]
-        decision = AppealDecision.CHANGED if action == "CL" else AppealDecision.WITHDRAWN
+        changed = action is ConfirmAction.CHANGE_TO
+        decision = AppealDecision.CHANGED if changed else AppealDecision.WITHDRAWN
         ctx.next_screen()
         ctx.state.mode, ctx.state.appeal_id = Mode.APPEAL_DECISION, appeal.id
         ctx.state.decision, ctx.state.level = decision.value, index

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.core import confirmation, payload
+from bot.core import actions, confirmation, payload
+from bot.core.actions import Action, ConfirmAction
+from bot.core.buttons import button
 from bot.core.conversation import Mode
 from bot.core.dates import shown
 from bot.core.events import StoredFile
@@ -40,8 +42,9 @@ MODES = frozenset({Mode.APPEAL_REASON})
 MAX_REASON = 1000
 
 
-def _button(text: str, *parts: str | int) -> Button:
-    return Button(text, payload.encode("A", *parts))
+def _button(key: str, action: ConfirmAction, *args: int, **values: object) -> Button:
+    """A 项目确认 button labelled with the macro `key` of labels/buttons.j2."""
+    return button(key, payload.encode(Action.CONFIRMATION, action, *args), **values)
 
 
 def findings(loaded: Loaded) -> list[int]:
@@ -110,7 +113,7 @@ async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
             await ctx.notify(
                 manager.id,
                 "confirm_finding",
-                [[_button(f"申诉 第{no}项", "AP", loaded.inspection.id, no)]],
+                [[_button("appeal", ConfirmAction.APPEAL, loaded.inspection.id, no, no=no)]],
                 site=site.name,
                 no=no,
                 content=item.content,
@@ -124,7 +127,7 @@ async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
         await ctx.notify(
             manager.id,
             "confirm_request",
-            [[_button("✅ 全部确认", "OK", loaded.inspection.id)]],
+            [[_button("confirm_all", ConfirmAction.CONFIRM_ALL, loaded.inspection.id)]],
             site=site.name,
             title=loaded.standard.title,
             inspector=ctx.person.name,
@@ -139,10 +142,12 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
     """A:ACTION:…: the site's side (OK, AP) here, the deciders' side in `appeals`."""
     if not parts:
         raise payload.PayloadError("a confirmation button names its action")
-    action, args = parts[0], parts[1:]
-    if action == "OK":
+    action, args = actions.find(ConfirmAction, parts[0]), parts[1:]
+    if action is None:
+        raise payload.PayloadError("not a confirmation button")
+    if action is ConfirmAction.CONFIRM_ALL:
         await confirm_all(ctx, payload.as_int(args[0]))
-    elif action == "AP":
+    elif action is ConfirmAction.APPEAL:
         await start_appeal(ctx, payload.as_int(args[0]), payload.as_int(args[1]))
     else:
         await appeals.press(ctx, action, args)

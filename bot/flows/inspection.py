@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.core import payload
+from bot.core.actions import Action
+from bot.core.buttons import button
 from bot.core.conversation import Mode
 from bot.core.messages import Button
 from bot.core.texts import label
@@ -32,7 +34,7 @@ async def choose_site(ctx: FlowContext) -> None:
         return
     screen = ctx.next_screen()
     ctx.state.mode = Mode.CHOOSE_SITE
-    buttons = [[Button(site.name, payload.encode("S", screen, site.id))] for site in sites]
+    buttons = [[Button(site.name, payload.encode(Action.SITE, screen, site.id))] for site in sites]
     await ctx.reply("choose_site", buttons)
 
 
@@ -50,7 +52,7 @@ async def on_site(ctx: FlowContext, site_id: int) -> None:
     screen = ctx.next_screen()
     ctx.state.mode, ctx.state.site = Mode.CHOOSE_STANDARD, site.id
     buttons = [
-        [Button(std.title, payload.encode("T", screen, site.id, index))]
+        [Button(std.title, payload.encode(Action.STANDARD, screen, site.id, index))]
         for index, std in enumerate(standards)
     ]
     await ctx.reply("choose_standard", buttons, site=site.name)
@@ -120,11 +122,11 @@ async def offer_resume(ctx: FlowContext, include_new: bool = False) -> None:
         loaded = await load(ctx, inspection.id)
         if loaded is None:
             continue
-        done = len(loaded.answers)
-        label = f"{loaded.site.name} · {done}/{len(loaded.standard.items)}"
-        rows.append([Button(label, payload.encode("R", screen, inspection.id))])
+        code = payload.encode(Action.RESUME, screen, inspection.id)
+        done, total = len(loaded.answers), len(loaded.standard.items)
+        rows.append([button("resume", code, site=loaded.site.name, done=done, total=total)])
     if include_new:
-        rows.append([Button("➕ 开始新的检查", payload.encode("NEW", screen))])
+        rows.append([button("new_inspection", payload.encode(Action.NEW_INSPECTION, screen))])
     await ctx.reply("resume_list", rows, count=len(unfinished))
 
 
@@ -279,8 +281,9 @@ async def table_of_contents(ctx: FlowContext, loaded: Loaded) -> None:
     rows = []
     for index, section in enumerate(loaded.standard.sections):
         done = sum(1 for i in section.items if i.no in loaded.answers)
-        label = f"{section.heading}  {done}/{len(section.items)}"
-        rows.append([Button(label, payload.encode("CS", screen, loaded.inspection.id, index))])
+        code = payload.encode(Action.CONTENTS_SECTION, screen, loaded.inspection.id, index)
+        values = {"heading": section.heading, "done": done, "total": len(section.items)}
+        rows.append([button("contents_section", code, **values)])
     await ctx.reply("toc", rows, answered=len(loaded.answers), total=len(loaded.standard.items))
 
 
@@ -294,14 +297,17 @@ async def toc_section(ctx: FlowContext, loaded: Loaded, index: int) -> None:
     screen = ctx.next_screen()
     ctx.state.mode = Mode.TOC
     buttons = [
-        Button(
-            f"{'✓' if item.no in loaded.answers else '·'}{item.no}",
-            payload.encode("J", screen, loaded.inspection.id, item.no),
+        button(
+            "contents_item",
+            payload.encode(Action.JUMP, screen, loaded.inspection.id, item.no),
+            no=item.no,
+            answered=item.no in loaded.answers,
         )
         for item in section.items
     ]
     rows = [buttons[i : i + 6] for i in range(0, len(buttons), 6)]
-    rows.append([Button("☰ 返回目录", payload.encode("C", screen, loaded.inspection.id))])
+    back = payload.encode(Action.CONTENTS, screen, loaded.inspection.id)
+    rows.append([button("back_to_contents", back)])
     await ctx.reply("toc_section", rows, section=section)
 
 
@@ -320,8 +326,8 @@ async def ask_submit(ctx: FlowContext, loaded: Loaded) -> None:
     ctx.state.mode, ctx.state.insp = Mode.SUBMIT, loaded.inspection.id
     ctx.state.no = None
     rows = [
-        [Button("✅ 提交检查", payload.encode("SUB", screen, loaded.inspection.id))],
-        [Button("☰ 目录", payload.encode("C", screen, loaded.inspection.id))],
+        [button("submit", payload.encode(Action.SUBMIT, screen, loaded.inspection.id))],
+        [button("contents", payload.encode(Action.CONTENTS, screen, loaded.inspection.id))],
     ]
     ref = f"s{loaded.inspection.id}.{screen}"
     ctx.state.submit_ref = ref

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core import payload
+from bot.core.actions import Action
+from bot.core.buttons import button
 from bot.core.conversation import ConversationState, Mode
 from bot.core.messages import Button
 from bot.core.scoring import Mark, progress_bar, propose_from_figures, propose_from_samples
@@ -134,39 +136,40 @@ def entered_figures(item: Item, state: ConversationState) -> list[dict[str, obje
 
 
 def item_buttons(loaded: Loaded, item: Item, screen: int, rules: bool) -> list[list[Button]]:
-    insp = loaded.inspection.id
+    insp, no = loaded.inspection.id, item.no
     rows: list[list[Button]] = [
         [
-            Button(
-                f"{level.score:g}分 {level.label}",
-                payload.encode("L", screen, insp, item.no, index),
+            button(
+                "level",
+                payload.encode(Action.LEVEL, screen, insp, no, index),
+                score=level.score,
+                name=level.label,
             )
         ]
         for index, level in enumerate(item.levels)
     ]
     extra: list[Button] = []
     if item.sample is not None:
-        extra.append(Button("🔍 抽样记录", payload.encode("X", screen, insp, item.no)))
+        extra.append(button("sample", payload.encode(Action.SAMPLE, screen, insp, no)))
     if item.target is not None:
-        extra.append(Button("📏 录入数据", payload.encode("F", screen, insp, item.no)))
+        extra.append(button("figures", payload.encode(Action.FIGURES, screen, insp, no)))
     if extra:
         rows.append(extra)
     rows.append(
         [
-            Button("不适用", payload.encode("NA", screen, insp, item.no)),
-            Button("📷 照片", payload.encode("P", screen, insp, item.no)),
-            Button("📝 备注", payload.encode("M", screen, insp, item.no)),
+            button("not_applicable", payload.encode(Action.NOT_APPLICABLE, screen, insp, no)),
+            button("photo", payload.encode(Action.PHOTO, screen, insp, no)),
+            button("note", payload.encode(Action.NOTE, screen, insp, no)),
         ]
     )
     rows.append(
         [
-            Button("⬅ 上一项", payload.encode("V", screen, insp, item.no)),
-            Button("☰ 目录", payload.encode("C", screen, insp)),
-            Button("⏸ 暂停", payload.encode("PA", screen, insp)),
+            button("previous", payload.encode(Action.PREVIOUS, screen, insp, no)),
+            button("contents", payload.encode(Action.CONTENTS, screen, insp)),
+            button("pause", payload.encode(Action.PAUSE, screen, insp)),
         ]
     )
-    toggle = f"评分细则 {'▾' if rules else '▸'}"
-    rows.append([Button(toggle, payload.encode("RU", screen, insp, item.no))])
+    rows.append([button("rules", payload.encode(Action.RULES, screen, insp, no), open=rules)])
     return rows
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import company_settings, payload
+from bot.core.actions import Action
 from bot.core.dates import local
 from bot.core.kpi import Period
 from bot.core.messages import Button
@@ -114,7 +115,9 @@ async def report(ctx: FlowContext) -> None:
         await report_site(ctx, matches[0].id)
         return
     screen = ctx.next_screen()
-    buttons = [[Button(s.name, payload.encode("RP", screen, s.id))] for s in matches or sites]
+    buttons = [
+        [Button(s.name, payload.encode(Action.REPORT_SITE, screen, s.id))] for s in matches or sites
+    ]
     await ctx.reply("report_choose", buttons, unknown=wanted if not matches else "")
 
 

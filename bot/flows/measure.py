@@ -4,6 +4,8 @@ level, the inspector still decides."""
 from __future__ import annotations
 
 from bot.core import payload
+from bot.core.actions import Action, SampleAction
+from bot.core.buttons import button
 from bot.core.conversation import Figures, Mode, Sample
 from bot.core.messages import Button
 from bot.core.scoring import propose_from_samples
@@ -34,23 +36,19 @@ async def _show_sample(ctx: FlowContext, loaded: Loaded, item: Item, sample: Sam
     ctx.state.at_item(Mode.SAMPLE, loaded.inspection.id, item.no)
     insp = loaded.inspection.id
     rows: list[list[Button]] = []
+
+    def step(key: str, action: SampleAction, **values: object) -> Button:
+        code = payload.encode(Action.SAMPLE_STEP, screen, insp, item.no, action)
+        return button(key, code, **values)
+
     if taken < item.sample.size:
         rows.append(
             [
-                Button(
-                    f"✓ {item.sample.pass_label}", payload.encode("XS", screen, insp, item.no, "p")
-                ),
-                Button(
-                    f"✗ {item.sample.fail_label}", payload.encode("XS", screen, insp, item.no, "f")
-                ),
+                step("sample_pass", SampleAction.PASS, name=item.sample.pass_label),
+                step("sample_fail", SampleAction.FAIL, name=item.sample.fail_label),
             ]
         )
-    rows.append(
-        [
-            Button("↶ 撤销上一个", payload.encode("XS", screen, insp, item.no, "u")),
-            Button("完成，返回该项", payload.encode("XS", screen, insp, item.no, "d")),
-        ]
-    )
+    rows.append([step("sample_undo", SampleAction.UNDO), step("sample_done", SampleAction.DONE)])
     proposal = propose_from_samples(item, passed, taken)
     await ctx.reply(
         "sample",
@@ -63,18 +61,20 @@ async def _show_sample(ctx: FlowContext, loaded: Loaded, item: Item, sample: Sam
     )
 
 
-async def on_sample(ctx: FlowContext, loaded: Loaded, item: Item, action: str) -> None:
+async def on_sample(ctx: FlowContext, loaded: Loaded, item: Item, action: SampleAction) -> None:
     sample = ctx.state.sample
     if item.sample is None or sample is None or sample.no != item.no:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
     taken = sample.p + sample.f
-    if action in ("p", "f") and taken < item.sample.size:
-        sample.add("p" if action == "p" else "f")
-    elif action == "u":
+    if action is SampleAction.PASS and taken < item.sample.size:
+        sample.add("p")
+    elif action is SampleAction.FAIL and taken < item.sample.size:
+        sample.add("f")
+    elif action is SampleAction.UNDO:
         sample.undo()
-    elif action == "d":
+    elif action is SampleAction.DONE:
         await show_item(ctx, loaded, item)
         return
     await _show_sample(ctx, loaded, item, sample)

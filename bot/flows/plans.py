@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core import payload
+from bot.core.actions import Action
+from bot.core.buttons import button
 from bot.core.conversation import Mode
 from bot.core.messages import Button
 from bot.core.plans import OccurrenceStatus, every_name, next_period, status
@@ -70,8 +72,8 @@ async def ask_which(
         plan = await ctx.tx.plans.get(occurrence.plan_id)
         assert plan is not None
         text = label(plan, occurrence, site)
-        rows.append([Button(text, payload.encode("PL", screen, occurrence.id))])
-    rows.append([Button("不计入计划", payload.encode("PL", screen, 0))])
+        rows.append([Button(text, payload.encode(Action.PLAN_CHOICE, screen, occurrence.id))])
+    rows.append([button("no_plan", payload.encode(Action.PLAN_CHOICE, screen, 0))])
     await ctx.reply("plan_choose", rows, site=site.name)
 
 

@@ -17,7 +17,8 @@ the person had reached it online; a paused inspection is resumed.
 
 from __future__ import annotations
 
-from bot.core import payload
+from bot.core import actions, payload
+from bot.core.actions import QueuedAction
 from bot.core.texts import label, plain
 from bot.flows import evidence, inspection
 from bot.flows.context import FlowContext
@@ -48,18 +49,18 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
         await ctx.reply("inspection_closed")
         return
     item = loaded.standard.item(payload.as_int(parts[1]))
-    action, rest = parts[2], parts[3:]
-    if action == "L":
+    action, rest = actions.find(QueuedAction, parts[2]), parts[3:]
+    if action is QueuedAction.LEVEL:
         index = payload.as_int(rest[0])
         if not 0 <= index < len(item.levels):
             raise payload.PayloadError("no such level")
         await _answer(ctx, loaded, item, str(index), rest[1])
-    elif action == "NA":
+    elif action is QueuedAction.NOT_APPLICABLE:
         await _answer(ctx, loaded, item, NOT_APPLICABLE, rest[0])
-    elif action == "O":
+    elif action is QueuedAction.OPEN:
         await ctx.toast()
         await _open(ctx, loaded, item)
-    elif action == "M":
+    elif action is QueuedAction.NOTE:
         await _open(ctx, loaded, item)
         await evidence.ask_note(ctx, item)
     else:

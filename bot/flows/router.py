@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.core import payload
+from bot.core import actions, payload
+from bot.core.actions import Action, SampleAction
 from bot.core.conversation import ConversationState, Mode
 from bot.core.events import Channel, EventKind, Incoming
 from bot.core.messages import Outgoing
@@ -41,19 +42,44 @@ from bot.flows.catalog import StandardsCatalog
 from bot.flows.context import FlowContext, FlowSettings
 from bot.flows.inspection_view import (
     ITEM_MODES,
+    Loaded,
     close_item_message,
     load,
     show_item,
     toggle_rules,
 )
+from standards.schema import Item
 from storage.db import Database, Tx
 from storage.errors import DuplicateEvent
 from storage.records import Conversation, OutboxKind, StoredStandard
 
 log = logging.getLogger(__name__)
 
-ITEM_ACTIONS = {"L", "NA", "P", "M", "V", "X", "F", "XS", "RU", "TR", "TS", "TD", "TM", "TOK"}
-INSPECTION_ACTIONS = {"C", "CS", "J", "PA", "SUB"}
+# Stamped actions on an open inspection's screens: the inspection must be the conversation's,
+# and for an item's actions the item its open one.
+INSPECTION_ACTIONS = {
+    Action.CONTENTS,
+    Action.CONTENTS_SECTION,
+    Action.JUMP,
+    Action.PAUSE,
+    Action.SUBMIT,
+}
+ITEM_ACTIONS = {
+    Action.LEVEL,
+    Action.NOT_APPLICABLE,
+    Action.PHOTO,
+    Action.NOTE,
+    Action.PREVIOUS,
+    Action.SAMPLE,
+    Action.SAMPLE_STEP,
+    Action.FIGURES,
+    Action.RULES,
+    Action.TASK_RESPONSIBLE,
+    Action.TASK_SEVERITY,
+    Action.TASK_DAYS,
+    Action.TASK_REMARK,
+    Action.TASK_CONFIRM,
+}
 # Item modes in which typed text is what the flow asked for (a note, a name or date, a figure).
 INPUT_MODES = frozenset({Mode.NOTE, Mode.TASK, Mode.TASK_REMARK, Mode.FIGURE})
 
@@ -227,24 +253,25 @@ class FlowEngine:
     async def _button(self, ctx: FlowContext) -> None:
         try:
             parts = payload.decode(ctx.event.payload)
-            if parts[0] == "K":
-                await tasks.press(ctx, parts[1:])
-                return
-            if parts[0] == "A":
-                await self._confirmation(ctx, parts[1:])
-                return
-            if parts[0] == "Q":
-                await self._queued(ctx, parts[1:])
-                return
-            if parts[0] == "O" and len(parts) == 2:
-                await self._start_planned(ctx, payload.as_int(parts[1]))
-                return
-            action = parts[0]
+            action = actions.find(Action, parts[0])
+            match action:
+                case Action.TASK:
+                    await tasks.press(ctx, parts[1:])
+                    return
+                case Action.CONFIRMATION:
+                    await self._confirmation(ctx, parts[1:])
+                    return
+                case Action.QUEUED:
+                    await self._queued(ctx, parts[1:])
+                    return
+                case Action.PLAN_START if len(parts) == 2:
+                    await self._start_planned(ctx, payload.as_int(parts[1]))
+                    return
             stamp = payload.as_int(parts[1]) if len(parts) > 1 else -1
         except payload.PayloadError:
             await ctx.toast("stale_button", alert=True)
             return
-        if stamp != ctx.screen:
+        if action is None or stamp != ctx.screen:
             await ctx.toast("stale_button", alert=True)
             return
         try:
@@ -266,28 +293,29 @@ class FlowEngine:
         except (payload.PayloadError, IndexError, KeyError):
             await ctx.toast("stale_button", alert=True)
 
-    async def _press(self, ctx: FlowContext, action: str, args: list[str]) -> None:
-        if action == "S":
-            await inspection.on_site(ctx, payload.as_int(args[0]))
-            return
-        if action == "T":
-            await inspection.on_standard(ctx, payload.as_int(args[0]), payload.as_int(args[1]))
-            return
-        if action == "R":
-            await inspection.resume(ctx, payload.as_int(args[0]))
-            return
-        if action == "RP":
-            await manager.report_site(ctx, payload.as_int(args[0]))
-            return
-        if action == "PL":
-            choice = await plans.chosen(ctx, payload.as_int(args[0]))
-            if choice is not None:
-                await inspection.begin(ctx, *choice, matched=True)
-            return
-        if action == "NEW":
-            await ctx.toast()
-            await inspection.choose_site(ctx)
-            return
+    async def _press(self, ctx: FlowContext, action: Action, args: list[str]) -> None:
+        match action:
+            case Action.SITE:
+                await inspection.on_site(ctx, payload.as_int(args[0]))
+                return
+            case Action.STANDARD:
+                await inspection.on_standard(ctx, payload.as_int(args[0]), payload.as_int(args[1]))
+                return
+            case Action.RESUME:
+                await inspection.resume(ctx, payload.as_int(args[0]))
+                return
+            case Action.REPORT_SITE:
+                await manager.report_site(ctx, payload.as_int(args[0]))
+                return
+            case Action.PLAN_CHOICE:
+                choice = await plans.chosen(ctx, payload.as_int(args[0]))
+                if choice is not None:
+                    await inspection.begin(ctx, *choice, matched=True)
+                return
+            case Action.NEW_INSPECTION:
+                await ctx.toast()
+                await inspection.choose_site(ctx)
+                return
         if action not in ITEM_ACTIONS | INSPECTION_ACTIONS:
             await ctx.toast("stale_button", alert=True)
             return
@@ -307,35 +335,44 @@ class FlowEngine:
             await ctx.toast("stale_button", alert=True)
             return
         item = loaded.standard.item(item_no)
-        rest = args[2:]
-        if action == "L":
-            await inspection.answer(ctx, loaded, item, payload.as_int(rest[0]))
-        elif action == "NA":
-            await inspection.not_applicable(ctx, loaded, item)
-        elif action == "P":
-            await evidence.ask_photo(ctx, item)
-        elif action == "M":
-            await evidence.ask_note(ctx, item)
-        elif action == "V":
-            await inspection.previous(ctx, loaded, item)
-        elif action == "X":
-            await measure.start_sample(ctx, loaded, item)
-        elif action == "XS":
-            await measure.on_sample(ctx, loaded, item, rest[0])
-        elif action == "F":
-            await measure.start_figures(ctx, loaded, item)
-        elif action == "RU":
-            await toggle_rules(ctx, loaded, item)
-        elif action == "TR":
-            await task_setup.choose_responsible(ctx, loaded, item, payload.as_int(rest[0]))
-        elif action == "TS":
-            await task_setup.choose_severity(ctx, loaded, item, payload.as_int(rest[0]))
-        elif action == "TD":
-            await task_setup.choose_days(ctx, loaded, item, payload.as_int(rest[0]))
-        elif action == "TM":
-            await task_setup.ask_remark(ctx)
-        elif action == "TOK" and await task_setup.confirm(ctx, loaded, item):
-            await inspection.after_answer(ctx, loaded, item)
+        await self._item_action(ctx, loaded, item, action, args[2:])
+
+    async def _item_action(
+        self, ctx: FlowContext, loaded: Loaded, item: Item, action: Action, rest: list[str]
+    ) -> None:
+        match action:
+            case Action.LEVEL:
+                await inspection.answer(ctx, loaded, item, payload.as_int(rest[0]))
+            case Action.NOT_APPLICABLE:
+                await inspection.not_applicable(ctx, loaded, item)
+            case Action.PHOTO:
+                await evidence.ask_photo(ctx, item)
+            case Action.NOTE:
+                await evidence.ask_note(ctx, item)
+            case Action.PREVIOUS:
+                await inspection.previous(ctx, loaded, item)
+            case Action.SAMPLE:
+                await measure.start_sample(ctx, loaded, item)
+            case Action.SAMPLE_STEP:
+                step = actions.find(SampleAction, rest[0])
+                if step is None:
+                    raise payload.PayloadError("not a sample step")
+                await measure.on_sample(ctx, loaded, item, step)
+            case Action.FIGURES:
+                await measure.start_figures(ctx, loaded, item)
+            case Action.RULES:
+                await toggle_rules(ctx, loaded, item)
+            case Action.TASK_RESPONSIBLE:
+                await task_setup.choose_responsible(ctx, loaded, item, payload.as_int(rest[0]))
+            case Action.TASK_SEVERITY:
+                await task_setup.choose_severity(ctx, loaded, item, payload.as_int(rest[0]))
+            case Action.TASK_DAYS:
+                await task_setup.choose_days(ctx, loaded, item, payload.as_int(rest[0]))
+            case Action.TASK_REMARK:
+                await task_setup.ask_remark(ctx)
+            case Action.TASK_CONFIRM:
+                if await task_setup.confirm(ctx, loaded, item):
+                    await inspection.after_answer(ctx, loaded, item)
 
     async def _start_planned(self, ctx: FlowContext, occurrence_id: int) -> None:
         """[开始检查] under an occurrence's notice (any time while its window is open)."""
@@ -345,18 +382,19 @@ class FlowEngine:
         await inspection.begin(ctx, *target, occurrence_id, matched=True)
 
     async def _inspection_action(
-        self, ctx: FlowContext, loaded: Any, action: str, args: list[str]
+        self, ctx: FlowContext, loaded: Loaded, action: Action, args: list[str]
     ) -> None:
-        if action == "C":
-            await inspection.table_of_contents(ctx, loaded)
-        elif action == "CS":
-            await inspection.toc_section(ctx, loaded, payload.as_int(args[0]))
-        elif action == "J":
-            await inspection.jump(ctx, loaded, payload.as_int(args[0]))
-        elif action == "PA":
-            await inspection.pause(ctx)
-        elif action == "SUB":
-            await inspection.submit(ctx, loaded)
+        match action:
+            case Action.CONTENTS:
+                await inspection.table_of_contents(ctx, loaded)
+            case Action.CONTENTS_SECTION:
+                await inspection.toc_section(ctx, loaded, payload.as_int(args[0]))
+            case Action.JUMP:
+                await inspection.jump(ctx, loaded, payload.as_int(args[0]))
+            case Action.PAUSE:
+                await inspection.pause(ctx)
+            case Action.SUBMIT:
+                await inspection.submit(ctx, loaded)
 
     async def _open_item(self, ctx: FlowContext) -> tuple[Any, Any] | None:
         """The inspection and item the conversation currently has open, if any."""

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core import findings, payload, task_rules
 from bot.core import tasks as lifecycle
+from bot.core.actions import Action
+from bot.core.buttons import button
 from bot.core.conversation import Mode, TaskDraft
 from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
-from bot.core.texts import render
 from bot.flows import tasks
 from bot.flows.context import FlowContext
 from standards.schema import Item
@@ -95,36 +96,42 @@ async def _view(
     need_photo = settings.photo_required and photos == 0
     severity = task.sev
     rows: list[list[Button]] = [
-        [Button("✅ 确认创建", payload.encode("TOK", screen, insp, item.no))],
+        [button("task_confirm", payload.encode(Action.TASK_CONFIRM, screen, insp, item.no))],
         [
-            Button(
-                f"{'✓ ' if s is severity else ''}{lifecycle.severity_name(settings, s)}",
-                payload.encode("TS", screen, insp, item.no, i),
+            button(
+                "choice",
+                payload.encode(Action.TASK_SEVERITY, screen, insp, item.no, i),
+                name=lifecycle.severity_name(settings, s),
+                chosen=s is severity,
             )
             for i, s in enumerate(Severity)
         ],
     ]
     people = [
-        Button(
-            f"{'✓ ' if p.id == chosen else ''}{p.name}",
-            payload.encode("TR", screen, insp, item.no, p.id),
+        button(
+            "choice",
+            payload.encode(Action.TASK_RESPONSIBLE, screen, insp, item.no, p.id),
+            name=p.name,
+            chosen=p.id == chosen,
         )
         for p in staff
     ]
     rows.extend(people[i : i + 3] for i in range(0, len(people), 3))
     rows.append(
         [
-            Button(
-                f"{'✓' if today + timedelta(days=d) == due else ''}+{d}天",
-                payload.encode("TD", screen, insp, item.no, d),
+            button(
+                "due_days",
+                payload.encode(Action.TASK_DAYS, screen, insp, item.no, d),
+                days=d,
+                chosen=today + timedelta(days=d) == due,
             )
             for d in settings.due_choices
         ]
     )
     rows.append(
         [
-            Button("📝 备注", payload.encode("TM", screen, insp, item.no)),
-            Button("📷 照片", payload.encode("P", screen, insp, item.no)),
+            button("note", payload.encode(Action.TASK_REMARK, screen, insp, item.no)),
+            button("photo", payload.encode(Action.PHOTO, screen, insp, item.no)),
         ]
     )
     name = next((p.name for p in staff if p.id == chosen), None)
@@ -239,9 +246,8 @@ async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: Da
     if problem.proposed is not None:
         days = (problem.proposed - ctx.today(loaded.site.timezone)).days
         _draft(ctx).offer = problem.proposed
-        label = render("date_confirm_button", date=problem.proposed.isoformat())
-        code = payload.encode("TD", ctx.screen, loaded.inspection.id, item.no, days)
-        buttons.append([Button(label, code)])
+        code = payload.encode(Action.TASK_DAYS, ctx.screen, loaded.inspection.id, item.no, days)
+        buttons.append([button("confirm_date", code, date=problem.proposed.isoformat())])
     await ctx.reply(problem.template, buttons, **problem.values)
 
 

@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.core import payload, task_rules
+from bot.core import actions, payload, task_rules
 from bot.core import tasks as lifecycle
+from bot.core.actions import Action, TaskAction
+from bot.core.buttons import button
 from bot.core.conversation import Mode
 from bot.core.dates import DateError, local, parse_due_date, shown
 from bot.core.events import StoredFile
@@ -48,8 +50,10 @@ TASK_MODES = frozenset({Mode.FIX, Mode.REJECT_REASON, Mode.EXT_DATE, Mode.EXT_RE
 EXTENSION_DAYS = (3, 7, 15)
 
 
-def _button(text: str, action: str, task: Task, *extra: str | int) -> Button:
-    return Button(text, payload.encode("K", action, task.id, task.version, *extra))
+def _button(key: str, action: TaskAction, task: Task, *extra: int, **values: object) -> Button:
+    """A task's button labelled with the macro `key` of labels/buttons.j2."""
+    code = payload.encode(Action.TASK, action, task.id, task.version, *extra)
+    return button(key, code, **values)
 
 
 async def _site(ctx: FlowContext, task: Task) -> Site:
@@ -191,10 +195,13 @@ def _event_text(event: Any) -> str:
 
 def responsible_buttons(task: Task) -> list[list[Button]]:
     if task.status is not TaskStatus.OPEN:
-        return [[_button("查看详情", "D", task)]]
+        return [[_button("details", TaskAction.DETAILS, task)]]
     return [
-        [_button("已整改，上传照片", "F", task)],
-        [_button("申请延期", "E", task), _button("查看详情", "D", task)],
+        [_button("start_fix", TaskAction.START_FIX, task)],
+        [
+            _button("extension", TaskAction.EXTENSION, task),
+            _button("details", TaskAction.DETAILS, task),
+        ],
     ]
 
 
@@ -231,7 +238,7 @@ async def _send_serious(ctx: FlowContext, task: Task) -> None:
         await ctx.notify(
             person.id,
             "task_card",
-            [[_button("查看详情", "D", task)]],
+            [[_button("details", TaskAction.DETAILS, task)]],
             photos=photos,
             **await card(ctx, task, heading),
         )
@@ -326,7 +333,7 @@ async def list_tasks(ctx: FlowContext) -> None:
                     else None,
                 }
             )
-        buttons = [_button(f"#{t.id}", "D", t) for t in tasks[:30]]
+        buttons = [_button("task_number", TaskAction.DETAILS, t, id=t.id) for t in tasks[:30]]
         keyboard = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
         await ctx.reply("task_list", keyboard, title=title, tasks=rows)
 
@@ -335,14 +342,15 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
     """K:ACTION:TASK:VERSION[:ARG] — checked against the task's version and the presser."""
     if len(parts) < 3:
         raise payload.PayloadError("a task button names its action, task and version")
-    action, task_id, version = parts[0], payload.as_int(parts[1]), payload.as_int(parts[2])
+    action = actions.find(TaskAction, parts[0])
+    task_id, version = payload.as_int(parts[1]), payload.as_int(parts[2])
     arg = parts[3] if len(parts) > 3 else ""
     task = await ctx.tx.tasks.get(task_id)
     if task is None:
         await ctx.toast("stale_button", alert=True)
         return
     actor = task_rules.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
-    if action == "D":
+    if action is TaskAction.DETAILS:
         if task_rules.refusal(task_rules.Action.VIEW, task, actor) is not None:
             await ctx.toast("not_allowed", alert=True)
             return
@@ -354,12 +362,13 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
         return
     # An extension decision is bound to its request (decided once), not to the task's
     # version: the task may move on (a fix submitted and sent back) while the request waits.
-    if task.version != version and action not in ("EA", "ER"):
+    decisions = (TaskAction.APPROVE_EXTENSION, TaskAction.REJECT_EXTENSION)
+    if task.version != version and action not in decisions:
         closed = {TaskStatus.DONE: "task_closed", TaskStatus.WITHDRAWN: "task_withdrawn_button"}
         await ctx.toast(closed.get(task.status, "stale_button"), alert=True)
         return
-    handler = HANDLERS.get(action)
-    if handler is None:
+    handler = HANDLERS.get(action) if action is not None else None
+    if action is None or handler is None:
         await ctx.toast("stale_button", alert=True)
         return
     rule, act = handler
@@ -372,7 +381,7 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
 
 
 async def _facts(
-    ctx: FlowContext, task: Task, action: str, rule: task_rules.Action, arg: str
+    ctx: FlowContext, task: Task, action: TaskAction, rule: task_rules.Action, arg: str
 ) -> dict[str, Any]:
     """What the task rules need to know beyond the task and the presser, for this press."""
     if rule in task_rules.VERIFY_ACTIONS:
@@ -383,18 +392,24 @@ async def _facts(
         request = await ctx.tx.tasks.get_extension(payload.as_int(arg))
         waiting = request is not None and request.task_id == task.id
         return {"requested_by": request.requested_by if request and waiting else None}
-    if action == "E":
+    if action is TaskAction.EXTENSION:
         requests = await ctx.tx.tasks.extensions(task.id)
         return {"extension_pending": any(e.status is ExtensionStatus.PENDING for e in requests)}
     return {}
 
 
 def _review_buttons(task: Task) -> list[Button]:
-    return [_button("✅ 通过", "OK", task), _button("↩ 退回", "RJ", task)]
+    return [
+        _button("approve", TaskAction.APPROVE, task),
+        _button("reject", TaskAction.REJECT, task),
+    ]
 
 
 def _extension_buttons(task: Task, request: ExtensionRequest) -> list[Button]:
-    return [_button("批准", "EA", task, request.id), _button("驳回", "ER", task, request.id)]
+    return [
+        _button("approve_extension", TaskAction.APPROVE_EXTENSION, task, request.id),
+        _button("reject_extension", TaskAction.REJECT_EXTENSION, task, request.id),
+    ]
 
 
 async def _waiting(ctx: FlowContext, task: Task, actor: task_rules.Actor) -> list[list[Button]]:
@@ -430,11 +445,13 @@ def _leave(ctx: FlowContext) -> None:
     ctx.state.leave_task_step()
 
 
-async def start_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def start_fix(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     await ctx.toast()
     _mode(ctx, Mode.FIX, task)
     item = await item_of(ctx, task)
-    await ctx.reply("fix_start", [[_button("提交复查", "FS", task)]], task=task, item=item)
+    await ctx.reply(
+        "fix_start", [[_button("submit_fix", TaskAction.SUBMIT_FIX, task)]], task=task, item=item
+    )
 
 
 async def on_file(ctx: FlowContext, file: StoredFile) -> None:
@@ -463,7 +480,9 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
         count += 1
     if ctx.event.text:
         await ctx.tx.notes.add(ctx.event.text[:1000], created_by=ctx.person.id, task_id=task.id)
-    await ctx.reply("fix_photo_saved", [[_button("提交复查", "FS", task)]], count=count)
+    await ctx.reply(
+        "fix_photo_saved", [[_button("submit_fix", TaskAction.SUBMIT_FIX, task)]], count=count
+    )
 
 
 async def _task_in_mode(ctx: FlowContext) -> Task | None:
@@ -511,7 +530,7 @@ def _nobody_else(task: Task, site: Site, what: str) -> None:
     )
 
 
-async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def submit_fix(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     after = await _after_photos(ctx, task)
     await ctx.toast()
     updated = await task_moves.transition(
@@ -556,7 +575,7 @@ async def submit_fix(ctx: FlowContext, task: Task, action: str, arg: str) -> Non
     await ctx.reply("fix_submitted", task_id=task.id, verifier=verifier, item=item)
 
 
-async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def approve(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     actor = task_rules.Actor(ctx.person.id, await _is_manager(ctx, task.site_id, ctx.person.id))
     await ctx.toast()
     done = await task_moves.transition(ctx.tx, task, TaskStatus.DONE, actor)
@@ -573,17 +592,22 @@ async def approve(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
         )
 
 
-async def ask_reject_reason(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def ask_reject_reason(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     await ctx.toast()
     _mode(ctx, Mode.REJECT_REASON, task)
     ctx.state.task_version = task.version
     await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
 
 
-async def start_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def start_extension(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     await ctx.toast()
     _mode(ctx, Mode.EXT_DATE, task)
-    buttons = [[_button(f"+{d}天", "ED", task, d) for d in EXTENSION_DAYS]]
+    buttons = [
+        [
+            _button("extension_days", TaskAction.EXTENSION_DAYS, task, d, days=d)
+            for d in EXTENSION_DAYS
+        ]
+    ]
     due = task.due_date.isoformat() if task.due_date else "—"
     await ctx.reply("ext_ask_date", buttons, task=task, due=due, item=await item_of(ctx, task))
 
@@ -593,7 +617,7 @@ async def _extension_base(ctx: FlowContext, task: Task) -> date:
     return max(task.due_date or ctx.today(), ctx.today((await _site(ctx, task)).timezone))
 
 
-async def extension_days(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def extension_days(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     """A +N天 button, or the button confirming a date proposed for a typed one."""
     days = payload.as_int(arg)
     due = await _extension_base(ctx, task) + timedelta(days=days)
@@ -611,17 +635,17 @@ async def _ask_extension_reason(ctx: FlowContext, task: Task, due: date) -> None
     await ctx.reply("ext_ask_reason", due=due.isoformat())
 
 
-async def decide_extension(ctx: FlowContext, task: Task, action: str, arg: str) -> None:
+async def decide_extension(ctx: FlowContext, task: Task, action: TaskAction, arg: str) -> None:
     request_id = payload.as_int(arg)
     try:
         request, updated = await ctx.tx.tasks.decide_extension(
-            request_id, approve=action == "EA", decided_by=ctx.person.id
+            request_id, approve=action is TaskAction.APPROVE_EXTENSION, decided_by=ctx.person.id
         )
     except StateConflict:
         await ctx.toast("stale_button", alert=True)
         return
     await ctx.toast()
-    approved = action == "EA"
+    approved = action is TaskAction.APPROVE_EXTENSION
     if approved:
         await reminding.replan(ctx.tx, updated, ctx.now)
     due = updated.due_date.isoformat() if updated.due_date else "—"
@@ -648,7 +672,7 @@ async def on_text(ctx: FlowContext, text: str) -> bool:
     mode = ctx.state.mode
     if mode is Mode.FIX:
         await ctx.tx.notes.add(text[:1000], created_by=ctx.person.id, task_id=task.id)
-        await ctx.reply("fix_note_saved", [[_button("提交复查", "FS", task)]])
+        await ctx.reply("fix_note_saved", [[_button("submit_fix", TaskAction.SUBMIT_FIX, task)]])
     elif mode is Mode.REJECT_REASON and not text.strip():
         await ctx.reply("ask_reject_reason", task_id=task.id, item=await item_of(ctx, task))
     elif mode is Mode.REJECT_REASON:
@@ -672,8 +696,8 @@ async def _refuse_extension_date(ctx: FlowContext, task: Task, problem: DateErro
     days = (problem.proposed - await _extension_base(ctx, task)).days if problem.proposed else 0
     if problem.proposed is not None and days > 0:
         ctx.state.ext_offer = problem.proposed
-        label = render("date_confirm_button", date=problem.proposed.isoformat())
-        buttons.append([_button(label, "ED", task, days)])
+        offer = problem.proposed.isoformat()
+        buttons.append([_button("confirm_date", TaskAction.EXTENSION_DAYS, task, days, date=offer)])
     await ctx.reply(problem.template, buttons, **problem.values)
 
 
@@ -734,15 +758,15 @@ async def _request_extension(ctx: FlowContext, task: Task, reason: str) -> None:
     await ctx.reply("ext_requested", task_id=task.id, due=due.isoformat(), item=item)
 
 
-Handler = Callable[[FlowContext, Task, str, str], Awaitable[None]]
-HANDLERS: dict[str, tuple[task_rules.Action, Handler]] = {
-    "F": (task_rules.Action.START_FIX, start_fix),
-    "FS": (task_rules.Action.SUBMIT_FIX, submit_fix),
-    "OK": (task_rules.Action.APPROVE, approve),
-    "RJ": (task_rules.Action.REJECT, ask_reject_reason),
-    "E": (task_rules.Action.REQUEST_EXTENSION, start_extension),
-    "ED": (task_rules.Action.REQUEST_EXTENSION, extension_days),
-    "EA": (task_rules.Action.APPROVE_EXTENSION, decide_extension),
-    "ER": (task_rules.Action.REJECT_EXTENSION, decide_extension),
+Handler = Callable[[FlowContext, Task, TaskAction, str], Awaitable[None]]
+HANDLERS: dict[TaskAction, tuple[task_rules.Action, Handler]] = {
+    TaskAction.START_FIX: (task_rules.Action.START_FIX, start_fix),
+    TaskAction.SUBMIT_FIX: (task_rules.Action.SUBMIT_FIX, submit_fix),
+    TaskAction.APPROVE: (task_rules.Action.APPROVE, approve),
+    TaskAction.REJECT: (task_rules.Action.REJECT, ask_reject_reason),
+    TaskAction.EXTENSION: (task_rules.Action.REQUEST_EXTENSION, start_extension),
+    TaskAction.EXTENSION_DAYS: (task_rules.Action.REQUEST_EXTENSION, extension_days),
+    TaskAction.APPROVE_EXTENSION: (task_rules.Action.APPROVE_EXTENSION, decide_extension),
+    TaskAction.REJECT_EXTENSION: (task_rules.Action.REJECT_EXTENSION, decide_extension),
 }
 """Each task button's action: the rule that decides whether a press is allowed, and its step."""
