@@ -16,7 +16,6 @@ SCANNED = ("bot/core", "bot/flows", "bot/reports")
 DATA = ("bot/demo.py", "bot/demo_history.py")
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 LOGGERS = {"log", "logger", "logging"}
-BUTTONS = {"Button", "_button"}
 
 INPUT = "reads what people type in Chinese"
 ALLOWED: dict[tuple[str, str], str] = {
@@ -43,7 +42,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("bot/flows/appeals.py", "APPEAL_SOURCE"): "stored in an answer's details, never shown",
     ("bot/reports/excel.py", "FONT_NAME"): "the name of a font, not a text",
     ("bot/reports/pdf.py", "printed"): "the form's comma, put in place of an ASCII one",
-    ("bot/flows/inspection_view.py", "toggle"): "a button label (see BUTTONS)",
     ("bot/delivery.py", "_deliver_one"): "an internal error, in English, that names a 通报",
 }
 
@@ -69,18 +67,14 @@ def _logs(call: ast.Call) -> bool:
 
 
 def _exempt(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
-    """A docstring (of a module, class, function or attribute), a log message or the label
-    argument of a button."""
-    child, parent = node, parents.get(node)
+    """A docstring (of a module, class, function or attribute) or a log message."""
+    parent = parents.get(node)
     if isinstance(parent, ast.Expr):
         return True
     while parent is not None:
-        if isinstance(parent, ast.Call):
-            if _logs(parent):
-                return True
-            if _call_name(parent) in BUTTONS and parent.args and parent.args[0] is child:
-                return True
-        child, parent = parent, parents.get(parent)
+        if isinstance(parent, ast.Call) and _logs(parent):
+            return True
+        parent = parents.get(parent)
     return False
 
 
@@ -151,4 +145,9 @@ def f(x):
     return Button(f"确认 {x}", "OK"), g(f"共 {x} 项")
 '''
     found = [(owner, text) for _, _, owner, text in chinese_literals(source, "m.py")]
-    assert sorted(found) == [("HINT", "请稍候"), ("f", " 项"), ("f", "共 ")]
+    assert sorted(found) == [
+        ("HINT", "请稍候"),
+        ("f", " 项"),
+        ("f", "共 "),
+        ("f", "确认 "),
+    ], "a button's label is a text like any other"
