@@ -7,7 +7,9 @@ silenced because `open_image` refuses those images itself)."""
 
 from __future__ import annotations
 
+import io
 import warnings
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -116,3 +118,27 @@ def perceptual_hash(source: Path | IO[bytes]) -> str | None:
 def hash_distance(a: str, b: str) -> int:
     """How many of the 64 bits two perceptual hashes differ in."""
     return imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFacts:
+    """What a photo says of itself: when it was taken, its perceptual hash, where it was taken."""
+
+    taken_at: datetime | None
+    phash: str | None
+    position: tuple[float, float] | None
+
+
+def photo_facts(source: Path | bytes) -> PhotoFacts:
+    """Read a stored photo's facts in one go. Decoding is CPU work of several milliseconds, so
+    the adapters run this in a worker thread, not on the event loop where it would hold up
+    every chat (the paced p99 goal, docs/BENCHMARKS.md)."""
+
+    def opened() -> Path | IO[bytes]:
+        return source if isinstance(source, Path) else io.BytesIO(source)
+
+    return PhotoFacts(
+        taken_at=capture_time(opened()),
+        phash=perceptual_hash(opened()),
+        position=gps_position(opened()),
+    )

@@ -22,7 +22,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Button
-from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
+from bot.core.pixels import photo_facts, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed_json
 from bot.delivery import Delivery, DeliveryError
@@ -476,7 +476,7 @@ class TelegramChannel:
         refused = StoredFile(None, size, mime, file.file_id, name)
         try:
             data = await self._download(file.file_id)
-            if too_many_pixels(io.BytesIO(data)):
+            if await asyncio.to_thread(too_many_pixels, io.BytesIO(data)):
                 return replace(refused, too_many_pixels=True)
             stored = await self.files.put(data)
         except EvidenceTooLarge:
@@ -485,18 +485,16 @@ class TelegramChannel:
             if "too big" in str(exc).lower():
                 return StoredFile(None, size, mime, file.file_id, name, too_large=True)
             raise
-        taken_at = capture_time(io.BytesIO(data))
-        phash = perceptual_hash(io.BytesIO(data))
-        position = gps_position(io.BytesIO(data))
+        facts = await asyncio.to_thread(photo_facts, data)
         return StoredFile(
             stored.sha256,
             stored.size,
             mime,
             file.file_id,
             name,
-            taken_at=taken_at,
-            phash=phash,
-            position=position,
+            taken_at=facts.taken_at,
+            phash=facts.phash,
+            position=facts.position,
         )
 
     async def _download(self, file_id: str) -> bytes:

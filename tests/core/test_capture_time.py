@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.core.pixels import capture_time
+from bot.core.pixels import capture_time, photo_facts
 
 EXIF_IFD = 0x8769
 DATE_TIME_ORIGINAL = 0x9003
@@ -61,3 +61,14 @@ def test_an_unreadable_time_or_file_gives_none() -> None:
     assert capture_time(io.BytesIO(photo("0000:00:00 00:00:00"))) is None
     assert capture_time(io.BytesIO(photo("yesterday"))) is None
     assert capture_time(io.BytesIO(b"not an image")) is None
+
+
+def test_photo_facts_read_bytes_and_files_alike(tmp_path: Path) -> None:
+    data = photo("2026:11:03 09:41:07")
+    path = tmp_path / "p.jpg"
+    path.write_bytes(data)
+    from_bytes, from_file = photo_facts(data), photo_facts(path)
+    assert from_bytes == from_file
+    assert from_bytes.taken_at == datetime(2026, 11, 3, 9, 41, 7)
+    assert from_bytes.phash is not None and len(from_bytes.phash) == 16
+    assert from_bytes.position is None

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
-from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
+from bot.core.pixels import photo_facts, too_many_pixels
 from bot.core.texts import render
 from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
@@ -579,15 +579,17 @@ class WebChannel:
             return refused
         if await asyncio.to_thread(too_many_pixels, upload.path):
             return replace(refused, too_many_pixels=True)
-        taken_at = await asyncio.to_thread(capture_time, upload.path)
-        phash = await asyncio.to_thread(perceptual_hash, upload.path)
-        position = await asyncio.to_thread(gps_position, upload.path)
+        facts = await asyncio.to_thread(photo_facts, upload.path)
         try:
             stored = await self.files.put_file(upload.path)
         except EvidenceTooLarge:
             return replace(refused, too_large=True)
         return replace(
-            refused, sha256=stored.sha256, taken_at=taken_at, phash=phash, position=position
+            refused,
+            sha256=stored.sha256,
+            taken_at=facts.taken_at,
+            phash=facts.phash,
+            position=facts.position,
         )
 
     # -- files ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ handed back to the outbox with ``retry_after`` and goes out as soon as it fits.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -37,7 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
-from bot.core.pixels import capture_time, gps_position, perceptual_hash, too_many_pixels
+from bot.core.pixels import photo_facts, too_many_pixels
 from bot.core.unicode import well_formed
 from bot.delivery import Delivery, DeliveryError, NotReady, outgoing
 from bot.flows import commands
@@ -281,7 +282,7 @@ class WeComChannel:
         media_id, mime, name = refused.channel_ref, refused.mime, refused.file_name
         try:
             media = await self.api.get_media(media_id, max_bytes=self.files.max_bytes)
-            if too_many_pixels(io.BytesIO(media.data)):
+            if await asyncio.to_thread(too_many_pixels, io.BytesIO(media.data)):
                 return replace(refused, size=len(media.data), too_many_pixels=True)
             stored = await self.files.put(media.data)
         except (MediaTooLarge, EvidenceTooLarge) as exc:
@@ -291,18 +292,16 @@ class WeComChannel:
             return None
         if media.content_type.startswith("image/"):
             mime = media.content_type
-        taken_at = capture_time(io.BytesIO(media.data))
-        phash = perceptual_hash(io.BytesIO(media.data))
-        position = gps_position(io.BytesIO(media.data))
+        facts = await asyncio.to_thread(photo_facts, media.data)
         return StoredFile(
             stored.sha256,
             stored.size,
             mime,
             media_id,
             name,
-            taken_at=taken_at,
-            phash=phash,
-            position=position,
+            taken_at=facts.taken_at,
+            phash=facts.phash,
+            position=facts.position,
         )
 
     # -- sending ----------------------------------------------------------------------------
