@@ -22,22 +22,19 @@ from bot.core.scoring import below_bands
 from bot.core.texts import label, labels, plain
 from bot.reports import signoff
 from bot.reports.images import scale
-from bot.reports.model import ItemRow, Photo, ReportModel, SignOff, change_text, percent_text
+from bot.reports.model import (
+    ITEM_HEADERS,
+    ItemRow,
+    Photo,
+    ReportModel,
+    SignOff,
+    change_text,
+    percent_text,
+    totals_values,
+)
 from bot.reports.sheet_text import write
 
 FONT_NAME = "宋体"
-HEADERS = labels(
-    "columns",
-    "no",
-    "content",
-    "rule",
-    "max_score",
-    "score",
-    "responsible",
-    "status",
-    "due",
-    "remark",
-)
 WIDTHS = (6, 42, 42, 7, 8, 10, 9, 12, 28)
 HEADER_ROW = 4
 PHOTO_PX = 240
@@ -116,19 +113,12 @@ def merged(
 
 def totals_line(model: ReportModel) -> str:
     return plain(
-        "report",
-        "excel_totals",
-        score=model.score,
-        max_score=model.applicable_max,
-        percent=percent_text(model.percent),
-        grade=model.grade,
-        change=None if model.change is None else change_text(model.change),
-        not_applicable=model.not_applicable,
+        "report", "excel_totals", **totals_values(model), not_applicable=model.not_applicable
     )
 
 
 def _form(sheet: Worksheet, model: ReportModel) -> None:
-    last = len(HEADERS)
+    last = len(ITEM_HEADERS)
     set_widths(sheet, WIDTHS)
     title = plain("report", "excel_title", title=model.title)
     merged(sheet, 1, 1, last, title, Font(name=FONT_NAME, size=16, bold=True))
@@ -151,7 +141,7 @@ def _form(sheet: Worksheet, model: ReportModel) -> None:
         ),
     )
     merged(sheet, 3, 1, last, totals_line(model), BOLD_FONT)
-    put_row(sheet, HEADER_ROW, HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
+    put_row(sheet, HEADER_ROW, ITEM_HEADERS, font=BOLD_FONT, align=CENTER, fill=HEADER_FILL)
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
     row = HEADER_ROW + 1
     for section in model.sections:

@@ -20,7 +20,7 @@ from bot.core import company_settings
 from bot.core import tasks as lifecycle
 from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
-from bot.core.texts import label, plain
+from bot.core.texts import label, labels, plain
 from bot.reports import photo_place, photo_reuse, photo_time, renditions
 from standards.pinned import pinned
 from storage.db import Database, Tx
@@ -35,6 +35,20 @@ from storage.records import (
 )
 
 log = logging.getLogger(__name__)
+
+ITEM_HEADERS = labels(
+    "columns",
+    "no",
+    "content",
+    "rule",
+    "max_score",
+    "score",
+    "responsible",
+    "status",
+    "due",
+    "remark",
+)
+"""The item table's column headers, the same in the Excel form and the PDF."""
 
 FIXED = {TaskStatus.REVIEW, TaskStatus.DONE}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -477,3 +491,14 @@ async def _previous(
         percent=result.percent,
     )
     return previous, {s.code: s.percent for s in result.sections}
+
+
+def totals_values(model: ReportModel) -> dict[str, object]:
+    """The values of the result line under the item table (Excel and PDF alike)."""
+    return {
+        "score": model.score,
+        "max_score": model.applicable_max,
+        "percent": percent_text(model.percent),
+        "grade": model.grade,
+        "change": None if model.change is None else change_text(model.change),
+    }

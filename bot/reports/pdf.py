@@ -19,7 +19,15 @@ from bot.core.scoring import below_bands
 from bot.reports import signoff
 from bot.reports.fonts import cjk_font, latin_font
 from bot.reports.images import Scaled, scale
-from bot.reports.model import ItemRow, Photo, ReportModel, change_text, percent_text
+from bot.reports.model import (
+    ITEM_HEADERS,
+    ItemRow,
+    Photo,
+    ReportModel,
+    change_text,
+    percent_text,
+    totals_values,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +45,6 @@ PHOTO_GAP = 4.0
 PHOTO_MAX_H = 48.0
 CAPTION_H = 7.6
 CAPTION_CHARS = 24
-ITEM_HEADERS = texts.labels(
-    "columns",
-    "no",
-    "content",
-    "rule",
-    "max_score",
-    "score",
-    "responsible",
-    "status",
-    "due",
-    "remark",
-)
 ITEM_WIDTHS = (8, 48, 48, 9, 10, 15, 12, 18, 22)
 ITEM_ALIGN = ("C", "L", "L", "C", "C", "C", "C", "C", "L")
 
@@ -164,15 +160,7 @@ def _summary(pdf: _Document, model: ReportModel) -> None:
             row.cell(value)
     pdf.ln(4)
     pdf.set_font(BODY, "B", 13)
-    totals = texts.plain(
-        "report",
-        "pdf_totals",
-        score=model.score,
-        max_score=model.applicable_max,
-        percent=percent_text(model.percent),
-        grade=model.grade,
-        change=None if model.change is None else change_text(model.change),
-    )
+    totals = texts.plain("report", "pdf_totals", **totals_values(model))
     pdf.cell(0, 8, totals, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(BODY, size=9)
     pdf.multi_cell(

@@ -9,8 +9,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from PIL import Image
 
-from bot.reports.excel import HEADER_ROW, HEADERS, render_xlsx
-from bot.reports.model import ReportModel, load_report
+from bot.reports.excel import HEADER_ROW, render_xlsx
+from bot.reports.model import ITEM_HEADERS, ReportModel, load_report
 from bot.reports.service import load_photos
 from tests.reports.data import FORMULAS, STANDARD, Built, photo_items, plant_formulas
 
@@ -33,7 +33,7 @@ async def test_form_sheet_layout_cells_and_totals(
     assert form["A1"].value == "物业服务品质检查标准——社区文化管理　检查表"
     assert "项目：阳光花园" in form["A2"].value and "检查员：王检查" in form["A2"].value
     assert form["A3"].value.startswith("总分：49 / 58（84.5%）　等级：良好　较上次 ↓ 5.8 个百分点")
-    assert tuple(c.value for c in form[HEADER_ROW]) == HEADERS
+    assert tuple(c.value for c in form[HEADER_ROW]) == ITEM_HEADERS
     assert form.freeze_panes == f"A{HEADER_ROW + 1}"
     rows = _rows(form)
     by_no = {row[0]: row for row in rows[HEADER_ROW:] if isinstance(row[0], int)}
