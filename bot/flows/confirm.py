@@ -27,7 +27,6 @@ from storage.errors import StateConflict
 from storage.records import (
     Confirmation,
     ConfirmHow,
-    EvidenceKind,
     EvidenceRole,
     Inspection,
     Person,
@@ -244,20 +243,7 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
     if inspection_id is None or item_no is None or not file.sha256:
         await ctx.reply("photo_no_item")
         return
-    await ctx.tx.evidence.add(
-        file.sha256,
-        file.size,
-        mime=file.mime,
-        kind=EvidenceKind.PHOTO,
-        role=EvidenceRole.APPEAL,
-        created_by=ctx.person.id,
-        channel=ctx.channel,
-        channel_file_ref=file.channel_ref,
-        inspection_id=inspection_id,
-        item_no=item_no,
-        taken_at=file.taken_at,
-        phash=file.phash,
-    )
+    await ctx.add_photo(file, EvidenceRole.APPEAL, inspection_id=inspection_id, item_no=item_no)
     count = ctx.state.appeal_photos + 1
     ctx.state.appeal_photos = count
     await ctx.reply("appeal_photo_saved", count=count)

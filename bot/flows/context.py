@@ -15,13 +15,21 @@ from zoneinfo import ZoneInfo
 from bot.core import company_settings
 from bot.core.company_settings import DEFAULT_TIMEZONE, CompanySettings
 from bot.core.conversation import ConversationState
-from bot.core.events import Incoming
+from bot.core.events import Incoming, StoredFile
 from bot.core.messages import Button, Outgoing, Photo, album
 from bot.core.texts import render
 from bot.flows import notify
 from bot.flows.catalog import StandardsCatalog
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Person, Site, StoredStandard
+from storage.records import (
+    Channel,
+    EvidenceKind,
+    EvidenceRole,
+    OutboxKind,
+    Person,
+    Site,
+    StoredStandard,
+)
 
 Keyboard = Sequence[Sequence[Button]]
 
@@ -62,6 +70,37 @@ class FlowContext:
         if self.company is None:
             self.company = await self.tx.settings.all()
         return company_settings.resolve(self.company, site, timezone=self.settings.timezone).values
+
+    async def add_photo(
+        self,
+        file: StoredFile,
+        role: EvidenceRole,
+        *,
+        caption: str | None = None,
+        inspection_id: int | None = None,
+        item_no: int | None = None,
+        task_id: int | None = None,
+    ) -> None:
+        """Keep a photo this event brought (already in the evidence store) as evidence of
+        `role` on an inspection item or a task, with what the photo says of itself."""
+        assert file.sha256 is not None
+        await self.tx.evidence.add(
+            file.sha256,
+            file.size,
+            mime=file.mime,
+            kind=EvidenceKind.PHOTO,
+            role=role,
+            channel=self.channel,
+            channel_file_ref=file.channel_ref,
+            caption=caption,
+            created_by=self.person.id,
+            inspection_id=inspection_id,
+            item_no=item_no,
+            task_id=task_id,
+            taken_at=file.taken_at,
+            phash=file.phash,
+            position=file.position,
+        )
 
     @property
     def channel(self) -> Channel:

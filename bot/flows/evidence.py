@@ -14,7 +14,7 @@ from bot.flows.inspection_view import (
     show_item,
 )
 from standards.schema import Item
-from storage.records import EvidenceKind, EvidenceRole
+from storage.records import EvidenceRole
 
 
 async def refuse_unusable(ctx: FlowContext, file: StoredFile) -> bool:
@@ -42,21 +42,12 @@ async def attach_file(ctx: FlowContext, loaded: Loaded, item: Item, file: Stored
     if any(e.sha256 == file.sha256 for e in existing):
         await ctx.reply("photo_duplicate", item=item)
         return
-    await ctx.tx.evidence.add(
-        sha256=file.sha256,
-        size=file.size,
-        mime=file.mime,
-        kind=EvidenceKind.PHOTO,
-        role=EvidenceRole.FINDING,
-        channel=ctx.channel,
-        channel_file_ref=file.channel_ref,
+    await ctx.add_photo(
+        file,
+        EvidenceRole.FINDING,
         caption=ctx.event.text or None,
-        created_by=ctx.person.id,
         inspection_id=loaded.inspection.id,
         item_no=item.no,
-        taken_at=file.taken_at,
-        phash=file.phash,
-        position=file.position,
     )
     if ctx.event.text:
         await ctx.tx.notes.add(

@@ -31,7 +31,6 @@ from standards.schema import Item
 from storage.errors import StateConflict
 from storage.records import (
     Evidence,
-    EvidenceKind,
     EvidenceRole,
     ExtensionRequest,
     ExtensionStatus,
@@ -462,21 +461,7 @@ async def on_file(ctx: FlowContext, file: StoredFile) -> None:
     existing = await ctx.tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
     count = len(existing)
     if all(e.sha256 != file.sha256 for e in existing):
-        await ctx.tx.evidence.add(
-            file.sha256,
-            file.size,
-            mime=file.mime,
-            kind=EvidenceKind.PHOTO,
-            role=EvidenceRole.FIX,
-            channel=ctx.channel,
-            channel_file_ref=file.channel_ref,
-            caption=ctx.event.text or None,
-            created_by=ctx.person.id,
-            task_id=task.id,
-            taken_at=file.taken_at,
-            position=file.position,
-            phash=file.phash,
-        )
+        await ctx.add_photo(file, EvidenceRole.FIX, caption=ctx.event.text or None, task_id=task.id)
         count += 1
     if ctx.event.text:
         await ctx.tx.notes.add(ctx.event.text[:1000], created_by=ctx.person.id, task_id=task.id)
