@@ -107,6 +107,29 @@ class Repo:
                 return await direct.run(raw, params)
         return await self._conn.execute(stmt, dict(params))
 
+    async def _run_many(
+        self,
+        key: Hashable,
+        build: Callable[[], Executable],
+        params_list: Sequence[Mapping[str, Any]],
+    ) -> int | None:
+        """Run the statement `build` makes (one without result rows) once per parameter set,
+        in order, as one executemany: on SQLite in one hand-over to aiosqlite's thread, on
+        PostgreSQL in one round trip. All sets name the same parameters. Returns the rows
+        changed in all, or None where the driver does not count them (PostgreSQL's
+        executemany)."""
+        if not params_list:
+            return 0
+        stmt = prepared(key, build)
+        raw = self._ctx.raw
+        if raw is not None:
+            direct = plan(key, stmt, params_list[0], self._conn.dialect)
+            if direct is not None:
+                return await direct.run_many(raw, params_list)
+        result = await self._conn.execute(stmt, [dict(params) for params in params_list])
+        counted = len(params_list) == 1 or self._conn.dialect.supports_sane_multi_rowcount
+        return result.rowcount if counted else None
+
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> AnyRow:
         result = await self._run(
             ("insert", table.name), lambda: sa.insert(table).returning(table), values

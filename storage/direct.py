@@ -10,6 +10,8 @@ with the same SQL text by aiosqlite on the transaction's own connection (the one
 began, so it commits or rolls back with everything else), in one hand-over to its thread.
 The values stored and read are exactly the ones SQLAlchemy would produce: the same compiled
 statement and the same type processors do the work, only the per-call bookkeeping is skipped.
+A statement run with many parameter sets (:meth:`storage.base.Repo._run_many`) goes to
+aiosqlite's ``executemany``, all of them in one hand-over.
 
 Statements this cannot run as they are (expanding IN lists, Python-side defaults) and every
 other dialect go through SQLAlchemy as before (:meth:`storage.base.Repo._run`).
@@ -98,13 +100,17 @@ class _Plan:
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
     """The result processors there are, by column position (most columns have none)."""
 
-    async def run(
-        self, connection: aiosqlite.Connection, params: Mapping[str, Any]
-    ) -> DirectResult:
+    def _args(self, params: Mapping[str, Any]) -> list[Any]:
         args = []
         for name, bind in zip(self.names, self.binds, strict=True):
             value = params[name] if name in params else self.constants[name]
             args.append(value if bind is None else bind(value))
+        return args
+
+    async def run(
+        self, connection: aiosqlite.Connection, params: Mapping[str, Any]
+    ) -> DirectResult:
+        args = self._args(params)
         try:
             if self.keys:
                 fetched: list[Any] = list(await connection.execute_fetchall(self.sql, args))
@@ -127,6 +133,18 @@ class _Plan:
                 values[index] = process(values[index])
             rows.append(DirectRow(tuple(values), keys))
         return DirectResult(rows, rowcount)
+
+    async def run_many(
+        self, connection: aiosqlite.Connection, params_list: Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Run the statement (one without result rows) once per parameter set, in order, in
+        one hand-over to aiosqlite's thread; returns the rows changed in all."""
+        args = [self._args(params) for params in params_list]
+        try:
+            cursor = await connection.executemany(self.sql, args)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from error
+        return cursor.rowcount
 
 
 _PLANS: dict[Hashable, _Plan | None] = {}

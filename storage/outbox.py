@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -18,6 +18,15 @@ from storage.records import Channel, JsonDict, OutboxKind, OutboxMessage, Outbox
 from storage.tables import outbox
 
 _ERROR_LIMIT = 2000
+
+
+class SentMark(NamedTuple):
+    """A message the channel accepted, to mark sent: the channel's id of it, and the payload
+    as sent when delivery filled it in (a rendered report file)."""
+
+    message_id: int
+    channel_message_id: str | None
+    payload: JsonDict | None = None
 
 
 class OutboxRepo(Repo):
@@ -128,9 +137,6 @@ class OutboxRepo(Repo):
             due = list(itertools.takewhile(lambda m: m.not_before <= now, messages))[:limit]
             if not due or await self._held_back(channel, chat_id, due, alongside, sent):
                 continue
-            for message in due:
-                values = {"b_id": message.id, "b_worker_id": worker_id, "b_expires": expires}
-                await self._run("outbox.lease_one", _lease_one, values)
             leased.append(
                 [
                     replace(
@@ -139,6 +145,9 @@ class OutboxRepo(Repo):
                     for m in due
                 ]
             )
+        ids = sorted(message.id for chain in leased for message in chain)
+        values = [{"b_id": i, "b_worker_id": worker_id, "b_expires": expires} for i in ids]
+        await self._run_many("outbox.lease_one", _lease_one, values)
         return leased
 
     async def _held_back(
@@ -166,8 +175,14 @@ class OutboxRepo(Repo):
 
     async def waiting(self, channel: Channel, chat_id: str) -> bool:
         """Whether the chat has a pending message nobody has leased."""
-        params = {"b_channel": channel, "b_chat_id": chat_id}
-        return (await self._run("outbox.waiting", _waiting, params)).scalar() is not None
+        return await self.any_waiting(channel, [chat_id])
+
+    async def any_waiting(self, channel: Channel, chat_ids: Collection[str]) -> bool:
+        """Whether any of the chats has a pending message nobody has leased."""
+        if not chat_ids:
+            return False
+        params = {"b_channel": channel, "b_chat_ids": list(chat_ids)}
+        return (await self._run("outbox.any_waiting", _any_waiting, params)).scalar() is not None
 
     async def mark_sent(
         self,
@@ -178,14 +193,22 @@ class OutboxRepo(Repo):
     ) -> None:
         """Delivered; remember the channel's id of the message for later edits, and the
         payload as sent when delivery filled it in (a rendered report file)."""
-        extra: dict[str, object] = {} if payload is None else {"payload": payload}
-        await self._finish(
-            message_id,
-            status=OutboxStatus.SENT,
-            sent_at=self._now(),
-            channel_message_id=channel_message_id,
-            **extra,
-        )
+        await self.mark_sent_many([SentMark(message_id, channel_message_id, payload)])
+
+    async def mark_sent_many(self, sent: Iterable[SentMark]) -> None:
+        """`mark_sent` for each of `sent`, in id order as every transaction that locks
+        outbox rows takes them (so two never wait for each other: a deadlock on PostgreSQL):
+        one executemany per run of messages that keep their payload or replace it."""
+        marks = sorted(sent, key=lambda mark: mark.message_id)
+        now = self._now()
+        changed: int | None = 0
+        for _, run in itertools.groupby(marks, key=lambda mark: mark.payload is None):
+            params = [_sent_values(mark, now) for mark in run]
+            count = await self._run_many("outbox.finish", _finish_by_id, params)
+            changed = None if changed is None or count is None else changed + count
+        ids = [mark.message_id for mark in marks]
+        if not await self._all_changed(ids, changed, outbox.c.status == OutboxStatus.SENT):
+            raise NotFound(f"outbox message among {ids}")
 
     async def claim_following(
         self,
@@ -224,7 +247,28 @@ class OutboxRepo(Repo):
     async def release(self, message_id: int) -> None:
         """Give back a leased message that was not tried (an earlier one of its chat failed
         or the worker is stopping); the claim does not count as an attempt."""
-        await self._unlease("outbox.release", message_id, {})
+        await self.release_many([message_id])
+
+    async def release_many(self, message_ids: Iterable[int]) -> None:
+        """`release` each of the messages, in id order (see `mark_sent_many`), as one
+        executemany."""
+        ids = sorted(message_ids)
+        changed = await self._run_many("outbox.release", _unlease_by_id, [{"b_id": i} for i in ids])
+        released = sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.claimed_by.is_(None))
+        if not await self._all_changed(ids, changed, released):
+            raise NotFound(f"pending outbox message among {ids}")
+
+    async def _all_changed(
+        self, ids: list[int], changed: int | None, now_true: sa.ColumnElement[bool]
+    ) -> bool:
+        """Whether a statement run for each of `ids` changed all of those rows: `changed`
+        when the driver counted, else whether the rows for which `now_true` holds, as it
+        does for each row the statement changed (locked by this transaction since), are
+        all of them."""
+        if changed is None:
+            stmt = sa.select(sa.func.count()).where(outbox.c.id.in_(ids), now_true)
+            changed = int(await self._conn.scalar(stmt) or 0)
+        return changed == len(ids)
 
     async def mark_failed(
         self, message_id: int, error: str, *, retry_at: datetime, dead: bool = False
@@ -240,34 +284,13 @@ class OutboxRepo(Repo):
     async def defer(self, message_id: int, retry_at: datetime) -> None:
         """Hand a leased message back until `retry_at` without counting the claim as an
         attempt (its content was not ready; nothing was tried)."""
-        await self._unlease("outbox.defer", message_id, {"not_before": retry_at})
-
-    async def _unlease(self, key: str, message_id: int, values: dict[str, object]) -> None:
-        def build() -> sa.Update:
-            return (
-                sa.update(outbox)
-                .where(
-                    outbox.c.id == sa.bindparam("b_id"),
-                    outbox.c.status == OutboxStatus.PENDING,
-                )
-                .values(
-                    claimed_by=None,
-                    claim_expires_at=None,
-                    attempts=sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
-                )
-            )
-
-        if (await self._run(key, build, {**values, "b_id": message_id})).rowcount == 0:
+        params = {"not_before": retry_at, "b_id": message_id}
+        if (await self._run("outbox.defer", _unlease_by_id, params)).rowcount == 0:
             raise NotFound(f"pending outbox message {message_id}")
 
     async def _finish(self, message_id: int, **values: object) -> None:
         params = {"b_id": message_id, "claimed_by": None, "claim_expires_at": None, **values}
-        finished = await self._run(
-            "outbox.finish",
-            lambda: sa.update(outbox).where(outbox.c.id == sa.bindparam("b_id")),
-            params,
-        )
-        if finished.rowcount == 0:
+        if (await self._run("outbox.finish", _finish_by_id, params)).rowcount == 0:
             raise NotFound(f"outbox message {message_id}")
 
     async def message_id_for_ref(self, channel: Channel, chat_id: str, ref: str) -> str | None:
@@ -457,16 +480,52 @@ def _earlier() -> sa.Select[int, OutboxKind, str | None]:
     )
 
 
-def _waiting() -> sa.Select[int]:
+def _any_waiting() -> sa.Select[int]:
     return (
         sa.select(outbox.c.id)
         .where(
             outbox.c.channel == sa.bindparam("b_channel"),
-            outbox.c.chat_id == sa.bindparam("b_chat_id"),
+            outbox.c.chat_id.in_(sa.bindparam("b_chat_ids", expanding=True)),
             outbox.c.status == OutboxStatus.PENDING,
             outbox.c.claimed_by.is_(None),
         )
         .limit(1)
+    )
+
+
+def _sent_values(mark: SentMark, now: datetime) -> dict[str, Any]:
+    """The parameters of `_finish_by_id` that mark `mark` sent."""
+    values: dict[str, Any] = {
+        "b_id": mark.message_id,
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "status": OutboxStatus.SENT,
+        "sent_at": now,
+        "channel_message_id": mark.channel_message_id,
+    }
+    if mark.payload is not None:
+        values["payload"] = mark.payload
+    return values
+
+
+def _finish_by_id() -> sa.Update:
+    """UPDATE of one message by id; what it sets is given as parameters."""
+    return sa.update(outbox).where(outbox.c.id == sa.bindparam("b_id"))
+
+
+def _unlease_by_id() -> sa.Update:
+    """Hand a pending message's lease back; the claim does not count as an attempt."""
+    return (
+        sa.update(outbox)
+        .where(
+            outbox.c.id == sa.bindparam("b_id"),
+            outbox.c.status == OutboxStatus.PENDING,
+        )
+        .values(
+            claimed_by=None,
+            claim_expires_at=None,
+            attempts=sa.case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0),
+        )
     )
 
 

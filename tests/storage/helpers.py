@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiosqlite
+import pytest
 import sqlalchemy as sa
 
-from storage.db import Tx
+from storage.db import Database, Tx
 
 
 @dataclass
@@ -78,3 +82,46 @@ async def column(tx: Tx, table: sa.Table, name: str, **where: Any) -> list[Any]:
 async def set_columns(tx: Tx, table: sa.Table, row_id: int, **values: Any) -> None:
     """Write the row's columns directly (test data no product code writes this way)."""
     await tx.connection.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+
+
+class Statements:
+    """The statements a database runs on its write engine while `recording`, each as (SQL,
+    number of parameter sets): through SQLAlchemy, and on SQLite also those run through
+    aiosqlite directly (storage.direct)."""
+
+    def __init__(self, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[tuple[str, int]] = []
+        self._db = db
+        self._monkeypatch = monkeypatch
+
+    def on(self, table: str) -> list[tuple[str, int]]:
+        """The statements that name `table`, as (first word, parameter sets)."""
+        return [(sql.split()[0], sets) for sql, sets in self.seen if f" {table}" in sql]
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        def through_sqlalchemy(*args: Any) -> None:
+            _, _, statement, parameters, _, executemany = args
+            self.seen.append((statement, len(parameters) if executemany else 1))
+
+        engine = self._db.engine.sync_engine
+        sa.event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+        with self._monkeypatch.context() as patch:
+            for name in ("execute", "execute_fetchall", "executemany"):
+                patch.setattr(aiosqlite.Connection, name, self._spy(name))
+            try:
+                yield
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+
+    def _spy(self, name: str) -> Callable[..., Any]:
+        original = getattr(aiosqlite.Connection, name)
+        many = name == "executemany"
+
+        def spy(connection: aiosqlite.Connection, sql: str, parameters: Any = None) -> Any:
+            if many:
+                parameters = list(parameters)
+            self.seen.append((sql, len(parameters) if many else 1))
+            return original(connection, sql, parameters)
+
+        return spy
