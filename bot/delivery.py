@@ -17,6 +17,7 @@ from typing import Any
 from bot.core.messages import Outgoing
 from bot.core.report_request import needs_preparing
 from storage.db import Database, Tx
+from storage.outbox import SentMark
 from storage.records import Channel, OutboxKind, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -357,15 +358,15 @@ class OutboxWorker:
             marks, self._marks = self._marks, []
             try:
                 async with self.db.transaction() as tx:
-                    # In id order, as every transaction that locks outbox rows takes them, so
-                    # two of them never wait for each other (a deadlock on PostgreSQL).
-                    for mark in sorted(marks, key=lambda m: m.message_id):
-                        await tx.outbox.mark_sent(
-                            mark.message_id, mark.channel_message_id, payload=mark.payload
-                        )
-                    waiting = False
-                    for chat_id in {mark.chat_id: None for mark in marks}:
-                        waiting = waiting or await tx.outbox.waiting(self.channel, chat_id)
+                    # Marked in id order (mark_sent_many), as every transaction that locks
+                    # outbox rows takes them, so two of them never wait for each other (a
+                    # deadlock on PostgreSQL).
+                    await tx.outbox.mark_sent_many(
+                        SentMark(mark.message_id, mark.channel_message_id, mark.payload)
+                        for mark in marks
+                    )
+                    chats = {mark.chat_id for mark in marks}
+                    waiting = await tx.outbox.any_waiting(self.channel, chats)
             except Exception:
                 if self._stopping:
                     log.exception(
@@ -395,8 +396,7 @@ class OutboxWorker:
         if not messages:
             return
         async with self.db.transaction() as tx:
-            for message in messages:
-                await tx.outbox.release(message.id)
+            await tx.outbox.release_many(message.id for message in messages)
         self._wake.set()
 
     async def _failed(self, message: OutboxMessage, error: DeliveryError) -> None:

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from bot import delivery
 from bot.core.report_request import ReportFormat, report_request
 from bot.delivery import MAX_ATTEMPTS, Delivery, DeliveryError, Handoff, NotReady, OutboxWorker
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 from tests.flows.harness import Clock
+from tests.storage.helpers import Statements
 
 
 @pytest.fixture
@@ -339,3 +341,31 @@ async def test_chats_handed_over_do_not_take_the_claims_slots(
     gate.set()
     await _until(lambda: sent == ["B", "A"])
     await worker.stop()
+
+
+async def test_messages_sent_together_are_marked_in_one_statement(
+    opened: tuple[Database, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The marks written in one transaction are one executemany, and whether any of their
+    chats has more waiting is one question."""
+    db, clock = opened
+    monkeypatch.setattr(delivery, "MARK_AFTER", 0.5)  # every send lands in one transaction
+    statements = Statements(db, monkeypatch)
+
+    async def send(delivery: Delivery) -> str:
+        return f"m{delivery.message.id}"
+
+    async with db.transaction() as tx:
+        for n in range(50):
+            await tx.outbox.enqueue(Channel.TELEGRAM, f"c{n % 18}", OutboxKind.SEND, {"n": n})
+    worker = OutboxWorker(db, Channel.TELEGRAM, send, clock=clock)
+    with statements.recording():
+        assert await worker.run_once() == 18
+    marks = [sets for sql, sets in statements.seen if "sent_at=" in sql]
+    questions = [sets for sql, sets in statements.seen if "claimed_by IS NULL" in sql]
+    assert (marks, questions) == ([50], [1])
+    async with db.read() as tx:
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 0
+        newest = await tx.outbox.newest_sent_named(Channel.TELEGRAM, "c0", ["m"])
+    assert newest is not None
+    assert (newest.payload, newest.channel_message_id) == ({"n": 36}, f"m{newest.id}")
