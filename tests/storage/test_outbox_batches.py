@@ -184,6 +184,24 @@ async def test_whether_any_of_the_chats_waits_is_one_question(
         with statements.recording():
             assert await tx.outbox.any_waiting(Channel.TELEGRAM, ["A", "B", "C"])
         assert not await tx.outbox.any_waiting(Channel.TELEGRAM, ["A", "C"])
+        assert await tx.outbox.any_waiting(Channel.TELEGRAM, ["C", "D", "E", "A", "B"])
+        assert not await tx.outbox.any_waiting(Channel.TELEGRAM, ["C", "D", "E", "A", "F"])
         assert not await tx.outbox.any_waiting(Channel.WECOM, ["B"])
         assert not await tx.outbox.any_waiting(Channel.TELEGRAM, [])
     assert statements.on("outbox") == [("SELECT", 1)]
+
+
+async def test_a_message_marked_twice_in_a_batch_is_marked_as_by_two_calls(
+    db: Database, clock: FakeClock
+) -> None:
+    async with db.transaction() as tx:
+        first = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "1"})
+        second = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "2"})
+        await tx.outbox.mark_sent_many(
+            [SentMark(first.id, "m1"), SentMark(second.id, "m2"), SentMark(first.id, "m1")]
+        )
+        stored = [await tx.outbox.get(message.id) for message in (first, second)]
+    assert [(m.status, m.channel_message_id) for m in stored if m is not None] == [
+        (OutboxStatus.SENT, "m1"),
+        (OutboxStatus.SENT, "m2"),
+    ]
