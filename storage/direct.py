@@ -11,8 +11,9 @@ began, so it commits or rolls back with everything else), in one hand-over to it
 The values stored and read are exactly the ones SQLAlchemy would produce: the same compiled
 statement and the same type processors do the work, only the per-call bookkeeping is skipped.
 
-Statements this cannot run as they are (expanding IN lists, Python-side defaults) and every
-other dialect go through SQLAlchemy as before (:meth:`storage.base.Repo._run`).
+Statements this cannot run as they are (expanding IN lists, Python-side defaults) go through
+SQLAlchemy as before (:meth:`storage.base.Repo._run`). PostgreSQL has its counterpart in
+:mod:`storage.direct_pg`, sharing the compilation (:func:`compile_direct`).
 """
 
 from __future__ import annotations
