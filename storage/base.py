@@ -115,7 +115,7 @@ class Repo:
         if pg is not None and pg.is_in_transaction():
             direct_pg = pg_plan(key, stmt, params, self._conn.dialect)
             if direct_pg is not None:
-                return await direct_pg.run(pg, params)
+                return await direct_pg.run(pg, params, self._conn)
         return await self._conn.execute(stmt, dict(params))
 
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> AnyRow:

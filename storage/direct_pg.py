@@ -30,6 +30,7 @@ import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from storage.direct import Compiled, DirectResult, DirectRow, compile_direct
@@ -52,7 +53,11 @@ class PgPlan:
         """The result processors there are, by column position; None until the statement
         was first prepared (they depend on the columns' PostgreSQL types)."""
 
-    async def run(self, connection: asyncpg.Connection, params: Mapping[str, Any]) -> DirectResult:
+    async def run(
+        self, connection: asyncpg.Connection, params: Mapping[str, Any], owner: AsyncConnection
+    ) -> DirectResult:
+        """Run on `connection`, the driver's connection under SQLAlchemy's `owner` (which is
+        invalidated when the statement finds the connection lost, as SQLAlchemy does)."""
         compiled = self._compiled
         args = compiled.args(params)
         try:
@@ -66,7 +71,7 @@ class PgPlan:
             else:
                 fetched = await connection.fetch(compiled.sql, *args)
         except Exception as error:
-            self._raise(error, args)
+            await self._raise(error, args, connection, owner)
         # A statement with result rows reports as many in its status (SELECT n, UPDATE n, …).
         return DirectResult(self._rows(fetched, self._results), len(fetched))
 
@@ -94,15 +99,31 @@ class PgPlan:
                 found.append((index, process))
         return tuple(found)
 
-    def _raise(self, error: Exception, args: list[Any]) -> NoReturn:
+    async def _raise(
+        self,
+        error: Exception,
+        args: list[Any],
+        connection: asyncpg.Connection,
+        owner: AsyncConnection,
+    ) -> NoReturn:
         """Raise what SQLAlchemy raises for `error`: asyncpg's errors translated by the
-        adapter's own table and wrapped like SQLAlchemy does (IntegrityError, …)."""
+        adapter's own table and wrapped like SQLAlchemy does (IntegrityError, …); a lost
+        connection is invalidated, so the pool does not hand it out again."""
         dbapi = self._dialect.loaded_dbapi
         try:
             AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
         except dbapi.Error as adapted:
+            # SQLAlchemy's asyncpg dialect tells a disconnect by the connection being closed.
+            lost = connection.is_closed()
+            if lost:
+                await owner.invalidate(adapted)
             raise DBAPIError.instance(
-                self._compiled.sql, tuple(args), adapted, dbapi.Error, dialect=self._dialect
+                self._compiled.sql,
+                tuple(args),
+                adapted,
+                dbapi.Error,
+                connection_invalidated=lost,
+                dialect=self._dialect,
             ) from adapted
 
 

@@ -4,6 +4,7 @@ counts, Python types), and fails with the same exceptions."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -68,7 +69,7 @@ async def both_ways(tx: Tx, stmt: sa.Executable, params: Mapping[str, Any]) -> l
     for run in range(3):
         savepoint = await conn.begin_nested()
         if run < 2:
-            answers.append(answer(await direct.run(driver, params)))
+            answers.append(answer(await direct.run(driver, params, conn)))
         else:
             answers.append(answer(await conn.execute(stmt, dict(params))))
         await savepoint.rollback()
@@ -237,7 +238,7 @@ async def insert_person(tx: Tx, values: Mapping[str, Any], *, direct: bool) -> N
         return
     plan = pg_plan(("test_direct_pg", next(_keys)), insert, values, conn.dialect)
     assert plan is not None
-    await plan.run((await conn.get_raw_connection()).driver_connection, values)
+    await plan.run((await conn.get_raw_connection()).driver_connection, values, conn)
 
 
 async def test_repositories_run_hot_statements_on_asyncpg_after_the_first(
@@ -259,3 +260,32 @@ async def test_repositories_run_hot_statements_on_asyncpg_after_the_first(
     assert len(through_sqlalchemy) == 1
     assert people_read == [people_read[0]] * 5
     assert people_read[0] is not None and people_read[0].name == "王检查"
+
+
+async def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(
+    db: Database, world: World
+) -> None:
+    """A statement that finds its connection gone raises with the connection invalidated,
+    so the pool does not hand it out again and the next transaction works."""
+
+    async def read_after_losing_the_connection() -> None:
+        async with db.read() as tx:
+            await tx.people.get(world.inspector)
+            conn = tx.connection
+            driver = (await conn.get_raw_connection()).driver_connection
+            pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+            async with db.engine.connect() as other:
+                await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):
+                if driver.is_closed():
+                    break
+                await asyncio.sleep(0.05)
+            await tx.people.get(world.inspector)
+
+    with pytest.raises(sa.exc.InterfaceError) as error:
+        await read_after_losing_the_connection()
+    assert error.value.connection_invalidated
+    assert "SELECT people.id" in str(error.value)
+    async with db.read() as tx:
+        person = await tx.people.get(world.inspector)
+    assert person is not None and person.name == "王检查"
