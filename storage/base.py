@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import aiosqlite
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from storage.direct import plan
+from storage.direct_pg import pg_plan
 from storage.records import OutboxMessage
 
 Clock = Callable[[], datetime]
@@ -49,7 +51,7 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
 
 class Rows(Protocol):
     """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result, or
-    :class:`storage.direct.DirectResult` on SQLite)."""
+    :class:`storage.direct.DirectResult` when run directly)."""
 
     @property
     def rowcount(self) -> int: ...
@@ -65,13 +67,15 @@ class Rows(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ctx:
-    """One open transaction: its connection, the clock and the dialect name; on SQLite also
-    the aiosqlite connection underneath, for :mod:`storage.direct`."""
+    """One open transaction: its connection, the clock and the dialect name; also the
+    driver's connection underneath, for :mod:`storage.direct` (aiosqlite, on SQLite) or
+    :mod:`storage.direct_pg` (asyncpg, on PostgreSQL)."""
 
     conn: AsyncConnection
     clock: Clock
     dialect: str
     raw: aiosqlite.Connection | None = None
+    pg: asyncpg.Connection | None = None
     queued: list[OutboxMessage] = field(default_factory=list)
     """The outbox messages this transaction queued, in order."""
 
@@ -98,13 +102,20 @@ class Repo:
         self, key: Hashable, build: Callable[[], Executable], params: Mapping[str, Any]
     ) -> Rows:
         """Run the statement `build` makes (built once per `key`, see :func:`prepared`) with
-        bound `params`; on SQLite through aiosqlite directly (:mod:`storage.direct`)."""
+        bound `params`; through aiosqlite or asyncpg directly where it can
+        (:mod:`storage.direct`, :mod:`storage.direct_pg`)."""
         stmt = prepared(key, build)
         raw = self._ctx.raw
         if raw is not None:
             direct = plan(key, stmt, params, self._conn.dialect)
             if direct is not None:
                 return await direct.run(raw, params)
+        pg = self._ctx.pg
+        # Until SQLAlchemy began the transaction (with its first statement), asyncpg has none.
+        if pg is not None and pg.is_in_transaction():
+            direct_pg = pg_plan(key, stmt, params, self._conn.dialect)
+            if direct_pg is not None:
+                return await direct_pg.run(pg, params, self._conn)
         return await self._conn.execute(stmt, dict(params))
 
     async def _run_many(

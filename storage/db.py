@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
+import aiosqlite
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.admin import AuditRepo, SettingsRepo
@@ -220,10 +222,10 @@ class Database:
                 options["postgresql_readonly"] = True
             await conn.execution_options(**options)
             async with conn.begin():
-                raw = None
-                if self.dialect == "sqlite":
-                    raw = (await conn.get_raw_connection()).driver_connection
-                tx = Tx(Ctx(conn, self._clock, self.dialect, raw))
+                driver = (await conn.get_raw_connection()).driver_connection
+                raw = driver if isinstance(driver, aiosqlite.Connection) else None
+                pg = driver if isinstance(driver, asyncpg.Connection) else None
+                tx = Tx(Ctx(conn, self._clock, self.dialect, raw, pg))
                 if event_key is not None:
                     await tx.events.record(event_key)
                 yield tx

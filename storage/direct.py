@@ -13,8 +13,9 @@ statement and the same type processors do the work, only the per-call bookkeepin
 A statement run with many parameter sets (:meth:`storage.base.Repo._run_many`) goes to
 aiosqlite's ``executemany``, all of them in one hand-over.
 
-Statements this cannot run as they are (expanding IN lists, Python-side defaults) and every
-other dialect go through SQLAlchemy as before (:meth:`storage.base.Repo._run`).
+Statements this cannot run as they are (expanding IN lists, Python-side defaults) go through
+SQLAlchemy as before (:meth:`storage.base.Repo._run`). PostgreSQL has its counterpart in
+:mod:`storage.direct_pg`, sharing the compilation (:func:`compile_direct`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 _Processor = Callable[[Any], Any] | None
 
@@ -161,6 +163,48 @@ def plan(
 
 
 def _build(stmt: Executable, names: list[str], dialect: Dialect) -> _Plan | None:
+    compiled = compile_direct(stmt, names, dialect)
+    if compiled is None:
+        return None
+    processors = (kind._cached_result_processor(dialect, None) for kind in compiled.types)
+    return _Plan(
+        sql=compiled.sql,
+        names=compiled.names,
+        binds=compiled.binds,
+        constants=compiled.constants,
+        keys=compiled.keys,
+        dml=compiled.dml,
+        results=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """What running a statement directly takes from SQLAlchemy's compilation of it."""
+
+    sql: str
+    names: tuple[str, ...]
+    """The parameters in the order the SQL text takes them."""
+    binds: tuple[_Processor, ...]
+    constants: Mapping[str, Any]
+    """Values bound in the statement itself, by parameter name."""
+    keys: tuple[str, ...]
+    types: tuple[TypeEngine[Any], ...]
+    """The result columns' types, for their result processors."""
+    dml: bool
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments of the SQL text for `params`, bind processors applied."""
+        args = []
+        for name, bind in zip(self.names, self.binds, strict=True):
+            value = params[name] if name in params else self.constants[name]
+            args.append(value if bind is None else bind(value))
+        return args
+
+
+def compile_direct(stmt: Executable, names: list[str], dialect: Dialect) -> Compiled | None:
+    """`stmt` compiled for `dialect` and parameters `names`, or None when it cannot run
+    directly (expanding IN lists, Python-side defaults, tuple-valued parameters)."""
     if not isinstance(stmt, ClauseElement):
         return None
     compiled = stmt.compile(dialect=dialect, column_keys=names)
@@ -186,13 +230,12 @@ def _build(stmt: Executable, names: list[str], dialect: Dialect) -> _Plan | None
         if not bind.required and bind.callable is None
     }
     columns = compiled._result_columns
-    processors = (column.type._cached_result_processor(dialect, None) for column in columns)
-    return _Plan(
+    return Compiled(
         sql=compiled.string,
         names=order,
         binds=tuple(binds),
         constants=constants,
         keys=tuple(column.keyname for column in columns),
+        types=tuple(column.type for column in columns),
         dml=bool(compiled.isinsert or compiled.isupdate or compiled.isdelete),
-        results=tuple((i, p) for i, p in enumerate(processors) if p is not None),
     )
