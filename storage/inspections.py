@@ -21,8 +21,11 @@ from storage.records import (
     Inspection,
     InspectionStatus,
     ItemLoss,
+    ItemProgress,
     JsonDict,
     Note,
+    Site,
+    TaskStatus,
 )
 from storage.tables import (
     answer_revisions,
@@ -31,6 +34,7 @@ from storage.tables import (
     inspections,
     notes,
     section_summaries,
+    sites,
     standards,
     tasks,
 )
@@ -75,6 +79,53 @@ class InspectionRepo(Repo):
     async def get(self, inspection_id: int) -> Inspection | None:
         row = await self._by_id(inspections, inspection_id)
         return to_record(Inspection, row) if row else None
+
+    async def with_site(self, inspection_id: int) -> tuple[Inspection, Site] | None:
+        """The inspection and its site, in one query: a tap reads both."""
+        result = await self._run(
+            "inspections.with_site",
+            lambda: (
+                sa.select(inspections, sites)
+                .join(sites, sites.c.id == inspections.c.site_id)
+                .where(inspections.c.id == sa.bindparam("b_id"))
+            ),
+            {"b_id": inspection_id},
+        )
+        row = result.one_or_none()
+        if row is None:
+            return None
+        split = len(inspections.c)
+        inspection = Inspection(**dict(zip(inspections.c.keys(), row[:split], strict=True)))
+        site = Site(**dict(zip(sites.c.keys(), row[split:], strict=True)))
+        return inspection, site
+
+    async def progress(self, inspection_id: int) -> ItemProgress:
+        """The current answers, the items with a task and the photos and notes per item, in
+        one statement: a tap shows them all (for the N = 50 capacity and PostgreSQL p99
+        goals, docs/BENCHMARKS.md)."""
+        params = {
+            "b_inspection": inspection_id,
+            "b_withdrawn": TaskStatus.WITHDRAWN,
+            "b_appeal": EvidenceRole.APPEAL,
+        }
+        result = await self._run("inspections.progress", _progress, params)
+        progress = ItemProgress(answers=[], task_items=set(), photo_counts={}, note_counts={})
+        for part, item_no, score, not_applicable, level_label, count in result.all():
+            if part == _ANSWERS:
+                mark = AnswerMark(
+                    item_no=item_no,
+                    score=score,
+                    not_applicable=not_applicable,
+                    level_label=level_label,
+                )
+                progress.answers.append(mark)
+            elif part == _TASKS:
+                progress.task_items.add(item_no)
+            elif part == _PHOTOS:
+                progress.photo_counts[item_no] = count
+            else:
+                progress.note_counts[item_no] = count
+        return progress
 
     async def open_for_inspector(self, inspector_id: int) -> list[Inspection]:
         """In-progress and paused inspections of the inspector, most recently touched first."""
@@ -574,3 +625,57 @@ def _answer_marks() -> sa.Select[int, float | None, bool, str | None]:
         .where(answers.c.inspection_id == sa.bindparam("b_inspection"))
         .order_by(answers.c.item_no)
     )
+
+
+_ANSWERS, _TASKS, _PHOTOS, _NOTES = range(4)
+"""The parts of :func:`_progress`, by its first column."""
+
+
+def _progress() -> sa.CompoundSelect[int, int, float | None, bool | None, str | None, int]:
+    """(part, item_no, score, not_applicable, level_label, count) rows of an inspection's
+    answers, task items, photo counts and note counts, answers first by item number. The
+    NULLs are typed: PostgreSQL types a UNION's columns from its first rows."""
+    inspection = sa.bindparam("b_inspection", type_=sa.Integer)
+    score = sa.cast(sa.null(), sa.Float)
+    not_applicable = sa.cast(sa.null(), sa.Boolean)
+    level_label = sa.cast(sa.null(), sa.String)
+    count = sa.cast(sa.null(), sa.Integer)
+
+    def part(value: int) -> sa.ColumnElement[int]:
+        return sa.literal_column(str(value), sa.Integer)
+
+    marks = sa.select(
+        part(_ANSWERS).label("part"),
+        answers.c.item_no,
+        answers.c.score,
+        answers.c.not_applicable,
+        answers.c.level_label,
+        count.label("count"),
+    ).where(answers.c.inspection_id == inspection)
+    task_items = sa.select(
+        part(_TASKS), tasks.c.item_no, score, not_applicable, level_label, count
+    ).where(
+        tasks.c.inspection_id == inspection,
+        tasks.c.item_no.is_not(None),
+        tasks.c.status != sa.bindparam("b_withdrawn", type_=tasks.c.status.type),
+    )
+    photos = (
+        sa.select(
+            part(_PHOTOS), evidence.c.item_no, score, not_applicable, level_label, sa.func.count()
+        )
+        .where(
+            evidence.c.inspection_id == inspection,
+            evidence.c.item_no.is_not(None),
+            evidence.c.role != sa.bindparam("b_appeal", type_=evidence.c.role.type),
+        )
+        .group_by(evidence.c.item_no)
+    )
+    note_counts = (
+        sa.select(
+            part(_NOTES), notes.c.item_no, score, not_applicable, level_label, sa.func.count()
+        )
+        .where(notes.c.inspection_id == inspection, notes.c.item_no.is_not(None))
+        .group_by(notes.c.item_no)
+    )
+    union = sa.union_all(marks, task_items, photos, note_counts)
+    return union.order_by(union.selected_columns.part, union.selected_columns.item_no)

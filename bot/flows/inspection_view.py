@@ -14,7 +14,7 @@ from bot.core.texts import plain
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
-from storage.records import AnswerMark, Inspection, Site
+from storage.records import AnswerMark, Inspection, ItemProgress, Site
 
 ITEM_MODES = frozenset(
     {Mode.ITEM, Mode.NOTE, Mode.TASK, Mode.TASK_REMARK, Mode.SAMPLE, Mode.FIGURE}
@@ -62,16 +62,30 @@ class Loaded:
 
 
 async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
-    inspection = await ctx.tx.inspections.get(inspection_id)
-    if inspection is None or inspection.inspector_id != ctx.person.id:
+    found = await ctx.tx.inspections.with_site(inspection_id)
+    if found is None or found[0].inspector_id != ctx.person.id:
         return None
+    inspection, site = found
     stored = await ctx.stored_standard(inspection.standard_id)
-    site = await ctx.tx.sites.get(inspection.site_id)
-    if stored is None or site is None:
+    if stored is None:
         return None
-    answers = {a.item_no: a for a in await ctx.tx.answers.marks(inspection.id)}
-    task_items = await ctx.tx.tasks.items_with_tasks(inspection.id)
-    return Loaded(inspection, pinned(stored), site, answers, task_items)
+    progress = await ctx.tx.inspections.progress(inspection.id)
+    return loaded_with_progress(inspection, pinned(stored), site, progress)
+
+
+def loaded_with_progress(
+    inspection: Inspection, standard: Standard, site: Site, progress: ItemProgress
+) -> Loaded:
+    """The inspection with what its items show (:meth:`InspectionRepo.progress`)."""
+    return Loaded(
+        inspection,
+        standard,
+        site,
+        {a.item_no: a for a in progress.answers},
+        progress.task_items,
+        progress.photo_counts,
+        progress.note_counts,
+    )
 
 
 async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:
