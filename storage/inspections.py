@@ -189,12 +189,14 @@ class InspectionRepo(Repo):
     async def first_section_summary(self, inspection_id: int, section_code: str) -> bool:
         """Note that the section's summary goes out; False if it already went (from any
         chat)."""
-        stmt = self._insert_ignoring_conflict(
-            section_summaries,
-            ("inspection_id", "section_code"),
+        result = await self._run(
+            ("inspections.first_section_summary", self._ctx.dialect),
+            lambda: self._dialect_insert(section_summaries).on_conflict_do_nothing(
+                index_elements=["inspection_id", "section_code"]
+            ),
             {"inspection_id": inspection_id, "section_code": section_code, "sent_at": self._now()},
         )
-        return (await self._conn.execute(stmt)).rowcount == 1
+        return result.rowcount == 1
 
     async def _change(
         self,

@@ -215,12 +215,16 @@ class PersonRepo(Repo):
         return to_records(Person, await self._all(stmt))
 
     async def admins(self) -> list[Person]:
-        stmt = (
-            sa.select(people)
-            .where(people.c.is_admin.is_(True), people.c.active.is_(True))
-            .order_by(people.c.id)
+        result = await self._run(
+            "people.admins",
+            lambda: (
+                sa.select(people)
+                .where(people.c.is_admin.is_(True), people.c.active.is_(True))
+                .order_by(people.c.id)
+            ),
+            {},
         )
-        return to_records(Person, await self._all(stmt))
+        return to_records(Person, result.all())
 
     async def update(
         self,

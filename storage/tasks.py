@@ -230,12 +230,7 @@ class TaskRepo(Repo):
         return len(rows)
 
     async def events(self, task_id: int) -> list[TaskEvent]:
-        stmt = (
-            sa.select(task_events)
-            .where(task_events.c.task_id == task_id)
-            .order_by(task_events.c.id)
-        )
-        return to_records(TaskEvent, await self._all(stmt))
+        return to_records(TaskEvent, await self._rows_by(task_events, "task_id", task_id, ("id",)))
 
     async def for_inspection(self, inspection_id: int) -> list[Task]:
         rows = await self._rows_by(tasks, "inspection_id", inspection_id, ("item_no", "id"))
@@ -503,11 +498,25 @@ class TaskRepo(Repo):
         return task
 
     async def _bump(self, current: Task, values: dict[str, Any]) -> Task:
-        row = await self._update(
-            tasks,
-            (tasks.c.id == current.id) & (tasks.c.version == current.version),
-            {**values, "version": current.version + 1, "updated_at": self._now()},
+        result = await self._run(
+            "tasks.bump",
+            lambda: (
+                sa.update(tasks)
+                .where(
+                    tasks.c.id == sa.bindparam("b_id"),
+                    tasks.c.version == sa.bindparam("b_version"),
+                )
+                .returning(tasks)
+            ),
+            {
+                **values,
+                "version": current.version + 1,
+                "updated_at": self._now(),
+                "b_id": current.id,
+                "b_version": current.version,
+            },
         )
+        row = result.one_or_none()
         if row is None:
             raise ConcurrentUpdate(f"task {current.id} changed concurrently")
         return to_record(Task, row)
