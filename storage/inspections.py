@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, split_row, to_record, to_records
 from storage.errors import NotFound, StateConflict
 from storage.records import (
     Answer,
@@ -94,10 +94,8 @@ class InspectionRepo(Repo):
         row = result.one_or_none()
         if row is None:
             return None
-        split = len(inspections.c)
-        inspection = Inspection(**dict(zip(inspections.c.keys(), row[:split], strict=True)))
-        site = Site(**dict(zip(sites.c.keys(), row[split:], strict=True)))
-        return inspection, site
+        inspection, site = split_row(row, inspections, sites)
+        return Inspection(**inspection), Site(**site)
 
     async def progress(self, inspection_id: int) -> ItemProgress:
         """The current answers, the items with a task and the photos and notes per item, in

@@ -62,7 +62,7 @@ def recording(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
         sa.event.remove(engine, "before_cursor_execute", executed)
 
 
-async def test_a_level_tap_reads_the_item_path_in_four_statements(
+async def test_a_level_tap_reads_in_three_statements(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user, _ = await inspector(harness)
@@ -75,7 +75,6 @@ async def test_a_level_tap_reads_the_item_path_in_four_statements(
     assert [s.summary for s in seen if not s.summary.endswith(" outbox")] == [
         "INSERT processed_events",
         "SELECT identities",
-        "SELECT conversations",
         "SELECT inspections",
         "SELECT answers",
         "INSERT answers",
