@@ -38,6 +38,7 @@ from storage.tables import (
     standards,
     tasks,
 )
+from storage.tasks import task_item_numbers
 
 _OPEN = (InspectionStatus.IN_PROGRESS, InspectionStatus.PAUSED)
 
@@ -101,11 +102,7 @@ class InspectionRepo(Repo):
         """The current answers, the items with a task and the photos and notes per item, in
         one statement: a tap shows them all (for the N = 50 capacity and PostgreSQL p99
         goals, docs/BENCHMARKS.md)."""
-        params = {
-            "b_inspection": inspection_id,
-            "b_withdrawn": TaskStatus.WITHDRAWN,
-            "b_appeal": EvidenceRole.APPEAL,
-        }
+        params = {"b_inspection": inspection_id, "b_withdrawn": TaskStatus.WITHDRAWN}
         result = await self._run("inspections.progress", _progress, params)
         progress = ItemProgress(answers=[], task_items=set(), photo_counts={}, note_counts={})
         for part, item_no, score, not_applicable, level_label, count in result.all():
@@ -600,9 +597,7 @@ class EvidenceRepo(Repo):
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""
         result = await self._run(
-            "evidence.count_by_item",
-            lambda: _counted(evidence).where(evidence.c.role != EvidenceRole.APPEAL),
-            {"b_inspection": inspection_id},
+            "evidence.count_by_item", _photos_counted, {"b_inspection": inspection_id}
         )
         rows = result.all()
         return {row[0]: row[1] for row in rows}
@@ -615,6 +610,11 @@ def _counted(table: sa.Table) -> sa.Select[int, int]:
         .where(table.c.inspection_id == sa.bindparam("b_inspection"), table.c.item_no.is_not(None))
         .group_by(table.c.item_no)
     )
+
+
+def _photos_counted() -> sa.Select[int, int]:
+    """Files per item of an inspection, but for those sent with an appeal."""
+    return _counted(evidence).where(evidence.c.role != EvidenceRole.APPEAL)
 
 
 def _answer_marks() -> sa.Select[int, float | None, bool, str | None]:
@@ -633,9 +633,9 @@ _ANSWERS, _TASKS, _PHOTOS, _NOTES = range(4)
 
 def _progress() -> sa.CompoundSelect[int, int, float | None, bool | None, str | None, int]:
     """(part, item_no, score, not_applicable, level_label, count) rows of an inspection's
-    answers, task items, photo counts and note counts, answers first by item number. The
-    NULLs are typed: PostgreSQL types a UNION's columns from its first rows."""
-    inspection = sa.bindparam("b_inspection", type_=sa.Integer)
+    answers, task items, photo counts and note counts (the statements of `AnswerRepo.marks`,
+    `TaskRepo.items_with_tasks` and the `count_by_item` methods), answers first by item number.
+    The NULLs are typed: PostgreSQL types a UNION's columns from its first rows."""
     score = sa.cast(sa.null(), sa.Float)
     not_applicable = sa.cast(sa.null(), sa.Boolean)
     level_label = sa.cast(sa.null(), sa.String)
@@ -644,38 +644,26 @@ def _progress() -> sa.CompoundSelect[int, int, float | None, bool | None, str | 
     def part(value: int) -> sa.ColumnElement[int]:
         return sa.literal_column(str(value), sa.Integer)
 
-    marks = sa.select(
-        part(_ANSWERS).label("part"),
-        answers.c.item_no,
-        answers.c.score,
-        answers.c.not_applicable,
-        answers.c.level_label,
-        count.label("count"),
-    ).where(answers.c.inspection_id == inspection)
-    task_items = sa.select(
+    marks = (
+        _answer_marks()
+        .order_by(None)
+        .with_only_columns(
+            part(_ANSWERS).label("part"),
+            answers.c.item_no,
+            answers.c.score,
+            answers.c.not_applicable,
+            answers.c.level_label,
+            count.label("count"),
+        )
+    )
+    task_items = task_item_numbers().with_only_columns(
         part(_TASKS), tasks.c.item_no, score, not_applicable, level_label, count
-    ).where(
-        tasks.c.inspection_id == inspection,
-        tasks.c.item_no.is_not(None),
-        tasks.c.status != sa.bindparam("b_withdrawn", type_=tasks.c.status.type),
     )
-    photos = (
-        sa.select(
-            part(_PHOTOS), evidence.c.item_no, score, not_applicable, level_label, sa.func.count()
-        )
-        .where(
-            evidence.c.inspection_id == inspection,
-            evidence.c.item_no.is_not(None),
-            evidence.c.role != sa.bindparam("b_appeal", type_=evidence.c.role.type),
-        )
-        .group_by(evidence.c.item_no)
+    photos = _photos_counted().with_only_columns(
+        part(_PHOTOS), evidence.c.item_no, score, not_applicable, level_label, sa.func.count()
     )
-    note_counts = (
-        sa.select(
-            part(_NOTES), notes.c.item_no, score, not_applicable, level_label, sa.func.count()
-        )
-        .where(notes.c.inspection_id == inspection, notes.c.item_no.is_not(None))
-        .group_by(notes.c.item_no)
+    note_counts = _counted(notes).with_only_columns(
+        part(_NOTES), notes.c.item_no, score, not_applicable, level_label, sa.func.count()
     )
     union = sa.union_all(marks, task_items, photos, note_counts)
     return union.order_by(union.selected_columns.part, union.selected_columns.item_no)

@@ -241,7 +241,7 @@ class TaskRepo(Repo):
         withdrawn does not count): all a tap needs to know of them (reading the tasks
         themselves on every tap cost more)."""
         params = {"b_inspection": inspection_id, "b_withdrawn": TaskStatus.WITHDRAWN}
-        return {no for (no,) in (await self._run("tasks.items", _task_items, params)).all()}
+        return {no for (no,) in (await self._run("tasks.items", task_item_numbers, params)).all()}
 
     async def open_for_person(self, person_id: int) -> list[Task]:
         """Not-done tasks of a 责任人 by target date: the overdue ones come first."""
@@ -522,7 +522,9 @@ class TaskRepo(Repo):
         return to_record(Task, row)
 
 
-def _task_items() -> sa.Select[int | None]:
+def task_item_numbers() -> sa.Select[int | None]:
+    """The item numbers of the inspection `b_inspection`'s tasks, but for those in the status
+    `b_withdrawn` (已撤销)."""
     return sa.select(tasks.c.item_no).where(
         tasks.c.inspection_id == sa.bindparam("b_inspection"),
         tasks.c.item_no.is_not(None),
