@@ -88,13 +88,20 @@ def loaded_with_progress(
     )
 
 
-async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:
-    """Photos and notes on an item, read once per event (adding either resets the memo)."""
+async def item_counts(ctx: FlowContext, loaded: Loaded) -> tuple[dict[int, int], dict[int, int]]:
+    """Photos and notes per item, read with the inspection (:func:`load`) or once per event
+    after adding either resets the memo."""
     if loaded.photo_counts is None:
         loaded.photo_counts = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
     if loaded.note_counts is None:
         loaded.note_counts = await ctx.tx.notes.count_by_item(loaded.inspection.id)
-    return loaded.photo_counts.get(item_no, 0), loaded.note_counts.get(item_no, 0)
+    return loaded.photo_counts, loaded.note_counts
+
+
+async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:
+    """Photos and notes on an item (:func:`item_counts`)."""
+    photos, notes = await item_counts(ctx, loaded)
+    return photos.get(item_no, 0), notes.get(item_no, 0)
 
 
 def item_ref(inspection_id: int, item_no: int, screen: int) -> str:

@@ -87,3 +87,30 @@ async def test_a_level_tap_reads_in_three_statements(
         assert [s.summary for s in seen if not s.direct] == []
     await harness.flush()
     assert "第 3/62 项" in user.chat.with_buttons().text
+
+
+async def test_a_losing_tap_opens_the_task_set_up_on_what_the_item_path_read(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """「0分」 opens the task set-up; its photo count is the one read with the inspection."""
+    user, _ = await inspector(harness)
+    await begin(user)
+    await user.tap(f"1分 {STANDARD.items[0].levels[0].label}")
+    tap = user.chat.with_buttons().button(f"0分 {STANDARD.items[1].levels[-1].label}")
+    event = user._event(EventKind.BUTTON, payload=tap, callback_id="cb-pinned")
+    with recording(harness.db.engine.sync_engine, monkeypatch) as seen:
+        await harness.send(event, flush=False)
+    assert [s.summary for s in seen if not s.summary.endswith(" outbox")] == [
+        "INSERT processed_events",
+        "SELECT identities",
+        "SELECT inspections",
+        "SELECT answers",
+        "INSERT answers",
+        "INSERT answer_revisions",
+        "SELECT people",
+        "SELECT settings",
+        "UPDATE inspections",
+        "UPDATE conversations",
+    ]
+    await harness.flush()
+    assert "责任人" in user.chat.with_buttons().text
