@@ -256,3 +256,15 @@ def to_record(cls: type[R], row: AnyRow) -> R:
 
 def to_records(cls: type[R], rows: Iterable[AnyRow]) -> list[R]:
     return [cls(**row._mapping) for row in rows]
+
+
+def split_row(row: Sequence[Any], *tables: sa.Table) -> list[dict[str, Any]]:
+    """The values of a row selecting every column of `tables` (joined, in that order), per
+    table by column name: their names collide (``id``)."""
+    parts: list[dict[str, Any]] = []
+    start = 0
+    for table in tables:
+        keys = table.c.keys()
+        parts.append(dict(zip(keys, row[start : start + len(keys)], strict=True)))
+        start += len(keys)
+    return parts

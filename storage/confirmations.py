@@ -221,10 +221,14 @@ class ConfirmationRepo(Repo):
 
     async def open_appeal(self, inspection_id: int, item_no: int) -> Appeal | None:
         """The item's undecided appeal, if any (its task shows 申诉中, its reminders wait)."""
-        stmt = sa.select(appeals).where(
-            appeals.c.inspection_id == inspection_id,
-            appeals.c.item_no == item_no,
-            appeals.c.decision.is_(None),
+        result = await self._run(
+            "appeals.open",
+            lambda: sa.select(appeals).where(
+                appeals.c.inspection_id == sa.bindparam("b_inspection"),
+                appeals.c.item_no == sa.bindparam("b_item"),
+                appeals.c.decision.is_(None),
+            ),
+            {"b_inspection": inspection_id, "b_item": item_no},
         )
-        row = await self._one(stmt)
+        row = result.one_or_none()
         return to_record(Appeal, row) if row else None

@@ -42,5 +42,11 @@ class EventRepo(Repo):
         return (await self._conn.execute(stmt)).rowcount
 
     async def seen(self, key: str) -> bool:
-        stmt = sa.select(processed_events.c.key).where(processed_events.c.key == key)
-        return await self._one(stmt) is not None
+        result = await self._run(
+            "events.seen",
+            lambda: sa.select(processed_events.c.key).where(
+                processed_events.c.key == sa.bindparam("b_key")
+            ),
+            {"b_key": key},
+        )
+        return result.one_or_none() is not None

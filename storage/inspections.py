@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, split_row, to_record, to_records
 from storage.errors import NotFound, StateConflict
 from storage.records import (
     Answer,
@@ -21,8 +21,11 @@ from storage.records import (
     Inspection,
     InspectionStatus,
     ItemLoss,
+    ItemProgress,
     JsonDict,
     Note,
+    Site,
+    TaskStatus,
 )
 from storage.tables import (
     answer_revisions,
@@ -31,9 +34,11 @@ from storage.tables import (
     inspections,
     notes,
     section_summaries,
+    sites,
     standards,
     tasks,
 )
+from storage.tasks import task_item_numbers
 
 _OPEN = (InspectionStatus.IN_PROGRESS, InspectionStatus.PAUSED)
 
@@ -75,6 +80,47 @@ class InspectionRepo(Repo):
     async def get(self, inspection_id: int) -> Inspection | None:
         row = await self._by_id(inspections, inspection_id)
         return to_record(Inspection, row) if row else None
+
+    async def with_site(self, inspection_id: int) -> tuple[Inspection, Site] | None:
+        """The inspection and its site, in one query: a tap reads both."""
+        result = await self._run(
+            "inspections.with_site",
+            lambda: (
+                sa.select(inspections, sites)
+                .join(sites, sites.c.id == inspections.c.site_id)
+                .where(inspections.c.id == sa.bindparam("b_id"))
+            ),
+            {"b_id": inspection_id},
+        )
+        row = result.one_or_none()
+        if row is None:
+            return None
+        inspection, site = split_row(row, inspections, sites)
+        return Inspection(**inspection), Site(**site)
+
+    async def progress(self, inspection_id: int) -> ItemProgress:
+        """The current answers, the items with a task and the photos and notes per item, in
+        one statement: a tap shows them all (for the N = 50 capacity and PostgreSQL p99
+        goals, docs/BENCHMARKS.md)."""
+        params = {"b_inspection": inspection_id, "b_withdrawn": TaskStatus.WITHDRAWN}
+        result = await self._run("inspections.progress", _progress, params)
+        progress = ItemProgress(answers=[], task_items=set(), photo_counts={}, note_counts={})
+        for part, item_no, score, not_applicable, level_label, count in result.all():
+            if part == _ANSWERS:
+                mark = AnswerMark(
+                    item_no=item_no,
+                    score=score,
+                    not_applicable=not_applicable,
+                    level_label=level_label,
+                )
+                progress.answers.append(mark)
+            elif part == _TASKS:
+                progress.task_items.add(item_no)
+            elif part == _PHOTOS:
+                progress.photo_counts[item_no] = count
+            else:
+                progress.note_counts[item_no] = count
+        return progress
 
     async def open_for_inspector(self, inspector_id: int) -> list[Inspection]:
         """In-progress and paused inspections of the inspector, most recently touched first."""
@@ -138,12 +184,14 @@ class InspectionRepo(Repo):
     async def first_section_summary(self, inspection_id: int, section_code: str) -> bool:
         """Note that the section's summary goes out; False if it already went (from any
         chat)."""
-        stmt = self._insert_ignoring_conflict(
-            section_summaries,
-            ("inspection_id", "section_code"),
+        result = await self._run(
+            ("inspections.first_section_summary", self._ctx.dialect),
+            lambda: self._dialect_insert(section_summaries).on_conflict_do_nothing(
+                index_elements=["inspection_id", "section_code"]
+            ),
             {"inspection_id": inspection_id, "section_code": section_code, "sent_at": self._now()},
         )
-        return (await self._conn.execute(stmt)).rowcount == 1
+        return result.rowcount == 1
 
     async def _change(
         self,
@@ -549,9 +597,7 @@ class EvidenceRepo(Repo):
     async def count_by_item(self, inspection_id: int) -> dict[int, int]:
         """Number of files per item of an inspection (the "· 2📷" on answered items)."""
         result = await self._run(
-            "evidence.count_by_item",
-            lambda: _counted(evidence).where(evidence.c.role != EvidenceRole.APPEAL),
-            {"b_inspection": inspection_id},
+            "evidence.count_by_item", _photos_counted, {"b_inspection": inspection_id}
         )
         rows = result.all()
         return {row[0]: row[1] for row in rows}
@@ -566,6 +612,11 @@ def _counted(table: sa.Table) -> sa.Select[int, int]:
     )
 
 
+def _photos_counted() -> sa.Select[int, int]:
+    """Files per item of an inspection, but for those sent with an appeal."""
+    return _counted(evidence).where(evidence.c.role != EvidenceRole.APPEAL)
+
+
 def _answer_marks() -> sa.Select[int, float | None, bool, str | None]:
     return (
         sa.select(
@@ -574,3 +625,45 @@ def _answer_marks() -> sa.Select[int, float | None, bool, str | None]:
         .where(answers.c.inspection_id == sa.bindparam("b_inspection"))
         .order_by(answers.c.item_no)
     )
+
+
+_ANSWERS, _TASKS, _PHOTOS, _NOTES = range(4)
+"""The parts of :func:`_progress`, by its first column."""
+
+
+def _progress() -> sa.CompoundSelect[int, int, float | None, bool | None, str | None, int]:
+    """(part, item_no, score, not_applicable, level_label, count) rows of an inspection's
+    answers, task items, photo counts and note counts (the statements of `AnswerRepo.marks`,
+    `TaskRepo.items_with_tasks` and the `count_by_item` methods), answers first by item number.
+    The NULLs are typed: PostgreSQL types a UNION's columns from its first rows."""
+    score = sa.cast(sa.null(), sa.Float)
+    not_applicable = sa.cast(sa.null(), sa.Boolean)
+    level_label = sa.cast(sa.null(), sa.String)
+    count = sa.cast(sa.null(), sa.Integer)
+
+    def part(value: int) -> sa.ColumnElement[int]:
+        return sa.literal_column(str(value), sa.Integer)
+
+    marks = (
+        _answer_marks()
+        .order_by(None)
+        .with_only_columns(
+            part(_ANSWERS).label("part"),
+            answers.c.item_no,
+            answers.c.score,
+            answers.c.not_applicable,
+            answers.c.level_label,
+            count.label("count"),
+        )
+    )
+    task_items = task_item_numbers().with_only_columns(
+        part(_TASKS), tasks.c.item_no, score, not_applicable, level_label, count
+    )
+    photos = _photos_counted().with_only_columns(
+        part(_PHOTOS), evidence.c.item_no, score, not_applicable, level_label, sa.func.count()
+    )
+    note_counts = _counted(notes).with_only_columns(
+        part(_NOTES), notes.c.item_no, score, not_applicable, level_label, sa.func.count()
+    )
+    union = sa.union_all(marks, task_items, photos, note_counts)
+    return union.order_by(union.selected_columns.part, union.selected_columns.item_no)

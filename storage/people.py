@@ -13,10 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.base import Repo, to_record, to_records
+from storage.base import Repo, split_row, to_record, to_records
 from storage.errors import IdentityInUse, NotFound, StateConflict
 from storage.records import (
     Channel,
+    Conversation,
     Identity,
     Invite,
     InviteProblem,
@@ -28,7 +29,7 @@ from storage.records import (
     RoleGrant,
     Site,
 )
-from storage.tables import identities, invites, people, regions, roles, sites
+from storage.tables import conversations, identities, invites, people, regions, roles, sites
 
 
 def covers() -> sa.ColumnElement[bool]:
@@ -215,12 +216,16 @@ class PersonRepo(Repo):
         return to_records(Person, await self._all(stmt))
 
     async def admins(self) -> list[Person]:
-        stmt = (
-            sa.select(people)
-            .where(people.c.is_admin.is_(True), people.c.active.is_(True))
-            .order_by(people.c.id)
+        result = await self._run(
+            "people.admins",
+            lambda: (
+                sa.select(people)
+                .where(people.c.is_admin.is_(True), people.c.active.is_(True))
+                .order_by(people.c.id)
+            ),
+            {},
         )
-        return to_records(Person, await self._all(stmt))
+        return to_records(Person, result.all())
 
     async def update(
         self,
@@ -466,25 +471,29 @@ class IdentityRepo(Repo):
         params = {"b_channel": channel, "b_external": external_id}
         result = await self._run(
             "identities.resolve",
-            lambda: (
-                sa.select(identities, people)
-                .join(people, people.c.id == identities.c.person_id)
-                .where(
-                    identities.c.channel == sa.bindparam("b_channel"),
-                    identities.c.external_id == sa.bindparam("b_external"),
-                    identities.c.revoked_at.is_(None),
-                    people.c.active.is_(True),
-                )
-            ),
+            lambda: _resolving(sa.select(identities, people), identities.join(people, _person)),
             params,
         )
         row = result.one_or_none()
         if row is None:
             return None
-        ident_cols = len(identities.c)
-        ident = Identity(**dict(zip(identities.c.keys(), row[:ident_cols], strict=True)))
-        person = Person(**dict(zip(people.c.keys(), row[ident_cols:], strict=True)))
-        return ident, person
+        identity, person = split_row(row, identities, people)
+        return Identity(**identity), Person(**person)
+
+    async def resolve_in_chat(
+        self, channel: Channel, external_id: str, chat_id: str
+    ) -> tuple[Identity, Person, Conversation | None] | None:
+        """:meth:`resolve`, with the person's conversation in the chat (None: not started),
+        in one query: every event reads all three (for the N = 50 capacity and PostgreSQL
+        p99 goals, docs/BENCHMARKS.md)."""
+        params = {"b_channel": channel, "b_external": external_id, "b_chat": chat_id}
+        result = await self._run("identities.resolve_in_chat", _resolving_in_chat, params)
+        row = result.one_or_none()
+        if row is None:
+            return None
+        identity, person, conversation = split_row(row, identities, people, conversations)
+        started = Conversation(**conversation) if conversation["id"] is not None else None
+        return Identity(**identity), Person(**person), started
 
     async def for_person(self, person_id: int) -> list[Identity]:
         """The person's active identities."""
@@ -582,3 +591,30 @@ class InviteRepo(Repo):
             .values(revoked_at=self._now())
         )
         return (await self._conn.execute(stmt)).rowcount > 0
+
+
+_person = people.c.id == identities.c.person_id
+
+
+def _resolving(select: sa.Select[Any], joined: sa.FromClause) -> sa.Select[Any]:
+    """`select` from `joined` (identities joined with people, and more) for the active
+    binding of a channel account to an active person."""
+    return select.select_from(joined).where(
+        identities.c.channel == sa.bindparam("b_channel"),
+        identities.c.external_id == sa.bindparam("b_external"),
+        identities.c.revoked_at.is_(None),
+        people.c.active.is_(True),
+    )
+
+
+def _resolving_in_chat() -> sa.Select[Any]:
+    """:func:`_resolving` with the person's conversation in the chat `b_chat`, if any."""
+    in_chat = sa.and_(
+        conversations.c.person_id == identities.c.person_id,
+        conversations.c.channel == identities.c.channel,
+        conversations.c.chat_id == sa.bindparam("b_chat"),
+    )
+    return _resolving(
+        sa.select(identities, people, conversations),
+        identities.join(people, _person).outerjoin(conversations, in_chat),
+    )

@@ -256,6 +256,21 @@ class AnswerMark:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ItemProgress:
+    """What the conversation shows of an inspection's items, read on every tap in one
+    statement (:meth:`storage.inspections.InspectionRepo.progress`)."""
+
+    answers: list[AnswerMark]
+    """The current answers by item number."""
+    task_items: set[int]
+    """The items that have a rectification task (one withdrawn does not count)."""
+    photo_counts: dict[int, int]
+    """Files per item (not those sent with an appeal)."""
+    note_counts: dict[int, int]
+    """Notes per item."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Answer(AnswerMark):
     """The current answer to one item; `revision` counts how often it was set."""
 

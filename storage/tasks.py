@@ -230,12 +230,7 @@ class TaskRepo(Repo):
         return len(rows)
 
     async def events(self, task_id: int) -> list[TaskEvent]:
-        stmt = (
-            sa.select(task_events)
-            .where(task_events.c.task_id == task_id)
-            .order_by(task_events.c.id)
-        )
-        return to_records(TaskEvent, await self._all(stmt))
+        return to_records(TaskEvent, await self._rows_by(task_events, "task_id", task_id, ("id",)))
 
     async def for_inspection(self, inspection_id: int) -> list[Task]:
         rows = await self._rows_by(tasks, "inspection_id", inspection_id, ("item_no", "id"))
@@ -246,7 +241,7 @@ class TaskRepo(Repo):
         withdrawn does not count): all a tap needs to know of them (reading the tasks
         themselves on every tap cost more)."""
         params = {"b_inspection": inspection_id, "b_withdrawn": TaskStatus.WITHDRAWN}
-        return {no for (no,) in (await self._run("tasks.items", _task_items, params)).all()}
+        return {no for (no,) in (await self._run("tasks.items", task_item_numbers, params)).all()}
 
     async def open_for_person(self, person_id: int) -> list[Task]:
         """Not-done tasks of a 责任人 by target date: the overdue ones come first."""
@@ -503,17 +498,33 @@ class TaskRepo(Repo):
         return task
 
     async def _bump(self, current: Task, values: dict[str, Any]) -> Task:
-        row = await self._update(
-            tasks,
-            (tasks.c.id == current.id) & (tasks.c.version == current.version),
-            {**values, "version": current.version + 1, "updated_at": self._now()},
+        result = await self._run(
+            "tasks.bump",
+            lambda: (
+                sa.update(tasks)
+                .where(
+                    tasks.c.id == sa.bindparam("b_id"),
+                    tasks.c.version == sa.bindparam("b_version"),
+                )
+                .returning(tasks)
+            ),
+            {
+                **values,
+                "version": current.version + 1,
+                "updated_at": self._now(),
+                "b_id": current.id,
+                "b_version": current.version,
+            },
         )
+        row = result.one_or_none()
         if row is None:
             raise ConcurrentUpdate(f"task {current.id} changed concurrently")
         return to_record(Task, row)
 
 
-def _task_items() -> sa.Select[int | None]:
+def task_item_numbers() -> sa.Select[int | None]:
+    """The item numbers of the inspection `b_inspection`'s tasks, but for those in the status
+    `b_withdrawn` (已撤销)."""
     return sa.select(tasks.c.item_no).where(
         tasks.c.inspection_id == sa.bindparam("b_inspection"),
         tasks.c.item_no.is_not(None),

@@ -29,7 +29,7 @@ from bot.core.scoring import totals
 from bot.core.texts import plain
 from bot.flows import reminding, summaries, task_follow
 from bot.flows.context import FlowContext
-from bot.flows.inspection_view import Loaded
+from bot.flows.inspection_view import Loaded, loaded_with_progress
 from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
 from storage.records import (
@@ -291,9 +291,8 @@ async def decide(
 async def _loaded(
     ctx: FlowContext, inspection: Inspection, site: Site, standard: Standard
 ) -> Loaded:
-    answers = {a.item_no: a for a in await ctx.tx.answers.marks(inspection.id)}
-    task_items = await ctx.tx.tasks.items_with_tasks(inspection.id)
-    return Loaded(inspection, standard, site, answers, task_items)
+    progress = await ctx.tx.inspections.progress(inspection.id)
+    return loaded_with_progress(inspection, standard, site, progress)
 
 
 async def _change_answer(

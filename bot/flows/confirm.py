@@ -22,6 +22,7 @@ from bot.core.scoring import totals
 from bot.core.texts import plain
 from bot.flows import appeals
 from bot.flows.context import FlowContext
+from bot.flows.inspection_view import item_counts
 from standards.pinned import pinned
 from storage.errors import StateConflict
 from storage.records import (
@@ -96,8 +97,7 @@ async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
     settings = await ctx.settings_at(site)
     result = totals(loaded.standard, loaded.marks, settings.grade_bands)
     lost = findings(loaded)
-    photos = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
-    notes = await ctx.tx.notes.count_by_item(loaded.inspection.id)
+    photos, notes = await item_counts(ctx, loaded)
     due = deadline_text(when, site)
     for manager in await site_managers(ctx, site):
         if manager.id == ctx.person.id:

@@ -14,7 +14,7 @@ from bot.core.texts import plain
 from bot.flows.context import FlowContext
 from standards.pinned import pinned
 from standards.schema import Item, Level, Standard
-from storage.records import AnswerMark, Inspection, Site
+from storage.records import AnswerMark, Inspection, ItemProgress, Site
 
 ITEM_MODES = frozenset(
     {Mode.ITEM, Mode.NOTE, Mode.TASK, Mode.TASK_REMARK, Mode.SAMPLE, Mode.FIGURE}
@@ -62,25 +62,46 @@ class Loaded:
 
 
 async def load(ctx: FlowContext, inspection_id: int) -> Loaded | None:
-    inspection = await ctx.tx.inspections.get(inspection_id)
-    if inspection is None or inspection.inspector_id != ctx.person.id:
+    found = await ctx.tx.inspections.with_site(inspection_id)
+    if found is None or found[0].inspector_id != ctx.person.id:
         return None
+    inspection, site = found
     stored = await ctx.stored_standard(inspection.standard_id)
-    site = await ctx.tx.sites.get(inspection.site_id)
-    if stored is None or site is None:
+    if stored is None:
         return None
-    answers = {a.item_no: a for a in await ctx.tx.answers.marks(inspection.id)}
-    task_items = await ctx.tx.tasks.items_with_tasks(inspection.id)
-    return Loaded(inspection, pinned(stored), site, answers, task_items)
+    progress = await ctx.tx.inspections.progress(inspection.id)
+    return loaded_with_progress(inspection, pinned(stored), site, progress)
 
 
-async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:
-    """Photos and notes on an item, read once per event (adding either resets the memo)."""
+def loaded_with_progress(
+    inspection: Inspection, standard: Standard, site: Site, progress: ItemProgress
+) -> Loaded:
+    """The inspection with what its items show (:meth:`InspectionRepo.progress`)."""
+    return Loaded(
+        inspection,
+        standard,
+        site,
+        {a.item_no: a for a in progress.answers},
+        progress.task_items,
+        progress.photo_counts,
+        progress.note_counts,
+    )
+
+
+async def item_counts(ctx: FlowContext, loaded: Loaded) -> tuple[dict[int, int], dict[int, int]]:
+    """Photos and notes per item, read with the inspection (:func:`load`) or once per event
+    after adding either resets the memo."""
     if loaded.photo_counts is None:
         loaded.photo_counts = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
     if loaded.note_counts is None:
         loaded.note_counts = await ctx.tx.notes.count_by_item(loaded.inspection.id)
-    return loaded.photo_counts.get(item_no, 0), loaded.note_counts.get(item_no, 0)
+    return loaded.photo_counts, loaded.note_counts
+
+
+async def attachment_counts(ctx: FlowContext, loaded: Loaded, item_no: int) -> tuple[int, int]:
+    """Photos and notes on an item (:func:`item_counts`)."""
+    photos, notes = await item_counts(ctx, loaded)
+    return photos.get(item_no, 0), notes.get(item_no, 0)
 
 
 def item_ref(inspection_id: int, item_no: int, screen: int) -> str:

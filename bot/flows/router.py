@@ -133,7 +133,7 @@ class FlowEngine:
         self.outbox.committed(handed)
 
     async def _dispatch(self, tx: Tx, event: Incoming) -> None:
-        resolved = await tx.identities.resolve(event.channel, event.user_id)
+        resolved = await tx.identities.resolve_in_chat(event.channel, event.user_id, event.chat_id)
         if resolved is None:
             if event.kind is EventKind.COMMAND and event.command == "start" and event.args:
                 person = await access.bind_by_invite(tx, event)
@@ -142,10 +142,9 @@ class FlowEngine:
                 return
             await access.refuse(tx, event)
             return
-        identity, person = resolved
+        identity, person, conversation = resolved
         if identity.chat_id != event.chat_id and event.kind is not EventKind.BUTTON:
             await tx.identities.bind(person.id, event.channel, event.user_id, chat_id=event.chat_id)
-        conversation = await tx.conversations.get(person.id, event.channel, event.chat_id)
         ctx = FlowContext(
             tx=tx,
             event=event,

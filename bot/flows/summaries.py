@@ -15,6 +15,7 @@ from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import label, plain, render
 from bot.flows import group_posts
 from bot.flows.context import FlowContext
+from bot.flows.inspection_view import item_counts
 from standards.pinned import pinned
 from standards.schema import Item, Section
 from storage.db import Tx
@@ -61,7 +62,7 @@ async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> lis
 
 async def section_view(ctx: FlowContext, loaded: Loaded, section: Section) -> dict[str, Any]:
     total = section_total(section, loaded.marks)
-    photos = await ctx.tx.evidence.count_by_item(loaded.inspection.id)
+    photos, _ = await item_counts(ctx, loaded)
     lost = []
     for no in total.lost:
         item = loaded.standard.item(no)

@@ -21,6 +21,7 @@ from bot.core.dates import DateError, parse_due_date
 from bot.core.messages import Button
 from bot.flows import tasks
 from bot.flows.context import FlowContext
+from bot.flows.inspection_view import attachment_counts
 from standards.schema import Item
 from storage.records import Person, Role, Severity, Site
 
@@ -91,7 +92,7 @@ async def _view(
     chosen = task.resp
     due = task.due
     today = ctx.today(loaded.site.timezone)
-    photos = (await ctx.tx.evidence.count_by_item(insp)).get(item.no, 0)
+    photos, _ = await attachment_counts(ctx, loaded, item.no)
     settings = await ctx.settings_at(loaded.site)
     need_photo = settings.photo_required and photos == 0
     severity = task.sev
@@ -254,7 +255,7 @@ async def _refuse_date(ctx: FlowContext, loaded: Loaded, item: Item, problem: Da
 async def confirm(ctx: FlowContext, loaded: Loaded, item: Item) -> bool:
     """确认创建: create the task; True when the inspection goes on past this item (the router
     then shows what comes next), False when the set-up stays open."""
-    photos = (await ctx.tx.evidence.count_by_item(loaded.inspection.id)).get(item.no, 0)
+    photos, _ = await attachment_counts(ctx, loaded, item.no)
     if (await ctx.settings_at(loaded.site)).photo_required and photos == 0:
         await ctx.toast("photo_required", alert=True)
         return False

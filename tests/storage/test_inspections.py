@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from storage.db import Database
 from storage.errors import NotFound, StateConflict
-from storage.records import Channel, EvidenceKind, EvidenceRole, InspectionStatus, ItemLoss
+from storage.records import (
+    AnswerMark,
+    Channel,
+    EvidenceKind,
+    EvidenceRole,
+    InspectionStatus,
+    ItemLoss,
+    ItemProgress,
+    TaskStatus,
+)
 from storage.tables import standards as standards_table
 from tests.storage.helpers import FakeClock, World, column, snapshot
+
+TODAY = date(2025, 3, 1)
 
 
 async def test_standard_ensure_is_idempotent_and_versions_are_kept(
@@ -276,3 +287,96 @@ async def test_items_most_often_losing_points(db: Database, world: World, clock:
         only_b = await tx.inspections.item_losses(since, site_ids=[world.site_b])
         assert [(loss.item_no, loss.times) for loss in only_b] == [(1, 1)]
         assert await tx.inspections.item_losses(clock.now + timedelta(seconds=1)) == []
+
+
+async def test_progress_reads_answers_tasks_photos_and_notes_in_one_statement(
+    db: Database, world: World
+) -> None:
+    """What a tap shows of the items (answers, items with a task, photos and notes per item)
+    is one read, equal to the four separate ones: withdrawn tasks, appeal files and
+    attachments of no item left out."""
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        other = await tx.inspections.start(world.site_b, world.standard, world.inspector)
+        empty = await tx.inspections.progress(inspection.id)
+        await tx.answers.set(inspection.id, 3, answered_by=world.inspector, score=0.5, max_score=1)
+        await tx.answers.set(
+            inspection.id, 1, answered_by=world.inspector, score=1, max_score=1, level_label="符合"
+        )
+        await tx.answers.set(
+            inspection.id,
+            2,
+            answered_by=world.inspector,
+            score=None,
+            max_score=None,
+            not_applicable=True,
+        )
+        await tx.answers.set(other.id, 1, answered_by=world.inspector, score=0, max_score=1)
+        for no, on in ((3, inspection.id), (3, inspection.id), (4, inspection.id), (5, other.id)):
+            await tx.tasks.create(
+                world.site_a,
+                f"第{no}项",
+                created_by=world.inspector,
+                due_date=TODAY,
+                inspection_id=on,
+                item_no=no,
+            )
+        withdrawn = await tx.tasks.create(
+            world.site_a,
+            "撤销",
+            created_by=world.inspector,
+            due_date=TODAY,
+            inspection_id=inspection.id,
+            item_no=6,
+        )
+        await tx.tasks.transition(
+            withdrawn.id, 1, TaskStatus.WITHDRAWN, actor_id=world.inspector, reason="改为 1分"
+        )
+        for n, (item, role) in enumerate(
+            ((3, EvidenceRole.FINDING), (3, EvidenceRole.FINDING), (1, EvidenceRole.APPEAL))
+        ):
+            await tx.evidence.add(
+                f"{n:064x}",
+                10,
+                mime="image/jpeg",
+                kind=EvidenceKind.PHOTO,
+                created_by=world.inspector,
+                role=role,
+                inspection_id=inspection.id,
+                item_no=item,
+            )
+        for item in (1, 3, 3):
+            await tx.notes.add(
+                "备注", created_by=world.inspector, inspection_id=inspection.id, item_no=item
+            )
+        await tx.notes.add("整改", created_by=world.inspector, task_id=withdrawn.id)
+    assert empty == ItemProgress(answers=[], task_items=set(), photo_counts={}, note_counts={})
+    async with db.read() as tx:
+        progress = await tx.inspections.progress(inspection.id)
+        assert progress == ItemProgress(
+            answers=[
+                AnswerMark(item_no=1, score=1.0, not_applicable=False, level_label="符合"),
+                AnswerMark(item_no=2, score=None, not_applicable=True, level_label=None),
+                AnswerMark(item_no=3, score=0.5, not_applicable=False, level_label=None),
+            ],
+            task_items={3, 4},
+            photo_counts={3: 2},
+            note_counts={1: 1, 3: 2},
+        )
+        assert progress.answers == await tx.answers.marks(inspection.id)
+        assert progress.task_items == await tx.tasks.items_with_tasks(inspection.id)
+        assert progress.photo_counts == await tx.evidence.count_by_item(inspection.id)
+        assert progress.note_counts == await tx.notes.count_by_item(inspection.id)
+        assert type(progress.answers[1].not_applicable) is bool
+        assert type(progress.photo_counts[3]) is int
+
+
+async def test_an_inspection_with_its_site_in_one_read(db: Database, world: World) -> None:
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(
+            world.site_a, world.standard, world.inspector, channel=Channel.WEB
+        )
+    async with db.read() as tx:
+        site = await tx.sites.get(world.site_a)
+        assert await tx.inspections.with_site(inspection.id) == (inspection, site)
+        assert await tx.inspections.with_site(inspection.id + 1) is None

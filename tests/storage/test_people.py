@@ -204,6 +204,47 @@ async def test_identities_bind_resolve_revoke(db: Database, world: World) -> Non
         assert await tx.identities.resolve(Channel.TELEGRAM, "1001") is None
 
 
+async def test_an_identity_resolves_with_its_conversation_in_the_chat(
+    db: Database, world: World
+) -> None:
+    """One read gives the binding, its person and the person's conversation in the chat:
+    none before the first save, the one of that chat and channel after."""
+    async with db.transaction() as tx:
+        ident = await tx.identities.bind(world.inspector, Channel.TELEGRAM, "1001", chat_id="1001")
+        other = await tx.identities.bind(world.manager, Channel.TELEGRAM, "2002", chat_id="2002")
+        assert await tx.identities.resolve_in_chat(Channel.TELEGRAM, "1001", "1001") == (
+            ident,
+            await tx.people.get(world.inspector),
+            None,
+        )
+        saved = await tx.conversations.save(
+            world.inspector, Channel.TELEGRAM, "1001", {"mode": "idle"}, expected_version=0
+        )
+        await tx.conversations.save(
+            world.inspector, Channel.WECOM, "1001", {"mode": "item"}, expected_version=0
+        )
+        await tx.conversations.save(
+            world.manager, Channel.TELEGRAM, "1001", {"mode": "note"}, expected_version=0
+        )
+    async with db.read() as tx:
+        resolved = await tx.identities.resolve_in_chat(Channel.TELEGRAM, "1001", "1001")
+        assert resolved is not None
+        identity, person, conversation = resolved
+        assert (identity, person.name, conversation) == (ident, "王检查", saved)
+        assert conversation is not None and conversation.state == {"mode": "idle"}
+        assert await tx.identities.resolve_in_chat(Channel.TELEGRAM, "1001", "-100") == (
+            ident,
+            person,
+            None,
+        )
+        resolved = await tx.identities.resolve_in_chat(Channel.TELEGRAM, "2002", "2002")
+        assert resolved is not None and resolved[0] == other and resolved[2] is None
+        assert await tx.identities.resolve_in_chat(Channel.WECOM, "1001", "1001") is None
+    async with db.transaction() as tx:
+        await tx.identities.revoke(ident.id)
+        assert await tx.identities.resolve_in_chat(Channel.TELEGRAM, "1001", "1001") is None
+
+
 async def test_invites_are_one_use(db: Database, world: World, clock: FakeClock) -> None:
     expires = clock.now + timedelta(days=7)
     async with db.transaction() as tx:

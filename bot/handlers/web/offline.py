@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.inspection_view import Loaded, item_buttons
+from bot.flows.inspection_view import item_buttons, loaded_with_progress
 from bot.flows.queued import answer_code
 from standards.pinned import pinned
 from storage.db import Tx
@@ -23,9 +23,8 @@ async def open_inspections(tx: Tx, person_id: int) -> list[dict[str, Any]]:
         site = await tx.sites.get(inspection.site_id)
         if stored is None or site is None:
             continue
-        answers = {a.item_no: a for a in await tx.answers.marks(inspection.id)}
-        task_items = await tx.tasks.items_with_tasks(inspection.id)
-        loaded = Loaded(inspection, pinned(stored), site, answers, task_items)
+        progress = await tx.inspections.progress(inspection.id)
+        loaded = loaded_with_progress(inspection, pinned(stored), site, progress)
         items = loaded.standard.items
         result.append(
             {
@@ -42,7 +41,7 @@ async def open_inspections(tx: Tx, person_id: int) -> list[dict[str, Any]]:
                             row[0].text
                             for row in item_buttons(loaded, item, 0, False)[: len(item.levels)]
                         ],
-                        "answer": answer_code(item, answers.get(item.no)),
+                        "answer": answer_code(item, loaded.answers.get(item.no)),
                         "pending": loaded.needs_work(item),
                     }
                     for item in items
