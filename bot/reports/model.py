@@ -217,8 +217,31 @@ class ReportModel:
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON form: the cache key of the rendered files."""
-        data = json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True, default=str)
+        data = json.dumps(_plain(self), ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """The JSON form `dataclasses.asdict` gives the model, without its deep copy of every
+    value (which took most of the hash's time: for the N = 50 capacity goal,
+    docs/BENCHMARKS.md)."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None for any other type), looked up once per class."""
+    if cls not in _FIELD_NAMES:
+        is_dataclass = dataclasses.is_dataclass(cls)
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)) if is_dataclass else None
+    return _FIELD_NAMES[cls]
 
 
 def change_text(change: float | None) -> str:

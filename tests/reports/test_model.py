@@ -10,7 +10,7 @@ import pytest
 from bot.core.scoring import DEFAULT_GRADE_BANDS
 from bot.reports.model import ReportError, ReportModel, load_report
 from storage.records import Severity, TaskStatus
-from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, build
+from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, asdict_hash, build
 
 
 async def test_totals_sections_and_previous(model: ReportModel, built: Built) -> None:
@@ -82,6 +82,13 @@ async def test_content_hash_follows_what_the_report_shows(built: Built) -> None:
         await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
     after = await load_report(built.db, built.inspection_id)
     assert after.content_hash() != before.content_hash()
+
+
+async def test_content_hash_is_that_of_the_models_asdict_form(built: Built) -> None:
+    """The hash walks the model itself (faster) but hashes what `dataclasses.asdict` gives."""
+    model = await load_report(built.db, built.inspection_id)
+    assert model.previous is not None and model.tasks and model.photo_count
+    assert model.content_hash() == asdict_hash(model)
 
 
 async def test_unknown_and_unfinished_inspections_are_refused(built: Built) -> None:
