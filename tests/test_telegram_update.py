@@ -136,3 +136,16 @@ def test_reads_what_python_telegram_bot_reads(data: dict[str, Any]) -> None:
 def test_refuses_what_the_bot_cannot_act_on(data: Any) -> None:
     with pytest.raises(Unreadable):
         parse(data)
+
+
+def test_a_press_is_read_without_building_the_pressed_message_s_content() -> None:
+    """Only the pressed message's id, date and chat go to PTB: a keyboard it could not build
+    is never built, and the update itself (stored raw in the inbox) is left as it came."""
+    data = _press(PRIVATE)
+    data["callback_query"]["message"]["reply_markup"] = {"inline_keyboard": "not rows"}
+    data["callback_query"]["message"]["entities"] = [{"type": 5}]
+    with pytest.raises((TypeError, ValueError, AttributeError)):
+        Update.de_json(data, Bot("123:abc"))
+    before = repr(data)
+    assert parse(data) == parse(_press(PRIVATE))
+    assert repr(data) == before

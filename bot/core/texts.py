@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -47,8 +47,9 @@ def render(name: str, /, **context: Any) -> str:
 def label(group: str, key: str, /, **context: Any) -> str:
     """A short text (a button label, a status or event name) kept as the macro `key` of
     labels/<group>.j2, so that one file holds every label of a kind; user values are escaped."""
-    module = _environment(DEFAULT_LOCALE).get_template(f"labels/{group}.j2").module
-    return str(getattr(module, key)(**context)).strip()
+    if not context:
+        return _fixed(group, key, escape=True)
+    return _macro(group, key, True, context).strip()
 
 
 def labels(group: str, /, *keys: str) -> tuple[str, ...]:
@@ -60,5 +61,19 @@ def plain(group: str, key: str, /, **context: Any) -> str:
     """Like `label`, but user values stay as given, spaces at either end included: for text
     that is escaped later, where a template shows it as a value, or never (PDF, Excel and
     chart images are not HTML). The macro is written without surrounding whitespace."""
-    module = _environment(DEFAULT_LOCALE, escape=False).get_template(f"labels/{group}.j2").module
+    if not context:
+        return _fixed(group, key, escape=False)
+    return _macro(group, key, False, context)
+
+
+def _macro(group: str, key: str, escape: bool, context: dict[str, Any]) -> str:
+    module = _environment(DEFAULT_LOCALE, escape).get_template(f"labels/{group}.j2").module
     return str(getattr(module, key)(**context))
+
+
+@cache
+def _fixed(group: str, key: str, *, escape: bool) -> str:
+    """A label without values: the same text every time (templates ship with the program), so
+    made once (for the N = 50 capacity goal, docs/BENCHMARKS.md: an item's card has ten)."""
+    text = _macro(group, key, escape, {})
+    return text.strip() if escape else text

@@ -217,8 +217,31 @@ class ReportModel:
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON form: the cache key of the rendered files."""
-        data = json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True, default=str)
+        data = json.dumps(_plain(self), ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """The JSON form `dataclasses.asdict` gives the model, without its deep copy of every
+    value (which took most of the hash's time: for the N = 50 capacity goal,
+    docs/BENCHMARKS.md)."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None for any other type), looked up once per class."""
+    if cls not in _FIELD_NAMES:
+        is_dataclass = dataclasses.is_dataclass(cls)
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)) if is_dataclass else None
+    return _FIELD_NAMES[cls]
 
 
 def change_text(change: float | None) -> str:
@@ -268,36 +291,36 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         for t in await tx.tasks.for_inspection(inspection_id)
         if t.status is not TaskStatus.WITHDRAWN
     ]
-    people = {
-        p.id: p.name
-        for p in await tx.people.get_many(
-            {inspection.inspector_id}
-            | {t.responsible_person_id for t in tasks if t.responsible_person_id is not None}
-        )
-    }
     notes: dict[int, list[str]] = defaultdict(list)
     for note in await tx.notes.for_inspection(inspection_id):
         if note.item_no is not None:
             notes[note.item_no].append(note.text)
     photos: dict[int, list[Photo]] = defaultdict(list)
-    values = await company_settings.for_site(tx.settings, site)
-    max_age = values.photo_max_age_hours
+    max_age = settings.photo_max_age_hours
     findings = [
         ev
         for ev in await tx.evidence.for_inspection(inspection_id)
         if ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
     ]
-    takers = {p.id: p.name for p in await tx.people.get_many({ev.created_by for ev in findings})}
+    by_item = {t.item_no: t for t in tasks if t.item_no is not None}
+    fix_shots = await _fix_photos(tx, by_item)
+    # Everyone the report names, read at once (the statements were most of a report's reading).
+    people = await _names(
+        tx,
+        {inspection.inspector_id, *(ev.created_by for ev in findings)}
+        | {t.responsible_person_id for t in tasks if t.responsible_person_id is not None}
+        | {e.created_by for shots in fix_shots.values() for e in shots},
+    )
 
     def band(ev: Evidence, no: int) -> str:
         return renditions.band(
-            ev, site.name, plain("report", "item", no=no), zone, _name(takers, ev.created_by)
+            ev, site.name, plain("report", "item", no=no), zone, _name(people, ev.created_by)
         )
 
     for ev in findings:
         if ev.item_no is not None:
             photos[ev.item_no].append(Photo(ev.sha256, ev.caption or "", band(ev, ev.item_no)))
-    radius = values.photo_max_distance_m
+    radius = settings.photo_max_distance_m
     for ev, metres in photo_place.far_from_site(findings, site, radius):
         if ev.item_no is not None:
             far = photo_place.shown_distance(metres)
@@ -309,37 +332,31 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
                 plain("report", "photo_old", taken=shown(at, zone), hours=max_age)
             )
     today = local(tx.now(), zone).date()
-    by_item = {t.item_no: t for t in tasks if t.item_no is not None}
     fixes: dict[int, tuple[Photo, ...]] = {}
-    for no, task in by_item.items():
-        if no is not None and task.status in FIXED:
-            fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
-            shots = [e for e in fix if e.kind is EvidenceKind.PHOTO]
-            takers |= {
-                p.id: p.name for p in await tx.people.get_many({e.created_by for e in shots})
-            }
-            fixes[no] = tuple(Photo(e.sha256, e.caption or "", band(e, no)) for e in shots)
-            for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
-                if (at := photo_time.taken(ev, zone)) is not None:
-                    notes[no].append(plain("report", "fix_photo_early", taken=shown(at, zone)))
-            for _, metres in photo_place.far_from_site(shots, site, radius):
-                far = photo_place.shown_distance(metres)
-                notes[no].append(plain("report", "fix_photo_far", distance=far, radius=radius))
-            pairs = await photo_reuse.reused(
-                tx,
-                task,
-                max_distance=values.reuse_max_distance,
-                days=values.reuse_days,
-                now=tx.now(),
+    for no, shots in fix_shots.items():
+        task = by_item[no]
+        fixes[no] = tuple(Photo(e.sha256, e.caption or "", band(e, no)) for e in shots)
+        for ev in photo_time.fixes_taken_before(shots, task.created_at, zone):
+            if (at := photo_time.taken(ev, zone)) is not None:
+                notes[no].append(plain("report", "fix_photo_early", taken=shown(at, zone)))
+        for _, metres in photo_place.far_from_site(shots, site, radius):
+            far = photo_place.shown_distance(metres)
+            notes[no].append(plain("report", "fix_photo_far", distance=far, radius=radius))
+        pairs = await photo_reuse.reused(
+            tx,
+            task,
+            max_distance=settings.reuse_max_distance,
+            days=settings.reuse_days,
+            now=tx.now(),
+        )
+        for _, earlier in pairs:
+            where = (
+                plain("report", "item", no=earlier.item_no)
+                if earlier.item_no
+                else plain("report", "task", id=earlier.task_id)
             )
-            for _, earlier in pairs:
-                where = (
-                    plain("report", "item", no=earlier.item_no)
-                    if earlier.item_no
-                    else plain("report", "task", id=earlier.task_id)
-                )
-                day = local(earlier.created_at, zone).strftime("%m-%d")
-                notes[no].append(plain("report", "fix_photo_reused", day=day, where=where))
+            day = local(earlier.created_at, zone).strftime("%m-%d")
+            notes[no].append(plain("report", "fix_photo_reused", day=day, where=where))
     previous, previous_sections = await _previous(tx, inspection, bands, zone)
 
     def task_status(task: Task) -> str:
@@ -411,18 +428,41 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         ),
         previous=previous,
         bands=bands,
-        signoff=await _signoff(tx, inspection, zone),
+        signoff=await _signoff(tx, inspection, zone, people),
     )
 
 
-async def _signoff(tx: Tx, inspection: Inspection, zone: str) -> SignOff | None:
+async def _fix_photos(tx: Tx, by_item: dict[int, Task]) -> dict[int, list[Evidence]]:
+    """The photos of each fix submitted (待复查 or 已完成), by item."""
+    found: dict[int, list[Evidence]] = {}
+    for no, task in by_item.items():
+        if task.status in FIXED:
+            fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
+            found[no] = [e for e in fix if e.kind is EvidenceKind.PHOTO]
+    return found
+
+
+async def _names(
+    tx: Tx, person_ids: set[int], known: dict[int, str] | None = None
+) -> dict[int, str]:
+    """The names of `person_ids` by id, reading only those not `known` already."""
+    names = dict(known or {})
+    missing = person_ids - names.keys()
+    if missing:
+        names |= {p.id: p.name for p in await tx.people.get_many(missing)}
+    return names
+
+
+async def _signoff(
+    tx: Tx, inspection: Inspection, zone: str, known: dict[int, str]
+) -> SignOff | None:
     when = await tx.confirmations.get(inspection.id)
     if when is None or inspection.completed_at is None:
         return None
     appeals = await tx.confirmations.appeals(inspection.id)
     ids = {inspection.inspector_id, *(a.filed_by for a in appeals)}
     ids |= {p for p in (when.confirmed_by, *(a.decided_by for a in appeals)) if p is not None}
-    people = {p.id: p.name for p in await tx.people.get_many(ids)}
+    people = await _names(tx, ids, known)
     return SignOff(
         inspector=_name(people, inspection.inspector_id),
         submitted=shown(inspection.completed_at, zone),

@@ -9,7 +9,7 @@ import pytest
 from bot.core.company_settings import KEYS, Source
 from bot.core.plans import OccurrenceStatus, every_name
 from bot.core.task_types import TaskEventKind, TaskStatus
-from bot.core.texts import label, labels, plain
+from bot.core.texts import _fixed, label, labels, plain
 from bot.flows.access import role_name
 from bot.flows.commands import COMMANDS
 from storage.records import AppealDecision, ConfirmHow, PlanEvery, ResultStatus, Role
@@ -17,6 +17,13 @@ from storage.records import AppealDecision, ConfirmHow, PlanEvery, ResultStatus,
 
 def test_label_is_the_macro_of_its_group() -> None:
     assert label("common", "not_applicable") == "不适用"
+
+
+def test_a_label_without_values_is_made_once() -> None:
+    _fixed.cache_clear()
+    assert [label("buttons", "photo"), label("buttons", "photo")] == ["📷 照片", "📷 照片"]
+    assert plain("common", "not_applicable") == label("common", "not_applicable") == "不适用"
+    assert (_fixed.cache_info().misses, _fixed.cache_info().hits) == (3, 1)
 
 
 def test_unknown_label_fails_loudly() -> None:

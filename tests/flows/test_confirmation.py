@@ -33,6 +33,7 @@ from storage.records import (
 from storage.tables import outbox
 from tests.flows.harness import Harness, User
 from tests.flows.test_inspection import STANDARD, current_item
+from tests.reports.data import asdict_hash
 
 ZERO_ITEM, HALF_ITEM = 1, 2
 
@@ -425,6 +426,7 @@ async def test_the_reports_carry_the_sign_off_and_a_decision_makes_a_new_revisio
     second = await load_report(harness.db, 1)
     assert second.signoff is not None and second.signoff.revision == 2
     assert second.content_hash() != first.content_hash()
+    assert second.content_hash() == asdict_hash(second)
     lines = _sheet_lines(second)
     assert "签字确认（第 2 版）" in lines
     assert "项目负责人：赵经理　确认时间：2026-11-02 13:00" in lines

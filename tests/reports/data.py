@@ -3,7 +3,10 @@ written straight through the storage API (shared by the report tests and bench_r
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -253,3 +256,9 @@ async def plant_formulas(built: Built) -> None:
             inspection_id=built.inspection_id,
             item_no=2,
         )
+
+
+def asdict_hash(model: Any) -> str:
+    """A report model's hash as first defined: SHA-256 of `dataclasses.asdict`'s JSON form."""
+    data = json.dumps(dataclasses.asdict(model), ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()

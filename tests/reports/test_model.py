@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from bot.core.scoring import DEFAULT_GRADE_BANDS
 from bot.reports.model import ReportError, ReportModel, load_report
 from storage.records import Severity, TaskStatus
-from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, build
+from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, asdict_hash, build
 
 
 async def test_totals_sections_and_previous(model: ReportModel, built: Built) -> None:
@@ -82,6 +85,32 @@ async def test_content_hash_follows_what_the_report_shows(built: Built) -> None:
         await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
     after = await load_report(built.db, built.inspection_id)
     assert after.content_hash() != before.content_hash()
+
+
+async def test_content_hash_is_that_of_the_models_asdict_form(built: Built) -> None:
+    """The hash walks the model itself (faster) but hashes what `dataclasses.asdict` gives."""
+    model = await load_report(built.db, built.inspection_id)
+    assert model.previous is not None and model.tasks and model.photo_count
+    assert model.content_hash() == asdict_hash(model)
+
+
+async def test_the_people_a_report_names_are_read_in_one_statement(built: Built) -> None:
+    """The inspector, the 责任人 and who took the photos of findings and of fixes, at once (for
+    the N = 50 capacity goal, docs/BENCHMARKS.md: each statement costs the bot's loop)."""
+    seen: list[str] = []
+
+    def spy(*args: Any) -> None:
+        seen.append(args[2])
+
+    sa.event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        model = await load_report(built.db, built.inspection_id)
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", spy)
+    assert sum(1 for statement in seen if "FROM people" in statement) == 1
+    assert model.inspector and model.items[2].responsible == "张三"
+    bands = [photo.band for row in model.items for photo in row.photos]
+    assert bands and all(model.inspector in band for band in bands)
 
 
 async def test_unknown_and_unfinished_inspections_are_refused(built: Built) -> None:
