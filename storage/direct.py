@@ -93,39 +93,28 @@ class DirectResult:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    sql: str
-    names: tuple[str, ...]
-    binds: tuple[_Processor, ...]
-    constants: Mapping[str, Any]
-    keys: tuple[str, ...]
-    dml: bool
+    compiled: Compiled
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
     """The result processors there are, by column position (most columns have none)."""
-
-    def _args(self, params: Mapping[str, Any]) -> list[Any]:
-        args = []
-        for name, bind in zip(self.names, self.binds, strict=True):
-            value = params[name] if name in params else self.constants[name]
-            args.append(value if bind is None else bind(value))
-        return args
 
     async def run(
         self, connection: aiosqlite.Connection, params: Mapping[str, Any]
     ) -> DirectResult:
-        args = self._args(params)
+        compiled = self.compiled
+        args = compiled.args(params)
         try:
-            if self.keys:
-                fetched: list[Any] = list(await connection.execute_fetchall(self.sql, args))
-                rowcount = len(fetched) if self.dml else -1
+            if compiled.keys:
+                fetched: list[Any] = list(await connection.execute_fetchall(compiled.sql, args))
+                rowcount = len(fetched) if compiled.dml else -1
             else:
                 # A statement without result rows has finished when execute returns: its
                 # cursor holds nothing to release, so it is not closed (a second hand-over).
-                cursor = await connection.execute(self.sql, args)
+                cursor = await connection.execute(compiled.sql, args)
                 fetched, rowcount = [], cursor.rowcount
         except sqlite3.Error as error:
             # The exception SQLAlchemy would raise (IntegrityError, OperationalError, …).
-            raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from error
-        results, keys = self.results, self.keys
+            raise DBAPIError.instance(compiled.sql, args, error, sqlite3.Error) from error
+        results, keys = self.results, compiled.keys
         if not results:
             return DirectResult([DirectRow(raw, keys) for raw in fetched], rowcount)
         rows = []
@@ -141,11 +130,12 @@ class _Plan:
     ) -> int:
         """Run the statement (one without result rows) once per parameter set, in order, in
         one hand-over to aiosqlite's thread; returns the rows changed in all."""
-        args = [self._args(params) for params in params_list]
+        sql = self.compiled.sql
+        args = [self.compiled.args(params) for params in params_list]
         try:
-            cursor = await connection.executemany(self.sql, args)
+            cursor = await connection.executemany(sql, args)
         except sqlite3.Error as error:
-            raise DBAPIError.instance(self.sql, args, error, sqlite3.Error) from error
+            raise DBAPIError.instance(sql, args, error, sqlite3.Error) from error
         return cursor.rowcount
 
 
@@ -167,15 +157,7 @@ def _build(stmt: Executable, names: list[str], dialect: Dialect) -> _Plan | None
     if compiled is None:
         return None
     processors = (kind._cached_result_processor(dialect, None) for kind in compiled.types)
-    return _Plan(
-        sql=compiled.sql,
-        names=compiled.names,
-        binds=compiled.binds,
-        constants=compiled.constants,
-        keys=compiled.keys,
-        dml=compiled.dml,
-        results=tuple((i, p) for i, p in enumerate(processors) if p is not None),
-    )
+    return _Plan(compiled, tuple((i, p) for i, p in enumerate(processors) if p is not None))
 
 
 @dataclass(frozen=True, slots=True)
