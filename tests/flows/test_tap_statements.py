@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.core.events import EventKind
-from storage import direct
+from storage import direct, direct_pg
 from tests.flows.harness import Harness
 from tests.flows.test_inspection import STANDARD, begin, inspector
 
@@ -39,7 +39,7 @@ def summary(sql: str) -> str:
 @contextmanager
 def recording(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Statement]]:
     """The statements run, in order, each with the way it took: through SQLAlchemy or
-    through storage.direct (SQLite's hot statements)."""
+    through the driver directly (storage.direct on SQLite, storage.direct_pg on PostgreSQL)."""
     seen: list[Statement] = []
 
     def executed(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
@@ -47,14 +47,22 @@ def recording(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
             seen.append(Statement(summary(statement), direct=False))
 
     run = direct._Plan.run
+    run_pg = direct_pg.PgPlan.run
 
     async def run_direct(
         self: direct._Plan, connection: aiosqlite.Connection, params: Any
     ) -> direct.DirectResult:
-        seen.append(Statement(summary(self.sql), direct=True))
+        seen.append(Statement(summary(self.compiled.sql), direct=True))
         return await run(self, connection, params)
 
+    async def run_direct_pg(
+        self: direct_pg.PgPlan, connection: Any, params: Any, owner: Any
+    ) -> direct.DirectResult:
+        seen.append(Statement(summary(self._compiled.sql), direct=True))
+        return await run_pg(self, connection, params, owner)
+
     monkeypatch.setattr(direct._Plan, "run", run_direct)
+    monkeypatch.setattr(direct_pg.PgPlan, "run", run_direct_pg)
     sa.event.listen(engine, "before_cursor_execute", executed)
     try:
         yield seen

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage.db import Database, Tx
+from storage.direct_pg import PgPlan
 
 
 @dataclass
@@ -86,8 +87,8 @@ async def set_columns(tx: Tx, table: sa.Table, row_id: int, **values: Any) -> No
 
 class Statements:
     """The statements a database runs on its write engine while `recording`, each as (SQL,
-    number of parameter sets): through SQLAlchemy, and on SQLite also those run through
-    aiosqlite directly (storage.direct)."""
+    number of parameter sets): through SQLAlchemy, and those run through the driver directly
+    (storage.direct on SQLite, storage.direct_pg on PostgreSQL)."""
 
     def __init__(self, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
         self.seen: list[tuple[str, int]] = []
@@ -109,10 +110,18 @@ class Statements:
         with self._monkeypatch.context() as patch:
             for name in ("execute", "execute_fetchall", "executemany"):
                 patch.setattr(aiosqlite.Connection, name, self._spy(name))
+            patch.setattr(PgPlan, "run", self._spy_pg(PgPlan.run))
             try:
                 yield
             finally:
                 sa.event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+
+    def _spy_pg(self, run: Callable[..., Any]) -> Callable[..., Any]:
+        def spy(plan: PgPlan, connection: Any, params: Any, owner: Any) -> Any:
+            self.seen.append((plan._compiled.sql, 1))
+            return run(plan, connection, params, owner)
+
+        return spy
 
     def _spy(self, name: str) -> Callable[..., Any]:
         original = getattr(aiosqlite.Connection, name)
