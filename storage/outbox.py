@@ -173,10 +173,6 @@ class OutboxRepo(Repo):
             for row in earlier
         )
 
-    async def waiting(self, channel: Channel, chat_id: str) -> bool:
-        """Whether the chat has a pending message nobody has leased."""
-        return await self.any_waiting(channel, [chat_id])
-
     async def any_waiting(self, channel: Channel, chat_ids: Collection[str]) -> bool:
         """Whether any of the chats has a pending message nobody has leased."""
         if not chat_ids:
@@ -192,21 +188,12 @@ class OutboxRepo(Repo):
         result = await self._run(("outbox.any_waiting", size), lambda: _any_waiting(size), params)
         return result.scalar() is not None
 
-    async def mark_sent(
-        self,
-        message_id: int,
-        channel_message_id: str | None,
-        *,
-        payload: JsonDict | None = None,
-    ) -> None:
-        """Delivered; remember the channel's id of the message for later edits, and the
-        payload as sent when delivery filled it in (a rendered report file)."""
-        await self.mark_sent_many([SentMark(message_id, channel_message_id, payload)])
-
     async def mark_sent_many(self, sent: Iterable[SentMark]) -> None:
-        """`mark_sent` for each of `sent`, in id order as every transaction that locks
-        outbox rows takes them (so two never wait for each other: a deadlock on PostgreSQL):
-        one executemany per run of messages that keep their payload or replace it."""
+        """Delivered: remember each message's channel id for later edits, and its payload as
+        sent when delivery filled it in (a rendered report file). In id order, as every
+        transaction that locks outbox rows takes them (so two never wait for each other: a
+        deadlock on PostgreSQL): one executemany per run of messages that keep their payload
+        or replace it."""
         marks = sorted(sent, key=lambda mark: mark.message_id)
         now = self._now()
         changed: int | None = 0
@@ -252,14 +239,10 @@ class OutboxRepo(Repo):
         rows = (await self._run("outbox.lease_following", _lease_following, leased)).all()
         return sorted(to_records(OutboxMessage, rows), key=lambda message: message.id)
 
-    async def release(self, message_id: int) -> None:
-        """Give back a leased message that was not tried (an earlier one of its chat failed
-        or the worker is stopping); the claim does not count as an attempt."""
-        await self.release_many([message_id])
-
     async def release_many(self, message_ids: Iterable[int]) -> None:
-        """`release` each of the messages, in id order (see `mark_sent_many`), as one
-        executemany."""
+        """Give back leased messages that were not tried (an earlier one of their chat failed
+        or the worker is stopping; the claim does not count as an attempt), in id order (see
+        `mark_sent_many`), as one executemany."""
         ids = sorted(message_ids)
         changed = await self._run_many("outbox.release", _unlease_by_id, [{"b_id": i} for i in ids])
         released = sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.claimed_by.is_(None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.retention import EVENT_KEY_DAYS, MESSAGE_DAYS, Retention
+from storage.outbox import SentMark
 from storage.records import Channel, OutboxKind
 from storage.tables import (
     answer_revisions,
@@ -49,7 +50,7 @@ async def test_stale_presses_and_old_messages_are_forgotten_the_rest_is_kept(
         own = await tx.outbox.enqueue(
             Channel.WEB, "9", OutboxKind.SEND, {"text": "我打的字", "extra": {"web_from_person": 1}}
         )
-        await tx.outbox.mark_sent(own.id, str(own.id))
+        await tx.outbox.mark_sent_many([SentMark(own.id, str(own.id))])
     kept = {table.name: await _count(harness, table) for table in ENTERED}
     assert kept["answers"] == 1 and kept["notes"] == 1 and kept["evidence"] == 1
 

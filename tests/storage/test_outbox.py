@@ -9,6 +9,7 @@ import pytest
 
 from storage.db import Database
 from storage.errors import ConcurrentUpdate, NotFound
+from storage.outbox import SentMark
 from storage.records import Channel, OutboxKind, OutboxStatus
 from tests.storage.helpers import FakeClock, World
 
@@ -90,7 +91,7 @@ async def test_outbox_keeps_per_chat_order(db: Database, world: World, clock: Fa
             Channel.TELEGRAM, now, limit=10, worker_id="w2", lease_seconds=30
         )
         assert again == []
-        await tx.outbox.mark_sent(a1.id, "555")
+        await tx.outbox.mark_sent_many([SentMark(a1.id, "555")])
         assert await tx.outbox.message_id_for_ref(Channel.TELEGRAM, "A", "insp:1:item:1") == "555"
         assert await tx.outbox.message_id_for_ref(Channel.TELEGRAM, "B", "insp:1:item:1") is None
         next_round = await tx.outbox.claim(
@@ -98,14 +99,14 @@ async def test_outbox_keeps_per_chat_order(db: Database, world: World, clock: Fa
         )
         assert [m.id for m in next_round] == [a2.id]
         await tx.outbox.mark_failed(a2.id, "Bad Gateway", retry_at=now + timedelta(seconds=20))
-        await tx.outbox.mark_sent(b1.id, None)
+        await tx.outbox.mark_sent_many([SentMark(b1.id, None)])
         sent = await tx.outbox.get(a1.id)
         assert sent is not None
         assert sent.status is OutboxStatus.SENT
         assert sent.sent_at == now
         assert sent.claimed_by is None
         with pytest.raises(NotFound):
-            await tx.outbox.mark_sent(999, "x")
+            await tx.outbox.mark_sent_many([SentMark(999, "x")])
     async with db.transaction() as tx:
         assert (
             await tx.outbox.claim(Channel.TELEGRAM, now, limit=10, worker_id="w", lease_seconds=30)
@@ -164,7 +165,7 @@ async def test_deferred_message_waits_and_its_claim_is_not_an_attempt(
         )
         again = await tx.outbox.claim(Channel.WEB, later, limit=1, worker_id="w", lease_seconds=30)
         assert [(m.id, m.attempts) for m in again] == [(message.id, 1)]
-        await tx.outbox.mark_sent(message.id, "9")
+        await tx.outbox.mark_sent_many([SentMark(message.id, "9")])
         with pytest.raises(NotFound):
             await tx.outbox.defer(message.id, later)
 
@@ -195,7 +196,7 @@ async def test_concurrent_claims_never_share_a_message(db: Database, db_url: str
             await asyncio.sleep(0.001)
             for message in batch:
                 async with database.transaction() as tx:
-                    await tx.outbox.mark_sent(message.id, f"m{message.id}")
+                    await tx.outbox.mark_sent_many([SentMark(message.id, f"m{message.id}")])
                     # Before the commit: another sender may claim the chat's next message
                     # once it has committed (the commit's own awaits come after it).
                     del in_flight[message.chat_id]
@@ -264,9 +265,9 @@ async def test_claim_following_leases_a_chats_due_messages_in_order(
             )
             == []
         )
-        await tx.outbox.mark_sent(first.id, "m1")
-        await tx.outbox.mark_sent(second.id, "m2")
-        await tx.outbox.release(third.id)
+        await tx.outbox.mark_sent_many([SentMark(first.id, "m1")])
+        await tx.outbox.mark_sent_many([SentMark(second.id, "m2")])
+        await tx.outbox.release_many([third.id])
         released = await tx.outbox.get(third.id)
         assert released is not None
         assert (released.claimed_by, released.attempts) == (None, 0)
@@ -280,9 +281,9 @@ async def test_claim_following_leases_a_chats_due_messages_in_order(
             )
             == []
         )
-        await tx.outbox.mark_sent(third.id, "m3")
+        await tx.outbox.mark_sent_many([SentMark(third.id, "m3")])
         with pytest.raises(NotFound):
-            await tx.outbox.release(third.id)
+            await tx.outbox.release_many([third.id])
     clock.advance(hours=2)
     async with db.transaction() as tx:
         due = await tx.outbox.claim(
@@ -363,15 +364,15 @@ async def test_a_chat_is_waiting_while_a_pending_message_has_no_lease(
 ) -> None:
     async with db.transaction() as tx:
         await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "1"})
-        assert await tx.outbox.waiting(Channel.TELEGRAM, "A")
-        assert not await tx.outbox.waiting(Channel.TELEGRAM, "B")
-        assert not await tx.outbox.waiting(Channel.WECOM, "A")
+        assert await tx.outbox.any_waiting(Channel.TELEGRAM, ["A"])
+        assert not await tx.outbox.any_waiting(Channel.TELEGRAM, ["B"])
+        assert not await tx.outbox.any_waiting(Channel.WECOM, ["A"])
         claimed = await tx.outbox.claim(
             Channel.TELEGRAM, clock.now, limit=10, worker_id="w1", lease_seconds=60
         )
-        assert not await tx.outbox.waiting(Channel.TELEGRAM, "A")
-        await tx.outbox.mark_sent(claimed[0].id, "m1")
-        assert not await tx.outbox.waiting(Channel.TELEGRAM, "A")
+        assert not await tx.outbox.any_waiting(Channel.TELEGRAM, ["A"])
+        await tx.outbox.mark_sent_many([SentMark(claimed[0].id, "m1")])
+        assert not await tx.outbox.any_waiting(Channel.TELEGRAM, ["A"])
 
 
 async def test_forget_deletes_old_delivered_rows_of_one_kind_and_keeps_named_and_pending_ones(
@@ -386,14 +387,14 @@ async def test_forget_deletes_old_delivered_rows_of_one_kind_and_keeps_named_and
         plain = await tx.outbox.enqueue(tg, "7", send, {"text": "好的"})
         web = await tx.outbox.enqueue(Channel.WEB, "7", answer, {"callback_id": "w"})
         for message in (*answers[:2], named, plain, web):
-            await tx.outbox.mark_sent(message.id, f"m{message.id}")
+            await tx.outbox.mark_sent_many([SentMark(message.id, f"m{message.id}")])
         await tx.outbox.mark_failed(
             answers[2].id, "query is too old", retry_at=clock.now, dead=True
         )
     clock.advance(days=2)
     async with db.transaction() as tx:
         recent = await tx.outbox.enqueue(tg, "7", answer, {"callback_id": "new"})
-        await tx.outbox.mark_sent(recent.id, None)
+        await tx.outbox.mark_sent_many([SentMark(recent.id, None)])
     before = clock.now - timedelta(days=1)
     async with db.transaction() as tx:
         assert await tx.outbox.forget(tg, answer, before, limit=2) == (2, 0)

@@ -162,7 +162,7 @@ async def test_messages_are_given_back_in_one_statement(
             (None, 0),
             (None, 0),
         ]
-        await tx.outbox.mark_sent(ids[0], "m1")
+        await tx.outbox.mark_sent_many([SentMark(ids[0], "m1")])
     assert [s for s in statements.on("outbox") if s[0] == "UPDATE"] == [("UPDATE", 2)]
     with pytest.raises(NotFound):
         async with db.transaction() as tx:

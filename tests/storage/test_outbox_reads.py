@@ -4,6 +4,7 @@ the newest WeCom message whose channel id says what it showed (SQLite and Postgr
 from __future__ import annotations
 
 from storage.db import Database
+from storage.outbox import SentMark
 from storage.records import Channel, OutboxKind, OutboxMessage
 from tests.storage.helpers import FakeClock
 
@@ -26,7 +27,7 @@ async def _claim_all(db: Database, clock: FakeClock, channel: Channel) -> list[O
             if not batch:
                 return claimed
             for message in batch:
-                await tx.outbox.mark_sent(message.id, f"m{message.id}")
+                await tx.outbox.mark_sent_many([SentMark(message.id, f"m{message.id}")])
             claimed.extend(batch)
 
 
@@ -92,7 +93,7 @@ async def test_newest_sent_named_finds_the_newest_sent_message_whose_id_has_a_pr
     async with db.transaction() as tx:
         for message, sent_id in ((numbered, "num:1"), (card, "card:7"), (plain, "msg:9")):
             await tx.outbox.claim(wecom, clock.now, limit=1, worker_id="w", lease_seconds=60)
-            await tx.outbox.mark_sent(message.id, sent_id)
+            await tx.outbox.mark_sent_many([SentMark(message.id, sent_id)])
     async with db.read() as tx:
         newest = await tx.outbox.newest_sent_named(wecom, "zs", ("num:", "card:"))
         assert newest is not None and newest.id == card.id
