@@ -16,6 +16,7 @@ from types import TracebackType
 
 from hypothesis import strategies as st
 
+from bot.core.actions import Action, ConfirmAction, TaskAction
 from bot.core.events import EventKind, Incoming, StoredFile
 from tests.resilience.world import ACTORS, INVITE_CODE, Actor, World
 
@@ -36,34 +37,14 @@ COMMANDS = (
     "x" * 40,
     "inspect@pinjian_bot",
 )
-# Every action a button of this bot can carry (bot/flows/router.py, bot/flows/tasks.py).
+# Every action a button of this bot can carry, from the registry (bot/core/actions.py): those
+# whose sub-action comes next (`K:ACTION:…`, `A:ACTION:…`) with each sub-action, and a few codes
+# no button carries.
+_COMPOUND = {Action.TASK: TaskAction, Action.CONFIRMATION: ConfirmAction}
 BUTTON_KINDS = (
-    [
-        "L",
-        "NA",
-        "P",
-        "M",
-        "V",
-        "X",
-        "XS",
-        "F",
-        "RU",
-        "TR",
-        "TD",
-        "TM",
-        "TOK",
-        "C",
-        "CS",
-        "J",
-        "PA",
-        "SUB",
-        "S",
-        "T",
-        "R",
-        "NEW",
-    ]
-    + [f"K:{a}" for a in ["F", "FS", "E", "ED", "EA", "ER", "OK", "RJ", "D"]]
-    + ["K", "Z", "l", ""]
+    [action.value for action in Action]
+    + [f"{action}:{sub}" for action, subs in _COMPOUND.items() for sub in subs]
+    + ["Z", "l", ""]
 )
 TEXTS = (
     "张三",

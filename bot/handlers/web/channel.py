@@ -31,7 +31,7 @@ from aiohttp import web
 from bot.core.events import Channel, EventKind, Incoming, StoredFile
 from bot.core.messages import Outgoing
 from bot.core.pixels import photo_facts, too_many_pixels
-from bot.core.texts import render
+from bot.core.texts import plain, render
 from bot.core.unicode import well_formed, well_formed_json
 from bot.delivery import Delivery
 from bot.flows import commands
@@ -228,7 +228,11 @@ class WebChannel:
     def _remember_files(self, chat_id: str, message: Outgoing) -> None:
         shown = [SharedFile(sha, None) for sha in message.photos]
         if message.document:
-            shown.append(SharedFile(message.document, message.document_name or "文件"))
+            shown.append(
+                SharedFile(
+                    message.document, message.document_name or plain("common", "unnamed_file")
+                )
+            )
         for shared in shown:
             self._pushed[(chat_id, shared.sha256)] = shared
             self._pushed.move_to_end((chat_id, shared.sha256))

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.messages import Outgoing
 from bot.core.report_request import needs_preparing
+from bot.core.texts import plain
 from bot.delivery import outgoing
 from storage.db import Tx
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
@@ -42,7 +43,10 @@ def view(row: OutboxMessage, message: Outgoing, shown_id: str) -> dict[str, Any]
     if message.photos:
         result["photos"] = list(message.photos)
     if message.document:
-        result["document"] = {"sha256": message.document, "name": message.document_name or "文件"}
+        result["document"] = {
+            "sha256": message.document,
+            "name": message.document_name or plain("common", "unnamed_file"),
+        }
     if message.client_key:
         result["key"] = message.client_key
     return result
@@ -89,5 +93,7 @@ async def find_file(tx: Tx, chat_id: str, sha256: str) -> SharedFile | None:
     if message is None or being_prepared(message):
         return None  # the originals of photos still being watermarked are not what is shown
     if message.kind is OutboxKind.SEND_DOCUMENT:
-        return SharedFile(sha256, outgoing(message).document_name or "文件")
+        return SharedFile(
+            sha256, outgoing(message).document_name or plain("common", "unnamed_file")
+        )
     return SharedFile(sha256, None)
