@@ -46,6 +46,7 @@ async def press(ctx: FlowContext, parts: list[str]) -> None:
     """A queued action (the parts after `Q`)."""
     loaded = await load(ctx, payload.as_int(parts[0]))
     if loaded is None or loaded.inspection.status not in inspection.UNFINISHED:
+        await ctx.toast()
         await ctx.reply("inspection_closed")
         return
     item = loaded.standard.item(payload.as_int(parts[1]))

@@ -63,3 +63,21 @@ async def test_bad_or_foreign_queued_actions_change_nothing(harness: Harness) ->
     await other.press(f"Q:{insp}:1:NA:-")
     assert "这个检查已经结束" in other.chat.last.text
     assert await answers(harness, insp) == {}
+
+
+async def test_a_queued_action_on_an_inspection_it_cannot_reach_answers_the_press_once(
+    harness: Harness,
+) -> None:
+    """Telegram keeps the pressed button spinning until the press is answered: a forged or
+    outdated `Q:` press for an unknown or another's inspection is answered too."""
+    user, seeded = await inspector(harness)
+    await begin(user)
+    insp = inspection_of(user)
+    other = harness.user(102)
+    await other.command("start", seeded["codes"]["钱其他"])
+    for who, pressed in ((user, "Q:99999:1:NA:-"), (user, "Q:24:13"), (other, f"Q:{insp}:1:NA:-")):
+        before = len(who.chat.toasts)
+        await who.press(pressed)
+        assert len(who.chat.toasts) == before + 1, pressed
+        assert "这个检查已经结束" in who.chat.last.text, pressed
+    assert await answers(harness, insp) == {}
