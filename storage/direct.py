@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.engine import Dialect
@@ -141,23 +141,36 @@ class _Plan:
 
 _PLANS: dict[Hashable, _Plan | None] = {}
 
+P = TypeVar("P")
+
+
+def cached_plan(
+    plans: dict[Hashable, P | None],
+    key: Hashable,
+    stmt: Executable,
+    params: Mapping[str, Any],
+    dialect: Dialect,
+    make: Callable[[Compiled], P],
+) -> P | None:
+    """The plan `make` builds of `stmt` compiled for parameters named like `params`, kept in
+    `plans` per statement key and parameter names (None: not eligible)."""
+    cache_key = (key, tuple(params))
+    if cache_key not in plans:
+        compiled = compile_direct(stmt, sorted(params), dialect)
+        plans[cache_key] = None if compiled is None else make(compiled)
+    return plans[cache_key]
+
 
 def plan(
     key: Hashable, stmt: Executable, params: Mapping[str, Any], dialect: Dialect
 ) -> _Plan | None:
     """The direct plan of `stmt` for parameters named like `params` (None: not eligible)."""
-    cache_key = (key, tuple(params))
-    if cache_key not in _PLANS:
-        _PLANS[cache_key] = _build(stmt, sorted(params), dialect)
-    return _PLANS[cache_key]
 
+    def make(compiled: Compiled) -> _Plan:
+        processors = (kind._cached_result_processor(dialect, None) for kind in compiled.types)
+        return _Plan(compiled, tuple((i, p) for i, p in enumerate(processors) if p is not None))
 
-def _build(stmt: Executable, names: list[str], dialect: Dialect) -> _Plan | None:
-    compiled = compile_direct(stmt, names, dialect)
-    if compiled is None:
-        return None
-    processors = (kind._cached_result_processor(dialect, None) for kind in compiled.types)
-    return _Plan(compiled, tuple((i, p) for i, p in enumerate(processors) if p is not None))
+    return cached_plan(_PLANS, key, stmt, params, dialect, make)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from storage.direct import Compiled, DirectResult, DirectRow, compile_direct
+from storage.direct import Compiled, DirectResult, DirectRow, cached_plan
 
 _STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
 """The row count in a command status, as SQLAlchemy's asyncpg cursor reads it."""
@@ -139,8 +139,6 @@ def pg_plan(
     key: Hashable, stmt: Executable, params: Mapping[str, Any], dialect: Dialect
 ) -> PgPlan | None:
     """The direct plan of `stmt` for parameters named like `params` (None: not eligible)."""
-    cache_key = (key, tuple(params))
-    if cache_key not in _PLANS:
-        compiled = compile_direct(stmt, sorted(params), dialect)
-        _PLANS[cache_key] = None if compiled is None else PgPlan(compiled, dialect)
-    return _PLANS[cache_key]
+    return cached_plan(
+        _PLANS, key, stmt, params, dialect, lambda compiled: PgPlan(compiled, dialect)
+    )
