@@ -15,7 +15,9 @@ Two latencies are measured per update. End-to-end runs from the moment the user'
 queued at the fake server to the moment the bot's answer for that step arrives there (a new
 message with buttons, or the echo). Bot-side runs from the moment getUpdates hands the update
 to the bot to that same answer: the bot's own queueing, work and API calls, without the time
-the update waited at the server for the next poll.
+the update waited at the server for the next poll. "bot CPU ms per update" is the CPU time of
+the bot's process (all threads; not Pinjian's report worker) while measured, over the updates.
+--by-step adds the bot-side latency by kind of step, --windows S by S-second stretch of the run.
 
 With --rounds R each bot is measured R times, alternately (the echo bot, then Pinjian, then
 the echo bot again …) with both processes up throughout, and the figures cover all rounds:
@@ -100,10 +102,16 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     bot_side: list[float] = field(default_factory=list)
     by_step: dict[str, list[float]] = field(default_factory=dict)
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+    """(when the answer arrived, its bot-side latency), for the latency over time."""
     updates: int = 0
+    cpu: float = 0.0
+    """Seconds of CPU the bot's process used while measured (all its threads; not the
+    report worker's process)."""
 
     def summary(self, elapsed: float) -> dict[str, float]:
         figures: dict[str, float] = {"updates": self.updates, "per_s": self.updates / elapsed}
+        figures["cpu_ms"] = 1000 * self.cpu / max(1, self.updates)
         for name, values in (("e2e", self.latencies), ("bot", self.bot_side)):
             ordered = sorted(values)
             for p in (50, 95, 99):
@@ -123,6 +131,25 @@ class Stats:
                 for p in (50, 95, 99)
             )
             lines.append(f"| {kind} | {len(ordered)} | {share} |")
+        return lines
+
+    def windows(self, seconds: float) -> list[str]:
+        """Bot-side latency by `seconds`-long window of the answers' arrival: whether the tail
+        is spread over the run or made in one stretch of it."""
+        if not self.arrivals:
+            return []
+        start = min(at for at, _ in self.arrivals)
+        grouped: dict[int, list[float]] = {}
+        for at, latency in self.arrivals:
+            grouped.setdefault(int((at - start) // seconds), []).append(latency)
+        lines = []
+        for number, values in sorted(grouped.items()):
+            ordered = sorted(values)
+            share = " / ".join(
+                f"{1000 * ordered[min(len(ordered) - 1, p * len(ordered) // 100)]:.1f}"
+                for p in (50, 95, 99)
+            )
+            lines.append(f"| {number * seconds:.0f} s | {len(ordered)} | {share} |")
         return lines
 
 
@@ -154,6 +181,7 @@ class Step:
                 bot_side = arrived - self.fake.first_delivered[update_id]
                 self.stats.bot_side.append(bot_side)
                 self.stats.by_step.setdefault(kind, []).append(bot_side)
+                self.stats.arrivals.append((arrived, bot_side))
                 return call
 
     def keyboard(self, call: ApiCall) -> list[tuple[str, str]]:
@@ -249,6 +277,23 @@ async def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, all threads) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def measured_cpu(pid: int, stats: Stats) -> Iterator[None]:
+    """Adds the CPU the process uses meanwhile to `stats`: the capacity goal compares two
+    bots that each keep about one core busy (the GIL), so CPU per update is what sets it."""
+    before = cpu_seconds(pid)
+    try:
+        yield
+    finally:
+        stats.cpu += cpu_seconds(pid) - before
+
+
 @contextlib.contextmanager
 def steady_instrument() -> Iterator[None]:
     """No cyclic garbage collection in the load generator and fake server while measuring:
@@ -269,16 +314,17 @@ class PinjianRun:
     """A `pinjian run` process against its own fake server, warmed up; `round` measures
     `users` inspectors each completing an inspection."""
 
-    def __init__(self, fake: FakeTelegramAPI, codes: list[str]) -> None:
+    def __init__(self, fake: FakeTelegramAPI, codes: list[str], pid: int) -> None:
         self.fake = fake
         self.codes = codes
+        self.pid = pid
         self.started = 0
         self.last: list[FakeUser] = []
 
     async def round(self, users: int, stats: Stats) -> float:
         first, self.started = self.started, self.started + users
         self.last = [self.fake.user(100_000 + n, f"检查员{n}") for n in range(first, first + users)]
-        with steady_instrument():
+        with steady_instrument(), measured_cpu(self.pid, stats):
             began = time.perf_counter()
             await asyncio.gather(
                 *(
@@ -349,19 +395,20 @@ async def _pinjian(data_dir: Path, url: str, inspections: int) -> AsyncIterator[
             warm_up = fake.user(99_999, "预热")
             await inspector(fake, warm_up, codes[inspections], Stats(), think=0.0)
             await reports_arrived(fake, warm_up)
-            yield PinjianRun(fake, codes)
+            yield PinjianRun(fake, codes, process.pid)
         finally:
             await _stop(process)
 
 
 class EchoRun:
-    def __init__(self, fake: FakeTelegramAPI) -> None:
+    def __init__(self, fake: FakeTelegramAPI, pid: int) -> None:
         self.fake = fake
+        self.pid = pid
         self.started = 0
 
     async def round(self, users: int, steps: int, stats: Stats) -> float:
         first, self.started = self.started, self.started + users
-        with steady_instrument():
+        with steady_instrument(), measured_cpu(self.pid, stats):
             began = time.perf_counter()
             await asyncio.gather(
                 *(
@@ -382,7 +429,7 @@ async def echo() -> AsyncIterator[EchoRun]:
         try:
             await wait_polling(fake)
             await echo_user(fake, fake.user(199_999), STEPS, Stats(), think=0.0)
-            yield EchoRun(fake)
+            yield EchoRun(fake, process.pid)
         finally:
             await _stop(process)
 
@@ -421,6 +468,13 @@ async def main(argv: Sequence[str] | None = None) -> int:
         "--by-step", action="store_true", help="also the bot's latency by kind of step"
     )
     parser.add_argument(
+        "--windows",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also the bot's latency by window of this many seconds over the run",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -443,9 +497,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         "| N | mode | bot | updates | updates/s | end-to-end p50 / p95 / p99 ms "
-        "| bot-side p50 / p95 / p99 ms | vs echo |"
+        "| bot-side p50 / p95 / p99 ms | bot CPU ms per update | vs echo |"
     )
-    print("|---:|---|---|---:|---:|---:|---:|---:|")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for users in args.users or [1, 50, 200]:
         for mode in args.mode or ["capacity", "paced"]:
             THINK = args.think if mode == "paced" else 0.0
@@ -456,13 +510,17 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 bot = " / ".join(f"{result[f'bot_p{p}']:.1f}" for p in (50, 95, 99))
                 print(
                     f"| {users} | {mode} | {name} | {int(result['updates'])} | "
-                    f"{result['per_s']:.0f} | {e2e} | {bot} | {ratio} |",
+                    f"{result['per_s']:.0f} | {e2e} | {bot} | {result['cpu_ms']:.2f} | {ratio} |",
                     flush=True,
                 )
             if args.by_step:
                 print(f"\nN = {users}, {mode}: bot-side latency by step\n")
                 print("| step | updates | p50 / p95 / p99 ms |\n|---|---:|---:|")
                 print("\n".join(stats.steps()), end="\n\n", flush=True)
+            if args.windows:
+                print(f"\nN = {users}, {mode}: bot-side latency by {args.windows:g} s window\n")
+                print("| from | updates | p50 / p95 / p99 ms |\n|---|---:|---:|")
+                print("\n".join(stats.windows(args.windows)), end="\n\n", flush=True)
     return 0
 
 
