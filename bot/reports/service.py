@@ -162,8 +162,7 @@ class ReportService:
             running = self._requested.get((inspection_id, fmt))
             if running is not None and not running.done():
                 return running
-            model = await load_report(self.db, inspection_id)
-            read = _Read(model, model.content_hash())
+            read = await self._load(inspection_id)
         else:
             read = await self._read(inspection_id, token)
         model = read.model
@@ -204,9 +203,8 @@ class ReportService:
         return _Read(model, model.content_hash())
 
     def _forget_failed(self, key: tuple[int, str], reading: asyncio.Task[_Read]) -> None:
-        if (reading.cancelled() or reading.exception() is not None) and self._reads.get(
-            key
-        ) is reading:
+        failed = reading.cancelled() or reading.exception() is not None
+        if failed and self._reads.get(key) is reading:
             del self._reads[key]
 
     async def render_bytes(self, model: ReportModel, fmt: ReportFormat) -> bytes:
