@@ -45,6 +45,8 @@ async def test_standard_ensure_is_idempotent_and_versions_are_kept(
         ]
         assert await column(tx, standards_table, "id", std_id="cleaning") == [other.id]
         assert await tx.standards.latest("missing") is None
+        assert await tx.standards.content_hash(newer.id) == "h2"
+        assert await tx.standards.content_hash(999) is None
 
 
 async def test_edited_standard_leaves_pinned_snapshot_untouched(db: Database, world: World) -> None:
