@@ -22,7 +22,8 @@ from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.core.texts import label, labels, plain
 from bot.reports import photo_place, photo_reuse, photo_time, renditions
-from standards.pinned import pinned
+from standards.pinned import parsed, pinned
+from standards.schema import Standard
 from storage.db import Database, Tx
 from storage.records import (
     Evidence,
@@ -30,7 +31,6 @@ from storage.records import (
     EvidenceRole,
     Inspection,
     InspectionStatus,
-    StoredStandard,
     Task,
     TaskStatus,
 )
@@ -273,11 +273,10 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         raise ReportError(
             plain("report", "not_completed", id=inspection_id, status=inspection.status.value)
         )
-    stored = await tx.standards.get(inspection.standard_id)
-    if stored is None:
+    standard = await _pinned(tx, inspection.standard_id)
+    if standard is None:
         raise ReportError(plain("report", "incomplete", id=inspection_id))
     zone = site.timezone
-    standard = pinned(stored)
     settings = await company_settings.for_site(tx.settings, site)
     bands = settings.grade_bands  # company-wide (company_settings.grade_bands)
     answers = {a.item_no: a for a in await tx.answers.marks(inspection_id)}
@@ -357,7 +356,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             )
             day = local(earlier.created_at, zone).strftime("%m-%d")
             notes[no].append(plain("report", "fix_photo_reused", day=day, where=where))
-    previous, previous_sections = await _previous(tx, inspection, stored, bands, zone)
+    previous, previous_sections = await _previous(tx, inspection, standard, bands, zone)
 
     def task_status(task: Task) -> str:
         return label("report", "overdue") if task.is_overdue(today) else task.status.label
@@ -497,10 +496,23 @@ def _name(people: dict[int, str], person_id: int | None) -> str:
     return people.get(person_id, "") if person_id is not None else ""
 
 
+async def _pinned(tx: Tx, standard_id: int) -> Standard | None:
+    """The stored standard, its snapshot read and parsed only if this process has not parsed
+    that content yet (it is most of the statement's bytes and decoding)."""
+    content_hash = await tx.standards.content_hash(standard_id)
+    if content_hash is None:
+        return None
+    standard = parsed(content_hash)
+    if standard is None:
+        stored = await tx.standards.get(standard_id)
+        standard = pinned(stored) if stored is not None else None
+    return standard
+
+
 async def _previous(
     tx: Tx,
     inspection: Inspection,
-    standard: StoredStandard,
+    standard: Standard,
     bands: Sequence[tuple[float, str]],
     zone: str,
 ) -> tuple[Previous | None, dict[str, float | None]]:
@@ -516,18 +528,18 @@ async def _previous(
     )
     if before is None:
         return None, {}
-    stored = (
+    earlier = (
         standard
-        if before.standard_id == standard.id
-        else await tx.standards.get(before.standard_id)
+        if before.standard_id == inspection.standard_id
+        else await _pinned(tx, before.standard_id)
     )
-    if stored is None or before.completed_at is None:
+    if earlier is None or before.completed_at is None:
         return None, {}
     marks = {
         a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
         for a in await tx.answers.marks(before.id)
     }
-    result: Totals = totals(pinned(stored), marks, bands)
+    result: Totals = totals(earlier, marks, bands)
     previous = Previous(
         inspection_id=before.id,
         completed=shown(before.completed_at, zone),

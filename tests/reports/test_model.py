@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from bot.core.scoring import DEFAULT_GRADE_BANDS
 from bot.reports.model import ReportError, ReportModel, load_report
-from storage.records import EvidenceKind, EvidenceRole, Severity, TaskStatus
+from storage.records import EvidenceKind, EvidenceRole, Severity, StoredStandard, TaskStatus
+from storage.standards import StandardRepo
 from tests.flows.test_tap_statements import recording
 from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, asdict_hash, build
 
@@ -153,6 +154,23 @@ async def test_a_report_reads_in_pinned_statements_however_many_tasks_were_fixed
     ]
     assert sum(len(item.fix_photos) for item in model.items) == 12
     assert model.previous is not None and model.previous.inspection_id == built.previous_id
+
+
+async def test_a_standard_parsed_already_is_not_read_again(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its snapshot is most of a report's bytes read and decoded: the content hash names it."""
+    first = await load_report(built.db, built.inspection_id)
+    snapshots: list[int] = []
+    read = StandardRepo.get
+
+    async def counted(self: StandardRepo, standard_id: int) -> StoredStandard | None:
+        snapshots.append(standard_id)
+        return await read(self, standard_id)
+
+    monkeypatch.setattr(StandardRepo, "get", counted)
+    assert await load_report(built.db, built.inspection_id) == first
+    assert snapshots == []
 
 
 async def test_unknown_and_unfinished_inspections_are_refused(built: Built) -> None:
