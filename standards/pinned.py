@@ -26,3 +26,8 @@ def pinned(stored: Snapshot) -> Standard:
         standard = Standard.model_validate(stored.snapshot)
         _PINNED[stored.content_hash] = standard
     return standard
+
+
+def parsed(content_hash: str) -> Standard | None:
+    """The standard of that content hash if `pinned` parsed it already."""
+    return _PINNED.get(content_hash)

@@ -51,9 +51,8 @@ class ConfirmationRepo(Repo):
         return to_record(Confirmation, row)
 
     async def get(self, inspection_id: int) -> Confirmation | None:
-        stmt = sa.select(confirmations).where(confirmations.c.inspection_id == inspection_id)
-        row = await self._one(stmt)
-        return to_record(Confirmation, row) if row else None
+        rows = await self._rows_by(confirmations, "inspection_id", inspection_id, ())
+        return to_record(Confirmation, rows[0]) if rows else None
 
     async def statuses(self, inspection_ids: Iterable[int]) -> dict[int, ResultStatus]:
         """The result status of each inspection (for the 通报 and KPIs); an inspection

@@ -237,6 +237,24 @@ class InspectionRepo(Repo):
         )
         return to_records(Inspection, await self._all(stmt))
 
+    async def completed_before(
+        self, site_id: int, std_id: str, completed_at: datetime, inspection_id: int
+    ) -> Inspection | None:
+        """The site's inspection of the standard completed just before the one completed at
+        `completed_at` with id `inspection_id` (the same moment: the lower id is earlier)."""
+        result = await self._run(
+            "inspections.completed_before",
+            _completed_before,
+            {
+                "b_site": site_id,
+                "b_std": std_id,
+                "b_completed": completed_at,
+                "b_id": inspection_id,
+            },
+        )
+        row = result.one_or_none()
+        return to_record(Inspection, row) if row else None
+
     async def latest_scores(
         self, site_ids: Iterable[int], *, std_id: str | None = None
     ) -> dict[int, Inspection]:
@@ -564,21 +582,34 @@ class EvidenceRepo(Repo):
         result = await self._run(("evidence.for_task", role is not None), build, params)
         return to_records(Evidence, result.all())
 
+    async def fixes_of_inspection(self, inspection_id: int) -> list[Evidence]:
+        """The fix evidence (整改后) of every task of the inspection, oldest first: a report
+        shows each fixed task's photos, in one statement instead of one per task."""
+        result = await self._run(
+            "evidence.fixes_of_inspection",
+            lambda: (
+                sa.select(evidence)
+                .where(
+                    evidence.c.role == sa.bindparam("b_role"),
+                    evidence.c.task_id.in_(
+                        sa.select(tasks.c.id).where(
+                            tasks.c.inspection_id == sa.bindparam("b_inspection")
+                        )
+                    ),
+                )
+                .order_by(evidence.c.id)
+            ),
+            {"b_role": EvidenceRole.FIX, "b_inspection": inspection_id},
+        )
+        return to_records(Evidence, result.all())
+
     async def hashed_at_site(self, site_id: int, since: datetime) -> list[Evidence]:
         """The photos with a perceptual hash received at a site (its inspections' and tasks')
         since a moment, oldest first: what a new fix photo is compared with for reuse."""
-        at_site = sa.or_(
-            evidence.c.inspection_id.in_(
-                sa.select(inspections.c.id).where(inspections.c.site_id == site_id)
-            ),
-            evidence.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.site_id == site_id)),
+        result = await self._run(
+            "evidence.hashed_at_site", _hashed_at_site, {"b_site": site_id, "b_since": since}
         )
-        stmt = (
-            sa.select(evidence)
-            .where(evidence.c.phash.is_not(None), evidence.c.created_at >= since, at_site)
-            .order_by(evidence.c.id)
-        )
-        return to_records(Evidence, await self._all(stmt))
+        return to_records(Evidence, result.all())
 
     async def fixes_between(self, start: datetime, end: datetime) -> list[Evidence]:
         """The fix photos received in [start, end), oldest first."""
@@ -615,6 +646,46 @@ def _counted(table: sa.Table) -> sa.Select[int, int]:
 def _photos_counted() -> sa.Select[int, int]:
     """Files per item of an inspection, but for those sent with an appeal."""
     return _counted(evidence).where(evidence.c.role != EvidenceRole.APPEAL)
+
+
+def _hashed_at_site() -> sa.Select[Any]:
+    site_id = sa.bindparam("b_site", type_=sa.Integer)
+    at_site = sa.or_(
+        evidence.c.inspection_id.in_(
+            sa.select(inspections.c.id).where(inspections.c.site_id == site_id)
+        ),
+        evidence.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.site_id == site_id)),
+    )
+    return (
+        sa.select(evidence)
+        .where(
+            evidence.c.phash.is_not(None),
+            evidence.c.created_at >= sa.bindparam("b_since"),
+            at_site,
+        )
+        .order_by(evidence.c.id)
+    )
+
+
+def _completed_before() -> sa.Select[Any]:
+    completed_at = sa.bindparam("b_completed", type_=inspections.c.completed_at.type)
+    return (
+        sa.select(inspections)
+        .where(
+            inspections.c.site_id == sa.bindparam("b_site"),
+            inspections.c.std_id == sa.bindparam("b_std"),
+            inspections.c.status == InspectionStatus.COMPLETED,
+            sa.or_(
+                inspections.c.completed_at < completed_at,
+                sa.and_(
+                    inspections.c.completed_at == completed_at,
+                    inspections.c.id < sa.bindparam("b_id"),
+                ),
+            ),
+        )
+        .order_by(inspections.c.completed_at.desc(), inspections.c.id.desc())
+        .limit(1)
+    )
 
 
 def _answer_marks() -> sa.Select[int, float | None, bool, str | None]:

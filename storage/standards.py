@@ -42,6 +42,19 @@ class StandardRepo(Repo):
         row = await self._by_id(standards, standard_id)
         return to_record(StoredStandard, row) if row else None
 
+    async def content_hash(self, standard_id: int) -> str | None:
+        """The content hash of a stored standard, without its snapshot: a reader that parsed
+        that content already (`standards.pinned`) need not read and decode it again."""
+        result = await self._run(
+            "standards.content_hash",
+            lambda: sa.select(standards.c.content_hash).where(
+                standards.c.id == sa.bindparam("b_id")
+            ),
+            {"b_id": standard_id},
+        )
+        found: str | None = result.scalar()
+        return found
+
     async def latest(self, std_id: str) -> StoredStandard | None:
         """The most recently stored content of the standard."""
         stmt = (

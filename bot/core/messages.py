@@ -15,6 +15,7 @@ from bot.core.report_request import (
     BANDS_KEY,
     STAMPED_KEY,
     ReportFormat,
+    asked,
     bulletin_request,
     bulletin_requested,
     report_request,
@@ -96,18 +97,20 @@ class FileRequest:
     report: int | None = None
     bulletin: str | None = None
     region: int | None = None
+    asked: str | None = None
+    """The token of the request a report belongs to (bot.core.report_request.new_request)."""
 
     def to_payload(self) -> dict[str, Any]:
         if self.bulletin is not None:
             return bulletin_request(self.bulletin, self.region, self.format)
         assert self.report is not None
-        return report_request(self.report, self.format)
+        return report_request(self.report, self.format, self.asked)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> FileRequest | None:
         report = requested(payload)
         if report is not None:
-            return cls(report[1], report=report[0])
+            return cls(report[1], report=report[0], asked=asked(payload))
         month = bulletin_requested(payload)
         if month is not None:
             return cls(month[2], bulletin=month[0], region=month[1])

@@ -9,6 +9,7 @@ worker and the reports all read the same request without importing one another.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,9 @@ BULLETIN_FORMATS = (ReportFormat.XLSX, ReportFormat.PDF)
 
 REPORT_KEY = "report"
 FORMAT_KEY = "format"
+ASKED_KEY = "asked"
+"""The request a report row belongs to: the rows queued together share one model read
+(bot.reports.service)."""
 BANDS_KEY = "bands"
 """One watermark band per photo of the row ("" for a photo sent as stored), until prepared."""
 STAMPED_KEY = "stamped"
@@ -43,9 +47,19 @@ BULLETIN_KEY = "bulletin"
 REGION_KEY = "region"
 
 
-def report_request(inspection_id: int, fmt: ReportFormat) -> dict[str, Any]:
-    """The payload keys that mark an outbox row as "render this report file, then send it"."""
-    return {REPORT_KEY: inspection_id, FORMAT_KEY: fmt.value}
+def new_request() -> str:
+    """A token naming one request for report files (made once per set of rows queued
+    together)."""
+    return uuid.uuid4().hex
+
+
+def report_request(
+    inspection_id: int, fmt: ReportFormat, asked: str | None = None
+) -> dict[str, Any]:
+    """The payload keys that mark an outbox row as "render this report file, then send it";
+    `asked` is the token of the request the row belongs to (`new_request`)."""
+    token = {ASKED_KEY: asked} if asked is not None else {}
+    return {REPORT_KEY: inspection_id, FORMAT_KEY: fmt.value, **token}
 
 
 def requested(payload: Mapping[str, Any]) -> tuple[int, ReportFormat] | None:
@@ -54,6 +68,13 @@ def requested(payload: Mapping[str, Any]) -> tuple[int, ReportFormat] | None:
     if not isinstance(inspection_id, int):
         return None
     return inspection_id, ReportFormat(payload[FORMAT_KEY])
+
+
+def asked(payload: Mapping[str, Any]) -> str | None:
+    """The token of the request a report row belongs to; None for a row queued before rows
+    carried one."""
+    token = payload.get(ASKED_KEY)
+    return token if isinstance(token, str) else None
 
 
 def bulletin_request(month: str, region_id: int | None, fmt: ReportFormat) -> dict[str, Any]:

@@ -89,14 +89,14 @@ async def queue(
     *,
     mentions: Mentions | None = None,
     photos: Sequence[tuple[str, str]] = (),
-    report: tuple[int, ReportFormat] | None = None,
+    report: tuple[int, ReportFormat, str] | None = None,
     document: tuple[str, str] | None = None,
     bulletin: tuple[str, int | None] | None = None,
     **values: Any,
 ) -> None:
     """Queue one post to `group`: watermarked photos (sha256, band) first, then the text (or
-    the document / report file / a month's 通报 (month, region) as a PDF with the text as its
-    caption)."""
+    the document / report file (inspection, format, request token) / a month's 通报 (month,
+    region) as a PDF with the text as its caption)."""
     channel, chat_id = chat_of(group)
     text = render(template, **values)
     named = ((), ()) if mentions is None else (tuple(mentions.userids), tuple(mentions.mobiles))
@@ -130,8 +130,13 @@ async def queue(
         await tx.outbox.enqueue(channel, chat_id, kind, payload | tag)
 
 
-async def inspection_result(tx: Tx, site: Site, inspection: Inspection, title: str) -> None:
-    """A submitted inspection's result: score, grade, findings by severity, and the chart."""
+async def inspection_result(
+    tx: Tx, site: Site, inspection: Inspection, title: str, *, asked: str
+) -> None:
+    """A submitted inspection's result: score, grade, findings by severity, and the chart.
+
+    The charts belong to the request `asked` of the report files queued in this transaction
+    (bot.flows.summaries.queue_report_files): one model read serves them all."""
     groups = await groups_for(tx, site, "inspection_result")
     if not groups:
         return
@@ -154,7 +159,7 @@ async def inspection_result(tx: Tx, site: Site, inspection: Inspection, title: s
             tx,
             group,
             "group_inspection_result",
-            report=(inspection.id, ReportFormat.PNG),
+            report=(inspection.id, ReportFormat.PNG, asked),
             site=site.name,
             title=title,
             inspector=inspector.name,

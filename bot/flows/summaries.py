@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.dates import shown
 from bot.core.messages import Outgoing
-from bot.core.report_request import ReportFormat, report_request
+from bot.core.report_request import ReportFormat, new_request, report_request
 from bot.core.scoring import Mark, section_total, totals
 from bot.core.texts import label, plain, render
 from bot.flows import group_posts
@@ -141,10 +141,12 @@ async def complete(
     }
     await ctx.reply("completion", **view)
     await notify_managers(ctx, loaded, "completion", view)
-    await send_report_files(ctx, loaded)
+    asked = await send_report_files(ctx, loaded)
     completed = await ctx.tx.inspections.get(loaded.inspection.id)
     if completed is not None:
-        await group_posts.inspection_result(ctx.tx, loaded.site, completed, loaded.standard.title)
+        await group_posts.inspection_result(
+            ctx.tx, loaded.site, completed, loaded.standard.title, asked=asked
+        )
 
 
 async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float | None]:
@@ -177,10 +179,11 @@ def change(now: float | None, before: float | None) -> str:
     return plain("scores", "change", delta=delta)
 
 
-async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:
+async def send_report_files(ctx: FlowContext, loaded: Loaded) -> str:
     """The chart, the Excel and the PDF report to the inspector's chat and to every chat of the
     site's managers. Only requests are queued: rendering takes seconds and must not hold this
-    transaction, so the outbox worker renders each file once, after commit (bot.reports)."""
+    transaction, so the outbox worker renders each file once, after commit (bot.reports).
+    Returns the request's token (`queue_report_files`)."""
     chats: list[tuple[Channel, str, int]] = [(ctx.channel, ctx.event.chat_id, ctx.person.id)]
     for manager in await ctx.tx.roles.people_with_role(loaded.site.id, Role.MANAGER):
         if manager.id == ctx.person.id:
@@ -188,16 +191,21 @@ async def send_report_files(ctx: FlowContext, loaded: Loaded) -> None:
         for identity in await ctx.tx.identities.for_person(manager.id):
             if identity.chat_id is not None:
                 chats.append((identity.channel, identity.chat_id, manager.id))
-    await queue_report_files(
+    return await queue_report_files(
         ctx.tx, chats, loaded.inspection.id, loaded.site.name, loaded.standard.title
     )
 
 
 async def queue_report_files(
     tx: Tx, chats: list[tuple[Channel, str, int]], inspection_id: int, site: str, title: str
-) -> None:
+) -> str:
+    """The report files to each of `chats`, as rows of one request: they carry one token
+    (returned), so the outbox worker reads the report's model once for all of them."""
+    asked = new_request()
     for fmt, kind in REPORT_FILES:
         text = render("report_file", format=fmt.value, site=site, title=title)
-        payload = Outgoing(kind=kind, text=text).to_payload() | report_request(inspection_id, fmt)
+        request = report_request(inspection_id, fmt, asked)
+        payload = Outgoing(kind=kind, text=text).to_payload() | request
         for channel, chat_id, person_id in chats:
             await tx.outbox.enqueue(channel, chat_id, kind, payload, person_id=person_id)
+    return asked

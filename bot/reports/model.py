@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from bot.core import company_settings
 from bot.core import tasks as lifecycle
@@ -22,7 +22,8 @@ from bot.core.dates import local, shown
 from bot.core.scoring import GradeBands, Mark, Totals, totals
 from bot.core.texts import label, labels, plain
 from bot.reports import photo_place, photo_reuse, photo_time, renditions
-from standards.pinned import pinned
+from standards.pinned import parsed, pinned
+from standards.schema import Standard
 from storage.db import Database, Tx
 from storage.records import (
     Evidence,
@@ -51,7 +52,6 @@ ITEM_HEADERS = labels(
 """The item table's column headers, the same in the Excel form and the PDF."""
 
 FIXED = {TaskStatus.REVIEW, TaskStatus.DONE}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ReportError(Exception):
@@ -265,22 +265,21 @@ async def load_report(db: Database, inspection_id: int) -> ReportModel:
 
 
 async def build(tx: Tx, inspection_id: int) -> ReportModel:
-    inspection = await tx.inspections.get(inspection_id)
-    if inspection is None:
+    found = await tx.inspections.with_site(inspection_id)
+    if found is None:
         raise ReportError(plain("report", "no_inspection", id=inspection_id))
+    inspection, site = found
     if inspection.status is not InspectionStatus.COMPLETED or inspection.completed_at is None:
         raise ReportError(
             plain("report", "not_completed", id=inspection_id, status=inspection.status.value)
         )
-    site = await tx.sites.get(inspection.site_id)
-    stored = await tx.standards.get(inspection.standard_id)
-    if site is None or stored is None:
+    standard = await _pinned(tx, inspection.standard_id)
+    if standard is None:
         raise ReportError(plain("report", "incomplete", id=inspection_id))
     zone = site.timezone
-    standard = pinned(stored)
-    bands = await company_settings.grade_bands(tx.settings)
     settings = await company_settings.for_site(tx.settings, site)
-    answers = {a.item_no: a for a in await tx.answers.for_inspection(inspection_id)}
+    bands = settings.grade_bands  # company-wide (company_settings.grade_bands)
+    answers = {a.item_no: a for a in await tx.answers.marks(inspection_id)}
     result = totals(
         standard,
         {n: Mark(score=a.score, not_applicable=a.not_applicable) for n, a in answers.items()},
@@ -297,13 +296,17 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             notes[note.item_no].append(note.text)
     photos: dict[int, list[Photo]] = defaultdict(list)
     max_age = settings.photo_max_age_hours
+    evidence = await tx.evidence.for_inspection(inspection_id)
     findings = [
-        ev
-        for ev in await tx.evidence.for_inspection(inspection_id)
-        if ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
+        ev for ev in evidence if ev.kind is EvidenceKind.PHOTO and ev.role is EvidenceRole.FINDING
     ]
     by_item = {t.item_no: t for t in tasks if t.item_no is not None}
-    fix_shots = await _fix_photos(tx, by_item)
+    fix_shots = await _fix_photos(tx, inspection_id, by_item)
+    at_site = (
+        await photo_reuse.site_photos(tx, site.id, days=settings.reuse_days, now=tx.now())
+        if fix_shots
+        else []
+    )
     # Everyone the report names, read at once (the statements were most of a report's reading).
     people = await _names(
         tx,
@@ -342,13 +345,9 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
         for _, metres in photo_place.far_from_site(shots, site, radius):
             far = photo_place.shown_distance(metres)
             notes[no].append(plain("report", "fix_photo_far", distance=far, radius=radius))
-        pairs = await photo_reuse.reused(
-            tx,
-            task,
-            max_distance=settings.reuse_max_distance,
-            days=settings.reuse_days,
-            now=tx.now(),
-        )
+        # The item's evidence as tx.evidence.for_item gives it (photo_reuse.reused).
+        before = [e for e in evidence if e.item_no == no and e.role is not EvidenceRole.APPEAL]
+        pairs = photo_reuse.matches(task, shots, [*before, *at_site], settings.reuse_max_distance)
         for _, earlier in pairs:
             where = (
                 plain("report", "item", no=earlier.item_no)
@@ -357,7 +356,7 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
             )
             day = local(earlier.created_at, zone).strftime("%m-%d")
             notes[no].append(plain("report", "fix_photo_reused", day=day, where=where))
-    previous, previous_sections = await _previous(tx, inspection, bands, zone)
+    previous, previous_sections = await _previous(tx, inspection, standard, bands, zone)
 
     def task_status(task: Task) -> str:
         return label("report", "overdue") if task.is_overdue(today) else task.status.label
@@ -432,13 +431,17 @@ async def build(tx: Tx, inspection_id: int) -> ReportModel:
     )
 
 
-async def _fix_photos(tx: Tx, by_item: dict[int, Task]) -> dict[int, list[Evidence]]:
+async def _fix_photos(
+    tx: Tx, inspection_id: int, by_item: dict[int, Task]
+) -> dict[int, list[Evidence]]:
     """The photos of each fix submitted (待复查 or 已完成), by item."""
-    found: dict[int, list[Evidence]] = {}
-    for no, task in by_item.items():
-        if task.status in FIXED:
-            fix = await tx.evidence.for_task(task.id, role=EvidenceRole.FIX)
-            found[no] = [e for e in fix if e.kind is EvidenceKind.PHOTO]
+    fixed = {task.id: no for no, task in by_item.items() if task.status in FIXED}
+    if not fixed:
+        return {}
+    found: dict[int, list[Evidence]] = {no: [] for no in fixed.values()}
+    for ev in await tx.evidence.fixes_of_inspection(inspection_id):
+        if ev.task_id in fixed and ev.kind is EvidenceKind.PHOTO:
+            found[fixed[ev.task_id]].append(ev)
     return found
 
 
@@ -493,36 +496,50 @@ def _name(people: dict[int, str], person_id: int | None) -> str:
     return people.get(person_id, "") if person_id is not None else ""
 
 
+async def _pinned(tx: Tx, standard_id: int) -> Standard | None:
+    """The stored standard, its snapshot read and parsed only if this process has not parsed
+    that content yet (it is most of the statement's bytes and decoding)."""
+    content_hash = await tx.standards.content_hash(standard_id)
+    if content_hash is None:
+        return None
+    standard = parsed(content_hash)
+    if standard is None:
+        stored = await tx.standards.get(standard_id)
+        standard = pinned(stored) if stored is not None else None
+    return standard
+
+
 async def _previous(
-    tx: Tx, inspection: Inspection, bands: Sequence[tuple[float, str]], zone: str
+    tx: Tx,
+    inspection: Inspection,
+    standard: Standard,
+    bands: Sequence[tuple[float, str]],
+    zone: str,
 ) -> tuple[Previous | None, dict[str, float | None]]:
     """The inspection before this one (same site and standard) and its section percentages.
 
-    It may have been scored against another version of the standard: sections are matched by
-    their code (一、二、…), and its own pinned snapshot gives its maxima.
+    It may have been scored against another version of the standard (`standard` is this
+    one's): sections are matched by their code (一、二、…), and its own pinned snapshot gives
+    its maxima.
     """
     assert inspection.completed_at is not None
-    this = (inspection.completed_at, inspection.id)
-    earlier = [
-        i
-        for i in await tx.inspections.completed_between(
-            _EPOCH,
-            inspection.completed_at + timedelta(microseconds=1),
-            site_ids=[inspection.site_id],
-        )
-        if i.std_id == inspection.std_id and (i.completed_at or _EPOCH, i.id) < this
-    ]
-    if not earlier:
+    before = await tx.inspections.completed_before(
+        inspection.site_id, inspection.std_id, inspection.completed_at, inspection.id
+    )
+    if before is None:
         return None, {}
-    before = earlier[-1]
-    stored = await tx.standards.get(before.standard_id)
-    if stored is None or before.completed_at is None:
+    earlier = (
+        standard
+        if before.standard_id == inspection.standard_id
+        else await _pinned(tx, before.standard_id)
+    )
+    if earlier is None or before.completed_at is None:
         return None, {}
     marks = {
         a.item_no: Mark(score=a.score, not_applicable=a.not_applicable)
-        for a in await tx.answers.for_inspection(before.id)
+        for a in await tx.answers.marks(before.id)
     }
-    result: Totals = totals(pinned(stored), marks, bands)
+    result: Totals = totals(earlier, marks, bands)
     previous = Previous(
         inspection_id=before.id,
         completed=shown(before.completed_at, zone),

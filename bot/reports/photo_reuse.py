@@ -38,15 +38,29 @@ async def reused(
     before = []
     if task.inspection_id is not None and task.item_no is not None:
         before = await tx.evidence.for_item(task.inspection_id, task.item_no)
-    at_site = await tx.evidence.hashed_at_site(task.site_id, now - timedelta(days=days))
-    earlier = [
+    at_site = await site_photos(tx, task.site_id, days=days, now=now)
+    return matches(task, fixes, [*before, *at_site], max_distance)
+
+
+async def site_photos(tx: Tx, site_id: int, *, days: int, now: datetime) -> list[Evidence]:
+    """The site's photos received within `days` that a fix photo is compared with."""
+    return await tx.evidence.hashed_at_site(site_id, now - timedelta(days=days))
+
+
+def matches(
+    task: Task, fixes: Sequence[Evidence], earlier: Sequence[Evidence], max_distance: int
+) -> list[tuple[Evidence, Evidence]]:
+    """Each of the task's fix photos `fixes` nearly the same as one of `earlier` (the task's
+    finding and the site's photos, `site_photos`), with that photo; the task's own fix
+    photos are not compared with one another."""
+    others = [
         e
-        for e in {e.id: e for e in [*before, *at_site]}.values()
+        for e in {e.id: e for e in earlier}.values()
         if not (e.task_id == task.id and e.role is EvidenceRole.FIX)
     ]
     pairs = []
     for photo in fixes:
-        match = earlier_match(photo, earlier, max_distance)
+        match = earlier_match(photo, others, max_distance)
         if match is not None:
             pairs.append((photo, match))
     return pairs

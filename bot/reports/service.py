@@ -20,6 +20,7 @@ import re
 import signal
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.dates import local
-from bot.core.report_request import ReportFormat, requested
+from bot.core.report_request import ReportFormat, asked, requested
 from bot.core.texts import label, plain
 from bot.delivery import DeliveryError, NotReady
 from bot.reports import renditions
@@ -123,6 +124,14 @@ def process_pool() -> ProcessPoolExecutor:
     )
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A report's model as one request read it, with its content hash."""
+
+    model: ReportModel
+    content_hash: str
+
+
 class ReportService:
     def __init__(self, db: Database, *, executor: Executor | None = None) -> None:
         self.db = db
@@ -132,6 +141,8 @@ class ReportService:
         self._running: dict[tuple[int, ReportFormat, str], asyncio.Task[RenderedFile]] = {}
         # The same renders by what rows ask for, so that asking again costs no model load.
         self._requested: dict[tuple[int, ReportFormat], asyncio.Task[RenderedFile]] = {}
+        # The model each request (inspection, token) read, least recently asked first.
+        self._reads: OrderedDict[tuple[int, str], asyncio.Task[_Read]] = OrderedDict()
 
     async def close(self) -> None:
         if self._owns_executor and self._executor is not None:
@@ -146,14 +157,20 @@ class ReportService:
         return await asyncio.shield(found)
 
     async def _start(
-        self, inspection_id: int, fmt: ReportFormat
+        self, inspection_id: int, fmt: ReportFormat, token: str | None = None
     ) -> RenderedFile | asyncio.Task[RenderedFile]:
-        """The file if it is rendered, else its rendering (started if need be)."""
-        running = self._requested.get((inspection_id, fmt))
-        if running is not None and not running.done():
-            return running
-        model = await load_report(self.db, inspection_id)
-        key = (inspection_id, fmt, model.content_hash())
+        """The file if it is rendered, else its rendering (started if need be). A row of a
+        request (`token`) takes the model its request read; one without reads it again, unless
+        the format's rendering is under way."""
+        if token is None:
+            running = self._requested.get((inspection_id, fmt))
+            if running is not None and not running.done():
+                return running
+            read = await self._load(inspection_id)
+        else:
+            read = await self._read(inspection_id, token)
+        model = read.model
+        key = (inspection_id, fmt, read.content_hash)
         done = self._done.get(key)
         if done is not None and await self.db.files.exists(done.sha256):
             return done  # (a file no message names is removed after a while: storage.unclaimed)
@@ -165,6 +182,34 @@ class ReportService:
             self._running[key] = task
             self._requested[(inspection_id, fmt)] = task
         return task
+
+    async def _read(self, inspection_id: int, token: str) -> _Read:
+        """The model of the request `token`, read once for all its rows and their later tries
+        (a row asking while the read runs awaits that read).
+
+        The outbox worker prepares a row only after the transaction that queued it committed,
+        so a model read then shows everything the request's rows asked for; a later request
+        (a new token) reads again. A failed read is not kept: the next try reads again."""
+        key = (inspection_id, token)
+        reading = self._reads.get(key)
+        if reading is None:
+            reading = asyncio.create_task(self._load(inspection_id))
+            reading.add_done_callback(lambda t: self._forget_failed(key, t))
+            self._reads[key] = reading
+            if len(self._reads) > CACHE_SIZE:
+                self._reads.popitem(last=False)
+        else:
+            self._reads.move_to_end(key)
+        return await asyncio.shield(reading)
+
+    async def _load(self, inspection_id: int) -> _Read:
+        model = await load_report(self.db, inspection_id)
+        return _Read(model, model.content_hash())
+
+    def _forget_failed(self, key: tuple[int, str], reading: asyncio.Task[_Read]) -> None:
+        failed = reading.cancelled() or reading.exception() is not None
+        if failed and self._reads.get(key) is reading:
+            del self._reads[key]
 
     async def render_bytes(self, model: ReportModel, fmt: ReportFormat) -> bytes:
         photos = await load_photos(self.db.files, model) if fmt is not ReportFormat.PNG else {}
@@ -193,7 +238,7 @@ class ReportService:
         if wanted is None:
             return payload
         try:
-            found = await self._start(*wanted)
+            found = await self._start(*wanted, asked(payload))
             if not isinstance(found, RenderedFile):
                 wait = READY_WAIT if len(self._running) <= WAIT_WHEN_AT_MOST else 0.0
                 finished, _ = await asyncio.wait({found}, timeout=wait)

@@ -42,6 +42,11 @@ MESSAGES = [
         request=FileRequest(ReportFormat.PDF, report=12),
     ),
     Outgoing(
+        kind=OutboxKind.SEND_PHOTO,
+        text="图表",
+        request=FileRequest(ReportFormat.PNG, report=12, asked="5f0c9e2a"),
+    ),
+    Outgoing(
         kind=OutboxKind.SEND_DOCUMENT,
         text="月度通报",
         request=FileRequest(ReportFormat.XLSX, bulletin="2026-11", region=None),
@@ -73,6 +78,11 @@ WRITTEN: list[tuple[OutboxKind, dict[str, Any]]] = [
     (
         OutboxKind.SEND_PHOTO,
         plain(OutboxKind.SEND_PHOTO, "图表") | report_request(9, ReportFormat.PNG),
+    ),
+    # ... and as one of a request's rows, which share one model read
+    (
+        OutboxKind.SEND_DOCUMENT,
+        plain(OutboxKind.SEND_DOCUMENT, "报告") | report_request(9, ReportFormat.PDF, "5f0c9e2a"),
     ),
     # bot.flows.bulletin: a month's 通报
     (

@@ -123,6 +123,11 @@ async def test_the_inspection_result_goes_to_the_groups_with_the_chart(harness: 
         assert "发现问题 12 项：严重不合格 0，一般不合格 6，观察项 6" in text
         assert text.endswith(FOOTER)
         assert row.payload["buttons"] == []
+    # The groups' charts and the inspector's files are one request: one model read for all.
+    async with harness.db.read() as tx:
+        payloads = (await tx.connection.execute(sa.select(outbox.c.payload))).scalars().all()
+    asked = [p["asked"] for p in payloads if "report" in p]
+    assert len(asked) == 5 and len(set(asked)) == 1
 
 
 async def test_group_posts_are_a_setting_per_kind(

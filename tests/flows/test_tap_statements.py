@@ -37,9 +37,12 @@ def summary(sql: str) -> str:
 
 
 @contextmanager
-def recording(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Statement]]:
+def recording(
+    engine: sa.Engine | type[sa.Engine], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[Statement]]:
     """The statements run, in order, each with the way it took: through SQLAlchemy or
-    through the driver directly (storage.direct on SQLite, storage.direct_pg on PostgreSQL)."""
+    through the driver directly (storage.direct on SQLite, storage.direct_pg on PostgreSQL).
+    `engine` is the engine watched, or the Engine class for all of them."""
     seen: list[Statement] = []
 
     def executed(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:

@@ -12,7 +12,9 @@ from sqlalchemy.engine import Engine
 
 from bot.core.scoring import DEFAULT_GRADE_BANDS
 from bot.reports.model import ReportError, ReportModel, load_report
-from storage.records import Severity, TaskStatus
+from storage.records import EvidenceKind, EvidenceRole, Severity, StoredStandard, TaskStatus
+from storage.standards import StandardRepo
+from tests.flows.test_tap_statements import recording
 from tests.reports.data import NOT_APPLICABLE, STANDARD, Built, asdict_hash, build
 
 
@@ -111,6 +113,64 @@ async def test_the_people_a_report_names_are_read_in_one_statement(built: Built)
     assert model.inspector and model.items[2].responsible == "张三"
     bands = [photo.band for row in model.items for photo in row.photos]
     assert bands and all(model.inspector in band for band in bands)
+
+
+async def test_a_report_reads_in_pinned_statements_however_many_tasks_were_fixed(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every task fixed, each with a photo: still one read of the fix photos and one of the
+    site's photos they are compared with, the previous inspection found by one statement,
+    and the answers without their details (the report's read runs on the bot's loop, for
+    the PostgreSQL p99 goal, docs/BENCHMARKS.md)."""
+    async with built.db.transaction() as tx:
+        for task in await tx.tasks.for_inspection(built.inspection_id):
+            if task.status is TaskStatus.OPEN:
+                await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
+            await tx.evidence.add(
+                built.photo_hashes[0],
+                1,
+                mime="image/jpeg",
+                kind=EvidenceKind.PHOTO,
+                created_by=built.people["张三"],
+                task_id=task.id,
+                role=EvidenceRole.FIX,
+            )
+    with recording(Engine, monkeypatch) as seen:
+        model = await load_report(built.db, built.inspection_id)
+    assert [s.summary for s in seen] == [
+        "SELECT inspections",  # with its site
+        "SELECT standards",
+        "SELECT settings",
+        "SELECT answers",
+        "SELECT tasks",
+        "SELECT notes",
+        "SELECT evidence",  # the findings' photos
+        "SELECT evidence",  # the fixes' photos
+        "SELECT evidence",  # the site's photos, for reuse
+        "SELECT people",
+        "SELECT inspections",  # the previous one, of the same standard
+        "SELECT answers",
+        "SELECT confirmations",
+    ]
+    assert sum(len(item.fix_photos) for item in model.items) == 12
+    assert model.previous is not None and model.previous.inspection_id == built.previous_id
+
+
+async def test_a_standard_parsed_already_is_not_read_again(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its snapshot is most of a report's bytes read and decoded: the content hash names it."""
+    first = await load_report(built.db, built.inspection_id)
+    snapshots: list[int] = []
+    read = StandardRepo.get
+
+    async def counted(self: StandardRepo, standard_id: int) -> StoredStandard | None:
+        snapshots.append(standard_id)
+        return await read(self, standard_id)
+
+    monkeypatch.setattr(StandardRepo, "get", counted)
+    assert await load_report(built.db, built.inspection_id) == first
+    assert snapshots == []
 
 
 async def test_unknown_and_unfinished_inspections_are_refused(built: Built) -> None:

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from bot.core.report_request import ReportFormat, report_request
+from bot.core.report_request import ReportFormat, new_request, report_request
 from bot.delivery import Delivery, DeliveryError, NotReady
+from bot.reports import model as report_model
 from bot.reports.service import RENDER_NICENESS, RenderedFile, ReportService
 from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus, TaskStatus
 from tests.flows.harness import Harness
@@ -140,6 +141,119 @@ async def test_prepare_turns_requests_into_files(built: Built, pool: ProcessPool
     with pytest.raises(DeliveryError, match="没有编号为 999 的检查") as refused:
         await service.prepare(_row(OutboxKind.SEND_DOCUMENT, report_request(999, ReportFormat.PDF)))
     assert refused.value.permanent
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The inspections whose report model is read (bot.reports.model.build), in order."""
+    reads: list[int] = []
+    real = report_model.build
+
+    async def counted(tx: Any, inspection_id: int) -> report_model.ReportModel:
+        reads.append(inspection_id)
+        return await real(tx, inspection_id)
+
+    monkeypatch.setattr(report_model, "build", counted)
+    return reads
+
+
+def hold_renders(service: ReportService, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Renders wait for the returned event, and rows never wait for a render (NotReady)."""
+    gate = asyncio.Event()
+    real = service.render_bytes
+
+    async def held(model: Any, fmt: ReportFormat) -> bytes:
+        await gate.wait()
+        return await real(model, fmt)
+
+    monkeypatch.setattr(service, "render_bytes", held)
+    monkeypatch.setattr("bot.reports.service.WAIT_WHEN_AT_MOST", 0)
+    return gate
+
+
+async def test_a_submissions_report_rows_read_the_model_once(
+    harness: Harness, pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six rows (three files to the inspector and to a manager), each handed back while its
+    file is drawn and tried again later: one model read in all."""
+    user, seeded = await inspector(harness)
+    manager = harness.user(104)
+    await manager.command("start", seeded["codes"]["赵经理"])
+    service = ReportService(harness.db, executor=pool)
+    gate = hold_renders(service, monkeypatch)
+    sent: list[OutboxMessage] = []
+    record = harness.worker.send
+
+    async def sender(delivery: Delivery) -> str | None:
+        sent.append(delivery.message)
+        return await record(delivery)
+
+    harness.worker.send = sender
+    harness.worker.prepare = service.prepare
+    reads = count_reads(monkeypatch)
+    await begin(user)
+    await answer_all(user)
+    await user.tap("提交检查")
+    assert len(reads) == 1
+    async with harness.db.read() as tx:
+        assert await tx.outbox.pending_count() >= 6
+    gate.set()
+    deadline = time.monotonic() + 120
+    while True:
+        harness.clock.now += timedelta(minutes=1)  # past each row's retry time
+        await harness.flush()
+        async with harness.db.read() as tx:
+            if await tx.outbox.pending_count() == 0:
+                break
+        assert time.monotonic() < deadline, "the report rows were never sent"
+        await asyncio.sleep(0.05)
+    files = {
+        chat: [
+            (m.payload["format"], m.payload["document"] or m.payload["photos"][0])
+            for m in sent
+            if m.chat_id == chat and "format" in m.payload
+        ]
+        for chat in ("101", "104")
+    }
+    assert [fmt for fmt, _ in files["101"]] == ["png", "xlsx", "pdf"]
+    assert files["101"] == files["104"]
+    assert len(reads) == 1
+
+
+async def test_a_later_request_reads_the_model_again(
+    built: Built, pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's rows share its read even after a change; the next request sees the change
+    and gets a new file; a row without a token (queued before rows had one) reads each time,
+    and a read that failed is tried again."""
+    service = ReportService(built.db, executor=pool)
+    reads = count_reads(monkeypatch)
+    first = new_request()
+
+    def row(fmt: ReportFormat, asked: str | None) -> OutboxMessage:
+        return _row(OutboxKind.SEND_DOCUMENT, report_request(built.inspection_id, fmt, asked))
+
+    xlsx = (await service.prepare(row(ReportFormat.XLSX, first)))["document"]
+    pdf = (await service.prepare(row(ReportFormat.PDF, first)))["document"]
+    assert len(reads) == 1
+    async with built.db.transaction() as tx:
+        task = next(t for t in await tx.tasks.for_inspection(built.inspection_id) if t.item_no == 7)
+        await tx.tasks.transition(task.id, task.version, TaskStatus.REVIEW, actor_id=None)
+    built.clock.now += timedelta(minutes=30)
+    assert (await service.prepare(row(ReportFormat.XLSX, first)))["document"] == xlsx
+    assert len(reads) == 1
+    later = new_request()
+    changed = (await service.prepare(row(ReportFormat.XLSX, later)))["document"]
+    assert changed != xlsx and len(reads) == 2
+    assert (await service.prepare(row(ReportFormat.PDF, later)))["document"] != pdf
+    assert len(reads) == 2
+    assert (await service.prepare(row(ReportFormat.XLSX, None)))["document"] == changed
+    assert (await service.prepare(row(ReportFormat.XLSX, None)))["document"] == changed
+    assert len(reads) == 4
+    unknown = _row(OutboxKind.SEND_DOCUMENT, report_request(999, ReportFormat.PDF, later))
+    for _ in range(2):
+        with pytest.raises(DeliveryError):
+            await service.prepare(unknown)
+    assert reads[4:] == [999, 999]
 
 
 async def test_completion_sends_chart_excel_and_pdf_to_inspector_and_manager(

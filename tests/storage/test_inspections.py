@@ -45,6 +45,8 @@ async def test_standard_ensure_is_idempotent_and_versions_are_kept(
         ]
         assert await column(tx, standards_table, "id", std_id="cleaning") == [other.id]
         assert await tx.standards.latest("missing") is None
+        assert await tx.standards.content_hash(newer.id) == "h2"
+        assert await tx.standards.content_hash(999) is None
 
 
 async def test_edited_standard_leaves_pinned_snapshot_untouched(db: Database, world: World) -> None:
@@ -251,6 +253,97 @@ async def test_latest_inspections_and_scores(db: Database, world: World, clock: 
             site_ids=[world.site_b],
         )
         assert [i.id for i in only_b] == [finished[2].id]
+
+
+async def test_the_inspection_completed_before_another(
+    db: Database, world: World, clock: FakeClock
+) -> None:
+    """Same site and standard, completed earlier; at the same moment the lower id is
+    earlier (what a report compares with)."""
+    finished = []
+    for site, std, advance in (
+        (world.site_a, world.standard, 1),
+        (world.site_b, world.standard, 1),
+        (world.site_a, None, 0),
+        (world.site_a, world.standard, 0),
+        (world.site_a, world.standard, 0),
+    ):
+        async with db.transaction() as tx:
+            if std is None:
+                std = (await tx.standards.ensure("cleaning", "1", "保洁", "hc", snapshot())).id
+            inspection = await tx.inspections.start(site, std, world.inspector)
+            finished.append(await tx.inspections.complete(inspection.id, score=1, max_score=1))
+        clock.advance(days=advance)
+    async with db.transaction() as tx:
+        await tx.inspections.start(world.site_a, world.standard, world.inspector)
+    first, _, _, same_moment, last = finished
+    assert same_moment.completed_at == finished[2].completed_at
+
+    async def before(inspection_id: int) -> int | None:
+        async with db.read() as tx:
+            this = await tx.inspections.get(inspection_id)
+            assert this is not None and this.completed_at is not None
+            found = await tx.inspections.completed_before(
+                this.site_id, this.std_id, this.completed_at, this.id
+            )
+        return None if found is None else found.id
+
+    assert await before(last.id) == same_moment.id
+    assert await before(same_moment.id) == first.id
+    assert await before(first.id) is None
+    assert await before(finished[1].id) is None
+    async with db.transaction() as tx:
+        again = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        twin = await tx.inspections.complete(again.id, score=1, max_score=1)
+    assert twin.completed_at == last.completed_at
+    assert await before(twin.id) == last.id
+    assert await before(last.id) == same_moment.id
+
+
+async def test_the_fixes_of_an_inspections_tasks_in_one_read(db: Database, world: World) -> None:
+    async with db.transaction() as tx:
+        inspection = await tx.inspections.start(world.site_a, world.standard, world.inspector)
+        other = await tx.inspections.start(world.site_b, world.standard, world.inspector)
+        made = [
+            await tx.tasks.create(
+                world.site_a,
+                f"第{no}项",
+                created_by=world.inspector,
+                due_date=TODAY,
+                inspection_id=inspection_id,
+                item_no=no,
+            )
+            for inspection_id, no in ((inspection.id, 5), (inspection.id, 3), (other.id, 3))
+        ]
+        added = []
+        for n, (task, role) in enumerate(
+            [
+                (made[1], EvidenceRole.FIX),
+                (made[0], EvidenceRole.FIX),
+                (made[0], EvidenceRole.FINDING),
+                (made[2], EvidenceRole.FIX),
+                (made[1], EvidenceRole.FIX),
+            ]
+        ):
+            added.append(
+                await tx.evidence.add(
+                    f"{n}" * 64,
+                    n + 1,
+                    mime="image/jpeg",
+                    kind=EvidenceKind.PHOTO,
+                    created_by=world.responsible,
+                    task_id=task.id,
+                    role=role,
+                )
+            )
+    async with db.read() as tx:
+        assert await tx.evidence.fixes_of_inspection(inspection.id) == [
+            added[0],
+            added[1],
+            added[4],
+        ]
+        assert await tx.evidence.fixes_of_inspection(other.id) == [added[3]]
+        assert await tx.evidence.fixes_of_inspection(other.id + 1) == []
 
 
 async def test_items_most_often_losing_points(db: Database, world: World, clock: FakeClock) -> None:
