@@ -89,8 +89,8 @@ def _bulletin_in_worker(fmt: str, model: BulletinModel) -> bytes:
 
 
 def _worker_start(parent: int) -> None:
-    """In the worker: run below the bot's CPU priority (on Linux in the idle class), leave
-    Ctrl-C to the bot, and end once the bot is gone.
+    """In the worker: run below the bot's CPU priority, leave Ctrl-C to the bot, and end once
+    the bot is gone.
 
     Rendering is background work: a report rendered at the bot's priority takes CPU from
     every tap meanwhile (docs/BENCHMARKS.md). Ctrl-C in a terminal interrupts the whole
@@ -100,10 +100,6 @@ def _worker_start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(RENDER_NICENESS)
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        # Linux: only the CPU nobody else wants. A niceness still gives the renderer a
-        # share of a busy core, and when many inspections end together it is busy for minutes.
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
     def watch() -> None:
         while os.getppid() == parent:

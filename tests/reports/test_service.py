@@ -360,11 +360,3 @@ async def test_buttons_keep_answering_while_a_report_renders(
 def test_the_render_worker_runs_below_the_bots_cpu_priority(pool: ProcessPoolExecutor) -> None:
     ours = os.nice(0)
     assert pool.submit(os.nice, 0).result(timeout=60) == min(19, ours + RENDER_NICENESS)
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="the idle class is Linux's")
-def test_the_render_worker_takes_only_the_cpu_nobody_else_wants(
-    pool: ProcessPoolExecutor,
-) -> None:
-    assert os.sched_getscheduler(0) != os.SCHED_IDLE
-    assert pool.submit(os.sched_getscheduler, 0).result(timeout=60) == os.SCHED_IDLE
