@@ -30,6 +30,7 @@ from storage.records import (
     Confirmation,
     ConfirmHow,
     EvidenceRole,
+    Identity,
     Inspection,
     Person,
     Role,
@@ -102,10 +103,16 @@ async def open_window(ctx: FlowContext, loaded: Loaded) -> Window:
 
 
 async def send_for_confirmation(
-    ctx: FlowContext, loaded: Loaded, window: Window, result: Totals
+    ctx: FlowContext,
+    loaded: Loaded,
+    window: Window,
+    result: Totals,
+    chats: dict[int, list[Identity]],
 ) -> None:
     """The site's managers get each finding with [申诉] and the result (`result`, as
-    scored at completion) with [全部确认], all of a manager's in one statement."""
+    scored at completion) with [全部确认], all of a manager's in one statement. Their chats
+    are among those of every manager the site has (`chats`,
+    :func:`bot.flows.summaries.manager_chats`)."""
     site = loaded.site
     lost = findings(loaded)
     photos, notes = await item_counts(ctx, loaded)
@@ -142,7 +149,7 @@ async def send_for_confirmation(
     )
     for manager in window.managers:
         if manager.id != ctx.person.id:
-            await ctx.notify_all(manager.id, messages)
+            await notify.in_chats(ctx.tx, manager.id, chats[manager.id], messages)
 
 
 async def _notes_of(ctx: FlowContext, loaded: Loaded, numbers: list[int]) -> dict[int, str]:

@@ -172,8 +172,3 @@ class FlowContext:
         return await notify.to_person(
             self.tx, person_id, template, buttons, photos, albums, **values
         )
-
-    async def notify_all(self, person_id: int, messages: Sequence[Outgoing]) -> int:
-        """Send `messages` (:func:`bot.flows.notify.message`), in order, to every chat the
-        person is bound to, in one statement; returns how many chats got them."""
-        return await notify.all_to_person(self.tx, person_id, messages)

@@ -344,7 +344,8 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
     if ref is not None:
         await ctx.edit(ref, "submitted", total=len(loaded.standard.items))
     window = await confirm.open_window(ctx, loaded)
-    result = await summaries.complete(ctx, loaded, window.view)
-    await confirm.send_for_confirmation(ctx, loaded, window, result)
+    chats = await summaries.manager_chats(ctx, loaded)
+    result = await summaries.complete(ctx, loaded, window.view, chats)
+    await confirm.send_for_confirmation(ctx, loaded, window, result, chats)
     ctx.next_screen()
     ctx.state.end_inspection()

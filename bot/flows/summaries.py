@@ -122,10 +122,15 @@ async def notify_managers(
         await notify.in_chats(ctx.tx, manager_id, identities, [message])
 
 
-async def complete(ctx: FlowContext, loaded: Loaded, confirmation: dict[str, Any]) -> Totals:
-    """The result to the inspector and the site's managers, with its status (`confirmation`:
-    待确认 until when, from `bot.flows.confirm.open_window`), then the report files; returns
-    the result."""
+async def complete(
+    ctx: FlowContext,
+    loaded: Loaded,
+    confirmation: dict[str, Any],
+    chats: dict[int, list[Identity]],
+) -> Totals:
+    """The result to the inspector and the site's managers (`chats`, :func:`manager_chats`),
+    with its status (`confirmation`: 待确认 until when, from `bot.flows.confirm.open_window`),
+    then the report files; returns the result."""
     bands = (await ctx.settings_at(loaded.site)).grade_bands
     result = totals(loaded.standard, loaded.marks, bands)
     completed = await ctx.tx.inspections.complete(
@@ -146,7 +151,6 @@ async def complete(ctx: FlowContext, loaded: Loaded, confirmation: dict[str, Any
         "confirmation": confirmation,
     }
     await ctx.reply("completion", **view)
-    chats = await manager_chats(ctx, loaded)
     await notify_managers(ctx, "completion", view, chats)
     await send_report_files(ctx, loaded, chats)
     await group_posts.inspection_result(ctx.tx, loaded.site, completed, loaded.standard.title)

@@ -35,19 +35,18 @@ async def test_a_submit_reads_each_row_once_and_queues_a_persons_messages_togeth
         "SELECT settings",
         "INSERT confirmations",
         "SELECT people",  # the site's managers (项目确认)
+        "SELECT people",  # every manager the result goes to, and their chats
+        "SELECT identities",
         "UPDATE inspections",
         "SELECT inspections",  # the previous inspection, for the changes
         "SELECT tasks",
         "SELECT people",  # the tasks' 责任人, all at once
         "INSERT outbox",  # the result to the inspector
-        "SELECT people",  # the managers the result goes to
-        "SELECT identities",
-        "INSERT outbox",
+        "INSERT outbox",  # and to the manager
         *["INSERT outbox"] * 6,  # the report files (bot.flows.summaries.queue_report_files)
         "SELECT settings",  # the project groups (bot.flows.group_posts)
         "SELECT chat_groups",
         "SELECT notes",  # the findings' notes, all at once
-        "SELECT identities",
         "INSERT outbox",  # each finding and the result to confirm, in one statement
         "UPDATE conversations",
     ]
