@@ -225,17 +225,21 @@ class InspectionRepo(Repo):
     ) -> list[Inspection]:
         """The site's latest completed inspections of a standard, newest first
         (the default two give "this one and the one before" for the change report)."""
-        stmt = (
-            sa.select(inspections)
-            .where(
-                inspections.c.site_id == site_id,
-                inspections.c.std_id == std_id,
-                inspections.c.status == InspectionStatus.COMPLETED,
-            )
-            .order_by(inspections.c.completed_at.desc(), inspections.c.id.desc())
-            .limit(limit)
+        result = await self._run(
+            "inspections.latest_completed",
+            lambda: (
+                sa.select(inspections)
+                .where(
+                    inspections.c.site_id == sa.bindparam("b_site"),
+                    inspections.c.std_id == sa.bindparam("b_std"),
+                    inspections.c.status == InspectionStatus.COMPLETED,
+                )
+                .order_by(inspections.c.completed_at.desc(), inspections.c.id.desc())
+                .limit(sa.bindparam("b_limit"))
+            ),
+            {"b_site": site_id, "b_std": std_id, "b_limit": limit},
         )
-        return to_records(Inspection, await self._all(stmt))
+        return to_records(Inspection, result.all())
 
     async def completed_before(
         self, site_id: int, std_id: str, completed_at: datetime, inspection_id: int

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
@@ -27,6 +28,16 @@ class SentMark(NamedTuple):
     message_id: int
     channel_message_id: str | None
     payload: JsonDict | None = None
+
+
+class NewMessage(NamedTuple):
+    """A message to queue with others (:meth:`OutboxRepo.enqueue_many`)."""
+
+    channel: Channel
+    chat_id: str
+    kind: OutboxKind
+    payload: JsonDict
+    person_id: int | None = None
 
 
 class OutboxRepo(Repo):
@@ -63,8 +74,45 @@ class OutboxRepo(Repo):
         # Only the id comes back: the rest is what was written (reading the payload back
         # decoded it again, a sixth of a tap's storage work).
         inserted = await self._run(("insert_id", "outbox"), _insert_id, values)
+        return self._queued(inserted.scalar(), values)
+
+    async def enqueue_many(self, messages: Sequence[NewMessage]) -> list[OutboxMessage]:
+        """Queue `messages`, in order (their ids ascend as given), due now: up to
+        `_MANY` in one statement, where :meth:`enqueue` takes one per message (a submission
+        sends a manager a message per finding)."""
+        now = self._now()
+        queued = []
+        for start in range(0, len(messages), _MANY):
+            batch = messages[start : start + _MANY]
+            params: dict[str, Any] = {"b_now": now}
+            for n, message in enumerate(batch):
+                params |= {
+                    f"b_{name}_{n}": value for name, value in zip(_NEW, message, strict=True)
+                }
+            size = len(batch)
+            inserted = await self._run(
+                ("outbox.insert_many", size), functools.partial(_insert_many, size), params
+            )
+            # Rows of one INSERT get their ids in the order of its VALUES (SQLite's rowid and
+            # PostgreSQL's sequence alike), but RETURNING need not give them back in it.
+            ids = sorted(row[0] for row in inserted.all())
+            for message_id, message in zip(ids, batch, strict=True):
+                values = {
+                    **message._asdict(),
+                    "ref": None,
+                    "edit_of_ref": None,
+                    "not_before": now,
+                    "created_at": now,
+                    "attempts": 0,
+                    "status": OutboxStatus.PENDING,
+                }
+                queued.append(self._queued(message_id, values))
+        return queued
+
+    def _queued(self, message_id: int, values: dict[str, Any]) -> OutboxMessage:
+        """The message just inserted with `values`, noted as queued by this transaction."""
         message = OutboxMessage(
-            id=inserted.scalar(),
+            id=message_id,
             **values,
             last_error=None,
             claimed_by=None,
@@ -456,6 +504,31 @@ _EARLIER_LIMIT = 32
 
 def _insert_id() -> sa.Insert:
     return sa.insert(outbox).returning(outbox.c.id)
+
+
+_MANY = 32
+"""The most messages :meth:`OutboxRepo.enqueue_many` inserts in one statement (one statement
+shape per count up to it)."""
+
+_NEW = NewMessage._fields
+
+
+def _insert_many(size: int) -> sa.Insert:
+    """INSERT of `size` new messages (b_channel_0, b_chat_id_0, …), due at b_now."""
+    now = sa.bindparam("b_now", type_=outbox.c.created_at.type)
+    rows = [
+        {
+            **{name: sa.bindparam(f"b_{name}_{n}", type_=outbox.c[name].type) for name in _NEW},
+            "ref": None,
+            "edit_of_ref": None,
+            "not_before": now,
+            "created_at": now,
+            "attempts": 0,
+            "status": OutboxStatus.PENDING,
+        }
+        for n in range(size)
+    ]
+    return sa.insert(outbox).values(rows).returning(outbox.c.id)
 
 
 def _earlier() -> sa.Select[int, OutboxKind, str | None]:

@@ -384,18 +384,33 @@ class RoleRepo(Repo):
         or (neither) company-wide; by name."""
         if site_id is not None and region_id is not None:
             raise StateConflict("a role is held at a site or at a region, not both")
-        granted = sa.select(roles.c.person_id).where(
-            roles.c.role == role,
-            roles.c.active.is_(True),
-            roles.c.site_id.is_(None) if site_id is None else roles.c.site_id == site_id,
-            roles.c.region_id.is_(None) if region_id is None else roles.c.region_id == region_id,
+        params: dict[str, Any] = {"b_role": role}
+        if site_id is not None:
+            params["b_site"] = site_id
+        if region_id is not None:
+            params["b_region"] = region_id
+        at_site, at_region = site_id is not None, region_id is not None
+        result = await self._run(
+            ("roles.held_at", at_site, at_region), lambda: _held_at(at_site, at_region), params
         )
-        stmt = (
-            sa.select(people)
-            .where(people.c.active.is_(True), people.c.id.in_(granted))
-            .order_by(people.c.name, people.c.id)
-        )
-        return to_records(Person, await self._all(stmt))
+        return to_records(Person, result.all())
+
+
+def _held_at(at_site: bool, at_region: bool) -> sa.Select[Any]:
+    """Active people granted b_role at exactly one level: the site b_site (`at_site`), the
+    region b_region (`at_region`), or company-wide (neither); by name."""
+    site, region = roles.c.site_id, roles.c.region_id
+    granted = sa.select(roles.c.person_id).where(
+        roles.c.role == sa.bindparam("b_role"),
+        roles.c.active.is_(True),
+        site == sa.bindparam("b_site") if at_site else site.is_(None),
+        region == sa.bindparam("b_region") if at_region else region.is_(None),
+    )
+    return (
+        sa.select(people)
+        .where(people.c.active.is_(True), people.c.id.in_(granted))
+        .order_by(people.c.name, people.c.id)
+    )
 
 
 def _held(

@@ -9,6 +9,7 @@ any) while the window is open (`bot.core.confirmation`) and goes to the deciders
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.core import actions, confirmation, payload
@@ -18,9 +19,9 @@ from bot.core.conversation import Mode
 from bot.core.dates import shown
 from bot.core.events import StoredFile
 from bot.core.messages import Button
-from bot.core.scoring import totals
+from bot.core.scoring import Totals
 from bot.core.texts import plain
-from bot.flows import appeals
+from bot.flows import appeals, notify
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import item_counts
 from standards.pinned import pinned
@@ -29,6 +30,7 @@ from storage.records import (
     Confirmation,
     ConfirmHow,
     EvidenceRole,
+    Identity,
     Inspection,
     Person,
     Role,
@@ -69,8 +71,18 @@ def deadline_text(when: Confirmation, site: Site) -> str:
     return plain("confirm", "deadline", when=shown(when.deadline, site.timezone), site=site.name)
 
 
-async def open_window(ctx: FlowContext, loaded: Loaded) -> dict[str, Any]:
-    """Open the site's window (待确认); what the result summary says of it."""
+@dataclass(frozen=True)
+class Window:
+    """The site's window just opened (待确认), with its managers, who are asked to confirm."""
+
+    confirmation: Confirmation
+    managers: list[Person]
+    view: dict[str, Any]
+    """What the result summary says of it."""
+
+
+async def open_window(ctx: FlowContext, loaded: Loaded) -> Window:
+    """Open the site's window (待确认)."""
     site = loaded.site
     settings = await ctx.settings_at(site)
     deadline, remind_at = confirmation.window(
@@ -80,51 +92,50 @@ async def open_window(ctx: FlowContext, loaded: Loaded) -> dict[str, Any]:
         loaded.inspection.id, site.id, deadline=deadline, remind_at=remind_at
     )
     managers = await site_managers(ctx, site)
-    return {
+    view = {
         "status": when.status.label,
         "deadline": deadline_text(when, site),
         "managers": plain(
             "common", "enumeration", items=[m.name for m in managers if m.id != ctx.person.id]
         ),
     }
+    return Window(when, managers, view)
 
 
-async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
-    """The site's managers get each finding with [申诉] and the result with [全部确认]."""
+async def send_for_confirmation(
+    ctx: FlowContext,
+    loaded: Loaded,
+    window: Window,
+    result: Totals,
+    chats: dict[int, list[Identity]],
+) -> None:
+    """The site's managers get each finding with [申诉] and the result (`result`, as
+    scored at completion) with [全部确认], all of a manager's in one statement. Their chats
+    are among those of every manager the site has (`chats`,
+    :func:`bot.flows.summaries.manager_chats`)."""
     site = loaded.site
-    when = await ctx.tx.confirmations.get(loaded.inspection.id)
-    assert when is not None
-    settings = await ctx.settings_at(site)
-    result = totals(loaded.standard, loaded.marks, settings.grade_bands)
     lost = findings(loaded)
     photos, notes = await item_counts(ctx, loaded)
-    due = deadline_text(when, site)
-    for manager in await site_managers(ctx, site):
-        if manager.id == ctx.person.id:
-            continue
-        for no in lost:
-            item = loaded.standard.item(no)
-            answer = loaded.answers[no]
-            note = ""
-            if notes.get(no):
-                written = await ctx.tx.notes.for_item(loaded.inspection.id, no)
-                note = plain("common", "semicolons", items=[n.text for n in written])
-            await ctx.notify(
-                manager.id,
-                "confirm_finding",
-                [[_button("appeal", ConfirmAction.APPEAL, loaded.inspection.id, no, no=no)]],
-                site=site.name,
-                no=no,
-                content=item.content,
-                score=answer.score,
-                max_score=item.max_score,
-                label=answer.level_label or "",
-                note=note,
-                photo_count=photos.get(no, 0),
-                deadline=due,
-            )
-        await ctx.notify(
-            manager.id,
+    written = await _notes_of(ctx, loaded, [no for no in lost if notes.get(no)])
+    due = deadline_text(window.confirmation, site)
+    messages = [
+        notify.message(
+            "confirm_finding",
+            [[_button("appeal", ConfirmAction.APPEAL, loaded.inspection.id, no, no=no)]],
+            site=site.name,
+            no=no,
+            content=loaded.standard.item(no).content,
+            score=loaded.answers[no].score,
+            max_score=loaded.standard.item(no).max_score,
+            label=loaded.answers[no].level_label or "",
+            note=written.get(no, ""),
+            photo_count=photos.get(no, 0),
+            deadline=due,
+        )
+        for no in lost
+    ]
+    messages.append(
+        notify.message(
             "confirm_request",
             [[_button("confirm_all", ConfirmAction.CONFIRM_ALL, loaded.inspection.id)]],
             site=site.name,
@@ -135,6 +146,21 @@ async def send_for_confirmation(ctx: FlowContext, loaded: Loaded) -> None:
             findings=len(lost),
             deadline=due,
         )
+    )
+    for manager in window.managers:
+        if manager.id != ctx.person.id:
+            await notify.in_chats(ctx.tx, manager.id, chats[manager.id], messages)
+
+
+async def _notes_of(ctx: FlowContext, loaded: Loaded, numbers: list[int]) -> dict[int, str]:
+    """The notes of the items `numbers`, joined per item (one read for all of them)."""
+    if not numbers:
+        return {}
+    by_item: dict[int, list[str]] = {}
+    for note in await ctx.tx.notes.for_inspection(loaded.inspection.id):
+        if note.item_no in numbers:
+            by_item.setdefault(note.item_no, []).append(note.text)
+    return {no: plain("common", "semicolons", items=texts) for no, texts in by_item.items()}
 
 
 async def press(ctx: FlowContext, parts: list[str]) -> None:

@@ -343,7 +343,9 @@ async def submit(ctx: FlowContext, loaded: Loaded) -> None:
     ctx.state.submit_ref = None
     if ref is not None:
         await ctx.edit(ref, "submitted", total=len(loaded.standard.items))
-    await summaries.complete(ctx, loaded, await confirm.open_window(ctx, loaded))
-    await confirm.send_for_confirmation(ctx, loaded)
+    window = await confirm.open_window(ctx, loaded)
+    chats = await summaries.manager_chats(ctx, loaded)
+    result = await summaries.complete(ctx, loaded, window.view, chats)
+    await confirm.send_for_confirmation(ctx, loaded, window, result, chats)
     ctx.next_screen()
     ctx.state.end_inspection()

@@ -9,7 +9,8 @@ from typing import Any
 from bot.core.messages import Button, Outgoing, Photo, album
 from bot.core.texts import render
 from storage.db import Tx
-from storage.records import OutboxKind
+from storage.outbox import NewMessage
+from storage.records import Identity, OutboxKind
 
 Keyboard = Sequence[Sequence[Button]]
 Album = tuple[str, Sequence[Photo]]
@@ -27,22 +28,35 @@ async def to_person(
 ) -> int:
     """Send to every chat the person is bound to; returns how many chats got it (0: unbound).
     The photos (one album) and the captioned albums go before the text."""
-    text = render(template, **values)
-    rows = tuple(tuple(row) for row in buttons)
     shown = [("", photos), *albums]
-    count = 0
-    for identity in await tx.identities.for_person(person_id):
-        if identity.chat_id is None:
-            continue
-        messages = [album(caption, photos) for caption, photos in shown if photos]
-        messages.append(Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows))
-        for message in messages:
-            await tx.outbox.enqueue(
-                identity.channel,
-                identity.chat_id,
-                message.kind,
-                message.to_payload(),
-                person_id=person_id,
-            )
-        count += 1
-    return count
+    messages = [album(caption, photos) for caption, photos in shown if photos]
+    messages.append(message(template, buttons, **values))
+    return await all_to_person(tx, person_id, messages)
+
+
+def message(template: str, buttons: Keyboard = (), **values: Any) -> Outgoing:
+    """The text `template` renders, with its buttons."""
+    rows = tuple(tuple(row) for row in buttons)
+    return Outgoing(kind=OutboxKind.SEND, text=render(template, **values), buttons=rows)
+
+
+async def all_to_person(tx: Tx, person_id: int, messages: Sequence[Outgoing]) -> int:
+    """Send `messages`, in order, to every chat the person is bound to; returns how many
+    chats got them."""
+    return await in_chats(tx, person_id, await tx.identities.for_person(person_id), messages)
+
+
+async def in_chats(
+    tx: Tx, person_id: int, identities: Sequence[Identity], messages: Sequence[Outgoing]
+) -> int:
+    """Send `messages`, in order, to the person's chats among `identities` (their bindings,
+    read once for several sends), all in one statement; returns how many chats got them."""
+    chats = [(i.channel, i.chat_id) for i in identities if i.chat_id is not None]
+    await tx.outbox.enqueue_many(
+        [
+            NewMessage(channel, chat_id, m.kind, m.to_payload(), person_id=person_id)
+            for channel, chat_id in chats
+            for m in messages
+        ]
+    )
+    return len(chats)

@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Any
 from bot.core.dates import shown
 from bot.core.messages import Outgoing
 from bot.core.report_request import ReportFormat, new_request, report_request
-from bot.core.scoring import Mark, section_total, totals
+from bot.core.scoring import Mark, Totals, section_total, totals
 from bot.core.texts import label, plain, render
-from bot.flows import group_posts
+from bot.flows import group_posts, notify
 from bot.flows.context import FlowContext
 from bot.flows.inspection_view import item_counts
 from standards.pinned import pinned
 from standards.schema import Item, Section
 from storage.db import Tx
-from storage.records import Channel, OutboxKind, Role, TaskStatus
+from storage.outbox import NewMessage
+from storage.records import Channel, Identity, OutboxKind, Role, TaskStatus
 
 if TYPE_CHECKING:
     from bot.flows.inspection_view import Loaded
@@ -41,23 +42,20 @@ async def _task_rows(ctx: FlowContext, loaded: Loaded, numbers: set[int]) -> lis
         and task.item_no in numbers
         and task.status is not TaskStatus.WITHDRAWN
     }
-    rows = []
-    for no, task in sorted(by_item.items()):
-        person = (
-            await ctx.tx.people.get(task.responsible_person_id)
-            if task.responsible_person_id is not None
-            else None
-        )
-        rows.append(
-            {
-                "id": task.id,
-                "item_no": no,
-                "content": loaded.standard.item(no).content,
-                "responsible": person.name if person else None,
-                "due": task.due_date.isoformat() if task.due_date else "—",
-            }
-        )
-    return rows
+    named = {t.responsible_person_id for t in by_item.values() if t.responsible_person_id}
+    names = {p.id: p.name for p in await ctx.tx.people.get_many(named)} if named else {}
+    return [
+        {
+            "id": task.id,
+            "item_no": no,
+            "content": loaded.standard.item(no).content,
+            "responsible": names.get(task.responsible_person_id)
+            if task.responsible_person_id
+            else None,
+            "due": task.due_date.isoformat() if task.due_date else "—",
+        }
+        for no, task in sorted(by_item.items())
+    ]
 
 
 async def section_view(ctx: FlowContext, loaded: Loaded, section: Section) -> dict[str, Any]:
@@ -97,7 +95,7 @@ async def section_if_complete(ctx: FlowContext, loaded: Loaded, item: Item) -> N
     view = await section_view(ctx, loaded, section)
     await ctx.reply("section_summary", **view)
     if await managers_want_sections(ctx, loaded):
-        await notify_managers(ctx, loaded, "section_summary", view)
+        await notify_managers(ctx, "section_summary", view, await manager_chats(ctx, loaded))
 
 
 async def managers_want_sections(ctx: FlowContext, loaded: Loaded) -> bool:
@@ -106,23 +104,37 @@ async def managers_want_sections(ctx: FlowContext, loaded: Loaded) -> bool:
     return (await ctx.settings_at(loaded.site)).manager_summaries != "final"
 
 
+async def manager_chats(ctx: FlowContext, loaded: Loaded) -> dict[int, list[Identity]]:
+    """The chats of the site's managers, by manager (the inspector's own are left out: the
+    inspector is not sent a second copy)."""
+    return {
+        manager.id: await ctx.tx.identities.for_person(manager.id)
+        for manager in await ctx.tx.roles.people_with_role(loaded.site.id, Role.MANAGER)
+        if manager.id != ctx.person.id
+    }
+
+
 async def notify_managers(
-    ctx: FlowContext, loaded: Loaded, template: str, view: dict[str, Any]
+    ctx: FlowContext, template: str, view: dict[str, Any], chats: dict[int, list[Identity]]
 ) -> None:
-    """The site's managers get the same summary (the inspector is not sent a second copy)."""
-    for manager in await ctx.tx.roles.people_with_role(loaded.site.id, Role.MANAGER):
-        if manager.id != ctx.person.id:
-            await ctx.notify(manager.id, template, **view)
+    """The site's managers (`chats`, :func:`manager_chats`) get the same summary."""
+    message = notify.message(template, **view)
+    for manager_id, identities in chats.items():
+        await notify.in_chats(ctx.tx, manager_id, identities, [message])
 
 
 async def complete(
-    ctx: FlowContext, loaded: Loaded, confirmation: dict[str, Any] | None = None
-) -> None:
-    """The result to the inspector and the site's managers, with its status (`confirmation`:
-    待确认 until when, from `bot.flows.confirm.open_window`), then the report files."""
+    ctx: FlowContext,
+    loaded: Loaded,
+    confirmation: dict[str, Any],
+    chats: dict[int, list[Identity]],
+) -> Totals:
+    """The result to the inspector and the site's managers (`chats`, :func:`manager_chats`),
+    with its status (`confirmation`: 待确认 until when, from `bot.flows.confirm.open_window`),
+    then the report files; returns the result."""
     bands = (await ctx.settings_at(loaded.site)).grade_bands
     result = totals(loaded.standard, loaded.marks, bands)
-    await ctx.tx.inspections.complete(
+    completed = await ctx.tx.inspections.complete(
         loaded.inspection.id, score=result.score, max_score=result.applicable_max
     )
     before = await previous_percents(ctx, loaded)
@@ -140,13 +152,12 @@ async def complete(
         "confirmation": confirmation,
     }
     await ctx.reply("completion", **view)
-    await notify_managers(ctx, loaded, "completion", view)
-    asked = await send_report_files(ctx, loaded)
-    completed = await ctx.tx.inspections.get(loaded.inspection.id)
-    if completed is not None:
-        await group_posts.inspection_result(
-            ctx.tx, loaded.site, completed, loaded.standard.title, asked=asked
-        )
+    await notify_managers(ctx, "completion", view, chats)
+    asked = await send_report_files(ctx, loaded, chats)
+    await group_posts.inspection_result(
+        ctx.tx, loaded.site, completed, loaded.standard.title, asked=asked
+    )
+    return result
 
 
 async def previous_percents(ctx: FlowContext, loaded: Loaded) -> dict[str, float | None]:
@@ -179,18 +190,18 @@ def change(now: float | None, before: float | None) -> str:
     return plain("scores", "change", delta=delta)
 
 
-async def send_report_files(ctx: FlowContext, loaded: Loaded) -> str:
+async def send_report_files(
+    ctx: FlowContext, loaded: Loaded, managers: dict[int, list[Identity]]
+) -> str:
     """The chart, the Excel and the PDF report to the inspector's chat and to every chat of the
-    site's managers. Only requests are queued: rendering takes seconds and must not hold this
-    transaction, so the outbox worker renders each file once, after commit (bot.reports).
-    Returns the request's token (`queue_report_files`)."""
+    site's managers (:func:`manager_chats`). Only requests are queued: rendering takes seconds
+    and must not hold this transaction, so the outbox worker renders each file once, after
+    commit (bot.reports). Returns the request's token (`queue_report_files`)."""
     chats: list[tuple[Channel, str, int]] = [(ctx.channel, ctx.event.chat_id, ctx.person.id)]
-    for manager in await ctx.tx.roles.people_with_role(loaded.site.id, Role.MANAGER):
-        if manager.id == ctx.person.id:
-            continue
-        for identity in await ctx.tx.identities.for_person(manager.id):
+    for manager_id, identities in managers.items():
+        for identity in identities:
             if identity.chat_id is not None:
-                chats.append((identity.channel, identity.chat_id, manager.id))
+                chats.append((identity.channel, identity.chat_id, manager_id))
     return await queue_report_files(
         ctx.tx, chats, loaded.inspection.id, loaded.site.name, loaded.standard.title
     )
@@ -202,10 +213,14 @@ async def queue_report_files(
     """The report files to each of `chats`, as rows of one request: they carry one token
     (returned), so the outbox worker reads the report's model once for all of them."""
     asked = new_request()
+    rows = []
     for fmt, kind in REPORT_FILES:
         text = render("report_file", format=fmt.value, site=site, title=title)
         request = report_request(inspection_id, fmt, asked)
         payload = Outgoing(kind=kind, text=text).to_payload() | request
-        for channel, chat_id, person_id in chats:
-            await tx.outbox.enqueue(channel, chat_id, kind, payload, person_id=person_id)
+        rows += [
+            NewMessage(channel, chat_id, kind, payload, person)
+            for channel, chat_id, person in chats
+        ]
+    await tx.outbox.enqueue_many(rows)
     return asked

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.errors import ConcurrentUpdate
-from storage.records import AppealDecision, TaskEventKind, TaskStatus
+from storage.errors import ConcurrentUpdate, StateConflict
+from storage.records import AppealDecision, Role, TaskEventKind, TaskStatus
 from tests.storage.helpers import FakeClock, World
 
 TODAY = date(2025, 3, 1)
@@ -114,3 +114,39 @@ async def test_task_moves_bump_the_version_and_read_their_events(
             await tx.tasks.transition(task.id, 1, TaskStatus.DONE, actor_id=world.inspector)
     async with db.read() as tx:
         assert await tx.tasks.get(task.id) == moved
+
+
+async def test_roles_held_at_one_level_and_the_latest_inspections(
+    db: Database, world: World
+) -> None:
+    """held_at names who holds the role at the site itself, at the region itself or
+    company-wide; not those a level above reaches, nor the revoked. It and latest_completed
+    are read at every submission."""
+    async with db.transaction() as tx:
+        east = await tx.regions.create("华东")
+        await tx.sites.set_region(world.site_a, east.id)
+        boss = await tx.people.create("区域经理")
+        hq = await tx.people.create("品质部")
+        second = await tx.people.create("阿经理")
+        await tx.roles.grant(boss.id, None, Role.MANAGER, region_id=east.id)
+        await tx.roles.grant(hq.id, None, Role.MANAGER)
+        await tx.roles.grant(second.id, world.site_a, Role.MANAGER)
+        await tx.roles.grant(hq.id, world.site_b, Role.INSPECTOR)
+        with through_sqlalchemy(db) as seen:
+            at_site = await tx.roles.held_at(Role.MANAGER, site_id=world.site_a)
+            region = await tx.roles.held_at(Role.MANAGER, region_id=east.id)
+            company = await tx.roles.held_at(Role.MANAGER)
+            inspectors = await tx.roles.held_at(Role.INSPECTOR)
+            latest = await tx.inspections.latest_completed(world.site_a, "culture")
+        direct_on_sqlite(db, seen)
+        assert latest == []
+        assert {p.id for p in at_site} == {second.id, world.manager}
+        assert await tx.roles.held_at(Role.MANAGER, site_id=world.site_b) == []
+        assert [p.id for p in region] == [boss.id]
+        assert [p.id for p in company] == [hq.id]
+        assert inspectors == []
+        assert await tx.roles.revoke(second.id, world.site_a, Role.MANAGER)
+        at_site = await tx.roles.held_at(Role.MANAGER, site_id=world.site_a)
+        assert [p.id for p in at_site] == [world.manager]
+        with pytest.raises(StateConflict):
+            await tx.roles.held_at(Role.MANAGER, site_id=world.site_a, region_id=east.id)

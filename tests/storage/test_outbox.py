@@ -9,7 +9,7 @@ import pytest
 
 from storage.db import Database
 from storage.errors import ConcurrentUpdate, NotFound
-from storage.outbox import SentMark
+from storage.outbox import NewMessage, SentMark
 from storage.records import Channel, OutboxKind, OutboxStatus
 from tests.storage.helpers import FakeClock, World
 
@@ -60,6 +60,33 @@ async def test_a_transaction_knows_the_channels_it_queued_for(db: Database) -> N
     async with db.transaction() as quiet:
         await quiet.settings.get("nothing")
     assert quiet.queued_channels == frozenset()
+
+
+async def test_messages_queued_together_keep_their_order(
+    db: Database, world: World, clock: FakeClock
+) -> None:
+    """More than one statement's worth (32), between single ones: each stored as given, its
+    id after the one before it, and the transaction knows them queued."""
+    many = [
+        NewMessage(Channel.TELEGRAM, "A" if n % 3 else "B", OutboxKind.SEND, {"text": f"{n}"})
+        for n in range(40)
+    ]
+    many[5] = many[5]._replace(kind=OutboxKind.SEND_PHOTO, person_id=world.manager)
+    async with db.transaction() as tx:
+        first = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "前"})
+        queued = await tx.outbox.enqueue_many(many)
+        last = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "后"})
+        assert await tx.outbox.enqueue_many([]) == []
+    assert tx.queued_count(Channel.TELEGRAM) == 42
+    ids = [first.id, *(m.id for m in queued), last.id]
+    assert ids == sorted(set(ids))
+    async with db.read() as tx:
+        for message, new in zip(queued, many, strict=True):
+            stored = await tx.outbox.get(message.id)
+            assert stored == message
+            assert (stored.channel, stored.chat_id, stored.kind, stored.payload) == new[:4]
+            assert stored.person_id == new.person_id
+            assert stored.status is OutboxStatus.PENDING and stored.not_before == clock.now
 
 
 async def test_outbox_keeps_per_chat_order(db: Database, world: World, clock: FakeClock) -> None:
