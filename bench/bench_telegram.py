@@ -123,15 +123,7 @@ class Stats:
 
     def steps(self) -> list[str]:
         """Bot-side latency by kind of step: which steps make the tail."""
-        lines = []
-        for kind, values in sorted(self.by_step.items()):
-            ordered = sorted(values)
-            share = " / ".join(
-                f"{1000 * ordered[min(len(ordered) - 1, p * len(ordered) // 100)]:.1f}"
-                for p in (50, 95, 99)
-            )
-            lines.append(f"| {kind} | {len(ordered)} | {share} |")
-        return lines
+        return [_row(kind, values) for kind, values in sorted(self.by_step.items())]
 
     def windows(self, seconds: float) -> list[str]:
         """Bot-side latency by `seconds`-long window of the answers' arrival: whether the tail
@@ -142,15 +134,17 @@ class Stats:
         grouped: dict[int, list[float]] = {}
         for at, latency in self.arrivals:
             grouped.setdefault(int((at - start) // seconds), []).append(latency)
-        lines = []
-        for number, values in sorted(grouped.items()):
-            ordered = sorted(values)
-            share = " / ".join(
-                f"{1000 * ordered[min(len(ordered) - 1, p * len(ordered) // 100)]:.1f}"
-                for p in (50, 95, 99)
-            )
-            lines.append(f"| {number * seconds:.0f} s | {len(ordered)} | {share} |")
-        return lines
+        return [_row(f"{n * seconds:.0f} s", values) for n, values in sorted(grouped.items())]
+
+
+def _row(name: str, values: list[float]) -> str:
+    """A Markdown row: the name, how many, and the p50 / p95 / p99 of `values` in ms."""
+    ordered = sorted(values)
+    share = " / ".join(
+        f"{1000 * ordered[min(len(ordered) - 1, p * len(ordered) // 100)]:.1f}"
+        for p in (50, 95, 99)
+    )
+    return f"| {name} | {len(ordered)} | {share} |"
 
 
 class Step:
