@@ -97,15 +97,7 @@ class OutboxRepo(Repo):
             # PostgreSQL's sequence alike), but RETURNING need not give them back in it.
             ids = sorted(row[0] for row in inserted.all())
             for message_id, message in zip(ids, batch, strict=True):
-                values = {
-                    **message._asdict(),
-                    "ref": None,
-                    "edit_of_ref": None,
-                    "not_before": now,
-                    "created_at": now,
-                    "attempts": 0,
-                    "status": OutboxStatus.PENDING,
-                }
+                values = {**message._asdict(), **_fresh(now)}
                 queued.append(self._queued(message_id, values))
         return queued
 
@@ -513,18 +505,25 @@ shape per count up to it)."""
 _NEW = NewMessage._fields
 
 
+def _fresh(now: object) -> dict[str, object]:
+    """The columns of a message just queued by `enqueue_many`, due `now`."""
+    return {
+        "ref": None,
+        "edit_of_ref": None,
+        "not_before": now,
+        "created_at": now,
+        "attempts": 0,
+        "status": OutboxStatus.PENDING,
+    }
+
+
 def _insert_many(size: int) -> sa.Insert:
     """INSERT of `size` new messages (b_channel_0, b_chat_id_0, …), due at b_now."""
-    now = sa.bindparam("b_now", type_=outbox.c.created_at.type)
+    fresh = _fresh(sa.bindparam("b_now", type_=outbox.c.created_at.type))
     rows = [
         {
             **{name: sa.bindparam(f"b_{name}_{n}", type_=outbox.c[name].type) for name in _NEW},
-            "ref": None,
-            "edit_of_ref": None,
-            "not_before": now,
-            "created_at": now,
-            "attempts": 0,
-            "status": OutboxStatus.PENDING,
+            **fresh,
         }
         for n in range(size)
     ]
