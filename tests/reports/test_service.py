@@ -104,15 +104,7 @@ async def test_prepare_behind_a_long_render_queue_hands_the_row_back(
     built: Built, pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = ReportService(built.db, executor=pool)
-    gate = asyncio.Event()
-    real = service.render_bytes
-
-    async def held(model: Any, fmt: ReportFormat) -> bytes:
-        await gate.wait()
-        return await real(model, fmt)
-
-    monkeypatch.setattr(service, "render_bytes", held)
-    monkeypatch.setattr("bot.reports.service.WAIT_WHEN_AT_MOST", 0)
+    gate = hold_renders(service, monkeypatch)
     row = _row(OutboxKind.SEND_DOCUMENT, report_request(built.inspection_id, ReportFormat.XLSX))
     with pytest.raises(NotReady) as waiting:
         await service.prepare(row)
