@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import asyncpg
@@ -111,7 +112,7 @@ class Database:
         *,
         clock: Clock = utc_now,
         files: EvidenceStore | None = None,
-        pool_size: int = 5,
+        pool_size: int | None = None,
     ) -> None:
         self._url = url
         self._clock = clock
@@ -156,7 +157,8 @@ class Database:
         # A file database is checkpointed by this process in a thread (_checkpoints), not
         # by whichever commit fills the WAL: this process's other writers would wait for it.
         autocheckpoint = path is None
-        engine = create_engine(self._url, pool_size=self._pool_size, autocheckpoint=autocheckpoint)
+        pool: dict[str, Any] = {} if self._pool_size is None else {"pool_size": self._pool_size}
+        engine = create_engine(self._url, autocheckpoint=autocheckpoint, **pool)
         try:
             if check:
                 await check_schema(engine)
@@ -168,9 +170,7 @@ class Database:
         # reading and writing recompiles its statements (see storage.engine).
         self._read_engine = engine
         if path is not None:
-            self._read_engine = create_engine(
-                self._url, pool_size=self._pool_size, autocheckpoint=autocheckpoint
-            )
+            self._read_engine = create_engine(self._url, autocheckpoint=autocheckpoint, **pool)
             self._checkpointer = asyncio.create_task(self._checkpoints(path))
         # SQLite has one writer at a time anyway: queue this process's writers here, in
         # order, instead of in SQLite's busy handler (which polls with growing sleeps);

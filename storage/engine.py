@@ -10,13 +10,20 @@ import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 SQLITE_DRIVER = "aiosqlite"
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "pinjian_write"
+# A PostgreSQL engine keeps this many connections open and opens up to PG_OVERFLOW more while
+# as many transactions run at once; those are closed again when returned. With fewer kept
+# open, every burst of taps (300 inspectors, docs/BENCHMARKS.md) opened and closed connections
+# several times a second, each a new server process. Per bot process at most 20, plus 3 of
+# its own (docs/SCALING.md): three processes stay within PostgreSQL's default 100.
+PG_POOL_SIZE = 15
+PG_OVERFLOW = 5
 
 
 def mask_url(url: str) -> str:
@@ -53,13 +60,18 @@ def create_engine(
       taking the write lock.
     """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
+    pooled = "poolclass" not in kwargs
+    postgresql = parsed.get_backend_name() == "postgresql"
+    if postgresql and pooled:
+        kwargs.setdefault("pool_size", PG_POOL_SIZE)
+        kwargs.setdefault("max_overflow", PG_OVERFLOW)
     if parsed.drivername == "sqlite":
         parsed = parsed.set(drivername=f"sqlite+{SQLITE_DRIVER}")
-    if sqlite_path(url) is not None and "poolclass" not in kwargs:
+    if sqlite_path(url) is not None and pooled:
         kwargs.setdefault("pool_use_lifo", True)
     engine = create_async_engine(parsed, **kwargs)
+    if postgresql:
+        event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
     if engine.dialect.name != "sqlite":
         return engine
     pragmas = (
@@ -101,6 +113,16 @@ def create_engine(
             raise DBAPIError.instance(begin, (), error, sqlite3.Error) from error
 
     return engine
+
+
+def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection the server closed meanwhile (a restart, a terminated
+    backend) is not handed out: the pool opens a new one instead (SQLAlchemy's documented
+    use of DisconnectionError at checkout). asyncpg notices a closed socket by itself, so
+    this costs no round trip, where SQLAlchemy's pool_pre_ping costs three per transaction
+    (BEGIN, a query, ROLLBACK), about a third of a tap's round trips to the server."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("connection closed by the server while pooled")
 
 
 def checkpoint(path: Path) -> None:
