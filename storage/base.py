@@ -126,9 +126,9 @@ class Repo:
     ) -> int | None:
         """Run the statement `build` makes (one without result rows) once per parameter set,
         in order, as one executemany: on SQLite in one hand-over to aiosqlite's thread, on
-        PostgreSQL in one round trip. All sets name the same parameters. Returns the rows
-        changed in all, or None where the driver does not count them (PostgreSQL's
-        executemany)."""
+        PostgreSQL in one round trip (through aiosqlite or asyncpg directly where it can).
+        All sets name the same parameters. Returns the rows changed in all, or None where
+        the driver does not count them (PostgreSQL's executemany)."""
         if not params_list:
             return 0
         stmt = prepared(key, build)
@@ -137,6 +137,12 @@ class Repo:
             direct = plan(key, stmt, params_list[0], self._conn.dialect)
             if direct is not None:
                 return await direct.run_many(raw, params_list)
+        pg = self._ctx.pg
+        if pg is not None and pg.is_in_transaction():
+            direct_pg = pg_plan(key, stmt, params_list[0], self._conn.dialect)
+            if direct_pg is not None and not direct_pg.returns_rows:
+                await direct_pg.run_many(pg, params_list, self._conn)
+                return None
         result = await self._conn.execute(stmt, [dict(params) for params in params_list])
         counted = len(params_list) == 1 or self._conn.dialect.supports_sane_multi_rowcount
         return result.rowcount if counted else None

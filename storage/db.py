@@ -20,6 +20,7 @@ from storage.admin import AuditRepo, SettingsRepo
 from storage.base import Clock, Ctx, utc_now
 from storage.confirmations import ConfirmationRepo
 from storage.conversations import ConversationRepo
+from storage.direct_pg import begin_now
 from storage.engine import (
     WRITE_OPTION,
     checkpoint,
@@ -225,6 +226,8 @@ class Database:
                 driver = (await conn.get_raw_connection()).driver_connection
                 raw = driver if isinstance(driver, aiosqlite.Connection) else None
                 pg = driver if isinstance(driver, asyncpg.Connection) else None
+                if pg is not None:
+                    await begin_now(conn)
                 tx = Tx(Ctx(conn, self._clock, self.dialect, raw, pg))
                 if event_key is not None:
                     await tx.events.record(event_key)

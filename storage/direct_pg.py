@@ -15,9 +15,11 @@ chooses them (they are read once per statement, from its first preparation); row
 come from the command status; errors are translated by the adapter's own table and raised
 as the DBAPIError SQLAlchemy would raise (IntegrityError, …).
 
-SQLAlchemy begins the transaction on the connection lazily, with its first statement, so
-until asyncpg reports one open (:meth:`storage.base.Repo._run`) statements go through
-SQLAlchemy, as do statements that cannot run directly.
+SQLAlchemy's asyncpg adapter begins the transaction on the connection lazily, with its first
+statement; :func:`begin_now` begins it as the transaction opens instead (the same call the
+adapter makes), so that statement too can run directly. Until asyncpg reports a transaction
+open (:meth:`storage.base.Repo._run`) statements go through SQLAlchemy, as do statements
+that cannot run directly.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class PgPlan:
         """The result processors there are, by column position; None until the statement
         was first prepared (they depend on the columns' PostgreSQL types)."""
 
+    @property
+    def returns_rows(self) -> bool:
+        return bool(self._compiled.keys)
+
     async def run(
         self, connection: asyncpg.Connection, params: Mapping[str, Any], owner: AsyncConnection
     ) -> DirectResult:
@@ -74,6 +80,21 @@ class PgPlan:
             await self._raise(error, args, connection, owner)
         # A statement with result rows reports as many in its status (SELECT n, UPDATE n, …).
         return DirectResult(self._rows(fetched, self._results), len(fetched))
+
+    async def run_many(
+        self,
+        connection: asyncpg.Connection,
+        params_list: Sequence[Mapping[str, Any]],
+        owner: AsyncConnection,
+    ) -> None:
+        """Run the statement (one without result rows) once per parameter set, in order, as
+        asyncpg's executemany (one round trip); asyncpg counts no rows for it."""
+        sql = self._compiled.sql
+        args = [self._compiled.args(params) for params in params_list]
+        try:
+            await connection.executemany(sql, args)
+        except Exception as error:
+            await self._raise(error, args, connection, owner)
 
     def _rows(self, fetched: list[Any], results: _Results) -> list[DirectRow]:
         keys = self._compiled.keys
@@ -125,6 +146,16 @@ class PgPlan:
                 connection_invalidated=lost,
                 dialect=self._dialect,
             ) from adapted
+
+
+async def begin_now(owner: AsyncConnection) -> None:
+    """Begin `owner`'s transaction on the server now rather than with its first statement,
+    as SQLAlchemy's asyncpg adapter begins it (its isolation level and READ ONLY included),
+    so that every statement of the transaction can run directly; the adapter then commits
+    or rolls back as it would have."""
+    adapted = (await owner.get_raw_connection()).dbapi_connection
+    if isinstance(adapted, AsyncAdapt_asyncpg_connection) and adapted._transaction is None:
+        await adapted._start_transaction()
 
 
 def _rowcount(status: str) -> int:

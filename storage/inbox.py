@@ -4,11 +4,12 @@ flows again; the event idempotency keys make a second handling a no-op."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from storage.base import Repo, prepared
+from storage.base import Repo
 from storage.records import Channel, JsonDict
 from storage.tables import inbox
 
@@ -30,7 +31,7 @@ class InboxRepo(Repo):
             {"channel": channel, "key": key, "payload": payload, "received_at": now}
             for key, payload in updates
         ]
-        await self._conn.execute(prepared(("inbox.add", self._ctx.dialect), build), rows)
+        await self._run_many(("inbox.add", self._ctx.dialect), build, rows)
 
     async def pending(self, channel: Channel) -> list[tuple[str, JsonDict]]:
         """What is still stored, oldest first."""
@@ -45,9 +46,24 @@ class InboxRepo(Repo):
         """Forget handled updates; returns how many rows went."""
         wanted = sorted(set(keys))
         removed = 0
-        for start in range(0, len(wanted), 500):
-            stmt = sa.delete(inbox).where(
-                inbox.c.channel == channel, inbox.c.key.in_(wanted[start : start + 500])
-            )
-            removed += (await self._conn.execute(stmt)).rowcount
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            # Padded to a power of two with the last key again (as OutboxRepo.any_waiting
+            # does): a few statements of fixed shape, each run directly by the driver.
+            size = 1 << (len(chunk) - 1).bit_length()
+            chunk += chunk[-1:] * (size - len(chunk))
+            params = {"b_channel": channel, **{f"b_key_{n}": key for n, key in enumerate(chunk)}}
+            build = functools.partial(_remove, size)
+            result = await self._run(("inbox.remove", size), build, params)
+            removed += result.rowcount
         return removed
+
+
+_CHUNK = 512
+
+
+def _remove(size: int) -> sa.Delete:
+    keys: list[sa.BindParameter[str]] = [sa.bindparam(f"b_key_{n}") for n in range(size)]
+    return sa.delete(inbox).where(
+        inbox.c.channel == sa.bindparam("b_channel"), inbox.c.key.in_(keys)
+    )

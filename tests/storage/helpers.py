@@ -111,6 +111,7 @@ class Statements:
             for name in ("execute", "execute_fetchall", "executemany"):
                 patch.setattr(aiosqlite.Connection, name, self._spy(name))
             patch.setattr(PgPlan, "run", self._spy_pg(PgPlan.run))
+            patch.setattr(PgPlan, "run_many", self._spy_pg_many(PgPlan.run_many))
             try:
                 yield
             finally:
@@ -120,6 +121,13 @@ class Statements:
         def spy(plan: PgPlan, connection: Any, params: Any, owner: Any) -> Any:
             self.seen.append((plan._compiled.sql, 1))
             return run(plan, connection, params, owner)
+
+        return spy
+
+    def _spy_pg_many(self, run_many: Callable[..., Any]) -> Callable[..., Any]:
+        def spy(plan: PgPlan, connection: Any, params_list: Any, owner: Any) -> Any:
+            self.seen.append((plan._compiled.sql, len(params_list)))
+            return run_many(plan, connection, params_list, owner)
 
         return spy
 

@@ -241,11 +241,12 @@ async def insert_person(tx: Tx, values: Mapping[str, Any], *, direct: bool) -> N
     await plan.run((await conn.get_raw_connection()).driver_connection, values, conn)
 
 
-async def test_repositories_run_hot_statements_on_asyncpg_after_the_first(
+async def test_repositories_run_hot_statements_on_asyncpg_from_the_first(
     db: Database, world: World
 ) -> None:
-    """SQLAlchemy begins PostgreSQL transactions with their first statement; the rest of a
-    repository's hot statements go to asyncpg directly, in that transaction."""
+    """The transaction is begun on the server as it opens (storage.direct_pg.begin_now), so
+    every hot statement goes to asyncpg directly, the first included, in that transaction:
+    READ ONLY where asked, committed or rolled back as SQLAlchemy would."""
     through_sqlalchemy: list[str] = []
 
     def seen(*args: Any) -> None:
@@ -255,11 +256,22 @@ async def test_repositories_run_hot_statements_on_asyncpg_after_the_first(
     try:
         async with db.read() as tx:
             people_read = [await tx.people.get(world.inspector) for _ in range(5)]
+            with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+                await tx.events.record("u-read-only")
+        async with db.transaction() as tx:
+            await tx.events.record("u-kept")
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.events.record("u-rolled-back")
+                raise RuntimeError("after the statement")
+        async with db.read() as tx:
+            seen_keys = [await tx.events.seen(key) for key in ("u-kept", "u-rolled-back")]
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
-    assert len(through_sqlalchemy) == 1
+    assert through_sqlalchemy == []
     assert people_read == [people_read[0]] * 5
     assert people_read[0] is not None and people_read[0].name == "王检查"
+    assert seen_keys == [True, False]
 
 
 async def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(
