@@ -261,9 +261,7 @@ async def test_repositories_run_hot_statements_on_asyncpg_from_the_first(
         async with db.transaction() as tx:
             await tx.events.record("u-kept")
         with pytest.raises(RuntimeError):
-            async with db.transaction() as tx:
-                await tx.events.record("u-rolled-back")
-                raise RuntimeError("after the statement")
+            await record_then_fail(db, "u-rolled-back")
         async with db.read() as tx:
             seen_keys = [await tx.events.seen(key) for key in ("u-kept", "u-rolled-back")]
     finally:
@@ -272,6 +270,12 @@ async def test_repositories_run_hot_statements_on_asyncpg_from_the_first(
     assert people_read == [people_read[0]] * 5
     assert people_read[0] is not None and people_read[0].name == "王检查"
     assert seen_keys == [True, False]
+
+
+async def record_then_fail(db: Database, key: str) -> None:
+    async with db.transaction() as tx:
+        await tx.events.record(key)
+        raise RuntimeError("after the statement")
 
 
 async def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(
