@@ -3,6 +3,7 @@ and never prints a secret."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,6 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+import uvloop
+
+from bot.cli.run_cmd import new_event_loop
 from bot.logs import redact
 
 TOKEN = "123456789:AAHsecretsecretsecretsecretsecret99"
@@ -139,3 +144,22 @@ def test_log_redaction_masks_the_webhook_secret() -> None:
     masked = redact(line)
     assert secret not in masked
     assert "'secret_token': '***'" in masked
+
+
+def test_run_uses_uvloops_event_loop_and_asyncios_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`pinjian run` (and every async test) runs on uvloop's loop (docs/BENCHMARKS.md); where
+    uvloop is not installed (Windows), on asyncio's own."""
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    loop = new_event_loop()
+    try:
+        assert not isinstance(loop, uvloop.Loop)
+        assert isinstance(loop, asyncio.BaseEventLoop)
+    finally:
+        loop.close()
