@@ -47,7 +47,9 @@ CACHE_SIZE = 512
 # to the outbox (NotReady) for about the queue's length, so that report rows never hold up
 # other chats' messages.
 READY_WAIT = 5.0
-# Added to the render worker's niceness: the scheduler prefers the bot's process to it.
+# Added to the render worker's niceness: the scheduler prefers the bot's process to it. On
+# Linux the worker also runs as SCHED_IDLE: only on CPU time nothing else wants, and it gives
+# way at once when the bot (or the database on the same machine) wakes.
 RENDER_NICENESS = 10
 WAIT_WHEN_AT_MOST = 4
 # Retry after about the time the queue ahead takes (a file takes about a second to render).
@@ -100,6 +102,9 @@ def _worker_start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(RENDER_NICENESS)
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        # For the calling thread, and the threads it starts later (the worker has no others).
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -352,3 +352,6 @@ async def test_buttons_keep_answering_while_a_report_renders(
 def test_the_render_worker_runs_below_the_bots_cpu_priority(pool: ProcessPoolExecutor) -> None:
     ours = os.nice(0)
     assert pool.submit(os.nice, 0).result(timeout=60) == min(19, ours + RENDER_NICENESS)
+    if hasattr(os, "SCHED_IDLE"):
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE
+        assert pool.submit(os.sched_getscheduler, 0).result(timeout=60) == os.SCHED_IDLE
