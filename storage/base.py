@@ -49,6 +49,16 @@ def prepared(key: Hashable, build: Callable[[], S]) -> S:
     return stmt
 
 
+def padded(values: Iterable[S]) -> list[S]:
+    """`values` (at least one) padded to a power of two with the last one again: a statement
+    with a bind parameter per value then takes one of a few fixed shapes, each run directly
+    by the driver (:mod:`storage.direct`), which a statement with an expanding IN list is not
+    (for the N = 50 capacity goal, docs/BENCHMARKS.md). Repeated values change no IN test."""
+    found = list(values)
+    size = 1 << (len(found) - 1).bit_length()
+    return found + found[-1:] * (size - len(found))
+
+
 class Rows(Protocol):
     """What a statement run by :meth:`Repo._run` answers (SQLAlchemy's result, or
     :class:`storage.direct.DirectResult` when run directly)."""

@@ -223,11 +223,12 @@ class Database:
                 options["postgresql_readonly"] = True
             await conn.execution_options(**options)
             async with conn.begin():
-                driver = (await conn.get_raw_connection()).driver_connection
+                pooled = await conn.get_raw_connection()
+                driver = pooled.driver_connection
                 raw = driver if isinstance(driver, aiosqlite.Connection) else None
                 pg = driver if isinstance(driver, asyncpg.Connection) else None
                 if pg is not None:
-                    await begin_now(conn)
+                    await begin_now(pooled.dbapi_connection)
                 tx = Tx(Ctx(conn, self._clock, self.dialect, raw, pg))
                 if event_key is not None:
                     await tx.events.record(event_key)

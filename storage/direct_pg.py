@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
@@ -148,12 +149,11 @@ class PgPlan:
             ) from adapted
 
 
-async def begin_now(owner: AsyncConnection) -> None:
-    """Begin `owner`'s transaction on the server now rather than with its first statement,
-    as SQLAlchemy's asyncpg adapter begins it (its isolation level and READ ONLY included),
-    so that every statement of the transaction can run directly; the adapter then commits
-    or rolls back as it would have."""
-    adapted = (await owner.get_raw_connection()).dbapi_connection
+async def begin_now(adapted: DBAPIConnection | None) -> None:
+    """Begin the transaction of `adapted` (a pooled connection's DBAPI connection) on the
+    server now rather than with its first statement, as SQLAlchemy's asyncpg adapter begins
+    it (its isolation level and READ ONLY included), so that every statement of the
+    transaction can run directly; the adapter then commits or rolls back as it would have."""
     if isinstance(adapted, AsyncAdapt_asyncpg_connection) and adapted._transaction is None:
         await adapted._start_transaction()
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
-from storage.base import Repo
+from storage.base import Repo, padded
 from storage.records import Channel, JsonDict
 from storage.tables import inbox
 
@@ -47,11 +47,8 @@ class InboxRepo(Repo):
         wanted = sorted(set(keys))
         removed = 0
         for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            # Padded to a power of two with the last key again (as OutboxRepo.any_waiting
-            # does): a few statements of fixed shape, each run directly by the driver.
-            size = 1 << (len(chunk) - 1).bit_length()
-            chunk += chunk[-1:] * (size - len(chunk))
+            chunk = padded(wanted[start : start + _CHUNK])
+            size = len(chunk)
             params = {"b_channel": channel, **{f"b_key_{n}": key for n, key in enumerate(chunk)}}
             build = functools.partial(_remove, size)
             result = await self._run(("inbox.remove", size), build, params)

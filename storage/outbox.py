@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from storage.base import Repo, lease, lease_until, to_record, to_records
+from storage.base import Repo, lease, lease_until, padded, to_record, to_records
 from storage.errors import NotFound
 from storage.records import Channel, JsonDict, OutboxKind, OutboxMessage, OutboxStatus
 from storage.tables import outbox
@@ -217,13 +217,8 @@ class OutboxRepo(Repo):
         """Whether any of the chats has a pending message nobody has leased."""
         if not chat_ids:
             return False
-        # The chats are padded to a power of two with the last one again: a few statements of
-        # fixed shape serve every count, each run on SQLite in one hand-over, which a
-        # statement with an expanding IN list is not (for the N = 50 capacity goal,
-        # docs/BENCHMARKS.md).
-        chats = list(chat_ids)
-        size = 1 << (len(chats) - 1).bit_length()
-        chats += chats[-1:] * (size - len(chats))
+        chats = padded(chat_ids)
+        size = len(chats)
         params = {"b_channel": channel, **{f"b_chat_{n}": chat for n, chat in enumerate(chats)}}
         result = await self._run(("outbox.any_waiting", size), lambda: _any_waiting(size), params)
         return result.scalar() is not None
