@@ -87,7 +87,10 @@ class Ctx:
     raw: aiosqlite.Connection | None = None
     pg: asyncpg.Connection | None = None
     queued: list[OutboxMessage] = field(default_factory=list)
-    """The outbox messages this transaction queued, in order."""
+    """The outbox messages this transaction queued and wrote, in order."""
+    unwritten: list[dict[str, Any]] = field(default_factory=list)
+    """The outbox messages it queued after those, not written yet (their columns), in order
+    (:meth:`storage.outbox.OutboxRepo.add`)."""
 
     def now(self) -> datetime:
         return self.clock()

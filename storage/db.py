@@ -88,11 +88,13 @@ class Tx:
     def queued_channels(self) -> frozenset[Channel]:
         """The channels this transaction queued outbox messages for (whose outbox workers
         have something to send once it commits)."""
-        return frozenset(message.channel for message in self._ctx.queued)
+        written = (message.channel for message in self._ctx.queued)
+        return frozenset(written) | {row["channel"] for row in self._ctx.unwritten}
 
     def queued_count(self, channel: Channel) -> int:
         """How many outbox messages this transaction queued for `channel`."""
-        return sum(1 for message in self._ctx.queued if message.channel == channel)
+        written = sum(1 for message in self._ctx.queued if message.channel == channel)
+        return written + sum(1 for row in self._ctx.unwritten if row["channel"] == channel)
 
     def now(self) -> datetime:
         """The database clock's current time (aware UTC)."""
@@ -233,3 +235,4 @@ class Database:
                 if event_key is not None:
                     await tx.events.record(event_key)
                 yield tx
+                await tx.outbox.flush()

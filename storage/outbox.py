@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -30,18 +30,73 @@ class SentMark(NamedTuple):
     payload: JsonDict | None = None
 
 
-class NewMessage(NamedTuple):
-    """A message to queue with others (:meth:`OutboxRepo.enqueue_many`)."""
+_R = TypeVar("_R")
+_P = ParamSpec("_P")
 
-    channel: Channel
-    chat_id: str
+
+def _written(
+    method: Callable[Concatenate[OutboxRepo, _P], Awaitable[_R]],
+) -> Callable[Concatenate[OutboxRepo, _P], Awaitable[_R]]:
+    """Write what `add` queued first: whatever reads or changes the outbox sees it."""
+
+    @functools.wraps(method)
+    async def written_first(repo: OutboxRepo, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if repo._ctx.unwritten:
+            await repo.flush()
+        return await method(repo, *args, **kwargs)
+
+    return written_first
+
+
+class _Queued(NamedTuple):
+    """What `lease_queued` looks at in a message the transaction queued: its id once
+    written, else its place among those not written yet."""
+
+    id: int | None
     kind: OutboxKind
-    payload: JsonDict
-    person_id: int | None = None
+    edit_of_ref: str | None
+    not_before: datetime
+    position: int = -1
 
 
 class OutboxRepo(Repo):
     __slots__ = ()
+
+    def add(
+        self,
+        channel: Channel,
+        chat_id: str,
+        kind: OutboxKind,
+        payload: JsonDict,
+        *,
+        person_id: int | None = None,
+        ref: str | None = None,
+        edit_of_ref: str | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Queue a message without writing it yet. A transaction's messages are written
+        together, as one INSERT, when its outbox workers take them over (`lease_queued`
+        writes them leased), before anything reads or changes the outbox, or as it commits.
+        `ref` names the message (e.g. "insp:12:item:3") so that a later row with
+        `edit_of_ref` can edit whatever message id the channel gave it."""
+        now = self._now()
+        self._ctx.unwritten.append(
+            {
+                "channel": channel,
+                "chat_id": chat_id,
+                "person_id": person_id,
+                "kind": kind,
+                "payload": payload,
+                "ref": ref,
+                "edit_of_ref": edit_of_ref,
+                "not_before": not_before or now,
+                "created_at": now,
+                "attempts": 0,
+                "status": OutboxStatus.PENDING,
+                "claimed_by": None,
+                "claim_expires_at": None,
+            }
+        )
 
     async def enqueue(
         self,
@@ -55,70 +110,53 @@ class OutboxRepo(Repo):
         edit_of_ref: str | None = None,
         not_before: datetime | None = None,
     ) -> OutboxMessage:
-        """Queue a message. `ref` names it (e.g. "insp:12:item:3") so that a later row with
-        `edit_of_ref` can edit whatever message id the channel gave it."""
-        now = self._now()
-        values: dict[str, Any] = {
-            "channel": channel,
-            "chat_id": chat_id,
-            "person_id": person_id,
-            "kind": kind,
-            "payload": payload,
-            "ref": ref,
-            "edit_of_ref": edit_of_ref,
-            "not_before": not_before or now,
-            "created_at": now,
-            "attempts": 0,
-            "status": OutboxStatus.PENDING,
-        }
-        # Only the id comes back: the rest is what was written (reading the payload back
-        # decoded it again, a sixth of a tap's storage work).
-        inserted = await self._run(("insert_id", "outbox"), _insert_id, values)
-        return self._queued(inserted.scalar(), values)
+        """Queue a message and write it now (with those `add` queued before it)."""
+        self.add(
+            channel,
+            chat_id,
+            kind,
+            payload,
+            person_id=person_id,
+            ref=ref,
+            edit_of_ref=edit_of_ref,
+            not_before=not_before,
+        )
+        return (await self.flush())[-1]
 
-    async def enqueue_many(self, messages: Sequence[NewMessage]) -> list[OutboxMessage]:
-        """Queue `messages`, in order (their ids ascend as given), due now: up to
-        `_MANY` in one statement, where :meth:`enqueue` takes one per message (a submission
-        sends a manager a message per finding)."""
-        now = self._now()
-        queued = []
-        for start in range(0, len(messages), _MANY):
-            batch = messages[start : start + _MANY]
-            params: dict[str, Any] = {"b_now": now}
-            for n, message in enumerate(batch):
-                params |= {
-                    f"b_{name}_{n}": value for name, value in zip(_NEW, message, strict=True)
-                }
+    async def flush(self) -> list[OutboxMessage]:
+        """Write the messages `add` queued that are not written yet, in the order queued
+        (their ids ascend so), up to `_MANY` in one statement; returns them as written."""
+        rows = list(self._ctx.unwritten)
+        self._ctx.unwritten.clear()
+        written = []
+        for start in range(0, len(rows), _MANY):
+            batch = rows[start : start + _MANY]
+            params = {
+                f"b_{name}_{n}": row[name] for n, row in enumerate(batch) for name in _COLUMNS
+            }
             size = len(batch)
             inserted = await self._run(
-                ("outbox.insert_many", size), functools.partial(_insert_many, size), params
+                ("outbox.insert", size), functools.partial(_insert_rows, size), params
             )
             # Rows of one INSERT get their ids in the order of its VALUES (SQLite's rowid and
-            # PostgreSQL's sequence alike), but RETURNING need not give them back in it.
+            # PostgreSQL's sequence alike), but RETURNING need not give them back in it. Only
+            # the ids come back: the rest is what was written (reading the payload back
+            # decoded it again, a sixth of a tap's storage work).
             ids = sorted(row[0] for row in inserted.all())
-            for message_id, message in zip(ids, batch, strict=True):
-                values = {**message._asdict(), **_fresh(now)}
-                queued.append(self._queued(message_id, values))
-        return queued
+            for message_id, row in zip(ids, batch, strict=True):
+                message = OutboxMessage(
+                    id=message_id, **row, last_error=None, sent_at=None, channel_message_id=None
+                )
+                self._ctx.queued.append(message)
+                written.append(message)
+        return written
 
-    def _queued(self, message_id: int, values: dict[str, Any]) -> OutboxMessage:
-        """The message just inserted with `values`, noted as queued by this transaction."""
-        message = OutboxMessage(
-            id=message_id,
-            **values,
-            last_error=None,
-            claimed_by=None,
-            claim_expires_at=None,
-            sent_at=None,
-            channel_message_id=None,
-        )
-        self._ctx.queued.append(message)
-        return message
-
+    @_written
     async def get(self, message_id: int) -> OutboxMessage | None:
         row = await self._by_id(outbox, message_id)
         return to_record(OutboxMessage, row) if row else None
 
+    @_written
     async def claim(
         self,
         channel: Channel,
@@ -160,47 +198,79 @@ class OutboxRepo(Repo):
         `channel`: per chat, the leading ones that are due now (up to `limit`), unless an
         earlier message of the chat is still pending. They are then the worker's as if
         claimed, and it can send them as soon as the transaction commits, without a claim of
-        its own; a chat with earlier messages pending is left to the claims.
+        its own; a chat with earlier messages pending is left to the claims. Those not
+        written yet are written here, leased as they are written (one statement for all).
 
         Earlier messages of the kinds in `alongside` (those a channel sends alongside the
         chat's others: answering a button, editing a message) do not hold the chat back,
         except an edit of a message the new ones edit too (edits of one message keep their
         order). Earlier messages whose ids are in `sent` count as sent: the worker has
         sent them and is about to mark them so."""
-        by_chat: dict[str, list[OutboxMessage]] = {}
+        # Those written come first: `flush` writes every message queued before a write.
+        by_chat: dict[str, list[_Queued]] = {}
         for message in self._ctx.queued:
             if message.channel == channel:
-                by_chat.setdefault(message.chat_id, []).append(message)
+                by_chat.setdefault(message.chat_id, []).append(
+                    _Queued(message.id, message.kind, message.edit_of_ref, message.not_before)
+                )
+        unwritten = self._ctx.unwritten
+        for n, row in enumerate(unwritten):
+            if row["channel"] == channel:
+                by_chat.setdefault(row["chat_id"], []).append(
+                    _Queued(None, row["kind"], row["edit_of_ref"], row["not_before"], n)
+                )
         expires = lease_until(now, lease_seconds)
-        leased: list[list[OutboxMessage]] = []
+        chats: list[list[_Queued]] = []
         for chat_id, messages in by_chat.items():
             due = list(itertools.takewhile(lambda m: m.not_before <= now, messages))[:limit]
             if not due or await self._held_back(channel, chat_id, due, alongside, sent):
                 continue
-            leased.append(
-                [
-                    replace(
-                        m, claimed_by=worker_id, claim_expires_at=expires, attempts=m.attempts + 1
-                    )
-                    for m in due
-                ]
-            )
-        ids = sorted(message.id for chain in leased for message in chain)
+            chats.append(due)
+            for new in due:
+                if new.id is None:
+                    row = unwritten[new.position]
+                    row |= {"claimed_by": worker_id, "claim_expires_at": expires, "attempts": 1}
+        ids = sorted(new.id for due in chats for new in due if new.id is not None)
         values = [{"b_id": i, "b_worker_id": worker_id, "b_expires": expires} for i in ids]
         await self._run_many("outbox.lease_one", _lease_one, values)
-        return leased
+        written = await self.flush()
+        by_id = {message.id: message for message in self._ctx.queued}
+        return [
+            [
+                written[new.position]
+                if new.id is None
+                else replace(
+                    by_id[new.id],
+                    claimed_by=worker_id,
+                    claim_expires_at=expires,
+                    attempts=by_id[new.id].attempts + 1,
+                )
+                for new in due
+            ]
+            for due in chats
+        ]
 
     async def _held_back(
         self,
         channel: Channel,
         chat_id: str,
-        messages: list[OutboxMessage],
+        messages: list[_Queued],
         alongside: frozenset[OutboxKind],
         sent: Collection[int],
     ) -> bool:
-        """Whether an earlier pending message of the chat must go before `messages`."""
-        params = {"b_channel": channel, "b_chat_id": chat_id, "b_before": messages[0].id}
-        earlier = (await self._run("outbox.earlier", _earlier, params)).all()
+        """Whether an earlier pending message of the chat must go before `messages` (every
+        pending one of the chat when the first is not written yet)."""
+        params: dict[str, Any] = {"b_channel": channel, "b_chat_id": chat_id}
+        first = messages[0].id
+        if first is None:
+            found = await self._run("outbox.pending_of_chat", _earlier, params)
+        else:
+            found = await self._run(
+                "outbox.earlier",
+                functools.partial(_earlier, before=True),
+                params | {"b_before": first},
+            )
+        earlier = found.all()
         if len(earlier) >= _EARLIER_LIMIT:
             return True
         edited = {m.edit_of_ref for m in messages if m.kind is OutboxKind.EDIT}
@@ -213,6 +283,7 @@ class OutboxRepo(Repo):
             for row in earlier
         )
 
+    @_written
     async def any_waiting(self, channel: Channel, chat_ids: Collection[str]) -> bool:
         """Whether any of the chats has a pending message nobody has leased."""
         if not chat_ids:
@@ -223,6 +294,7 @@ class OutboxRepo(Repo):
         result = await self._run(("outbox.any_waiting", size), lambda: _any_waiting(size), params)
         return result.scalar() is not None
 
+    @_written
     async def mark_sent_many(self, sent: Iterable[SentMark]) -> None:
         """Delivered: remember each message's channel id for later edits, and its payload as
         sent when delivery filled it in (a rendered report file). In id order, as every
@@ -240,6 +312,7 @@ class OutboxRepo(Repo):
         if not await self._all_changed(ids, changed, outbox.c.status == OutboxStatus.SENT):
             raise NotFound(f"outbox message among {ids}")
 
+    @_written
     async def claim_following(
         self,
         first: OutboxMessage,
@@ -274,6 +347,7 @@ class OutboxRepo(Repo):
         rows = (await self._run("outbox.lease_following", _lease_following, leased)).all()
         return sorted(to_records(OutboxMessage, rows), key=lambda message: message.id)
 
+    @_written
     async def release_many(self, message_ids: Iterable[int]) -> None:
         """Give back leased messages that were not tried (an earlier one of their chat failed
         or the worker is stopping; the claim does not count as an attempt), in id order (see
@@ -296,6 +370,7 @@ class OutboxRepo(Repo):
         stmt = sa.select(sa.func.count()).where(outbox.c.id.in_(ids), now_true)
         return await self._conn.scalar(stmt) == len(set(ids))
 
+    @_written
     async def mark_failed(
         self, message_id: int, error: str, *, retry_at: datetime, dead: bool = False
     ) -> None:
@@ -307,6 +382,7 @@ class OutboxRepo(Repo):
             not_before=retry_at,
         )
 
+    @_written
     async def defer(self, message_id: int, retry_at: datetime) -> None:
         """Hand a leased message back until `retry_at` without counting the claim as an
         attempt (its content was not ready; nothing was tried)."""
@@ -319,6 +395,7 @@ class OutboxRepo(Repo):
         if (await self._run("outbox.finish", _finish_by_id, params)).rowcount == 0:
             raise NotFound(f"outbox message {message_id}")
 
+    @_written
     async def message_id_for_ref(self, channel: Channel, chat_id: str, ref: str) -> str | None:
         """The channel's message id of the latest sent message named `ref` in the chat."""
         params = {"b_channel": channel, "b_chat_id": chat_id, "b_ref": ref}
@@ -326,6 +403,7 @@ class OutboxRepo(Repo):
         value: str | None = result.scalar()
         return value
 
+    @_written
     async def forget(
         self,
         channel: Channel,
@@ -359,6 +437,7 @@ class OutboxRepo(Repo):
             await self._conn.execute(sa.delete(outbox).where(outbox.c.id.in_(gone)))
         return len(gone), len(rows) - len(gone)
 
+    @_written
     async def delivered(
         self,
         channel: Channel,
@@ -378,6 +457,7 @@ class OutboxRepo(Repo):
         )
         return to_records(OutboxMessage, await self._all(stmt))
 
+    @_written
     async def delivered_file(
         self, channel: Channel, chat_id: str, sha256: str
     ) -> OutboxMessage | None:
@@ -411,6 +491,7 @@ class OutboxRepo(Repo):
         photos = sa.func.json_each(outbox.c.payload, "$.photos").table_valued("value")
         return sa.exists(sa.select(1).select_from(photos).where(photos.c.value == sha256))
 
+    @_written
     async def newest_sent_named(
         self, channel: Channel, chat_id: str, prefixes: Collection[str]
     ) -> OutboxMessage | None:
@@ -430,6 +511,7 @@ class OutboxRepo(Repo):
         rows = await self._all(stmt)
         return to_record(OutboxMessage, rows[0]) if rows else None
 
+    @_written
     async def pending_count(self, channel: Channel | None = None) -> int:
         stmt = (
             sa.select(sa.func.count())
@@ -489,53 +571,47 @@ def _claim() -> sa.Update:
 _EARLIER_LIMIT = 32
 
 
-def _insert_id() -> sa.Insert:
-    return sa.insert(outbox).returning(outbox.c.id)
-
-
 _MANY = 32
-"""The most messages :meth:`OutboxRepo.enqueue_many` inserts in one statement (one statement
-shape per count up to it)."""
+"""The most messages :meth:`OutboxRepo.flush` inserts in one statement (one statement shape
+per count up to it)."""
 
-_NEW = NewMessage._fields
+_COLUMNS = (
+    "channel",
+    "chat_id",
+    "person_id",
+    "kind",
+    "payload",
+    "ref",
+    "edit_of_ref",
+    "not_before",
+    "created_at",
+    "attempts",
+    "status",
+    "claimed_by",
+    "claim_expires_at",
+)
+"""The columns a message is written with (the rest start empty)."""
 
 
-def _fresh(now: object) -> dict[str, object]:
-    """The columns of a message just queued by `enqueue_many`, due `now`."""
-    return {
-        "ref": None,
-        "edit_of_ref": None,
-        "not_before": now,
-        "created_at": now,
-        "attempts": 0,
-        "status": OutboxStatus.PENDING,
-    }
-
-
-def _insert_many(size: int) -> sa.Insert:
-    """INSERT of `size` new messages (b_channel_0, b_chat_id_0, …), due at b_now."""
-    fresh = _fresh(sa.bindparam("b_now", type_=outbox.c.created_at.type))
+def _insert_rows(size: int) -> sa.Insert:
+    """INSERT of `size` messages (b_channel_0, b_chat_id_0, …, b_channel_1, …)."""
     rows = [
-        {
-            **{name: sa.bindparam(f"b_{name}_{n}", type_=outbox.c[name].type) for name in _NEW},
-            **fresh,
-        }
+        {name: sa.bindparam(f"b_{name}_{n}", type_=outbox.c[name].type) for name in _COLUMNS}
         for n in range(size)
     ]
     return sa.insert(outbox).values(rows).returning(outbox.c.id)
 
 
-def _earlier() -> sa.Select[int, OutboxKind, str | None]:
-    return (
-        sa.select(outbox.c.id, outbox.c.kind, outbox.c.edit_of_ref)
-        .where(
-            outbox.c.channel == sa.bindparam("b_channel"),
-            outbox.c.chat_id == sa.bindparam("b_chat_id"),
-            outbox.c.status == OutboxStatus.PENDING,
-            outbox.c.id < sa.bindparam("b_before"),
-        )
-        .limit(_EARLIER_LIMIT)
+def _earlier(*, before: bool = False) -> sa.Select[int, OutboxKind, str | None]:
+    """The chat's pending messages (with `before`: those older than row b_before)."""
+    stmt = sa.select(outbox.c.id, outbox.c.kind, outbox.c.edit_of_ref).where(
+        outbox.c.channel == sa.bindparam("b_channel"),
+        outbox.c.chat_id == sa.bindparam("b_chat_id"),
+        outbox.c.status == OutboxStatus.PENDING,
     )
+    if before:
+        stmt = stmt.where(outbox.c.id < sa.bindparam("b_before"))
+    return stmt.limit(_EARLIER_LIMIT)
 
 
 def _any_waiting(size: int) -> sa.Select[int]:

@@ -399,4 +399,4 @@ async def _send_reports(
         for identity in await ctx.tx.identities.for_person(person_id):
             if identity.chat_id is not None:
                 chats.append((identity.channel, identity.chat_id, person_id))
-    await summaries.queue_report_files(ctx.tx, chats, inspection.id, site.name, standard.title)
+    summaries.queue_report_files(ctx.tx, chats, inspection.id, site.name, standard.title)

@@ -149,7 +149,7 @@ async def send_for_confirmation(
     )
     for manager in window.managers:
         if manager.id != ctx.person.id:
-            await notify.in_chats(ctx.tx, manager.id, chats[manager.id], messages)
+            notify.in_chats(ctx.tx, manager.id, chats[manager.id], messages)
 
 
 async def _notes_of(ctx: FlowContext, loaded: Loaded, numbers: list[int]) -> dict[int, str]:

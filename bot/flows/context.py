@@ -117,8 +117,8 @@ class FlowContext:
     def screen(self) -> int:
         return self.state.screen
 
-    async def _enqueue(self, message: Outgoing, chat_id: str, channel: Channel) -> None:
-        await self.tx.outbox.enqueue(
+    def _enqueue(self, message: Outgoing, chat_id: str, channel: Channel) -> None:
+        self.tx.outbox.add(
             channel=channel,
             chat_id=chat_id,
             person_id=self.person.id,
@@ -134,17 +134,17 @@ class FlowContext:
         text = render(template, **values)
         rows = tuple(tuple(row) for row in buttons)
         message = Outgoing(kind=OutboxKind.SEND, text=text, buttons=rows, ref=ref)
-        await self._enqueue(message, self.event.chat_id, self.channel)
+        self._enqueue(message, self.event.chat_id, self.channel)
 
     async def reply_photos(self, photos: Sequence[Photo], caption: str = "") -> None:
         """Evidence photos to this chat, as one album (with a rendered caption)."""
-        await self._enqueue(album(caption, photos), self.event.chat_id, self.channel)
+        self._enqueue(album(caption, photos), self.event.chat_id, self.channel)
 
     async def edit(self, ref: str, template: str, buttons: Keyboard = (), **values: Any) -> None:
         text = render(template, **values)
         rows = tuple(tuple(row) for row in buttons)
         message = Outgoing(kind=OutboxKind.EDIT, text=text, buttons=rows, edit_ref=ref)
-        await self._enqueue(message, self.event.chat_id, self.channel)
+        self._enqueue(message, self.event.chat_id, self.channel)
 
     async def toast(self, template: str = "", alert: bool = False, **values: Any) -> None:
         """Answer the pressed button (Telegram's answerCallbackQuery); no-op elsewhere."""
@@ -157,7 +157,7 @@ class FlowContext:
             callback_id=self.event.callback_id,
             alert=alert,
         )
-        await self._enqueue(message, self.event.chat_id, self.channel)
+        self._enqueue(message, self.event.chat_id, self.channel)
 
     async def notify(
         self,

@@ -135,7 +135,7 @@ async def report_site(ctx: FlowContext, site_id: int) -> None:
         return
     await ctx.reply("report_sending", site=site.name, title=stored.title)
     chats = [(ctx.channel, ctx.event.chat_id, ctx.person.id)]
-    await queue_report_files(ctx.tx, chats, latest.id, site.name, stored.title)
+    queue_report_files(ctx.tx, chats, latest.id, site.name, stored.title)
 
 
 async def overdue(ctx: FlowContext) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 from bot.core.messages import Button, Outgoing, Photo, album
 from bot.core.texts import render
 from storage.db import Tx
-from storage.outbox import NewMessage
 from storage.records import Identity, OutboxKind
 
 Keyboard = Sequence[Sequence[Button]]
@@ -43,20 +42,16 @@ def message(template: str, buttons: Keyboard = (), **values: Any) -> Outgoing:
 async def all_to_person(tx: Tx, person_id: int, messages: Sequence[Outgoing]) -> int:
     """Send `messages`, in order, to every chat the person is bound to; returns how many
     chats got them."""
-    return await in_chats(tx, person_id, await tx.identities.for_person(person_id), messages)
+    return in_chats(tx, person_id, await tx.identities.for_person(person_id), messages)
 
 
-async def in_chats(
+def in_chats(
     tx: Tx, person_id: int, identities: Sequence[Identity], messages: Sequence[Outgoing]
 ) -> int:
     """Send `messages`, in order, to the person's chats among `identities` (their bindings,
-    read once for several sends), all in one statement; returns how many chats got them."""
+    read once for several sends); returns how many chats got them."""
     chats = [(i.channel, i.chat_id) for i in identities if i.chat_id is not None]
-    await tx.outbox.enqueue_many(
-        [
-            NewMessage(channel, chat_id, m.kind, m.to_payload(), person_id=person_id)
-            for channel, chat_id in chats
-            for m in messages
-        ]
-    )
+    for channel, chat_id in chats:
+        for m in messages:
+            tx.outbox.add(channel, chat_id, m.kind, m.to_payload(), person_id=person_id)
     return len(chats)

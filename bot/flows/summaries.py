@@ -19,7 +19,6 @@ from bot.flows.inspection_view import item_counts
 from standards.pinned import pinned
 from standards.schema import Item, Section
 from storage.db import Tx
-from storage.outbox import NewMessage
 from storage.records import Channel, Identity, OutboxKind, Role, TaskStatus
 
 if TYPE_CHECKING:
@@ -120,7 +119,7 @@ async def notify_managers(
     """The site's managers (`chats`, :func:`manager_chats`) get the same summary."""
     message = notify.message(template, **view)
     for manager_id, identities in chats.items():
-        await notify.in_chats(ctx.tx, manager_id, identities, [message])
+        notify.in_chats(ctx.tx, manager_id, identities, [message])
 
 
 async def complete(
@@ -202,25 +201,21 @@ async def send_report_files(
         for identity in identities:
             if identity.chat_id is not None:
                 chats.append((identity.channel, identity.chat_id, manager_id))
-    return await queue_report_files(
+    return queue_report_files(
         ctx.tx, chats, loaded.inspection.id, loaded.site.name, loaded.standard.title
     )
 
 
-async def queue_report_files(
+def queue_report_files(
     tx: Tx, chats: list[tuple[Channel, str, int]], inspection_id: int, site: str, title: str
 ) -> str:
     """The report files to each of `chats`, as rows of one request: they carry one token
     (returned), so the outbox worker reads the report's model once for all of them."""
     asked = new_request()
-    rows = []
     for fmt, kind in REPORT_FILES:
         text = render("report_file", format=fmt.value, site=site, title=title)
         request = report_request(inspection_id, fmt, asked)
         payload = Outgoing(kind=kind, text=text).to_payload() | request
-        rows += [
-            NewMessage(channel, chat_id, kind, payload, person)
-            for channel, chat_id, person in chats
-        ]
-    await tx.outbox.enqueue_many(rows)
+        for channel, chat_id, person in chats:
+            tx.outbox.add(channel, chat_id, kind, payload, person_id=person)
     return asked

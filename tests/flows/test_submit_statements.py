@@ -1,7 +1,7 @@
 """What the 提交检查 press asks of the database, pinned: the slowest kind of step on
 PostgreSQL, and every inspector submits within about a minute of the others at the end of a
-round (the PostgreSQL p99 goal, docs/BENCHMARKS.md). Each row is read once, and what goes to
-one person goes to the outbox in one statement."""
+round (the PostgreSQL p99 goal, docs/BENCHMARKS.md). Each row is read once, and every message
+goes to the outbox in one statement."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.flows.test_inspection import HALF, ZERO, answer_all, begin, inspector
 from tests.flows.test_tap_statements import recording
 
 
-async def test_a_submit_reads_each_row_once_and_queues_a_persons_messages_together(
+async def test_a_submit_reads_each_row_once_and_queues_its_messages_in_one_statement(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user, seeded = await inspector(harness)
@@ -30,8 +30,6 @@ async def test_a_submit_reads_each_row_once_and_queues_a_persons_messages_togeth
         "SELECT identities",
         "SELECT inspections",
         "SELECT answers",
-        "INSERT outbox",  # the press answered
-        "INSERT outbox",  # 「✅ 全部 62 项已提交。」
         "SELECT settings",
         "INSERT confirmations",
         "SELECT people",  # the site's managers (项目确认)
@@ -41,14 +39,14 @@ async def test_a_submit_reads_each_row_once_and_queues_a_persons_messages_togeth
         "SELECT inspections",  # the previous inspection, for the changes
         "SELECT tasks",
         "SELECT people",  # the tasks' 责任人, all at once
-        "INSERT outbox",  # the result to the inspector
-        "INSERT outbox",  # and to the manager
-        "INSERT outbox",  # the 3 report files to both, in one (summaries.queue_report_files)
         "SELECT settings",  # the project groups (bot.flows.group_posts)
         "SELECT chat_groups",
         "SELECT notes",  # the findings' notes, all at once
-        "INSERT outbox",  # each finding and the result to confirm, in one statement
         "UPDATE conversations",
+        # Every message the press queued, in one statement, as the transaction ends: the
+        # press answered, 「✅ 全部 62 项已提交。」, the result to the inspector and to the
+        # manager, the 3 report files to both, each finding and the result to confirm.
+        "INSERT outbox",
     ]
     if harness.db.dialect == "sqlite":
         # The rest each in one hand-over to aiosqlite's thread (storage.direct).

@@ -9,7 +9,7 @@ import pytest
 
 from storage.db import Database
 from storage.errors import ConcurrentUpdate, NotFound
-from storage.outbox import NewMessage, SentMark
+from storage.outbox import SentMark
 from storage.records import Channel, OutboxKind, OutboxStatus
 from tests.storage.helpers import FakeClock, World
 
@@ -68,15 +68,17 @@ async def test_messages_queued_together_keep_their_order(
     """More than one statement's worth (32), between single ones: each stored as given, its
     id after the one before it, and the transaction knows them queued."""
     many = [
-        NewMessage(Channel.TELEGRAM, "A" if n % 3 else "B", OutboxKind.SEND, {"text": f"{n}"})
+        (Channel.TELEGRAM, "A" if n % 3 else "B", OutboxKind.SEND, {"text": f"{n}"}, None)
         for n in range(40)
     ]
-    many[5] = many[5]._replace(kind=OutboxKind.SEND_PHOTO, person_id=world.manager)
+    many[5] = (Channel.TELEGRAM, "B", OutboxKind.SEND_PHOTO, {"text": "5"}, world.manager)
     async with db.transaction() as tx:
         first = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "前"})
-        queued = await tx.outbox.enqueue_many(many)
+        for channel, chat_id, kind, payload, person_id in many:
+            tx.outbox.add(channel, chat_id, kind, payload, person_id=person_id)
+        queued = await tx.outbox.flush()
         last = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "后"})
-        assert await tx.outbox.enqueue_many([]) == []
+        assert await tx.outbox.flush() == []
     assert tx.queued_count(Channel.TELEGRAM) == 42
     ids = [first.id, *(m.id for m in queued), last.id]
     assert ids == sorted(set(ids))
@@ -85,7 +87,7 @@ async def test_messages_queued_together_keep_their_order(
             stored = await tx.outbox.get(message.id)
             assert stored == message
             assert (stored.channel, stored.chat_id, stored.kind, stored.payload) == new[:4]
-            assert stored.person_id == new.person_id
+            assert stored.person_id == new[4]
             assert stored.status is OutboxStatus.PENDING and stored.not_before == clock.now
 
 

@@ -4,6 +4,7 @@ chats wait. Same results on SQLite and PostgreSQL, one statement where there wer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from storage.db import Database
 from storage.errors import NotFound
 from storage.outbox import SentMark
-from storage.records import Channel, OutboxKind, OutboxStatus
+from storage.records import Channel, OutboxKind, OutboxMessage, OutboxStatus
 from storage.tables import inbox, outbox
 from tests.storage.helpers import FakeClock, Statements
 
@@ -88,6 +89,107 @@ async def test_a_transactions_messages_are_leased_in_one_statement(
                 assert await tx.outbox.get(message.id) == message
                 assert (message.claimed_by, message.attempts) == ("w1", 1)
     assert statements.on("outbox") == [("SELECT", 1), ("SELECT", 1), ("UPDATE", 5)]
+
+
+async def test_messages_added_are_written_leased_in_one_statement(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a transaction adds is written when its worker takes it over: one INSERT of
+    every message, those handed over leased as they are written (no UPDATE to lease them),
+    ids ascending in the order added."""
+    statements = Statements(db, monkeypatch)
+    sends = [("A", "1"), ("B", "1"), ("A", "2"), ("A", "3"), ("B", "2")]
+    async with db.transaction() as tx:
+        with statements.recording():
+            for chat, text in sends:
+                tx.outbox.add(Channel.TELEGRAM, chat, OutboxKind.SEND, {"text": text})
+            assert tx.queued_count(Channel.TELEGRAM) == 5
+            leased = await tx.outbox.lease_queued(
+                Channel.TELEGRAM, clock.now, limit=16, worker_id="w1", lease_seconds=60
+            )
+        assert [[(m.chat_id, m.payload["text"]) for m in chain] for chain in leased] == [
+            [("A", "1"), ("A", "2"), ("A", "3")],
+            [("B", "1"), ("B", "2")],
+        ]
+        ids = [m.id for m in sorted((m for chain in leased for m in chain), key=_added(sends))]
+        assert ids == sorted(ids)
+        for chain in leased:
+            for message in chain:
+                assert await tx.outbox.get(message.id) == message
+                assert (message.claimed_by, message.attempts) == ("w1", 1)
+                assert message.claim_expires_at == clock.now + timedelta(seconds=60)
+    assert statements.on("outbox") == [("SELECT", 1), ("SELECT", 1), ("INSERT", 1)]
+    async with db.transaction() as tx:
+        claimed = await tx.outbox.claim(
+            Channel.TELEGRAM, clock.now, limit=10, worker_id="w2", lease_seconds=60
+        )
+    assert claimed == []
+
+
+def _added(sends: list[tuple[str, str]]) -> Callable[[OutboxMessage], int]:
+    """The place of a leased message among `sends`, the (chat, text) pairs added."""
+    return lambda message: sends.index((message.chat_id, message.payload["text"]))
+
+
+async def test_a_chat_with_an_older_pending_message_gets_its_added_ones_unleased(
+    db: Database, clock: FakeClock
+) -> None:
+    """An added message whose chat still has an older one pending is written as queued,
+    for the claims; so is one not due yet, and one of another channel."""
+    async with db.transaction() as tx:
+        older = await tx.outbox.enqueue(Channel.TELEGRAM, "held", OutboxKind.SEND, {"text": "旧"})
+    async with db.transaction() as tx:
+        tx.outbox.add(Channel.TELEGRAM, "held", OutboxKind.SEND, {"text": "新"})
+        tx.outbox.add(Channel.TELEGRAM, "free", OutboxKind.SEND, {"text": "自由"})
+        later = clock.now + timedelta(hours=1)
+        tx.outbox.add(Channel.TELEGRAM, "free", OutboxKind.SEND, {"text": "晚"}, not_before=later)
+        tx.outbox.add(Channel.WECOM, "held", OutboxKind.SEND, {"text": "别的渠道"})
+        assert tx.queued_channels == {Channel.TELEGRAM, Channel.WECOM}
+        leased = await tx.outbox.lease_queued(
+            Channel.TELEGRAM, clock.now, limit=16, worker_id="w1", lease_seconds=60
+        )
+        assert [[m.payload["text"] for m in chain] for chain in leased] == [["自由"]]
+    async with db.read() as tx:
+        rows = [await tx.outbox.get(older.id + n) for n in range(5)]
+    assert [(m.payload["text"], m.claimed_by, m.attempts) for m in rows if m is not None] == [
+        ("旧", None, 0),
+        ("新", None, 0),
+        ("自由", "w1", 1),
+        ("晚", None, 0),
+        ("别的渠道", None, 0),
+    ]
+
+
+async def test_what_was_added_is_written_before_the_outbox_is_read_and_at_commit(
+    db: Database, clock: FakeClock
+) -> None:
+    """Whatever reads or changes the outbox sees the messages added before it, written
+    in the order added; those still unwritten are written as the transaction commits, and
+    nothing of a transaction that fails."""
+    async with db.transaction() as tx:
+        tx.outbox.add(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "1"})
+        assert await tx.outbox.pending_count(Channel.TELEGRAM) == 1
+        tx.outbox.add(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "2"}, ref="r2")
+        third = await tx.outbox.enqueue(Channel.TELEGRAM, "A", OutboxKind.SEND, {"text": "3"})
+        tx.outbox.add(Channel.TELEGRAM, "B", OutboxKind.EDIT, {"text": "4"}, edit_of_ref="r2")
+    with pytest.raises(RuntimeError):
+        await _add_and_fail(db)
+    async with db.read() as tx:
+        rows = [await tx.outbox.get(third.id + n) for n in range(-2, 3)]
+    stored = [(m.chat_id, m.payload["text"], m.ref, m.edit_of_ref) for m in rows if m]
+    assert stored == [
+        ("A", "1", None, None),
+        ("A", "2", "r2", None),
+        ("A", "3", None, None),
+        ("B", "4", None, "r2"),
+    ]
+    assert all(m.status is OutboxStatus.PENDING and m.not_before == clock.now for m in rows if m)
+
+
+async def _add_and_fail(db: Database) -> None:
+    async with db.transaction() as tx:
+        tx.outbox.add(Channel.TELEGRAM, "C", OutboxKind.SEND, {"text": "失败"})
+        raise RuntimeError
 
 
 async def test_marks_are_written_in_id_order_one_statement_per_shape(
