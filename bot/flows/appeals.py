@@ -281,7 +281,7 @@ async def decide(
     if level is not None:
         await _change_answer(ctx, loaded, item, level, decided)
         loaded = await _loaded(ctx, inspection, site, standard)
-        await task_follow.follow_answer(ctx, loaded, item)
+        await task_follow.follow_answer(ctx, loaded, item, appeal=True)
     await _resume_task(ctx, inspection, site, decided)
     total = await _rescore(ctx, loaded)
     await _tell(ctx, inspection, site, item, decided, total)

@@ -23,8 +23,11 @@ if TYPE_CHECKING:
     from bot.flows.inspection_view import Loaded
 
 
-async def follow_answer(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
-    """Bring the item's open task (if any) in line with the item's current answer."""
+async def follow_answer(
+    ctx: FlowContext, loaded: Loaded, item: Item, *, appeal: bool = False
+) -> None:
+    """Bring the item's open task (if any) in line with the item's current answer, changed by
+    `ctx.person`: the inspector, or with `appeal` whoever decided an appeal."""
     answer = loaded.answers.get(item.no)
     if answer is None or item.no not in loaded.task_items:
         return
@@ -33,7 +36,7 @@ async def follow_answer(ctx: FlowContext, loaded: Loaded, item: Item) -> None:
             continue
         move = task_rules.follow(task, item, answer.score, answer.not_applicable)
         if move is task_rules.Follow.WITHDRAW:
-            await _withdraw(ctx, loaded, item, task, answer)
+            await _withdraw(ctx, loaded, item, task, answer, appeal)
         elif move is task_rules.Follow.RESCORE:
             await _rescore(ctx, item, task, answer)
 
@@ -59,7 +62,7 @@ async def _responsible(ctx: FlowContext, task: Task) -> str | None:
 
 
 async def _withdraw(
-    ctx: FlowContext, loaded: Loaded, item: Item, task: Task, answer: AnswerMark
+    ctx: FlowContext, loaded: Loaded, item: Item, task: Task, answer: AnswerMark, appeal: bool
 ) -> None:
     reason = render("task_follow_reason", **_result(answer))
     withdrawn = await task_moves.transition(
@@ -75,7 +78,8 @@ async def _withdraw(
             task=withdrawn,
             site=loaded.site.name,
             item=item,
-            inspector=ctx.person.name,
+            changed_by=ctx.person.name,
+            appeal=appeal,
             **_result(answer),
         )
     await ctx.reply(

@@ -286,10 +286,24 @@ async def test_withdrawn_gives_full_marks_and_withdraws_the_task(harness: Harnes
     assert task is not None and task.status is TaskStatus.WITHDRAWN
     assert before is not None and after is not None and before.score is not None
     assert after.score == before.score + 1
-    assert any("<b>整改任务 #1 已撤销</b>" in t for t in responsible.chat.texts())
+    told = next(t for t in responsible.chat.texts() if "<b>整改任务 #1 已撤销</b>" in t)
+    assert "王检查 裁决申诉，已将该项的检查结果改为「1分 符合」" in told
     report = await load_report(harness.db, 1)
     assert [t.item_no for t in report.tasks] == [HALF_ITEM]
     assert next(i for i in report.items if i.no == ZERO_ITEM).score == 1
+
+
+async def test_the_withdrawn_task_names_the_region_manager_who_decided_not_an_inspector(
+    harness: Harness,
+) -> None:
+    s = await submitted(harness)
+    manager, above, responsible = s["manager"], s["above"], s["responsible"]
+    await file_appeal(harness, manager)
+    await above.press(entry(above, "申诉待裁决").button("撤销"))
+    await above.text("该项不适用于本项目")
+    told = next(t for t in responsible.chat.texts() if "<b>整改任务 #1 已撤销</b>" in t)
+    assert "孙区域 裁决申诉，已将该项的检查结果改为「1分 符合」" in told
+    assert "检查员 孙区域" not in told
 
 
 async def test_the_sites_own_manager_may_not_decide(harness: Harness) -> None:
