@@ -1,5 +1,7 @@
 """The 项目确认 window's scheduled work (every minute, bot.scheduler): the one reminder to the
-site's managers on the window's last day, and 逾期自动确认 when it has passed.
+site's managers on the window's last day, and 逾期自动确认 when it has passed. The reminder
+does not go out in the site's quiet hours: it waits for the first sweep after them (and is
+not sent if the window closes first, as when the bot was down all that day).
 
 Exactly once: the reminder is queued in the transaction that sets `reminded_at` where it was
 still empty, the automatic confirmation in the one that signs the result where it was still
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.dates import shown
-from bot.flows import notify
+from bot.flows import notify, reminding
 from storage.db import Database, Tx
-from storage.records import Confirmation, ConfirmHow, Role
+from storage.records import Confirmation, ConfirmHow, Role, Site
 
 
 @dataclass
@@ -39,8 +41,11 @@ class ConfirmSweeper:
         report = ConfirmReport()
         async with self.db.transaction() as tx:
             for when in await tx.confirmations.due_reminders(moment):
+                site = await tx.sites.get(when.site_id)
+                if site is None or await reminding.quiet_now(tx, site, moment):
+                    continue
                 if await tx.confirmations.mark_reminded(when.inspection_id):
-                    await self._remind(tx, when)
+                    await self._remind(tx, when, site)
                     report.reminded += 1
         async with self.db.transaction() as tx:
             for when in await tx.confirmations.due(moment):
@@ -52,10 +57,9 @@ class ConfirmSweeper:
                     report.confirmed += 1
         return report
 
-    async def _remind(self, tx: Tx, when: Confirmation) -> None:
+    async def _remind(self, tx: Tx, when: Confirmation, site: Site) -> None:
         inspection = await tx.inspections.get(when.inspection_id)
-        site = await tx.sites.get(when.site_id)
-        if inspection is None or site is None:
+        if inspection is None:
             return
         inspector = await tx.people.get(inspection.inspector_id)
         for manager in await tx.roles.held_at(Role.MANAGER, site_id=site.id):

@@ -22,7 +22,6 @@ from bot.core.actions import Action
 from bot.core.buttons import button
 from bot.core.messages import Button
 from bot.core.plans import REMIND_BEFORE, OccurrenceStatus, period_start, window
-from bot.core.reminders import in_quiet_hours
 from bot.flows import notify, reminding
 from bot.flows.catalog import StandardsCatalog
 from bot.flows.plans import label, occurrence_status
@@ -92,8 +91,7 @@ class PlanSweeper:
             plan, site = plans[occurrence.plan_id], sites[occurrence.site_id]
             if plan is None or site is None:
                 return None
-            policy = await reminding.policy_for(tx, site)
-            if in_quiet_hours(now.astimezone(ZoneInfo(site.timezone)).time(), policy):
+            if await reminding.quiet_now(tx, site, now):
                 return None
             return plan, site
 

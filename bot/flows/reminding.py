@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.core import company_settings, ladder
 from bot.core.ladder import Level
-from bot.core.reminders import ReminderPolicy, plan
+from bot.core.reminders import ReminderPolicy, in_quiet_hours, plan
 from storage.db import Tx
 from storage.records import Role, Site, Task, TaskEventKind, TaskStatus
 
@@ -25,6 +26,12 @@ class Reached:
 
 async def policy_for(tx: Tx, site: Site) -> ReminderPolicy:
     return ReminderPolicy.from_settings(await company_settings.for_site(tx.settings, site))
+
+
+async def quiet_now(tx: Tx, site: Site, now: datetime) -> bool:
+    """Whether `now` is in the site's quiet hours, when no notice goes out to its people."""
+    policy = await policy_for(tx, site)
+    return in_quiet_hours(now.astimezone(ZoneInfo(site.timezone)).time(), policy)
 
 
 async def reached(tx: Tx, task_id: int) -> Reached | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -506,6 +506,26 @@ async def test_the_window_passing_confirms_automatically_after_one_reminder(
     report = await load_report(harness.db, 1)
     assert report.signoff is not None
     assert "项目负责人：—　逾期自动确认：2026-11-07 00:00" in _sheet_lines(report)
+
+
+async def test_the_last_day_reminder_does_not_go_out_in_the_sites_quiet_hours(
+    harness: Harness,
+) -> None:
+    s = await submitted(harness)
+    sweeper = ConfirmSweeper(harness.db, harness.clock)
+    async with harness.db.read() as tx:
+        when = await tx.confirmations.get(1)
+    assert when is not None
+    # The bot was down from the reminder's 09:00 until 21:30 on the last day, in the quiet
+    # hours there (21:00–08:00); the window closes at midnight.
+    harness.clock.now = when.deadline - timedelta(hours=2, minutes=30)
+    assert when.remind_at < harness.clock.now
+    assert (await sweeper.sweep()).reminded == 0
+    await harness.flush()
+    assert not any("今天是确认" in t for t in s["manager"].chat.texts())
+    async with harness.db.read() as tx:
+        still = await tx.confirmations.get(1)
+    assert still is not None and still.reminded_at is None
 
 
 async def test_two_sweepers_at_once_confirm_once(harness: Harness) -> None:
